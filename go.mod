@@ -1,0 +1,3 @@
+module github.com/bbusdev/bbus
+
+go 1.26

@@ -1,0 +1,139 @@
+package ledger
+
+import (
+	"github.com/bbusdev/bbus"
+)
+
+func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
+	id := c.tx.Signer
+	if err := bbus.ValidateText("cloud name", a.Name, true); err != nil {
+		return err
+	}
+	if err := bbus.ValidateText("api", a.API, false); err != nil {
+		return err
+	}
+	if a.ValidatorKey != nil && len(a.ValidatorKey) != 32 {
+		return bbus.Errorf(bbus.EINVALID, "validator_pub_key is %d bytes, an ed25519 key is 32", len(a.ValidatorKey))
+	}
+	if err := a.Resources.Validate("capacity", false); err != nil {
+		return err
+	}
+	if getJSON(c.st, cloudKey(id), new(bbus.Cloud)) {
+		return bbus.Errorf(bbus.EEXISTS, "cloud id %s is taken", id)
+	}
+	c.id = id
+	putJSON(c.st, cloudKey(id), &bbus.Cloud{
+		ID: id, Name: a.Name, PubKey: a.PubKey, ValidatorKey: a.ValidatorKey, API: a.API,
+		Status: bbus.CloudPending, Capacity: a.Resources, Joined: c.stamp,
+	})
+	c.emit("cloud.applied", "cloud", id)
+	return nil
+}
+
+// target loads the cloud a vote is about.
+func (c *ctx) target(id string) (*bbus.Cloud, error) {
+	if err := bbus.ValidateID("cloud", id); err != nil {
+		return nil, err
+	}
+	t := new(bbus.Cloud)
+	if !getJSON(c.st, cloudKey(id), t) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "no cloud %s", id)
+	}
+	return t, nil
+}
+
+// passes reports whether the votes of members still active reach the threshold
+// among the electorate (active members, less exclude).
+func (c *ctx) passes(votes []string, exclude string) bool {
+	p := Params(c.st)
+	var electorate, yes int64
+	for _, m := range activeMembers(c.st) {
+		if m == exclude {
+			continue
+		}
+		electorate++
+		for _, v := range votes {
+			if v == m {
+				yes++
+			}
+		}
+	}
+	return yes*p.ApprovalDen > p.ApprovalNum*electorate
+}
+
+func (c *ctx) cloudApprove(id string) error {
+	t, err := c.target(id)
+	if err != nil {
+		return err
+	}
+	if t.Status != bbus.CloudPending {
+		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only a pending applicant can be approved", id, t.Status)
+	}
+	var added bool
+	if t.Approvals, added = insertSorted(t.Approvals, c.tx.Signer); !added {
+		return bbus.Errorf(bbus.ESTATE, "cloud %s already voted to approve %s", c.tx.Signer, id)
+	}
+	c.id = id
+	c.emit("cloud.approval", "cloud", id, "voter", c.tx.Signer)
+	if c.passes(t.Approvals, "") {
+		t.Status = bbus.CloudActive
+		stamp := c.stamp
+		t.Admitted = &stamp
+		if t.ValidatorKey != nil {
+			t.Power = Params(c.st).JoinPower
+			c.validatorUpdate(t)
+		}
+		c.emit("cloud.admitted", "cloud", id)
+	}
+	putJSON(c.st, cloudKey(id), t)
+	return nil
+}
+
+func (c *ctx) cloudRemove(id string) error {
+	t, err := c.target(id)
+	if err != nil {
+		return err
+	}
+	if t.Status != bbus.CloudActive {
+		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only an active member can be removed", id, t.Status)
+	}
+	var added bool
+	if t.Removals, added = insertSorted(t.Removals, c.tx.Signer); !added {
+		return bbus.Errorf(bbus.ESTATE, "cloud %s already voted to remove %s", c.tx.Signer, id)
+	}
+	c.id = id
+	c.emit("cloud.removal_vote", "cloud", id, "voter", c.tx.Signer)
+	if c.passes(t.Removals, id) {
+		if len(activeMembers(c.st)) == 1 {
+			return bbus.Errorf(bbus.ESTATE, "cloud %s is the last active member and cannot be removed", id)
+		}
+		if t.Power > 0 && totalPower(c) == t.Power {
+			return bbus.Errorf(bbus.ESTATE, "cloud %s holds all the validator power; removing it would halt the chain", id)
+		}
+		t.Status = bbus.CloudRemoved
+		stamp := c.stamp
+		t.Removed = &stamp
+		if t.Power > 0 {
+			t.Power = 0
+			c.validatorUpdate(t)
+		}
+		c.emit("cloud.removed", "cloud", id)
+	}
+	putJSON(c.st, cloudKey(id), t)
+	return nil
+}
+
+func totalPower(c *ctx) int64 {
+	var sum int64
+	c.st.Iterate(prefixCloud, nil, func(_, v []byte) bool {
+		var cl bbus.Cloud
+		mustUnmarshal(v, &cl)
+		sum += cl.Power
+		return true
+	})
+	return sum
+}
+
+func (c *ctx) validatorUpdate(t *bbus.Cloud) {
+	putJSON(c.st, append([]byte("vu/"), t.ValidatorKey...), &ValidatorUpdate{PubKey: t.ValidatorKey, Power: t.Power})
+}

@@ -1,0 +1,116 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bbusdev/bbus/kv"
+)
+
+// The state's key layout. Ids never contain '/', so "prefix/id/" bounds a scan.
+// Numbers and times are 8-byte big-endian so that byte order is numeric order.
+var (
+	keyChainID          = []byte("meta/chain_id")
+	keyParams           = []byte("meta/params")
+	keyMigrationSeq     = []byte("meta/seq/migration")
+	prefixCloud         = []byte("c/")  // c/<cloud> -> Cloud
+	prefixVM            = []byte("v/")  // v/<vm> -> VM
+	prefixInterval      = []byte("h/")  // h/<vm>/<seq> -> Interval
+	prefixMigration     = []byte("m/")  // m/<seq> -> Migration
+	prefixMigrationByVM = []byte("mv/") // mv/<vm>/<seq> -> ""
+	prefixMigrationByCl = []byte("mc/") // mc/<cloud>/<seq> -> "" (as source and as destination)
+	prefixLapse         = []byte("l/")  // l/<lapses_at ns><seq> -> migration key
+	prefixReplay        = []byte("r/")  // r/<txid 32 bytes> -> expires
+	prefixReplayByTime  = []byte("rt/") // rt/<expires s><txid 32 bytes> -> ""
+	prefixValUpdate     = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
+)
+
+func cloudKey(id string) []byte { return []byte("c/" + id) }
+func vmKey(id string) []byte    { return []byte("v/" + id) }
+
+func intervalKey(vm string, seq int64) []byte {
+	return append([]byte("h/"+vm+"/"), uint64be(uint64(seq))...)
+}
+
+func migrationKey(seq uint64) []byte { return append([]byte("m/"), uint64be(seq)...) }
+
+func migrationByVMKey(vm string, seq uint64) []byte {
+	return append([]byte("mv/"+vm+"/"), uint64be(seq)...)
+}
+
+func migrationByCloudKey(cloud string, seq uint64) []byte {
+	return append([]byte("mc/"+cloud+"/"), uint64be(seq)...)
+}
+
+func lapseKey(at time.Time, seq uint64) []byte {
+	return append(append([]byte("l/"), timeKey(at)...), uint64be(seq)...)
+}
+
+func replayKey(txID string) []byte { return append([]byte("r/"), hexID(txID)...) }
+
+// MigrationID renders a migration's sequence number as its id.
+func MigrationID(seq uint64) string { return "mig-" + strconv.FormatUint(seq, 10) }
+
+// migrationSeq parses a migration id; ok is false for anything MigrationID
+// cannot have produced.
+func migrationSeq(id string) (uint64, bool) {
+	s, ok := strings.CutPrefix(id, "mig-")
+	if !ok || s == "" || s[0] == '0' || len(s) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+func uint64be(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// timeKey orders times as big-endian nanoseconds since 1970 (block times are later).
+func timeKey(t time.Time) []byte { return uint64be(uint64(t.UnixNano())) }
+
+func hexID(id string) []byte {
+	b, err := hex.DecodeString(id)
+	if err != nil {
+		panic(fmt.Sprintf("ledger: transaction id %q is not hex", id))
+	}
+	return b
+}
+
+// nextSeq returns the next number of the counter at key and stores it.
+func nextSeq(st kv.Store, key []byte) uint64 {
+	var n uint64
+	if v := st.Get(key); v != nil {
+		n = binary.BigEndian.Uint64(v)
+	}
+	n++
+	st.Set(key, uint64be(n))
+	return n
+}
+
+func putJSON(st kv.Store, key []byte, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("ledger: encode %s: %v", key, err))
+	}
+	st.Set(key, b)
+}
+
+// getJSON decodes the value at key into v and reports whether there was one.
+func getJSON(r kv.Reader, key []byte, v any) bool {
+	b := r.Get(key)
+	if b == nil {
+		return false
+	}
+	mustUnmarshal(b, v)
+	return true
+}
+
+func mustUnmarshal(b []byte, v any) {
+	if err := json.Unmarshal(b, v); err != nil {
+		panic(fmt.Sprintf("ledger: corrupt state record: %v", err))
+	}
+}

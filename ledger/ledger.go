@@ -1,0 +1,379 @@
+// Package ledger is the bbus state machine: a pure function from (state, block
+// header, transaction) to (new state, result). It reads and writes state through
+// kv.Store and nothing else: no network, no file system, no wall clock, no random
+// numbers, no floating point and no consensus engine. Every validator that feeds
+// it the same blocks computes the same state.
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
+)
+
+// VerifyFunc reports whether sig is pub's ed25519 signature of msg. It must be
+// deterministic and apply the same rules on every validator.
+type VerifyFunc func(pub, msg, sig []byte) bool
+
+// Ledger applies transactions to state. It holds no state of its own.
+type Ledger struct {
+	verify VerifyFunc
+}
+
+// New returns a ledger that checks signatures with verify.
+func New(verify VerifyFunc) *Ledger { return &Ledger{verify: verify} }
+
+// Header is what the ledger takes from a block: its height and its time (BFT
+// time, the only clock the ledger knows).
+type Header struct {
+	Height int64
+	Time   time.Time
+}
+
+// Attr is one attribute of an Event.
+type Attr struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Event is something the ledger did, for subscribers and indexers.
+type Event struct {
+	Type  string `json:"type"`
+	Attrs []Attr `json:"attrs"`
+}
+
+// Result is the outcome of one transaction. Code is empty when it was applied.
+type Result struct {
+	Code    string  `json:"code,omitempty"`
+	Message string  `json:"message,omitempty"`
+	TxID    string  `json:"tx,omitempty"`
+	Type    string  `json:"type,omitempty"`
+	Signer  string  `json:"signer,omitempty"`
+	ID      string  `json:"id,omitempty"` // the id the action made or acted on
+	Events  []Event `json:"events,omitempty"`
+}
+
+// OK reports whether the transaction was applied.
+func (r *Result) OK() bool { return r.Code == "" }
+
+// Err returns the rejection as an *bbus.Error, or nil.
+func (r *Result) Err() error {
+	if r.OK() {
+		return nil
+	}
+	return &bbus.Error{Code: r.Code, Message: r.Message}
+}
+
+// ValidatorUpdate changes a validator's voting power (0 removes it).
+type ValidatorUpdate struct {
+	PubKey []byte `json:"pub_key"`
+	Power  int64  `json:"power"`
+}
+
+// InitGenesis writes the initial state of a chain into an empty store.
+func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genesisTime time.Time) error {
+	if st.Get(keyChainID) != nil {
+		return bbus.Errorf(bbus.ESTATE, "the ledger already holds a chain")
+	}
+	if err := bbus.ValidateText("chain id", chainID, true); err != nil {
+		return err
+	}
+	if err := g.Params.Validate(); err != nil {
+		return err
+	}
+	if len(g.Clouds) == 0 {
+		return bbus.Errorf(bbus.EINVALID, "genesis has no clouds")
+	}
+	var power int64
+	stamp := bbus.Stamp{At: genesisTime.UTC()}
+	for _, gc := range g.Clouds {
+		if err := bbus.ValidateID("cloud", gc.ID); err != nil {
+			return err
+		}
+		if err := bbus.ValidateText("cloud name", gc.Name, false); err != nil {
+			return err
+		}
+		if len(gc.PubKey) != 32 || (gc.ValidatorKey != nil && len(gc.ValidatorKey) != 32) {
+			return bbus.Errorf(bbus.EINVALID, "genesis cloud %s: ed25519 keys are 32 bytes", gc.ID)
+		}
+		if err := gc.Capacity.Validate("genesis cloud "+gc.ID+" capacity", false); err != nil {
+			return err
+		}
+		if gc.Power < 0 || gc.Power > 1<<40 || (gc.Power > 0 && gc.ValidatorKey == nil) {
+			return bbus.Errorf(bbus.EINVALID, "genesis cloud %s: power must be in [0, 2^40] and needs a validator key", gc.ID)
+		}
+		if st.Get(cloudKey(gc.ID)) != nil {
+			return bbus.Errorf(bbus.EEXISTS, "genesis names cloud %s twice", gc.ID)
+		}
+		power += gc.Power
+		admitted := stamp
+		putJSON(st, cloudKey(gc.ID), &bbus.Cloud{
+			ID: gc.ID, Name: gc.Name, PubKey: gc.PubKey, ValidatorKey: gc.ValidatorKey, Power: gc.Power,
+			API: gc.API, Status: bbus.CloudActive, Capacity: gc.Capacity, Joined: stamp, Admitted: &admitted,
+		})
+	}
+	if power == 0 {
+		return bbus.Errorf(bbus.EINVALID, "genesis has no validator power")
+	}
+	st.Set(keyChainID, []byte(chainID))
+	putJSON(st, keyParams, &g.Params)
+	return nil
+}
+
+// Params returns the federation's parameters.
+func Params(r kv.Reader) bbus.Params {
+	var p bbus.Params
+	if !getJSON(r, keyParams, &p) {
+		panic("ledger: state has no parameters (no genesis?)")
+	}
+	return p
+}
+
+// ChainID returns the chain id the state was created for.
+func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
+
+// BeginBlock does what the ledger does by itself as a block starts: proposals
+// not accepted in time lapse, and expired transaction ids are forgotten (their
+// expiry alone now rejects them).
+func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
+	var events []Event
+	now := timeKey(h.Time)
+	var lapsed, lapseKeys [][]byte
+	st.Iterate(prefixLapse, nil, func(k, v []byte) bool {
+		if bytes.Compare(k[len(prefixLapse):len(prefixLapse)+8], now) > 0 {
+			return false
+		}
+		lapseKeys = append(lapseKeys, bytes.Clone(k))
+		lapsed = append(lapsed, bytes.Clone(v))
+		return true
+	})
+	for i, k := range lapseKeys {
+		st.Delete(k)
+		var m bbus.Migration
+		if !getJSON(st, lapsed[i], &m) || m.Status != bbus.MigrationProposed {
+			continue
+		}
+		m.Status = bbus.MigrationLapsed
+		m.Ended = &bbus.Stamp{At: h.Time, Height: h.Height}
+		putJSON(st, lapsed[i], &m)
+		var vm bbus.VM
+		if getJSON(st, vmKey(m.VM), &vm) && vm.Migration == m.ID {
+			vm.Migration = ""
+			putJSON(st, vmKey(vm.ID), &vm)
+		}
+		events = append(events, migrationEvent("migration.lapsed", &m))
+	}
+	// Forget ids of transactions whose expiry is before this block's time.
+	var expired [][]byte
+	bound := uint64be(uint64(h.Time.Unix()))
+	st.Iterate(prefixReplayByTime, nil, func(k, _ []byte) bool {
+		if bytes.Compare(k[len(prefixReplayByTime):len(prefixReplayByTime)+8], bound) >= 0 {
+			return false
+		}
+		expired = append(expired, bytes.Clone(k))
+		return true
+	})
+	for _, k := range expired {
+		st.Delete(k)
+		st.Delete(append(bytes.Clone(prefixReplay), k[len(prefixReplayByTime)+8:]...))
+	}
+	return events
+}
+
+// EndBlock returns the validator changes the block's transactions made, sorted by
+// key, and clears them.
+func (l *Ledger) EndBlock(st kv.Store) []ValidatorUpdate {
+	var out []ValidatorUpdate
+	var keys [][]byte
+	st.Iterate(prefixValUpdate, nil, func(k, v []byte) bool {
+		var u ValidatorUpdate
+		if err := json.Unmarshal(v, &u); err != nil {
+			panic(fmt.Sprintf("ledger: corrupt validator update: %v", err))
+		}
+		out = append(out, u)
+		keys = append(keys, bytes.Clone(k))
+		return true
+	})
+	for _, k := range keys {
+		st.Delete(k)
+	}
+	return out
+}
+
+// Check runs the checks that need no block: encoding, chain, expiry against the
+// last block's time, replay, signer and signature. A consensus engine calls it
+// before admitting a transaction to its mempool.
+func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
+	tx, signer, err := l.authenticate(r, last, raw)
+	res := Result{}
+	if tx != nil {
+		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
+	}
+	if err != nil {
+		res.Code, res.Message = bbus.ErrorCode(err), bbus.ErrorMessage(err)
+	}
+	_ = signer
+	return res
+}
+
+// Apply applies one transaction of the block with header h. A rejected
+// transaction changes nothing in st.
+func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) Result {
+	tx, signer, err := l.authenticate(st, h, raw)
+	res := Result{}
+	if tx != nil {
+		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
+	}
+	if err == nil {
+		c := &ctx{st: kv.NewOverlay(st), h: h, tx: tx, signer: signer, stamp: bbus.Stamp{At: h.Time, Height: h.Height, Tx: tx.ID}}
+		if err = c.run(); err == nil {
+			c.rememberTx()
+			c.st.WriteTo(st)
+			res.ID, res.Events = c.id, c.events
+			return res
+		}
+	}
+	res.Code, res.Message = bbus.ErrorCode(err), bbus.ErrorMessage(err)
+	if res.Code == bbus.EINTERNAL {
+		// Only a bug gets here; the message must still be the same on every validator.
+		res.Message = "internal error: " + res.Message
+	}
+	return res
+}
+
+// authenticate decodes raw and checks chain, expiry, replay and signature. The
+// returned cloud is the signer's record (nil for a cloud's own join).
+func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte) (*bbus.SignedTx, *bbus.Cloud, error) {
+	tx, err := bbus.DecodeTx(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if chain := ChainID(r); tx.ChainID != chain {
+		return tx, nil, bbus.Errorf(bbus.EWRONGCHAIN, "transaction is for chain %q, this is chain %q", tx.ChainID, chain)
+	}
+	now := h.Time.Unix()
+	if tx.Expires < now {
+		return tx, nil, bbus.Errorf(bbus.EEXPIRED, "transaction expired at %s, block time is %s", unixString(tx.Expires), h.Time.UTC().Format(time.RFC3339))
+	}
+	if ttl := Params(r).TxMaxTTLSeconds; tx.Expires > now+ttl {
+		return tx, nil, bbus.Errorf(bbus.EEXPIRED, "transaction expires at %s, more than %d seconds after block time %s (is the signer's clock right?)", unixString(tx.Expires), ttl, h.Time.UTC().Format(time.RFC3339))
+	}
+	if r.Get(replayKey(tx.ID)) != nil {
+		return tx, nil, bbus.Errorf(bbus.EREPLAY, "transaction %s was already committed", tx.ID)
+	}
+	if err := bbus.ValidateID("signer", tx.Signer); err != nil {
+		return tx, nil, err
+	}
+	var signer *bbus.Cloud
+	pub := []byte(nil)
+	if join := tx.Action.CloudJoin; join != nil {
+		pub = join.PubKey
+		if len(pub) != 32 {
+			return tx, nil, bbus.Errorf(bbus.EINVALID, "pub_key is %d bytes, an ed25519 key is 32", len(pub))
+		}
+	} else {
+		signer = new(bbus.Cloud)
+		if !getJSON(r, cloudKey(tx.Signer), signer) {
+			return tx, nil, bbus.Errorf(bbus.EUNKNOWNSIGNER, "no cloud %s is known to the federation", tx.Signer)
+		}
+		pub = signer.PubKey
+	}
+	if !l.verify(pub, tx.BodyBytes, tx.Sig) {
+		return tx, nil, bbus.Errorf(bbus.EBADSIG, "signature does not verify with the key of %s", tx.Signer)
+	}
+	if signer != nil && signer.Status != bbus.CloudActive {
+		return tx, nil, bbus.Errorf(bbus.ENOTMEMBER, "cloud %s is %s, not an active member", tx.Signer, signer.Status)
+	}
+	return tx, signer, nil
+}
+
+// ctx is one transaction being applied: its writes are staged in st and reach
+// the block's state only if run succeeds.
+type ctx struct {
+	st     *kv.Overlay
+	h      Header
+	tx     *bbus.SignedTx
+	signer *bbus.Cloud
+	stamp  bbus.Stamp
+	id     string
+	events []Event
+}
+
+func (c *ctx) run() error {
+	a := &c.tx.Action
+	switch {
+	case a.CloudJoin != nil:
+		return c.cloudJoin(a.CloudJoin)
+	case a.CloudApprove != nil:
+		return c.cloudApprove(a.CloudApprove.Cloud)
+	case a.CloudRemove != nil:
+		return c.cloudRemove(a.CloudRemove.Cloud)
+	case a.VMRegister != nil:
+		return c.vmRegister(a.VMRegister)
+	case a.VMTerminate != nil:
+		return c.vmTerminate(a.VMTerminate.VM)
+	case a.MigrationPropose != nil:
+		return c.migrationPropose(a.MigrationPropose)
+	case a.MigrationAccept != nil:
+		return c.migrationAccept(a.MigrationAccept.Migration)
+	case a.MigrationComplete != nil:
+		return c.migrationComplete(a.MigrationComplete.Migration)
+	case a.MigrationReject != nil:
+		return c.migrationEnd(a.MigrationReject.Migration, bbus.MigrationRejected)
+	case a.MigrationCancel != nil:
+		return c.migrationEnd(a.MigrationCancel.Migration, bbus.MigrationCancelled)
+	}
+	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
+}
+
+// rememberTx records the transaction's id until its expiry so it cannot be replayed.
+func (c *ctx) rememberTx() {
+	id := hexID(c.tx.ID)
+	c.st.Set(replayKey(c.tx.ID), uint64be(uint64(c.tx.Expires)))
+	c.st.Set(append(append(bytes.Clone(prefixReplayByTime), uint64be(uint64(c.tx.Expires))...), id...), []byte{})
+}
+
+func (c *ctx) emit(typ string, kvs ...string) {
+	e := Event{Type: typ}
+	for i := 0; i+1 < len(kvs); i += 2 {
+		e.Attrs = append(e.Attrs, Attr{kvs[i], kvs[i+1]})
+	}
+	c.events = append(c.events, e)
+}
+
+func migrationEvent(typ string, m *bbus.Migration) Event {
+	return Event{Type: typ, Attrs: []Attr{{"migration", m.ID}, {"vm", m.VM}, {"from", m.From}, {"to", m.To}}}
+}
+
+// activeMembers returns the ids of active clouds, sorted.
+func activeMembers(r kv.Reader) []string {
+	var ids []string
+	r.Iterate(prefixCloud, nil, func(k, v []byte) bool {
+		var c bbus.Cloud
+		mustUnmarshal(v, &c)
+		if c.Status == bbus.CloudActive {
+			ids = append(ids, c.ID)
+		}
+		return true
+	})
+	return ids
+}
+
+// insertSorted adds s to the sorted slice xs if absent and reports whether it did.
+func insertSorted(xs []string, s string) ([]string, bool) {
+	i := sort.SearchStrings(xs, s)
+	if i < len(xs) && xs[i] == s {
+		return xs, false
+	}
+	xs = append(xs, "")
+	copy(xs[i+1:], xs[i:])
+	xs[i] = s
+	return xs, true
+}
+
+func unixString(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }

@@ -1,0 +1,222 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
+)
+
+// MaxLimit is the most items one page of a list holds.
+const MaxLimit = 1000
+
+// DefaultLimit is a page's size when the caller names none.
+const DefaultLimit = 100
+
+// Page asks for one page of a list: at most Limit items after the cursor After
+// (a Next value from the previous page; empty for the first page).
+type Page struct {
+	Limit int
+	After string
+}
+
+func (p Page) limit() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultLimit
+	case p.Limit > MaxLimit:
+		return MaxLimit
+	}
+	return p.Limit
+}
+
+// Cloud returns the cloud with the given id.
+func Cloud(r kv.Reader, id string) (*bbus.Cloud, error) {
+	c := new(bbus.Cloud)
+	if bbus.ValidateID("cloud", id) != nil || !getJSON(r, cloudKey(id), c) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "no cloud %q", clipID(id))
+	}
+	return c, nil
+}
+
+// Clouds returns clouds in id order, and the cursor of the next page ("" at the end).
+func Clouds(r kv.Reader, p Page) ([]bbus.Cloud, string) {
+	out := []bbus.Cloud{}
+	next := ""
+	r.Iterate(prefixCloud, after(prefixCloud, p.After), func(k, v []byte) bool {
+		if len(out) == p.limit() {
+			next = out[len(out)-1].ID
+			return false
+		}
+		var c bbus.Cloud
+		mustUnmarshal(v, &c)
+		out = append(out, c)
+		return true
+	})
+	return out, next
+}
+
+// VM returns the VM with the given id.
+func VM(r kv.Reader, id string) (*bbus.VM, error) {
+	vm := new(bbus.VM)
+	if bbus.ValidateID("vm", id) != nil || !getJSON(r, vmKey(id), vm) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "no VM %q", clipID(id))
+	}
+	return vm, nil
+}
+
+// VMs returns VMs in id order, and the cursor of the next page.
+func VMs(r kv.Reader, p Page) ([]bbus.VM, string) {
+	out := []bbus.VM{}
+	next := ""
+	r.Iterate(prefixVM, after(prefixVM, p.After), func(k, v []byte) bool {
+		if len(out) == p.limit() {
+			next = out[len(out)-1].ID
+			return false
+		}
+		var vm bbus.VM
+		mustUnmarshal(v, &vm)
+		out = append(out, vm)
+		return true
+	})
+	return out, next
+}
+
+// History is everything the ledger knows of where a VM ran.
+type History struct {
+	VM         bbus.VM          `json:"vm"`
+	Intervals  []bbus.Interval  `json:"intervals"`
+	Migrations []bbus.Migration `json:"migrations"`
+}
+
+// VMHistory returns a VM with its hosting intervals and migrations, oldest first.
+func VMHistory(r kv.Reader, id string) (*History, error) {
+	vm, err := VM(r, id)
+	if err != nil {
+		return nil, err
+	}
+	h := &History{VM: *vm, Intervals: intervals(r, id), Migrations: []bbus.Migration{}}
+	r.Iterate([]byte("mv/"+id+"/"), nil, func(k, _ []byte) bool {
+		var m bbus.Migration
+		getJSON(r, migrationKey(binary.BigEndian.Uint64(k[len(k)-8:])), &m)
+		h.Migrations = append(h.Migrations, m)
+		return true
+	})
+	return h, nil
+}
+
+func intervals(r kv.Reader, vm string) []bbus.Interval {
+	out := []bbus.Interval{}
+	r.Iterate([]byte("h/"+vm+"/"), nil, func(_, v []byte) bool {
+		var iv bbus.Interval
+		mustUnmarshal(v, &iv)
+		out = append(out, iv)
+		return true
+	})
+	return out
+}
+
+// HostAt returns the hosting interval of a VM that covers time t: the one that
+// started at or before t and had not ended by t.
+func HostAt(r kv.Reader, id string, t time.Time) (*bbus.Interval, error) {
+	vm, err := VM(r, id)
+	if err != nil {
+		return nil, err
+	}
+	ivs := intervals(r, id)
+	for i := len(ivs) - 1; i >= 0; i-- {
+		iv := ivs[i]
+		if iv.Start.At.After(t) {
+			continue
+		}
+		if iv.End != nil && !t.Before(iv.End.At) {
+			if vm.Terminated != nil && i == len(ivs)-1 {
+				return nil, bbus.Errorf(bbus.ENOTFOUND, "VM %s was terminated at %s", id, vm.Terminated.At.Format(time.RFC3339Nano))
+			}
+			break
+		}
+		return &iv, nil
+	}
+	return nil, bbus.Errorf(bbus.ENOTFOUND, "VM %s was not registered until %s", id, vm.Registered.At.Format(time.RFC3339Nano))
+}
+
+// Migration returns the migration with the given id.
+func Migration(r kv.Reader, id string) (*bbus.Migration, error) {
+	seq, ok := migrationSeq(id)
+	m := new(bbus.Migration)
+	if !ok || !getJSON(r, migrationKey(seq), m) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "no migration %q", clipID(id))
+	}
+	return m, nil
+}
+
+// MigrationFilter narrows a list of migrations. Zero fields match everything.
+// Since and Until bound the time it was proposed: Since <= proposed < Until.
+type MigrationFilter struct {
+	VM     string
+	Cloud  string // as source or destination
+	Status string
+	Since  time.Time
+	Until  time.Time
+}
+
+// Migrations returns the migrations that match f, in the order they were
+// proposed, and the cursor of the next page.
+func Migrations(r kv.Reader, f MigrationFilter, p Page) ([]bbus.Migration, string, error) {
+	prefix := prefixMigration
+	switch {
+	case f.VM != "":
+		if err := bbus.ValidateID("vm", f.VM); err != nil {
+			return nil, "", err
+		}
+		prefix = []byte("mv/" + f.VM + "/")
+	case f.Cloud != "":
+		if err := bbus.ValidateID("cloud", f.Cloud); err != nil {
+			return nil, "", err
+		}
+		prefix = []byte("mc/" + f.Cloud + "/")
+	}
+	var start []byte
+	if p.After != "" {
+		seq, ok := migrationSeq(p.After)
+		if !ok {
+			return nil, "", bbus.Errorf(bbus.EINVALID, "cursor %q is not a migration id", clipID(p.After))
+		}
+		start = append(bytes.Clone(prefix), uint64be(seq+1)...)
+	}
+	out := []bbus.Migration{}
+	next := ""
+	limit := p.limit()
+	r.Iterate(prefix, start, func(k, v []byte) bool {
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		var m bbus.Migration
+		if bytes.Equal(prefix, prefixMigration) {
+			mustUnmarshal(v, &m)
+		} else {
+			getJSON(r, migrationKey(seq), &m)
+		}
+		if f.VM != "" && f.Cloud != "" && m.From != f.Cloud && m.To != f.Cloud ||
+			f.Status != "" && m.Status != f.Status ||
+			!f.Since.IsZero() && m.Proposed.At.Before(f.Since) ||
+			!f.Until.IsZero() && !m.Proposed.At.Before(f.Until) {
+			return true
+		}
+		if len(out) == limit {
+			next = out[len(out)-1].ID
+			return false
+		}
+		out = append(out, m)
+		return true
+	})
+	return out, next, nil
+}
+
+// after returns the iteration start just past id under prefix, or nil.
+func after(prefix []byte, id string) []byte {
+	if id == "" {
+		return nil
+	}
+	return append(append(bytes.Clone(prefix), id...), 0)
+}

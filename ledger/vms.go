@@ -1,0 +1,115 @@
+package ledger
+
+import (
+	"github.com/bbusdev/bbus"
+)
+
+// loadCloud reads a cloud that must exist.
+func (c *ctx) loadCloud(id string) *bbus.Cloud {
+	cl := new(bbus.Cloud)
+	if !getJSON(c.st, cloudKey(id), cl) {
+		panic("ledger: missing cloud " + id)
+	}
+	return cl
+}
+
+// loadVM reads a VM named in a transaction.
+func (c *ctx) loadVM(id string) (*bbus.VM, error) {
+	if err := bbus.ValidateID("vm", id); err != nil {
+		return nil, err
+	}
+	vm := new(bbus.VM)
+	if !getJSON(c.st, vmKey(id), vm) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "no VM %s", id)
+	}
+	return vm, nil
+}
+
+// allocate reserves r on cloud cl or fails with ECAPACITY.
+func allocate(cl *bbus.Cloud, r bbus.Resources) error {
+	if !r.Fits(cl.Free()) {
+		return bbus.Errorf(bbus.ECAPACITY, "cloud %s has %s free, the VM needs %s", cl.ID, cl.Free(), r)
+	}
+	cl.Allocated = cl.Allocated.Add(r)
+	return nil
+}
+
+func (c *ctx) vmRegister(a *bbus.VMRegister) error {
+	if err := bbus.ValidateID("vm", a.VM); err != nil {
+		return err
+	}
+	if err := bbus.ValidateImage(a.Image); err != nil {
+		return err
+	}
+	if err := a.Resources.Validate("VM resources", true); err != nil {
+		return err
+	}
+	if getJSON(c.st, vmKey(a.VM), new(bbus.VM)) {
+		return bbus.Errorf(bbus.EEXISTS, "VM id %s is taken", a.VM)
+	}
+	host := c.signer
+	if err := allocate(host, a.Resources); err != nil {
+		return err
+	}
+	host.HostedVMs++
+	putJSON(c.st, cloudKey(host.ID), host)
+	vm := &bbus.VM{ID: a.VM, Owner: host.ID, Host: host.ID, Resources: a.Resources, Image: a.Image,
+		State: bbus.VMRunning, Registered: c.stamp}
+	c.openInterval(vm, "")
+	putJSON(c.st, vmKey(vm.ID), vm)
+	c.id = vm.ID
+	c.emit("vm.registered", "vm", vm.ID, "cloud", host.ID)
+	return nil
+}
+
+func (c *ctx) vmTerminate(id string) error {
+	vm, err := c.loadVM(id)
+	if err != nil {
+		return err
+	}
+	if vm.Owner != c.tx.Signer {
+		return bbus.Errorf(bbus.EUNAUTHORIZED, "only VM %s's owner %s may terminate it, not %s", id, vm.Owner, c.tx.Signer)
+	}
+	if vm.State == bbus.VMTerminated {
+		return bbus.Errorf(bbus.ESTATE, "VM %s is already terminated", id)
+	}
+	if vm.Migration != "" {
+		seq, _ := migrationSeq(vm.Migration)
+		m := c.loadMigration(seq)
+		if err := c.endMigration(m, bbus.MigrationCancelled); err != nil {
+			return err
+		}
+		vm.Migration = ""
+	}
+	host := c.loadCloud(vm.Host)
+	host.Allocated = host.Allocated.Sub(vm.Resources)
+	host.HostedVMs--
+	putJSON(c.st, cloudKey(host.ID), host)
+	c.closeInterval(vm)
+	vm.State = bbus.VMTerminated
+	stamp := c.stamp
+	vm.Terminated = &stamp
+	putJSON(c.st, vmKey(vm.ID), vm)
+	c.id = vm.ID
+	c.emit("vm.terminated", "vm", vm.ID, "cloud", vm.Host)
+	return nil
+}
+
+// openInterval starts the VM's next hosting interval on its current host.
+func (c *ctx) openInterval(vm *bbus.VM, migration string) {
+	vm.Intervals++
+	putJSON(c.st, intervalKey(vm.ID, vm.Intervals), &bbus.Interval{
+		VM: vm.ID, Seq: vm.Intervals, Cloud: vm.Host, Migration: migration, Start: c.stamp,
+	})
+}
+
+// closeInterval ends the VM's current hosting interval at this block.
+func (c *ctx) closeInterval(vm *bbus.VM) {
+	var iv bbus.Interval
+	if !getJSON(c.st, intervalKey(vm.ID, vm.Intervals), &iv) || iv.End != nil {
+		panic("ledger: VM " + vm.ID + " has no open hosting interval")
+	}
+	stamp := c.stamp
+	iv.End = &stamp
+	putJSON(c.st, intervalKey(vm.ID, vm.Intervals), &iv)
+}

@@ -1,0 +1,195 @@
+package bbus
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"reflect"
+)
+
+// MaxTxBytes is the largest transaction the ledger takes.
+const MaxTxBytes = 16 << 10
+
+// Tx is a signed transaction as it travels: the canonical JSON of its Body and the
+// signer's ed25519 signature over exactly those bytes. docs/TRANSACTIONS.md
+// specifies the format for other implementations.
+type Tx struct {
+	Body json.RawMessage `json:"body"`
+	Sig  []byte          `json:"sig"`
+}
+
+// Body is what a signer signs.
+type Body struct {
+	ChainID string `json:"chain_id"`
+	Signer  string `json:"signer"`
+	// Nonce makes two otherwise equal bodies distinct; any value will do.
+	Nonce uint64 `json:"nonce"`
+	// Expires is a Unix time in seconds. The transaction is only valid in a block
+	// whose time is at most Expires, and Expires may lie at most the federation's
+	// tx_max_ttl_seconds past the block time. Until then the ledger remembers the
+	// transaction's id and rejects it if it comes again: a signer can have any
+	// number of transactions in flight at once.
+	Expires int64  `json:"expires"`
+	Action  Action `json:"action"`
+}
+
+// Action is one change to the ledger. Exactly one field is set; its JSON name is
+// the action's type.
+type Action struct {
+	CloudJoin         *CloudJoin    `json:"cloud_join,omitempty"`
+	CloudApprove      *CloudRef     `json:"cloud_approve,omitempty"`
+	CloudRemove       *CloudRef     `json:"cloud_remove,omitempty"`
+	VMRegister        *VMRegister   `json:"vm_register,omitempty"`
+	VMTerminate       *VMRef        `json:"vm_terminate,omitempty"`
+	MigrationPropose  *Propose      `json:"migration_propose,omitempty"`
+	MigrationAccept   *MigrationRef `json:"migration_accept,omitempty"`
+	MigrationComplete *MigrationRef `json:"migration_complete,omitempty"`
+	MigrationReject   *MigrationRef `json:"migration_reject,omitempty"`
+	MigrationCancel   *MigrationRef `json:"migration_cancel,omitempty"`
+}
+
+// CloudJoin applies for membership. It is signed with the key it names, which
+// proves the applicant holds it.
+type CloudJoin struct {
+	Name         string `json:"name"`
+	PubKey       []byte `json:"pub_key"`
+	ValidatorKey []byte `json:"validator_pub_key,omitempty"`
+	API          string `json:"api,omitempty"`
+	Resources
+}
+
+// CloudRef names a cloud: a member's vote to approve or remove it.
+type CloudRef struct {
+	Cloud string `json:"cloud"`
+}
+
+// VMRegister records a new VM hosted by its signer, which also owns it.
+type VMRegister struct {
+	VM    string `json:"vm"`
+	Image string `json:"image,omitempty"`
+	Resources
+}
+
+// VMRef names a VM.
+type VMRef struct {
+	VM string `json:"vm"`
+}
+
+// Propose is the current host's offer to send a VM to another cloud.
+type Propose struct {
+	VM        string `json:"vm"`
+	To        string `json:"to"`
+	Agreement string `json:"agreement,omitempty"`
+}
+
+// MigrationRef names a migration.
+type MigrationRef struct {
+	Migration string `json:"migration"`
+}
+
+// Type returns the action's type name ("migration_propose", ...) or "" if not
+// exactly one action is set.
+func (a *Action) Type() string {
+	v := reflect.ValueOf(a).Elem()
+	name := ""
+	for i := 0; i < v.NumField(); i++ {
+		if !v.Field(i).IsNil() {
+			if name != "" {
+				return ""
+			}
+			tag := v.Type().Field(i).Tag.Get("json")
+			name = tag[:bytes.IndexByte([]byte(tag), ',')]
+		}
+	}
+	return name
+}
+
+// SignedTx is a decoded transaction: what was signed, the exact bytes signed,
+// and the signature.
+type SignedTx struct {
+	Body
+	BodyBytes []byte
+	Sig       []byte
+	// ID is the lowercase hex SHA-256 of BodyBytes. It does not cover the
+	// signature, so a re-encoded signature cannot make a second id for one body.
+	ID string
+}
+
+// TxID returns the id of a transaction whose canonical body is body.
+func TxID(body []byte) string {
+	h := sha256.Sum256(body)
+	return hex.EncodeToString(h[:])
+}
+
+// DecodeTx parses raw as a transaction. It rejects, with EMALFORMED or ETOOLARGE,
+// anything but the one canonical encoding: unknown or duplicate fields, other
+// field orders, white space, escapes, and not exactly one action. It checks
+// neither the signature nor any rule of the ledger.
+func DecodeTx(raw []byte) (*SignedTx, error) {
+	if len(raw) > MaxTxBytes {
+		return nil, Errorf(ETOOLARGE, "transaction is %d bytes, the limit is %d", len(raw), MaxTxBytes)
+	}
+	var tx Tx
+	if err := strictUnmarshal(raw, &tx); err != nil {
+		return nil, Errorf(EMALFORMED, "transaction: %v", err)
+	}
+	var body Body
+	if err := strictUnmarshal(tx.Body, &body); err != nil {
+		return nil, Errorf(EMALFORMED, "transaction body: %v", err)
+	}
+	if body.Action.Type() == "" {
+		return nil, Errorf(EMALFORMED, "transaction body must hold exactly one action")
+	}
+	canon, err := json.Marshal(&body)
+	if err != nil {
+		return nil, Errorf(EMALFORMED, "transaction body: %v", err)
+	}
+	if !bytes.Equal(canon, tx.Body) {
+		return nil, Errorf(EMALFORMED, "transaction body is not in canonical form (field order, spacing, escapes or empty values differ from the specified encoding)")
+	}
+	if again, _ := json.Marshal(&tx); !bytes.Equal(again, raw) {
+		return nil, Errorf(EMALFORMED, "transaction is not in canonical form (field order, spacing or signature encoding differ from the specified encoding)")
+	}
+	if len(tx.Sig) != ed25519.SignatureSize {
+		return nil, Errorf(EBADSIG, "signature is %d bytes, want %d", len(tx.Sig), ed25519.SignatureSize)
+	}
+	return &SignedTx{Body: body, BodyBytes: tx.Body, Sig: tx.Sig, ID: TxID(tx.Body)}, nil
+}
+
+// EncodeBody returns the canonical bytes of b: the bytes that are signed.
+func EncodeBody(b *Body) ([]byte, error) {
+	if b.Action.Type() == "" {
+		return nil, Errorf(EINVALID, "transaction body must hold exactly one action")
+	}
+	return json.Marshal(b)
+}
+
+// SignTx signs b with key and returns the transaction's bytes and its id.
+func SignTx(b *Body, key ed25519.PrivateKey) (raw []byte, id string, err error) {
+	body, err := EncodeBody(b)
+	if err != nil {
+		return nil, "", err
+	}
+	raw, err = json.Marshal(&Tx{Body: body, Sig: ed25519.Sign(key, body)})
+	if err != nil {
+		return nil, "", err
+	}
+	return raw, TxID(body), nil
+}
+
+// strictUnmarshal decodes exactly one JSON value into v, rejecting unknown fields
+// and trailing data.
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Errorf(EMALFORMED, "data after the end of the JSON value")
+	}
+	return nil
+}
