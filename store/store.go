@@ -1,0 +1,236 @@
+// Package store keeps the ledger's state in an embedded ordered key-value engine
+// (goleveldb) and commits each block's writes, with the block's height, time and
+// app hash, in one atomic synced batch.
+//
+// The app hash is a hash chain over the blocks' write sets: after a block that
+// changed state, hash = SHA-256(previous hash || encoding of the block's writes in
+// key order). Two nodes with the same history hold the same hash, and any
+// difference in any write shows in every later hash. A block that changes
+// nothing leaves the hash as it was.
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/storage"
+	"github.com/syndtr/goleveldb/leveldb/util"
+
+	"github.com/bbusdev/bbus/kv"
+)
+
+// The store's own keys live under a prefix the ledger never uses (its keys are
+// printable), so they are outside the hashed state.
+var (
+	metaHeight  = []byte("\x00meta/height")
+	metaAppHash = []byte("\x00meta/app_hash")
+	metaTime    = []byte("\x00meta/time")
+)
+
+// Store is the committed state plus the block being built on top of it.
+type Store struct {
+	db      *leveldb.DB
+	working *kv.Overlay
+
+	mu      sync.RWMutex // guards the committed meta below
+	height  int64
+	appHash []byte
+	time    time.Time
+}
+
+// Open opens (or creates) the store in dir.
+func Open(dir string) (*Store, error) {
+	db, err := leveldb.OpenFile(dir, &opt.Options{
+		WriteBuffer:        16 << 20,
+		BlockCacheCapacity: 32 << 20,
+		ErrorIfMissing:     false,
+	})
+	if err != nil {
+		if lerrors.IsCorrupted(err) {
+			return nil, fmt.Errorf("state database %s is corrupt (%v): restore it from a backup, or remove it to rebuild the state by replaying the chain", dir, err)
+		}
+		return nil, fmt.Errorf("open state database %s: %w", dir, err)
+	}
+	return newStore(db)
+}
+
+// OpenMem opens a store held in memory, for tests and tools.
+func OpenMem() *Store {
+	db, err := leveldb.Open(storage.NewMemStorage(), nil)
+	if err != nil {
+		panic(err)
+	}
+	s, err := newStore(db)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func newStore(db *leveldb.DB) (*Store, error) {
+	s := &Store{db: db}
+	s.working = kv.NewOverlay(committed{s})
+	if v, err := db.Get(metaHeight, nil); err == nil {
+		s.height = int64(binary.BigEndian.Uint64(v))
+		s.appHash, _ = db.Get(metaAppHash, nil)
+		if t, err := db.Get(metaTime, nil); err == nil {
+			s.time = time.Unix(0, int64(binary.BigEndian.Uint64(t))).UTC()
+		}
+	} else if !errors.Is(err, leveldb.ErrNotFound) {
+		db.Close()
+		return nil, fmt.Errorf("read state database: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database. Staged writes are dropped.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Last returns the height, app hash and block time of the last committed block
+// (height 0 and a nil hash for a store that never committed).
+func (s *Store) Last() (height int64, appHash []byte, blockTime time.Time) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.height, s.appHash, s.time
+}
+
+// Committed returns a reader of the committed state. Reads made through it while
+// a commit runs may see either side of it; use View for a consistent picture.
+func (s *Store) Committed() kv.Reader { return committed{s} }
+
+// View runs fn over a snapshot of the committed state.
+func (s *Store) View(fn func(r kv.Reader) error) error {
+	snap, err := s.db.GetSnapshot()
+	if err != nil {
+		return err
+	}
+	defer snap.Release()
+	return fn(snapshot{snap})
+}
+
+// Working returns the state of the block being built: the committed state plus
+// the writes staged since the last commit.
+func (s *Store) Working() kv.Store { return s.working }
+
+// Discard drops the writes staged since the last commit.
+func (s *Store) Discard() { s.working.Reset() }
+
+// WorkingHash returns the app hash the state will have once the staged writes
+// are committed.
+func (s *Store) WorkingHash() []byte {
+	_, prev, _ := s.Last()
+	return chainHash(prev, s.working.Changes())
+}
+
+// Commit writes the staged writes with the block's height and time, in one
+// synced batch, and returns the new app hash.
+func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
+	changes := s.working.Changes()
+	_, prev, _ := s.Last()
+	hash := chainHash(prev, changes)
+	b := new(leveldb.Batch)
+	for _, c := range changes {
+		if c.Value == nil {
+			b.Delete(c.Key)
+		} else {
+			b.Put(c.Key, c.Value)
+		}
+	}
+	b.Put(metaHeight, binary.BigEndian.AppendUint64(nil, uint64(height)))
+	b.Put(metaAppHash, hash)
+	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(blockTime.UnixNano())))
+	if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
+		return nil, fmt.Errorf("commit block %d: %w", height, err)
+	}
+	s.working.Reset()
+	s.mu.Lock()
+	s.height, s.appHash, s.time = height, hash, blockTime.UTC()
+	s.mu.Unlock()
+	return hash, nil
+}
+
+// chainHash extends prev with a block's sorted writes; no writes keep prev.
+func chainHash(prev []byte, changes []kv.Change) []byte {
+	if len(changes) == 0 {
+		return prev
+	}
+	h := sha256.New()
+	h.Write(prev)
+	var n [binary.MaxVarintLen64]byte
+	for _, c := range changes {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Key)))])
+		h.Write(c.Key)
+		if c.Value == nil {
+			h.Write([]byte{0})
+			continue
+		}
+		h.Write([]byte{1})
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Value)))])
+		h.Write(c.Value)
+	}
+	return h.Sum(nil)
+}
+
+
+type iteratorI interface {
+	Next() bool
+	Key() []byte
+	Value() []byte
+	Release()
+	Error() error
+}
+
+func get(get func([]byte, *opt.ReadOptions) ([]byte, error), key []byte) []byte {
+	v, err := get(key, nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		panic(fmt.Sprintf("store: read: %v", err))
+	}
+	return v
+}
+
+func iterate(it iteratorI, fn func(k, v []byte) bool) {
+	defer it.Release()
+	for it.Next() {
+		if !fn(it.Key(), it.Value()) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		panic(fmt.Sprintf("store: iterate: %v", err))
+	}
+}
+
+func rangeOf(prefix, start []byte) *util.Range {
+	r := util.BytesPrefix(prefix)
+	if start != nil && bytes.Compare(start, r.Start) > 0 {
+		r.Start = start
+	}
+	return r
+}
+
+type committed struct{ s *Store }
+
+func (c committed) Get(key []byte) []byte { return get(c.s.db.Get, key) }
+
+func (c committed) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
+	iterate(c.s.db.NewIterator(rangeOf(prefix, start), nil), fn)
+}
+
+type snapshot struct{ snap *leveldb.Snapshot }
+
+func (s snapshot) Get(key []byte) []byte { return get(s.snap.Get, key) }
+
+func (s snapshot) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
+	iterate(s.snap.NewIterator(rangeOf(prefix, start), nil), fn)
+}
