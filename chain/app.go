@@ -1,0 +1,223 @@
+// Package chain is the CometBFT application that hosts the bbus ledger: it
+// decodes what consensus hands it, runs the ledger, computes the app hash and
+// commits each block's state in one atomic step. Invalid transactions become
+// result codes (see codes.go); a storage failure panics, because a validator that
+// cannot persist must stop rather than diverge.
+package chain
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/ledger"
+	"github.com/bbusdev/bbus/store"
+)
+
+// AppVersion is the version of the state machine's rules.
+const AppVersion = 1
+
+// Outcome is one transaction of a committed block.
+type Outcome struct {
+	Hash   [32]byte // SHA-256 of the transaction's bytes, as CometBFT hashes it
+	Height int64
+	Index  int
+	Result ledger.Result
+}
+
+// Block is what a committed block did.
+type Block struct {
+	Height   int64
+	Time     time.Time
+	AppHash  []byte
+	Txs      []Outcome
+	Begin    []ledger.Event // what the ledger did by itself (lapses)
+	Validate []ledger.ValidatorUpdate
+}
+
+// App is the ABCI application. It is safe for concurrent use by CometBFT's
+// connections: CheckTx reads only committed state.
+type App struct {
+	abci.BaseApplication
+
+	ledger *ledger.Ledger
+	store  *store.Store
+
+	// The block being finalized; touched only by the consensus connection.
+	block Block
+
+	mu       sync.Mutex
+	waiters  map[[32]byte][]chan Outcome
+	watchers []func(*Block)
+}
+
+// New returns the application over st.
+func New(l *ledger.Ledger, st *store.Store) *App {
+	return &App{ledger: l, store: st, waiters: make(map[[32]byte][]chan Outcome)}
+}
+
+// Info reports the last committed height and app hash, so that CometBFT replays
+// exactly the blocks the state has not seen.
+func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	h, hash, _ := a.store.Last()
+	return &abci.ResponseInfo{
+		Data:             "bbus",
+		Version:          "1",
+		AppVersion:       AppVersion,
+		LastBlockHeight:  h,
+		LastBlockAppHash: hash,
+	}, nil
+}
+
+// InitChain writes the genesis state from the genesis document's app_state and
+// commits it as height 0. Called again on a state that already holds this
+// chain (a crash before the first block), it returns the same hash.
+func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
+	if h, hash, _ := a.store.Last(); h == 0 && hash != nil {
+		if got := ledger.ChainID(a.store.Committed()); got != req.ChainId {
+			return nil, fmt.Errorf("state holds chain %q, genesis is for %q", got, req.ChainId)
+		}
+		return &abci.ResponseInitChain{AppHash: hash}, nil
+	}
+	var g bbus.Genesis
+	dec := json.NewDecoder(bytes.NewReader(req.AppStateBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&g); err != nil {
+		return nil, fmt.Errorf("genesis app_state: %w", err)
+	}
+	if err := checkValidators(&g, req.Validators); err != nil {
+		return nil, err
+	}
+	a.store.Discard()
+	if err := a.ledger.InitGenesis(a.store.Working(), req.ChainId, &g, req.Time); err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	hash, err := a.store.Commit(0, req.Time)
+	if err != nil {
+		panic(err)
+	}
+	return &abci.ResponseInitChain{AppHash: hash}, nil
+}
+
+// checkValidators makes sure the consensus validator set of the genesis document
+// is the one its founding clouds declare.
+func checkValidators(g *bbus.Genesis, vals []abci.ValidatorUpdate) error {
+	want := map[string]int64{}
+	for _, c := range g.Clouds {
+		if c.Power > 0 {
+			want[string(c.ValidatorKey)] = c.Power
+		}
+	}
+	if len(vals) != len(want) {
+		return fmt.Errorf("genesis lists %d validators, its clouds declare %d", len(vals), len(want))
+	}
+	for _, v := range vals {
+		key := v.PubKey.GetEd25519()
+		if p, ok := want[string(key)]; !ok || p != v.Power {
+			return fmt.Errorf("genesis validator %X (power %d) is not a founding cloud's validator key with that power", key, v.Power)
+		}
+	}
+	return nil
+}
+
+// CheckTx admits to the mempool only transactions that decode, name this chain,
+// have not expired, were not committed before, and carry a valid signature of a
+// known signer. Rules that depend on the block are left to FinalizeBlock.
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	h, _, t := a.store.Last()
+	res := a.ledger.Check(a.store.Committed(), ledger.Header{Height: h, Time: t}, req.Tx)
+	return &abci.ResponseCheckTx{Code: ABCICode(res.Code), Log: res.Message}, nil
+}
+
+// FinalizeBlock runs the block through the ledger. Every transaction is checked
+// again: a faulty proposer may include anything, and each validator must reject
+// the same ones.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	a.store.Discard()
+	st := a.store.Working()
+	h := ledger.Header{Height: req.Height, Time: req.Time.UTC()}
+	a.block = Block{Height: req.Height, Time: h.Time, Txs: make([]Outcome, len(req.Txs))}
+	a.block.Begin = a.ledger.BeginBlock(st, h)
+	results := make([]*abci.ExecTxResult, len(req.Txs))
+	for i, tx := range req.Txs {
+		r := a.ledger.Apply(st, h, tx)
+		a.block.Txs[i] = Outcome{Hash: sha256.Sum256(tx), Height: req.Height, Index: i, Result: r}
+		results[i] = &abci.ExecTxResult{Code: ABCICode(r.Code), Log: r.Message, Data: []byte(r.ID)}
+	}
+	a.block.Validate = a.ledger.EndBlock(st)
+	updates := make([]abci.ValidatorUpdate, len(a.block.Validate))
+	for i, u := range a.block.Validate {
+		updates[i] = abci.UpdateValidator(u.PubKey, u.Power, "ed25519")
+	}
+	return &abci.ResponseFinalizeBlock{
+		TxResults:        results,
+		ValidatorUpdates: updates,
+		AppHash:          a.store.WorkingHash(),
+	}, nil
+}
+
+// Commit persists the finalized block's state, height and app hash in one
+// synced write, then tells the block's waiters.
+func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	hash, err := a.store.Commit(a.block.Height, a.block.Time)
+	if err != nil {
+		panic(err)
+	}
+	b := a.block
+	b.AppHash = hash
+	a.block = Block{}
+	a.mu.Lock()
+	for _, o := range b.Txs {
+		for _, ch := range a.waiters[o.Hash] {
+			ch <- o
+		}
+		delete(a.waiters, o.Hash)
+	}
+	watchers := a.watchers
+	a.mu.Unlock()
+	for _, w := range watchers {
+		w(&b)
+	}
+	return &abci.ResponseCommit{}, nil
+}
+
+// Wait registers interest in the transaction with the given hash. The returned
+// channel receives its outcome once a block holding it is committed; cancel
+// withdraws the interest.
+func (a *App) Wait(hash [32]byte) (outcome <-chan Outcome, cancel func()) {
+	ch := make(chan Outcome, 1)
+	a.mu.Lock()
+	a.waiters[hash] = append(a.waiters[hash], ch)
+	a.mu.Unlock()
+	return ch, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		ws := a.waiters[hash]
+		for i, w := range ws {
+			if w == ch {
+				ws = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(a.waiters, hash)
+		} else {
+			a.waiters[hash] = ws
+		}
+	}
+}
+
+// Watch calls fn with every block committed from now on, on the consensus
+// goroutine: fn must return quickly.
+func (a *App) Watch(fn func(*Block)) {
+	a.mu.Lock()
+	a.watchers = append(a.watchers, fn)
+	a.mu.Unlock()
+}
