@@ -1,0 +1,133 @@
+// Package node runs a bbus node: one CometBFT validator (or full node) in-process
+// with the bbus application, its stores on local disk, and the REST API. It also
+// lays out and initialises homes.
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bbusdev/bbus"
+)
+
+// Duration is a time.Duration written as "10ms" in JSON.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// Config is a node's settings, kept in HOME/config/bbus.json. It also holds the
+// CometBFT settings bbus changes; the rest keep CometBFT's defaults.
+type Config struct {
+	Cloud    string `json:"cloud"`     // the cloud this node signs for (a key of that name is in HOME/keys)
+	API      string `json:"api"`       // REST API listen address
+	LogLevel string `json:"log_level"` // error, info or debug
+	// P2P
+	P2PListen       string `json:"p2p_listen"`
+	ExternalAddress string `json:"external_address,omitempty"`
+	PersistentPeers string `json:"persistent_peers,omitempty"` // NODEID@HOST:PORT,...
+	Loopback        bool   `json:"loopback,omitempty"`         // all peers on one machine (testnets)
+	RPCListen       string `json:"rpc_listen,omitempty"`       // CometBFT's own RPC; empty turns it off
+	// Consensus timers; chosen by measurement, see docs/OPERATIONS.md.
+	TimeoutPropose            Duration `json:"timeout_propose"`
+	TimeoutCommit             Duration `json:"timeout_commit"`
+	CreateEmptyBlocksInterval Duration `json:"create_empty_blocks_interval"`
+	PeerGossipSleep           Duration `json:"peer_gossip_sleep"`
+	FlushThrottle             Duration `json:"flush_throttle"`
+	MempoolSize               int      `json:"mempool_size"`
+}
+
+// DefaultConfig returns the settings of a new home for cloud.
+func DefaultConfig(cloud string) Config {
+	return Config{
+		Cloud:                     cloud,
+		API:                       "127.0.0.1:8080",
+		LogLevel:                  "error",
+		P2PListen:                 "tcp://0.0.0.0:26656",
+		TimeoutPropose:            Duration(500 * time.Millisecond),
+		TimeoutCommit:             Duration(10 * time.Millisecond),
+		CreateEmptyBlocksInterval: Duration(30 * time.Second),
+		PeerGossipSleep:           Duration(10 * time.Millisecond),
+		FlushThrottle:             Duration(10 * time.Millisecond),
+		MempoolSize:               50000,
+	}
+}
+
+// Paths of a home.
+func configPath(home string) string  { return filepath.Join(home, "config", "bbus.json") }
+func genesisPath(home string) string { return filepath.Join(home, "config", "genesis.json") }
+func statePath(home string) string   { return filepath.Join(home, "data", "bbus-state") }
+
+// GenesisPath returns where a home keeps its genesis document.
+func GenesisPath(home string) string { return genesisPath(home) }
+
+// Initialized reports whether home holds a node's configuration.
+func Initialized(home string) bool {
+	_, err := os.Stat(configPath(home))
+	return err == nil
+}
+
+// LoadConfig reads a home's settings.
+func LoadConfig(home string) (*Config, error) {
+	b, err := os.ReadFile(configPath(home))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "%s is not a bbus home (no config/bbus.json): run bbus init --home %s --cloud ID", home, home)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c := DefaultConfig("")
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, bbus.Errorf(bbus.EINVALID, "config %s: %v", configPath(home), err)
+	}
+	if err := bbus.ValidateID("cloud", c.Cloud); err != nil {
+		return nil, bbus.Errorf(bbus.EINVALID, "config %s: %v", configPath(home), err)
+	}
+	return &c, nil
+}
+
+// Save writes the settings into home.
+func (c *Config) Save(home string) error {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return writeFileSync(configPath(home), append(b, '\n'), 0o600)
+}
+
+// writeFileSync writes a file and syncs it, so a crash right after leaves it whole.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

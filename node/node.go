@@ -1,0 +1,317 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	cmtnode "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/rpc/client/local"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/chain"
+	"github.com/bbusdev/bbus/httpapi"
+	"github.com/bbusdev/bbus/keys"
+	"github.com/bbusdev/bbus/kv"
+	"github.com/bbusdev/bbus/ledger"
+	"github.com/bbusdev/bbus/store"
+)
+
+// SubmitTimeout bounds how long Submit waits for a commit.
+const SubmitTimeout = 30 * time.Second
+
+// Node is a running bbus node.
+type Node struct {
+	Home   string
+	Config Config
+
+	store *store.Store
+	app   *chain.App
+	cmt   *cmtnode.Node
+	rpc   *local.Local
+	srv   *http.Server
+	ln    net.Listener
+}
+
+func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
+
+// cometConfig returns the CometBFT configuration of a home with bbus's settings.
+func cometConfig(home string, c *Config) *cmtcfg.Config {
+	cfg := cometPaths(home)
+	cfg.Moniker = c.Cloud
+	cfg.LogLevel = c.LogLevel
+	cfg.RPC.ListenAddress = c.RPCListen
+	cfg.P2P.ListenAddress = c.P2PListen
+	cfg.P2P.ExternalAddress = c.ExternalAddress
+	cfg.P2P.PersistentPeers = c.PersistentPeers
+	cfg.P2P.FlushThrottleTimeout = time.Duration(c.FlushThrottle)
+	if c.Loopback {
+		cfg.P2P.AddrBookStrict = false
+		cfg.P2P.AllowDuplicateIP = true
+		cfg.P2P.PexReactor = false
+	}
+	cfg.Consensus.TimeoutPropose = time.Duration(c.TimeoutPropose)
+	cfg.Consensus.TimeoutCommit = time.Duration(c.TimeoutCommit)
+	cfg.Consensus.CreateEmptyBlocks = false
+	cfg.Consensus.CreateEmptyBlocksInterval = time.Duration(c.CreateEmptyBlocksInterval)
+	cfg.Consensus.PeerGossipSleepDuration = time.Duration(c.PeerGossipSleep)
+	cfg.Mempool.Size = c.MempoolSize
+	cfg.Mempool.CacheSize = 2 * c.MempoolSize
+	// The ledger rejects a committed transaction's replay and expired ones by
+	// itself; re-checking the whole mempool after every block costs more than it saves.
+	cfg.Mempool.Recheck = false
+	// bbus indexes what it serves in its own state.
+	cfg.TxIndex.Indexer = "null"
+	cfg.Storage.DiscardABCIResponses = true
+	return cfg
+}
+
+func logger(level string, w io.Writer) cmtlog.Logger {
+	l := cmtlog.NewTMLogger(cmtlog.NewSyncWriter(w))
+	switch level {
+	case "debug":
+		return cmtlog.NewFilter(l, cmtlog.AllowDebug())
+	case "info":
+		return cmtlog.NewFilter(l, cmtlog.AllowInfo())
+	default:
+		return cmtlog.NewFilter(l, cmtlog.AllowError())
+	}
+}
+
+// Open prepares the node of home (its state, the application and CometBFT)
+// without starting it. logs receives the node's structured logs.
+func Open(home string, logs io.Writer) (*Node, error) {
+	c, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := keys.Load(home, c.Cloud); err != nil {
+		return nil, err
+	}
+	if err := checkWritable(home); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(statePath(home))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Home: home, Config: *c, store: st}
+	n.app = chain.New(ledger.New(keys.Verify), st)
+	cfg := cometConfig(home, c)
+	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("node key: %w", err)
+	}
+	pv, err := loadPV(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.cmt, err = cmtnode.NewNode(cfg, pv, nodeKey,
+		proxy.NewConnSyncLocalClientCreator(n.app),
+		cmtnode.DefaultGenesisDocProviderFunc(cfg),
+		cmtcfg.DefaultDBProvider,
+		cmtnode.DefaultMetricsProvider(cfg.Instrumentation),
+		logger(c.LogLevel, logs))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("start consensus: %w", err)
+	}
+	n.rpc = local.New(n.cmt)
+	return n, nil
+}
+
+// loadPV loads the validator key without the exit-on-error of CometBFT's loader.
+func loadPV(cfg *cmtcfg.Config) (pv *privval.FilePV, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("validator key %s: %v", cfg.PrivValidatorKeyFile(), r)
+		}
+	}()
+	for _, f := range []string{cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("validator key: %w", err)
+		}
+	}
+	return privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()), nil
+}
+
+// checkWritable fails with a clear message when the home's data folder cannot be written.
+func checkWritable(home string) error {
+	f, err := os.CreateTemp(home+"/data", ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("home %s is not writable: %w", home, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// Start starts consensus and, if api is not empty, the REST API on it
+// (":0" picks a free port; see APIAddr).
+func (n *Node) Start(api string) error {
+	if err := n.cmt.Start(); err != nil {
+		n.store.Close()
+		return fmt.Errorf("start consensus: %w", err)
+	}
+	if api == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", api)
+	if err != nil {
+		n.Stop()
+		return fmt.Errorf("REST API: %w", err)
+	}
+	n.ln = ln
+	n.srv = &http.Server{
+		Handler:           httpapi.New(n, httpapi.Options{}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      SubmitTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go n.srv.Serve(ln)
+	return nil
+}
+
+// APIAddr returns the address the REST API listens on, or "".
+func (n *Node) APIAddr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// Stop stops the API and consensus and closes the state. Every block committed
+// before is on disk.
+func (n *Node) Stop() {
+	if n.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.srv.Shutdown(ctx)
+		cancel()
+	}
+	if n.cmt.IsRunning() {
+		n.cmt.Stop()
+		n.cmt.Wait()
+	}
+	n.store.Close()
+}
+
+// App returns the node's ABCI application.
+func (n *Node) App() *chain.App { return n.app }
+
+// Status implements httpapi.Backend.
+func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
+	st, err := n.rpc.Status(ctx)
+	if err != nil {
+		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "consensus status: %v", err)
+	}
+	height, hash, t := n.store.Last()
+	s := &bbus.Status{
+		ChainID: st.NodeInfo.Network, Cloud: n.Config.Cloud, NodeID: string(st.NodeInfo.ID()),
+		Height: height, AppHash: strings.ToUpper(hex.EncodeToString(hash)), BlockTime: t,
+		CatchingUp: st.SyncInfo.CatchingUp, Validators: []bbus.Validator{},
+	}
+	vals, err := n.rpc.Validators(ctx, nil, nil, nil)
+	if err != nil {
+		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "validators: %v", err)
+	}
+	owners := map[string]string{}
+	n.store.View(func(r kv.Reader) error {
+		clouds, _ := ledger.Clouds(r, ledger.Page{Limit: ledger.MaxLimit})
+		for _, c := range clouds {
+			owners[string(c.ValidatorKey)] = c.ID
+		}
+		return nil
+	})
+	for _, v := range vals.Validators {
+		s.Validators = append(s.Validators, bbus.Validator{
+			Address: v.Address.String(), PubKey: v.PubKey.Bytes(), Power: v.VotingPower, Cloud: owners[string(v.PubKey.Bytes())],
+		})
+	}
+	return s, nil
+}
+
+// View implements httpapi.Backend.
+func (n *Node) View(fn func(r kv.Reader) error) error { return n.store.View(fn) }
+
+// Submit implements httpapi.Backend.
+func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResult, error) {
+	hash := sha256.Sum256(raw)
+	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
+	if tx, err := bbus.DecodeTx(raw); err == nil {
+		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
+	}
+	var outcome <-chan chain.Outcome
+	if wait {
+		ch, cancel := n.app.Wait(hash)
+		defer cancel()
+		outcome = ch
+	}
+	r, err := n.rpc.BroadcastTxSync(ctx, raw)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "already exists in cache"):
+		// The same bytes are in the mempool or were seen before: either it is
+		// about to commit, or it was committed and is now a replay.
+		h, _, t := n.store.Last()
+		if c := ledger.New(keys.Verify).Check(n.store.Committed(), ledger.Header{Height: h, Time: t}, raw); c.Code == bbus.EREPLAY {
+			return nil, c.Err()
+		}
+	case err != nil:
+		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "mempool: %v", err)
+	case r.Code != 0:
+		return nil, &bbus.Error{Code: chain.CodeOf(r.Code), Message: r.Log}
+	}
+	if !wait {
+		return res, nil
+	}
+	timer := time.NewTimer(SubmitTimeout)
+	defer timer.Stop()
+	select {
+	case o := <-outcome:
+		res.Height, res.Index, res.ID = o.Height, o.Index, o.Result.ID
+		res.Code, res.Message = o.Result.Code, o.Result.Message
+		return res, nil
+	case <-ctx.Done():
+		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "stopped waiting for transaction %s to commit: %v (it may still commit)", res.Hash, ctx.Err())
+	case <-timer.C:
+		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "transaction %s was not committed within %s (it may still commit)", res.Hash, SubmitTimeout)
+	}
+}
+
+// Run starts the node of home with the REST API on api (config's if empty) and
+// runs it until ctx is done. ready, if not nil, is called once it serves.
+func Run(ctx context.Context, home, api string, logs io.Writer, ready func(*Node)) error {
+	n, err := Open(home, logs)
+	if err != nil {
+		return err
+	}
+	if api == "" {
+		api = n.Config.API
+	}
+	if err := n.Start(api); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(n)
+	}
+	<-ctx.Done()
+	n.Stop()
+	return nil
+}
+
+var _ httpapi.Backend = (*Node)(nil)
