@@ -61,8 +61,9 @@ func cometConfig(home string, c *Config) *cmtcfg.Config {
 	if c.Loopback {
 		cfg.P2P.AddrBookStrict = false
 		cfg.P2P.AllowDuplicateIP = true
-		cfg.P2P.PexReactor = false
 	}
+	// Federations name their peers; peer exchange would only add strangers.
+	cfg.P2P.PexReactor = false
 	cfg.Consensus.TimeoutPropose = time.Duration(c.TimeoutPropose)
 	cfg.Consensus.TimeoutCommit = time.Duration(c.TimeoutCommit)
 	cfg.Consensus.CreateEmptyBlocks = false

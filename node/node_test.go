@@ -100,3 +100,4 @@ func TestSingleNodeCommitsAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 }
+
