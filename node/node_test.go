@@ -100,4 +100,3 @@ func TestSingleNodeCommitsAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 }
-
