@@ -179,7 +179,6 @@ func chainHash(prev []byte, changes []kv.Change) []byte {
 	return h.Sum(nil)
 }
 
-
 type iteratorI interface {
 	Next() bool
 	Key() []byte
