@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/bbusdev/bbus/keys"
+)
+
+const keysSynopsis = `bbus keys add ID --home DIR [--output json]    make a new signing key named ID
+bbus keys show ID --home DIR [--output json]   print its public key
+bbus keys list --home DIR [--output json]      list the home's keys`
+
+// publicKey is what the keys commands print of a key: never its private part.
+type publicKey struct {
+	ID     string `json:"id"`
+	PubKey []byte `json:"pub_key"`
+}
+
+func runKeys(args []string, e *env) error {
+	words := firstWords(args, 1)
+	if len(words) == 0 {
+		f := newFlags("keys", keysSynopsis)
+		if _, err := f.parse(args, -1); err != nil {
+			return err
+		}
+		return f.fail("missing subcommand: add, show or list")
+	}
+	switch words[0] {
+	case "add", "show":
+		f := newFlags("keys "+words[0], keysSynopsis)
+		home, out := f.homeFlag(), f.outputFlag()
+		pos, err := f.parse(args, 2)
+		if err != nil {
+			return err
+		}
+		var k *keys.Key
+		if words[0] == "add" {
+			k, err = keys.Add(*home, pos[1])
+		} else {
+			k, err = keys.Load(*home, pos[1])
+		}
+		if err != nil {
+			return err
+		}
+		pub := publicKey{ID: k.ID, PubKey: k.PubKey}
+		if *out == "json" {
+			return printJSON(e.stdout, pub)
+		}
+		if words[0] == "add" {
+			fmt.Fprintf(e.stdout, "added key %s to %s\n", k.ID, keys.Dir(*home))
+		}
+		return printKeys(e.stdout, []publicKey{pub})
+	case "list":
+		f := newFlags("keys list", keysSynopsis)
+		home, out := f.homeFlag(), f.outputFlag()
+		if _, err := f.parse(args, 1); err != nil {
+			return err
+		}
+		ks, err := keys.List(*home)
+		if err != nil {
+			return err
+		}
+		pubs := make([]publicKey, len(ks))
+		for i, k := range ks {
+			pubs[i] = publicKey{ID: k.ID, PubKey: k.PubKey}
+		}
+		if *out == "json" {
+			return printJSON(e.stdout, pubs)
+		}
+		if len(pubs) == 0 {
+			fmt.Fprintf(e.stdout, "no keys in %s\n", keys.Dir(*home))
+			return nil
+		}
+		return printKeys(e.stdout, pubs)
+	}
+	f := newFlags("keys", keysSynopsis)
+	return f.fail("unknown subcommand %q: want add, show or list", words[0])
+}
+
+func printKeys(w io.Writer, ks []publicKey) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPUBLIC KEY (BASE64)")
+	for _, k := range ks {
+		fmt.Fprintf(tw, "%s\t%s\n", k.ID, base64.StdEncoding.EncodeToString(k.PubKey))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/node"
+)
+
+func runInit(args []string, e *env) error {
+	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)")
+	home := f.homeFlag()
+	cloud := f.String("cloud", "", "the id of the cloud this node signs for (a key of that name is created)")
+	chainID := f.String("chain-id", "", "the id of the new chain (default bbus-CLOUD)")
+	var capacity bbus.Resources
+	f.Int64Var(&capacity.CPU, "cpu", 0, "vCPUs the cloud offers the federation (default 256)")
+	f.Int64Var(&capacity.MemMiB, "mem-mib", 0, "memory in MiB the cloud offers (default 1048576)")
+	f.Int64Var(&capacity.DiskIOPS, "disk-iops", 0, "disk I/O operations per second the cloud offers (default 1000000)")
+	f.Int64Var(&capacity.NetMbps, "net-mbps", 0, "network Mbit/s the cloud offers (default 100000)")
+	genesis := f.String("genesis", "", "the genesis document of an existing chain to join")
+	peers := f.String("peers", "", "with --genesis: the nodes to reach the chain through, NODEID@HOST:PORT,...")
+	api := f.String("api", "", "the REST API's listen address (default 127.0.0.1:8080)")
+	p2p := f.String("p2p", "", "the consensus peer-to-peer listen address (default tcp://0.0.0.0:26656)")
+	out := f.outputFlag()
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := f.required("cloud"); err != nil {
+		return err
+	}
+	if *peers != "" && *genesis == "" {
+		return f.fail("--peers needs --genesis")
+	}
+	c := node.DefaultConfig(*cloud)
+	if *api != "" {
+		c.API = *api
+	}
+	if *p2p != "" {
+		c.P2PListen = *p2p
+	}
+	id, err := node.Init(node.InitOptions{Home: *home, Cloud: *cloud, ChainID: *chainID, Capacity: capacity,
+		Genesis: *genesis, Peers: *peers, Config: &c})
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		return printJSON(e.stdout, map[string]any{"home": *home, "cloud": *cloud, "pub_key": id.Cloud.PubKey,
+			"validator_pub_key": id.ValidatorKey, "node_id": id.NodeID, "genesis": node.GenesisPath(*home)})
+	}
+	return fields(e.stdout, "home", *home, "cloud", *cloud, "node id", id.NodeID,
+		"cloud key", fmt.Sprintf("%x", id.Cloud.PubKey), "validator key", fmt.Sprintf("%x", id.ValidatorKey),
+		"genesis", node.GenesisPath(*home))
+}
+
+func runStart(args []string, e *env) error {
+	f := newFlags("start", "bbus start --home DIR [--api 127.0.0.1:8080]\n(an empty or missing home is first initialised as a single-cloud federation of cloud \"local\")")
+	home := f.homeFlag()
+	api := f.String("api", "", "the REST API's listen address (default: the home's, 127.0.0.1:8080)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if !node.Initialized(*home) {
+		if entries, err := os.ReadDir(*home); err == nil && len(entries) > 0 {
+			return bbus.Errorf(bbus.EINVALID, "%s is neither empty nor a bbus home; give an empty folder or run bbus init", *home)
+		}
+		if _, err := node.Init(node.InitOptions{Home: *home, Cloud: "local", ChainID: "bbus-local", Out: e.stderr}); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return node.Run(ctx, *home, *api, e.stderr, func(n *node.Node) {
+		st, err := n.Status(context.Background())
+		chain := ""
+		if err == nil {
+			chain = st.ChainID
+		}
+		fmt.Fprintf(e.stderr, "bbus: cloud %s on chain %s; REST API on http://%s (Ctrl-C stops)\n", n.Config.Cloud, chain, n.APIAddr())
+	})
+}
+
+func runTestnet(args []string, e *env) error {
+	f := newFlags("testnet", "bbus testnet --validators N --out DIR [--chain-id ID] [--p2p-port 26656] [--api-port 8080]")
+	n := f.Int("validators", 4, "how many validators (clouds cloud0, cloud1, ...)")
+	out := f.String("out", "", "the folder to write the homes node0, node1, ... into")
+	chainID := f.String("chain-id", "bbus-testnet", "the chain's id")
+	p2p := f.Int("p2p-port", 26656, "node K listens for peers on this port + K")
+	api := f.Int("api-port", 8080, "node K serves the REST API on this port + K")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := f.required("out"); err != nil {
+		return err
+	}
+	_, err := node.Testnet(node.TestnetOptions{Validators: *n, Out: *out, ChainID: *chainID, P2PPort: *p2p, APIPort: *api, Progress: e.stdout})
+	return err
+}

@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/client"
+	"github.com/bbusdev/bbus/keys"
+)
+
+const txSynopsis = `bbus tx --home DIR --node URL --from ID [--chain-id ID] [--sign-only] [--output json] <action>`
+
+// txAction is one action of bbus tx: its words, its positional arguments and
+// its flags.
+type txAction struct {
+	words    string // "migration propose"
+	args     string // "VM", for the synopsis
+	flags    string // the action's flags, for the synopsis
+	nargs    int
+	about    string
+	required []string
+	// define adds the action's flags to f and returns how to build the action
+	// from the positional arguments and the signer's key.
+	define func(f *flags) func(pos []string, k *keys.Key) (bbus.Action, error)
+}
+
+var txActions = []txAction{
+	{
+		words: "cloud join", flags: "--name NAME --cpu N --mem-mib N --disk-iops N --net-mbps N [--api URL] [--validator-key BASE64]",
+		about: "apply to join the federation as cloud --from, with the key of that name in --home", required: []string{"name"},
+		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
+			name := f.String("name", "", "the cloud's name (required)")
+			api := f.String("api", "", "the URL of the cloud's bbus API")
+			valKey := f.String("validator-key", "", "base64 ed25519 public key of the cloud's validator node, to make it a validator once admitted")
+			res := resourceFlags(f, "capacity")
+			return func(_ []string, k *keys.Key) (bbus.Action, error) {
+				join := &bbus.CloudJoin{Name: *name, PubKey: k.PubKey, API: *api, Resources: *res}
+				if *valKey != "" {
+					b, err := base64.StdEncoding.DecodeString(*valKey)
+					if err != nil {
+						return bbus.Action{}, f.fail("--validator-key is not base64: %v", err)
+					}
+					join.ValidatorKey = b
+				}
+				return bbus.Action{CloudJoin: join}, nil
+			}
+		},
+	},
+	{
+		words: "cloud approve", args: "CLOUD", nargs: 1, about: "vote to admit an applicant cloud",
+		define: func(*flags) func([]string, *keys.Key) (bbus.Action, error) {
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: pos[0]}}, nil
+			}
+		},
+	},
+	{
+		words: "cloud remove", args: "CLOUD", nargs: 1, about: "vote to remove a member cloud",
+		define: func(*flags) func([]string, *keys.Key) (bbus.Action, error) {
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return bbus.Action{CloudRemove: &bbus.CloudRef{Cloud: pos[0]}}, nil
+			}
+		},
+	},
+	{
+		words: "vm register", args: "VM", nargs: 1, flags: "--cpu N --mem-mib N --disk-iops N --net-mbps N [--image sha256:HEX]",
+		about: "record a new VM that cloud --from owns and hosts", required: []string{"cpu", "mem-mib"},
+		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
+			image := f.String("image", "", "the VM image's digest: sha256:<64 hex digits>")
+			res := resourceFlags(f, "VM")
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return bbus.Action{VMRegister: &bbus.VMRegister{VM: pos[0], Image: *image, Resources: *res}}, nil
+			}
+		},
+	},
+	{
+		words: "vm terminate", args: "VM", nargs: 1, about: "record that a VM of cloud --from stopped for good",
+		define: func(*flags) func([]string, *keys.Key) (bbus.Action, error) {
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return bbus.Action{VMTerminate: &bbus.VMRef{VM: pos[0]}}, nil
+			}
+		},
+	},
+	{
+		words: "migration propose", args: "VM", nargs: 1, flags: "--to CLOUD [--agreement ID]",
+		about: "propose to send a VM that cloud --from hosts to another cloud; prints the migration id", required: []string{"to"},
+		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
+			to := f.String("to", "", "the destination cloud (required)")
+			agreement := f.String("agreement", "", "the agreement the VM will run under at the destination")
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return bbus.Action{MigrationPropose: &bbus.Propose{VM: pos[0], To: *to, Agreement: *agreement}}, nil
+			}
+		},
+	},
+	migrationStep("accept", "accept a migration proposed to cloud --from, reserving its capacity",
+		func(r *bbus.MigrationRef) bbus.Action { return bbus.Action{MigrationAccept: r} }),
+	migrationStep("complete", "record that the VM of an accepted migration now runs at cloud --from",
+		func(r *bbus.MigrationRef) bbus.Action { return bbus.Action{MigrationComplete: r} }),
+	migrationStep("reject", "refuse a migration proposed to cloud --from",
+		func(r *bbus.MigrationRef) bbus.Action { return bbus.Action{MigrationReject: r} }),
+	migrationStep("cancel", "withdraw a migration cloud --from proposed",
+		func(r *bbus.MigrationRef) bbus.Action { return bbus.Action{MigrationCancel: r} }),
+}
+
+func migrationStep(verb, about string, action func(*bbus.MigrationRef) bbus.Action) txAction {
+	return txAction{
+		words: "migration " + verb, args: "MIGRATION", nargs: 1, about: about,
+		define: func(*flags) func([]string, *keys.Key) (bbus.Action, error) {
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return action(&bbus.MigrationRef{Migration: pos[0]}), nil
+			}
+		},
+	}
+}
+
+// resourceFlags defines --cpu, --mem-mib, --disk-iops and --net-mbps.
+func resourceFlags(f *flags, of string) *bbus.Resources {
+	r := new(bbus.Resources)
+	f.Int64Var(&r.CPU, "cpu", 0, "virtual CPUs of the "+of)
+	f.Int64Var(&r.MemMiB, "mem-mib", 0, "memory of the "+of+" in MiB")
+	f.Int64Var(&r.DiskIOPS, "disk-iops", 0, "disk I/O operations per second of the "+of)
+	f.Int64Var(&r.NetMbps, "net-mbps", 0, "network bandwidth of the "+of+" in Mbit/s")
+	return r
+}
+
+func (a *txAction) synopsis() string {
+	s := "bbus tx " + a.words
+	if a.args != "" {
+		s += " " + a.args
+	}
+	if a.flags != "" {
+		s += " " + a.flags
+	}
+	return s + "\n    " + a.about
+}
+
+// txUsage lists every action.
+func txUsage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString(txSynopsis + "\n\nSigns the action with the key --from in --home, submits it to --node, waits for its\ncommit and prints the result. --sign-only prints the signed transaction (what\nPOST /v1/txs takes) and submits nothing.\n\nActions:\n")
+	for i := range txActions {
+		b.WriteString(txActions[i].synopsis() + "\n")
+	}
+	b.WriteString("\nRun bbus tx <action> -h for an action's flags.")
+	newFlags("tx", b.String()).usage(w)
+}
+
+func runTx(args []string, e *env) error {
+	words := firstWords(args, 2, "sign-only")
+	var a *txAction
+	for i := range txActions {
+		if strings.Join(words, " ") == txActions[i].words {
+			a = &txActions[i]
+		}
+	}
+	if a == nil {
+		bad := &usageError{usage: txUsage}
+		switch {
+		case hasHelp(args):
+			return &helpRequest{usage: txUsage}
+		case len(words) == 0:
+			bad.msg = "missing action"
+		default:
+			bad.msg = fmt.Sprintf("unknown action %q", strings.Join(words, " "))
+		}
+		return bad
+	}
+
+	f := newFlags("tx "+a.words, txSynopsis+"\n\n"+a.synopsis())
+	home := f.homeFlag()
+	node := f.String("node", DefaultNode, "the URL of the node's API")
+	from := f.String("from", "", "the signer: the name of a key in --home (required)")
+	chainID := f.String("chain-id", "", "the chain to sign for (default: the chain of --node)")
+	signOnly := f.Bool("sign-only", false, "print the signed transaction and submit nothing")
+	out := f.outputFlag()
+	build := a.define(f)
+	pos, err := f.parse(args, 2+a.nargs)
+	if err != nil {
+		return err
+	}
+	if err := f.required(append([]string{"from"}, a.required...)...); err != nil {
+		return err
+	}
+	key, err := keys.Load(*home, *from)
+	if err != nil {
+		return err
+	}
+	action, err := build(pos[2:], key)
+	if err != nil {
+		return err
+	}
+	c := client.New(*node, client.WithHTTPClient(&http.Client{Timeout: 2 * time.Minute}))
+	if *chainID == "" {
+		st, err := c.Status(e.ctx)
+		if err != nil {
+			return bbus.Errorf(bbus.ErrorCode(err), "getting the chain id (or give --chain-id): %s", bbus.ErrorMessage(err))
+		}
+		*chainID = st.ChainID
+	}
+	raw, _, err := client.Signer{ChainID: *chainID, ID: *from, Key: key.PrivKey}.Sign(action)
+	if err != nil {
+		return err
+	}
+	if *signOnly {
+		// Exactly the bytes: a trailing newline would make them non-canonical.
+		if _, err := e.stdout.Write(raw); err != nil {
+			return err
+		}
+		if isTerminal(e.stdout) {
+			fmt.Fprintln(e.stdout)
+		}
+		return nil
+	}
+	res, err := c.Submit(e.ctx, raw, true)
+	if res != nil && *out == "json" {
+		if perr := printJSON(e.stdout, res); perr != nil && err == nil {
+			err = perr
+		}
+	} else if err == nil {
+		printTxResult(e.stdout, res)
+	}
+	return err
+}
+
+func printTxResult(w io.Writer, res *bbus.TxResult) {
+	what := res.Type
+	if res.ID != "" {
+		what += " " + res.ID
+	}
+	fmt.Fprintf(w, "committed %s at height %d (tx %s)\n", what, res.Height, res.TxID)
+}
+
+func hasHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "--h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/bbusdev/bbus"
+)
+
+// Status returns the HTTP status that answers an error with the given bbus code:
+// 400 for a malformed or invalid request, 401/403 for a caller without a valid
+// or sufficient token, 404 for an unknown id, 409 for a rule of the ledger, 413
+// for too large, 503 for a node that cannot serve now and 500 for a fault of the
+// node (and for any code it does not know).
+func Status(code string) int {
+	switch code {
+	case bbus.EMALFORMED, bbus.EINVALID, bbus.EWRONGCHAIN, bbus.EBADSIG, bbus.EEXPIRED:
+		return http.StatusBadRequest
+	case bbus.EUNAUTHENTICATED:
+		return http.StatusUnauthorized
+	case bbus.EFORBIDDEN:
+		return http.StatusForbidden
+	case bbus.ENOTFOUND:
+		return http.StatusNotFound
+	case bbus.EREPLAY, bbus.EUNKNOWNSIGNER, bbus.EUNAUTHORIZED, bbus.ENOTMEMBER, bbus.EEXISTS,
+		bbus.ECAPACITY, bbus.ESTATE, bbus.EOPEN, bbus.ELAPSED:
+		return http.StatusConflict
+	case bbus.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case bbus.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Code returns the bbus code that best describes an HTTP status, for a response
+// that does not carry the error shape (from a proxy, say): the inverse of Status
+// where Status is one to one, EINVALID for other 4xx, EUNAVAILABLE for 502, 503
+// and 504, EINTERNAL for anything else that is not 2xx, and "" for 2xx.
+func Code(status int) string {
+	switch {
+	case status >= 200 && status < 300:
+		return ""
+	case status == http.StatusUnauthorized:
+		return bbus.EUNAUTHENTICATED
+	case status == http.StatusForbidden:
+		return bbus.EFORBIDDEN
+	case status == http.StatusNotFound:
+		return bbus.ENOTFOUND
+	case status == http.StatusRequestEntityTooLarge:
+		return bbus.ETOOLARGE
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
+		return bbus.EUNAVAILABLE
+	case status >= 400 && status < 500:
+		return bbus.EINVALID
+	}
+	return bbus.EINTERNAL
+}
+
+// writeError answers with err in the error shape and the status of its code.
+// An error that is not a *bbus.Error is a fault of the node: the caller gets
+// 500 (internal) without its text, which the api's fail logs.
+func writeError(w http.ResponseWriter, err *bbus.Error) {
+	writeJSON(w, Status(err.Code), &ErrorResponse{Error: err})
+}
+
+// fail answers with err, logging it first if it is a fault of the node.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *bbus.Error
+	if !errors.As(err, &e) {
+		a.opts.Logger.Error("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = bbus.Errorf(bbus.EINTERNAL, "internal error; the node's log has the details")
+	} else if e.Code == bbus.EINTERNAL {
+		a.opts.Logger.Error("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, e)
+}

@@ -1,0 +1,156 @@
+// Package httpapi serves a bbus node's REST API: JSON under /v1 over a Backend
+// (the node), with every error in one shape, {"error":{"code":...,"message":...}},
+// and one mapping from bbus error codes to HTTP statuses (Status).
+//
+// The handler reads the ledger only through the query functions of package
+// ledger, inside Backend.View, so every response reflects one committed state.
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/bbusdev/bbus"
+)
+
+// DefaultMaxBodyBytes is the largest request body the API reads unless
+// Options says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options tunes the API. The zero value serves with the defaults.
+type Options struct {
+	// MaxBodyBytes bounds a request body; a larger one is refused with 413
+	// (too_large). Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives faults of the node that the API answers with 500
+	// (internal). Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// List is one page of a list: its items and, when more follow, the cursor to
+// pass as the after parameter for the next page. Next is empty on the last page.
+type List[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// ErrorResponse is the body of every response whose status is not 2xx. Result
+// is set only when a submitted transaction was committed in a block but
+// rejected there by the ledger: it says where.
+type ErrorResponse struct {
+	Error  *bbus.Error    `json:"error"`
+	Result *bbus.TxResult `json:"result,omitempty"`
+}
+
+// Health is the body of GET /healthz.
+type Health struct {
+	Status string `json:"status"`
+}
+
+// api is the handler New returns.
+type api struct {
+	b    Backend
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the API's handler over b.
+func New(b Backend, opts Options) http.Handler {
+	a := &api{b: b, opts: opts.withDefaults(), mux: http.NewServeMux()}
+	a.routes()
+	return a
+}
+
+func (a *api) routes() {
+	a.mux.HandleFunc("GET /healthz", a.health)
+	a.mux.HandleFunc("GET /v1/status", a.status)
+	a.mux.HandleFunc("POST /v1/txs", a.submit)
+	a.mux.HandleFunc("GET /v1/clouds", a.clouds)
+	a.mux.HandleFunc("GET /v1/clouds/{id}", a.cloud)
+	a.mux.HandleFunc("GET /v1/vms", a.vms)
+	a.mux.HandleFunc("GET /v1/vms/{id}", a.vm)
+	a.mux.HandleFunc("GET /v1/vms/{id}/history", a.vmHistory)
+	a.mux.HandleFunc("GET /v1/vms/{id}/host", a.hostAt)
+	a.mux.HandleFunc("GET /v1/migrations", a.migrations)
+	a.mux.HandleFunc("GET /v1/migrations/{id}", a.migration)
+	// Everything no route above serves: 404, or 405 if another method would do.
+	a.mux.HandleFunc("/", a.noRoute)
+}
+
+// ServeHTTP implements http.Handler.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.opts.Logger.Error("httpapi: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeError(w, bbus.Errorf(bbus.EINTERNAL, "internal error; the node's log has the details"))
+		}
+	}()
+	a.mux.ServeHTTP(w, r)
+}
+
+// noRoute answers a request that matched no route: 405 with an Allow header if
+// the path is served for other methods, 404 otherwise.
+func (a *api) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		writeError(w, bbus.Errorf(bbus.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
+		return
+	}
+	if allow[0] == http.MethodGet {
+		allow = append(allow, http.MethodHead)
+	}
+	allowed := strings.Join(allow, ", ")
+	w.Header().Set("Allow", allowed)
+	writeJSON(w, http.StatusMethodNotAllowed, &ErrorResponse{Error: &bbus.Error{
+		Code:    bbus.EINVALID,
+		Message: "method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + allowed,
+	}})
+}
+
+func (a *api) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, &Health{Status: "ok"})
+}
+
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	st, err := a.b.Status(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// writeJSON writes v as the JSON body of a response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(&ErrorResponse{Error: bbus.Errorf(bbus.EINTERNAL, "encoding the response: %v", err)})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

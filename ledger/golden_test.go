@@ -1,0 +1,576 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
+)
+
+// Golden transaction scripts: testdata/*.txt hold sequences of commands, each
+// followed by "----" and the output it must produce, then a blank line:
+//
+//	# comment
+//	tx signer=a register vm=vm1 cpu=2 mem=4096
+//	----
+//	#1 ok vm_register id=vm1
+//	  event vm.registered vm=vm1 cloud=a
+//
+// `go test ./ledger -run Golden -rewrite` writes the outputs the ledger produces now
+// in place of the expected ones; read the diff before committing it.
+//
+// Commands:
+//
+//	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS]
+//	    founding clouds (validators of power 10), all with the given capacity
+//	    unless <id>.<resource> overrides it; genesis is at 2025-01-01T00:00:00Z
+//	block time=+DURATION
+//	    ends the current block (printing EndBlock's validator updates) and begins
+//	    the next, DURATION after the previous block (printing BeginBlock's events)
+//	tx signer=ID [chain=ID] [key=ID] [expires=±DURATION] [nonce=N] ACTION ARGS...
+//	    signs and applies a transaction, numbered #1, #2, ... in script order.
+//	    chain= names another chain, key= signs with another cloud's key (a bad
+//	    signature), expires= is relative to the block time (default +10m), nonce
+//	    defaults to the transaction's number. ACTION ARGS is one of
+//	      join [name=S] [cpu=N mem=N disk=N net=N] [validator] [api=S]
+//	      approve cloud=ID | remove cloud=ID
+//	      register vm=ID cpu=N mem=N [disk=N net=N image=S] | terminate vm=ID
+//	      propose vm=ID to=ID [agreement=S]
+//	      accept|complete|reject|cancel mig=ID
+//	replay N
+//	    submits the exact bytes of transaction #N again
+//	query cloud ID | clouds | vm ID | vms | history ID | host ID at=+DURATION |
+//	      migration ID | migrations [vm=ID] [cloud=ID] [status=S]
+//	    prints state: JSON for one record, one line per record for lists
+//	    (clouds: allocated/capacity per resource). host's at= is relative to genesis.
+//
+// In outputs, transaction ids read tx#N and keys pubkey(ID) and valkey(ID).
+// After every rejected transaction the runner checks that the store holds the same
+// bytes as before, and after every command that the ledger's invariants hold.
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of the golden scripts in testdata/")
+
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no golden scripts in testdata/")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
+			runScript(t, file)
+		})
+	}
+}
+
+// directive is one command of a script with its expected output.
+type directive struct {
+	pre  []string // comment and blank lines before the command, kept verbatim
+	cmd  string
+	line int      // line number of cmd
+	want []string // expected output lines
+}
+
+// parseScript splits a script into directives and the lines after the last one.
+func parseScript(data string) ([]directive, []string, error) {
+	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")
+	var out []directive
+	var pre []string
+	for i := 0; i < len(lines); {
+		l := lines[i]
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
+			pre = append(pre, l)
+			i++
+			continue
+		}
+		d := directive{pre: pre, cmd: l, line: i + 1}
+		pre = nil
+		i++
+		if i >= len(lines) || lines[i] != "----" {
+			return nil, nil, fmt.Errorf("line %d: command %q is not followed by ----", d.line, l)
+		}
+		i++
+		for i < len(lines) && lines[i] != "" {
+			d.want = append(d.want, lines[i])
+			i++
+		}
+		i++ // the blank line that ends the output
+		out = append(out, d)
+	}
+	return out, pre, nil
+}
+
+// formatScript is the inverse of parseScript.
+func formatScript(ds []directive, trailing []string) string {
+	var b strings.Builder
+	for _, d := range ds {
+		for _, l := range d.pre {
+			b.WriteString(l + "\n")
+		}
+		b.WriteString(d.cmd + "\n----\n")
+		for _, l := range d.want {
+			b.WriteString(l + "\n")
+		}
+		b.WriteString("\n")
+	}
+	for _, l := range trailing {
+		b.WriteString(l + "\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n") + "\n"
+}
+
+func runScript(t *testing.T, file string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, trailing, err := parseScript(string(data))
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	r := &scriptRunner{t: t, file: file, l: newTestLedger(), st: kv.NewMem(), names: map[string]string{}}
+	for i := range ds {
+		d := &ds[i]
+		r.line = d.line
+		got := r.run(d.cmd)
+		for _, l := range got {
+			if strings.TrimSpace(l) == "" {
+				t.Fatalf("%s:%d: %s: output has a blank line, which the script format cannot hold", file, d.line, d.cmd)
+			}
+		}
+		if *rewrite {
+			d.want = got
+			continue
+		}
+		if strings.Join(got, "\n") != strings.Join(d.want, "\n") {
+			t.Errorf("%s:%d: %s\nwant:\n%s\ngot:\n%s", file, d.line, d.cmd, indent(d.want), indent(got))
+		}
+	}
+	if *rewrite {
+		if err := os.WriteFile(file, []byte(formatScript(ds, trailing)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func indent(lines []string) string {
+	if len(lines) == 0 {
+		return "    (nothing)"
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+// scriptRunner holds the state of one script as it runs.
+type scriptRunner struct {
+	t      *testing.T
+	file   string
+	line   int
+	l      *Ledger
+	st     *kv.Mem
+	params bbus.Params
+	h      Header // the current block; height 0 before the first
+	txs    [][]byte
+	names  map[string]string // text in outputs -> what to print instead
+	repl   *strings.Replacer
+}
+
+func (r *scriptRunner) fatalf(format string, args ...any) {
+	r.t.Helper()
+	r.t.Fatalf("%s:%d: %s", r.file, r.line, fmt.Sprintf(format, args...))
+}
+
+// name makes outputs print short instead of long.
+func (r *scriptRunner) name(long, short string) {
+	r.names[long] = short
+	r.repl = nil
+}
+
+func (r *scriptRunner) nameCloud(id string) {
+	r.name(base64.StdEncoding.EncodeToString(testPub(id)), "pubkey("+id+")")
+	r.name(base64.StdEncoding.EncodeToString(testValKey(id)), "valkey("+id+")")
+}
+
+func (r *scriptRunner) shorten(s string) string {
+	if r.repl == nil {
+		var pairs []string
+		longs := make([]string, 0, len(r.names))
+		for k := range r.names {
+			longs = append(longs, k)
+		}
+		sort.Strings(longs)
+		for _, k := range longs {
+			pairs = append(pairs, k, r.names[k])
+		}
+		r.repl = strings.NewReplacer(pairs...)
+	}
+	return r.repl.Replace(s)
+}
+
+// args are a command's words: key=value pairs and bare words.
+type args struct {
+	r     *scriptRunner
+	words []string
+	kv    map[string]string
+	used  map[string]bool
+}
+
+func (r *scriptRunner) parseArgs(fields []string) *args {
+	a := &args{r: r, kv: map[string]string{}, used: map[string]bool{}}
+	for _, f := range fields {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			if _, dup := a.kv[k]; dup {
+				r.fatalf("argument %s given twice", k)
+			}
+			a.kv[k] = v
+		} else {
+			a.words = append(a.words, f)
+		}
+	}
+	return a
+}
+
+func (a *args) str(key, def string) string {
+	a.used[key] = true
+	if v, ok := a.kv[key]; ok {
+		return v
+	}
+	return def
+}
+
+func (a *args) need(key string) string {
+	if _, ok := a.kv[key]; !ok {
+		a.r.fatalf("missing argument %s=", key)
+	}
+	return a.str(key, "")
+}
+
+func (a *args) int(key string, def int64) int64 {
+	s := a.str(key, "")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		a.r.fatalf("argument %s=%s: %v", key, s, err)
+	}
+	return n
+}
+
+// dur parses "+10s" or "-1s".
+func (a *args) dur(key string, def time.Duration) time.Duration {
+	s := a.str(key, "")
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		a.r.fatalf("argument %s=%s: %v", key, s, err)
+	}
+	return d
+}
+
+func (a *args) res(prefix string, def bbus.Resources) bbus.Resources {
+	return bbus.Resources{
+		CPU: a.int(prefix+"cpu", def.CPU), MemMiB: a.int(prefix+"mem", def.MemMiB),
+		DiskIOPS: a.int(prefix+"disk", def.DiskIOPS), NetMbps: a.int(prefix+"net", def.NetMbps),
+	}
+}
+
+// done fails on arguments no one read, so that a typo cannot pass unnoticed.
+func (a *args) done(words int) {
+	for k := range a.kv {
+		if !a.used[k] {
+			a.r.fatalf("unknown argument %s=", k)
+		}
+	}
+	if len(a.words) > words {
+		a.r.fatalf("unexpected words %v", a.words[words:])
+	}
+}
+
+func (r *scriptRunner) run(cmd string) []string {
+	fields := strings.Fields(cmd)
+	a := r.parseArgs(fields[1:])
+	var out []string
+	switch fields[0] {
+	case "genesis":
+		out = r.genesis(a)
+	case "block":
+		out = r.block(a)
+	case "tx":
+		out = r.tx(a)
+	case "replay":
+		out = r.replay(a)
+	case "query":
+		out = r.query(a)
+	default:
+		r.fatalf("unknown command %q", fields[0])
+	}
+	if r.h.Time.IsZero() {
+		return out
+	}
+	if bad := checkInvariants(r.st, r.h.Time); len(bad) > 0 {
+		r.t.Errorf("%s:%d: %s: the ledger breaks its invariants:\n  %s", r.file, r.line, cmd, strings.Join(bad, "\n  "))
+	}
+	return out
+}
+
+func (r *scriptRunner) genesis(a *args) []string {
+	ids := strings.Split(a.need("clouds"), ",")
+	def := a.res("", bbus.Resources{})
+	p := bbus.DefaultParams()
+	p.MigrationLapseSeconds = a.int("lapse", p.MigrationLapseSeconds)
+	p.TxMaxTTLSeconds = a.int("ttl", p.TxMaxTTLSeconds)
+	caps := map[string]bbus.Resources{}
+	for _, id := range ids {
+		caps[id] = a.res(id+".", def)
+		r.nameCloud(id)
+	}
+	a.done(0)
+	g := testGenesis(ids, func(id string) bbus.Resources { return caps[id] }, p)
+	if err := r.l.InitGenesis(r.st, testChainID, g, testGenesisTime); err != nil {
+		return []string{"error " + err.Error()}
+	}
+	r.params = p
+	r.h = Header{Height: 0, Time: testGenesisTime}
+	out := []string{fmt.Sprintf("chain %s at %s; approval > %d/%d, lapse %ds, tx ttl %ds, join power %d",
+		ChainID(r.st), testGenesisTime.Format(time.RFC3339), p.ApprovalNum, p.ApprovalDen, p.MigrationLapseSeconds, p.TxMaxTTLSeconds, p.JoinPower)}
+	return append(out, r.cloudLines()...)
+}
+
+func (r *scriptRunner) block(a *args) []string {
+	d := a.dur("time", 0)
+	a.done(0)
+	if r.h.Time.IsZero() {
+		r.fatalf("block before genesis")
+	}
+	if d <= 0 {
+		r.fatalf("block time must advance")
+	}
+	var out []string
+	if r.h.Height > 0 {
+		out = append(out, r.endBlock())
+	}
+	r.h = Header{Height: r.h.Height + 1, Time: r.h.Time.Add(d)}
+	events := r.l.BeginBlock(r.st, r.h)
+	out = append(out, fmt.Sprintf("block %d at %s (genesis+%s)", r.h.Height, r.h.Time.Format(time.RFC3339), r.h.Time.Sub(testGenesisTime)))
+	return append(out, r.eventLines(events)...)
+}
+
+func (r *scriptRunner) endBlock() string {
+	ups := r.l.EndBlock(r.st)
+	if len(ups) == 0 {
+		return fmt.Sprintf("end block %d: no validator updates", r.h.Height)
+	}
+	var parts []string
+	for _, u := range ups {
+		who := "unknown key " + base64.StdEncoding.EncodeToString(u.PubKey)
+		for _, c := range allClouds(r.st) {
+			if bytes.Equal(c.ValidatorKey, u.PubKey) {
+				who = "valkey(" + c.ID + ")"
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s power=%d", who, u.Power))
+	}
+	return fmt.Sprintf("end block %d: validator updates: %s", r.h.Height, strings.Join(parts, ", "))
+}
+
+func (r *scriptRunner) eventLines(events []Event) []string {
+	var out []string
+	for _, e := range events {
+		l := "  event " + e.Type
+		for _, at := range e.Attrs {
+			l += " " + at.Key + "=" + at.Value
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func (r *scriptRunner) tx(a *args) []string {
+	if r.h.Height == 0 {
+		r.fatalf("tx before the first block")
+	}
+	n := len(r.txs) + 1
+	signer := a.need("signer")
+	s := txSpec{
+		chain:   a.str("chain", testChainID),
+		signer:  signer,
+		nonce:   uint64(a.int("nonce", int64(n))),
+		expires: r.h.Time.Add(a.dur("expires", 10*time.Minute)).Unix(),
+	}
+	if k := a.str("key", ""); k != "" {
+		s.key = testKey(k)
+	}
+	if len(a.words) == 0 {
+		r.fatalf("tx needs an action")
+	}
+	words := 1
+	switch act := a.words[0]; act {
+	case "join":
+		cj := &bbus.CloudJoin{Name: a.str("name", "cloud "+signer), PubKey: testPub(signer), API: a.str("api", ""),
+			Resources: a.res("", bbus.Resources{})}
+		if len(a.words) > 1 && a.words[1] == "validator" {
+			cj.ValidatorKey = testValKey(signer)
+			words = 2
+		}
+		r.nameCloud(signer)
+		s.action.CloudJoin = cj
+	case "approve":
+		s.action.CloudApprove = &bbus.CloudRef{Cloud: a.need("cloud")}
+	case "remove":
+		s.action.CloudRemove = &bbus.CloudRef{Cloud: a.need("cloud")}
+	case "register":
+		s.action.VMRegister = &bbus.VMRegister{VM: a.need("vm"), Image: a.str("image", ""), Resources: a.res("", bbus.Resources{})}
+	case "terminate":
+		s.action.VMTerminate = &bbus.VMRef{VM: a.need("vm")}
+	case "propose":
+		s.action.MigrationPropose = &bbus.Propose{VM: a.need("vm"), To: a.need("to"), Agreement: a.str("agreement", "")}
+	case "accept":
+		s.action.MigrationAccept = &bbus.MigrationRef{Migration: a.need("mig")}
+	case "complete":
+		s.action.MigrationComplete = &bbus.MigrationRef{Migration: a.need("mig")}
+	case "reject":
+		s.action.MigrationReject = &bbus.MigrationRef{Migration: a.need("mig")}
+	case "cancel":
+		s.action.MigrationCancel = &bbus.MigrationRef{Migration: a.need("mig")}
+	default:
+		r.fatalf("unknown action %q", act)
+	}
+	a.done(words)
+	raw := s.sign()
+	r.txs = append(r.txs, raw)
+	tx, err := bbus.DecodeTx(raw)
+	if err != nil {
+		r.fatalf("decode what was signed: %v", err)
+	}
+	r.name(tx.ID, "tx#"+strconv.Itoa(n))
+	return r.apply(fmt.Sprintf("#%d", n), raw)
+}
+
+func (r *scriptRunner) replay(a *args) []string {
+	if len(a.words) != 1 {
+		r.fatalf("replay N")
+	}
+	n, err := strconv.Atoi(a.words[0])
+	if err != nil || n < 1 || n > len(r.txs) {
+		r.fatalf("replay %s: no such transaction", a.words[0])
+	}
+	a.done(1)
+	return r.apply(fmt.Sprintf("#%d again", n), r.txs[n-1])
+}
+
+// apply applies raw in the current block and checks that a rejection changed nothing.
+func (r *scriptRunner) apply(label string, raw []byte) []string {
+	before := dumpStore(r.st)
+	res := r.l.Apply(r.st, r.h, raw)
+	after := dumpStore(r.st)
+	if !res.OK() {
+		if !bytes.Equal(before, after) {
+			r.t.Errorf("%s:%d: rejected transaction %s changed the state at %s", r.file, r.line, label, firstDiff(before, after))
+		}
+		return []string{r.shorten(fmt.Sprintf("%s rejected %s: %s", label, res.Code, res.Message))}
+	}
+	if bytes.Equal(before, after) {
+		r.t.Errorf("%s:%d: applied transaction %s changed nothing", r.file, r.line, label)
+	}
+	out := []string{fmt.Sprintf("%s ok %s id=%s", label, res.Type, res.ID)}
+	for _, l := range r.eventLines(res.Events) {
+		out = append(out, r.shorten(l))
+	}
+	return out
+}
+
+func (r *scriptRunner) query(a *args) []string {
+	if len(a.words) == 0 {
+		r.fatalf("query what?")
+	}
+	id := func() string {
+		if len(a.words) < 2 {
+			r.fatalf("query %s needs an id", a.words[0])
+		}
+		return a.words[1]
+	}
+	var v any
+	var err error
+	words := 2
+	switch a.words[0] {
+	case "cloud":
+		v, err = Cloud(r.st, id())
+	case "clouds":
+		a.done(1)
+		return r.cloudLines()
+	case "vm":
+		v, err = VM(r.st, id())
+	case "vms":
+		a.done(1)
+		var out []string
+		for _, vm := range allVMs(r.st) {
+			l := fmt.Sprintf("%s %s owner=%s host=%s cpu=%d mem=%d intervals=%d", vm.ID, vm.State, vm.Owner, vm.Host, vm.Resources.CPU, vm.Resources.MemMiB, vm.Intervals)
+			if vm.Migration != "" {
+				l += " open_migration=" + vm.Migration
+			}
+			out = append(out, l)
+		}
+		return out
+	case "history":
+		v, err = VMHistory(r.st, id())
+	case "host":
+		v, err = HostAt(r.st, id(), testGenesisTime.Add(a.dur("at", 0)))
+	case "migration":
+		v, err = Migration(r.st, id())
+	case "migrations":
+		f := MigrationFilter{VM: a.str("vm", ""), Cloud: a.str("cloud", ""), Status: a.str("status", "")}
+		a.done(1)
+		var out []string
+		for _, m := range allMigrations(r.st, f) {
+			out = append(out, fmt.Sprintf("%s vm=%s %s -> %s %s", m.ID, m.VM, m.From, m.To, m.Status))
+		}
+		if len(out) == 0 {
+			out = []string{"(none)"}
+		}
+		return out
+	default:
+		r.fatalf("unknown query %q", a.words[0])
+	}
+	a.done(words)
+	if err != nil {
+		return []string{r.shorten(fmt.Sprintf("%s: %s", bbus.ErrorCode(err), bbus.ErrorMessage(err)))}
+	}
+	b, merr := json.MarshalIndent(v, "", "  ")
+	if merr != nil {
+		r.fatalf("encode: %v", merr)
+	}
+	return strings.Split(r.shorten(string(b)), "\n")
+}
+
+// cloudLines prints each cloud as: id status power vms, then allocated/capacity per resource.
+func (r *scriptRunner) cloudLines() []string {
+	var out []string
+	for _, c := range allClouds(r.st) {
+		l := fmt.Sprintf("%s %s power=%d vms=%d cpu=%d/%d mem=%d/%d disk=%d/%d net=%d/%d", c.ID, c.Status, c.Power, c.HostedVMs,
+			c.Allocated.CPU, c.Capacity.CPU, c.Allocated.MemMiB, c.Capacity.MemMiB,
+			c.Allocated.DiskIOPS, c.Capacity.DiskIOPS, c.Allocated.NetMbps, c.Capacity.NetMbps)
+		if len(c.Approvals) > 0 {
+			l += " approvals=" + strings.Join(c.Approvals, ",")
+		}
+		if len(c.Removals) > 0 {
+			l += " removals=" + strings.Join(c.Removals, ",")
+		}
+		out = append(out, l)
+	}
+	return out
+}
