@@ -24,9 +24,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// bbus runs a bbus command in this process and returns its stdout; it fails the
+// run runs a bbus command in this process and returns its stdout; it fails the
 // test unless the exit code is want.
-func bbus(t *testing.T, want int, args ...string) string {
+func run(t *testing.T, want int, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
 	if code := cli.Main(args, strings.NewReader(""), &out, &errb); code != want {
@@ -106,24 +106,24 @@ func TestWalkthrough(t *testing.T) {
 	home := t.TempDir() + "/home"
 	p := startNode(t, home, freeAddr(t))
 	node := "--node=" + p.api
-	bbus(t, 0, "keys", "add", "cloud1", "--home", home)
-	bbus(t, 0, "tx", "--home", home, node, "--from", "cloud1", "cloud", "join", "--name", "Cloud One",
+	run(t, 0, "keys", "add", "cloud1", "--home", home)
+	run(t, 0, "tx", "--home", home, node, "--from", "cloud1", "cloud", "join", "--name", "Cloud One",
 		"--cpu", "64", "--mem-mib", "262144", "--disk-iops", "50000", "--net-mbps", "10000")
-	bbus(t, 0, "tx", "--home", home, node, "--from", "local", "cloud", "approve", "cloud1")
-	bbus(t, 0, "tx", "--home", home, node, "--from", "local", "vm", "register", "vm-1",
+	run(t, 0, "tx", "--home", home, node, "--from", "local", "cloud", "approve", "cloud1")
+	run(t, 0, "tx", "--home", home, node, "--from", "local", "vm", "register", "vm-1",
 		"--cpu", "4", "--mem-mib", "8192", "--disk-iops", "1000", "--net-mbps", "100")
 	var res struct {
 		ID     string `json:"id"`
 		Height int64  `json:"height"`
 	}
-	out := bbus(t, 0, "tx", "--home", home, node, "--from", "local", "--output", "json", "migration", "propose", "vm-1", "--to", "cloud1")
+	out := run(t, 0, "tx", "--home", home, node, "--from", "local", "--output", "json", "migration", "propose", "vm-1", "--to", "cloud1")
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.ID != "mig-1" || res.Height == 0 {
 		t.Fatalf("propose printed %s (%v)", out, err)
 	}
 	// Only the destination may accept.
-	bbus(t, 1, "tx", "--home", home, node, "--from", "local", "migration", "accept", "mig-1")
-	bbus(t, 0, "tx", "--home", home, node, "--from", "cloud1", "migration", "accept", "mig-1")
-	bbus(t, 0, "tx", "--home", home, node, "--from", "cloud1", "migration", "complete", "mig-1")
+	run(t, 1, "tx", "--home", home, node, "--from", "local", "migration", "accept", "mig-1")
+	run(t, 0, "tx", "--home", home, node, "--from", "cloud1", "migration", "accept", "mig-1")
+	run(t, 0, "tx", "--home", home, node, "--from", "cloud1", "migration", "complete", "mig-1")
 
 	var h struct {
 		VM        struct{ Host string }
@@ -134,7 +134,7 @@ func TestWalkthrough(t *testing.T) {
 		}
 		Migrations []struct{ ID, Status string }
 	}
-	out = bbus(t, 0, "query", node, "--output", "json", "vm-history", "vm-1")
+	out = run(t, 0, "query", node, "--output", "json", "vm-history", "vm-1")
 	if err := json.Unmarshal([]byte(out), &h); err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +144,10 @@ func TestWalkthrough(t *testing.T) {
 		t.Fatalf("history:\n%s", out)
 	}
 	at := h.Intervals[0].Start.At.Add(time.Nanosecond).Format(time.RFC3339Nano)
-	if out := bbus(t, 0, "query", node, "host", "vm-1", "--at", at); !strings.Contains(out, "local") {
+	if out := run(t, 0, "query", node, "host", "vm-1", "--at", at); !strings.Contains(out, "local") {
 		t.Fatalf("host at %s: %s", at, out)
 	}
-	if out := bbus(t, 0, "query", node, "migrations", "--vm", "vm-1"); !strings.Contains(out, "completed") {
+	if out := run(t, 0, "query", node, "migrations", "--vm", "vm-1"); !strings.Contains(out, "completed") {
 		t.Fatalf("migrations: %s", out)
 	}
 	// SIGTERM shuts the node down cleanly.

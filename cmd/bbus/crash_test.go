@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/keys"
+	"github.com/bbusdev/bbus/node"
+)
+
+// acked is a write the node said was committed.
+type acked struct {
+	vm     string
+	height int64
+}
+
+// TestKill9KeepsEveryAcknowledgedWrite kills the node with SIGKILL while
+// clients are committing transactions, restarts it, and checks that every write
+// a client was told had committed is there, and that the state's app hash is the
+// one the chain's next block header carries.
+func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts a node")
+	}
+	for round := 0; round < 3; round++ {
+		t.Run(fmt.Sprint("round", round), func(t *testing.T) { crashOnce(t, time.Duration(300+400*round)*time.Millisecond) })
+	}
+}
+
+func crashOnce(t *testing.T, after time.Duration) {
+	home := t.TempDir() + "/home"
+	run(t, 0, "init", "--home", home, "--cloud", "local", "--chain-id", "bbus-crash", "--cpu", "1000000000", "--mem-mib", "1000000000")
+	// Turn CometBFT's own RPC on, to read block headers independently of bbus.
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc := freeAddr(t)
+	cfg.RPCListen = "tcp://" + rpc
+	if err := cfg.Save(home); err != nil {
+		t.Fatal(err)
+	}
+	key, err := keys.Load(home, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := freeAddr(t)
+	p := startNode(t, home, api)
+
+	var (
+		mu   sync.Mutex
+		acks []acked
+		wg   sync.WaitGroup
+		stop = make(chan struct{})
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				vm := fmt.Sprintf("vm-%d-%d", w, i)
+				raw, _, _ := bbus.SignTx(&bbus.Body{ChainID: "bbus-crash", Signer: "local", Nonce: uint64(w<<32 | i),
+					Expires: time.Now().Add(10 * time.Minute).Unix(),
+					Action:  bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}}, key.PrivKey)
+				r, err := http.Post(p.api+"/v1/txs", "application/json", bytes.NewReader(raw))
+				if err != nil {
+					return // the node is gone
+				}
+				var res bbus.TxResult
+				b, _ := io.ReadAll(r.Body)
+				r.Body.Close()
+				if r.StatusCode == 200 && json.Unmarshal(b, &res) == nil && res.Height > 0 {
+					mu.Lock()
+					acks = append(acks, acked{vm, res.Height})
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	time.Sleep(after)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if len(acks) == 0 {
+		t.Fatalf("no write was acknowledged before the kill; node output:\n%s", p.logs)
+	}
+
+	p = startNode(t, home, api)
+	for _, a := range acks {
+		var vm bbus.VM
+		if code := getJSON(t, p.api+"/v1/vms/"+a.vm, &vm); code != 200 || vm.Registered.Height != a.height {
+			t.Fatalf("acknowledged %s at height %d; after restart: status %d, %+v", a.vm, a.height, code, vm)
+		}
+	}
+	// One more write, then the chain idles after the block that follows it:
+	// the state's hash must be the one that block's header commits to.
+	raw, _, _ := bbus.SignTx(&bbus.Body{ChainID: "bbus-crash", Signer: "local", Nonce: 1 << 62,
+		Expires: time.Now().Add(10 * time.Minute).Unix(),
+		Action:  bbus.Action{VMRegister: &bbus.VMRegister{VM: "after", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}}, key.PrivKey)
+	r, err := http.Post(p.api+"/v1/txs", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(r.Body); r.StatusCode != 200 {
+		t.Fatalf("write after restart: %d %s", r.StatusCode, b)
+	}
+	r.Body.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var st bbus.Status
+		getJSON(t, p.api+"/v1/status", &st)
+		var cs struct {
+			Result struct {
+				SyncInfo struct {
+					Height  string `json:"latest_block_height"`
+					AppHash string `json:"latest_app_hash"`
+				} `json:"sync_info"`
+			} `json:"result"`
+		}
+		getJSON(t, "http://"+rpc+"/status", &cs)
+		if fmt.Sprint(st.Height) == cs.Result.SyncInfo.Height && st.AppHash == strings.ToUpper(cs.Result.SyncInfo.AppHash) {
+			t.Logf("%d writes acknowledged before SIGKILL, all present after restart; height %d app hash %s matches the header",
+				len(acks), st.Height, st.AppHash)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state at %d %s never matched the chain's header %+v", st.Height, st.AppHash, cs.Result.SyncInfo)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
