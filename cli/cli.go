@@ -134,8 +134,9 @@ type flags struct {
 	synopsis string
 }
 
-// newFlags returns an empty flag set whose usage begins with synopsis (one or
-// more lines, like "bbus keys add ID --home DIR").
+// newFlags returns an empty flag set whose usage begins with synopsis: lines
+// like "bbus keys add ID --home DIR", then optionally a blank line and text
+// printed as it is.
 func newFlags(name, synopsis string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -145,7 +146,11 @@ func newFlags(name, synopsis string) *flags {
 
 // usage prints the synopsis and the flags.
 func (f *flags) usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage:\n  %s\n", strings.ReplaceAll(strings.TrimRight(f.synopsis, "\n"), "\n", "\n  "))
+	lines, text, _ := strings.Cut(strings.TrimRight(f.synopsis, "\n"), "\n\n")
+	fmt.Fprintf(w, "Usage:\n  %s\n", strings.ReplaceAll(lines, "\n", "\n  "))
+	if text != "" {
+		fmt.Fprintf(w, "\n%s\n", text)
+	}
 	n := 0
 	f.VisitAll(func(*flag.Flag) { n++ })
 	if n > 0 {
@@ -252,12 +257,12 @@ func (o *output) Set(s string) error {
 
 func (f *flags) outputFlag() *output {
 	o := output("text")
-	f.Var(&o, "output", "output format: text or json")
+	f.Var(&o, "output", "output `format`: text or json")
 	return &o
 }
 
 func (f *flags) homeFlag() *string {
-	return f.String("home", defaultHome(), "the node's home directory")
+	return f.String("home", defaultHome(), "the node's home `directory`")
 }
 
 // defaultHome is the home of a command run without --home: ~/.bbus.

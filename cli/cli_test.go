@@ -377,6 +377,7 @@ func TestQuery(t *testing.T) {
 	if len(vms.Items) != 5 || vms.Items[0].ID != "vm-x04" {
 		t.Errorf("vms second page json = %+v", vms)
 	}
+	vms = httpapi.List[bbus.VM]{}
 	qjson(&vms, "vms", "--limit", "5", "--all")
 	if len(vms.Items) != 13 || vms.Next != "" {
 		t.Errorf("vms --all json has %d items, next %q", len(vms.Items), vms.Next)
@@ -427,6 +428,7 @@ func TestQuery(t *testing.T) {
 	if len(ms.Items) != 2 {
 		t.Errorf("migrations json = %+v", ms)
 	}
+	ms = httpapi.List[bbus.Migration]{}
 	qjson(&ms, "migrations", "--vm", "vm-1", "--cloud", "c1", "--status", "proposed", "--since", moved.Format(time.RFC3339Nano))
 	if len(ms.Items) != 1 || ms.Items[0].ID != "mig-2" {
 		t.Errorf("filtered migrations json = %+v", ms)

@@ -84,7 +84,7 @@ var queryCmds = []queryCmd{
 		}},
 	{name: "host", args: "VM --at RFC3339", nargs: 1, about: "which cloud hosted a VM at a time, and under which agreement",
 		define: func(f *flags) func(*query, []string) error {
-			at := timeFlag(f, "at", "the time to look up, RFC 3339 like 2025-01-02T15:04:05Z (required)")
+			at := timeFlag(f, "at", "the `time` to look up, RFC 3339 like 2025-01-02T15:04:05Z (required)")
 			return func(q *query, pos []string) error {
 				if at.IsZero() {
 					return f.fail("flag --at is required")
@@ -107,8 +107,8 @@ var queryCmds = []queryCmd{
 			f.StringVar(&mf.VM, "vm", "", "only migrations of this VM")
 			f.StringVar(&mf.Cloud, "cloud", "", "only migrations from or to this cloud")
 			f.StringVar(&mf.Status, "status", "", "only migrations in this status: proposed, accepted, completed, rejected, cancelled or lapsed")
-			since := timeFlag(f, "since", "only migrations proposed at or after this RFC 3339 time")
-			until := timeFlag(f, "until", "only migrations proposed before this RFC 3339 time")
+			since := timeFlag(f, "since", "only migrations proposed at or after this RFC 3339 `time`")
+			until := timeFlag(f, "until", "only migrations proposed before this RFC 3339 `time`")
 			lf := listFlags(f)
 			return func(q *query, _ []string) error {
 				mf.Since, mf.Until = *since, *until
@@ -123,19 +123,21 @@ var queryCmds = []queryCmd{
 		}},
 }
 
-func (c *queryCmd) synopsis() string {
-	s := "bbus query " + c.name
-	if c.args != "" {
-		s += " " + c.args
+// line is the query's synopsis line.
+func (c *queryCmd) line() string {
+	if c.args == "" {
+		return "bbus query " + c.name
 	}
-	return s + "\n    " + c.about
+	return "bbus query " + c.name + " " + c.args
 }
+
+func (c *queryCmd) synopsis() string { return c.line() + "\n      " + c.about }
 
 func queryUsage() *flags {
 	var b strings.Builder
 	b.WriteString(querySynopsis + "\n\nReads the ledger's committed state through the node's API.\n\nWhat:\n")
 	for i := range queryCmds {
-		b.WriteString(queryCmds[i].synopsis() + "\n")
+		b.WriteString("  " + queryCmds[i].synopsis() + "\n")
 	}
 	b.WriteString("\nRun bbus query <what> -h for its flags.")
 	return newFlags("query", b.String())
@@ -159,7 +161,7 @@ func runQuery(args []string, e *env) error {
 		}
 		return u.fail("unknown query %q", words[0])
 	}
-	f := newFlags("query "+qc.name, querySynopsis+"\n\n"+qc.synopsis())
+	f := newFlags("query "+qc.name, qc.line()+"\n\n"+strings.ToUpper(qc.about[:1])+qc.about[1:]+".\n\nEvery query also takes:\n  "+querySynopsis)
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	out := f.outputFlag()
 	run := qc.define(f)

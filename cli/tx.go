@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,23 +130,19 @@ func resourceFlags(f *flags, of string) *bbus.Resources {
 	return r
 }
 
-func (a *txAction) synopsis() string {
-	s := "bbus tx " + a.words
-	if a.args != "" {
-		s += " " + a.args
-	}
-	if a.flags != "" {
-		s += " " + a.flags
-	}
-	return s + "\n    " + a.about
+// line is the action's synopsis line.
+func (a *txAction) line() string {
+	return strings.Join(slices.DeleteFunc([]string{"bbus tx", a.words, a.args, a.flags}, func(s string) bool { return s == "" }), " ")
 }
+
+func (a *txAction) synopsis() string { return a.line() + "\n      " + a.about }
 
 // txUsage lists every action.
 func txUsage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString(txSynopsis + "\n\nSigns the action with the key --from in --home, submits it to --node, waits for its\ncommit and prints the result. --sign-only prints the signed transaction (what\nPOST /v1/txs takes) and submits nothing.\n\nActions:\n")
 	for i := range txActions {
-		b.WriteString(txActions[i].synopsis() + "\n")
+		b.WriteString("  " + txActions[i].synopsis() + "\n")
 	}
 	b.WriteString("\nRun bbus tx <action> -h for an action's flags.")
 	newFlags("tx", b.String()).usage(w)
@@ -172,7 +169,7 @@ func runTx(args []string, e *env) error {
 		return bad
 	}
 
-	f := newFlags("tx "+a.words, txSynopsis+"\n\n"+a.synopsis())
+	f := newFlags("tx "+a.words, a.line()+"\n\n"+strings.ToUpper(a.about[:1])+a.about[1:]+".\n\nEvery action also takes:\n  "+txSynopsis)
 	home := f.homeFlag()
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	from := f.String("from", "", "the signer: the name of a key in --home (required)")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -23,6 +24,8 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 		wait = b
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+	// A file saved by an editor ends in a line break that is not part of the transaction.
+	raw = bytes.TrimRight(raw, "\r\n")
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

@@ -209,7 +209,7 @@ func (l *Ledger) EndBlock(st kv.Store) []ValidatorUpdate {
 // last block's time, replay, signer and signature. A consensus engine calls it
 // before admitting a transaction to its mempool.
 func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
-	tx, signer, err := l.authenticate(r, last, raw)
+	tx, _, err := l.authenticate(r, last, raw)
 	res := Result{}
 	if tx != nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
@@ -217,7 +217,6 @@ func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
 	if err != nil {
 		res.Code, res.Message = bbus.ErrorCode(err), bbus.ErrorMessage(err)
 	}
-	_ = signer
 	return res
 }
 
