@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"bytes"
+
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
 )
 
 func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
@@ -20,6 +23,9 @@ func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
 	}
 	if getJSON(c.st, cloudKey(id), new(bbus.Cloud)) {
 		return bbus.Errorf(bbus.EEXISTS, "cloud id %s is taken", id)
+	}
+	if a.ValidatorKey != nil && validatorKeyTaken(c.st, a.ValidatorKey) {
+		return bbus.Errorf(bbus.EEXISTS, "validator_pub_key is already another cloud's validator key")
 	}
 	c.id = id
 	putJSON(c.st, cloudKey(id), &bbus.Cloud{
@@ -79,8 +85,8 @@ func (c *ctx) cloudApprove(id string) error {
 		t.Status = bbus.CloudActive
 		stamp := c.stamp
 		t.Admitted = &stamp
-		if t.ValidatorKey != nil {
-			t.Power = Params(c.st).JoinPower
+		if p := Params(c.st).JoinPower; t.ValidatorKey != nil && p > 0 {
+			t.Power = p
 			c.validatorUpdate(t)
 		}
 		c.emit("cloud.admitted", "cloud", id)
@@ -121,6 +127,20 @@ func (c *ctx) cloudRemove(id string) error {
 	}
 	putJSON(c.st, cloudKey(id), t)
 	return nil
+}
+
+// validatorKeyTaken reports whether a cloud, in any status, names key as its
+// validator key: two clouds sharing one consensus validator would change each
+// other's voting power.
+func validatorKeyTaken(r kv.Reader, key []byte) bool {
+	taken := false
+	r.Iterate(prefixCloud, nil, func(_, v []byte) bool {
+		var cl bbus.Cloud
+		mustUnmarshal(v, &cl)
+		taken = bytes.Equal(cl.ValidatorKey, key)
+		return !taken
+	})
+	return taken
 }
 
 func totalPower(c *ctx) int64 {

@@ -32,7 +32,7 @@ import (
 //
 // Commands:
 //
-//	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS]
+//	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS joinpower=N]
 //	    founding clouds (validators of power 10), all with the given capacity
 //	    unless <id>.<resource> overrides it; genesis is at 2025-01-01T00:00:00Z
 //	block time=+DURATION
@@ -43,7 +43,8 @@ import (
 //	    chain= names another chain, key= signs with another cloud's key (a bad
 //	    signature), expires= is relative to the block time (default +10m), nonce
 //	    defaults to the transaction's number. ACTION ARGS is one of
-//	      join [name=S] [cpu=N mem=N disk=N net=N] [validator] [api=S]
+//	      join [name=S] [cpu=N mem=N disk=N net=N] [validator | valkey=ID] [api=S]
+//	        (validator names the signer's own validator key, valkey= another cloud's)
 //	      approve cloud=ID | remove cloud=ID
 //	      register vm=ID cpu=N mem=N [disk=N net=N image=S] | terminate vm=ID
 //	      propose vm=ID to=ID [agreement=S]
@@ -334,6 +335,7 @@ func (r *scriptRunner) genesis(a *args) []string {
 	p := bbus.DefaultParams()
 	p.MigrationLapseSeconds = a.int("lapse", p.MigrationLapseSeconds)
 	p.TxMaxTTLSeconds = a.int("ttl", p.TxMaxTTLSeconds)
+	p.JoinPower = a.int("joinpower", p.JoinPower)
 	caps := map[string]bbus.Resources{}
 	for _, id := range ids {
 		caps[id] = a.res(id+".", def)
@@ -426,6 +428,9 @@ func (r *scriptRunner) tx(a *args) []string {
 		if len(a.words) > 1 && a.words[1] == "validator" {
 			cj.ValidatorKey = testValKey(signer)
 			words = 2
+		}
+		if v := a.str("valkey", ""); v != "" {
+			cj.ValidatorKey = testValKey(v)
 		}
 		r.nameCloud(signer)
 		s.action.CloudJoin = cj

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ type model struct {
 	nMigs     int
 	now       time.Time
 	committed map[string]int64 // id of each applied transaction -> its expiry
-	valUps    map[string]int64 // validator updates of this block, by cloud id
+	valUps    map[string]int64 // validator updates of this block: power by the id testValKey made the key from
 }
 
 type mCloud struct {
@@ -45,7 +46,7 @@ type mCloud struct {
 	capacity, allocated bbus.Resources
 	hosted              int64
 	power               int64
-	validator           bool // named a validator key
+	valKey              string // the cloud whose testValKey it named as its validator key; "" for none
 	approvals, removals map[string]bool
 }
 
@@ -67,7 +68,7 @@ func newModel(founders []string, capacity bbus.Resources, p bbus.Params) *model 
 	m := &model{params: p, clouds: map[string]*mCloud{}, vms: map[string]*mVM{}, migs: map[string]*mMig{},
 		now: testGenesisTime, committed: map[string]int64{}, valUps: map[string]int64{}}
 	for _, id := range founders {
-		m.clouds[id] = &mCloud{status: bbus.CloudActive, capacity: capacity, power: 10, validator: true,
+		m.clouds[id] = &mCloud{status: bbus.CloudActive, capacity: capacity, power: 10, valKey: id,
 			approvals: map[string]bool{}, removals: map[string]bool{}}
 	}
 	return m
@@ -82,6 +83,11 @@ type mtx struct {
 
 func (m *model) beginBlock(t time.Time) {
 	m.now = t
+	for id, exp := range m.committed {
+		if exp < t.Unix() {
+			delete(m.committed, id) // its expiry alone rejects it now
+		}
+	}
 	for _, mg := range m.migs {
 		if mg.status == bbus.MigrationProposed && !t.Before(mg.lapsesAt) {
 			mg.status = bbus.MigrationLapsed
@@ -160,12 +166,25 @@ func (m *model) apply(x *mtx, id string) map[string]bool {
 
 	switch {
 	case a.CloudJoin != nil:
+		valKey := ""
+		for _, id := range append(append([]string{"zz"}, modelFounders...), modelJoiners...) {
+			if a.CloudJoin.ValidatorKey != nil && bytes.Equal(a.CloudJoin.ValidatorKey, testValKey(id)) {
+				valKey = id
+			}
+		}
 		if m.clouds[s.signer] != nil {
 			bad(bbus.EEXISTS)
+		}
+		for _, c := range m.clouds {
+			if valKey != "" && c.valKey == valKey {
+				bad(bbus.EEXISTS) // one consensus key, one cloud
+			}
+		}
+		if len(codes) > 0 {
 			break
 		}
 		m.clouds[s.signer] = &mCloud{status: bbus.CloudPending, capacity: a.CloudJoin.Resources,
-			validator: a.CloudJoin.ValidatorKey != nil, approvals: map[string]bool{}, removals: map[string]bool{}}
+			valKey: valKey, approvals: map[string]bool{}, removals: map[string]bool{}}
 
 	case a.CloudApprove != nil:
 		t := m.clouds[a.CloudApprove.Cloud]
@@ -178,9 +197,9 @@ func (m *model) apply(x *mtx, id string) map[string]bool {
 			t.approvals[s.signer] = true
 			if m.passes(t.approvals, "") {
 				t.status = bbus.CloudActive
-				if t.validator {
+				if t.valKey != "" && m.params.JoinPower > 0 {
 					t.power = m.params.JoinPower
-					m.valUps[a.CloudApprove.Cloud] = t.power
+					m.valUps[t.valKey] = t.power
 				}
 			}
 		}
@@ -214,7 +233,7 @@ func (m *model) apply(x *mtx, id string) map[string]bool {
 			t.status = bbus.CloudRemoved
 			if t.power > 0 {
 				t.power = 0
-				m.valUps[tid] = 0
+				m.valUps[t.valKey] = 0
 			}
 		}
 
@@ -448,10 +467,14 @@ var (
 	modelCapacity = bbus.Resources{CPU: 8, MemMiB: 8192, DiskIOPS: 100, NetMbps: 100}
 )
 
-func modelParams() bbus.Params {
+// modelParams returns the federation's parameters for the sequence of seed.
+func modelParams(seed int64) bbus.Params {
 	p := bbus.DefaultParams()
 	p.MigrationLapseSeconds = 600
 	p.TxMaxTTLSeconds = 900
+	if seed%5 == 0 {
+		p.JoinPower = 0 // admitted clouds never become validators
+	}
 	return p
 }
 
@@ -576,8 +599,11 @@ func (g *gen) next() *mtx {
 			s.signer = g.pick(modelFounders)
 		}
 		a.CloudJoin = &bbus.CloudJoin{Name: "cloud " + s.signer, PubKey: testPub(s.signer), Resources: modelCapacity}
-		if g.rnd.Intn(2) == 0 {
+		switch g.rnd.Intn(6) {
+		case 0, 1, 2:
 			a.CloudJoin.ValidatorKey = testValKey(s.signer)
+		case 3:
+			a.CloudJoin.ValidatorKey = testValKey(g.someCloud()) // often taken
 		}
 		x.desc = fmt.Sprintf("%s joins (validator %v)", s.signer, a.CloudJoin.ValidatorKey != nil)
 	case k < 98:
@@ -622,6 +648,22 @@ func (g *gen) next() *mtx {
 // jump returns how far the next block's time lies: mostly seconds, sometimes
 // past the lapse of every open proposal and the expiry of every transaction.
 func (g *gen) jump() time.Duration {
+	if g.rnd.Intn(6) == 0 {
+		// Exactly at, or a second before, the lapse of an open proposal.
+		var at []time.Time
+		for _, mg := range g.m.migs {
+			if mg.status == bbus.MigrationProposed {
+				at = append(at, mg.lapsesAt)
+			}
+		}
+		sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+		if len(at) > 0 {
+			d := at[g.rnd.Intn(len(at))].Sub(g.m.now) - time.Duration(g.rnd.Intn(2))*time.Second
+			if d > 0 {
+				return d
+			}
+		}
+	}
 	switch k := g.rnd.Intn(10); {
 	case k < 6:
 		return time.Duration(1+g.rnd.Intn(60)) * time.Second
@@ -632,7 +674,7 @@ func (g *gen) jump() time.Duration {
 	}
 }
 
-// trace is a sequence of inputs to the ledger: blocks and raw transactions.
+// traceStep is one input to the ledger: a new block or a raw transaction.
 type traceStep struct {
 	header *Header // a new block: EndBlock, then BeginBlock with this header
 	raw    []byte
@@ -644,7 +686,7 @@ type traceStep struct {
 func runModel(t *testing.T, seed int64, steps int, outcomes map[string]int) (trace []traceStep, final []byte) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
-	p := modelParams()
+	p := modelParams(seed)
 	l := newTestLedger()
 	st := kv.NewMem()
 	if err := l.InitGenesis(st, testChainID, testGenesis(modelFounders, func(string) bbus.Resources { return modelCapacity }, p), testGenesisTime); err != nil {
@@ -668,8 +710,8 @@ func runModel(t *testing.T, seed int64, steps int, outcomes map[string]int) (tra
 		got := map[string]int64{}
 		for _, u := range l.EndBlock(st) {
 			who := "?"
-			for id, c := range m.clouds {
-				if c.validator && bytes.Equal(testValKey(id), u.PubKey) {
+			for _, id := range append(append([]string{"zz"}, modelFounders...), modelJoiners...) {
+				if bytes.Equal(testValKey(id), u.PubKey) {
 					who = id
 				}
 			}
@@ -685,6 +727,14 @@ func runModel(t *testing.T, seed int64, steps int, outcomes map[string]int) (tra
 		}
 		if bad := m.compare(st); len(bad) > 0 {
 			failf("ledger and model differ at block %d:\n  %s", h.Height, strings.Join(bad, "\n  "))
+		}
+		// The ledger remembers the id of each applied transaction until its
+		// expiry, and no longer.
+		var ids, byTime int
+		st.Iterate(prefixReplay, nil, func(_, _ []byte) bool { ids++; return true })
+		st.Iterate(prefixReplayByTime, nil, func(_, _ []byte) bool { byTime++; return true })
+		if ids != len(m.committed) || byTime != len(m.committed) {
+			failf("block %d: the ledger remembers %d transaction ids (%d by expiry), the model %d", h.Height, ids, byTime, len(m.committed))
 		}
 	}
 	newBlock := func(d time.Duration) {
@@ -769,9 +819,27 @@ func keysOf(m map[string]bool) []string {
 }
 
 func TestModel(t *testing.T) {
+	var mu sync.Mutex
 	outcomes := map[string]int{}
-	for seed := int64(1); seed <= int64(*modelSeeds); seed++ {
-		runModel(t, seed, *modelSteps, outcomes)
+	const groups = 4
+	t.Run("seeds", func(t *testing.T) {
+		for g := int64(1); g <= groups; g++ {
+			t.Run(fmt.Sprint(g), func(t *testing.T) {
+				t.Parallel()
+				local := map[string]int{}
+				for seed := g; seed <= int64(*modelSeeds); seed += groups {
+					runModel(t, seed, *modelSteps, local)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for k, n := range local {
+					outcomes[k] += n
+				}
+			})
+		}
+	})
+	if t.Failed() {
+		return
 	}
 	// The generator must reach the states the rules are about, not only
 	// bounce off the first check.
