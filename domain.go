@@ -51,7 +51,17 @@ type Cloud struct {
 	Approvals    []string  `json:"approvals,omitempty"` // members who voted to admit it, sorted
 	Removals     []string  `json:"removals,omitempty"`  // members who voted to remove it, sorted
 	HostedVMs    int64     `json:"hosted_vms"`
+	// Reputation, from oracle reports on VMs it hosted under an agreement:
+	// ReputationBP = 10000 * (Compliant + 2) / (Reports + 2), in basis points.
+	Reports      int64 `json:"reports"`
+	Compliant    int64 `json:"compliant_reports"`
+	ReputationBP int64 `json:"reputation_bp"`
 }
+
+// Reputation returns the reputation, in basis points, of a cloud with the given
+// report counts: a compliance ratio smoothed by two compliant reports, so a new
+// cloud starts at 10000 and one miss does not ruin it.
+func Reputation(reports, compliant int64) int64 { return 10000 * (compliant + 2) / (reports + 2) }
 
 // Free returns what the cloud has not allocated.
 func (c *Cloud) Free() Resources { return c.Capacity.Sub(c.Allocated) }
@@ -116,6 +126,9 @@ type Params struct {
 	TxMaxTTLSeconds int64 `json:"tx_max_ttl_seconds"`
 	// JoinPower is the voting power of an admitted cloud that names a validator key.
 	JoinPower int64 `json:"join_power"`
+	// RequireAgreement refuses migrations to a cloud other than the VM's owner
+	// that name no agreement.
+	RequireAgreement bool `json:"require_agreement,omitempty"`
 }
 
 // DefaultParams returns the parameters a new federation starts with.

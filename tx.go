@@ -39,16 +39,94 @@ type Body struct {
 // Action is one change to the ledger. Exactly one field is set; its JSON name is
 // the action's type.
 type Action struct {
-	CloudJoin         *CloudJoin    `json:"cloud_join,omitempty"`
-	CloudApprove      *CloudRef     `json:"cloud_approve,omitempty"`
-	CloudRemove       *CloudRef     `json:"cloud_remove,omitempty"`
-	VMRegister        *VMRegister   `json:"vm_register,omitempty"`
-	VMTerminate       *VMRef        `json:"vm_terminate,omitempty"`
-	MigrationPropose  *Propose      `json:"migration_propose,omitempty"`
-	MigrationAccept   *MigrationRef `json:"migration_accept,omitempty"`
-	MigrationComplete *MigrationRef `json:"migration_complete,omitempty"`
-	MigrationReject   *MigrationRef `json:"migration_reject,omitempty"`
-	MigrationCancel   *MigrationRef `json:"migration_cancel,omitempty"`
+	CloudJoin         *CloudJoin        `json:"cloud_join,omitempty"`
+	CloudApprove      *CloudRef         `json:"cloud_approve,omitempty"`
+	CloudRemove       *CloudRef         `json:"cloud_remove,omitempty"`
+	VMRegister        *VMRegister       `json:"vm_register,omitempty"`
+	VMTerminate       *VMRef            `json:"vm_terminate,omitempty"`
+	MigrationPropose  *Propose          `json:"migration_propose,omitempty"`
+	MigrationAccept   *MigrationRef     `json:"migration_accept,omitempty"`
+	MigrationComplete *MigrationRef     `json:"migration_complete,omitempty"`
+	MigrationReject   *MigrationRef     `json:"migration_reject,omitempty"`
+	MigrationCancel   *MigrationRef     `json:"migration_cancel,omitempty"`
+	OfferPublish      *OfferPublish     `json:"offer_publish,omitempty"`
+	AgreementPropose  *AgreementPropose `json:"agreement_propose,omitempty"`
+	AgreementSign     *AgreementRef     `json:"agreement_sign,omitempty"`
+	OracleJoin        *OracleJoin       `json:"oracle_join,omitempty"`
+	OracleApprove     *OracleRef        `json:"oracle_approve,omitempty"`
+	Report            *ReportAction     `json:"report,omitempty"`
+	InvoiceClose      *InvoiceClose     `json:"invoice_close,omitempty"`
+	InvoiceAccept     *InvoiceRef       `json:"invoice_accept,omitempty"`
+	InvoiceDispute    *InvoiceDispute   `json:"invoice_dispute,omitempty"`
+}
+
+// OfferPublish publishes (or replaces) the signer's offer: the capacity it
+// offers, its prices in micro-credits per hour, and its tags (sorted by key,
+// keys unique).
+type OfferPublish struct {
+	Resources
+	PriceVCPUHour int64 `json:"price_vcpu_hour_micro"`
+	PriceGiBHour  int64 `json:"price_gib_hour_micro,omitempty"`
+	Tags          []Tag `json:"tags,omitempty"`
+}
+
+// AgreementPropose proposes an agreement; the signer is its provider or its
+// consumer, and the other party signs it with AgreementSign. Percentages are in
+// thousandths of a percent; Until is a Unix time in seconds (0: open-ended).
+type AgreementPropose struct {
+	Provider      string `json:"provider"`
+	Consumer      string `json:"consumer"`
+	PriceVCPUHour int64  `json:"price_vcpu_hour_micro"`
+	PriceGiBHour  int64  `json:"price_gib_hour_micro,omitempty"`
+	Availability  int64  `json:"availability_mpct"`
+	MaxLatencyMS  int64  `json:"max_latency_ms,omitempty"`
+	PenaltyPct    int64  `json:"penalty_mpct"`
+	Until         int64  `json:"until,omitempty"`
+}
+
+// AgreementRef names an agreement.
+type AgreementRef struct {
+	Agreement string `json:"agreement"`
+}
+
+// OracleJoin applies to be an oracle, signed with the key it names.
+type OracleJoin struct {
+	Name   string `json:"name"`
+	PubKey []byte `json:"pub_key"`
+}
+
+// OracleRef names an oracle: a member's vote to approve it.
+type OracleRef struct {
+	Oracle string `json:"oracle"`
+}
+
+// ReportAction is an oracle's measurement of a VM over the window [Start, End)
+// (Unix seconds).
+type ReportAction struct {
+	VM           string `json:"vm"`
+	Start        int64  `json:"start"`
+	End          int64  `json:"end"`
+	Availability int64  `json:"availability_mpct"`
+	LatencyMS    int64  `json:"latency_ms,omitempty"`
+}
+
+// InvoiceClose closes the provider's invoice to the consumer for everything
+// since their last invoice up to Until (Unix seconds).
+type InvoiceClose struct {
+	Provider string `json:"provider"`
+	Consumer string `json:"consumer"`
+	Until    int64  `json:"until"`
+}
+
+// InvoiceRef names an invoice.
+type InvoiceRef struct {
+	Invoice string `json:"invoice"`
+}
+
+// InvoiceDispute is the consumer's refusal of an invoice, with its reason.
+type InvoiceDispute struct {
+	Invoice string `json:"invoice"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // CloudJoin applies for membership. It is signed with the key it names, which

@@ -21,7 +21,7 @@ func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
 	if err := a.Resources.Validate("capacity", false); err != nil {
 		return err
 	}
-	if getJSON(c.st, cloudKey(id), new(bbus.Cloud)) {
+	if idTaken(c.st, id) {
 		return bbus.Errorf(bbus.EEXISTS, "cloud id %s is taken", id)
 	}
 	if a.ValidatorKey != nil && validatorKeyTaken(c.st, a.ValidatorKey) {
@@ -30,7 +30,7 @@ func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
 	c.id = id
 	putJSON(c.st, cloudKey(id), &bbus.Cloud{
 		ID: id, Name: a.Name, PubKey: a.PubKey, ValidatorKey: a.ValidatorKey, API: a.API,
-		Status: bbus.CloudPending, Capacity: a.Resources, Joined: c.stamp,
+		Status: bbus.CloudPending, Capacity: a.Resources, Joined: c.stamp, ReputationBP: bbus.Reputation(0, 0),
 	})
 	c.emit("cloud.applied", "cloud", id)
 	return nil
@@ -156,4 +156,10 @@ func totalPower(c *ctx) int64 {
 
 func (c *ctx) validatorUpdate(t *bbus.Cloud) {
 	putJSON(c.st, append([]byte("vu/"), t.ValidatorKey...), &ValidatorUpdate{PubKey: t.ValidatorKey, Power: t.Power})
+}
+
+// idTaken reports whether a cloud or an oracle already has the id: the two
+// share one namespace, so a signer's id names one identity.
+func idTaken(r kv.Reader, id string) bool {
+	return r.Get(cloudKey(id)) != nil || r.Get(oracleKey(id)) != nil
 }

@@ -54,18 +54,11 @@ func lapseKey(at time.Time, seq uint64) []byte {
 func replayKey(txID string) []byte { return append([]byte("r/"), hexID(txID)...) }
 
 // MigrationID renders a migration's sequence number as its id.
-func MigrationID(seq uint64) string { return "mig-" + strconv.FormatUint(seq, 10) }
+func MigrationID(seq uint64) string { return seqID("mig", seq) }
 
 // migrationSeq parses a migration id; ok is false for anything MigrationID
 // cannot have produced.
-func migrationSeq(id string) (uint64, bool) {
-	s, ok := strings.CutPrefix(id, "mig-")
-	if !ok || s == "" || s[0] == '0' || len(s) > 20 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil
-}
+func migrationSeq(id string) (uint64, bool) { return parseSeqID("mig", id) }
 
 func uint64be(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
@@ -113,4 +106,43 @@ func mustUnmarshal(b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		panic(fmt.Sprintf("ledger: corrupt state record: %v", err))
 	}
+}
+
+// Keys of agreements, oracles, reports, violations and invoices.
+var (
+	keyAgreementSeq = []byte("meta/seq/agreement")
+	keyReportSeq    = []byte("meta/seq/report")
+	keyViolationSeq = []byte("meta/seq/violation")
+	keyInvoiceSeq   = []byte("meta/seq/invoice")
+	prefixOffer     = []byte("o/")  // o/<cloud> -> Offer
+	prefixOracle    = []byte("or/") // or/<oracle> -> Oracle
+	prefixAgreement = []byte("a/")  // a/<seq> -> Agreement; ac/<cloud>/<seq>, ap/<provider>/<consumer>/<seq> -> ""
+	prefixViolation = []byte("vi/") // vi/<seq> -> Violation; viv/<vm>/<seq>, vic/<cloud>/<seq> -> ""
+	prefixInvoice   = []byte("i/")  // i/<seq> -> Invoice; ic/<cloud>/<seq> -> ""; ip/<provider>/<consumer> -> last invoice
+	// rp/<seq> -> Report; rw/<vm>/<start><end> -> report id
+	// ib/<agreement seq>/<vm>/<interval seq> -> "": hosting intervals billed under an agreement
+	// vib/<provider>/<consumer>/<recorded at><seq> -> "": violations to invoice, by time
+)
+
+func offerKey(cloud string) []byte          { return []byte("o/" + cloud) }
+func oracleKey(id string) []byte            { return []byte("or/" + id) }
+func seqKey(prefix string, n uint64) []byte { return append([]byte(prefix), uint64be(n)...) }
+
+// seqID renders the n-th record of a kind as "<kind>-<n>": agr-1, rep-7, ...
+func seqID(kind string, n uint64) string { return kind + "-" + strconv.FormatUint(n, 10) }
+
+// parseSeqID parses an id seqID made; ok is false for anything else.
+func parseSeqID(kind, id string) (uint64, bool) {
+	s, ok := strings.CutPrefix(id, kind+"-")
+	if !ok || s == "" || s[0] == '0' || len(s) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// billedKey indexes a hosting interval billed under the agreement with sequence number agr.
+func billedKey(agr uint64, vm string, seq int64) []byte {
+	k := append(append([]byte("ib/"), uint64be(agr)...), "/"+vm+"/"...)
+	return append(k, uint64be(uint64(seq))...)
 }

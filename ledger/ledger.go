@@ -115,6 +115,7 @@ func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genes
 		putJSON(st, cloudKey(gc.ID), &bbus.Cloud{
 			ID: gc.ID, Name: gc.Name, PubKey: gc.PubKey, ValidatorKey: gc.ValidatorKey, Power: gc.Power,
 			API: gc.API, Status: bbus.CloudActive, Capacity: gc.Capacity, Joined: stamp, Admitted: &admitted,
+			ReputationBP: bbus.Reputation(0, 0),
 		})
 	}
 	if power == 0 {
@@ -223,13 +224,13 @@ func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
 // Apply applies one transaction of the block with header h. A rejected
 // transaction changes nothing in st.
 func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) Result {
-	tx, signer, err := l.authenticate(st, h, raw)
+	tx, who, err := l.authenticate(st, h, raw)
 	res := Result{}
 	if tx != nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
 	}
 	if err == nil {
-		c := &ctx{st: kv.NewOverlay(st), h: h, tx: tx, signer: signer, stamp: bbus.Stamp{At: h.Time, Height: h.Height, Tx: tx.ID}}
+		c := &ctx{st: kv.NewOverlay(st), h: h, tx: tx, signer: who.cloud, oracle: who.oracle, stamp: bbus.Stamp{At: h.Time, Height: h.Height, Tx: tx.ID}}
 		if err = c.run(); err == nil {
 			c.rememberTx()
 			c.st.WriteTo(st)
@@ -245,50 +246,62 @@ func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) Result {
 	return res
 }
 
-// authenticate decodes raw and checks chain, expiry, replay and signature. The
-// returned cloud is the signer's record (nil for a cloud's own join).
-func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte) (*bbus.SignedTx, *bbus.Cloud, error) {
+// principal is who signed a transaction: a cloud or an oracle (neither for an
+// application to join).
+type principal struct {
+	cloud  *bbus.Cloud
+	oracle *bbus.Oracle
+}
+
+// authenticate decodes raw and checks chain, expiry, replay and signature.
+func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte) (*bbus.SignedTx, principal, error) {
+	var who principal
 	tx, err := bbus.DecodeTx(raw)
 	if err != nil {
-		return nil, nil, err
+		return nil, who, err
 	}
 	if chain := ChainID(r); tx.ChainID != chain {
-		return tx, nil, bbus.Errorf(bbus.EWRONGCHAIN, "transaction is for chain %q, this is chain %q", tx.ChainID, chain)
+		return tx, who, bbus.Errorf(bbus.EWRONGCHAIN, "transaction is for chain %q, this is chain %q", tx.ChainID, chain)
 	}
 	now := h.Time.Unix()
 	if tx.Expires < now {
-		return tx, nil, bbus.Errorf(bbus.EEXPIRED, "transaction expired at %s, block time is %s", unixString(tx.Expires), h.Time.UTC().Format(time.RFC3339))
+		return tx, who, bbus.Errorf(bbus.EEXPIRED, "transaction expired at %s, block time is %s", unixString(tx.Expires), h.Time.UTC().Format(time.RFC3339))
 	}
 	if ttl := Params(r).TxMaxTTLSeconds; tx.Expires > now+ttl {
-		return tx, nil, bbus.Errorf(bbus.EEXPIRED, "transaction expires at %s, more than %d seconds after block time %s (is the signer's clock right?)", unixString(tx.Expires), ttl, h.Time.UTC().Format(time.RFC3339))
+		return tx, who, bbus.Errorf(bbus.EEXPIRED, "transaction expires at %s, more than %d seconds after block time %s (is the signer's clock right?)", unixString(tx.Expires), ttl, h.Time.UTC().Format(time.RFC3339))
 	}
 	if r.Get(replayKey(tx.ID)) != nil {
-		return tx, nil, bbus.Errorf(bbus.EREPLAY, "transaction %s was already committed", tx.ID)
+		return tx, who, bbus.Errorf(bbus.EREPLAY, "transaction %s was already committed", tx.ID)
 	}
 	if err := bbus.ValidateID("signer", tx.Signer); err != nil {
-		return tx, nil, err
+		return tx, who, err
 	}
-	var signer *bbus.Cloud
-	pub := []byte(nil)
-	if join := tx.Action.CloudJoin; join != nil {
-		pub = join.PubKey
-		if len(pub) != 32 {
-			return tx, nil, bbus.Errorf(bbus.EINVALID, "pub_key is %d bytes, an ed25519 key is 32", len(pub))
+	var pub []byte
+	status := bbus.CloudActive
+	switch a := &tx.Action; {
+	case a.CloudJoin != nil:
+		pub = a.CloudJoin.PubKey
+	case a.OracleJoin != nil:
+		pub = a.OracleJoin.PubKey
+	default:
+		if c := new(bbus.Cloud); getJSON(r, cloudKey(tx.Signer), c) {
+			who.cloud, pub, status = c, c.PubKey, c.Status
+		} else if o := new(bbus.Oracle); getJSON(r, oracleKey(tx.Signer), o) {
+			who.oracle, pub, status = o, o.PubKey, o.Status
+		} else {
+			return tx, who, bbus.Errorf(bbus.EUNKNOWNSIGNER, "no cloud or oracle %s is known to the federation", tx.Signer)
 		}
-	} else {
-		signer = new(bbus.Cloud)
-		if !getJSON(r, cloudKey(tx.Signer), signer) {
-			return tx, nil, bbus.Errorf(bbus.EUNKNOWNSIGNER, "no cloud %s is known to the federation", tx.Signer)
-		}
-		pub = signer.PubKey
+	}
+	if len(pub) != 32 {
+		return tx, who, bbus.Errorf(bbus.EINVALID, "pub_key is %d bytes, an ed25519 key is 32", len(pub))
 	}
 	if !l.verify(pub, tx.BodyBytes, tx.Sig) {
-		return tx, nil, bbus.Errorf(bbus.EBADSIG, "signature does not verify with the key of %s", tx.Signer)
+		return tx, who, bbus.Errorf(bbus.EBADSIG, "signature does not verify with the key of %s", tx.Signer)
 	}
-	if signer != nil && signer.Status != bbus.CloudActive {
-		return tx, nil, bbus.Errorf(bbus.ENOTMEMBER, "cloud %s is %s, not an active member", tx.Signer, signer.Status)
+	if status != bbus.CloudActive {
+		return tx, who, bbus.Errorf(bbus.ENOTMEMBER, "%s is %s, not an active member", tx.Signer, status)
 	}
-	return tx, signer, nil
+	return tx, who, nil
 }
 
 // ctx is one transaction being applied: its writes are staged in st and reach
@@ -297,7 +310,8 @@ type ctx struct {
 	st     *kv.Overlay
 	h      Header
 	tx     *bbus.SignedTx
-	signer *bbus.Cloud
+	signer *bbus.Cloud  // the signing cloud, if a cloud signed
+	oracle *bbus.Oracle // the signing oracle, if an oracle signed
 	stamp  bbus.Stamp
 	id     string
 	events []Event
@@ -305,6 +319,12 @@ type ctx struct {
 
 func (c *ctx) run() error {
 	a := &c.tx.Action
+	switch {
+	case c.oracle != nil && a.Report == nil:
+		return bbus.Errorf(bbus.EUNAUTHORIZED, "%s is an oracle; oracles may only report", c.tx.Signer)
+	case a.Report != nil && c.oracle == nil:
+		return bbus.Errorf(bbus.EUNAUTHORIZED, "only an approved oracle may report; %s is not one", c.tx.Signer)
+	}
 	switch {
 	case a.CloudJoin != nil:
 		return c.cloudJoin(a.CloudJoin)
@@ -326,6 +346,24 @@ func (c *ctx) run() error {
 		return c.migrationEnd(a.MigrationReject.Migration, bbus.MigrationRejected)
 	case a.MigrationCancel != nil:
 		return c.migrationEnd(a.MigrationCancel.Migration, bbus.MigrationCancelled)
+	case a.OfferPublish != nil:
+		return c.offerPublish(a.OfferPublish)
+	case a.AgreementPropose != nil:
+		return c.agreementPropose(a.AgreementPropose)
+	case a.AgreementSign != nil:
+		return c.agreementSign(a.AgreementSign.Agreement)
+	case a.OracleJoin != nil:
+		return c.oracleJoin(a.OracleJoin)
+	case a.OracleApprove != nil:
+		return c.oracleApprove(a.OracleApprove.Oracle)
+	case a.Report != nil:
+		return c.report(a.Report)
+	case a.InvoiceClose != nil:
+		return c.invoiceClose(a.InvoiceClose)
+	case a.InvoiceAccept != nil:
+		return c.invoiceAnswer(a.InvoiceAccept.Invoice, bbus.InvoiceAccepted, "")
+	case a.InvoiceDispute != nil:
+		return c.invoiceAnswer(a.InvoiceDispute.Invoice, bbus.InvoiceDisputed, a.InvoiceDispute.Reason)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }

@@ -51,12 +51,12 @@ func (c *ctx) migrationPropose(a *bbus.Propose) error {
 	if to.Status != bbus.CloudActive {
 		return bbus.Errorf(bbus.ENOTMEMBER, "destination %s is %s, not an active member", a.To, to.Status)
 	}
-	if a.Agreement != "" {
-		return bbus.Errorf(bbus.ENOTFOUND, "no agreement %q", clipID(a.Agreement))
+	if err := c.checkMigrationAgreement(a.Agreement, vm, a.To); err != nil {
+		return err
 	}
 	seq := nextSeq(c.st, keyMigrationSeq)
 	m := &bbus.Migration{
-		ID: MigrationID(seq), VM: vm.ID, From: vm.Host, To: a.To, Resources: vm.Resources,
+		ID: MigrationID(seq), VM: vm.ID, From: vm.Host, To: a.To, Resources: vm.Resources, Agreement: a.Agreement,
 		Status: bbus.MigrationProposed, Proposed: c.stamp,
 		LapsesAt: c.h.Time.Add(time.Duration(Params(c.st).MigrationLapseSeconds) * time.Second).UTC(),
 	}
@@ -126,7 +126,7 @@ func (c *ctx) migrationComplete(id string) error {
 	c.closeInterval(vm)
 	vm.Host = m.To
 	vm.Migration = ""
-	c.openInterval(vm, m.ID)
+	c.openInterval(vm, m)
 	putJSON(c.st, vmKey(vm.ID), vm)
 	m.Status = bbus.MigrationCompleted
 	stamp := c.stamp

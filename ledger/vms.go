@@ -55,7 +55,7 @@ func (c *ctx) vmRegister(a *bbus.VMRegister) error {
 	putJSON(c.st, cloudKey(host.ID), host)
 	vm := &bbus.VM{ID: a.VM, Owner: host.ID, Host: host.ID, Resources: a.Resources, Image: a.Image,
 		State: bbus.VMRunning, Registered: c.stamp}
-	c.openInterval(vm, "")
+	c.openInterval(vm, nil)
 	putJSON(c.st, vmKey(vm.ID), vm)
 	c.id = vm.ID
 	c.emit("vm.registered", "vm", vm.ID, "cloud", host.ID)
@@ -95,12 +95,18 @@ func (c *ctx) vmTerminate(id string) error {
 	return nil
 }
 
-// openInterval starts the VM's next hosting interval on its current host.
-func (c *ctx) openInterval(vm *bbus.VM, migration string) {
+// openInterval starts the VM's next hosting interval on its current host, under
+// the agreement of the migration m that brought it there (nil: registration).
+func (c *ctx) openInterval(vm *bbus.VM, m *bbus.Migration) {
 	vm.Intervals++
-	putJSON(c.st, intervalKey(vm.ID, vm.Intervals), &bbus.Interval{
-		VM: vm.ID, Seq: vm.Intervals, Cloud: vm.Host, Migration: migration, Start: c.stamp,
-	})
+	iv := &bbus.Interval{VM: vm.ID, Seq: vm.Intervals, Cloud: vm.Host, Start: c.stamp}
+	if m != nil {
+		iv.Migration, iv.Agreement = m.ID, m.Agreement
+	}
+	putJSON(c.st, intervalKey(vm.ID, vm.Intervals), iv)
+	if seq, ok := parseSeqID("agr", iv.Agreement); ok {
+		c.st.Set(billedKey(seq, vm.ID, vm.Intervals), []byte{})
+	}
 }
 
 // closeInterval ends the VM's current hosting interval at this block.

@@ -1,0 +1,130 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/bbusdev/bbus"
+)
+
+// part is the piece of a time window that one hosting interval covers, under
+// the agreement in force there (nil if none).
+type part struct {
+	iv         bbus.Interval
+	agreement  *bbus.Agreement
+	agrSeq     uint64
+	start, end time.Time
+}
+
+// hostedParts splits [start, end) by the VM's hosting intervals, and each piece
+// further by the validity of the agreement it was hosted under. Pieces hosted
+// under no agreement in force come back with agreement nil. open is the end
+// used for an interval still running.
+func (c *ctx) hostedParts(vm string, start, end time.Time) []part {
+	var out []part
+	for _, iv := range intervals(c.st, vm) {
+		s, e := maxTime(iv.Start.At, start), end
+		if iv.End != nil {
+			e = minTime(e, iv.End.At)
+		}
+		if !s.Before(e) {
+			continue
+		}
+		p := part{iv: iv, start: s, end: e}
+		if seq, ok := parseSeqID("agr", iv.Agreement); ok {
+			ag := new(bbus.Agreement)
+			getJSON(c.st, seqKey("a/", seq), ag)
+			p.start = maxTime(p.start, ag.Signed.At)
+			if !ag.Until.IsZero() {
+				p.end = minTime(p.end, ag.Until)
+			}
+			if !p.start.Before(p.end) {
+				out = append(out, part{iv: iv, start: s, end: e})
+				continue
+			}
+			p.agreement, p.agrSeq = ag, seq
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (c *ctx) report(a *bbus.ReportAction) error {
+	vm, err := c.loadVM(a.VM)
+	if err != nil {
+		return err
+	}
+	start, end := time.Unix(a.Start, 0).UTC(), time.Unix(a.End, 0).UTC()
+	switch {
+	case a.Start >= a.End:
+		return bbus.Errorf(bbus.EINVALID, "the window's start %s is not before its end %s", unixString(a.Start), unixString(a.End))
+	case end.After(c.h.Time):
+		return bbus.Errorf(bbus.EINVALID, "the window ends at %s, after the block time %s: only past windows can be reported", unixString(a.End), c.h.Time.Format(time.RFC3339))
+	case start.Before(vm.Registered.At):
+		return bbus.Errorf(bbus.EINVALID, "the window starts at %s, before VM %s was registered at %s", unixString(a.Start), vm.ID, vm.Registered.At.Format(time.RFC3339Nano))
+	case a.Availability < 0 || a.Availability > 100_000:
+		return bbus.Errorf(bbus.EINVALID, "availability is a percentage between 0 and 100")
+	case a.LatencyMS < 0 || a.LatencyMS > 3_600_000:
+		return bbus.Errorf(bbus.EINVALID, "latency_ms must be between 0 and 3600000")
+	}
+	window := append(append([]byte("rw/"+vm.ID+"/"), uint64be(uint64(a.Start))...), uint64be(uint64(a.End))...)
+	if prev := c.st.Get(window); prev != nil {
+		return bbus.Errorf(bbus.EEXISTS, "the window %s to %s of VM %s was already reported (%s)", unixString(a.Start), unixString(a.End), vm.ID, prev)
+	}
+	seq := nextSeq(c.st, keyReportSeq)
+	rep := &bbus.Report{ID: seqID("rep", seq), Oracle: c.tx.Signer, VM: vm.ID, Start: start, End: end,
+		Availability: a.Availability, LatencyMS: a.LatencyMS, Recorded: c.stamp}
+	for _, p := range c.hostedParts(vm.ID, start, end) {
+		if p.agreement == nil {
+			continue // hosted under no agreement: recorded, attributes nothing
+		}
+		ag := p.agreement
+		host := c.loadCloud(p.iv.Cloud)
+		host.Reports++
+		missed := a.Availability < ag.Availability || ag.MaxLatencyMS > 0 && a.LatencyMS > ag.MaxLatencyMS
+		if !missed {
+			host.Compliant++
+		}
+		host.ReputationBP = bbus.Reputation(host.Reports, host.Compliant)
+		putJSON(c.st, cloudKey(host.ID), host)
+		if !missed {
+			continue
+		}
+		nanos := p.end.Sub(p.start).Nanoseconds()
+		charge, ok := bbus.Charge(nanos, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
+		if !ok {
+			return bbus.Errorf(bbus.EINVALID, "the charge for this window does not fit in 64 bits")
+		}
+		vseq := nextSeq(c.st, keyViolationSeq)
+		v := &bbus.Violation{
+			ID: seqID("vio", vseq), VM: vm.ID, Cloud: host.ID, Consumer: ag.Consumer, Agreement: ag.ID, Report: rep.ID,
+			Start: p.start, End: p.end, Seconds: nanos / 1_000_000_000,
+			Availability: a.Availability, Objective: ag.Availability, LatencyMS: a.LatencyMS, MaxLatencyMS: ag.MaxLatencyMS,
+			Charge: charge, Penalty: bbus.Share(charge, ag.PenaltyPct), Recorded: c.stamp,
+		}
+		putJSON(c.st, seqKey("vi/", vseq), v)
+		c.st.Set(seqKey("viv/"+vm.ID+"/", vseq), []byte{})
+		c.st.Set(seqKey("vic/"+host.ID+"/", vseq), []byte{})
+		c.st.Set(append(append([]byte("vib/"+host.ID+"/"+ag.Consumer+"/"), timeKey(c.h.Time)...), uint64be(vseq)...), []byte{})
+		rep.Violations = append(rep.Violations, v.ID)
+		c.emit("sla.violation", "violation", v.ID, "vm", vm.ID, "cloud", host.ID, "agreement", ag.ID)
+	}
+	putJSON(c.st, seqKey("rp/", seq), rep)
+	c.st.Set(window, []byte(rep.ID))
+	c.id = rep.ID
+	c.emit("report.recorded", "report", rep.ID, "vm", vm.ID, "oracle", rep.Oracle)
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
