@@ -16,7 +16,19 @@ func charge(seconds int64, r Resources, pv, pg int64) (int64, bool) {
 
 // Share returns floor(amount * mpct / 100000): a percentage, in thousandths of
 // a percent, of an amount.
-func Share(amount, mpct int64) int64 {
-	v := new(big.Int).Mul(big.NewInt(amount), big.NewInt(mpct))
-	return v.Quo(v, big.NewInt(100_000)).Int64()
+func Share(amount, mpct int64) int64 { return MulDiv(amount, mpct, 100_000) }
+
+// MulDiv returns a * b / c rounded toward zero, computed without overflow; the
+// result saturates at the int64 limits. c must not be zero.
+func MulDiv(a, b, c int64) int64 {
+	v := new(big.Int).Mul(big.NewInt(a), big.NewInt(b))
+	v.Quo(v, big.NewInt(c))
+	switch {
+	case v.IsInt64():
+		return v.Int64()
+	case v.Sign() > 0:
+		return 1<<63 - 1
+	default:
+		return -1 << 63
+	}
 }

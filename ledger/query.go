@@ -165,52 +165,25 @@ type MigrationFilter struct {
 // Migrations returns the migrations that match f, in the order they were
 // proposed, and the cursor of the next page.
 func Migrations(r kv.Reader, f MigrationFilter, p Page) ([]bbus.Migration, string, error) {
-	prefix := prefixMigration
+	if err := validFilterID("vm", f.VM); err != nil {
+		return nil, "", err
+	}
+	if err := validFilterID("cloud", f.Cloud); err != nil {
+		return nil, "", err
+	}
+	index := ""
 	switch {
 	case f.VM != "":
-		if err := bbus.ValidateID("vm", f.VM); err != nil {
-			return nil, "", err
-		}
-		prefix = []byte("mv/" + f.VM + "/")
+		index = "mv/" + f.VM + "/"
 	case f.Cloud != "":
-		if err := bbus.ValidateID("cloud", f.Cloud); err != nil {
-			return nil, "", err
-		}
-		prefix = []byte("mc/" + f.Cloud + "/")
+		index = "mc/" + f.Cloud + "/"
 	}
-	var start []byte
-	if p.After != "" {
-		seq, ok := migrationSeq(p.After)
-		if !ok {
-			return nil, "", bbus.Errorf(bbus.EINVALID, "cursor %q is not a migration id", clipID(p.After))
-		}
-		start = append(bytes.Clone(prefix), uint64be(seq+1)...)
-	}
-	out := []bbus.Migration{}
-	next := ""
-	limit := p.limit()
-	r.Iterate(prefix, start, func(k, v []byte) bool {
-		seq := binary.BigEndian.Uint64(k[len(k)-8:])
-		var m bbus.Migration
-		if bytes.Equal(prefix, prefixMigration) {
-			mustUnmarshal(v, &m)
-		} else {
-			getJSON(r, migrationKey(seq), &m)
-		}
-		if f.VM != "" && f.Cloud != "" && m.From != f.Cloud && m.To != f.Cloud ||
-			f.Status != "" && m.Status != f.Status ||
-			!f.Since.IsZero() && m.Proposed.At.Before(f.Since) ||
-			!f.Until.IsZero() && !m.Proposed.At.Before(f.Until) {
-			return true
-		}
-		if len(out) == limit {
-			next = out[len(out)-1].ID
-			return false
-		}
-		out = append(out, m)
-		return true
-	})
-	return out, next, nil
+	return listSeq(r, "mig", "m/", index, p, func(m *bbus.Migration) bool {
+		return (f.Cloud == "" || m.From == f.Cloud || m.To == f.Cloud) &&
+			(f.Status == "" || m.Status == f.Status) &&
+			(f.Since.IsZero() || !m.Proposed.At.Before(f.Since)) &&
+			(f.Until.IsZero() || m.Proposed.At.Before(f.Until))
+	}, func(m *bbus.Migration) string { return m.ID })
 }
 
 // after returns the iteration start just past id under prefix, or nil.

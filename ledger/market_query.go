@@ -1,0 +1,275 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
+)
+
+// listSeq pages through records numbered by sequence ("<kind>-<n>" ids) stored
+// under primary+<n>, walking index+<n> instead when index is set. keep filters.
+func listSeq[T any](r kv.Reader, kind, primary, index string, p Page, keep func(*T) bool, id func(*T) string) ([]T, string, error) {
+	prefix := []byte(primary)
+	if index != "" {
+		prefix = []byte(index)
+	}
+	var start []byte
+	if p.After != "" {
+		seq, ok := parseSeqID(kind, p.After)
+		if !ok {
+			return nil, "", bbus.Errorf(bbus.EINVALID, "cursor %q is not a %s id", clipID(p.After), kind)
+		}
+		start = append(bytes.Clone(prefix), uint64be(seq+1)...)
+	}
+	out := []T{}
+	next := ""
+	limit := p.limit()
+	r.Iterate(prefix, start, func(k, v []byte) bool {
+		var rec T
+		if index == "" {
+			mustUnmarshal(v, &rec)
+		} else {
+			getJSON(r, seqKey(primary, binary.BigEndian.Uint64(k[len(k)-8:])), &rec)
+		}
+		if keep != nil && !keep(&rec) {
+			return true
+		}
+		if len(out) == limit {
+			next = id(&out[len(out)-1])
+			return false
+		}
+		out = append(out, rec)
+		return true
+	})
+	return out, next, nil
+}
+
+// getSeq reads the record of kind with the given id.
+func getSeq[T any](r kv.Reader, kind, primary, what, id string) (*T, error) {
+	seq, ok := parseSeqID(kind, id)
+	rec := new(T)
+	if !ok || !getJSON(r, seqKey(primary, seq), rec) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "no %s %q", what, clipID(id))
+	}
+	return rec, nil
+}
+
+// validFilterID checks an id given as a list filter; empty passes.
+func validFilterID(what, id string) error {
+	if id == "" {
+		return nil
+	}
+	return bbus.ValidateID(what, id)
+}
+
+// Offers returns the published offers in cloud order, and the next page's cursor.
+func Offers(r kv.Reader, p Page) ([]bbus.Offer, string) {
+	out := []bbus.Offer{}
+	next := ""
+	r.Iterate(prefixOffer, after(prefixOffer, p.After), func(_, v []byte) bool {
+		if len(out) == p.limit() {
+			next = out[len(out)-1].Cloud
+			return false
+		}
+		var o bbus.Offer
+		mustUnmarshal(v, &o)
+		out = append(out, o)
+		return true
+	})
+	return out, next
+}
+
+// MatchRequest is what a cloud looks for: resources, a price ceiling per
+// vCPU-hour (negative: none), tags the offer must carry, and a cloud to leave out.
+type MatchRequest struct {
+	Resources        bbus.Resources
+	MaxPriceVCPUHour int64
+	Tags             []bbus.Tag
+	Exclude          string
+}
+
+// Match is one cloud able to host a request, as match-making ranks it.
+type Match struct {
+	Cloud        string         `json:"cloud"`
+	Free         bbus.Resources `json:"free"`
+	Offer        bbus.Offer     `json:"offer"`
+	CostPerHour  int64          `json:"cost_per_hour_micro"` // what the request costs per hour at the offer's prices
+	ReputationBP int64          `json:"reputation_bp"`
+	Score        int64          `json:"score"` // CostPerHour * 10000 / ReputationBP: lower ranks first
+}
+
+// MatchClouds ranks the active clouds whose offer can host req now: the request
+// fits both what the offer offers and what the cloud has free, the offer's
+// vCPU price is at most the ceiling, and the offer carries every tag asked for.
+// The score is the hourly cost divided by the reputation (as a fraction of
+// 10000), so a cheaper and a more reputable cloud both rank higher; ties go to
+// the higher reputation, then to the lower id.
+func MatchClouds(r kv.Reader, req MatchRequest) ([]Match, error) {
+	if err := req.Resources.Validate("request", true); err != nil {
+		return nil, err
+	}
+	out := []Match{}
+	offers, _ := Offers(r, Page{Limit: MaxLimit})
+	for _, o := range offers {
+		c, err := Cloud(r, o.Cloud)
+		if err != nil || c.Status != bbus.CloudActive || c.ID == req.Exclude {
+			continue
+		}
+		free := c.Free()
+		if !req.Resources.Fits(free) || !req.Resources.Fits(o.Resources) ||
+			req.MaxPriceVCPUHour >= 0 && o.PriceVCPUHour > req.MaxPriceVCPUHour || !hasTags(o.Tags, req.Tags) {
+			continue
+		}
+		cost, ok := bbus.Charge(3600*1_000_000_000, req.Resources, o.PriceVCPUHour, o.PriceGiBHour)
+		if !ok {
+			continue
+		}
+		rep := max(c.ReputationBP, 1)
+		out = append(out, Match{Cloud: c.ID, Free: free, Offer: o, CostPerHour: cost, ReputationBP: c.ReputationBP,
+			Score: bbus.MulDiv(cost, 10000, rep)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Score != b.Score {
+			return a.Score < b.Score
+		}
+		if a.ReputationBP != b.ReputationBP {
+			return a.ReputationBP > b.ReputationBP
+		}
+		return a.Cloud < b.Cloud
+	})
+	return out, nil
+}
+
+func hasTags(have, want []bbus.Tag) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// AgreementFilter narrows a list of agreements; zero fields match everything.
+type AgreementFilter struct {
+	Cloud  string // as provider or consumer
+	Status string
+}
+
+// Agreements lists agreements in the order they were proposed.
+func Agreements(r kv.Reader, f AgreementFilter, p Page) ([]bbus.Agreement, string, error) {
+	if err := validFilterID("cloud", f.Cloud); err != nil {
+		return nil, "", err
+	}
+	index := ""
+	if f.Cloud != "" {
+		index = "ac/" + f.Cloud + "/"
+	}
+	return listSeq(r, "agr", "a/", index, p, func(a *bbus.Agreement) bool { return f.Status == "" || a.Status == f.Status },
+		func(a *bbus.Agreement) string { return a.ID })
+}
+
+// Agreement returns the agreement with the given id.
+func Agreement(r kv.Reader, id string) (*bbus.Agreement, error) {
+	return getSeq[bbus.Agreement](r, "agr", "a/", "agreement", id)
+}
+
+// Oracles lists oracles in id order.
+func Oracles(r kv.Reader, p Page) ([]bbus.Oracle, string) {
+	out := []bbus.Oracle{}
+	next := ""
+	r.Iterate(prefixOracle, after(prefixOracle, p.After), func(_, v []byte) bool {
+		if len(out) == p.limit() {
+			next = out[len(out)-1].ID
+			return false
+		}
+		var o bbus.Oracle
+		mustUnmarshal(v, &o)
+		out = append(out, o)
+		return true
+	})
+	return out, next
+}
+
+// Report returns the oracle report with the given id.
+func Report(r kv.Reader, id string) (*bbus.Report, error) {
+	return getSeq[bbus.Report](r, "rep", "rp/", "report", id)
+}
+
+// ViolationFilter narrows a list of violations; zero fields match everything.
+type ViolationFilter struct {
+	Cloud string // the cloud it is attributed to
+	VM    string
+}
+
+// Violations lists SLA violations in the order they were recorded.
+func Violations(r kv.Reader, f ViolationFilter, p Page) ([]bbus.Violation, string, error) {
+	if err := validFilterID("cloud", f.Cloud); err != nil {
+		return nil, "", err
+	}
+	if err := validFilterID("vm", f.VM); err != nil {
+		return nil, "", err
+	}
+	index := ""
+	switch {
+	case f.VM != "":
+		index = "viv/" + f.VM + "/"
+	case f.Cloud != "":
+		index = "vic/" + f.Cloud + "/"
+	}
+	return listSeq(r, "vio", "vi/", index, p, func(v *bbus.Violation) bool { return f.Cloud == "" || v.Cloud == f.Cloud },
+		func(v *bbus.Violation) string { return v.ID })
+}
+
+// Violation returns the violation with the given id.
+func Violation(r kv.Reader, id string) (*bbus.Violation, error) {
+	return getSeq[bbus.Violation](r, "vio", "vi/", "violation", id)
+}
+
+// Invoices lists invoices in the order they were closed, those of one cloud
+// (as provider or consumer) if cloud is set.
+func Invoices(r kv.Reader, cloud string, p Page) ([]bbus.Invoice, string, error) {
+	if err := validFilterID("cloud", cloud); err != nil {
+		return nil, "", err
+	}
+	index := ""
+	if cloud != "" {
+		index = "ic/" + cloud + "/"
+	}
+	return listSeq(r, "inv", "i/", index, p, nil, func(i *bbus.Invoice) string { return i.ID })
+}
+
+// Invoice returns the invoice with the given id.
+func Invoice(r kv.Reader, id string) (*bbus.Invoice, error) {
+	return getSeq[bbus.Invoice](r, "inv", "i/", "invoice", id)
+}
+
+// Standing is a cloud's reputation.
+type Standing struct {
+	Cloud        string `json:"cloud"`
+	ReputationBP int64  `json:"reputation_bp"`
+	Reports      int64  `json:"reports"`
+	Compliant    int64  `json:"compliant_reports"`
+}
+
+// Reputations returns every member's reputation, best first, ties by id.
+func Reputations(r kv.Reader) []Standing {
+	out := []Standing{}
+	r.Iterate(prefixCloud, nil, func(_, v []byte) bool {
+		var c bbus.Cloud
+		mustUnmarshal(v, &c)
+		if c.Status != bbus.CloudRemoved {
+			out = append(out, Standing{Cloud: c.ID, ReputationBP: c.ReputationBP, Reports: c.Reports, Compliant: c.Compliant})
+		}
+		return true
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ReputationBP > out[j].ReputationBP })
+	return out
+}
