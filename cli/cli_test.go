@@ -447,7 +447,7 @@ func TestQuery(t *testing.T) {
 	fails(t, 1, "error: invalid: ", "query", "--node", f.node, "migrations", "--status", "done")
 	fails(t, 1, "error: invalid: ", "query", "--node", f.node, "clouds", "--limit", "5000")
 	fails(t, 1, "error: unavailable: ", "query", "--node", "127.0.0.1:1", "status")
-	fails(t, 2, "error: unknown query \"invoices\"", "query", "--node", f.node, "invoices")
+	fails(t, 2, "error: unknown query \"payments\"", "query", "--node", f.node, "payments")
 	fails(t, 2, "error: missing arguments", "query", "--node", f.node, "vm")
 }
 

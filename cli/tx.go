@@ -152,7 +152,7 @@ func runTx(args []string, e *env) error {
 	words := firstWords(args, 2, "sign-only")
 	var a *txAction
 	for i := range txActions {
-		if strings.Join(words, " ") == txActions[i].words {
+		if n := len(strings.Fields(txActions[i].words)); n <= len(words) && strings.Join(words[:n], " ") == txActions[i].words {
 			a = &txActions[i]
 		}
 	}
@@ -177,7 +177,8 @@ func runTx(args []string, e *env) error {
 	signOnly := f.Bool("sign-only", false, "print the signed transaction and submit nothing")
 	out := f.outputFlag()
 	build := a.define(f)
-	pos, err := f.parse(args, 2+a.nargs)
+	nwords := len(strings.Fields(a.words))
+	pos, err := f.parse(args, nwords+a.nargs)
 	if err != nil {
 		return err
 	}
@@ -188,7 +189,7 @@ func runTx(args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	action, err := build(pos[2:], key)
+	action, err := build(pos[nwords:], key)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,7 @@ func (a *api) routes() {
 	a.mux.HandleFunc("GET /v1/vms/{id}/host", a.hostAt)
 	a.mux.HandleFunc("GET /v1/migrations", a.migrations)
 	a.mux.HandleFunc("GET /v1/migrations/{id}", a.migration)
+	a.marketRoutes()
 	// Everything no route above serves: 404, or 405 if another method would do.
 	a.mux.HandleFunc("/", a.noRoute)
 }

@@ -11,8 +11,9 @@ import (
 // lastInvoice is what the ledger keeps per provider and consumer: where the next
 // invoice starts.
 type lastInvoice struct {
-	Invoice string    `json:"invoice"`
-	Until   time.Time `json:"until"`
+	Invoice   string    `json:"invoice"`
+	Until     time.Time `json:"until"`
+	Violation uint64    `json:"violation"` // the sequence number of the last violation invoiced
 }
 
 func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
@@ -43,7 +44,8 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 	if err := c.hostingLines(inv); err != nil {
 		return err
 	}
-	if err := c.penaltyLines(inv); err != nil {
+	lastViolation, err := c.penaltyLines(inv, last.Violation)
+	if err != nil {
 		return err
 	}
 	seq := nextSeq(c.st, keyInvoiceSeq)
@@ -51,7 +53,7 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 	putJSON(c.st, seqKey("i/", seq), inv)
 	c.st.Set(seqKey("ic/"+a.Provider+"/", seq), []byte{})
 	c.st.Set(seqKey("ic/"+a.Consumer+"/", seq), []byte{})
-	putJSON(c.st, pairKey, &lastInvoice{Invoice: inv.ID, Until: until})
+	putJSON(c.st, pairKey, &lastInvoice{Invoice: inv.ID, Until: until, Violation: lastViolation})
 	c.id = inv.ID
 	c.emit("invoice.closed", "invoice", inv.ID, "provider", inv.Provider, "consumer", inv.Consumer)
 	return nil
@@ -133,14 +135,14 @@ func (c *ctx) hostedPartsOf(iv bbus.Interval, from, until time.Time) []part {
 }
 
 // penaltyLines adds a line for each violation by the provider under an
-// agreement with the consumer recorded during [From, Until).
-func (c *ctx) penaltyLines(inv *bbus.Invoice) error {
-	prefix := []byte("vib/" + inv.Provider + "/" + inv.Consumer + "/")
+// agreement with the consumer recorded since the last invoice of the pair (whose
+// last violation was number after), whatever window it concerns: each penalty
+// is in the first invoice closed after it was recorded. It returns the number
+// of the last violation it included.
+func (c *ctx) penaltyLines(inv *bbus.Invoice, after uint64) (uint64, error) {
+	prefix := "vib/" + inv.Provider + "/" + inv.Consumer + "/"
 	var seqs []uint64
-	c.st.Iterate(prefix, append(bytes.Clone(prefix), timeKey(inv.From)...), func(k, _ []byte) bool {
-		if bytes.Compare(k[len(prefix):len(prefix)+8], timeKey(inv.Until)) >= 0 {
-			return false
-		}
+	c.st.Iterate([]byte(prefix), seqKey(prefix, after+1), func(k, _ []byte) bool {
 		seqs = append(seqs, binary.BigEndian.Uint64(k[len(k)-8:]))
 		return true
 	})
@@ -149,10 +151,11 @@ func (c *ctx) penaltyLines(inv *bbus.Invoice) error {
 		getJSON(c.st, seqKey("vi/", seq), &v)
 		if err := addLine(inv, bbus.InvoiceLine{Kind: "penalty", VM: v.VM, Agreement: v.Agreement, Start: v.Start, End: v.End,
 			Seconds: v.Seconds, Violation: v.ID, Amount: -v.Penalty, Evidence: []bbus.Stamp{v.Recorded}}); err != nil {
-			return err
+			return 0, err
 		}
+		after = seq
 	}
-	return nil
+	return after, nil
 }
 
 func (c *ctx) invoiceAnswer(id, status, reason string) error {

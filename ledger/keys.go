@@ -121,7 +121,7 @@ var (
 	prefixInvoice   = []byte("i/")  // i/<seq> -> Invoice; ic/<cloud>/<seq> -> ""; ip/<provider>/<consumer> -> last invoice
 	// rp/<seq> -> Report; rw/<vm>/<start><end> -> report id
 	// ib/<agreement seq>/<vm>/<interval seq> -> "": hosting intervals billed under an agreement
-	// vib/<provider>/<consumer>/<recorded at><seq> -> "": violations to invoice, by time
+	// vib/<provider>/<consumer>/<seq> -> "": violations to invoice
 )
 
 func offerKey(cloud string) []byte          { return []byte("o/" + cloud) }

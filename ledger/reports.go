@@ -104,7 +104,7 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 		putJSON(c.st, seqKey("vi/", vseq), v)
 		c.st.Set(seqKey("viv/"+vm.ID+"/", vseq), []byte{})
 		c.st.Set(seqKey("vic/"+host.ID+"/", vseq), []byte{})
-		c.st.Set(append(append([]byte("vib/"+host.ID+"/"+ag.Consumer+"/"), timeKey(c.h.Time)...), uint64be(vseq)...), []byte{})
+		c.st.Set(seqKey("vib/"+host.ID+"/"+ag.Consumer+"/", vseq), []byte{})
 		rep.Violations = append(rep.Violations, v.ID)
 		c.emit("sla.violation", "violation", v.ID, "vm", vm.ID, "cloud", host.ID, "agreement", ag.ID)
 	}
