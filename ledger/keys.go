@@ -15,19 +15,19 @@ import (
 // The state's key layout. Ids never contain '/', so "prefix/id/" bounds a scan.
 // Numbers and times are 8-byte big-endian so that byte order is numeric order.
 var (
-	keyChainID          = []byte("meta/chain_id")
-	keyParams           = []byte("meta/params")
-	keyMigrationSeq     = []byte("meta/seq/migration")
-	prefixCloud         = []byte("c/")  // c/<cloud> -> Cloud
-	prefixVM            = []byte("v/")  // v/<vm> -> VM
-	prefixInterval      = []byte("h/")  // h/<vm>/<seq> -> Interval
-	prefixMigration     = []byte("m/")  // m/<seq> -> Migration
-	prefixMigrationByVM = []byte("mv/") // mv/<vm>/<seq> -> ""
-	prefixMigrationByCl = []byte("mc/") // mc/<cloud>/<seq> -> "" (as source and as destination)
-	prefixLapse         = []byte("l/")  // l/<lapses_at ns><seq> -> migration key
-	prefixReplay        = []byte("r/")  // r/<txid 32 bytes> -> expires
-	prefixReplayByTime  = []byte("rt/") // rt/<expires s><txid 32 bytes> -> ""
-	prefixValUpdate     = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
+	keyChainID      = []byte("meta/chain_id")
+	keyParams       = []byte("meta/params")
+	keyMigrationSeq = []byte("meta/seq/migration")
+	prefixCloud     = []byte("c/") // c/<cloud> -> Cloud
+	prefixVM        = []byte("v/") // v/<vm> -> VM
+	// h/<vm>/<seq> -> Interval
+	// m/<seq> -> Migration
+	// mv/<vm>/<seq> -> ""
+	// mc/<cloud>/<seq> -> "" (as source and as destination)
+	prefixLapse        = []byte("l/")  // l/<lapses_at ns><seq> -> migration key
+	prefixReplay       = []byte("r/")  // r/<txid 32 bytes> -> expires
+	prefixReplayByTime = []byte("rt/") // rt/<expires s><txid 32 bytes> -> ""
+	prefixValUpdate    = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
 )
 
 func cloudKey(id string) []byte { return []byte("c/" + id) }
@@ -116,9 +116,9 @@ var (
 	keyInvoiceSeq   = []byte("meta/seq/invoice")
 	prefixOffer     = []byte("o/")  // o/<cloud> -> Offer
 	prefixOracle    = []byte("or/") // or/<oracle> -> Oracle
-	prefixAgreement = []byte("a/")  // a/<seq> -> Agreement; ac/<cloud>/<seq>, ap/<provider>/<consumer>/<seq> -> ""
-	prefixViolation = []byte("vi/") // vi/<seq> -> Violation; viv/<vm>/<seq>, vic/<cloud>/<seq> -> ""
-	prefixInvoice   = []byte("i/")  // i/<seq> -> Invoice; ic/<cloud>/<seq> -> ""; ip/<provider>/<consumer> -> last invoice
+	// a/<seq> -> Agreement; ac/<cloud>/<seq>, ap/<provider>/<consumer>/<seq> -> ""
+	// vi/<seq> -> Violation; viv/<vm>/<seq>, vic/<cloud>/<seq> -> ""
+	// i/<seq> -> Invoice; ic/<cloud>/<seq> -> ""; ip/<provider>/<consumer> -> last invoice
 	// rp/<seq> -> Report; rw/<vm>/<start><end> -> report id
 	// ib/<agreement seq>/<vm>/<interval seq> -> "": hosting intervals billed under an agreement
 	// vib/<provider>/<consumer>/<seq> -> "": violations to invoice
