@@ -48,7 +48,9 @@ func (a *adversary) block(d time.Duration) {
 
 func newAdversary(t *testing.T) *adversary {
 	a := &adversary{t: t, l: newTestLedger(), st: kv.NewMem(), h: Header{Time: testGenesisTime}}
-	capacity := func(string) bbus.Resources { return bbus.Resources{CPU: 16, MemMiB: 16384, DiskIOPS: 1000, NetMbps: 1000} }
+	capacity := func(string) bbus.Resources {
+		return bbus.Resources{CPU: 16, MemMiB: 16384, DiskIOPS: 1000, NetMbps: 1000}
+	}
 	if err := a.l.InitGenesis(a.st, testChainID, testGenesis([]string{"a", "b", "c", "d"}, capacity, bbus.DefaultParams()), testGenesisTime); err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +60,8 @@ func newAdversary(t *testing.T) *adversary {
 	agr := a.must("b", bbus.Action{AgreementPropose: &bbus.AgreementPropose{Provider: "b", Consumer: "a",
 		PriceVCPUHour: 1_000_000, Availability: 99_000, PenaltyPct: 10_000}})
 	a.must("a", bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: agr}})
-	a.must("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm1", To: "b", Agreement: agr}})   // mig-1
-	a.must("b", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm2", To: "c"}})                   // mig-2
+	a.must("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm1", To: "b", Agreement: agr}}) // mig-1
+	a.must("b", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm2", To: "c"}})                 // mig-2
 	a.must("o", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: testPub("o")}})
 	for _, m := range []string{"a", "b", "c"} {
 		a.must(m, bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "o"}})
