@@ -1,0 +1,128 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/keys"
+	"github.com/bbusdev/bbus/ledger"
+	"github.com/bbusdev/bbus/store"
+)
+
+var genesisTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func key(id string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte(id))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// newApp returns an application over a fresh in-memory store, initialised with
+// a genesis of clouds a and b.
+func newApp(t *testing.T) *App {
+	t.Helper()
+	g := bbus.Genesis{Params: bbus.DefaultParams()}
+	for _, id := range []string{"a", "b"} {
+		g.Clouds = append(g.Clouds, bbus.GenesisCloud{ID: id, Name: id, PubKey: key(id).Public().(ed25519.PublicKey),
+			Capacity: bbus.Resources{CPU: 8, MemMiB: 8192}})
+	}
+	val := key("validator").Public().(ed25519.PublicKey)
+	g.Clouds[0].ValidatorKey, g.Clouds[0].Power = val, 10
+	state, _ := json.Marshal(&g)
+	app := New(ledger.New(keys.Verify), store.OpenMem())
+	_, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "bbus-chain", Time: genesisTime,
+		AppStateBytes: state, Validators: []abci.ValidatorUpdate{abci.UpdateValidator(val, 10, "ed25519")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+func sign(chain, signer string, n uint64, a bbus.Action) []byte {
+	raw, _, err := bbus.SignTx(&bbus.Body{ChainID: chain, Signer: signer, Nonce: n, Expires: genesisTime.Unix() + 3600, Action: a}, key(signer))
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+// TestFaultyProposerBlock feeds two independent applications a block a faulty
+// proposer made: valid, rule-breaking, forged and duplicated transactions. Both
+// must reject the same ones with the same codes and reach the same app hash;
+// ProcessProposal must refuse blocks with bytes no mempool would admit.
+func TestFaultyProposerBlock(t *testing.T) {
+	res := bbus.Resources{CPU: 2, MemMiB: 1024}
+	good := sign("bbus-chain", "a", 1, bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm1", Resources: res}})
+	forged := sign("bbus-chain", "b", 2, bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm2", Resources: res}})
+	forged = bytes.Replace(forged, []byte(`"vm2"`), []byte(`"vm3"`), 1) // body changed after signing
+	block := [][]byte{
+		good,
+		good, // the same transaction twice in one block
+		forged,
+		sign("bbus-chain", "b", 3, bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: "mig-1"}}),                                 // no such migration
+		sign("bbus-chain", "a", 4, bbus.Action{VMRegister: &bbus.VMRegister{VM: "big", Resources: bbus.Resources{CPU: 100, MemMiB: 1}}}), // over capacity
+		sign("bbus-chain", "zed", 5, bbus.Action{VMTerminate: &bbus.VMRef{VM: "vm1"}}),                                                   // unknown signer
+		sign("bbus-chain", "a", 6, bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm1", To: "b"}}),
+	}
+	want := []string{"", bbus.EREPLAY, bbus.EBADSIG, bbus.ENOTFOUND, bbus.ECAPACITY, bbus.EUNKNOWNSIGNER, ""}
+	var hashes [][]byte
+	for n := 0; n < 2; n++ {
+		app := newApp(t)
+		ctx := context.Background()
+		pp, _ := app.ProcessProposal(ctx, &abci.RequestProcessProposal{Txs: block, Height: 1, Time: genesisTime.Add(time.Second)})
+		if pp.Status != abci.ResponseProcessProposal_ACCEPT {
+			t.Fatalf("a block of decodable transactions for this chain was refused")
+		}
+		fb, err := app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Txs: block, Height: 1, Time: genesisTime.Add(time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range fb.TxResults {
+			if got := CodeOf(r.Code); got != want[i] {
+				t.Errorf("app %d tx %d: code %q (%s), want %q", n, i, got, r.Log, want[i])
+			}
+		}
+		app.Commit(ctx, &abci.RequestCommit{})
+		info, _ := app.Info(ctx, &abci.RequestInfo{})
+		if info.LastBlockHeight != 1 || !bytes.Equal(info.LastBlockAppHash, fb.AppHash) {
+			t.Fatalf("info after commit: %d %X, finalize said %X", info.LastBlockHeight, info.LastBlockAppHash, fb.AppHash)
+		}
+		hashes = append(hashes, fb.AppHash)
+
+		for _, bad := range [][]byte{
+			[]byte("garbage"),
+			sign("other-chain", "a", 7, bbus.Action{VMTerminate: &bbus.VMRef{VM: "vm1"}}),
+			append(append([]byte{}, good...), ' '),
+		} {
+			pp, _ := app.ProcessProposal(ctx, &abci.RequestProcessProposal{Txs: [][]byte{good, bad}, Height: 2})
+			if pp.Status != abci.ResponseProcessProposal_REJECT {
+				t.Errorf("ProcessProposal accepted a block carrying %q", bad)
+			}
+		}
+	}
+	if !bytes.Equal(hashes[0], hashes[1]) {
+		t.Fatalf("two applications, same block, different app hashes: %X %X", hashes[0], hashes[1])
+	}
+}
+
+// TestCheckTxRejectsCheaply shows CheckTx refusing what never needs a block.
+func TestCheckTxRejectsCheaply(t *testing.T) {
+	app := newApp(t)
+	for raw, want := range map[string]string{
+		"not json": bbus.EMALFORMED,
+		string(sign("elsewhere", "a", 1, bbus.Action{VMTerminate: &bbus.VMRef{VM: "x"}})):       bbus.EWRONGCHAIN,
+		string(sign("bbus-chain", "nobody", 1, bbus.Action{VMTerminate: &bbus.VMRef{VM: "x"}})): bbus.EUNKNOWNSIGNER,
+	} {
+		r, _ := app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: []byte(raw)})
+		if CodeOf(r.Code) != want || r.Log == "" {
+			t.Errorf("CheckTx(%.30q) = %d %q, want %s", raw, r.Code, r.Log, want)
+		}
+	}
+}

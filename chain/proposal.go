@@ -1,0 +1,33 @@
+package chain
+
+import (
+	"context"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/ledger"
+)
+
+// ProcessProposal refuses a proposed block that carries bytes no honest node
+// would have admitted to its mempool: transactions that do not decode as
+// canonical bbus transactions, or that name another chain. Everything else is
+// left to FinalizeBlock, which rejects rule-breaking transactions one by one,
+// the same way on every validator.
+func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	reject := &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}
+	chainID := ""
+	for _, raw := range req.Txs {
+		tx, err := bbus.DecodeTx(raw)
+		if err != nil {
+			return reject, nil
+		}
+		if chainID == "" {
+			chainID = ledger.ChainID(a.store.Committed())
+		}
+		if tx.ChainID != chainID {
+			return reject, nil
+		}
+	}
+	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
