@@ -14,41 +14,58 @@ import (
 // stores and requires byte-equal state after every block, and equal results,
 // events and validator updates: what every validator of a chain must compute.
 func TestDeterminism(t *testing.T) {
+	modelGenesis := func(seed int64) *bbus.Genesis {
+		return testGenesis(modelFounders, func(string) bbus.Resources { return modelCapacity }, modelParams(seed))
+	}
 	for seed := int64(1001); seed <= 1020; seed++ {
 		trace, final := runModel(t, seed, 300, map[string]int{})
-		a, b := newReplica(t, seed), newReplica(t, seed)
-		blocks := 0
-		for i, s := range trace {
-			where := fmt.Sprintf("seed %d, step %d (%s)", seed, i, s.desc)
-			if s.header != nil {
-				if a.height > 0 {
-					if ua, ub := a.endBlock(), b.endBlock(); ua != ub {
-						t.Fatalf("%s: validator updates differ:\n%s\n%s", where, ua, ub)
-					}
-					compareDumps(t, where, a.st, b.st)
-					blocks++
+		replayTwice(t, fmt.Sprintf("seed %d", seed), trace, final, modelGenesis(seed))
+	}
+	// The market: agreements, oracles, reports, violations, invoices and their
+	// answers, with block times that are not whole seconds.
+	for seed := int64(2001); seed <= 2010; seed++ {
+		trace, final := runInvoiceModel(t, seed, 300, map[string]int{})
+		replayTwice(t, fmt.Sprintf("market seed %d", seed), trace, final, marketGenesis())
+	}
+}
+
+// replayTwice feeds trace to two replicas of genesis g, comparing them after
+// every block, and requires them to end in final, the state of the run that
+// made the trace.
+func replayTwice(t *testing.T, label string, trace []traceStep, final []byte, g *bbus.Genesis) {
+	t.Helper()
+	a, b := newReplica(t, g), newReplica(t, g)
+	blocks := 0
+	for i, s := range trace {
+		where := fmt.Sprintf("%s, step %d (%s)", label, i, s.desc)
+		if s.header != nil {
+			if a.height > 0 {
+				if ua, ub := a.endBlock(), b.endBlock(); ua != ub {
+					t.Fatalf("%s: validator updates differ:\n%s\n%s", where, ua, ub)
 				}
-				if ea, eb := a.beginBlock(*s.header), b.beginBlock(*s.header); ea != eb {
-					t.Fatalf("%s: BeginBlock events differ:\n%s\n%s", where, ea, eb)
-				}
-				continue
+				compareDumps(t, where, a.st, b.st)
+				blocks++
 			}
-			if ra, rb := a.apply(s.raw), b.apply(s.raw); ra != rb {
-				t.Fatalf("%s: results differ:\n%s\n%s", where, ra, rb)
+			if ea, eb := a.beginBlock(*s.header), b.beginBlock(*s.header); ea != eb {
+				t.Fatalf("%s: BeginBlock events differ:\n%s\n%s", where, ea, eb)
 			}
+			continue
 		}
-		if ua, ub := a.endBlock(), b.endBlock(); ua != ub {
-			t.Fatalf("seed %d: validator updates of the last block differ:\n%s\n%s", seed, ua, ub)
+		if ra, rb := a.apply(s.raw), b.apply(s.raw); ra != rb {
+			t.Fatalf("%s: results differ:\n%s\n%s", where, ra, rb)
 		}
-		compareDumps(t, fmt.Sprintf("seed %d, end", seed), a.st, b.st)
-		// The run that generated the trace checked the ledger against the model;
-		// the replicas must end where it ended.
-		if got := dumpStore(a.st); !bytes.Equal(got, final) {
-			t.Fatalf("seed %d: replaying the trace ends in another state than the run that made it: %s", seed, firstDiff(final, got))
-		}
-		if blocks < 10 {
-			t.Fatalf("seed %d: only %d blocks compared", seed, blocks)
-		}
+	}
+	if ua, ub := a.endBlock(), b.endBlock(); ua != ub {
+		t.Fatalf("%s: validator updates of the last block differ:\n%s\n%s", label, ua, ub)
+	}
+	compareDumps(t, label+", end", a.st, b.st)
+	// The run that generated the trace checked the ledger against its model;
+	// the replicas must end where it ended.
+	if got := dumpStore(a.st); !bytes.Equal(got, final) {
+		t.Fatalf("%s: replaying the trace ends in another state than the run that made it: %s", label, firstDiff(final, got))
+	}
+	if blocks < 10 {
+		t.Fatalf("%s: only %d blocks compared", label, blocks)
 	}
 }
 
@@ -67,9 +84,8 @@ type replica struct {
 	height int64
 }
 
-func newReplica(t *testing.T, seed int64) *replica {
+func newReplica(t *testing.T, g *bbus.Genesis) *replica {
 	r := &replica{l: newTestLedger(), st: kv.NewMem()}
-	g := testGenesis(modelFounders, func(string) bbus.Resources { return modelCapacity }, modelParams(seed))
 	if err := r.l.InitGenesis(r.st, testChainID, g, testGenesisTime); err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 // Commands:
 //
 //	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS joinpower=N]
+//	        [require_agreement=true]
 //	    founding clouds (validators of power 10), all with the given capacity
 //	    unless <id>.<resource> overrides it; genesis is at 2025-01-01T00:00:00Z
 //	block time=+DURATION
@@ -49,16 +50,36 @@ import (
 //	      register vm=ID cpu=N mem=N [disk=N net=N image=S] | terminate vm=ID
 //	      propose vm=ID to=ID [agreement=S]
 //	      accept|complete|reject|cancel mig=ID
+//	      offer_publish [cpu=N mem=N disk=N net=N] [vcpu=AMOUNT gib=AMOUNT] [tags=K=V,K=V]
+//	      agreement_propose provider=ID consumer=ID vcpu=AMOUNT [gib=AMOUNT] avail=PCT
+//	        [latency=MS] penalty=PCT [until=TIME]
+//	      agreement_sign agr=ID
+//	      oracle_join [name=S] | oracle_approve oracle=ID
+//	      report vm=ID start=TIME end=TIME avail=PCT [latency=MS]
+//	      invoice_close [provider=ID] consumer=ID until=TIME   (provider defaults to the signer)
+//	      invoice_accept inv=ID | invoice_dispute inv=ID [reason=WORD]
+//	    AMOUNT is a decimal number of credits (0.36 is 360000 micro-credits), PCT a
+//	    decimal percentage (99.5 is 99500 thousandths); both may be negative or out
+//	    of range, to test what the ledger does with them. TIME is +DURATION or
+//	    -DURATION from genesis, or unix:N (Unix seconds).
 //	replay N
 //	    submits the exact bytes of transaction #N again
 //	query cloud ID | clouds | vm ID | vms | history ID | host ID at=+DURATION |
-//	      migration ID | migrations [vm=ID] [cloud=ID] [status=S]
+//	      migration ID | migrations [vm=ID] [cloud=ID] [status=S] |
+//	      agreement ID | agreements [cloud=ID] [status=S] | oracles | report ID |
+//	      violations [cloud=ID] [vm=ID] | invoice ID | invoices [cloud=ID] |
+//	      reputation | offers | match cpu=N mem=N [disk=N net=N] [max=AMOUNT] [tags=K=V,...] [exclude=ID]
 //	    prints state: JSON for one record, one line per record for lists
 //	    (clouds: allocated/capacity per resource). host's at= is relative to genesis.
+//	    An invoice prints as one line for the invoice, one per invoice line and
+//	    one for the totals, amounts in micro-credits.
 //
-// In outputs, transaction ids read tx#N and keys pubkey(ID) and valkey(ID).
+// In outputs, transaction ids read tx#N, keys pubkey(ID) and valkey(ID), and
+// in the one-line forms times read +DURATION from genesis and stamps tx#N@HEIGHT.
 // After every rejected transaction the runner checks that the store holds the same
-// bytes as before, and after every command that the ledger's invariants hold.
+// bytes as before, and after every command that the ledger's invariants hold
+// (checkInvariants, with checkMarketInvariants: the sums of every invoice, no
+// hosting second billed twice, each penalty in one invoice, reputations).
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of the golden scripts in testdata/")
 
@@ -283,6 +304,67 @@ func (a *args) dur(key string, def time.Duration) time.Duration {
 	return d
 }
 
+// fixed parses a decimal with at most places decimal places ("0.36", "-1",
+// "99.5") into an integer of 10^-places units. Unlike bbus.ParseAmount it takes
+// negative and out-of-range values, so that scripts can show what the ledger
+// does with them.
+func (a *args) fixed(key string, places int, def int64) int64 {
+	s := a.str(key, "")
+	if s == "" {
+		return def
+	}
+	neg := strings.HasPrefix(s, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if len(frac) > places {
+		a.r.fatalf("argument %s=%s: more than %d decimal places", key, s, places)
+	}
+	n, err := strconv.ParseInt(whole+frac+strings.Repeat("0", places-len(frac)), 10, 64)
+	if err != nil || whole == "" {
+		a.r.fatalf("argument %s=%s: not a decimal", key, s)
+	}
+	if neg {
+		n = -n
+	}
+	return n
+}
+
+// unix parses a TIME: +DURATION or -DURATION from genesis, or unix:N, into Unix seconds.
+func (a *args) unix(key string, def int64) int64 {
+	s := a.str(key, "")
+	if s == "" {
+		return def
+	}
+	if n, ok := strings.CutPrefix(s, "unix:"); ok {
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			a.r.fatalf("argument %s=%s: %v", key, s, err)
+		}
+		return v
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || (s[0] != '+' && s[0] != '-') {
+		a.r.fatalf("argument %s=%s: want +DURATION, -DURATION or unix:N", key, s)
+	}
+	return testGenesisTime.Add(d).Unix()
+}
+
+// tags parses K=V,K=V in the order given.
+func (a *args) tags(key string) []bbus.Tag {
+	s := a.str(key, "")
+	if s == "" {
+		return nil
+	}
+	var out []bbus.Tag
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			a.r.fatalf("argument %s=%s: want K=V,K=V", key, s)
+		}
+		out = append(out, bbus.Tag{Key: k, Value: v})
+	}
+	return out
+}
+
 func (a *args) res(prefix string, def bbus.Resources) bbus.Resources {
 	return bbus.Resources{
 		CPU: a.int(prefix+"cpu", def.CPU), MemMiB: a.int(prefix+"mem", def.MemMiB),
@@ -336,6 +418,13 @@ func (r *scriptRunner) genesis(a *args) []string {
 	p.MigrationLapseSeconds = a.int("lapse", p.MigrationLapseSeconds)
 	p.TxMaxTTLSeconds = a.int("ttl", p.TxMaxTTLSeconds)
 	p.JoinPower = a.int("joinpower", p.JoinPower)
+	switch v := a.str("require_agreement", "false"); v {
+	case "true":
+		p.RequireAgreement = true
+	case "false":
+	default:
+		r.fatalf("require_agreement=%s: true or false", v)
+	}
 	caps := map[string]bbus.Resources{}
 	for _, id := range ids {
 		caps[id] = a.res(id+".", def)
@@ -350,6 +439,9 @@ func (r *scriptRunner) genesis(a *args) []string {
 	r.h = Header{Height: 0, Time: testGenesisTime}
 	out := []string{fmt.Sprintf("chain %s at %s; approval > %d/%d, lapse %ds, tx ttl %ds, join power %d",
 		ChainID(r.st), testGenesisTime.Format(time.RFC3339), p.ApprovalNum, p.ApprovalDen, p.MigrationLapseSeconds, p.TxMaxTTLSeconds, p.JoinPower)}
+	if p.RequireAgreement {
+		out[0] += ", agreements required"
+	}
 	return append(out, r.cloudLines()...)
 }
 
@@ -452,6 +544,32 @@ func (r *scriptRunner) tx(a *args) []string {
 		s.action.MigrationReject = &bbus.MigrationRef{Migration: a.need("mig")}
 	case "cancel":
 		s.action.MigrationCancel = &bbus.MigrationRef{Migration: a.need("mig")}
+	case "offer_publish":
+		s.action.OfferPublish = &bbus.OfferPublish{Resources: a.res("", bbus.Resources{}),
+			PriceVCPUHour: a.fixed("vcpu", 6, 0), PriceGiBHour: a.fixed("gib", 6, 0), Tags: a.tags("tags")}
+	case "agreement_propose":
+		s.action.AgreementPropose = &bbus.AgreementPropose{Provider: a.need("provider"), Consumer: a.need("consumer"),
+			PriceVCPUHour: a.fixed("vcpu", 6, 0), PriceGiBHour: a.fixed("gib", 6, 0), Availability: a.fixed("avail", 3, 0),
+			MaxLatencyMS: a.int("latency", 0), PenaltyPct: a.fixed("penalty", 3, 0), Until: a.unix("until", 0)}
+	case "agreement_sign":
+		s.action.AgreementSign = &bbus.AgreementRef{Agreement: a.need("agr")}
+	case "oracle_join":
+		s.action.OracleJoin = &bbus.OracleJoin{Name: a.str("name", "oracle "+signer), PubKey: testPub(signer)}
+		r.nameCloud(signer)
+	case "oracle_approve":
+		s.action.OracleApprove = &bbus.OracleRef{Oracle: a.need("oracle")}
+	case "report":
+		a.need("start")
+		a.need("end")
+		s.action.Report = &bbus.ReportAction{VM: a.need("vm"), Start: a.unix("start", 0), End: a.unix("end", 0),
+			Availability: a.fixed("avail", 3, 0), LatencyMS: a.int("latency", 0)}
+	case "invoice_close":
+		a.need("until")
+		s.action.InvoiceClose = &bbus.InvoiceClose{Provider: a.str("provider", signer), Consumer: a.need("consumer"), Until: a.unix("until", 0)}
+	case "invoice_accept":
+		s.action.InvoiceAccept = &bbus.InvoiceRef{Invoice: a.need("inv")}
+	case "invoice_dispute":
+		s.action.InvoiceDispute = &bbus.InvoiceDispute{Invoice: a.need("inv"), Reason: a.str("reason", "")}
 	default:
 		r.fatalf("unknown action %q", act)
 	}
@@ -548,6 +666,12 @@ func (r *scriptRunner) query(a *args) []string {
 			out = []string{"(none)"}
 		}
 		return out
+	case "agreement":
+		v, err = Agreement(r.st, id())
+	case "report":
+		v, err = Report(r.st, id())
+	case "agreements", "oracles", "violations", "invoice", "invoices", "reputation", "offers", "match":
+		return r.marketQuery(a)
 	default:
 		r.fatalf("unknown query %q", a.words[0])
 	}

@@ -328,5 +328,5 @@ func checkInvariants(r kv.Reader, now time.Time) []string {
 			fail("VM %s: history lists migrations %v, the ledger holds %v", vm.ID, idx, ids)
 		}
 	}
-	return bad
+	return append(bad, checkMarketInvariants(r, now)...)
 }
