@@ -126,6 +126,11 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 	for i := range invs {
 		inv := &invs[i]
 		pair := inv.Provider + "/" + inv.Consumer
+		if _, ok := lastUntil[pair]; !ok {
+			var genesis time.Time
+			getJSON(r, keyGenesisTime, &genesis) // a pair's first invoice starts at genesis
+			lastUntil[pair] = genesis
+		}
 		if !inv.From.Equal(lastUntil[pair]) || !inv.Until.After(inv.From) || inv.Until.After(now) {
 			fail("invoice %s covers %s..%s; the last one of %s ended at %s", inv.ID, inv.From, inv.Until, pair, lastUntil[pair])
 		}

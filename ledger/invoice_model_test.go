@@ -443,8 +443,8 @@ func (w *invoiceWorld) report() {
 	case k == 2:
 		w.submit(vm.owner, bbus.Action{Report: a}, bbus.EUNAUTHORIZED, vm.owner+" reports as if an oracle")
 		return
-	case w.windows[key]:
-		want = bbus.EEXISTS
+	case w.overlaps(vm.id, start, end):
+		want = bbus.EEXISTS // each second of a VM is reported once
 	}
 	desc := fmt.Sprintf("o1 reports %s %s..%s avail=%d latency=%d", vm.id, rel(time.Unix(a.Start, 0)), rel(time.Unix(a.End, 0)), a.Availability, a.LatencyMS)
 	res := w.submit("o1", bbus.Action{Report: a}, want, desc)
@@ -529,6 +529,9 @@ func (w *invoiceWorld) closeInvoice() {
 	}
 	pair := p + "/" + c
 	from := w.lastUntil[pair]
+	if from.IsZero() {
+		from = testGenesisTime // a pair's first invoice starts at genesis
+	}
 	now := w.h.Time.Unix()
 	lo := int64(0)
 	if !from.IsZero() {
@@ -853,4 +856,14 @@ func TestInvoiceModel(t *testing.T) {
 			t.Logf("%-40s %d", k, outcomes[k])
 		}
 	}
+}
+
+// overlaps reports whether [start, end) of vm overlaps a window reported before.
+func (w *invoiceWorld) overlaps(vm string, start, end int64) bool {
+	for _, r := range w.reported {
+		if r.VM == vm && r.Start < end && start < r.End {
+			return true
+		}
+	}
+	return false
 }

@@ -32,12 +32,14 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 	until := time.Unix(a.Until, 0).UTC()
 	var last lastInvoice
 	pairKey := []byte("ip/" + a.Provider + "/" + a.Consumer)
-	getJSON(c.st, pairKey, &last)
+	if !getJSON(c.st, pairKey, &last) {
+		getJSON(c.st, keyGenesisTime, &last.Until) // a pair's first invoice starts at genesis
+	}
 	switch {
 	case until.After(c.h.Time):
 		return bbus.Errorf(bbus.EINVALID, "the invoice would end at %s, after the block time %s: only the past can be invoiced", unixString(a.Until), c.h.Time.Format(time.RFC3339))
 	case !until.After(last.Until):
-		return bbus.Errorf(bbus.EINVALID, "the invoice must end after %s, where the last one (%s) ended", last.Until.Format(time.RFC3339), last.Invoice)
+		return bbus.Errorf(bbus.EINVALID, "the invoice must end after %s, where the pair's last invoice (or the chain) began", last.Until.Format(time.RFC3339))
 	}
 	inv := &bbus.Invoice{Provider: a.Provider, Consumer: a.Consumer, From: last.Until, Until: until,
 		Lines: []bbus.InvoiceLine{}, Status: bbus.InvoiceIssued, Closed: c.stamp}

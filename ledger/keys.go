@@ -17,6 +17,7 @@ import (
 var (
 	keyChainID      = []byte("meta/chain_id")
 	keyParams       = []byte("meta/params")
+	keyGenesisTime  = []byte("meta/genesis_time")
 	keyMigrationSeq = []byte("meta/seq/migration")
 	prefixCloud     = []byte("c/") // c/<cloud> -> Cloud
 	prefixVM        = []byte("v/") // v/<vm> -> VM
@@ -119,7 +120,7 @@ var (
 	// a/<seq> -> Agreement; ac/<cloud>/<seq>, ap/<provider>/<consumer>/<seq> -> ""
 	// vi/<seq> -> Violation; viv/<vm>/<seq>, vic/<cloud>/<seq> -> ""
 	// i/<seq> -> Invoice; ic/<cloud>/<seq> -> ""; ip/<provider>/<consumer> -> last invoice
-	// rp/<seq> -> Report; rw/<vm>/<start><end> -> report id
+	// rp/<seq> -> Report; rw/<vm>/<end><start> -> report seq (windows of a VM never overlap)
 	// ib/<agreement seq>/<vm>/<interval seq> -> "": hosting intervals billed under an agreement
 	// vib/<provider>/<consumer>/<seq> -> "": violations to invoice
 )

@@ -122,6 +122,7 @@ func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genes
 		return bbus.Errorf(bbus.EINVALID, "genesis has no validator power")
 	}
 	st.Set(keyChainID, []byte(chainID))
+	putJSON(st, keyGenesisTime, genesisTime.UTC())
 	putJSON(st, keyParams, &g.Params)
 	return nil
 }

@@ -76,7 +76,7 @@ func (c *ctx) agreementPropose(a *bbus.AgreementPropose) error {
 	case a.MaxLatencyMS < 0 || a.MaxLatencyMS > 3_600_000:
 		return bbus.Errorf(bbus.EINVALID, "max_latency_ms must be between 0 and 3600000")
 	case a.Until != 0 && a.Until <= c.h.Time.Unix():
-		return bbus.Errorf(bbus.EINVALID, "the agreement would end at %s, before the block time %s", unixString(a.Until), c.h.Time.Format(time.RFC3339))
+		return bbus.Errorf(bbus.EINVALID, "the agreement would end at %s, not after the block time %s", unixString(a.Until), c.h.Time.Format(time.RFC3339))
 	}
 	if err := validatePrices(a.PriceVCPUHour, a.PriceGiBHour); err != nil {
 		return err

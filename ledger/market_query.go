@@ -112,7 +112,13 @@ func MatchClouds(r kv.Reader, req MatchRequest) ([]Match, error) {
 		return nil, err
 	}
 	out := []Match{}
-	offers, _ := Offers(r, Page{Limit: MaxLimit})
+	var offers []bbus.Offer
+	r.Iterate(prefixOffer, nil, func(_, v []byte) bool {
+		var o bbus.Offer
+		mustUnmarshal(v, &o)
+		offers = append(offers, o)
+		return true
+	})
 	for _, o := range offers {
 		c, err := Cloud(r, o.Cloud)
 		if err != nil || c.Status != bbus.CloudActive || c.ID == req.Exclude {
@@ -259,13 +265,13 @@ type Standing struct {
 	Compliant    int64  `json:"compliant_reports"`
 }
 
-// Reputations returns every member's reputation, best first, ties by id.
+// Reputations returns every active member's reputation, best first, ties by id.
 func Reputations(r kv.Reader) []Standing {
 	out := []Standing{}
 	r.Iterate(prefixCloud, nil, func(_, v []byte) bool {
 		var c bbus.Cloud
 		mustUnmarshal(v, &c)
-		if c.Status != bbus.CloudRemoved {
+		if c.Status == bbus.CloudActive {
 			out = append(out, Standing{Cloud: c.ID, ReputationBP: c.ReputationBP, Reports: c.Reports, Compliant: c.Compliant})
 		}
 		return true

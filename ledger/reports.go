@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"bytes"
+	"encoding/binary"
 	"time"
 
 	"github.com/bbusdev/bbus"
@@ -66,9 +68,9 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 	case a.LatencyMS < 0 || a.LatencyMS > 3_600_000:
 		return bbus.Errorf(bbus.EINVALID, "latency_ms must be between 0 and 3600000")
 	}
-	window := append(append([]byte("rw/"+vm.ID+"/"), uint64be(uint64(a.Start))...), uint64be(uint64(a.End))...)
-	if prev := c.st.Get(window); prev != nil {
-		return bbus.Errorf(bbus.EEXISTS, "the window %s to %s of VM %s was already reported (%s)", unixString(a.Start), unixString(a.End), vm.ID, prev)
+	if prev := c.overlappingReport(vm.ID, a.Start, a.End); prev != nil {
+		return bbus.Errorf(bbus.EEXISTS, "the window %s to %s of VM %s overlaps %s's window %s to %s: each second of a VM is reported once",
+			unixString(a.Start), unixString(a.End), vm.ID, prev.ID, prev.Start.Format(time.RFC3339), prev.End.Format(time.RFC3339))
 	}
 	seq := nextSeq(c.st, keyReportSeq)
 	rep := &bbus.Report{ID: seqID("rep", seq), Oracle: c.tx.Signer, VM: vm.ID, Start: start, End: end,
@@ -109,7 +111,7 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 		c.emit("sla.violation", "violation", v.ID, "vm", vm.ID, "cloud", host.ID, "agreement", ag.ID)
 	}
 	putJSON(c.st, seqKey("rp/", seq), rep)
-	c.st.Set(window, []byte(rep.ID))
+	c.st.Set(reportWindowKey(vm.ID, a.End, a.Start), uint64be(seq))
 	c.id = rep.ID
 	c.emit("report.recorded", "report", rep.ID, "vm", vm.ID, "oracle", rep.Oracle)
 	return nil
@@ -127,4 +129,26 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// reportWindowKey indexes a VM's reported windows by end, then start.
+func reportWindowKey(vm string, end, start int64) []byte {
+	return append(append([]byte("rw/"+vm+"/"), uint64be(uint64(end))...), uint64be(uint64(start))...)
+}
+
+// overlappingReport returns an earlier report of the VM whose window overlaps
+// [start, end), or nil. Recorded windows never overlap one another, so ordered
+// by end they are ordered by start too: the first window ending after start is
+// the only one that can overlap.
+func (c *ctx) overlappingReport(vm string, start, end int64) *bbus.Report {
+	var found *bbus.Report
+	prefix := []byte("rw/" + vm + "/")
+	c.st.Iterate(prefix, append(bytes.Clone(prefix), uint64be(uint64(start)+1)...), func(k, v []byte) bool {
+		if int64(binary.BigEndian.Uint64(k[len(k)-8:])) < end {
+			found = new(bbus.Report)
+			getJSON(c.st, seqKey("rp/", binary.BigEndian.Uint64(v)), found)
+		}
+		return false
+	})
+	return found
 }
