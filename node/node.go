@@ -143,10 +143,8 @@ func loadPV(cfg *cmtcfg.Config) (pv *privval.FilePV, err error) {
 			err = fmt.Errorf("validator key %s: %v", cfg.PrivValidatorKeyFile(), r)
 		}
 	}()
-	for _, f := range []string{cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()} {
-		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("validator key: %w", err)
-		}
+	if err := checkPVFiles(cfg); err != nil {
+		return nil, err
 	}
 	return privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()), nil
 }
