@@ -187,6 +187,9 @@ func TestErrors(t *testing.T) {
 	}
 	res, err = c.Send(ctx, client.Signer{ChainID: "other", ID: "c1", Key: c1.Key}, bbus.Action{VMTerminate: &bbus.VMRef{VM: "vm-1"}})
 	wantCode(t, "wrong chain", err, bbus.EWRONGCHAIN)
+	if res != nil {
+		t.Errorf("result of a transaction for another chain: %+v", res)
+	}
 	_, _, err = client.Signer{ID: "c1"}.Sign(bbus.Action{VMTerminate: &bbus.VMRef{VM: "vm-1"}})
 	wantCode(t, "no key", err, bbus.EINVALID)
 }
