@@ -67,6 +67,18 @@ func (c *ctx) passes(votes []string, exclude string) bool {
 	return yes*p.ApprovalDen > p.ApprovalNum*electorate
 }
 
+// vote records the signer's vote for a motion ("approve cloud3") in votes and
+// reports whether the motion now passes among the active members other than
+// exclude.
+func (c *ctx) vote(votes *[]string, motion, exclude, event, kind, id string) (bool, error) {
+	var added bool
+	if *votes, added = insertSorted(*votes, c.tx.Signer); !added {
+		return false, bbus.Errorf(bbus.ESTATE, "cloud %s already voted to %s", c.tx.Signer, motion)
+	}
+	c.emit(event, kind, id, "voter", c.tx.Signer)
+	return c.passes(*votes, exclude), nil
+}
+
 func (c *ctx) cloudApprove(id string) error {
 	t, err := c.target(id)
 	if err != nil {
@@ -75,13 +87,12 @@ func (c *ctx) cloudApprove(id string) error {
 	if t.Status != bbus.CloudPending {
 		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only a pending applicant can be approved", id, t.Status)
 	}
-	var added bool
-	if t.Approvals, added = insertSorted(t.Approvals, c.tx.Signer); !added {
-		return bbus.Errorf(bbus.ESTATE, "cloud %s already voted to approve %s", c.tx.Signer, id)
-	}
 	c.id = id
-	c.emit("cloud.approval", "cloud", id, "voter", c.tx.Signer)
-	if c.passes(t.Approvals, "") {
+	passed, err := c.vote(&t.Approvals, "approve "+id, "", "cloud.approval", "cloud", id)
+	if err != nil {
+		return err
+	}
+	if passed {
 		t.Status = bbus.CloudActive
 		stamp := c.stamp
 		t.Admitted = &stamp
@@ -103,13 +114,12 @@ func (c *ctx) cloudRemove(id string) error {
 	if t.Status != bbus.CloudActive {
 		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only an active member can be removed", id, t.Status)
 	}
-	var added bool
-	if t.Removals, added = insertSorted(t.Removals, c.tx.Signer); !added {
-		return bbus.Errorf(bbus.ESTATE, "cloud %s already voted to remove %s", c.tx.Signer, id)
-	}
 	c.id = id
-	c.emit("cloud.removal_vote", "cloud", id, "voter", c.tx.Signer)
-	if c.passes(t.Removals, id) {
+	passed, err := c.vote(&t.Removals, "remove "+id, id, "cloud.removal_vote", "cloud", id)
+	if err != nil {
+		return err
+	}
+	if passed {
 		if len(activeMembers(c.st)) == 1 {
 			return bbus.Errorf(bbus.ESTATE, "cloud %s is the last active member and cannot be removed", id)
 		}

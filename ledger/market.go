@@ -185,13 +185,12 @@ func (c *ctx) oracleApprove(id string) error {
 	if o.Status != bbus.CloudPending {
 		return bbus.Errorf(bbus.ESTATE, "oracle %s is %s, only a pending applicant can be approved", id, o.Status)
 	}
-	var added bool
-	if o.Approvals, added = insertSorted(o.Approvals, c.tx.Signer); !added {
-		return bbus.Errorf(bbus.ESTATE, "cloud %s already voted to approve oracle %s", c.tx.Signer, id)
-	}
 	c.id = id
-	c.emit("oracle.approval", "oracle", id, "voter", c.tx.Signer)
-	if c.passes(o.Approvals, "") {
+	passed, err := c.vote(&o.Approvals, "approve oracle "+id, "", "oracle.approval", "oracle", id)
+	if err != nil {
+		return err
+	}
+	if passed {
 		o.Status = bbus.CloudActive
 		stamp := c.stamp
 		o.Admitted = &stamp

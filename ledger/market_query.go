@@ -67,19 +67,7 @@ func validFilterID(what, id string) error {
 
 // Offers returns the published offers in cloud order, and the next page's cursor.
 func Offers(r kv.Reader, p Page) ([]bbus.Offer, string) {
-	out := []bbus.Offer{}
-	next := ""
-	r.Iterate(prefixOffer, after(prefixOffer, p.After), func(_, v []byte) bool {
-		if len(out) == p.limit() {
-			next = out[len(out)-1].Cloud
-			return false
-		}
-		var o bbus.Offer
-		mustUnmarshal(v, &o)
-		out = append(out, o)
-		return true
-	})
-	return out, next
+	return listByID(r, prefixOffer, p, func(o *bbus.Offer) string { return o.Cloud })
 }
 
 // MatchRequest is what a cloud looks for: resources, a price ceiling per
@@ -189,19 +177,7 @@ func Agreement(r kv.Reader, id string) (*bbus.Agreement, error) {
 
 // Oracles lists oracles in id order.
 func Oracles(r kv.Reader, p Page) ([]bbus.Oracle, string) {
-	out := []bbus.Oracle{}
-	next := ""
-	r.Iterate(prefixOracle, after(prefixOracle, p.After), func(_, v []byte) bool {
-		if len(out) == p.limit() {
-			next = out[len(out)-1].ID
-			return false
-		}
-		var o bbus.Oracle
-		mustUnmarshal(v, &o)
-		out = append(out, o)
-		return true
-	})
-	return out, next
+	return listByID(r, prefixOracle, p, func(o *bbus.Oracle) string { return o.ID })
 }
 
 // Report returns the oracle report with the given id.

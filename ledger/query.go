@@ -43,16 +43,22 @@ func Cloud(r kv.Reader, id string) (*bbus.Cloud, error) {
 
 // Clouds returns clouds in id order, and the cursor of the next page ("" at the end).
 func Clouds(r kv.Reader, p Page) ([]bbus.Cloud, string) {
-	out := []bbus.Cloud{}
+	return listByID(r, prefixCloud, p, func(c *bbus.Cloud) string { return c.ID })
+}
+
+// listByID pages through the records stored under prefix+<id>, in id order;
+// the cursor is the last id of a page.
+func listByID[T any](r kv.Reader, prefix []byte, p Page, id func(*T) string) ([]T, string) {
+	out := []T{}
 	next := ""
-	r.Iterate(prefixCloud, after(prefixCloud, p.After), func(k, v []byte) bool {
+	r.Iterate(prefix, after(prefix, p.After), func(_, v []byte) bool {
 		if len(out) == p.limit() {
-			next = out[len(out)-1].ID
+			next = id(&out[len(out)-1])
 			return false
 		}
-		var c bbus.Cloud
-		mustUnmarshal(v, &c)
-		out = append(out, c)
+		var rec T
+		mustUnmarshal(v, &rec)
+		out = append(out, rec)
 		return true
 	})
 	return out, next
@@ -69,19 +75,7 @@ func VM(r kv.Reader, id string) (*bbus.VM, error) {
 
 // VMs returns VMs in id order, and the cursor of the next page.
 func VMs(r kv.Reader, p Page) ([]bbus.VM, string) {
-	out := []bbus.VM{}
-	next := ""
-	r.Iterate(prefixVM, after(prefixVM, p.After), func(k, v []byte) bool {
-		if len(out) == p.limit() {
-			next = out[len(out)-1].ID
-			return false
-		}
-		var vm bbus.VM
-		mustUnmarshal(v, &vm)
-		out = append(out, vm)
-		return true
-	})
-	return out, next
+	return listByID(r, prefixVM, p, func(vm *bbus.VM) string { return vm.ID })
 }
 
 // History is everything the ledger knows of where a VM ran.
