@@ -86,7 +86,7 @@ type Violation struct {
 	Start        time.Time `json:"start"`
 	End          time.Time `json:"end"`
 	Seconds      int64     `json:"seconds"`
-	Availability int64     `json:"availability_mpct"`          // measured
+	Availability int64     `json:"availability_mpct"`           // measured
 	Objective    int64     `json:"availability_objective_mpct"` // agreed
 	LatencyMS    int64     `json:"latency_ms,omitempty"`
 	MaxLatencyMS int64     `json:"max_latency_ms,omitempty"`
