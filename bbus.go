@@ -31,6 +31,7 @@ const (
 	ETOOLARGE        = "too_large"             // the request or transaction is over the size limit
 	EUNAUTHENTICATED = "unauthenticated"       // the API caller has no valid token
 	EFORBIDDEN       = "forbidden"             // the API caller's token does not allow this
+	ERATELIMITED     = "rate_limited"          // the API caller sent too many requests; retry after the time the server names
 	EUNAVAILABLE     = "unavailable"           // the node cannot serve this now (starting, timed out)
 	EINTERNAL        = "internal"              // a fault of the node, not of the caller
 )

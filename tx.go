@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -210,6 +211,14 @@ func DecodeTx(raw []byte) (*SignedTx, error) {
 	if len(raw) > MaxTxBytes {
 		return nil, Errorf(ETOOLARGE, "transaction is %d bytes, the limit is %d", len(raw), MaxTxBytes)
 	}
+	if tx := decodeCanonical(raw); tx != nil {
+		return tx, nil
+	}
+	return decodeStrict(raw)
+}
+
+// decodeStrict is DecodeTx's thorough path, which names what is wrong.
+func decodeStrict(raw []byte) (*SignedTx, error) {
 	var tx Tx
 	if err := strictUnmarshal(raw, &tx); err != nil {
 		return nil, Errorf(EMALFORMED, "transaction: %v", err)
@@ -235,6 +244,54 @@ func DecodeTx(raw []byte) (*SignedTx, error) {
 		return nil, Errorf(EBADSIG, "signature is %d bytes, want %d", len(tx.Sig), ed25519.SignatureSize)
 	}
 	return &SignedTx{Body: body, BodyBytes: tx.Body, Sig: tx.Sig, ID: TxID(tx.Body)}, nil
+}
+
+// The canonical encoding of a transaction is txPrefix, the canonical body,
+// txInfix, the signature's 88 characters of standard base64, and txSuffix.
+const (
+	txPrefix = `{"body":`
+	txInfix  = `,"sig":"`
+	txSuffix = `"}`
+	sigB64   = 88 // base64.StdEncoding.EncodedLen(ed25519.SignatureSize)
+)
+
+// decodeCanonical is DecodeTx's fast path: it returns the transaction if raw
+// is in exactly the canonical form, and nil if anything differs, for DecodeTx
+// to find what. What it accepts is exactly what the strict path accepts: the
+// body must equal the encoding of what it decodes to (which rules out unknown,
+// duplicate or differently spelt fields, white space and escapes), and the
+// signature must be the base64 encoding of what it decodes to.
+func decodeCanonical(raw []byte) *SignedTx {
+	n := len(raw)
+	if n < len(txPrefix)+2+len(txInfix)+sigB64+len(txSuffix) || string(raw[:len(txPrefix)]) != txPrefix ||
+		string(raw[n-len(txSuffix):]) != txSuffix {
+		return nil
+	}
+	sigAt := n - len(txSuffix) - sigB64
+	bodyEnd := sigAt - len(txInfix)
+	if string(raw[bodyEnd:sigAt]) != txInfix {
+		return nil
+	}
+	sigText := raw[sigAt : n-len(txSuffix)]
+	sig := make([]byte, base64.StdEncoding.DecodedLen(sigB64))
+	k, err := base64.StdEncoding.Decode(sig, sigText)
+	if err != nil || k != ed25519.SignatureSize {
+		return nil
+	}
+	sig = sig[:k:k]
+	var again [sigB64]byte
+	if base64.StdEncoding.Encode(again[:], sig); !bytes.Equal(again[:], sigText) {
+		return nil
+	}
+	body := bytes.Clone(raw[len(txPrefix):bodyEnd])
+	var b Body
+	if json.Unmarshal(body, &b) != nil || b.Action.Type() == "" {
+		return nil
+	}
+	if canon, err := json.Marshal(&b); err != nil || !bytes.Equal(canon, body) {
+		return nil
+	}
+	return &SignedTx{Body: b, BodyBytes: body, Sig: sig, ID: TxID(body)}
 }
 
 // EncodeBody returns the canonical bytes of b: the bytes that are signed.

@@ -166,6 +166,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 // Commit persists the finalized block's state, height and app hash in one
 // synced write, then tells the block's waiters.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	a.index(&a.block)
 	hash, err := a.store.Commit(a.block.Height, a.block.Time)
 	if err != nil {
 		panic(err)
@@ -173,6 +174,14 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	b := a.block
 	b.AppHash = hash
 	a.block = Block{}
+	// Watchers first: whoever learns that its transaction committed can then
+	// count on the watchers (event streams, metrics) having seen its block.
+	a.mu.Lock()
+	watchers := a.watchers
+	a.mu.Unlock()
+	for _, w := range watchers {
+		w(&b)
+	}
 	a.mu.Lock()
 	for _, o := range b.Txs {
 		for _, ch := range a.waiters[o.Hash] {
@@ -180,11 +189,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		}
 		delete(a.waiters, o.Hash)
 	}
-	watchers := a.watchers
 	a.mu.Unlock()
-	for _, w := range watchers {
-		w(&b)
-	}
 	return &abci.ResponseCommit{}, nil
 }
 
@@ -215,7 +220,8 @@ func (a *App) Wait(hash [32]byte) (outcome <-chan Outcome, cancel func()) {
 }
 
 // Watch calls fn with every block committed from now on, on the consensus
-// goroutine: fn must return quickly.
+// goroutine, before the block's waiters (Wait) learn of it: fn must return
+// quickly.
 func (a *App) Watch(fn func(*Block)) {
 	a.mu.Lock()
 	a.watchers = append(a.watchers, fn)

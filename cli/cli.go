@@ -43,8 +43,12 @@ var commands = []command{
 	{"start", "run a node (an empty home is initialised as a single-cloud federation first)", runStart},
 	{"testnet", "create the homes of a local network of N validators", runTestnet},
 	{"keys", "manage the signing keys of a home", runKeys},
+	{"token", "make, list and revoke bearer tokens for a node's REST API", runToken},
 	{"tx", "sign a transaction, submit it and wait for its commit", runTx},
 	{"query", "read the ledger through a node", runQuery},
+	{"events", "stream the ledger's events from a node as they commit", runEvents},
+	{"evidence", "export a VM's evidence bundle from a node, or verify one offline", runEvidence},
+	{"bench", "measure latency, throughput, CPU, memory and disk against the bare engine", runBench},
 	{"help", "print the usage of bbus or of one command", nil},
 }
 

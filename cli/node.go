@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/signal"
@@ -51,15 +52,24 @@ func runInit(args []string, e *env) error {
 		return printJSON(e.stdout, map[string]any{"home": *home, "cloud": *cloud, "pub_key": id.Cloud.PubKey,
 			"validator_pub_key": id.ValidatorKey, "node_id": id.NodeID, "genesis": node.GenesisPath(*home)})
 	}
-	return fields(e.stdout, "home", *home, "cloud", *cloud, "node id", id.NodeID,
-		"cloud key", fmt.Sprintf("%x", id.Cloud.PubKey), "validator key", fmt.Sprintf("%x", id.ValidatorKey),
-		"genesis", node.GenesisPath(*home))
+	if err := fields(e.stdout, "home", *home, "cloud", *cloud, "node id", id.NodeID,
+		"cloud key", base64.StdEncoding.EncodeToString(id.Cloud.PubKey), "validator key", base64.StdEncoding.EncodeToString(id.ValidatorKey),
+		"genesis", node.GenesisPath(*home)); err != nil {
+		return err
+	}
+	if *genesis != "" {
+		fmt.Fprintf(e.stdout, "\nstart the node (bbus start --home %s), then apply to join with its validator key:\n"+
+			"  bbus tx --home %s --node URL --from %s cloud join --name NAME --cpu N --mem-mib N --disk-iops N --net-mbps N --validator\n",
+			*home, *home, *cloud)
+	}
+	return nil
 }
 
 func runStart(args []string, e *env) error {
-	f := newFlags("start", "bbus start --home DIR [--api 127.0.0.1:8080]\n(an empty or missing home is first initialised as a single-cloud federation of cloud \"local\")")
+	f := newFlags("start", "bbus start --home DIR [--api 127.0.0.1:8080] [--p2p tcp://0.0.0.0:26656]\n(an empty or missing home is first initialised as a single-cloud federation of cloud \"local\")")
 	home := f.homeFlag()
 	api := f.String("api", "", "the REST API's listen address (default: the home's, 127.0.0.1:8080)")
+	p2p := f.String("p2p", "", "with an empty home: the consensus peer-to-peer listen address it is initialised with (default tcp://0.0.0.0:26656)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -67,9 +77,15 @@ func runStart(args []string, e *env) error {
 		if entries, err := os.ReadDir(*home); err == nil && len(entries) > 0 {
 			return bbus.Errorf(bbus.EINVALID, "%s is neither empty nor a bbus home; give an empty folder or run bbus init", *home)
 		}
-		if _, err := node.Init(node.InitOptions{Home: *home, Cloud: "local", ChainID: "bbus-local", Out: e.stderr}); err != nil {
+		c := node.DefaultConfig("local")
+		if *p2p != "" {
+			c.P2PListen = *p2p
+		}
+		if _, err := node.Init(node.InitOptions{Home: *home, Cloud: "local", ChainID: "bbus-local", Config: &c, Out: e.stderr}); err != nil {
 			return err
 		}
+	} else if *p2p != "" {
+		return f.fail("--p2p only applies to an empty home; %s is initialised (its p2p_listen is in config/bbus.json)", *home)
 	}
 	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

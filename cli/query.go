@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 	"github.com/bbusdev/bbus/ledger"
 )
 
-const querySynopsis = `bbus query --node URL [--output json] <what>`
+const querySynopsis = `bbus query --node URL [--token TOKEN] [--output json] <what>`
 
 // queryCmd is one thing bbus query reads.
 type queryCmd struct {
@@ -163,13 +162,14 @@ func runQuery(args []string, e *env) error {
 	}
 	f := newFlags("query "+qc.name, qc.line()+"\n\n"+strings.ToUpper(qc.about[:1])+qc.about[1:]+".\n\nEvery query also takes:\n  "+querySynopsis)
 	node := f.String("node", DefaultNode, "the URL of the node's API")
+	token := f.tokenFlag()
 	out := f.outputFlag()
 	run := qc.define(f)
 	pos, err := f.parse(args, 1+qc.nargs)
 	if err != nil {
 		return err
 	}
-	q := &query{e: e, c: client.New(*node, client.WithHTTPClient(&http.Client{Timeout: time.Minute})), out: *out}
+	q := &query{e: e, c: newClient(*node, *token, time.Minute), out: *out}
 	return run(q, pos[1:])
 }
 

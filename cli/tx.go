@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -33,15 +32,26 @@ type txAction struct {
 
 var txActions = []txAction{
 	{
-		words: "cloud join", flags: "--name NAME --cpu N --mem-mib N --disk-iops N --net-mbps N [--api URL] [--validator-key BASE64]",
+		words: "cloud join", flags: "--name NAME --cpu N --mem-mib N --disk-iops N --net-mbps N [--api URL] [--validator | --validator-key BASE64]",
 		about: "apply to join the federation as cloud --from, with the key of that name in --home", required: []string{"name"},
 		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
 			name := f.String("name", "", "the cloud's name (required)")
 			api := f.String("api", "", "the URL of the cloud's bbus API")
 			valKey := f.String("validator-key", "", "base64 ed25519 public key of the cloud's validator node, to make it a validator once admitted")
+			validator := f.Bool("validator", false, "name the validator key of the node of --home (config/priv_validator_key.json), to make it a validator once admitted")
 			res := resourceFlags(f, "capacity")
 			return func(_ []string, k *keys.Key) (bbus.Action, error) {
 				join := &bbus.CloudJoin{Name: *name, PubKey: k.PubKey, API: *api, Resources: *res}
+				if *validator {
+					if *valKey != "" {
+						return bbus.Action{}, f.fail("give --validator or --validator-key, not both")
+					}
+					b, err := validatorKeyOf(f)
+					if err != nil {
+						return bbus.Action{}, err
+					}
+					join.ValidatorKey = b
+				}
 				if *valKey != "" {
 					b, err := base64.StdEncoding.DecodeString(*valKey)
 					if err != nil {
@@ -149,7 +159,7 @@ func txUsage(w io.Writer) {
 }
 
 func runTx(args []string, e *env) error {
-	words := firstWords(args, 2, "sign-only")
+	words := firstWords(args, 2, "sign-only", "validator")
 	var a *txAction
 	for i := range txActions {
 		if n := len(strings.Fields(txActions[i].words)); n <= len(words) && strings.Join(words[:n], " ") == txActions[i].words {
@@ -172,6 +182,7 @@ func runTx(args []string, e *env) error {
 	f := newFlags("tx "+a.words, a.line()+"\n\n"+strings.ToUpper(a.about[:1])+a.about[1:]+".\n\nEvery action also takes:\n  "+txSynopsis)
 	home := f.homeFlag()
 	node := f.String("node", DefaultNode, "the URL of the node's API")
+	token := f.tokenFlag()
 	from := f.String("from", "", "the signer: the name of a key in --home (required)")
 	chainID := f.String("chain-id", "", "the chain to sign for (default: the chain of --node)")
 	signOnly := f.Bool("sign-only", false, "print the signed transaction and submit nothing")
@@ -193,7 +204,7 @@ func runTx(args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	c := client.New(*node, client.WithHTTPClient(&http.Client{Timeout: 2 * time.Minute}))
+	c := newClient(*node, *token, 2*time.Minute)
 	if *chainID == "" {
 		st, err := c.Status(e.ctx)
 		if err != nil {

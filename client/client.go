@@ -24,8 +24,9 @@ const maxResponseBytes = 64 << 20
 
 // Client talks to one node. It is safe for concurrent use.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string
 }
 
 // Option configures a Client.
@@ -34,6 +35,10 @@ type Option func(*Client)
 // WithHTTPClient makes the client send its requests through hc (for timeouts,
 // proxies or TLS settings); the default is http.DefaultClient.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithToken makes the client send token as its bearer token (bbus token
+// create): needed for writes the node signs, and for reads where the node asks.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // New returns a client of the node at baseURL, like "http://127.0.0.1:8080".
 // A base without a scheme is taken as http://.
@@ -212,6 +217,9 @@ func (c *Client) request(ctx context.Context, method, path string, q url.Values,
 		return nil, bbus.Errorf(bbus.EINVALID, "node address %q: %v", c.base, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	return req, nil
 }
 

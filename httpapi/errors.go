@@ -10,8 +10,8 @@ import (
 // Status returns the HTTP status that answers an error with the given bbus code:
 // 400 for a malformed or invalid request, 401/403 for a caller without a valid
 // or sufficient token, 404 for an unknown id, 409 for a rule of the ledger, 413
-// for too large, 503 for a node that cannot serve now and 500 for a fault of the
-// node (and for any code it does not know).
+// for too large, 429 for too many requests, 503 for a node that cannot serve now
+// and 500 for a fault of the node (and for any code it does not know).
 func Status(code string) int {
 	switch code {
 	case bbus.EMALFORMED, bbus.EINVALID, bbus.EWRONGCHAIN, bbus.EBADSIG, bbus.EEXPIRED:
@@ -27,6 +27,8 @@ func Status(code string) int {
 		return http.StatusConflict
 	case bbus.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case bbus.ERATELIMITED:
+		return http.StatusTooManyRequests
 	case bbus.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}
@@ -49,6 +51,8 @@ func Code(status int) string {
 		return bbus.ENOTFOUND
 	case status == http.StatusRequestEntityTooLarge:
 		return bbus.ETOOLARGE
+	case status == http.StatusTooManyRequests:
+		return bbus.ERATELIMITED
 	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
 		return bbus.EUNAVAILABLE
 	case status >= 400 && status < 500:

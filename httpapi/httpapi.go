@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bbusdev/bbus"
 )
@@ -27,6 +30,33 @@ type Options struct {
 	// Logger receives faults of the node that the API answers with 500
 	// (internal). Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Access control (see access.go): Tokens checks bearer tokens (nil: none
+	// is valid); Reads says who may read without one (ReadsLoopback when
+	// empty); ClientCertScope is what a caller with a verified TLS client
+	// certificate may do without a token ("" nothing, ScopeRead or ScopeWrite).
+	Tokens          TokenChecker
+	Reads           string
+	ClientCertScope string
+	// RateLimit is how many requests a second each caller (a token, a client
+	// certificate, or an address other than the node's own machine) may make
+	// on average, RateBurst how many at once; past it, 429 with Retry-After.
+	// Zero RateLimit turns limiting off.
+	RateLimit float64
+	RateBurst int
+	// CORSOrigins are the web origins whose pages may call the API ("*" any);
+	// none by default, so browsers keep other sites' pages out.
+	CORSOrigins []string
+	// Registerer receives the API's Prometheus series; GET /metrics serves
+	// Gatherer. Nil: a registry of the API's own.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// EventHeartbeat is how often an idle event stream gets a comment line
+	// that keeps proxies from closing it. Zero means DefaultEventHeartbeat.
+	EventHeartbeat time.Duration
+	// Closing, once closed, ends every event stream, so that a server's
+	// graceful shutdown need not wait for them (http.Server.RegisterOnShutdown).
+	Closing <-chan struct{}
 }
 
 func (o Options) withDefaults() Options {
@@ -35,6 +65,22 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Reads == "" {
+		o.Reads = ReadsLoopback
+	}
+	if o.Registerer == nil && o.Gatherer == nil {
+		reg := prometheus.NewRegistry()
+		o.Registerer, o.Gatherer = reg, reg
+	} else if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	} else if g, ok := o.Registerer.(prometheus.Gatherer); ok && o.Gatherer == nil {
+		o.Gatherer = g
+	} else if o.Gatherer == nil {
+		o.Gatherer = prometheus.NewRegistry()
+	}
+	if o.EventHeartbeat <= 0 {
+		o.EventHeartbeat = DefaultEventHeartbeat
 	}
 	return o
 }
@@ -61,22 +107,44 @@ type Health struct {
 
 // api is the handler New returns.
 type api struct {
-	b    Backend
-	opts Options
-	mux  *http.ServeMux
+	b       Backend
+	opts    Options
+	mux     *routeMux
+	limiter *limiter
+	metrics *apiMetrics
 }
 
 // New returns the API's handler over b.
 func New(b Backend, opts Options) http.Handler {
-	a := &api{b: b, opts: opts.withDefaults(), mux: http.NewServeMux()}
+	a := &api{b: b, opts: opts.withDefaults()}
+	a.mux = &routeMux{ServeMux: http.NewServeMux(), a: a}
+	a.limiter = newLimiter(a.opts.RateLimit, a.opts.RateBurst)
+	a.metrics = newAPIMetrics(a.opts.Registerer)
 	a.routes()
 	return a
 }
 
+// Routes returns the pattern of every route h serves ("GET /v1/vms/{id}", ...),
+// in the order they were registered; h must come from New.
+func Routes(h http.Handler) []string {
+	if a, ok := h.(*api); ok {
+		return append([]string{}, a.mux.patterns...)
+	}
+	return nil
+}
+
 func (a *api) routes() {
 	a.mux.HandleFunc("GET /healthz", a.health)
+	a.mux.HandleFunc("GET /readyz", a.ready)
+	a.mux.HandleFunc("GET /metrics", a.metricsHandler())
+	a.mux.HandleFunc("GET /v1/openapi.json", a.openAPI)
 	a.mux.HandleFunc("GET /v1/status", a.status)
 	a.mux.HandleFunc("POST /v1/txs", a.submit)
+	a.mux.HandleFunc("GET /v1/txs/{id}", a.tx)
+	a.mux.HandleFunc("GET /v1/blocks/{height}", a.block)
+	a.mux.HandleFunc("GET /v1/evidence", a.evidence)
+	a.mux.HandleFunc("GET /v1/events", a.events)
+	a.writeRoutes()
 	a.mux.HandleFunc("GET /v1/clouds", a.clouds)
 	a.mux.HandleFunc("GET /v1/clouds/{id}", a.cloud)
 	a.mux.HandleFunc("GET /v1/vms", a.vms)
@@ -86,22 +154,23 @@ func (a *api) routes() {
 	a.mux.HandleFunc("GET /v1/migrations", a.migrations)
 	a.mux.HandleFunc("GET /v1/migrations/{id}", a.migration)
 	a.marketRoutes()
+	a.dashboardRoutes()
 	// Everything no route above serves: 404, or 405 if another method would do.
 	a.mux.HandleFunc("/", a.noRoute)
 }
 
 // ServeHTTP implements http.Handler.
-func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			a.opts.Logger.Error("httpapi: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
-			writeError(w, bbus.Errorf(bbus.EINTERNAL, "internal error; the node's log has the details"))
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.serve(w, r) }
+
+// recoverPanic answers a request whose handler panicked with 500 (internal).
+func (a *api) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			panic(v)
 		}
-	}()
-	a.mux.ServeHTTP(w, r)
+		a.opts.Logger.Error("httpapi: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+		writeError(w, bbus.Errorf(bbus.EINTERNAL, "internal error; the node's log has the details"))
+	}
 }
 
 // noRoute answers a request that matched no route: 405 with an Allow header if

@@ -231,8 +231,8 @@ func TestMigrationThroughAPI(t *testing.T) {
 }
 
 // pages fetches every page of a list with the given page size and returns the
-// ids in order, failing on a repeated id.
-func pages[T any](t *testing.T, url string, limit int, id func(T) string) []string {
+// ids in order, failing on a repeated id. between, if given, runs after each page.
+func pages[T any](t *testing.T, url string, limit int, id func(T) string, between ...func()) []string {
 	t.Helper()
 	var ids []string
 	seen := map[string]bool{}
@@ -259,6 +259,9 @@ func pages[T any](t *testing.T, url string, limit int, id func(T) string) []stri
 		}
 		if page.Next == "" {
 			return ids
+		}
+		for _, f := range between {
+			f()
 		}
 		if len(page.Items) != limit {
 			t.Fatalf("%s: a short page of %d items has a next cursor", url, len(page.Items))
@@ -362,8 +365,11 @@ func TestErrors(t *testing.T) {
 		{"GET", "/v1/migrations/mig-9", 404, bbus.ENOTFOUND},
 		{"GET", "/v1/migrations/nope", 404, bbus.ENOTFOUND},
 		{"GET", "/v1/nothing", 404, bbus.ENOTFOUND},
-		{"GET", "/", 404, bbus.ENOTFOUND},
-		{"POST", "/v1/clouds/c1/approve", 404, bbus.ENOTFOUND},
+		{"GET", "/nothing", 404, bbus.ENOTFOUND},
+		{"GET", "/ui", 404, bbus.ENOTFOUND},
+		{"POST", "/", 405, bbus.EINVALID},
+		{"POST", "/v1/clouds/c1/approve", 401, bbus.EUNAUTHENTICATED},
+		{"POST", "/v1/clouds/c1/join", 404, bbus.ENOTFOUND},
 		{"POST", "/v1/status", 405, bbus.EINVALID},
 		{"DELETE", "/v1/vms/vm-1", 405, bbus.EINVALID},
 		{"GET", "/v1/txs", 405, bbus.EINVALID},
@@ -464,7 +470,7 @@ func TestBackendFaults(t *testing.T) {
 	} {
 		base := serve(t, faulty{tc.err}, httpapi.Options{})
 		for _, req := range [][2]string{{"GET", "/v1/status"}, {"POST", "/v1/txs"}, {"GET", "/v1/vms"}, {"GET", "/v1/vms/x/history"}} {
-			r := do(t, req[0], base+req[1], []byte("{}"))
+			r := call(t, req[0], base+req[1], []byte("{}"), uncheckedHeader+": a backend no node is")
 			e := wantError(t, req[0]+" "+req[1]+" with "+tc.err.Error(), r, tc.status, tc.code)
 			if strings.Contains(e.Error.Message, "secret") {
 				t.Errorf("internal error leaks its text: %q", e.Error.Message)

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
+	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/bbusdev/bbus"
 )
@@ -14,31 +16,31 @@ import (
 // bbus.SignTx (or bbus tx --sign-only) produced it, handed to the backend byte
 // for byte, since the ledger accepts only the canonical encoding.
 func (a *api) submit(w http.ResponseWriter, r *http.Request) {
-	wait := true
-	if v := r.URL.Query().Get("wait"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			writeError(w, bbus.Errorf(bbus.EINVALID, "wait must be true or false, got %q", v))
-			return
-		}
-		wait = b
+	wait, werr := waitParam(r)
+	if werr != nil {
+		writeError(w, werr)
+		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+	raw, rerr := readBody(w, r, a.opts.MaxBodyBytes)
+	if rerr != nil {
+		writeError(w, rerr)
+		return
+	}
 	// A file saved by an editor ends in a line break that is not part of the transaction.
 	raw = bytes.TrimRight(raw, "\r\n")
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, bbus.Errorf(bbus.ETOOLARGE, "request body is over the limit of %d bytes", tooLarge.Limit))
-		return
-	case err != nil:
-		writeError(w, bbus.Errorf(bbus.EMALFORMED, "reading the request body: %v", err))
-		return
-	case len(raw) == 0:
+	if len(raw) == 0 {
 		writeError(w, bbus.Errorf(bbus.EMALFORMED, "request body is empty; send a signed transaction as bbus tx --sign-only prints it"))
 		return
 	}
 	res, err := a.b.Submit(r.Context(), raw, wait)
+	a.answerSubmit(w, r, res, err, wait)
+}
+
+// answerSubmit answers a submission with its outcome: 200 and the result once
+// committed, 202 when not waited for, the error's status when refused before
+// consensus, and the code's status with the result when the ledger rejected
+// it in its block.
+func (a *api) answerSubmit(w http.ResponseWriter, r *http.Request, res *bbus.TxResult, err error, wait bool) {
 	switch {
 	case err != nil:
 		a.fail(w, r, err)
@@ -51,4 +53,43 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, res)
 	}
+}
+
+// tx serves GET /v1/txs/{id}: a committed transaction by its bbus id.
+func (a *api) tx(w http.ResponseWriter, r *http.Request) {
+	cr, ok := a.b.(ChainReader)
+	if !ok {
+		writeError(w, bbus.Errorf(bbus.EUNAVAILABLE, "this node does not serve transactions"))
+		return
+	}
+	id := strings.ToLower(r.PathValue("id"))
+	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
+		writeError(w, bbus.Errorf(bbus.EINVALID, "%q is not a transaction id: 64 hex digits, the SHA-256 of the signed body", clip(r.PathValue("id"))))
+		return
+	}
+	a.chainRead(w, r, func(ctx context.Context) (any, error) { return cr.Tx(ctx, id) })
+}
+
+// block serves GET /v1/blocks/{height}.
+func (a *api) block(w http.ResponseWriter, r *http.Request) {
+	cr, ok := a.b.(ChainReader)
+	if !ok {
+		writeError(w, bbus.Errorf(bbus.EUNAVAILABLE, "this node does not serve blocks"))
+		return
+	}
+	h, err := strconv.ParseInt(r.PathValue("height"), 10, 64)
+	if err != nil || h < 1 {
+		writeError(w, bbus.Errorf(bbus.EINVALID, "block height must be a whole number from 1, got %q", clip(r.PathValue("height"))))
+		return
+	}
+	a.chainRead(w, r, func(ctx context.Context) (any, error) { return cr.Block(ctx, h) })
+}
+
+func (a *api) chainRead(w http.ResponseWriter, r *http.Request, fn func(context.Context) (any, error)) {
+	v, err := fn(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }

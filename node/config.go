@@ -51,6 +51,8 @@ type Config struct {
 	PeerGossipSleep           Duration `json:"peer_gossip_sleep"`
 	FlushThrottle             Duration `json:"flush_throttle"`
 	MempoolSize               int      `json:"mempool_size"`
+	// REST is how the REST API serves: access, limits, TLS (node/api.go).
+	REST RESTConfig `json:"rest"`
 }
 
 // DefaultConfig returns the settings of a new home for cloud.
@@ -66,6 +68,7 @@ func DefaultConfig(cloud string) Config {
 		PeerGossipSleep:           Duration(10 * time.Millisecond),
 		FlushThrottle:             Duration(10 * time.Millisecond),
 		MempoolSize:               50000,
+		REST:                      DefaultRESTConfig(),
 	}
 }
 

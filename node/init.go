@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -72,6 +74,8 @@ func Init(o InitOptions) (*Identity, error) {
 		if o.Peers != "" {
 			c, _ := LoadConfig(o.Home)
 			c.PersistentPeers = o.Peers
+			// Peers all on this machine: a testnet on the loopback interface.
+			c.Loopback = c.Loopback || loopbackPeers(o.Peers)
 			if err := c.Save(o.Home); err != nil {
 				return nil, err
 			}
@@ -173,4 +177,20 @@ func NewGenesis(chainID string, t time.Time, params bbus.Params, clouds []bbus.G
 		return nil, bbus.Errorf(bbus.EINVALID, "genesis: %v", err)
 	}
 	return doc, nil
+}
+
+// loopbackPeers reports whether every peer of a NODEID@HOST:PORT list is on
+// this machine's loopback interface.
+func loopbackPeers(peers string) bool {
+	for _, p := range strings.Split(peers, ",") {
+		_, hostport, _ := strings.Cut(strings.TrimSpace(p), "@")
+		host, _, err := net.SplitHostPort(hostport)
+		if err != nil {
+			return false
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return true
 }

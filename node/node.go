@@ -44,6 +44,7 @@ type Node struct {
 	rpc   *local.Local
 	srv   *http.Server
 	ln    net.Listener
+	rest  restState // the REST API's key, events and metrics (api.go)
 }
 
 func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
@@ -76,7 +77,9 @@ func cometConfig(home string, c *Config) *cmtcfg.Config {
 	cfg.Mempool.Recheck = false
 	// bbus indexes what it serves in its own state.
 	cfg.TxIndex.Indexer = "null"
-	cfg.Storage.DiscardABCIResponses = true
+	// Kept: evidence bundles prove each transaction's result against the next
+	// header's last_results_hash (package evidence), which needs the results.
+	cfg.Storage.DiscardABCIResponses = false
 	return cfg
 }
 
@@ -110,7 +113,12 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{Home: home, Config: *c, store: st}
-	n.app = chain.New(ledger.New(keys.Verify), st)
+	// Signatures CheckTx verified are not verified again in FinalizeBlock.
+	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify), st)
+	if err := n.initREST(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	cfg := cometConfig(home, c)
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
@@ -126,7 +134,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		proxy.NewConnSyncLocalClientCreator(n.app),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg),
 		cmtcfg.DefaultDBProvider,
-		cmtnode.DefaultMetricsProvider(cfg.Instrumentation),
+		n.metricsProvider(cfg),
 		logger(c.LogLevel, logs))
 	if err != nil {
 		st.Close()
@@ -175,15 +183,18 @@ func (n *Node) Start(api string) error {
 		n.Stop()
 		return fmt.Errorf("REST API: %w", err)
 	}
-	n.ln = ln
-	n.srv = &http.Server{
-		Handler:           httpapi.New(n, httpapi.Options{}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      SubmitTimeout + 10*time.Second,
-		IdleTimeout:       2 * time.Minute,
+	srv, err := n.apiServer()
+	if err != nil {
+		ln.Close()
+		n.Stop()
+		return fmt.Errorf("REST API: %w", err)
 	}
-	go n.srv.Serve(ln)
+	n.ln, n.srv = ln, srv
+	if srv.TLSConfig != nil {
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
 	return nil
 }
 
@@ -250,6 +261,7 @@ func (n *Node) View(fn func(r kv.Reader) error) error { return n.store.View(fn) 
 
 // Submit implements httpapi.Backend.
 func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResult, error) {
+	start := time.Now()
 	hash := sha256.Sum256(raw)
 	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
 	if tx, err := bbus.DecodeTx(raw); err == nil {
@@ -282,6 +294,7 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 	defer timer.Stop()
 	select {
 	case o := <-outcome:
+		n.rest.metrics.latency.Observe(time.Since(start).Seconds())
 		res.Height, res.Index, res.ID = o.Height, o.Index, o.Result.ID
 		res.Code, res.Message = o.Result.Code, o.Result.Message
 		return res, nil

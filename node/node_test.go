@@ -33,7 +33,9 @@ func signer(t *testing.T, home, cloud, chainID string) func(a bbus.Action) []byt
 
 func TestSingleNodeCommitsAndSurvivesRestart(t *testing.T) {
 	home := t.TempDir()
-	if _, err := Init(InitOptions{Home: home, Cloud: "local"}); err != nil {
+	c := DefaultConfig("local")
+	c.P2PListen = "tcp://" + loopback(freePorts(t, 1))
+	if _, err := Init(InitOptions{Home: home, Cloud: "local", Config: &c}); err != nil {
 		t.Fatal(err)
 	}
 	n, err := Open(home, io.Discard)

@@ -33,12 +33,16 @@ var (
 	metaHeight  = []byte("\x00meta/height")
 	metaAppHash = []byte("\x00meta/app_hash")
 	metaTime    = []byte("\x00meta/time")
+	// LocalPrefix starts the keys of what a node keeps for itself beside the
+	// state (indexes): written with SetLocal, outside the app hash.
+	LocalPrefix = []byte("\x00local/")
 )
 
 // Store is the committed state plus the block being built on top of it.
 type Store struct {
 	db      *leveldb.DB
 	working *kv.Overlay
+	local   []kv.Change // SetLocal's writes for the next commit
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -121,7 +125,17 @@ func (s *Store) View(fn func(r kv.Reader) error) error {
 func (s *Store) Working() kv.Store { return s.working }
 
 // Discard drops the writes staged since the last commit.
-func (s *Store) Discard() { s.working.Reset() }
+func (s *Store) Discard() { s.working.Reset(); s.local = s.local[:0] }
+
+// SetLocal stages a write under LocalPrefix that the next Commit writes in the
+// same atomic batch as the block's state but leaves out of the app hash: what
+// one node indexes for itself. Committed, it reads like any other key.
+func (s *Store) SetLocal(key, value []byte) {
+	if !bytes.HasPrefix(key, LocalPrefix) {
+		panic(fmt.Sprintf("store: local key %q is not under %q", key, LocalPrefix))
+	}
+	s.local = append(s.local, kv.Change{Key: bytes.Clone(key), Value: bytes.Clone(value)})
+}
 
 // WorkingHash returns the app hash the state will have once the staged writes
 // are committed.
@@ -144,6 +158,9 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 			b.Put(c.Key, c.Value)
 		}
 	}
+	for _, c := range s.local {
+		b.Put(c.Key, c.Value)
+	}
 	b.Put(metaHeight, binary.BigEndian.AppendUint64(nil, uint64(height)))
 	b.Put(metaAppHash, hash)
 	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(blockTime.UnixNano())))
@@ -151,6 +168,7 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
 	s.working.Reset()
+	s.local = s.local[:0]
 	s.mu.Lock()
 	s.height, s.appHash, s.time = height, hash, blockTime.UTC()
 	s.mu.Unlock()

@@ -84,3 +84,39 @@ func join(xs []string) string {
 	}
 	return b.String()
 }
+
+// TestLocalWrites: what a node keeps for itself commits with the block, reads
+// back, and leaves the app hash alone.
+func TestLocalWrites(t *testing.T) {
+	s := OpenMem()
+	defer s.Close()
+	s.Working().Set([]byte("a/1"), []byte("x"))
+	want := s.WorkingHash()
+	key := append(append([]byte{}, LocalPrefix...), "idx/1"...)
+	s.SetLocal(key, []byte("v"))
+	h, err := s.Commit(1, time.Unix(100, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h, want) {
+		t.Fatalf("a local write changed the app hash: %x, want %x", h, want)
+	}
+	if got := s.Committed().Get(key); string(got) != "v" {
+		t.Fatalf("local write reads %q", got)
+	}
+	// Discarded with the block's other staged writes.
+	s.SetLocal(append(append([]byte{}, LocalPrefix...), "idx/2"...), []byte("w"))
+	s.Discard()
+	if _, err := s.Commit(2, time.Unix(101, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Committed().Get(append(append([]byte{}, LocalPrefix...), "idx/2"...)); got != nil {
+		t.Fatalf("a discarded local write committed: %q", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("SetLocal outside LocalPrefix did not panic")
+		}
+	}()
+	s.SetLocal([]byte("c/x"), nil)
+}

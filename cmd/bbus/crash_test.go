@@ -47,7 +47,8 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 
 func crashOnce(t *testing.T, after time.Duration) {
 	home := t.TempDir() + "/home"
-	run(t, 0, "init", "--home", home, "--cloud", "local", "--chain-id", "bbus-crash", "--cpu", "1000000000", "--mem-mib", "1000000000")
+	run(t, 0, "init", "--home", home, "--cloud", "local", "--chain-id", "bbus-crash", "--cpu", "1000000000", "--mem-mib", "1000000000",
+		"--p2p", "tcp://"+freeAddr(t))
 	// Turn CometBFT's own RPC on, to read block headers independently of bbus.
 	cfg, err := node.LoadConfig(home)
 	if err != nil {

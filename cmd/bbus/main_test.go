@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus/cli"
+	"github.com/bbusdev/bbus/node"
 )
 
 // TestMain lets the test binary stand in for the bbus binary: tests start it
@@ -56,7 +57,12 @@ type process struct {
 // startNode runs "bbus start" as a child process and waits until its API answers.
 func startNode(t *testing.T, home, api string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(os.Args[0], "start", "--home", home, "--api", api), logs: new(bytes.Buffer), api: "http://" + api}
+	args := []string{"start", "--home", home, "--api", api}
+	if !node.Initialized(home) {
+		// Not CometBFT's default port, which tests of other packages may hold.
+		args = append(args, "--p2p", "tcp://"+freeAddr(t))
+	}
+	p := &process{cmd: exec.Command(os.Args[0], args...), logs: new(bytes.Buffer), api: "http://" + api}
 	p.cmd.Env = append(os.Environ(), "BBUS_TEST_MAIN=1")
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -1,0 +1,378 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // the child node's --pprof endpoint
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/node"
+)
+
+// Apps the benchmark runs.
+const (
+	AppBBUS = "bbus" // the bbus ledger
+	AppKV   = "kv"   // the baseline: the bare engine with a trivial key-value app
+)
+
+// ChainID is the chain id of the benchmark's chains.
+const ChainID = "bbus-bench"
+
+// benchCapacity is what each cloud of a benchmark chain offers: as much as the
+// ledger allows, so that capacity never limits a run.
+var benchCapacity = bbus.Resources{CPU: bbus.MaxResource, MemMiB: bbus.MaxResource, DiskIOPS: bbus.MaxResource, NetMbps: bbus.MaxResource}
+
+// ServeNode runs one node of a benchmark in this process until ctx is done:
+// the bbus node of home (as bbus start runs it) or the baseline's. With
+// pprofAddr it also serves net/http/pprof there. The bench command starts its
+// nodes as child processes of its own binary through this ("bbus bench node").
+func ServeNode(ctx context.Context, app, home, api, pprofAddr string, logs io.Writer) error {
+	if pprofAddr != "" {
+		ln, err := net.Listen("tcp", pprofAddr)
+		if err != nil {
+			return fmt.Errorf("pprof: %w", err)
+		}
+		go http.Serve(ln, http.DefaultServeMux)
+	}
+	switch app {
+	case AppBBUS:
+		n, err := node.Open(home, logs)
+		if err != nil {
+			return err
+		}
+		if err := n.Start(api); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		n.Stop()
+		return nil
+	case AppKV:
+		return runKVNode(ctx, home, api, logs)
+	}
+	return bbus.Errorf(bbus.EINVALID, "app must be %s or %s, not %q", AppBBUS, AppKV, app)
+}
+
+// child is one node of a benchmark cluster: a child process of this binary.
+type child struct {
+	home  string
+	api   string // base URL of its REST API
+	pprof string // host:port of its pprof endpoint, or ""
+	cmd   *exec.Cmd
+	done  chan struct{}
+	dead  atomic.Bool
+	log   *os.File
+	last  procStat // what /proc said just before it was killed
+}
+
+// cluster is the nodes of one app's chain.
+type cluster struct {
+	app      string
+	dir      string
+	homes    []string
+	clouds   []string
+	children []*child
+}
+
+// layout writes the homes of a chain of n validators under dir: one home made
+// by node.Init, or a loopback testnet made by node.Testnet. Every founding
+// cloud has benchCapacity.
+func layout(dir string, n int) (homes, clouds []string, err error) {
+	apiBase, err := freePortRange(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	p2pBase, err := freePortRange(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n == 1 {
+		home := filepath.Join(dir, "node0")
+		c := node.DefaultConfig("cloud0")
+		c.API = fmt.Sprintf("127.0.0.1:%d", apiBase)
+		c.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", p2pBase)
+		if _, err := node.Init(node.InitOptions{Home: home, Cloud: "cloud0", ChainID: ChainID, Capacity: benchCapacity, Config: &c}); err != nil {
+			return nil, nil, err
+		}
+		return []string{home}, []string{"cloud0"}, nil
+	}
+	homes, err = node.Testnet(node.TestnetOptions{Validators: n, Out: dir, ChainID: ChainID, P2PPort: p2pBase, APIPort: apiBase, Capacity: benchCapacity})
+	if err != nil {
+		return nil, nil, err
+	}
+	for k := range homes {
+		clouds = append(clouds, fmt.Sprintf("cloud%d", k))
+	}
+	return homes, clouds, nil
+}
+
+// freePortRange returns the first of n consecutive loopback ports that nothing
+// listens on now.
+func freePortRange(n int) (int, error) {
+	for try := 0; try < 200; try++ {
+		base := 20000 + rand.IntN(40000)
+		var lns []net.Listener
+		ok := true
+		for k := 0; k < n; k++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+k))
+			if err != nil {
+				ok = false
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("found no %d free consecutive ports", n)
+}
+
+// startCluster lays out and starts a chain of n validators running app under dir.
+func startCluster(ctx context.Context, app, dir string, n int, profile bool) (*cluster, error) {
+	homes, clouds, err := layout(dir, n)
+	if err != nil {
+		return nil, err
+	}
+	cl := &cluster{app: app, dir: dir, homes: homes, clouds: clouds}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	for _, home := range homes {
+		c, err := node.LoadConfig(home)
+		if err != nil {
+			cl.stop()
+			return nil, err
+		}
+		ch := &child{home: home, api: "http://" + c.API, done: make(chan struct{})}
+		args := []string{"bench", "node", "--app", app, "--home", home, "--api", c.API}
+		if profile {
+			port, err := freePortRange(1)
+			if err != nil {
+				cl.stop()
+				return nil, err
+			}
+			ch.pprof = fmt.Sprintf("127.0.0.1:%d", port)
+			args = append(args, "--pprof", ch.pprof)
+		}
+		ch.log, err = os.Create(filepath.Join(home, "bench-node.log"))
+		if err != nil {
+			cl.stop()
+			return nil, err
+		}
+		ch.cmd = exec.Command(exe, args...)
+		ch.cmd.Stdout, ch.cmd.Stderr = ch.log, ch.log
+		if err := ch.cmd.Start(); err != nil {
+			cl.stop()
+			return nil, fmt.Errorf("start node %s: %w", home, err)
+		}
+		go func() { ch.cmd.Wait(); close(ch.done) }()
+		cl.children = append(cl.children, ch)
+	}
+	for _, ch := range cl.children {
+		if err := ch.waitHealthy(ctx, 60*time.Second); err != nil {
+			cl.stop()
+			return nil, err
+		}
+	}
+	return cl, nil
+}
+
+func (ch *child) waitHealthy(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-ch.done:
+			return fmt.Errorf("node %s exited at start: %s", ch.home, ch.logTail())
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if r, err := http.Get(ch.api + "/healthz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s did not answer within %s: %s", ch.home, timeout, ch.logTail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (ch *child) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(ch.home, "bench-node.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// kill stops the node at once (SIGKILL), as a crash would.
+func (ch *child) kill() {
+	ch.last = readProcStat(ch.cmd.Process.Pid)
+	ch.dead.Store(true)
+	ch.cmd.Process.Kill()
+	<-ch.done
+}
+
+// stop stops every node that still runs, gracefully (SIGTERM), so that what
+// they hold is on disk.
+func (cl *cluster) stop() {
+	for _, ch := range cl.children {
+		if ch.cmd.Process != nil && !ch.dead.Load() {
+			ch.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, ch := range cl.children {
+		if ch.cmd.Process == nil {
+			continue
+		}
+		select {
+		case <-ch.done:
+		case <-time.After(20 * time.Second):
+			ch.cmd.Process.Kill()
+			<-ch.done
+		}
+		ch.dead.Store(true)
+		ch.log.Close()
+	}
+}
+
+// procStat is what /proc says of a process.
+type procStat struct {
+	cpu   time.Duration // user + system
+	rss   int64         // resident bytes now
+	hwm   int64         // peak resident bytes
+	valid bool
+}
+
+// clockTicks is the kernel's USER_HZ, 100 on every Linux this runs on.
+const clockTicks = 100
+
+func readProcStat(pid int) procStat {
+	var s procStat
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return s
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	s.cpu = time.Duration(ut+st) * time.Second / clockTicks
+	fh, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return s
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, k := range []struct {
+			name string
+			dst  *int64
+		}{{"VmRSS:", &s.rss}, {"VmHWM:", &s.hwm}} {
+			if v, ok := strings.CutPrefix(line, k.name); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				*k.dst = kb << 10
+			}
+		}
+	}
+	s.valid = true
+	return s
+}
+
+// selfCPU returns this process's CPU time (the load generator's).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages.
+func loadAvg() [3]float64 {
+	var l [3]float64
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return l
+	}
+	f := strings.Fields(string(b))
+	for i := 0; i < 3 && i < len(f); i++ {
+		l[i], _ = strconv.ParseFloat(f[i], 64)
+	}
+	return l
+}
+
+// dirSize returns the bytes of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// compact opens a stopped node's goleveldb state, compacts all of it, and
+// returns its logical contents: bytes of keys and values by key prefix (the
+// text up to the first '/').
+func compact(dir string) (map[string]int64, error) {
+	db, err := leveldb.OpenFile(dir, &opt.Options{ErrorIfMissing: true})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.CompactRange(util.Range{}); err != nil {
+		return nil, err
+	}
+	sizes := map[string]int64{}
+	it := db.NewIterator(nil, nil)
+	defer it.Release()
+	for it.Next() {
+		k := it.Key()
+		p := string(k)
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			p = p[:i+1]
+		}
+		if strings.HasPrefix(p, "\x00") {
+			p = "local:" + strings.TrimPrefix(p, "\x00")
+			if strings.HasPrefix(string(k), "\x00local/tx/") {
+				p = "local:tx-index/"
+			}
+		}
+		sizes[p] += int64(len(k) + len(it.Value()))
+	}
+	return sizes, it.Error()
+}

@@ -1,0 +1,59 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/bbusdev/bbus/httpapi"
+)
+
+// Tx returns a committed transaction by its bbus id: where it is, what the
+// ledger made of it, and its exact bytes.
+func (c *Client) Tx(ctx context.Context, id string) (*httpapi.Tx, error) {
+	var tx httpapi.Tx
+	if err := c.get(ctx, "/v1/txs/"+url.PathEscape(id), nil, &tx); err != nil {
+		return nil, err
+	}
+	return &tx, nil
+}
+
+// Block returns the committed block at height with each transaction's outcome.
+func (c *Client) Block(ctx context.Context, height int64) (*httpapi.Block, error) {
+	var b httpapi.Block
+	if err := c.get(ctx, "/v1/blocks/"+strconv.FormatInt(height, 10), nil, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// Health reports whether the node's process serves.
+func (c *Client) Health(ctx context.Context) error {
+	var h httpapi.Health
+	return c.get(ctx, "/healthz", nil, &h)
+}
+
+// Ready returns the node's height once it has caught up with its chain, and
+// an EUNAVAILABLE error while it has not.
+func (c *Client) Ready(ctx context.Context) (*httpapi.Ready, error) {
+	var r httpapi.Ready
+	if err := c.get(ctx, "/readyz", nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// OpenAPI returns the node's OpenAPI 3 document.
+func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	var doc json.RawMessage
+	req, err := c.request(ctx, http.MethodGet, "/v1/openapi.json", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.do(req, &doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}

@@ -1,0 +1,73 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/httpapi"
+)
+
+// The writes the node signs as its own cloud, for a client with a write token
+// (WithToken). Each waits for the commit unless wait is false, and returns
+// like Submit: a transaction the ledger rejected in its block returns both its
+// result and a *bbus.Error.
+
+// RegisterVM records a new VM that the node's cloud owns and hosts.
+func (c *Client) RegisterVM(ctx context.Context, vm httpapi.VMRequest, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/vms", &vm, wait)
+}
+
+// TerminateVM records that a VM of the node's cloud stopped for good.
+func (c *Client) TerminateVM(ctx context.Context, vm string, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/vms/"+url.PathEscape(vm)+"/terminate", nil, wait)
+}
+
+// ProposeMigration proposes to send a VM the node's cloud hosts to another
+// cloud; the result's ID is the migration's.
+func (c *Client) ProposeMigration(ctx context.Context, m httpapi.MigrationRequest, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/migrations", &m, wait)
+}
+
+// MigrationStep takes a step of a migration as the node's cloud: step is
+// accept, complete, reject (as its destination) or cancel (as its source).
+func (c *Client) MigrationStep(ctx context.Context, migration, step string, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/migrations/"+url.PathEscape(migration)+"/"+url.PathEscape(step), nil, wait)
+}
+
+// VoteCloud casts the node's cloud's vote on another: vote is approve (an
+// applicant) or remove (a member).
+func (c *Client) VoteCloud(ctx context.Context, cloud, vote string, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/clouds/"+url.PathEscape(cloud)+"/"+url.PathEscape(vote), nil, wait)
+}
+
+func (c *Client) write(ctx context.Context, path string, body any, wait bool) (*bbus.TxResult, error) {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return nil, bbus.Errorf(bbus.EINVALID, "encoding the request: %v", err)
+		}
+	}
+	q := url.Values{}
+	if !wait {
+		q.Set("wait", "false")
+	}
+	req, err := c.request(ctx, http.MethodPost, path, q, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var res bbus.TxResult
+	e, err := c.do(req, &res)
+	if e != nil && e.Result != nil {
+		return e.Result, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}

@@ -1,0 +1,352 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtjson "github.com/cometbft/cometbft/libs/json"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
+	"github.com/bbusdev/bbus/ledger"
+)
+
+// Chain is what Build reads of a node's block store. Errors it returns for a
+// height the node does not hold should be *bbus.Error values.
+type Chain interface {
+	// Genesis returns the chain's genesis document.
+	Genesis(ctx context.Context) (*types.GenesisDoc, error)
+	// Height returns the height of the latest block the node holds.
+	Height(ctx context.Context) (int64, error)
+	// Header returns the header of the block at height.
+	Header(ctx context.Context, height int64) (*types.Header, error)
+	// Block returns the block at height.
+	Block(ctx context.Context, height int64) (*types.Block, error)
+	// Commit returns a commit of the block at height by its validators.
+	Commit(ctx context.Context, height int64) (*types.Commit, error)
+	// Validators returns the validator set that signs the block at height.
+	Validators(ctx context.Context, height int64) (*types.ValidatorSet, error)
+	// Results returns what the application made of each transaction of the
+	// block at height, in order.
+	Results(ctx context.Context, height int64) ([]*abci.ExecTxResult, error)
+}
+
+// NextBlockWait bounds how long Build waits for the block after the VM's last
+// transaction, whose header proves that transaction's result.
+const NextBlockWait = 10 * time.Second
+
+// Build assembles the evidence bundle of a VM from the ledger state r (which
+// names the transactions that touched it) and the chain c (which holds them).
+// It verifies the bundle before it returns it.
+func Build(ctx context.Context, c Chain, r kv.Reader, vm string) (*Bundle, error) {
+	hist, err := ledger.VMHistory(r, vm)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := c.Genesis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bl := &builder{ctx: ctx, c: c, blocks: map[int64]*block{}}
+	want := map[string]int64{}
+	stamp := func(s *bbus.Stamp) {
+		if s != nil && s.Tx != "" {
+			want[s.Tx] = s.Height
+		}
+	}
+	stamp(&hist.VM.Registered)
+	stamp(hist.VM.Terminated)
+	for i := range hist.Intervals {
+		stamp(&hist.Intervals[i].Start)
+		stamp(hist.Intervals[i].End)
+	}
+	for i := range hist.Migrations {
+		m := &hist.Migrations[i]
+		stamp(&m.Proposed)
+		stamp(m.Accepted)
+		stamp(m.Completed)
+		stamp(m.Ended)
+	}
+	txs, err := bl.find(want)
+	if err != nil {
+		return nil, err
+	}
+	// The keys of signers who joined after genesis.
+	keyWant := map[string]int64{}
+	for _, t := range txs {
+		signer := t.Decoded.Signer
+		cl, err := ledger.Cloud(r, signer)
+		if err != nil {
+			return nil, bbus.Errorf(bbus.EINTERNAL, "signer %s of transaction %s: %v", signer, t.Decoded.TxID, err)
+		}
+		if cl.Joined.Tx != "" {
+			keyWant[cl.Joined.Tx] = cl.Joined.Height
+		}
+	}
+	keyTxs, err := bl.find(keyWant)
+	if err != nil {
+		return nil, err
+	}
+
+	// Headers: each transaction's block, and the next one signed.
+	signed, linked := map[int64]bool{}, map[int64]bool{}
+	var top int64
+	for _, t := range append(append([]Tx{}, txs...), keyTxs...) {
+		linked[t.Height] = true
+		signed[t.Height+1] = true
+		top = max(top, t.Height+1)
+	}
+	if err := bl.waitFor(top); err != nil {
+		return nil, err
+	}
+	if err := bl.trustPath(doc, signed); err != nil {
+		return nil, err
+	}
+	b := &Bundle{Format: Format, ChainID: doc.ChainID, VM: vm, Txs: txs, Keys: keyTxs,
+		Headers: []Header{}, ValidatorSets: []ValidatorSet{}}
+	heights := make([]int64, 0, len(signed)+len(linked))
+	for h := range signed {
+		heights = append(heights, h)
+	}
+	for h := range linked {
+		if !signed[h] {
+			heights = append(heights, h)
+		}
+	}
+	sort.Slice(heights, func(i, j int) bool { return heights[i] < heights[j] })
+	setIndex := map[string]int{}
+	for _, h := range heights {
+		hd, err := bl.header(h)
+		if err != nil {
+			return nil, err
+		}
+		e := Header{Header: hd}
+		if signed[h] {
+			if e.Commit, err = c.Commit(ctx, h); err != nil {
+				return nil, err
+			}
+			vals, err := c.Validators(ctx, h)
+			if err != nil {
+				return nil, err
+			}
+			key := string(vals.Hash())
+			i, ok := setIndex[key]
+			if !ok {
+				i = len(b.ValidatorSets)
+				setIndex[key] = i
+				b.ValidatorSets = append(b.ValidatorSets, validatorSetOf(vals))
+			}
+			e.ValidatorSet = &i
+		}
+		b.Headers = append(b.Headers, e)
+	}
+	// What goes out must verify.
+	gen, err := cmtjson.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Verify(raw, gen); err != nil {
+		return nil, bbus.Errorf(bbus.EINTERNAL, "the bundle built for VM %s does not verify: %v", vm, err)
+	}
+	return b, nil
+}
+
+func validatorSetOf(vals *types.ValidatorSet) ValidatorSet {
+	s := ValidatorSet{Validators: make([]Validator, len(vals.Validators))}
+	for i, v := range vals.Validators {
+		s.Validators[i] = Validator{Address: v.Address, PubKey: v.PubKey.Bytes(), Power: v.VotingPower}
+	}
+	return s
+}
+
+type builder struct {
+	ctx     context.Context
+	c       Chain
+	blocks  map[int64]*block
+	headers map[int64]*types.Header
+}
+
+// block is a block with its transactions' results and Merkle proofs.
+type block struct {
+	b       *types.Block
+	results []*abci.ExecTxResult
+	ids     map[string]int // bbus transaction id -> index
+}
+
+// find locates the transactions with the given ids at the given heights and
+// returns them with their proofs, in chain order.
+func (bl *builder) find(want map[string]int64) ([]Tx, error) {
+	out := []Tx{}
+	for id, h := range want {
+		b, err := bl.block(h)
+		if err != nil {
+			return nil, err
+		}
+		i, ok := b.ids[id]
+		if !ok {
+			return nil, bbus.Errorf(bbus.EINTERNAL, "transaction %s is not in block %d, where the ledger records it", id, h)
+		}
+		raw := b.b.Txs[i]
+		stx, err := bbus.DecodeTx(raw)
+		if err != nil {
+			return nil, bbus.Errorf(bbus.EINTERNAL, "transaction %s of block %d: %v", id, h, err)
+		}
+		res := b.results[i]
+		total := int64(len(b.b.Txs))
+		txp := types.Txs(b.b.Txs).Proof(i).Proof
+		resp := types.NewResults(b.results).ProveResult(i)
+		out = append(out, Tx{
+			Height:  h,
+			Decoded: decodedOf(stx),
+			Raw:     string(raw),
+			Result:  Result{Code: res.Code, ID: string(res.Data)},
+			Proof:   proofOf(int64(i), total, &txp, &resp),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return positionOf(out[i].Height, out[i].Proof.Path).before(positionOf(out[j].Height, out[j].Proof.Path))
+	})
+	return out, nil
+}
+
+// block loads a block and its results, once.
+func (bl *builder) block(h int64) (*block, error) {
+	if b := bl.blocks[h]; b != nil {
+		return b, nil
+	}
+	b, err := bl.c.Block(bl.ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	res, err := bl.c.Results(bl.ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(b.Txs) {
+		return nil, bbus.Errorf(bbus.EINTERNAL, "block %d has %d transactions but %d results", h, len(b.Txs), len(res))
+	}
+	out := &block{b: b, results: res, ids: map[string]int{}}
+	for i, tx := range b.Txs {
+		if id := quickID(tx); id != "" {
+			out.ids[id] = i
+		}
+	}
+	bl.blocks[h] = out
+	return out, nil
+}
+
+// quickID returns the bbus id of a transaction without decoding it: the
+// SHA-256 of the body, which the canonical encoding places between
+// {"body": and ,"sig":"<88 characters>"}. It returns "" for anything else.
+func quickID(raw []byte) string {
+	const head, tail = `{"body":`, 8 + 88 + 2
+	if len(raw) < len(head)+tail || !bytes.HasPrefix(raw, []byte(head)) || !bytes.Equal(raw[len(raw)-tail:len(raw)-tail+8], []byte(`,"sig":"`)) {
+		return ""
+	}
+	sum := sha256.Sum256(raw[len(head) : len(raw)-tail])
+	return hex.EncodeToString(sum[:])
+}
+
+func (bl *builder) header(h int64) (*types.Header, error) {
+	if bl.headers == nil {
+		bl.headers = map[int64]*types.Header{}
+	}
+	if hd := bl.headers[h]; hd != nil {
+		return hd, nil
+	}
+	if b := bl.blocks[h]; b != nil {
+		bl.headers[h] = &b.b.Header
+		return &b.b.Header, nil
+	}
+	hd, err := bl.c.Header(bl.ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	bl.headers[h] = hd
+	return hd, nil
+}
+
+// waitFor waits until the chain holds the block at height h.
+func (bl *builder) waitFor(h int64) error {
+	deadline := time.Now().Add(NextBlockWait)
+	for {
+		top, err := bl.c.Height(bl.ctx)
+		if err != nil {
+			return err
+		}
+		if top >= h {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return bbus.Errorf(bbus.EUNAVAILABLE, "block %d, whose header proves the results of block %d, is not committed yet; try again shortly", h, h-1)
+		}
+		select {
+		case <-bl.ctx.Done():
+			return bbus.Errorf(bbus.EUNAVAILABLE, "waiting for block %d: %v", h, bl.ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// trustPath adds to signed the headers at which the validator set changed
+// between genesis and the highest signed height, so that Verify can follow
+// the changes: walking the signed heights up, whenever a header's validators
+// are not the ones the last signed header named as next, it searches for the
+// last header that still had those validators, whose signed header names the
+// new ones.
+func (bl *builder) trustPath(doc *types.GenesisDoc, signed map[int64]bool) error {
+	var heights []int64
+	for h := range signed {
+		heights = append(heights, h)
+	}
+	sort.Slice(heights, func(i, j int) bool { return heights[i] < heights[j] })
+	next, at := doc.ValidatorHash(), doc.InitialHeight-1
+	for _, s := range heights {
+		for {
+			hd, err := bl.header(s)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(hd.ValidatorsHash, next) {
+				break
+			}
+			// header(lo) has the trusted validators, header(hi) others.
+			lo, hi := at+1, s
+			for hi-lo > 1 {
+				mid := lo + (hi-lo)/2
+				m, err := bl.header(mid)
+				if err != nil {
+					return err
+				}
+				if bytes.Equal(m.ValidatorsHash, next) {
+					lo = mid
+				} else {
+					hi = mid
+				}
+			}
+			l, err := bl.header(lo)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(l.ValidatorsHash, next) {
+				return bbus.Errorf(bbus.EINTERNAL, "no header between %d and %d has the validators %X", at+1, s, next)
+			}
+			signed[lo] = true
+			next, at = l.NextValidatorsHash, lo
+		}
+		hd, _ := bl.header(s)
+		next, at = hd.NextValidatorsHash, s
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package evidence_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/evidence"
+	"github.com/bbusdev/bbus/keys"
+	"github.com/bbusdev/bbus/kv"
+	"github.com/bbusdev/bbus/ledger"
+	"github.com/bbusdev/bbus/node"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.json from a real two-validator chain")
+
+// federation is a real chain on this machine: cloud0's node (the only
+// genesis validator) and cloud1's node, which joined as a full node and
+// becomes a validator once cloud0 approves it.
+type federation struct {
+	t          *testing.T
+	homes      [2]string
+	nodes      [2]*node.Node
+	genesis    []byte
+	validators [2][]byte
+	nonce      uint64
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startFederation(t *testing.T) *federation {
+	t.Helper()
+	dir := t.TempDir()
+	f := &federation{t: t}
+	p0, p1 := freePort(t), freePort(t)
+	homes, err := node.Testnet(node.TestnetOptions{Validators: 1, Out: dir, ChainID: "bbus-evidence", P2PPort: p0, APIPort: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.homes[0] = homes[0]
+	if f.genesis, err = os.ReadFile(node.GenesisPath(homes[0])); err != nil {
+		t.Fatal(err)
+	}
+	f.nodes[0] = f.start(0)
+	st, err := f.nodes[0].Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.validators[0] = st.Validators[0].PubKey
+	f.homes[1] = filepath.Join(dir, "node1")
+	c := node.DefaultConfig("cloud1")
+	c.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", p1)
+	id, err := node.Init(node.InitOptions{Home: f.homes[1], Cloud: "cloud1", Genesis: node.GenesisPath(homes[0]),
+		Peers: fmt.Sprintf("%s@127.0.0.1:%d", st.NodeID, p0), Config: &c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.validators[1] = id.ValidatorKey
+	f.nodes[1] = f.start(1)
+	return f
+}
+
+func (f *federation) start(k int) *node.Node {
+	n, err := node.Open(f.homes[k], io.Discard)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := n.Start(""); err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(n.Stop)
+	return n
+}
+
+// send signs action as cloud (whose key is in home k), submits it to node k
+// and waits for it to be applied.
+func (f *federation) send(k int, cloud string, a bbus.Action) *bbus.TxResult {
+	f.t.Helper()
+	key, err := keys.Load(f.homes[k], cloud)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.nonce++
+	raw, _, err := bbus.SignTx(&bbus.Body{ChainID: "bbus-evidence", Signer: cloud, Nonce: f.nonce,
+		Expires: time.Now().Add(10 * time.Minute).Unix(), Action: a}, key.PrivKey)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := f.nodes[k].Submit(ctx, raw, true)
+	if err != nil || res.Code != "" {
+		f.t.Fatalf("%s by %s: %+v %v", a.Type(), cloud, res, err)
+	}
+	return res
+}
+
+// join makes cloud1 a member and a validator, and waits until both nodes run
+// the chain together.
+func (f *federation) join() {
+	f.t.Helper()
+	key, err := keys.Load(f.homes[1], "cloud1")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	// A node that is still catching up neither relays transactions nor
+	// votes: with two validators, the chain would wait for it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := f.nodes[1].Status(context.Background())
+		if err == nil && !st.CatchingUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("cloud1's node never caught up: %+v %v", st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.send(1, "cloud1", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "Cloud One", PubKey: key.PubKey,
+		ValidatorKey: f.validators[1], Resources: bbus.Resources{CPU: 1000, MemMiB: 1 << 20}}})
+	f.send(0, "cloud0", bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: "cloud1"}})
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		st, err := f.nodes[1].Status(context.Background())
+		if err == nil && len(st.Validators) == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("cloud1 never became a validator: %+v %v", st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// vm runs a VM's whole life across the two clouds: every kind of transaction
+// that touches a VM.
+func (f *federation) vm(id string) {
+	res := bbus.Resources{CPU: 2, MemMiB: 1024}
+	f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: id, Resources: res}})
+	m := f.send(0, "cloud0", bbus.Action{MigrationPropose: &bbus.Propose{VM: id, To: "cloud1"}}).ID
+	f.send(1, "cloud1", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: m}})
+	f.send(1, "cloud1", bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: m}})
+	m = f.send(1, "cloud1", bbus.Action{MigrationPropose: &bbus.Propose{VM: id, To: "cloud0"}}).ID
+	f.send(0, "cloud0", bbus.Action{MigrationReject: &bbus.MigrationRef{Migration: m}})
+	m = f.send(1, "cloud1", bbus.Action{MigrationPropose: &bbus.Propose{VM: id, To: "cloud0"}}).ID
+	f.send(1, "cloud1", bbus.Action{MigrationCancel: &bbus.MigrationRef{Migration: m}})
+	f.send(0, "cloud0", bbus.Action{VMTerminate: &bbus.VMRef{VM: id}})
+}
+
+func (f *federation) export(k int, vm string) []byte {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := f.nodes[k].Evidence(ctx, vm)
+	if err != nil {
+		f.t.Fatalf("export %s: %v", vm, err)
+	}
+	out, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return append(out, '\n')
+}
+
+// TestExportAndVerify exports the evidence of VMs from a real chain whose
+// validator set grows from one to two between their transactions, and
+// verifies it offline against the genesis document alone.
+func TestExportAndVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a two-validator chain")
+	}
+	f := startFederation(t)
+	f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: "early", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
+	f.join()
+	f.vm("vm-1")
+	f.send(0, "cloud0", bbus.Action{MigrationPropose: &bbus.Propose{VM: "early", To: "cloud1"}})
+
+	bundle := f.export(1, "vm-1")
+	rep, err := evidence.Verify(bundle, f.genesis)
+	if err != nil {
+		t.Fatalf("verify: %v\n%s", err, bundle)
+	}
+	t.Logf("vm-1: %d bytes; %s", len(bundle), strings.TrimSpace(rep.String()))
+	var types []string
+	for _, e := range rep.Txs {
+		types = append(types, e.Type)
+	}
+	if got := strings.Join(types, " "); got != "vm_register migration_propose migration_accept migration_complete migration_propose migration_reject migration_propose migration_cancel vm_terminate" {
+		t.Fatalf("transactions %s", got)
+	}
+	if rep.ValidatorSets != 2 || len(rep.Intervals) != 2 || rep.Intervals[0].Cloud != "cloud0" || rep.Intervals[1].Cloud != "cloud1" ||
+		rep.Intervals[1].End == nil || len(rep.Signers) != 2 || rep.Signers[0].From != "genesis" || !strings.HasPrefix(rep.Signers[1].From, "cloud_join") {
+		t.Fatalf("report %+v", rep)
+	}
+	// The proved history is the ledger's.
+	var hist *ledger.History
+	f.nodes[0].View(func(r kv.Reader) error {
+		hist, err = ledger.VMHistory(r, "vm-1")
+		return err
+	})
+	for i, iv := range hist.Intervals {
+		p := rep.Intervals[i]
+		if p.Cloud != iv.Cloud || !p.Start.Time.Equal(iv.Start.At) || p.Start.Height != iv.Start.Height || p.End.Height != iv.End.Height {
+			t.Fatalf("interval %d: proved %+v, ledger %+v", i, p, iv)
+		}
+	}
+	// Both nodes export the same evidence.
+	if other := f.export(0, "vm-1"); len(other) == 0 {
+		t.Fatal("empty export")
+	} else if _, err := evidence.Verify(other, f.genesis); err != nil {
+		t.Fatal(err)
+	}
+	// A VM whose last transaction is the latest: the export waits for the
+	// block that proves its result.
+	early := f.export(0, "early")
+	if rep, err := evidence.Verify(early, f.genesis); err != nil || len(rep.Txs) != 2 {
+		t.Fatalf("early: %+v %v", rep, err)
+	}
+	// Against another chain's genesis nothing verifies.
+	other := startFederationGenesisOnly(t)
+	if _, err := evidence.Verify(bundle, other); err == nil {
+		t.Fatal("verified against another chain's genesis")
+	} else {
+		t.Logf("another genesis: %v", err)
+	}
+	if _, err := f.nodes[0].Evidence(context.Background(), "nope"); bbus.ErrorCode(err) != bbus.ENOTFOUND {
+		t.Fatalf("unknown VM: %v", err)
+	}
+
+	if *update {
+		write(t, "genesis.json", f.genesis)
+		write(t, "vm-1.json", bundle)
+		// A VM with 100 transactions, for BenchmarkVerify.
+		f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: "busy", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
+		for i := 0; i < 33; i++ {
+			from, to := i%2, 1-i%2
+			m := f.send(from, fmt.Sprint("cloud", from), bbus.Action{MigrationPropose: &bbus.Propose{VM: "busy", To: fmt.Sprint("cloud", to)}}).ID
+			f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: m}})
+			f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: m}})
+		}
+		write(t, "busy-100.json", f.export(0, "busy"))
+	}
+}
+
+// startFederationGenesisOnly returns the genesis of another one-cloud chain
+// with the same chain id.
+func startFederationGenesisOnly(t *testing.T) []byte {
+	homes, err := node.Testnet(node.TestnetOptions{Validators: 1, Out: t.TempDir(), ChainID: "bbus-evidence", P2PPort: 1, APIPort: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(node.GenesisPath(homes[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func write(t *testing.T, name string, data []byte) {
+	if err := os.WriteFile(filepath.Join("testdata", name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote testdata/%s (%d bytes)", name, len(data))
+}

@@ -1,0 +1,894 @@
+package evidence
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cometbft/cometbft/crypto"
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/bbusdev/bbus"
+)
+
+// Error is why a bundle failed verification: Field names the part of the
+// bundle that broke (like "txs[3].proof" or "headers[5].commit") and Reason
+// what is wrong with it.
+type Error struct {
+	Field  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return "evidence: " + e.Reason
+	}
+	return "evidence: " + e.Field + ": " + e.Reason
+}
+
+func fail(field, format string, args ...any) *Error {
+	return &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Report is what a verified bundle proves.
+type Report struct {
+	ChainID string `json:"chain_id"`
+	VM      string `json:"vm"`
+	// Txs are the VM's transactions in chain order, each at the time of its
+	// block (BFT time).
+	Txs []Entry `json:"txs"`
+	// Intervals are where the VM ran, as the transactions tell it.
+	Intervals []Interval `json:"intervals"`
+	// Signers are the clouds that signed Txs and where their keys come from.
+	Signers []Signer `json:"signers"`
+	// What was checked.
+	Headers       int `json:"headers"`
+	Commits       int `json:"commits"`
+	Signatures    int `json:"commit_signatures"`
+	ValidatorSets int `json:"validator_sets"`
+}
+
+// Entry is one proved transaction.
+type Entry struct {
+	Height  int64     `json:"height"`
+	Time    time.Time `json:"time"`
+	TxID    string    `json:"tx_id"`
+	Type    string    `json:"type"`
+	Signer  string    `json:"signer"`
+	ID      string    `json:"id,omitempty"` // what the ledger says it made or acted on
+	Summary string    `json:"summary"`
+}
+
+// Interval is a stretch of time the VM ran at one cloud. End is nil while it
+// still ran there at the bundle's last transaction.
+type Interval struct {
+	Cloud     string `json:"cloud"`
+	Migration string `json:"migration,omitempty"` // the migration that brought it there
+	Start     Point  `json:"start"`
+	End       *Point `json:"end,omitempty"`
+}
+
+// Point is a block: its height and time.
+type Point struct {
+	Height int64     `json:"height"`
+	Time   time.Time `json:"time"`
+}
+
+// Signer is a cloud whose key signed transactions of the bundle.
+type Signer struct {
+	Cloud  string `json:"cloud"`
+	PubKey []byte `json:"pub_key"`
+	// From is "genesis", or the height of its cloud_join transaction.
+	From string `json:"from"`
+}
+
+// Verify checks a bundle against the genesis document of its chain, and
+// nothing else: it reads no file and contacts no node. It returns what the
+// bundle proves, or an *Error that names what broke. It checks:
+//
+//   - the bundle is in the canonical encoding of what it holds (white space
+//     aside), so that no byte of it is without meaning;
+//   - every header with a commit is signed by more than two thirds of the
+//     voting power of its validator set (every signature in the commit must
+//     verify), and that set is trusted: the genesis validators at first, then
+//     the set each verified header names as next. A bundle therefore carries
+//     the header at which each change of validators took effect;
+//   - every header without a commit is named as parent by a trusted header;
+//   - every transaction is a canonical bbus transaction of this chain whose
+//     decoded view is exactly what its bytes say, signed by its signer's key,
+//     included in its block and applied there (result code 0), the result
+//     proved against the next header;
+//   - every signer's key is in genesis or was registered by an applied
+//     cloud_join transaction of the bundle, committed before it signed;
+//   - the transactions tell a consistent story of the VM: registered first,
+//     each migration proposed by the host of the time and answered by its
+//     destination; and every header serves a transaction or a change of
+//     validators.
+//
+// A bundle cannot prove that nothing is missing after its last transaction:
+// the app hash commits to the state's changes as a hash chain, without proofs
+// of single records.
+func Verify(bundle, genesis []byte) (*Report, error) {
+	g, err := parseGenesis(genesis)
+	if err != nil {
+		return nil, err
+	}
+	b, err := Decode(bundle)
+	if err != nil {
+		return nil, err
+	}
+	v := &verifier{b: b, g: g, headers: map[int64]*header{}, batch: cmted25519.NewBatchVerifier()}
+	if err := v.top(); err != nil {
+		return nil, err
+	}
+	if err := v.validatorSets(); err != nil {
+		return nil, err
+	}
+	if err := v.chain(); err != nil {
+		return nil, err
+	}
+	signers, err := v.keys()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{ChainID: b.ChainID, VM: b.VM, Headers: len(b.Headers), Commits: v.commits,
+		Signatures: v.signatures, ValidatorSets: len(b.ValidatorSets), Txs: []Entry{}, Signers: []Signer{}}
+	st := &story{vm: b.VM, migs: map[string]*mig{}, intervals: []Interval{}}
+	used := map[string]bool{}
+	var last position
+	for i := range b.Txs {
+		field := fmt.Sprintf("txs[%d]", i)
+		t, err := v.tx(field, &b.Txs[i])
+		if err != nil {
+			return nil, err
+		}
+		if !last.before(t.pos) {
+			return nil, fail(field, "is not after the transaction before it in chain order (height, then place in the block)")
+		}
+		last = t.pos
+		pub, from, err := v.keyOf(field, t, signers)
+		if err != nil {
+			return nil, err
+		}
+		signer := t.stx.Signer
+		if err := v.signature(cmted25519.PubKey(pub), t.stx.BodyBytes, t.stx.Sig, func() error {
+			return fail(field+".raw", "the signature does not verify with the key of %s (%s)", signer, from)
+		}); err != nil {
+			return nil, err
+		}
+		if !used[t.stx.Signer] {
+			used[t.stx.Signer] = true
+			rep.Signers = append(rep.Signers, Signer{Cloud: t.stx.Signer, PubKey: pub, From: from})
+		}
+		e, err := st.apply(field, t)
+		if err != nil {
+			return nil, err
+		}
+		rep.Txs = append(rep.Txs, *e)
+	}
+	if len(b.Txs) == 0 {
+		return nil, fail("txs", "the bundle holds no transaction")
+	}
+	for i := range b.Keys {
+		if k := signers[b.Keys[i].Decoded.Signer]; !used[k.signer] {
+			return nil, fail(k.field, "registers the key of %s, which signs no transaction of the bundle", k.signer)
+		}
+	}
+	if err := v.everyHeaderServes(); err != nil {
+		return nil, err
+	}
+	if err := v.verifySignatures(); err != nil {
+		return nil, err
+	}
+	sort.Slice(rep.Signers, func(i, j int) bool { return rep.Signers[i].Cloud < rep.Signers[j].Cloud })
+	rep.Intervals = st.intervals
+	return rep, nil
+}
+
+// everyHeaderServes checks that each header is a transaction's block, the
+// next block that proves its result, or a block at which the validators
+// change: with nothing superfluous, a transaction dropped from a bundle leaves
+// its headers behind and is noticed.
+func (v *verifier) everyHeaderServes() error {
+	needed := map[int64]bool{}
+	for _, t := range append(append([]Tx{}, v.b.Txs...), v.b.Keys...) {
+		needed[t.Height], needed[t.Height+1] = true, true
+	}
+	for i, e := range v.b.Headers {
+		h := e.Header
+		if !needed[h.Height] && (e.Commit == nil || bytes.Equal(h.ValidatorsHash, h.NextValidatorsHash)) {
+			return fail(fmt.Sprintf("headers[%d]", i), "the block at height %d proves no transaction of the bundle and changes no validators: a transaction is missing, or the header does not belong", h.Height)
+		}
+	}
+	return nil
+}
+
+// genesis is what Verify takes from the genesis document.
+type genesis struct {
+	chainID       string
+	initialHeight int64
+	valsHash      []byte
+	clouds        map[string][]byte // founding cloud -> signing key
+}
+
+func parseGenesis(data []byte) (*genesis, error) {
+	doc, err := types.GenesisDocFromJSON(data)
+	if err != nil {
+		return nil, fail("genesis", "not a CometBFT genesis document: %v", err)
+	}
+	var app bbus.Genesis
+	dec := json.NewDecoder(bytes.NewReader(doc.AppState))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&app); err != nil {
+		return nil, fail("genesis", "app_state is not a bbus genesis: %v", err)
+	}
+	g := &genesis{chainID: doc.ChainID, initialHeight: doc.InitialHeight, clouds: map[string][]byte{}}
+	if len(doc.Validators) == 0 {
+		return nil, fail("genesis", "names no validators")
+	}
+	g.valsHash = doc.ValidatorHash()
+	for _, c := range app.Clouds {
+		g.clouds[c.ID] = c.PubKey
+	}
+	return g, nil
+}
+
+// Decode parses a bundle, rejecting unknown fields and any encoding other
+// than the one Marshal gives what it holds (white space aside).
+func Decode(data []byte) (*Bundle, error) {
+	var b Bundle
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return nil, fail("", "not a bundle: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fail("", "data after the end of the bundle")
+	}
+	canon, err := json.Marshal(&b)
+	if err != nil {
+		return nil, fail("", "not a bundle: %v", err)
+	}
+	if !sameJSON(data, canon) {
+		var compact bytes.Buffer
+		json.Compact(&compact, data)
+		return nil, fail(firstDifference(compact.Bytes(), canon), "not in canonical form: the bundle's bytes differ from the encoding of the values they hold (case of hex digits, escapes, time format, ...)")
+	}
+	// A time keeps its zone offset through decoding and encoding, and
+	// signatures and hashes cover only the instant: every time must be in UTC.
+	utc := func(field string, t time.Time) error {
+		if _, off := t.Zone(); off != 0 {
+			return fail(field, "is not in UTC")
+		}
+		return nil
+	}
+	for i, t := range append(append([]Tx{}, b.Txs...), b.Keys...) {
+		field := fmt.Sprintf("txs[%d].decoded.expires", i)
+		if i >= len(b.Txs) {
+			field = fmt.Sprintf("keys[%d].decoded.expires", i-len(b.Txs))
+		}
+		if err := utc(field, t.Decoded.Expires); err != nil {
+			return nil, err
+		}
+	}
+	for i, h := range b.Headers {
+		if h.Header != nil {
+			if err := utc(fmt.Sprintf("headers[%d].header.time", i), h.Header.Time); err != nil {
+				return nil, err
+			}
+		}
+		if h.Commit != nil {
+			for j, s := range h.Commit.Signatures {
+				if err := utc(fmt.Sprintf("headers[%d].commit.signatures[%d].timestamp", i, j), s.Timestamp); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return &b, nil
+}
+
+// sameJSON reports whether the JSON document data, white space outside
+// strings aside, is the compact document canon.
+func sameJSON(data, canon []byte) bool {
+	j, inString, escaped := 0, false, false
+	for _, c := range data {
+		if !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			continue
+		}
+		if j >= len(canon) || canon[j] != c {
+			return false
+		}
+		j++
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && inString:
+			escaped = true
+		case c == '"':
+			inString = !inString
+		}
+	}
+	return j == len(canon)
+}
+
+// firstDifference returns the path of the first value that differs between
+// two JSON documents, or "" if they differ only in encoding.
+func firstDifference(a, b []byte) string {
+	var x, y any
+	da := json.NewDecoder(bytes.NewReader(a))
+	da.UseNumber()
+	db := json.NewDecoder(bytes.NewReader(b))
+	db.UseNumber()
+	if da.Decode(&x) != nil || db.Decode(&y) != nil {
+		return ""
+	}
+	p, _ := diff("", x, y)
+	return p
+}
+
+func diff(path string, x, y any) (string, bool) {
+	switch xv := x.(type) {
+	case map[string]any:
+		yv, ok := y.(map[string]any)
+		if !ok {
+			return path, true
+		}
+		names := make([]string, 0, len(xv)+len(yv))
+		for k := range xv {
+			names = append(names, k)
+		}
+		for k := range yv {
+			if _, ok := xv[k]; !ok {
+				names = append(names, k)
+			}
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			sub := k
+			if path != "" {
+				sub = path + "." + k
+			}
+			if p, ok := diff(sub, xv[k], yv[k]); ok {
+				return p, true
+			}
+		}
+		return "", false
+	case []any:
+		yv, ok := y.([]any)
+		if !ok {
+			return path, true
+		}
+		for i := 0; i < len(xv) && i < len(yv); i++ {
+			if p, ok := diff(fmt.Sprintf("%s[%d]", path, i), xv[i], yv[i]); ok {
+				return p, true
+			}
+		}
+		if len(xv) != len(yv) {
+			return path, true
+		}
+		return "", false
+	default:
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			return path, true
+		}
+		return "", false
+	}
+}
+
+type verifier struct {
+	b          *Bundle
+	g          *genesis
+	sets       []*types.ValidatorSet
+	headers    map[int64]*header
+	commits    int
+	signatures int
+	// Every signature of the bundle goes into one batch, verified last (one
+	// batch of hundreds costs a fraction of as many single verifications);
+	// sigs says, for each, what failed if it does not verify.
+	batch crypto.BatchVerifier
+	sigs  []func() error
+}
+
+// signature adds a signature to the batch; failed reports it if it is bad.
+func (v *verifier) signature(pub crypto.PubKey, msg, sig []byte, failed func() error) error {
+	if err := v.batch.Add(pub, msg, sig); err != nil {
+		return failed()
+	}
+	v.sigs = append(v.sigs, failed)
+	return nil
+}
+
+// verifySignatures verifies the batch and reports the first bad signature.
+func (v *verifier) verifySignatures() error {
+	if len(v.sigs) == 0 {
+		return nil
+	}
+	ok, valid := v.batch.Verify()
+	if ok {
+		return nil
+	}
+	for i, good := range valid {
+		if !good {
+			return v.sigs[i]()
+		}
+	}
+	return fail("", "a signature of the bundle does not verify")
+}
+
+type header struct {
+	h    *types.Header
+	hash []byte
+}
+
+func (v *verifier) top() error {
+	b := v.b
+	switch {
+	case b.Format != Format:
+		return fail("format", "is %q; this verifier reads %q", b.Format, Format)
+	case b.ChainID != v.g.chainID:
+		return fail("chain_id", "the bundle is for chain %q, the genesis document is of chain %q", b.ChainID, v.g.chainID)
+	}
+	if err := bbus.ValidateID("vm", b.VM); err != nil {
+		return fail("vm", "%s", bbus.ErrorMessage(err))
+	}
+	return nil
+}
+
+// validatorSets builds each set and checks it is in CometBFT's order.
+func (v *verifier) validatorSets() error {
+	used := make([]bool, len(v.b.ValidatorSets))
+	for _, h := range v.b.Headers {
+		if h.ValidatorSet != nil && *h.ValidatorSet >= 0 && *h.ValidatorSet < len(used) {
+			used[*h.ValidatorSet] = true
+		}
+	}
+	for i, s := range v.b.ValidatorSets {
+		field := fmt.Sprintf("validator_sets[%d]", i)
+		if !used[i] {
+			return fail(field, "is not the validator set of any header of the bundle")
+		}
+		if len(s.Validators) == 0 {
+			return fail(field, "is empty")
+		}
+		vals := make([]*types.Validator, len(s.Validators))
+		for j, val := range s.Validators {
+			f := fmt.Sprintf("%s.validators[%d]", field, j)
+			if len(val.PubKey) != cmted25519.PubKeySize {
+				return fail(f+".pub_key", "is %d bytes, an ed25519 key is %d", len(val.PubKey), cmted25519.PubKeySize)
+			}
+			pk := cmted25519.PubKey(val.PubKey)
+			if !bytes.Equal(val.Address, pk.Address()) {
+				return fail(f+".address", "is %s, but the key's address is %s", val.Address, pk.Address())
+			}
+			if val.Power <= 0 || val.Power > types.MaxTotalVotingPower {
+				return fail(f+".power", "%d is not a validator's voting power", val.Power)
+			}
+			vals[j] = types.NewValidator(pk, val.Power)
+		}
+		set, err := newValidatorSet(vals)
+		if err != nil {
+			return fail(field, "%v", err)
+		}
+		for j, val := range set.Validators {
+			if !bytes.Equal(val.Address, s.Validators[j].Address) {
+				return fail(field, "is not in CometBFT's order (voting power descending, then address): place %d holds %s, not %s", j, s.Validators[j].Address, val.Address)
+			}
+		}
+		v.sets = append(v.sets, set)
+	}
+	return nil
+}
+
+func newValidatorSet(vals []*types.Validator) (set *types.ValidatorSet, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("not a validator set: %v", r)
+		}
+	}()
+	return types.NewValidatorSet(vals), nil
+}
+
+// chain verifies the headers: the signed ones in height order, each by a
+// validator set trusted from genesis on, then the others through the hash
+// their next block names.
+func (v *verifier) chain() error {
+	b := v.b
+	if len(b.Headers) == 0 {
+		return fail("headers", "the bundle holds no header")
+	}
+	trustedNext, trustedAt := v.g.valsHash, v.g.initialHeight-1
+	var prev int64
+	for i, e := range b.Headers {
+		field := fmt.Sprintf("headers[%d]", i)
+		h := e.Header
+		if h == nil {
+			return fail(field+".header", "is missing")
+		}
+		if h.Height <= prev || h.Height < v.g.initialHeight {
+			return fail(field+".header.height", "%d is not above the height of the header before it (%d) and at least the chain's initial height %d", h.Height, prev, v.g.initialHeight)
+		}
+		prev = h.Height
+		if h.ChainID != b.ChainID {
+			return fail(field+".header.chain_id", "is %q, not %q", h.ChainID, b.ChainID)
+		}
+		if err := h.ValidateBasic(); err != nil {
+			return fail(field+".header", "%v", err)
+		}
+		hd := &header{h: h, hash: h.Hash()}
+		if (e.Commit == nil) != (e.ValidatorSet == nil) {
+			return fail(field, "has a commit without its validator set, or a validator set without a commit")
+		}
+		if e.Commit == nil {
+			continue
+		}
+		if *e.ValidatorSet < 0 || *e.ValidatorSet >= len(v.sets) {
+			return fail(field+".validator_set", "%d names no validator set of the bundle", *e.ValidatorSet)
+		}
+		set := v.sets[*e.ValidatorSet]
+		if !bytes.Equal(set.Hash(), h.ValidatorsHash) {
+			return fail(field+".validator_set", "validator set %d hashes to %X, but the header names validators %s", *e.ValidatorSet, set.Hash(), h.ValidatorsHash)
+		}
+		if !bytes.Equal(h.ValidatorsHash, trustedNext) {
+			from := "the genesis document names"
+			if trustedAt >= v.g.initialHeight {
+				from = fmt.Sprintf("the trusted header at height %d names", trustedAt)
+			}
+			return fail(field+".header.validators_hash", "the block at height %d is signed by validators %s, but %s %X as the validators that follow it; the bundle lacks the header at which the validators changed", h.Height, h.ValidatorsHash, from, trustedNext)
+		}
+		// What types.SignedHeader.ValidateBasic checks, hashing the header once.
+		if err := e.Commit.ValidateBasic(); err != nil {
+			return fail(field+".commit", "%v", err)
+		}
+		if e.Commit.Height != h.Height {
+			return fail(field+".commit.height", "is %d, the header's is %d", e.Commit.Height, h.Height)
+		}
+		if !bytes.Equal(e.Commit.BlockID.Hash, hd.hash) {
+			return fail(field+".commit.block_id.hash", "the commit signs block %s, the header is block %X", e.Commit.BlockID.Hash, hd.hash)
+		}
+		if err := v.commit(field+".commit", set, h, e.Commit); err != nil {
+			return err
+		}
+		v.commits++
+		v.headers[h.Height] = hd
+		trustedNext, trustedAt = h.NextValidatorsHash, h.Height
+	}
+	for i := len(b.Headers) - 1; i >= 0; i-- {
+		e := b.Headers[i]
+		if e.Commit != nil {
+			continue
+		}
+		field := fmt.Sprintf("headers[%d]", i)
+		h := e.Header
+		next := v.headers[h.Height+1]
+		if next == nil {
+			return fail(field, "the block at height %d has no commit, and no trusted header at height %d names it as its parent", h.Height, h.Height+1)
+		}
+		hash := h.Hash()
+		if !bytes.Equal(next.h.LastBlockID.Hash, hash) {
+			return fail(field+".header", "hashes to %X, but the trusted header at height %d names %s as its parent", hash, h.Height+1, next.h.LastBlockID.Hash)
+		}
+		v.headers[h.Height] = &header{h: h, hash: hash}
+	}
+	return nil
+}
+
+// commit checks that a commit of the block at h's height carries signatures
+// of more than two thirds of set's voting power, as types.VerifyCommit does:
+// every signature that is not absent must be its validator's, and all go into
+// the batch. If one does not verify, types.VerifyCommit says which.
+func (v *verifier) commit(field string, set *types.ValidatorSet, h *types.Header, c *types.Commit) error {
+	if set.Size() != len(c.Signatures) {
+		return fail(field+".signatures", "has %d signatures for %d validators", len(c.Signatures), set.Size())
+	}
+	needed := set.TotalVotingPower() * 2 / 3
+	var tallied int64
+	for idx, cs := range c.Signatures {
+		if cs.BlockIDFlag == types.BlockIDFlagAbsent {
+			continue
+		}
+		val := set.Validators[idx]
+		if !bytes.Equal(val.Address, cs.ValidatorAddress) {
+			return fail(fmt.Sprintf("%s.signatures[%d].validator_address", field, idx), "is %s, but validator %d of the set is %s", cs.ValidatorAddress, idx, val.Address)
+		}
+		chainID := v.b.ChainID
+		if err := v.signature(val.PubKey, c.VoteSignBytes(chainID, int32(idx)), cs.Signature, func() error {
+			err := types.VerifyCommit(chainID, set, c.BlockID, h.Height, c)
+			if err == nil {
+				err = fmt.Errorf("signature %d does not verify", idx)
+			}
+			return fail(field, "does not prove the block: %v", err)
+		}); err != nil {
+			return err
+		}
+		v.signatures++
+		if cs.BlockIDFlag == types.BlockIDFlagCommit {
+			tallied += val.VotingPower
+		}
+	}
+	if tallied <= needed {
+		return fail(field, "does not prove the block: validators with %d of %d voting power signed it, more than %d are needed", tallied, set.TotalVotingPower(), needed)
+	}
+	return nil
+}
+
+// position is where a transaction is in the chain: its height, then the
+// path to its leaf read from the root (L before R).
+type position struct {
+	height int64
+	path   string
+}
+
+func (p position) before(q position) bool {
+	return p.height < q.height || p.height == q.height && p.path < q.path
+}
+
+func positionOf(height int64, path string) position {
+	r := []byte(path)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return position{height, string(r)}
+}
+
+// vtx is a transaction whose bytes, inclusion and result are proved.
+type vtx struct {
+	stx    *bbus.SignedTx
+	t      *Tx
+	pos    position
+	time   time.Time
+	height int64
+}
+
+// tx checks one transaction: its decoding, its inclusion and its result.
+func (v *verifier) tx(field string, t *Tx) (*vtx, error) {
+	raw := []byte(t.Raw)
+	stx, err := bbus.DecodeTx(raw)
+	if err != nil {
+		return nil, fail(field+".raw", "is not a bbus transaction: %s", bbus.ErrorMessage(err))
+	}
+	if stx.ChainID != v.b.ChainID {
+		return nil, fail(field+".raw", "is for chain %q, not %q", stx.ChainID, v.b.ChainID)
+	}
+	if err := checkDecoded(field+".decoded", &t.Decoded, stx); err != nil {
+		return nil, err
+	}
+	h, next := v.headers[t.Height], v.headers[t.Height+1]
+	if h == nil || next == nil {
+		return nil, fail(field+".height", "the bundle has no trusted header at height %d and %d, which its proofs need", t.Height, t.Height+1)
+	}
+	root, err := rootOf(txLeaf(raw), t.Proof.Path, t.Proof.TxAunts)
+	if err != nil {
+		return nil, fail(field+".proof.tx_aunts", "%v", err)
+	}
+	if !bytes.Equal(root, h.h.DataHash) {
+		return nil, fail(field+".proof", "the transaction is not in the block at height %d: its proof leads to %X, the block's data_hash is %s", t.Height, root, h.h.DataHash)
+	}
+	root, err = rootOf(resultLeaf(t.Result), t.Proof.Path, t.Proof.ResultAunts)
+	if err != nil {
+		return nil, fail(field+".proof.result_aunts", "%v", err)
+	}
+	if !bytes.Equal(root, next.h.LastResultsHash) {
+		return nil, fail(field+".result", "is not the result of the transaction: its proof leads to %X, the header at height %d has last_results_hash %s", root, t.Height+1, next.h.LastResultsHash)
+	}
+	if t.Result.Code != 0 {
+		return nil, fail(field+".result.code", "is %d: the ledger rejected the transaction, which changed nothing", t.Result.Code)
+	}
+	return &vtx{stx: stx, t: t, pos: positionOf(t.Height, t.Proof.Path), time: h.h.Time, height: t.Height}, nil
+}
+
+// checkDecoded compares the decoded view of a transaction with its bytes.
+func checkDecoded(field string, d *Decoded, stx *bbus.SignedTx) error {
+	want := decodedOf(stx)
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"tx_id", d.TxID, want.TxID},
+		{"type", d.Type, want.Type},
+		{"chain_id", d.ChainID, want.ChainID},
+		{"signer", d.Signer, want.Signer},
+		{"nonce", d.Nonce, want.Nonce},
+		{"expires", d.Expires.Format(time.RFC3339Nano), want.Expires.Format(time.RFC3339Nano)},
+	} {
+		if c.got != c.want {
+			return fail(field+"."+c.name, "shows %v, but the signed transaction says %v", c.got, c.want)
+		}
+	}
+	var got bytes.Buffer
+	if err := json.Compact(&got, d.Action); err != nil || !bytes.Equal(got.Bytes(), want.Action) {
+		return fail(field+".action", "shows %s, but the signed transaction says %s", d.Action, want.Action)
+	}
+	return nil
+}
+
+// decodedOf returns the decoded view of a transaction.
+func decodedOf(stx *bbus.SignedTx) Decoded {
+	var actions map[string]json.RawMessage
+	b, _ := json.Marshal(&stx.Action)
+	json.Unmarshal(b, &actions)
+	typ := stx.Action.Type()
+	return Decoded{TxID: stx.ID, Type: typ, ChainID: stx.ChainID, Signer: stx.Signer, Nonce: stx.Nonce,
+		Expires: time.Unix(stx.Expires, 0).UTC(), Action: actions[typ]}
+}
+
+// keyTx is a cloud_join transaction of the bundle: a signer's key.
+type keyTx struct {
+	field  string
+	signer string
+	pub    []byte
+	pos    position
+	height int64
+}
+
+// keys checks the key registrations and returns them by signer.
+func (v *verifier) keys() (map[string]*keyTx, error) {
+	out := map[string]*keyTx{}
+	var last position
+	for i := range v.b.Keys {
+		field := fmt.Sprintf("keys[%d]", i)
+		t, err := v.tx(field, &v.b.Keys[i])
+		if err != nil {
+			return nil, err
+		}
+		if !last.before(t.pos) {
+			return nil, fail(field, "is not after the transaction before it in chain order")
+		}
+		last = t.pos
+		join := t.stx.Action.CloudJoin
+		switch {
+		case join == nil:
+			return nil, fail(field+".raw", "is a %s transaction, not a cloud_join", t.stx.Action.Type())
+		case v.g.clouds[t.stx.Signer] != nil:
+			return nil, fail(field+".raw", "registers %s, a cloud founded in genesis", t.stx.Signer)
+		case out[t.stx.Signer] != nil:
+			return nil, fail(field+".raw", "registers %s a second time", t.stx.Signer)
+		}
+		if err := v.signature(cmted25519.PubKey(join.PubKey), t.stx.BodyBytes, t.stx.Sig, func() error {
+			return fail(field+".raw", "the signature does not verify with the key the join registers")
+		}); err != nil {
+			return nil, err
+		}
+		out[t.stx.Signer] = &keyTx{field: field, signer: t.stx.Signer, pub: join.PubKey, pos: t.pos, height: t.height}
+	}
+	return out, nil
+}
+
+// keyOf returns the key that must have signed t, and where it comes from.
+func (v *verifier) keyOf(field string, t *vtx, signers map[string]*keyTx) ([]byte, string, error) {
+	if pub := v.g.clouds[t.stx.Signer]; pub != nil {
+		return pub, "genesis", nil
+	}
+	k := signers[t.stx.Signer]
+	if k == nil {
+		return nil, "", fail(field, "is signed by %s, whose key is neither in genesis nor registered by a cloud_join of the bundle", t.stx.Signer)
+	}
+	if !k.pos.before(t.pos) {
+		return nil, "", fail(field, "is signed by %s before its key was registered (%s)", t.stx.Signer, k.field)
+	}
+	return k.pub, fmt.Sprintf("cloud_join at height %d", k.height), nil
+}
+
+// story replays what the transactions say happened to the VM and rejects a
+// sequence the ledger could not have applied: a sign that transactions are
+// missing from the bundle.
+type story struct {
+	vm                string
+	registered, ended bool
+	owner, host       string
+	migs              map[string]*mig
+	intervals         []Interval
+}
+
+type mig struct{ from, to string }
+
+func (s *story) apply(field string, t *vtx) (*Entry, error) {
+	a, signer, id := &t.stx.Action, t.stx.Signer, t.t.Result.ID
+	e := &Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: a.Type(), Signer: signer, ID: id}
+	at := Point{Height: t.height, Time: t.time}
+	wrongVM := func(vm string) error {
+		return fail(field+".raw", "is about VM %s, not %s", vm, s.vm)
+	}
+	if a.VMRegister == nil && !s.registered {
+		return nil, fail(field, "comes before the VM's registration: the bundle lacks it")
+	}
+	if s.ended {
+		return nil, fail(field, "comes after the VM was terminated")
+	}
+	migration := func(ref *bbus.MigrationRef) (*mig, error) {
+		m := s.migs[ref.Migration]
+		if m == nil {
+			return nil, fail(field, "answers migration %s, whose proposal is not in the bundle", ref.Migration)
+		}
+		return m, nil
+	}
+	switch {
+	case a.VMRegister != nil:
+		if a.VMRegister.VM != s.vm {
+			return nil, wrongVM(a.VMRegister.VM)
+		}
+		if s.registered {
+			return nil, fail(field, "registers the VM a second time")
+		}
+		s.registered, s.owner, s.host = true, signer, signer
+		s.intervals = append(s.intervals, Interval{Cloud: signer, Start: at})
+		e.Summary = fmt.Sprintf("%s registers %s (%s), owned and hosted by %s", signer, s.vm, a.VMRegister.Resources, signer)
+	case a.VMTerminate != nil:
+		if a.VMTerminate.VM != s.vm {
+			return nil, wrongVM(a.VMTerminate.VM)
+		}
+		if signer != s.owner {
+			return nil, fail(field, "terminates the VM, signed by %s, not its owner %s", signer, s.owner)
+		}
+		s.ended = true
+		s.intervals[len(s.intervals)-1].End = &at
+		e.Summary = fmt.Sprintf("%s terminates %s", signer, s.vm)
+	case a.MigrationPropose != nil:
+		p := a.MigrationPropose
+		if p.VM != s.vm {
+			return nil, wrongVM(p.VM)
+		}
+		if signer != s.host {
+			return nil, fail(field, "proposes to move the VM, signed by %s, but the VM ran at %s: the bundle lacks transactions", signer, s.host)
+		}
+		if id == "" || s.migs[id] != nil {
+			return nil, fail(field+".result.id", "%q is not the id of a new migration", id)
+		}
+		s.migs[id] = &mig{from: signer, to: p.To}
+		e.Summary = fmt.Sprintf("%s proposes to send %s to %s as %s", signer, s.vm, p.To, id)
+		if p.Agreement != "" {
+			e.Summary += " under agreement " + p.Agreement
+		}
+	case a.MigrationAccept != nil, a.MigrationComplete != nil, a.MigrationReject != nil:
+		ref, verb := a.MigrationAccept, "accepts"
+		if a.MigrationComplete != nil {
+			ref, verb = a.MigrationComplete, "completes"
+		} else if a.MigrationReject != nil {
+			ref, verb = a.MigrationReject, "rejects"
+		}
+		m, err := migration(ref)
+		if err != nil {
+			return nil, err
+		}
+		if signer != m.to {
+			return nil, fail(field, "%s migration %s, signed by %s, not its destination %s", verb, ref.Migration, signer, m.to)
+		}
+		e.Summary = fmt.Sprintf("%s %s %s", signer, verb, ref.Migration)
+		if a.MigrationComplete != nil {
+			if s.host != m.from {
+				return nil, fail(field, "completes migration %s from %s, but the VM ran at %s: the bundle lacks transactions", ref.Migration, m.from, s.host)
+			}
+			s.intervals[len(s.intervals)-1].End = &at
+			s.intervals = append(s.intervals, Interval{Cloud: m.to, Migration: ref.Migration, Start: at})
+			s.host = m.to
+			e.Summary += fmt.Sprintf(": %s now runs at %s", s.vm, m.to)
+		}
+	case a.MigrationCancel != nil:
+		m, err := migration(a.MigrationCancel)
+		if err != nil {
+			return nil, err
+		}
+		if signer != m.from {
+			return nil, fail(field, "cancels migration %s, signed by %s, not its source %s", a.MigrationCancel.Migration, signer, m.from)
+		}
+		e.Summary = fmt.Sprintf("%s cancels %s", signer, a.MigrationCancel.Migration)
+	default:
+		return nil, fail(field+".raw", "is a %s transaction, which does not change VM %s", a.Type(), s.vm)
+	}
+	return e, nil
+}
+
+// String renders a report for a reader.
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "verified: the history of VM %s on chain %s\n", r.VM, r.ChainID)
+	fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, included in its block and applied there\n", len(r.Txs))
+	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets trusted from genesis)\n",
+		r.Headers, r.Commits, r.Signatures, r.ValidatorSets)
+	return b.String()
+}

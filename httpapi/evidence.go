@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/evidence"
+)
+
+// EvidenceExporter is a backend that can assemble evidence bundles from its
+// block store: GET /v1/evidence needs it.
+type EvidenceExporter interface {
+	// Evidence returns the evidence bundle of a VM (package evidence), or
+	// ENOTFOUND for a VM the ledger does not know.
+	Evidence(ctx context.Context, vm string) (*evidence.Bundle, error)
+}
+
+// evidence serves GET /v1/evidence?vm=VM: the bundle that proves the VM's
+// history to someone who runs no node (bbus evidence verify checks it).
+func (a *api) evidence(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	vm := q.Get("vm")
+	switch {
+	case q.Has("invoice"):
+		writeError(w, bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; ask for a VM's with vm=VM"))
+		return
+	case vm == "":
+		writeError(w, bbus.Errorf(bbus.EINVALID, "parameter vm is required: the VM whose history to prove"))
+		return
+	}
+	ex, ok := a.b.(EvidenceExporter)
+	if !ok {
+		writeError(w, bbus.Errorf(bbus.EUNAVAILABLE, "this node does not export evidence"))
+		return
+	}
+	a.chainRead(w, r, func(ctx context.Context) (any, error) { return ex.Evidence(ctx, vm) })
+}

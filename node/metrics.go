@@ -1,0 +1,110 @@
+package node
+
+import (
+	"io/fs"
+	"path/filepath"
+	"sync"
+
+	"github.com/cometbft/cometbft/blocksync"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cs "github.com/cometbft/cometbft/consensus"
+	mempl "github.com/cometbft/cometbft/mempool"
+	cmtnode "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/proxy"
+	sm "github.com/cometbft/cometbft/state"
+	"github.com/cometbft/cometbft/statesync"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/bbusdev/bbus/chain"
+)
+
+// nodeMetrics are a node's Prometheus series. They live in a registry of the
+// node's own, with CometBFT's (cometbft_*), the API's and the Go runtime's,
+// all served at the REST API's /metrics.
+type nodeMetrics struct {
+	reg     *prometheus.Registry
+	txs     *prometheus.CounterVec
+	latency prometheus.Histogram
+}
+
+func newNodeMetrics(n *Node) *nodeMetrics {
+	m := &nodeMetrics{
+		reg: prometheus.NewRegistry(),
+		txs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bbus_txs_total",
+			Help: "Transactions committed in blocks, by action type and result (ok, or the ledger's rejection code).",
+		}, []string{"type", "result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "bbus_submit_commit_seconds",
+			Help:    "Time from a submission (POST /v1/txs or a node-signed write) to its commit, for submissions that wait for it.",
+			Buckets: []float64{.005, .01, .015, .02, .025, .035, .05, .075, .1, .15, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+	}
+	m.reg.MustRegister(m.txs, m.latency,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "bbus_height",
+			Help: "Height of the last block the node's state committed.",
+		}, func() float64 { h, _, _ := n.store.Last(); return float64(h) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "bbus_state_bytes",
+			Help: "Size on disk of the node's ledger state (its goleveldb files).",
+		}, func() float64 { return float64(dirSize(statePath(n.Home))) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// block counts a committed block's transactions.
+func (m *nodeMetrics) block(b *chain.Block) {
+	for _, o := range b.Txs {
+		typ, result := o.Result.Type, o.Result.Code
+		if typ == "" {
+			typ = "unknown"
+		}
+		if result == "" {
+			result = "ok"
+		}
+		m.txs.WithLabelValues(typ, result).Inc()
+	}
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// promMu serialises the moments a node points Prometheus's default registerer
+// at its own registry.
+var promMu sync.Mutex
+
+// metricsProvider returns CometBFT's metrics for a node: with rest.metrics on,
+// its Prometheus series (cometbft_*) in the node's registry, served by the REST
+// API rather than on a port of their own; otherwise none.
+func (n *Node) metricsProvider(cfg *cmtcfg.Config) cmtnode.MetricsProvider {
+	cfg.Instrumentation.Prometheus = n.Config.REST.Metrics
+	cfg.Instrumentation.PrometheusListenAddr = "" // no second port: /metrics of the REST API serves them
+	def := cmtnode.DefaultMetricsProvider(cfg.Instrumentation)
+	reg := n.rest.metrics.reg
+	return func(chainID string) (*cs.Metrics, *p2p.Metrics, *mempl.Metrics, *sm.Metrics, *proxy.Metrics, *blocksync.Metrics, *statesync.Metrics) {
+		// CometBFT registers its series with Prometheus's default registerer;
+		// pointing that at the node's registry for the call keeps two nodes in
+		// one process (tests, tools) from colliding.
+		promMu.Lock()
+		defer promMu.Unlock()
+		prev := prometheus.DefaultRegisterer
+		prometheus.DefaultRegisterer = reg
+		defer func() { prometheus.DefaultRegisterer = prev }()
+		return def(chainID)
+	}
+}
