@@ -71,3 +71,39 @@ func (c *Client) write(ctx context.Context, path string, body any, wait bool) (*
 	}
 	return &res, nil
 }
+
+// PublishOffer publishes (or replaces) the node's cloud's offer.
+func (c *Client) PublishOffer(ctx context.Context, o httpapi.OfferRequest, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/offers", &o, wait)
+}
+
+// ProposeAgreement proposes an agreement the node's cloud is a party to; the
+// result's ID is the agreement's.
+func (c *Client) ProposeAgreement(ctx context.Context, a httpapi.AgreementRequest, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/agreements", &a, wait)
+}
+
+// SignAgreement signs, as the node's cloud, an agreement the other party proposed.
+func (c *Client) SignAgreement(ctx context.Context, agreement string, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/agreements/"+url.PathEscape(agreement)+"/sign", nil, wait)
+}
+
+// ApproveOracle casts the node's cloud's vote to admit an applicant oracle.
+func (c *Client) ApproveOracle(ctx context.Context, oracle string, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/oracles/"+url.PathEscape(oracle)+"/approve", nil, wait)
+}
+
+// CloseInvoice closes the node's cloud's invoice to a consumer; the result's ID
+// is the invoice's.
+func (c *Client) CloseInvoice(ctx context.Context, i httpapi.InvoiceRequest, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/invoices", &i, wait)
+}
+
+// AnswerInvoice accepts (reason empty) or disputes (with a reason) an invoice
+// the node's cloud is the consumer of.
+func (c *Client) AnswerInvoice(ctx context.Context, invoice string, dispute bool, reason string, wait bool) (*bbus.TxResult, error) {
+	if !dispute {
+		return c.write(ctx, "/v1/invoices/"+url.PathEscape(invoice)+"/accept", nil, wait)
+	}
+	return c.write(ctx, "/v1/invoices/"+url.PathEscape(invoice)+"/dispute", &httpapi.DisputeRequest{Reason: reason}, wait)
+}

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bbusdev/bbus"
+)
+
+func init() { writes = append(writes, marketWrites...) }
+
+// Decimal is an AMOUNT or PCT in a request body, as a JSON string ("0.05") or
+// number (0.05); it is parsed exactly, never through floating point.
+type Decimal string
+
+// UnmarshalJSON keeps the literal text of a string or number.
+func (d *Decimal) UnmarshalJSON(b []byte) error {
+	s := string(bytes.Trim(b, `"`))
+	if len(b) > 0 && b[0] != '"' && strings.ContainsAny(s, "eE") {
+		return bbus.Errorf(bbus.EINVALID, "%s: write decimals without an exponent", s)
+	}
+	*d = Decimal(s)
+	return nil
+}
+
+// OfferRequest is the body of POST /v1/offers (bbus tx offer publish).
+type OfferRequest struct {
+	bbus.Resources
+	PriceVCPUHour Decimal  `json:"price_vcpu_hour"`
+	PriceGiBHour  Decimal  `json:"price_gib_hour,omitempty"`
+	Tag           []string `json:"tag,omitempty"` // K=V
+}
+
+// AgreementRequest is the body of POST /v1/agreements (bbus tx agreement propose).
+type AgreementRequest struct {
+	Provider      string  `json:"provider"`
+	Consumer      string  `json:"consumer"`
+	PriceVCPUHour Decimal `json:"price_vcpu_hour"`
+	PriceGiBHour  Decimal `json:"price_gib_hour,omitempty"`
+	Availability  Decimal `json:"availability"`
+	MaxLatencyMS  int64   `json:"max_latency_ms,omitempty"`
+	PenaltyPct    Decimal `json:"penalty_pct"`
+	Until         string  `json:"until,omitempty"` // RFC 3339
+}
+
+// InvoiceRequest is the body of POST /v1/invoices (bbus tx invoice close).
+type InvoiceRequest struct {
+	Provider string `json:"provider"`
+	Consumer string `json:"consumer"`
+	Until    string `json:"until"` // RFC 3339
+}
+
+// DisputeRequest is the body of POST /v1/invoices/{id}/dispute.
+type DisputeRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func amount(name string, d Decimal, def string) (int64, error) {
+	if d == "" {
+		d = Decimal(def)
+	}
+	v, err := bbus.ParseAmount(string(d))
+	if err != nil {
+		return 0, bbus.Errorf(bbus.EINVALID, "%s: %s", name, bbus.ErrorMessage(err))
+	}
+	return v, nil
+}
+
+func pct(name string, d Decimal) (int64, error) {
+	v, err := bbus.ParsePct(string(d))
+	if err != nil {
+		return 0, bbus.Errorf(bbus.EINVALID, "%s: %s", name, bbus.ErrorMessage(err))
+	}
+	return v, nil
+}
+
+func unix(name, s string, required bool) (int64, error) {
+	if s == "" && !required {
+		return 0, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, bbus.Errorf(bbus.EINVALID, "%s %q is not an RFC 3339 time like 2026-11-25T18:00:00Z", name, s)
+	}
+	return t.Unix(), nil
+}
+
+// steps runs parse steps in order and returns the first error.
+func steps(fs ...func() error) error {
+	for _, f := range fs {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var marketWrites = []write{
+	{"POST /v1/offers", func(_ *http.Request, body []byte) (bbus.Action, error) {
+		var q OfferRequest
+		o := new(bbus.OfferPublish)
+		err := steps(
+			func() error { return decodeBody(body, &q, false) },
+			func() (err error) { o.PriceVCPUHour, err = amount("price_vcpu_hour", q.PriceVCPUHour, ""); return },
+			func() (err error) { o.PriceGiBHour, err = amount("price_gib_hour", q.PriceGiBHour, "0"); return },
+			func() error {
+				for _, t := range q.Tag {
+					k, v, ok := strings.Cut(t, "=")
+					if !ok {
+						return bbus.Errorf(bbus.EINVALID, "tag %q is not K=V", t)
+					}
+					o.Tags = append(o.Tags, bbus.Tag{Key: k, Value: v})
+				}
+				return nil
+			})
+		o.Resources = q.Resources
+		return bbus.Action{OfferPublish: o}, err
+	}},
+	{"POST /v1/agreements", func(_ *http.Request, body []byte) (bbus.Action, error) {
+		var q AgreementRequest
+		a := new(bbus.AgreementPropose)
+		err := steps(
+			func() error { return decodeBody(body, &q, false) },
+			func() (err error) { a.PriceVCPUHour, err = amount("price_vcpu_hour", q.PriceVCPUHour, ""); return },
+			func() (err error) { a.PriceGiBHour, err = amount("price_gib_hour", q.PriceGiBHour, "0"); return },
+			func() (err error) { a.Availability, err = pct("availability", q.Availability); return },
+			func() (err error) { a.PenaltyPct, err = pct("penalty_pct", q.PenaltyPct); return },
+			func() (err error) { a.Until, err = unix("until", q.Until, false); return })
+		a.Provider, a.Consumer, a.MaxLatencyMS = q.Provider, q.Consumer, q.MaxLatencyMS
+		return bbus.Action{AgreementPropose: a}, err
+	}},
+	{"POST /v1/agreements/{id}/sign", pathAction("agreement", func(id string) bbus.Action {
+		return bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: id}}
+	})},
+	{"POST /v1/oracles/{id}/approve", pathAction("oracle", func(id string) bbus.Action {
+		return bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: id}}
+	})},
+	{"POST /v1/invoices", func(_ *http.Request, body []byte) (bbus.Action, error) {
+		var q InvoiceRequest
+		a := new(bbus.InvoiceClose)
+		err := steps(
+			func() error { return decodeBody(body, &q, false) },
+			func() (err error) { a.Until, err = unix("until", q.Until, true); return })
+		a.Provider, a.Consumer = q.Provider, q.Consumer
+		return bbus.Action{InvoiceClose: a}, err
+	}},
+	{"POST /v1/invoices/{id}/accept", pathAction("invoice", func(id string) bbus.Action {
+		return bbus.Action{InvoiceAccept: &bbus.InvoiceRef{Invoice: id}}
+	})},
+	{"POST /v1/invoices/{id}/dispute", func(r *http.Request, body []byte) (bbus.Action, error) {
+		var q DisputeRequest
+		if err := decodeBody(body, &q, true); err != nil {
+			return bbus.Action{}, err
+		}
+		return bbus.Action{InvoiceDispute: &bbus.InvoiceDispute{Invoice: r.PathValue("id"), Reason: q.Reason}}, nil
+	}},
+}

@@ -1,0 +1,94 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/client"
+	"github.com/bbusdev/bbus/ledger"
+	"github.com/bbusdev/bbus/tokens"
+)
+
+// TestMarketWrites drives agreements, offers, oracles and invoices through the
+// writes the node signs as its cloud ("local"), with another cloud signing its
+// own side.
+func TestMarketWrites(t *testing.T) {
+	ctx := context.Background()
+	l := startNode(t, nil)
+	write := l.token(t, tokens.ScopeWrite)
+	w := l.client(write)
+	c2 := l.join(t, w, "c2")
+	post := func(path, body string) response { return call(t, "POST", l.base+path, []byte(body), bearer(write)) }
+
+	wantError(t, "offer without a price", post("/v1/offers", `{"cpu":4,"mem_mib":4096}`), 400, bbus.EINVALID)
+	wantError(t, "over-precise price", post("/v1/offers", `{"cpu":4,"mem_mib":4096,"price_vcpu_hour":"0.0000001"}`), 400, bbus.EINVALID)
+	wantError(t, "price with an exponent", post("/v1/offers", `{"cpu":4,"price_vcpu_hour":1e3}`), 400, bbus.EMALFORMED)
+	wantResult(t, "offer", post("/v1/offers", `{"cpu":4,"mem_mib":4096,"price_vcpu_hour":0.25,"tag":["region=eu"]}`), 200)
+	offers, _, err := l.client("").Offers(ctx, ledger.Page{})
+	if err != nil || len(offers) != 1 || offers[0].PriceVCPUHour != 250_000 || offers[0].Tags[0].Value != "eu" {
+		t.Fatalf("offers: %+v %v", offers, err)
+	}
+
+	// local provides to c2, which signs the agreement itself.
+	wantError(t, "availability over 100", post("/v1/agreements", `{"provider":"local","consumer":"c2","price_vcpu_hour":"1","availability":"100.5","penalty_pct":"10"}`), 400, bbus.EINVALID)
+	wantError(t, "for two other clouds", post("/v1/agreements", `{"provider":"c2","consumer":"c2","price_vcpu_hour":"1","availability":"99","penalty_pct":"10"}`), 400, bbus.EINVALID)
+	agr := wantResult(t, "propose agreement", post("/v1/agreements", `{"provider":"local","consumer":"c2","price_vcpu_hour":"1","availability":"99.5","penalty_pct":"10","max_latency_ms":50}`), 200).ID
+	wantError(t, "sign one's own proposal", post("/v1/agreements/"+agr+"/sign", ``), 409, bbus.EUNAUTHORIZED)
+	if _, err := l.client("").Send(ctx, c2, bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: agr}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := l.client("").Agreement(ctx, agr); err != nil || a.Status != bbus.AgreementActive || a.Availability != 99_500 {
+		t.Fatalf("agreement: %+v %v", a, err)
+	}
+	// c2 proposes the other way round; the node signs it for local.
+	back, err := l.client("").Send(ctx, c2, bbus.Action{AgreementPropose: &bbus.AgreementPropose{Provider: "c2", Consumer: "local", PriceVCPUHour: 1, Availability: 1, PenaltyPct: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SignAgreement(ctx, back.ID, true); err != nil {
+		t.Fatal(err)
+	}
+
+	// An oracle applies with its own key; the node votes for local, c2 for itself.
+	_, okey, _ := ed25519.GenerateKey(rand.Reader)
+	oracle := client.Signer{ChainID: "bbus-local", ID: "probe", Key: okey}
+	if _, err := l.client("").Send(ctx, oracle, bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: okey.Public().(ed25519.PublicKey)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ApproveOracle(ctx, "probe", true); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, "approve twice", post("/v1/oracles/probe/approve", ``), 409, bbus.ESTATE)
+
+	// An invoice from c2 to local, answered by the node as consumer.
+	time.Sleep(2100 * time.Millisecond) // invoices end after genesis, in whole seconds, and not after the block time
+	until := time.Now().UTC().Truncate(time.Second)
+	wantError(t, "close another's invoice", post("/v1/invoices", `{"provider":"c2","consumer":"local","until":"`+until.Format(time.RFC3339)+`"}`), 409, bbus.EUNAUTHORIZED)
+	wantError(t, "until not a time", post("/v1/invoices", `{"provider":"local","consumer":"c2","until":"yesterday"}`), 400, bbus.EINVALID)
+	inv, err := l.client("").Send(ctx, c2, bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "c2", Consumer: "local", Until: until.Unix()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AnswerInvoice(ctx, inv.ID, true, "no VM ran there", true); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, "accept after dispute", post("/v1/invoices/"+inv.ID+"/accept", ``), 409, bbus.ESTATE)
+	got, err := l.client("").Invoice(ctx, inv.ID)
+	if err != nil || got.Status != bbus.InvoiceDisputed || got.Reason != "no VM ran there" {
+		t.Fatalf("invoice: %+v %v", got, err)
+	}
+	mine := wantResult(t, "close own invoice", post("/v1/invoices", `{"provider":"local","consumer":"c2","until":"`+until.Format(time.RFC3339)+`"}`), 200)
+	if _, err := l.client("").Send(ctx, c2, bbus.Action{InvoiceAccept: &bbus.InvoiceRef{Invoice: mine.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, "provider accepts its own", post("/v1/invoices/"+mine.ID+"/accept", ``), 409, bbus.EUNAUTHORIZED)
+	var body struct{ Items []bbus.Invoice }
+	if r := call(t, "GET", l.base+"/v1/invoices?cloud=c2", nil); json.Unmarshal(r.body, &body) != nil || len(body.Items) != 2 {
+		t.Fatalf("invoices of c2: %s", r.body)
+	}
+}
