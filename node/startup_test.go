@@ -51,7 +51,9 @@ func TestDamagedHomeFailsClearly(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			home := t.TempDir()
-			if _, err := Init(InitOptions{Home: home, Cloud: "local"}); err != nil {
+			cfg := DefaultConfig("local")
+			cfg.P2PListen = "tcp://127.0.0.1:0" // tests never bind CometBFT's default port
+			if _, err := Init(InitOptions{Home: home, Cloud: "local", Config: &cfg}); err != nil {
 				t.Fatal(err)
 			}
 			var n *Node
