@@ -133,7 +133,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.cmt, err = cmtnode.NewNode(cfg, pv, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(n.app),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg),
-		cmtcfg.DefaultDBProvider,
+		closeSafeDBProvider,
 		n.metricsProvider(cfg),
 		logger(c.LogLevel, logs))
 	if err != nil {
