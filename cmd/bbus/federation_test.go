@@ -563,7 +563,12 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 	})
 	t.Logf("cloud4 admitted by the third vote; its validator %s signed the commit of block %d", addr, signed)
 
-	// The evidence of vm-5 spans four and then five validators.
+	// The evidence of vm-5 spans four and then five validators. The node it is
+	// exported from must have applied the completion first.
+	eventually(t, 30*time.Second, "node1 applying vm-5's completion", func() bool {
+		var vm struct{ Host string }
+		return getJSON(t, ms[1].api+"/v1/vms/vm-5", &vm) == 200 && vm.Host == "cloud4"
+	})
 	bundle := filepath.Join(t.TempDir(), "vm-5.json")
 	if err := os.WriteFile(bundle, []byte(run(t, 0, "evidence", "export", "--node", ms[1].api, "--vm", "vm-5")), 0o644); err != nil {
 		t.Fatal(err)
