@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
 
@@ -148,8 +151,20 @@ func freePortRange(n int) (int, error) {
 	return 0, fmt.Errorf("found no %d free consecutive ports", n)
 }
 
-// startCluster lays out and starts a chain of n validators running app under dir.
-func startCluster(ctx context.Context, app, dir string, n int, profile bool) (*cluster, error) {
+// nodeProcs is the GOMAXPROCS of each of n nodes on this machine: 0 (Go's
+// default, every CPU) for one node; for more, the CPUs shared out, at least
+// one each, as one would run several validators on one machine (n processes
+// with a thread per CPU each contend for the CPUs at every step of consensus).
+func nodeProcs(n, set int) int {
+	if set > 0 || n == 1 {
+		return set
+	}
+	return max(1, runtime.NumCPU()/n)
+}
+
+// startCluster lays out and starts a chain of n validators running app under
+// dir, each with procs Go processors (0: Go's default).
+func startCluster(ctx context.Context, app, dir string, n, procs int, profile bool) (*cluster, error) {
 	homes, clouds, err := layout(dir, n)
 	if err != nil {
 		return nil, err
@@ -183,6 +198,9 @@ func startCluster(ctx context.Context, app, dir string, n int, profile bool) (*c
 		}
 		ch.cmd = exec.Command(exe, args...)
 		ch.cmd.Stdout, ch.cmd.Stderr = ch.log, ch.log
+		if procs > 0 {
+			ch.cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs))
+		}
 		if err := ch.cmd.Start(); err != nil {
 			cl.stop()
 			return nil, fmt.Errorf("start node %s: %w", home, err)
@@ -346,20 +364,33 @@ func dirSize(dir string) int64 {
 }
 
 // compact opens a stopped node's goleveldb state, compacts all of it, and
-// returns its logical contents: bytes of keys and values by key prefix (the
-// text up to the first '/').
-func compact(dir string) (map[string]int64, error) {
+// returns its logical contents (bytes of keys and values by key prefix, the
+// text up to the first '/') and the size on disk of the durable ledger state
+// alone: a compacted copy without the node's own index (outside the state)
+// and without replay-protection entries, which the ledger drops once the
+// transactions expire (tx_max_ttl_seconds), less an empty database's files.
+func compact(dir string) (map[string]int64, int64, error) {
 	db, err := leveldb.OpenFile(dir, &opt.Options{ErrorIfMissing: true})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer db.Close()
 	if err := db.CompactRange(util.Range{}); err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	tmp, err := os.MkdirTemp("", "bbus-bench-state-")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(tmp)
+	empty, err := leveldbSize(filepath.Join(tmp, "empty"), nil)
+	if err != nil {
+		return nil, 0, err
 	}
 	sizes := map[string]int64{}
 	it := db.NewIterator(nil, nil)
 	defer it.Release()
+	var durable [][2][]byte
 	for it.Next() {
 		k := it.Key()
 		p := string(k)
@@ -373,6 +404,44 @@ func compact(dir string) (map[string]int64, error) {
 			}
 		}
 		sizes[p] += int64(len(k) + len(it.Value()))
+		if !strings.HasPrefix(p, "local:") && p != "r/" && p != "rt/" {
+			durable = append(durable, [2][]byte{bytes.Clone(k), bytes.Clone(it.Value())})
+		}
 	}
-	return sizes, it.Error()
+	if err := it.Error(); err != nil {
+		return nil, 0, err
+	}
+	full, err := leveldbSize(filepath.Join(tmp, "durable"), durable)
+	if err != nil {
+		return nil, 0, err
+	}
+	return sizes, full - empty, nil
+}
+
+// leveldbSize writes kvs into a new goleveldb database in dir (with the
+// store's options), compacts it, and returns the size of its files.
+func leveldbSize(dir string, kvs [][2][]byte) (int64, error) {
+	db, err := leveldb.OpenFile(dir, &opt.Options{Filter: filter.NewBloomFilter(10)})
+	if err != nil {
+		return 0, err
+	}
+	b := new(leveldb.Batch)
+	for i, kv := range kvs {
+		b.Put(kv[0], kv[1])
+		if b.Len() == 10000 || i == len(kvs)-1 {
+			if err := db.Write(b, nil); err != nil {
+				db.Close()
+				return 0, err
+			}
+			b.Reset()
+		}
+	}
+	if err := db.CompactRange(util.Range{}); err != nil {
+		db.Close()
+		return 0, err
+	}
+	if err := db.Close(); err != nil {
+		return 0, err
+	}
+	return dirSize(dir), nil
 }

@@ -231,6 +231,12 @@ func runKVNode(ctx context.Context, home, api string, logs io.Writer) error {
 		writeKVJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("POST /v1/txs", n.submit)
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		app.mu.Lock()
+		h := app.height
+		app.mu.Unlock()
+		writeKVJSON(w, http.StatusOK, &bbus.Status{ChainID: ChainID, Height: h, Validators: []bbus.Validator{}})
+	})
 	// The same server settings as a bbus node's REST API (node.DefaultRESTConfig).
 	rc := node.DefaultRESTConfig()
 	n.srv = &http.Server{

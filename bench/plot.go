@@ -55,10 +55,19 @@ const (
 	padL, padR     = 100, 30
 	padT, padB     = 60, 80
 	textScale      = 2
+	legendRow      = 24
 )
 
 func (c *chart) render() *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH))
+	// The legend goes in a band under the chart, two entries a row if they fit.
+	cols, colW := 2, (chartW-padL-padR)/2
+	for _, s := range c.series {
+		if 40+textWidth(s.name, textScale)+20 > colW {
+			cols = 1
+		}
+	}
+	rows := (len(c.series) + cols - 1) / cols
+	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH+rows*legendRow+8))
 	draw.Draw(img, img.Bounds(), &image.Uniform{colBG}, image.Point{}, draw.Src)
 	x0, x1, y0, y1 := padL, chartW-padR, chartH-padB, padT // plot area; y grows down
 	fx := func(v float64) int {
@@ -95,6 +104,12 @@ func (c *chart) render() *image.RGBA {
 	vline(img, x0, y1, y0, colAxis)
 	vline(img, x1, y1, y0, colAxis)
 	// markers
+	type label struct {
+		x, y int
+		text string
+		col  color.RGBA
+	}
+	var labels []label
 	for i, m := range c.vmarks {
 		x := fx(m.at)
 		if x < x0 || x > x1 {
@@ -108,7 +123,7 @@ func (c *chart) render() *image.RGBA {
 		if lx+textWidth(m.label, textScale) > x1 {
 			lx = x - 6 - textWidth(m.label, textScale)
 		}
-		drawText(img, lx, y1+8+i*20, m.label, textScale, m.col)
+		labels = append(labels, label{lx, y1 + 8 + i*20, m.label, m.col})
 	}
 	for _, m := range c.hmarks {
 		y := fy(m.at)
@@ -119,7 +134,7 @@ func (c *chart) render() *image.RGBA {
 			hline(img, x, min(x+4, x1), y, m.col)
 			hline(img, x, min(x+4, x1), y+1, m.col)
 		}
-		drawText(img, x1-6-textWidth(m.label, textScale), y-6-glyphH*textScale, m.label, textScale, m.col)
+		labels = append(labels, label{x1 - 6 - textWidth(m.label, textScale), y - 6 - glyphH*textScale, m.label, m.col})
 	}
 	// series
 	clip := image.Rect(x0, y1, x1+1, y0+1)
@@ -138,19 +153,16 @@ func (c *chart) render() *image.RGBA {
 			line(img, clip, px, py, px, py, w+2, s.col, false, 0)
 		}
 	}
-	// legend, in the bottom right corner (where the charts have least)
-	lw := 0
-	for _, s := range c.series {
-		lw = max(lw, textWidth(s.name, textScale))
+	// the markers' labels, over the series on a white ground
+	for _, l := range labels {
+		fill(img, image.Rect(l.x-3, l.y-3, l.x+textWidth(l.text, textScale)+3, l.y+glyphH*textScale+3), colBG)
+		drawText(img, l.x, l.y, l.text, textScale, l.col)
 	}
-	lx, ly := x1-14-40-lw, y0-12-len(c.series)*24+8
-	if len(c.series) > 0 {
-		fill(img, image.Rect(lx-8, ly-8, lx+40+lw+8, ly+len(c.series)*24), colBG)
-	}
-	for _, s := range c.series {
+	// legend
+	for i, s := range c.series {
+		lx, ly := padL+(i%cols)*colW, chartH+(i/cols)*legendRow
 		line(img, img.Bounds(), lx, ly+7, lx+30, ly+7, 3, s.col, s.dash, 0)
 		drawText(img, lx+40, ly, s.name, textScale, colText)
-		ly += 24
 	}
 	// title and axis labels
 	drawText(img, (chartW-textWidth(c.title, textScale))/2, 20, c.title, textScale, colText)
@@ -274,19 +286,18 @@ func savePNG(img image.Image, file string) error {
 	return f.Close()
 }
 
-// cdf returns up to n points (latency ms, percent of transactions at or
-// below it) of sorted latencies.
-func cdf(sorted []float64, n int) [][2]float64 {
-	if len(sorted) == 0 {
-		return nil
+// ReadReport reads a report that WriteFiles wrote (report.json), to draw its
+// charts again.
+func ReadReport(file string) (*Report, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
 	}
-	var out [][2]float64
-	step := max(1, len(sorted)/n)
-	for i := 0; i < len(sorted); i += step {
-		out = append(out, [2]float64{sorted[i], 100 * float64(i+1) / float64(len(sorted))})
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	out = append(out, [2]float64{sorted[len(sorted)-1], 100})
-	return out
+	return &r, nil
 }
 
 // WriteFiles writes the report (report.json) and its charts into dir:
@@ -345,16 +356,17 @@ func (r *Report) latencyChart(scope string, target float64) *chart {
 	lo, hi := math.Inf(1), 0.0
 	for _, run := range r.Runs {
 		for _, p := range run.Phases {
-			if len(p.lat) == 0 {
+			v := p.Quantiles
+			if len(v) < 2 {
 				continue
 			}
-			v := make([]float64, len(p.lat))
-			for i, d := range p.lat {
-				v[i] = ms(d)
-			}
 			lo, hi = math.Min(lo, v[0]), math.Max(hi, v[len(v)-1])
+			var pts [][2]float64
+			for i, x := range v {
+				pts = append(pts, [2]float64{x, 100 * float64(i) / float64(len(v)-1)})
+			}
 			s := series{name: fmt.Sprintf("%s %s (p50 %.1f ms)", appName(run.App), phaseName(p.Name), p.Latency.P50),
-				col: appColor(run.App), dash: p.Name != "saturation", pts: cdf(v, 800), width: 3}
+				col: appColor(run.App), dash: p.Name != "saturation", pts: pts, width: 3}
 			if p.Name == "one_down" {
 				s.col = blend(s.col)
 			}
@@ -421,8 +433,8 @@ func (r *Report) memoryChart(scope string) *chart {
 		ylabel: "resident memory (MiB)", ymin: 0}
 	var ymax, xmax float64
 	for _, run := range r.Runs {
-		s := series{name: appName(run.App), col: appColor(run.App), width: 3, pts: run.rss}
-		for _, p := range run.rss {
+		s := series{name: appName(run.App), col: appColor(run.App), width: 3, pts: run.RSS}
+		for _, p := range run.RSS {
 			ymax, xmax = math.Max(ymax, p[1]), math.Max(xmax, p[0])
 		}
 		c.series = append(c.series, s)

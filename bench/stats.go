@@ -75,3 +75,16 @@ func bucketFor(d time.Duration) time.Duration {
 	}
 	return max(d/20, 10*time.Millisecond)
 }
+
+// quantiles returns n+1 quantiles of sorted, from its minimum to its maximum,
+// in milliseconds.
+func quantiles(sorted []time.Duration, n int) []float64 {
+	if len(sorted) == 0 {
+		return nil
+	}
+	out := make([]float64, n+1)
+	for i := range out {
+		out[i] = ms(sorted[min(len(sorted)-1, i*(len(sorted)-1)/n)])
+	}
+	return out
+}

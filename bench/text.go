@@ -15,21 +15,29 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "load average before %.2f %.2f %.2f, after %.2f %.2f %.2f\n", m.LoadBefore[0], m.LoadBefore[1], m.LoadBefore[2], m.LoadAfter[0], m.LoadAfter[1], m.LoadAfter[2])
 	o := r.Options
 	where := fmt.Sprintf("%d validator(s), child processes of this binary", o.Validators)
+	if o.NodeProcs > 0 {
+		where += fmt.Sprintf(" with GOMAXPROCS=%d each", o.NodeProcs)
+	}
 	if o.Node != "" {
 		where = "node " + o.Node
 	}
-	fmt.Fprintf(w, "run: %s; saturation %d clients for %gs; moderate load %d client(s) for %gs\n\n", where, o.Clients, o.DurationS, o.ModerateClients, o.ModerateS)
+	fmt.Fprintf(w, "run: %s; saturation %d clients for %gs; moderate load %d client(s) for %gs; %d migration(s) per VM registered\n\n",
+		where, o.Clients, o.DurationS, o.ModerateClients, o.ModerateS, o.MigrationsPerVM)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "app\tphase\tclients\ttx/s\tmigrations/s\tp50 ms\tp95 ms\tp99 ms\tnode CPU\tloadgen CPU\tload\terrors\t")
+	fmt.Fprintln(tw, "app\tphase\tclients\ttx/s\tmigrations/s\tp50 ms\tp95 ms\tp99 ms\tblocks/s\tnode CPU\tloadgen CPU\tload\terrors\t")
 	for _, run := range r.Runs {
 		for _, p := range run.Phases {
 			mig := "-"
 			if run.App == AppBBUS {
 				mig = fmt.Sprintf("%.0f", p.MigPerSec)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t\n", appName(run.App), p.Name, p.Clients,
-				p.TxPerSec, mig, p.Latency.P50, p.Latency.P95, p.Latency.P99, p.NodeCPU, p.GenCPU, p.Load1[1], errString(p.Errors))
+			cpu := "-"
+			if len(run.Nodes) > 0 {
+				cpu = fmt.Sprintf("%.2f", p.NodeCPU)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%s\t\n", appName(run.App), p.Name, p.Clients,
+				p.TxPerSec, mig, p.Latency.P50, p.Latency.P95, p.Latency.P99, float64(p.Blocks)/p.Seconds, cpu, p.GenCPU, p.Load1[1], errString(p.Errors))
 		}
 	}
 	tw.Flush()
@@ -49,8 +57,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		if d := run.Disk; d != nil {
 			if run.App == AppBBUS && d.Migrations > 0 {
-				fmt.Fprintf(w, "%s: disk per migration (%d migrations, %d txs): state %.0f B (compacted %.0f B), whole data dir %.0f B\n",
-					appName(run.App), d.Migrations, d.Txs, d.StatePerMigration, d.StateCompactPerMig, d.DataPerMigration)
+				fmt.Fprintf(w, "%s: disk per migration (%d migrations, %d txs): durable ledger state %.0f B; whole data folder (blocks, consensus WAL, state, index) %.0f B\n",
+					appName(run.App), d.Migrations, d.Txs, d.DurablePerMig, d.DataPerMigration)
 				if len(d.Logical) > 0 {
 					keys := make([]string, 0, len(d.Logical))
 					for k := range d.Logical {

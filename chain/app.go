@@ -53,6 +53,8 @@ type App struct {
 	// The block being finalized; touched only by the consensus connection.
 	block Block
 
+	decode ledger.DecodeFunc // for ProcessProposal (SetDecoder)
+
 	mu       sync.Mutex
 	waiters  map[[32]byte][]chan Outcome
 	watchers []func(*Block)
@@ -60,8 +62,12 @@ type App struct {
 
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
-	return &App{ledger: l, store: st, waiters: make(map[[32]byte][]chan Outcome)}
+	return &App{ledger: l, store: st, decode: bbus.DecodeTx, waiters: make(map[[32]byte][]chan Outcome)}
 }
+
+// SetDecoder makes ProcessProposal decode with dec (a TxDecoder's Decode)
+// instead of bbus.DecodeTx. Call it before the node starts.
+func (a *App) SetDecoder(dec ledger.DecodeFunc) { a.decode = dec }
 
 // Info reports the last committed height and app hash, so that CometBFT replays
 // exactly the blocks the state has not seen.

@@ -5,7 +5,6 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
-	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/ledger"
 )
 
@@ -18,7 +17,7 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 	reject := &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}
 	chainID := ""
 	for _, raw := range req.Txs {
-		tx, err := bbus.DecodeTx(raw)
+		tx, err := a.decode(raw)
 		if err != nil {
 			return reject, nil
 		}

@@ -34,12 +34,14 @@ func runBench(args []string, e *env) error {
 	f := newFlags("bench", benchSynopsis)
 	validators := f.Int("validators", 1, "validators of each chain, all on this machine")
 	duration := f.Duration("duration", 30*time.Second, "length of the saturation phase (and of the one-down phase)")
-	clients := f.Int("clients", 1000, "concurrent clients at saturation")
+	clients := f.Int("clients", 2000, "concurrent clients at saturation")
 	moderate := f.Duration("moderate", 10*time.Second, "length of the moderate-load phase (0 skips it)")
 	moderateClients := f.Int("moderate-clients", 1, "clients at moderate load")
 	killOne := f.Bool("kill-one", false, "with 4 or more validators: then kill one (SIGKILL) and load the rest")
 	apps := f.String("app", "both", "what to run: both, bbus or kv (the baseline)")
 	kvBytes := f.Int("kv-bytes", 0, "size of the baseline's transactions (0: the mean size of bbus's)")
+	procs := f.Int("node-gomaxprocs", 0, "GOMAXPROCS of each node (default: all CPUs for one node; CPUs divided among several)")
+	perVM := f.Int("migrations-per-vm", 1, "migrations of each VM a lifecycle registers (back and forth between two clouds)")
 	out := f.String("out", "", "write report.json and the charts (latency.png, throughput.png, memory.png) into this `directory`")
 	dir := f.String("dir", "", "lay the chains' homes out in this `directory` (default: a new temporary one)")
 	keep := f.Bool("keep", false, "keep the chains' homes afterwards")
@@ -48,12 +50,23 @@ func runBench(args []string, e *env) error {
 	home := f.homeFlag()
 	from := f.String("from", "", "with --node: the cloud whose key (in --home) signs")
 	to := f.String("to", "", "with --node: the destination cloud whose key (in --home) signs (default: a new cloud --from admits)")
+	replot := f.String("replot", "", "run nothing: draw the charts of this saved report (report.json) into --out")
 	output := f.outputFlag()
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
+	if *replot != "" {
+		if *out == "" {
+			return f.fail("--replot needs --out")
+		}
+		r, err := bench.ReadReport(*replot)
+		if err != nil {
+			return err
+		}
+		return r.WriteFiles(*out)
+	}
 	o := bench.Options{Validators: *validators, Clients: *clients, Duration: *duration, Moderate: *moderate,
-		ModerateClients: *moderateClients, KillOne: *killOne, KVBytes: *kvBytes, Dir: *dir, Keep: *keep, ProfileDir: *profile,
+		ModerateClients: *moderateClients, KillOne: *killOne, KVBytes: *kvBytes, MigrationsPerVM: *perVM, NodeProcs: *procs, Dir: *dir, Keep: *keep, ProfileDir: *profile,
 		Node: *nodeURL, Home: *home, From: *from, To: *to, Progress: e.stderr, ProgressTTY: isTerminal(e.stderr)}
 	switch *apps {
 	case "both":
@@ -69,6 +82,8 @@ func runBench(args []string, e *env) error {
 		return f.fail("--clients must be between 1 and 10000")
 	case *duration <= 0:
 		return f.fail("--duration must be positive")
+	case *perVM < 1:
+		return f.fail("--migrations-per-vm must be at least 1")
 	case *moderate < 0 || *moderateClients < 1:
 		return f.fail("--moderate must not be negative and --moderate-clients must be positive")
 	case *nodeURL != "" && *from == "":

@@ -104,6 +104,9 @@ func getJSON(r kv.Reader, key []byte, v any) bool {
 }
 
 func mustUnmarshal(b []byte, v any) {
+	if fastUnmarshal(b, v) {
+		return
+	}
 	if err := json.Unmarshal(b, v); err != nil {
 		panic(fmt.Sprintf("ledger: corrupt state record: %v", err))
 	}

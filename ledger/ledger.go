@@ -22,11 +22,24 @@ type VerifyFunc func(pub, msg, sig []byte) bool
 
 // Ledger applies transactions to state. It holds no state of its own.
 type Ledger struct {
-	verify VerifyFunc
+	verify      VerifyFunc
+	checkDecode DecodeFunc
 }
 
+// DecodeFunc decodes a transaction as bbus.DecodeTx does.
+type DecodeFunc func(raw []byte) (*bbus.SignedTx, error)
+
 // New returns a ledger that checks signatures with verify.
-func New(verify VerifyFunc) *Ledger { return &Ledger{verify: verify} }
+func New(verify VerifyFunc) *Ledger { return &Ledger{verify: verify, checkDecode: bbus.DecodeTx} }
+
+// WithCheckDecoder makes Check decode transactions with dec (which must give
+// what bbus.DecodeTx gives, and a transaction Check does not change), for
+// instance a cache of what a node already decoded on submission. Apply always
+// decodes for itself. It returns l.
+func (l *Ledger) WithCheckDecoder(dec DecodeFunc) *Ledger {
+	l.checkDecode = dec
+	return l
+}
 
 // Header is what the ledger takes from a block: its height and its time (BFT
 // time, the only clock the ledger knows).
@@ -211,7 +224,7 @@ func (l *Ledger) EndBlock(st kv.Store) []ValidatorUpdate {
 // last block's time, replay, signer and signature. A consensus engine calls it
 // before admitting a transaction to its mempool.
 func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
-	tx, _, err := l.authenticate(r, last, raw)
+	tx, _, err := l.authenticate(r, last, raw, l.checkDecode)
 	res := Result{}
 	if tx != nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
@@ -225,7 +238,7 @@ func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
 // Apply applies one transaction of the block with header h. A rejected
 // transaction changes nothing in st.
 func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) Result {
-	tx, who, err := l.authenticate(st, h, raw)
+	tx, who, err := l.authenticate(st, h, raw, bbus.DecodeTx)
 	res := Result{}
 	if tx != nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
@@ -255,9 +268,9 @@ type principal struct {
 }
 
 // authenticate decodes raw and checks chain, expiry, replay and signature.
-func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte) (*bbus.SignedTx, principal, error) {
+func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFunc) (*bbus.SignedTx, principal, error) {
 	var who principal
-	tx, err := bbus.DecodeTx(raw)
+	tx, err := decode(raw)
 	if err != nil {
 		return nil, who, err
 	}

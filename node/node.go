@@ -45,6 +45,7 @@ type Node struct {
 	srv   *http.Server
 	ln    net.Listener
 	rest  restState // the REST API's key, events and metrics (api.go)
+	txs   *chain.TxDecoder
 }
 
 func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
@@ -113,8 +114,12 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{Home: home, Config: *c, store: st}
-	// Signatures CheckTx verified are not verified again in FinalizeBlock.
-	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify), st)
+	// Signatures CheckTx verified are not verified again in FinalizeBlock, and
+	// a submitted transaction is decoded once for Submit, CheckTx and
+	// ProcessProposal.
+	n.txs = chain.NewTxDecoder(8192)
+	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithCheckDecoder(n.txs.Decode), st)
+	n.app.SetDecoder(n.txs.Decode)
 	if err := n.initREST(); err != nil {
 		st.Close()
 		return nil, err
@@ -264,7 +269,7 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 	start := time.Now()
 	hash := sha256.Sum256(raw)
 	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
-	if tx, err := bbus.DecodeTx(raw); err == nil {
+	if tx, err := n.txs.Decode(raw); err == nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
 	}
 	var outcome <-chan chain.Outcome

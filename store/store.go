@@ -20,6 +20,7 @@ import (
 
 	"github.com/syndtr/goleveldb/leveldb"
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/storage"
 	"github.com/syndtr/goleveldb/leveldb/util"
@@ -43,6 +44,7 @@ type Store struct {
 	db      *leveldb.DB
 	working *kv.Overlay
 	local   []kv.Change // SetLocal's writes for the next commit
+	cache   readCache   // of committed reads (cache.go)
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -56,6 +58,10 @@ func Open(dir string) (*Store, error) {
 		WriteBuffer:        16 << 20,
 		BlockCacheCapacity: 32 << 20,
 		ErrorIfMissing:     false,
+		// Most reads in CheckTx look for keys that are not there (a new
+		// transaction's replay entry): a Bloom filter answers those without
+		// reading a table block.
+		Filter: filter.NewBloomFilter(10),
 	})
 	if err != nil {
 		if lerrors.IsCorrupted(err) {
@@ -68,7 +74,7 @@ func Open(dir string) (*Store, error) {
 
 // OpenMem opens a store held in memory, for tests and tools.
 func OpenMem() *Store {
-	db, err := leveldb.Open(storage.NewMemStorage(), nil)
+	db, err := leveldb.Open(storage.NewMemStorage(), &opt.Options{Filter: filter.NewBloomFilter(10)})
 	if err != nil {
 		panic(err)
 	}
@@ -167,6 +173,7 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
+	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}})
 	s.working.Reset()
 	s.local = s.local[:0]
 	s.mu.Lock()
@@ -238,7 +245,9 @@ func rangeOf(prefix, start []byte) *util.Range {
 
 type committed struct{ s *Store }
 
-func (c committed) Get(key []byte) []byte { return get(c.s.db.Get, key) }
+func (c committed) Get(key []byte) []byte { return c.s.cache.get(key, c.read) }
+
+func (c committed) read(key []byte) []byte { return get(c.s.db.Get, key) }
 
 func (c committed) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
 	iterate(c.s.db.NewIterator(rangeOf(prefix, start), nil), fn)
