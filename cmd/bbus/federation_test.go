@@ -518,9 +518,11 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("cloud4 is no validator of power 10: %+v", vals)
 	}
-	if out := run(t, 0, "query", "--node", newcomer.api, "validators"); !strings.Contains(out, "cloud4") || !strings.Contains(out, "5 validators") {
-		t.Fatalf("query validators:\n%s", out)
-	}
+	// The newcomer's node shows the same once it has caught up with the admission.
+	eventually(t, 30*time.Second, "the newcomer listing five validators", func() bool {
+		out := run(t, 0, "query", "--node", newcomer.api, "validators")
+		return strings.Contains(out, "cloud4") && strings.Contains(out, "5 validators")
+	})
 	// Activity after the change, then a commit signed by cloud4's node.
 	admittedAt := ms[0].status(t).Height
 	mig := struct{ ID string }{}
