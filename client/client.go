@@ -70,11 +70,17 @@ func (c *Client) Status(ctx context.Context) (*bbus.Status, error) {
 // without, once the node admitted it. A transaction the ledger rejected in its
 // block returns both its result (where it was committed) and a *bbus.Error.
 func (c *Client) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResult, error) {
+	return c.post(ctx, "/v1/txs", raw, wait)
+}
+
+// post sends body to a route that answers like POST /v1/txs: a TxResult, or
+// the error shape with the result of a transaction rejected in its block.
+func (c *Client) post(ctx context.Context, path string, body []byte, wait bool) (*bbus.TxResult, error) {
 	q := url.Values{}
 	if !wait {
 		q.Set("wait", "false")
 	}
-	req, err := c.request(ctx, http.MethodPost, "/v1/txs", q, bytes.NewReader(raw))
+	req, err := c.request(ctx, http.MethodPost, path, q, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

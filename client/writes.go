@@ -1,10 +1,8 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
 
 	"github.com/bbusdev/bbus"
@@ -52,24 +50,7 @@ func (c *Client) write(ctx context.Context, path string, body any, wait bool) (*
 			return nil, bbus.Errorf(bbus.EINVALID, "encoding the request: %v", err)
 		}
 	}
-	q := url.Values{}
-	if !wait {
-		q.Set("wait", "false")
-	}
-	req, err := c.request(ctx, http.MethodPost, path, q, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	var res bbus.TxResult
-	e, err := c.do(req, &res)
-	if e != nil && e.Result != nil {
-		return e.Result, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &res, nil
+	return c.post(ctx, path, b, wait)
 }
 
 // PublishOffer publishes (or replaces) the node's cloud's offer.
