@@ -19,3 +19,12 @@ type Backend interface {
 	// View runs fn over a consistent snapshot of the committed state.
 	View(fn func(r kv.Reader) error) error
 }
+
+// Liveness is implemented by a Backend that can tell whether its consensus
+// makes progress; GET /readyz consults it.
+type Liveness interface {
+	// Stalled returns nil while consensus makes progress, and otherwise an
+	// error (code unavailable) that says why not: consensus failed, or
+	// transactions wait and no block has committed for longer than a bound.
+	Stalled() error
+}

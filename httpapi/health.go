@@ -23,8 +23,16 @@ type Ready struct {
 
 // ready serves GET /readyz: 200 once the node has caught up with its chain and
 // can answer with current state, 503 (unavailable) while it syncs or cannot
-// tell. /healthz only says that the process serves.
+// tell, and, for a Backend that implements Liveness, while its consensus has
+// failed or does not commit the transactions that wait. An idle chain with
+// nothing waiting is ready. /healthz only says that the process serves.
 func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	if l, ok := a.b.(Liveness); ok {
+		if err := l.Stalled(); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
 	st, err := a.b.Status(r.Context())
 	switch {
 	case err != nil:

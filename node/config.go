@@ -53,6 +53,8 @@ type Config struct {
 	MempoolSize               int      `json:"mempool_size"`
 	// REST is how the REST API serves: access, limits, TLS (node/api.go).
 	REST RESTConfig `json:"rest"`
+	// Health is what /readyz and /healthz judge by (node/liveness.go).
+	Health HealthConfig `json:"health"`
 }
 
 // DefaultConfig returns the settings of a new home for cloud.
@@ -69,6 +71,7 @@ func DefaultConfig(cloud string) Config {
 		FlushThrottle:             Duration(10 * time.Millisecond),
 		MempoolSize:               50000,
 		REST:                      DefaultRESTConfig(),
+		Health:                    DefaultHealthConfig(),
 	}
 }
 

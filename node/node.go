@@ -13,6 +13,7 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtcs "github.com/cometbft/cometbft/consensus"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	cmtnode "github.com/cometbft/cometbft/node"
@@ -46,6 +47,9 @@ type Node struct {
 	ln    net.Listener
 	rest  restState // the REST API's key, events and metrics (api.go)
 	txs   *chain.TxDecoder
+	live  *liveness     // whether consensus makes progress (liveness.go)
+	cs    *cmtcs.State  // CometBFT's consensus state machine
+	log   cmtlog.Logger // the node's structured log
 }
 
 func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
@@ -109,11 +113,14 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	if err := checkWritable(home); err != nil {
 		return nil, err
 	}
+	if err := c.Health.Validate(); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(statePath(home))
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Home: home, Config: *c, store: st}
+	n := &Node{Home: home, Config: *c, store: st, live: newLiveness(c.Health)}
 	// Signatures CheckTx verified are not verified again in FinalizeBlock, and
 	// a submitted transaction is decoded once for Submit, CheckTx and
 	// ProcessProposal.
@@ -135,16 +142,25 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	n.app.Watch(func(*chain.Block) { n.live.committed() })
+	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail}
 	n.cmt, err = cmtnode.NewNode(cfg, pv, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(n.app),
+		proxy.NewConnSyncLocalClientCreator(progressApp{App: n.app, live: n.live}),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg),
 		closeSafeDBProvider,
 		n.metricsProvider(cfg),
-		logger(c.LogLevel, logs))
+		n.log)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("start consensus: %w", err)
 	}
+	env, err := n.cmt.ConfigureRPC()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("start consensus: %w", err)
+	}
+	n.cs, _ = env.ConsensusState.(*cmtcs.State)
+	n.live.mempool = n.cmt.Mempool().Size
 	n.rpc = local.New(n.cmt)
 	return n, nil
 }
@@ -180,6 +196,9 @@ func (n *Node) Start(api string) error {
 		n.store.Close()
 		return fmt.Errorf("start consensus: %w", err)
 	}
+	if n.cs != nil {
+		n.watchConsensus(n.cs)
+	}
 	if api == "" {
 		return nil
 	}
@@ -194,6 +213,7 @@ func (n *Node) Start(api string) error {
 		n.Stop()
 		return fmt.Errorf("REST API: %w", err)
 	}
+	srv.Handler = n.guardHealth(srv.Handler)
 	n.ln, n.srv = ln, srv
 	if srv.TLSConfig != nil {
 		go srv.ServeTLS(ln, "", "")
@@ -214,6 +234,7 @@ func (n *Node) APIAddr() string {
 // Stop stops the API and consensus and closes the state. Every block committed
 // before is on disk.
 func (n *Node) Stop() {
+	n.live.stopping.Store(true)
 	if n.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.srv.Shutdown(ctx)
@@ -311,7 +332,10 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 }
 
 // Run starts the node of home with the REST API on api (config's if empty) and
-// runs it until ctx is done. ready, if not nil, is called once it serves.
+// runs it until ctx is done, or until its consensus fails: then it logs why at
+// error level, stops the node and returns an error naming the failure (a
+// supervisor should restart the node once the cause, a full disk say, is
+// fixed). ready, if not nil, is called once it serves.
 func Run(ctx context.Context, home, api string, logs io.Writer, ready func(*Node)) error {
 	n, err := Open(home, logs)
 	if err != nil {
@@ -326,9 +350,16 @@ func Run(ctx context.Context, home, api string, logs io.Writer, ready func(*Node
 	if ready != nil {
 		ready(n)
 	}
-	<-ctx.Done()
-	n.Stop()
-	return nil
+	select {
+	case <-ctx.Done():
+		n.Stop()
+		return nil
+	case <-n.Failed():
+		err := n.Err()
+		n.log.Error("consensus failed; the node stops", "err", err)
+		n.Stop()
+		return bbus.Errorf(bbus.EINTERNAL, "%v; the node stopped (restart it once the cause is fixed)", err)
+	}
 }
 
 var _ httpapi.Backend = (*Node)(nil)
