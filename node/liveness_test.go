@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -253,5 +254,45 @@ func TestReadyWhenTransactionsWait(t *testing.T) {
 	}
 	if p := getProbe(url + "/healthz"); p.status != 200 {
 		t.Errorf("healthz while a transaction waits: %+v", p)
+	}
+}
+
+// TestReadyStallClock: the stall clock starts at the later of the last commit
+// and the first transaction admitted after it, so a transaction arriving at a
+// chain idle for long is given the whole bound.
+func TestReadyStallClock(t *testing.T) {
+	l := newLiveness(HealthConfig{StallAfter: Duration(time.Minute)})
+	waiting := 0
+	l.mempool = func() int { return waiting }
+	t0 := time.Now()
+	l.lastCommit.Store(t0.Add(-time.Hour).UnixNano()) // idle for an hour
+	if err := l.stalled(t0); err != nil {
+		t.Fatalf("idle with nothing waiting: %v", err)
+	}
+	waiting = 1
+	l.admitted()
+	if err := l.stalled(time.Now().Add(59 * time.Second)); err != nil {
+		t.Fatalf("a transaction waiting for less than the bound: %v", err)
+	}
+	err := l.stalled(time.Now().Add(61 * time.Second))
+	if bbus.ErrorCode(err) != bbus.EUNAVAILABLE || !strings.Contains(err.Error(), "transactions waiting: 1") {
+		t.Fatalf("a transaction waiting for more than the bound: %v", err)
+	}
+	// A later admission does not restart the clock; a commit does.
+	l.admitted()
+	if l.stalled(time.Now().Add(61*time.Second)) == nil {
+		t.Fatal("a second admission restarted the clock")
+	}
+	l.committed()
+	if err := l.stalled(time.Now().Add(59 * time.Second)); err != nil {
+		t.Fatalf("after a commit: %v", err)
+	}
+	l.stallAfter = 0
+	if err := l.stalled(time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("with the check off: %v", err)
+	}
+	l.fail(errors.New("consensus failed: disk full"))
+	if err := l.stalled(time.Now()); bbus.ErrorCode(err) != bbus.EUNAVAILABLE || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("after a failure: %v", err)
 	}
 }
