@@ -34,6 +34,7 @@ const (
 	ERATELIMITED     = "rate_limited"          // the API caller sent too many requests; retry after the time the server names
 	EUNAVAILABLE     = "unavailable"           // the node cannot serve this now (starting, timed out)
 	EINTERNAL        = "internal"              // a fault of the node, not of the caller
+	ENOTINVITED      = "not_invited"           // no live invitation names this applicant's id and exact keys
 )
 
 // Error is the one error type bbus reports to its users: a stable code and a

@@ -129,11 +129,20 @@ type Params struct {
 	// RequireAgreement refuses migrations to a cloud other than the VM's owner
 	// that name no agreement.
 	RequireAgreement bool `json:"require_agreement,omitempty"`
+	// InvitationTTLSeconds is how long an invitation to apply stays valid.
+	InvitationTTLSeconds int64 `json:"invitation_ttl_seconds"`
+	// ApplicationTTLSeconds is how long an application (a pending cloud or
+	// oracle) may wait for admission before it is removed and its id released.
+	ApplicationTTLSeconds int64 `json:"application_ttl_seconds"`
 }
+
+// MaxTTLSeconds bounds the parameters that are durations: ten years.
+const MaxTTLSeconds = 10 * 365 * 24 * 3600
 
 // DefaultParams returns the parameters a new federation starts with.
 func DefaultParams() Params {
-	return Params{ApprovalNum: 2, ApprovalDen: 3, MigrationLapseSeconds: 3600, TxMaxTTLSeconds: 3600, JoinPower: 10}
+	return Params{ApprovalNum: 2, ApprovalDen: 3, MigrationLapseSeconds: 3600, TxMaxTTLSeconds: 3600, JoinPower: 10,
+		InvitationTTLSeconds: 7 * 24 * 3600, ApplicationTTLSeconds: 7 * 24 * 3600}
 }
 
 // Validate checks that p can govern a federation.
@@ -147,6 +156,10 @@ func (p Params) Validate() error {
 		return Errorf(EINVALID, "tx_max_ttl_seconds must be positive")
 	case p.JoinPower < 0:
 		return Errorf(EINVALID, "join_power must not be negative")
+	case p.InvitationTTLSeconds <= 0 || p.InvitationTTLSeconds > MaxTTLSeconds:
+		return Errorf(EINVALID, "invitation_ttl_seconds must be between 1 and %d", MaxTTLSeconds)
+	case p.ApplicationTTLSeconds <= 0 || p.ApplicationTTLSeconds > MaxTTLSeconds:
+		return Errorf(EINVALID, "application_ttl_seconds must be between 1 and %d", MaxTTLSeconds)
 	}
 	return nil
 }

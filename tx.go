@@ -41,7 +41,7 @@ type Body struct {
 // the action's type.
 type Action struct {
 	CloudJoin         *CloudJoin        `json:"cloud_join,omitempty"`
-	CloudApprove      *CloudRef         `json:"cloud_approve,omitempty"`
+	CloudApprove      *CloudApprove     `json:"cloud_approve,omitempty"`
 	CloudRemove       *CloudRef         `json:"cloud_remove,omitempty"`
 	VMRegister        *VMRegister       `json:"vm_register,omitempty"`
 	VMTerminate       *VMRef            `json:"vm_terminate,omitempty"`
@@ -54,11 +54,13 @@ type Action struct {
 	AgreementPropose  *AgreementPropose `json:"agreement_propose,omitempty"`
 	AgreementSign     *AgreementRef     `json:"agreement_sign,omitempty"`
 	OracleJoin        *OracleJoin       `json:"oracle_join,omitempty"`
-	OracleApprove     *OracleRef        `json:"oracle_approve,omitempty"`
+	OracleApprove     *OracleApprove    `json:"oracle_approve,omitempty"`
 	Report            *ReportAction     `json:"report,omitempty"`
 	InvoiceClose      *InvoiceClose     `json:"invoice_close,omitempty"`
 	InvoiceAccept     *InvoiceRef       `json:"invoice_accept,omitempty"`
 	InvoiceDispute    *InvoiceDispute   `json:"invoice_dispute,omitempty"`
+	CloudInvite       *CloudInvite      `json:"cloud_invite,omitempty"`
+	OracleInvite      *OracleInvite     `json:"oracle_invite,omitempty"`
 }
 
 // OfferPublish publishes (or replaces) the signer's offer: the capacity it
@@ -90,13 +92,14 @@ type AgreementRef struct {
 	Agreement string `json:"agreement"`
 }
 
-// OracleJoin applies to be an oracle, signed with the key it names.
+// OracleJoin applies to be an oracle, signed with the key it names, which a
+// live OracleInvite for the signer's id must name.
 type OracleJoin struct {
 	Name   string `json:"name"`
 	PubKey []byte `json:"pub_key"`
 }
 
-// OracleRef names an oracle: a member's vote to approve it.
+// OracleRef names an oracle.
 type OracleRef struct {
 	Oracle string `json:"oracle"`
 }
@@ -131,7 +134,8 @@ type InvoiceDispute struct {
 }
 
 // CloudJoin applies for membership. It is signed with the key it names, which
-// proves the applicant holds it.
+// proves the applicant holds it, and a live CloudInvite for the signer's id must
+// name that key (and the validator key, if the invitation names one).
 type CloudJoin struct {
 	Name         string `json:"name"`
 	PubKey       []byte `json:"pub_key"`
@@ -140,7 +144,7 @@ type CloudJoin struct {
 	Resources
 }
 
-// CloudRef names a cloud: a member's vote to approve or remove it.
+// CloudRef names a cloud: a member's vote to remove it.
 type CloudRef struct {
 	Cloud string `json:"cloud"`
 }

@@ -328,13 +328,22 @@ func admitPeer(ctx context.Context, t *target, w *bbusLoad, id, chainID string) 
 		return err
 	}
 	peer := client.Signer{ChainID: chainID, ID: id, Key: priv}
+	invite, _, _ := w.signers[0].Sign(bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: id, PubKey: pub}})
+	if _, err := t.clients[0].Submit(ctx, invite, true); err != nil {
+		return fmt.Errorf("admitting a second cloud: invite: %w", err)
+	}
 	join, _, _ := peer.Sign(bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "Peer cloud", PubKey: pub, Resources: benchCapacity}})
 	if _, err := t.clients[0].Submit(ctx, join, true); err != nil {
 		return fmt.Errorf("admitting a second cloud: join: %w", err)
 	}
-	approve, _, _ := w.signers[0].Sign(bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: id}})
-	if _, err := t.clients[0].Submit(ctx, approve, true); err != nil {
-		return fmt.Errorf("admitting a second cloud: approve: %w", err)
+	// The invitation is the inviter's vote; with more members, it votes again.
+	if c, err := t.clients[0].Cloud(ctx, id); err != nil {
+		return fmt.Errorf("admitting a second cloud: %w", err)
+	} else if c.Status == bbus.CloudPending {
+		approve, _, _ := w.signers[0].Sign(bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: id, PubKey: pub}})
+		if _, err := t.clients[0].Submit(ctx, approve, true); err != nil {
+			return fmt.Errorf("admitting a second cloud: approve: %w", err)
+		}
 	}
 	w.signers = append(w.signers, peer)
 	return nil

@@ -23,6 +23,7 @@ var codes = []string{
 	bbus.ELAPSED,
 	bbus.ETOOLARGE,
 	bbus.EINTERNAL,
+	bbus.ENOTINVITED,
 }
 
 // ABCICode returns the ABCI result code of a bbus error code.

@@ -1,13 +1,51 @@
 package cli
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/node"
 )
+
+// keyFlag decodes the base64 ed25519 public key of flag name; "" is no key.
+func keyFlag(f *flags, name, value string) ([]byte, error) {
+	if value == "" {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(value)
+	if err != nil {
+		return nil, f.fail("--%s is not base64: %v", name, err)
+	}
+	if len(b) != 32 {
+		return nil, f.fail("--%s is %d bytes, an ed25519 public key is 32", name, len(b))
+	}
+	return b, nil
+}
+
+// applicantKey fills in the key a vote to approve is for, when not given: the
+// key the pending cloud or oracle applied with, read from the node. A vote
+// counts only for the key it names.
+func applicantKey(ctx context.Context, c *client.Client, a *bbus.Action) error {
+	switch {
+	case a.CloudApprove != nil && a.CloudApprove.PubKey == nil:
+		cl, err := c.Cloud(ctx, a.CloudApprove.Cloud)
+		if err != nil {
+			return bbus.Errorf(bbus.ErrorCode(err), "reading the applicant's key (or give --pub-key): %s", bbus.ErrorMessage(err))
+		}
+		a.CloudApprove.PubKey = cl.PubKey
+	case a.OracleApprove != nil && a.OracleApprove.PubKey == nil:
+		o, err := c.Oracle(ctx, a.OracleApprove.Oracle)
+		if err != nil {
+			return bbus.Errorf(bbus.ErrorCode(err), "reading the applicant's key (or give --pub-key): %s", bbus.ErrorMessage(err))
+		}
+		a.OracleApprove.PubKey = o.PubKey
+	}
+	return nil
+}
 
 func init() {
 	queryCmds = append(queryCmds, queryCmd{

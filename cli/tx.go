@@ -32,6 +32,21 @@ type txAction struct {
 
 var txActions = []txAction{
 	{
+		words: "cloud invite", args: "CLOUD", nargs: 1, flags: "--pub-key BASE64 [--validator-key BASE64]", required: []string{"pub-key"},
+		about: "invite an applicant: only the key --pub-key may then apply as CLOUD (this counts as cloud --from's vote to admit it)",
+		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
+			pub := f.String("pub-key", "", "base64 ed25519 public key the applicant will sign with (bbus keys show) (required)")
+			valKey := f.String("validator-key", "", "base64 ed25519 public key of the applicant's validator node, if it must name that one")
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				a := &bbus.CloudInvite{Cloud: pos[0]}
+				err := firstErr(
+					func() (err error) { a.PubKey, err = keyFlag(f, "pub-key", *pub); return },
+					func() (err error) { a.ValidatorKey, err = keyFlag(f, "validator-key", *valKey); return })
+				return bbus.Action{CloudInvite: a}, err
+			}
+		},
+	},
+	{
 		words: "cloud join", flags: "--name NAME --cpu N --mem-mib N --disk-iops N --net-mbps N [--api URL] [--validator | --validator-key BASE64]",
 		about: "apply to join the federation as cloud --from, with the key of that name in --home", required: []string{"name"},
 		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
@@ -64,10 +79,13 @@ var txActions = []txAction{
 		},
 	},
 	{
-		words: "cloud approve", args: "CLOUD", nargs: 1, about: "vote to admit an applicant cloud",
-		define: func(*flags) func([]string, *keys.Key) (bbus.Action, error) {
+		words: "cloud approve", args: "CLOUD", nargs: 1, flags: "[--pub-key BASE64]",
+		about: "vote to admit an applicant cloud, with the key it applied with (read from --node unless --pub-key)",
+		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
+			pub := f.String("pub-key", "", "base64 key the vote is for (default: the key the pending cloud applied with, read from --node)")
 			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
-				return bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: pos[0]}}, nil
+				k, err := keyFlag(f, "pub-key", *pub)
+				return bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: pos[0], PubKey: k}}, err
 			}
 		},
 	},
@@ -205,6 +223,9 @@ func runTx(args []string, e *env) error {
 		return err
 	}
 	c := newClient(*node, *token, 2*time.Minute)
+	if err := applicantKey(e.ctx, c, &action); err != nil {
+		return err
+	}
 	if *chainID == "" {
 		st, err := c.Status(e.ctx)
 		if err != nil {

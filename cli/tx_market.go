@@ -76,6 +76,17 @@ var marketActions = []txAction{
 		},
 	},
 	{
+		words: "oracle invite", args: "ORACLE", nargs: 1, flags: "--pub-key BASE64", required: []string{"pub-key"},
+		about: "invite an oracle: only the key --pub-key may then apply as ORACLE (this counts as cloud --from's vote to admit it)",
+		define: func(f *flags) builder {
+			pub := f.String("pub-key", "", "base64 ed25519 public key the oracle will sign with (bbus keys show) (required)")
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				k, err := keyFlag(f, "pub-key", *pub)
+				return bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: pos[0], PubKey: k}}, err
+			}
+		},
+	},
+	{
 		words: "oracle join", flags: "--name NAME", required: []string{"name"},
 		about: "apply to report VM performance as oracle --from, with the key of that name in --home",
 		define: func(f *flags) builder {
@@ -86,10 +97,13 @@ var marketActions = []txAction{
 		},
 	},
 	{
-		words: "oracle approve", args: "ORACLE", nargs: 1, about: "vote to admit an applicant oracle",
-		define: func(*flags) builder {
+		words: "oracle approve", args: "ORACLE", nargs: 1, flags: "[--pub-key BASE64]",
+		about: "vote to admit an applicant oracle, with the key it applied with (read from --node unless --pub-key)",
+		define: func(f *flags) builder {
+			pub := f.String("pub-key", "", "base64 key the vote is for (default: the key the pending oracle applied with, read from --node)")
 			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
-				return bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: pos[0]}}, nil
+				k, err := keyFlag(f, "pub-key", *pub)
+				return bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: pos[0], PubKey: k}}, err
 			}
 		},
 	},

@@ -213,7 +213,7 @@ func TestSignerMakesValidTransactions(t *testing.T) {
 	seen := map[uint64]bool{}
 	for range 50 {
 		before := time.Now()
-		raw, id, err := s.Sign(bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: "c8"}})
+		raw, id, err := s.Sign(bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: "c8", PubKey: make([]byte, 32)}})
 		if err != nil {
 			t.Fatal(err)
 		}

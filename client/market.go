@@ -76,6 +76,11 @@ func (c *Client) Oracles(ctx context.Context, p ledger.Page) ([]bbus.Oracle, str
 	return list[bbus.Oracle](ctx, c, "/v1/oracles", pageQuery(p))
 }
 
+// Oracle fetches one oracle.
+func (c *Client) Oracle(ctx context.Context, id string) (*bbus.Oracle, error) {
+	return one[bbus.Oracle](ctx, c, "/v1/oracles/"+url.PathEscape(id))
+}
+
 // Report fetches one oracle report.
 func (c *Client) Report(ctx context.Context, id string) (*bbus.Report, error) {
 	return one[bbus.Report](ctx, c, "/v1/reports/"+url.PathEscape(id))

@@ -42,6 +42,18 @@ func (c *Client) VoteCloud(ctx context.Context, cloud, vote string, wait bool) (
 	return c.write(ctx, "/v1/clouds/"+url.PathEscape(cloud)+"/"+url.PathEscape(vote), nil, wait)
 }
 
+// InviteCloud invites, as the node's cloud, an applicant: only the key
+// inv.PubKey (and inv.ValidatorKey, if set) may then apply as cloud.
+func (c *Client) InviteCloud(ctx context.Context, cloud string, inv httpapi.InviteRequest, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/clouds/"+url.PathEscape(cloud)+"/invite", &inv, wait)
+}
+
+// InviteOracle invites, as the node's cloud, an oracle: only the key pub may
+// then apply as oracle.
+func (c *Client) InviteOracle(ctx context.Context, oracle string, pub []byte, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/oracles/"+url.PathEscape(oracle)+"/invite", &httpapi.InviteRequest{PubKey: pub}, wait)
+}
+
 func (c *Client) write(ctx context.Context, path string, body any, wait bool) (*bbus.TxResult, error) {
 	var b []byte
 	if body != nil {

@@ -137,14 +137,15 @@ type scenario struct {
 // on cloud1 (vio-1), and cloud1 closes its invoice to local (inv-1).
 func buildScenario(t *testing.T, f *federation) scenario {
 	capacity := bbus.Resources{CPU: 64, MemMiB: 65536, DiskIOPS: 10000, NetMbps: 1000}
+	// Each invitation is local's vote: alone, it admits cloud1; with cloud1, the others.
+	f.send(t, "local", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "cloud1", PubKey: pub(f, "cloud1")}})
 	f.send(t, "cloud1", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "Cloud One", PubKey: pub(f, "cloud1"), Resources: capacity}})
-	f.send(t, "local", bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: "cloud1"}})
+	f.send(t, "local", bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "oracle1", PubKey: pub(f, "oracle1")}})
 	f.send(t, "oracle1", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "Probe", PubKey: pub(f, "oracle1")}})
-	f.send(t, "local", bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "oracle1"}})
-	f.send(t, "cloud1", bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "oracle1"}})
+	f.send(t, "cloud1", bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "oracle1", PubKey: pub(f, "oracle1")}})
+	f.send(t, "local", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "cloud2", PubKey: pub(f, "cloud2")}})
 	f.send(t, "cloud2", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "Cloud Two", PubKey: pub(f, "cloud2"), Resources: capacity}})
-	f.send(t, "local", bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: "cloud2"}})
-	f.send(t, "cloud1", bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: "cloud2"}})
+	f.send(t, "cloud1", bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: "cloud2", PubKey: pub(f, "cloud2")}})
 
 	f.send(t, "local", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-1", Resources: bbus.Resources{CPU: 16, MemMiB: 16384, DiskIOPS: 2000, NetMbps: 100}}})
 	f.send(t, "cloud2", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-2", Resources: bbus.Resources{CPU: 8, MemMiB: 32768}}})

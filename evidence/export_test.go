@@ -133,9 +133,19 @@ func (f *federation) join() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// cloud0's invitation is its vote: as the only member, it admits cloud1.
+	inv := f.send(0, "cloud0", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "cloud1", PubKey: key.PubKey, ValidatorKey: f.validators[1]}})
+	for deadline := time.Now().Add(20 * time.Second); ; { // cloud1's node must know the invitation to admit the join
+		if st, err := f.nodes[1].Status(context.Background()); err == nil && st.Height >= inv.Height {
+			break
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("cloud1's node never reached height %d", inv.Height)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	f.send(1, "cloud1", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "Cloud One", PubKey: key.PubKey,
 		ValidatorKey: f.validators[1], Resources: bbus.Resources{CPU: 1000, MemMiB: 1 << 20}}})
-	f.send(0, "cloud0", bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: "cloud1"}})
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		st, err := f.nodes[1].Status(context.Background())

@@ -9,7 +9,9 @@ import (
 
 // Status returns the HTTP status that answers an error with the given bbus code:
 // 400 for a malformed or invalid request, 401/403 for a caller without a valid
-// or sufficient token, 404 for an unknown id, 409 for a rule of the ledger, 413
+// or sufficient token, 404 for an unknown id, 409 for a rule of the ledger
+// (not_invited too: like not_member, it is about the signer's standing in the
+// federation, not the API caller's token, which 403 is for), 413
 // for too large, 429 for too many requests, 503 for a node that cannot serve now
 // and 500 for a fault of the node (and for any code it does not know).
 func Status(code string) int {
@@ -23,7 +25,7 @@ func Status(code string) int {
 	case bbus.ENOTFOUND:
 		return http.StatusNotFound
 	case bbus.EREPLAY, bbus.EUNKNOWNSIGNER, bbus.EUNAUTHORIZED, bbus.ENOTMEMBER, bbus.EEXISTS,
-		bbus.ECAPACITY, bbus.ESTATE, bbus.EOPEN, bbus.ELAPSED:
+		bbus.ECAPACITY, bbus.ESTATE, bbus.EOPEN, bbus.ELAPSED, bbus.ENOTINVITED:
 		return http.StatusConflict
 	case bbus.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge

@@ -18,6 +18,7 @@ func (a *api) marketRoutes() {
 	a.mux.HandleFunc("GET /v1/agreements", a.agreements)
 	a.mux.HandleFunc("GET /v1/agreements/{id}", single(a, ledger.Agreement))
 	a.mux.HandleFunc("GET /v1/oracles", a.oracles)
+	a.mux.HandleFunc("GET /v1/oracles/{id}", single(a, ledger.Oracle))
 	a.mux.HandleFunc("GET /v1/reports/{id}", single(a, ledger.Report))
 	a.mux.HandleFunc("GET /v1/violations", a.violations)
 	a.mux.HandleFunc("GET /v1/violations/{id}", single(a, ledger.Violation))

@@ -32,9 +32,10 @@ func TestMarketReads(t *testing.T) {
 		PriceVCPUHour: 360000, Availability: 99500, PenaltyPct: 10000}}).ID
 	must("b", bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: agr}})
 	key := chain.AddKey("o1")
-	must("o1", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: key.Public().(ed25519.PublicKey)}})
-	must("a", bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "o1"}})
-	must("b", bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "o1"}})
+	opub := key.Public().(ed25519.PublicKey)
+	must("a", bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "o1", PubKey: opub}})
+	must("o1", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: opub}})
+	must("b", bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "o1", PubKey: opub}})
 	must("a", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-1", Resources: bbus.Resources{CPU: 2, MemMiB: 4096}}})
 	mig := must("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm-1", To: "b", Agreement: agr}}).ID
 	must("b", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: mig}})

@@ -78,19 +78,20 @@ func (l *liveNode) client(token string) *client.Client {
 	return client.New(l.base, client.WithToken(token))
 }
 
-// join makes cloud id a member of the federation: it applies with a new key
-// (a transaction it signs itself) and the node's cloud approves it (a write
-// the node signs). It returns a signer for the new cloud.
+// join makes cloud id a member of the federation: the node's cloud invites a
+// new key (a write the node signs; as the only member, its invitation admits)
+// and the cloud applies with it (a transaction it signs itself). It returns a
+// signer for the new cloud.
 func (l *liveNode) join(t *testing.T, write *client.Client, id string) client.Signer {
 	t.Helper()
 	ctx := context.Background()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	s := client.Signer{ChainID: "bbus-local", ID: id, Key: key}
-	if _, err := l.client("").Send(ctx, s, bbus.Action{CloudJoin: &bbus.CloudJoin{
-		Name: "Cloud " + id, PubKey: key.Public().(ed25519.PublicKey), Resources: bbus.Resources{CPU: 64, MemMiB: 1 << 18, DiskIOPS: 10000, NetMbps: 1000}}}); err != nil {
+	if _, err := write.InviteCloud(ctx, id, httpapi.InviteRequest{PubKey: key.Public().(ed25519.PublicKey)}, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := write.VoteCloud(ctx, id, "approve", true); err != nil {
+	if _, err := l.client("").Send(ctx, s, bbus.Action{CloudJoin: &bbus.CloudJoin{
+		Name: "Cloud " + id, PubKey: key.Public().(ed25519.PublicKey), Resources: bbus.Resources{CPU: 64, MemMiB: 1 << 18, DiskIOPS: 10000, NetMbps: 1000}}}); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -434,7 +435,7 @@ func TestEvents(t *testing.T) {
 	}
 	defer from0.Close()
 	hist, gaps := collect(t, from0, 10)
-	if gaps != 0 || hist[0].Type != "cloud.applied" || hist[len(hist)-1].Attrs["vm"] != "vm-4" {
+	if gaps != 0 || hist[0].Type != "cloud.invited" || hist[len(hist)-1].Attrs["vm"] != "vm-4" {
 		t.Fatalf("from 0: %d gaps, %+v", gaps, hist)
 	}
 	for i := 1; i < len(hist); i++ {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
+	"github.com/bbusdev/bbus/ledger"
 )
 
 // The node-signed writes: the node signs an action as its own cloud for a
@@ -28,6 +30,14 @@ type MigrationRequest struct {
 	VM        string `json:"vm"`
 	To        string `json:"to"`
 	Agreement string `json:"agreement,omitempty"`
+}
+
+// InviteRequest is the body of POST /v1/clouds/{id}/invite (bbus tx cloud
+// invite) and POST /v1/oracles/{id}/invite (bbus tx oracle invite, which takes
+// no validator_key): the applicant's keys, base64.
+type InviteRequest struct {
+	PubKey       []byte `json:"pub_key"`
+	ValidatorKey []byte `json:"validator_key,omitempty"`
 }
 
 // empty is the body of a write that takes its argument from the path: nothing,
@@ -90,8 +100,17 @@ var writes = []write{
 	{"POST /v1/migrations/{id}/cancel", pathAction("migration", func(id string) bbus.Action {
 		return bbus.Action{MigrationCancel: &bbus.MigrationRef{Migration: id}}
 	})},
+	{"POST /v1/clouds/{id}/invite", func(r *http.Request, body []byte) (bbus.Action, error) {
+		var q InviteRequest
+		if err := decodeBody(body, &q, false); err != nil {
+			return bbus.Action{}, err
+		}
+		a := &bbus.CloudInvite{Cloud: r.PathValue("id"), PubKey: q.PubKey, ValidatorKey: q.ValidatorKey}
+		return bbus.Action{CloudInvite: a}, a.Validate()
+	}},
+	// The node fills in the key the vote is for from the pending record (applicantKey).
 	{"POST /v1/clouds/{id}/approve", pathAction("cloud", func(id string) bbus.Action {
-		return bbus.Action{CloudApprove: &bbus.CloudRef{Cloud: id}}
+		return bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: id}}
 	})},
 	{"POST /v1/clouds/{id}/remove", pathAction("cloud", func(id string) bbus.Action {
 		return bbus.Action{CloudRemove: &bbus.CloudRef{Cloud: id}}
@@ -142,12 +161,37 @@ func (a *api) nodeWrite(w http.ResponseWriter, r *http.Request, action func(*htt
 		return
 	}
 	act, aerr := action(r, body)
+	if aerr == nil {
+		aerr = a.applicantKey(&act)
+	}
 	if aerr != nil {
 		a.fail(w, r, aerr)
 		return
 	}
 	res, serr := ns.SignAndSubmit(r.Context(), act, wait)
 	a.answerSubmit(w, r, res, serr, wait)
+}
+
+// applicantKey fills in the key a vote to approve is for: the key the pending
+// cloud or oracle applied with, as the committed state has it.
+func (a *api) applicantKey(act *bbus.Action) error {
+	return a.b.View(func(rd kv.Reader) error {
+		switch {
+		case act.CloudApprove != nil && act.CloudApprove.PubKey == nil:
+			c, err := ledger.Cloud(rd, act.CloudApprove.Cloud)
+			if err != nil {
+				return err
+			}
+			act.CloudApprove.PubKey = c.PubKey
+		case act.OracleApprove != nil && act.OracleApprove.PubKey == nil:
+			o, err := ledger.Oracle(rd, act.OracleApprove.Oracle)
+			if err != nil {
+				return err
+			}
+			act.OracleApprove.PubKey = o.PubKey
+		}
+		return nil
+	})
 }
 
 // waitParam reads ?wait=: true (the default) or false.

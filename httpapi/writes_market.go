@@ -134,8 +134,20 @@ var marketWrites = []write{
 	{"POST /v1/agreements/{id}/sign", pathAction("agreement", func(id string) bbus.Action {
 		return bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: id}}
 	})},
+	{"POST /v1/oracles/{id}/invite", func(r *http.Request, body []byte) (bbus.Action, error) {
+		var q InviteRequest
+		if err := decodeBody(body, &q, false); err != nil {
+			return bbus.Action{}, err
+		}
+		if q.ValidatorKey != nil {
+			return bbus.Action{}, bbus.Errorf(bbus.EINVALID, "an oracle has no validator key; validator_key is for clouds")
+		}
+		a := &bbus.OracleInvite{Oracle: r.PathValue("id"), PubKey: q.PubKey}
+		return bbus.Action{OracleInvite: a}, a.Validate()
+	}},
+	// The node fills in the key the vote is for from the pending record (applicantKey).
 	{"POST /v1/oracles/{id}/approve", pathAction("oracle", func(id string) bbus.Action {
-		return bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: id}}
+		return bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: id}}
 	})},
 	{"POST /v1/invoices", func(_ *http.Request, body []byte) (bbus.Action, error) {
 		var q InvoiceRequest

@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"testing"
 	"time"
@@ -54,16 +56,31 @@ func TestMarketWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// An oracle applies with its own key; the node votes for local, c2 for itself.
+	// c2 invites an oracle's key (its vote), the oracle applies with it, and
+	// the node votes for local, naming the key the oracle applied with.
 	_, okey, _ := ed25519.GenerateKey(rand.Reader)
+	opub := okey.Public().(ed25519.PublicKey)
 	oracle := client.Signer{ChainID: "bbus-local", ID: "probe", Key: okey}
-	if _, err := l.client("").Send(ctx, oracle, bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: okey.Public().(ed25519.PublicKey)}}); err != nil {
+	uninvited, _, _ := oracle.Sign(bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: opub}})
+	wantError(t, "uninvited oracle", post("/v1/txs", string(uninvited)), 409, bbus.ENOTINVITED)
+	wantError(t, "invite with a short key", post("/v1/oracles/probe/invite", `{"pub_key":"AAAA"}`), 400, bbus.EINVALID)
+	wantError(t, "oracle invite with a validator key", post("/v1/oracles/probe/invite", `{"pub_key":"`+base64.StdEncoding.EncodeToString(opub)+`","validator_key":"`+base64.StdEncoding.EncodeToString(opub)+`"}`), 400, bbus.EINVALID)
+	if _, err := l.client("").Send(ctx, c2, bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "probe", PubKey: opub}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.client("").Send(ctx, oracle, bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: opub}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.ApproveOracle(ctx, "probe", true); err != nil {
 		t.Fatal(err)
 	}
 	wantError(t, "approve twice", post("/v1/oracles/probe/approve", ``), 409, bbus.ESTATE)
+	if o, err := l.client("").Oracle(ctx, "probe"); err != nil || o.Status != bbus.CloudActive || !bytes.Equal(o.PubKey, opub) || len(o.Approvals) != 2 {
+		t.Fatalf("oracle after the votes: %+v %v", o, err)
+	}
+	if _, err := l.client("").Oracle(ctx, "nobody"); bbus.ErrorCode(err) != bbus.ENOTFOUND {
+		t.Fatalf("unknown oracle: %v", err)
+	}
 
 	// An invoice from c2 to local, answered by the node as consumer.
 	time.Sleep(2100 * time.Millisecond) // invoices end after genesis, in whole seconds, and not after the block time

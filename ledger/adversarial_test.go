@@ -62,9 +62,15 @@ func newAdversary(t *testing.T) *adversary {
 	a.must("a", bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: agr}})
 	a.must("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm1", To: "b", Agreement: agr}}) // mig-1
 	a.must("b", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm2", To: "c"}})                 // mig-2
+	for _, id := range []string{"o", "p", "q"} {
+		a.must("a", bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: id, PubKey: testPub(id)}})
+	}
+	a.must("a", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "e", PubKey: testPub("e")}})
+	a.must("a", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "f", PubKey: testPub("a")}})
+	a.must("a", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "g", PubKey: testPub("g"), ValidatorKey: testValKey("g")}})
 	a.must("o", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: testPub("o")}})
-	for _, m := range []string{"a", "b", "c"} {
-		a.must(m, bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "o"}})
+	for _, m := range []string{"b", "c"} { // with a's invitation, three of four
+		a.must(m, bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "o", PubKey: testPub("o")}})
 	}
 	a.must("p", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "pending", PubKey: testPub("p")}})
 	a.must("e", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "applicant", PubKey: testPub("e"), Resources: res}})
@@ -152,7 +158,27 @@ func TestAdversarialInputs(t *testing.T) {
 		{"member poses as oracle", sign("a", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 30, End: now - 20, Availability: 50_000}}), bbus.EUNAUTHORIZED},
 		{"oracle acts as a cloud", sign("o", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vmo", Resources: res}}), bbus.EUNAUTHORIZED},
 		{"join with someone else's key", signWith(a.spec("f", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "f", PubKey: testPub("a"), Resources: res}}), func(s *txSpec) { s.key = testKey("f") }), bbus.EBADSIG},
-		{"join under a taken id", sign("a", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "again", PubKey: testPub("a"), Resources: res}}), bbus.EEXISTS},
+		{"join under a taken id", sign("a", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "again", PubKey: testPub("a"), Resources: res}}), bbus.ENOTINVITED},
+		// Invitations: nobody uninvited writes, and an invitation binds its keys.
+		{"uninvited cloud join", sign("stranger", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "s", PubKey: testPub("stranger"), Resources: res}}), bbus.ENOTINVITED},
+		{"uninvited oracle join", sign("stranger", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "s", PubKey: testPub("stranger")}}), bbus.ENOTINVITED},
+		{"squatter on an invited id", signWith(a.spec("g", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "g", PubKey: testPub("h"), ValidatorKey: testValKey("g"), Resources: res}}), func(s *txSpec) { s.key = testKey("h") }), bbus.ENOTINVITED},
+		{"join without the invited validator key", sign("g", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "g", PubKey: testPub("g"), ValidatorKey: testValKey("h"), Resources: res}}), bbus.ENOTINVITED},
+		{"cloud invitation used by an oracle join", sign("g", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "g", PubKey: testPub("g")}}), bbus.ENOTINVITED},
+		{"oracle invitation used by a cloud join", sign("q", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "q", PubKey: testPub("q"), Resources: res}}), bbus.ENOTINVITED},
+		{"approve naming another key", sign("b", bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: "e", PubKey: testPub("h")}}), bbus.ESTATE},
+		{"approve without a key", sign("b", bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: "e"}}), bbus.EINVALID},
+		{"oracle approve naming another key", sign("b", bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "p", PubKey: testPub("h")}}), bbus.ESTATE},
+		{"invite a taken id", sign("b", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "e", PubKey: testPub("x")}}), bbus.EEXISTS},
+		{"invite an invited id", sign("b", bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "g", PubKey: testPub("x")}}), bbus.EEXISTS},
+		{"invite a validator key a cloud holds", sign("b", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "x", PubKey: testPub("x"), ValidatorKey: testValKey("a")}}), bbus.EEXISTS},
+		{"invite a validator key an invitation holds", sign("b", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "x", PubKey: testPub("x"), ValidatorKey: testValKey("g")}}), bbus.EEXISTS},
+		{"invite with a short key", sign("b", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "x", PubKey: testPub("x")[:31]}}), bbus.EINVALID},
+		{"invite with a short validator key", sign("b", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "x", PubKey: testPub("x"), ValidatorKey: []byte{1}}}), bbus.EINVALID},
+		{"invite with a bad id", sign("b", bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "x/y", PubKey: testPub("x")}}), bbus.EINVALID},
+		{"invite by a pending applicant", sign("e", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "x", PubKey: testPub("x")}}), bbus.ENOTMEMBER},
+		{"invite by an oracle", sign("o", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "x", PubKey: testPub("x")}}), bbus.EUNAUTHORIZED},
+		{"invite by a removed member", sign("d", bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "x", PubKey: testPub("x")}}), bbus.ENOTMEMBER},
 		// Every action by the wrong party.
 		{"propose a VM the signer does not host", sign("c", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm1", To: "c"}}), bbus.EUNAUTHORIZED},
 		{"accept by the source", sign("a", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: "mig-1"}}), bbus.EUNAUTHORIZED},
@@ -166,7 +192,7 @@ func TestAdversarialInputs(t *testing.T) {
 		{"invoice closed by the consumer", sign("a", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: now - 1}}), bbus.EUNAUTHORIZED},
 		{"second open migration", sign("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm1", To: "c"}}), bbus.EOPEN},
 		{"complete before accept", sign("b", bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: "mig-1"}}), bbus.ESTATE},
-		{"vote twice", sign("a", bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "p"}}), ""},
+		{"vote twice", sign("a", bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "p", PubKey: testPub("p")}}), bbus.ESTATE}, // a's invitation was its vote
 		// Numbers out of range.
 		{"cpu over the limit", sign("a", bbus.Action{VMRegister: &bbus.VMRegister{VM: "huge", Resources: bbus.Resources{CPU: bbus.MaxResource + 1, MemMiB: 1}}}), bbus.EINVALID},
 		{"negative memory", sign("a", bbus.Action{VMRegister: &bbus.VMRegister{VM: "neg", Resources: bbus.Resources{CPU: 1, MemMiB: -1}}}), bbus.EINVALID},
@@ -189,14 +215,6 @@ func TestAdversarialInputs(t *testing.T) {
 		{"migration id that was never made", sign("b", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: "mig-007"}}), bbus.ENOTFOUND},
 		{"name with a quote", sign("q", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "say \"hi\"", PubKey: testPub("q")}}), bbus.EINVALID},
 	}
-	// "vote twice": a already approved... p was never approved by a; approve
-	// it once so the case votes a second time.
-	a.must("a", bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "p"}})
-	for i := range cases {
-		if cases[i].name == "vote twice" {
-			cases[i].code = bbus.ESTATE
-		}
-	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))
 	}
@@ -216,7 +234,7 @@ func TestAdversarialInputs(t *testing.T) {
 		// CheckTx must never admit what the block would reject for encoding,
 		// chain, expiry, replay, signer or signature.
 		switch c.code {
-		case bbus.EMALFORMED, bbus.ETOOLARGE, bbus.EBADSIG, bbus.EWRONGCHAIN, bbus.EEXPIRED, bbus.EREPLAY, bbus.EUNKNOWNSIGNER, bbus.ENOTMEMBER:
+		case bbus.EMALFORMED, bbus.ETOOLARGE, bbus.EBADSIG, bbus.EWRONGCHAIN, bbus.EEXPIRED, bbus.EREPLAY, bbus.EUNKNOWNSIGNER, bbus.ENOTMEMBER, bbus.ENOTINVITED:
 			if chk := a.l.Check(a.st, a.h, c.raw); chk.Code != c.code {
 				t.Errorf("%s: Check said %q, Apply %q", c.name, chk.Code, c.code)
 			}

@@ -24,15 +24,23 @@ func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
 	if idTaken(c.st, id) {
 		return bbus.Errorf(bbus.EEXISTS, "cloud id %s is taken", id)
 	}
-	if a.ValidatorKey != nil && validatorKeyTaken(c.st, a.ValidatorKey) {
-		return bbus.Errorf(bbus.EEXISTS, "validator_pub_key is already another cloud's validator key")
+	if a.ValidatorKey != nil {
+		if owner := validatorKeyOwner(c.st, a.ValidatorKey); owner != "" && owner != id {
+			return bbus.Errorf(bbus.EEXISTS, "validator_pub_key is already the validator key of %s", owner)
+		}
+		c.st.Set(validatorOwnerKey(a.ValidatorKey), []byte(id))
 	}
 	c.id = id
-	putJSON(c.st, cloudKey(id), &bbus.Cloud{
+	t := &bbus.Cloud{
 		ID: id, Name: a.Name, PubKey: a.PubKey, ValidatorKey: a.ValidatorKey, API: a.API,
 		Status: bbus.CloudPending, Capacity: a.Resources, Joined: c.stamp, ReputationBP: bbus.Reputation(0, 0),
-	})
+		Approvals: c.consumeInvitation(id),
+	}
 	c.emit("cloud.applied", "cloud", id)
+	if c.passes(t.Approvals, "") {
+		c.admitCloud(t)
+	}
+	putJSON(c.st, cloudKey(id), t)
 	return nil
 }
 
@@ -79,7 +87,11 @@ func (c *ctx) vote(votes *[]string, motion, exclude, event, kind, id string) (bo
 	return c.passes(*votes, exclude), nil
 }
 
-func (c *ctx) cloudApprove(id string) error {
+func (c *ctx) cloudApprove(a *bbus.CloudApprove) error {
+	id := a.Cloud
+	if err := a.Validate(); err != nil {
+		return err
+	}
 	t, err := c.target(id)
 	if err != nil {
 		return err
@@ -87,23 +99,32 @@ func (c *ctx) cloudApprove(id string) error {
 	if t.Status != bbus.CloudPending {
 		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only a pending applicant can be approved", id, t.Status)
 	}
+	if !bytes.Equal(t.PubKey, a.PubKey) {
+		return bbus.Errorf(bbus.ESTATE, "cloud %s applied with another pub_key than this vote names; a vote counts only for the key it names", id)
+	}
 	c.id = id
 	passed, err := c.vote(&t.Approvals, "approve "+id, "", "cloud.approval", "cloud", id)
 	if err != nil {
 		return err
 	}
 	if passed {
-		t.Status = bbus.CloudActive
-		stamp := c.stamp
-		t.Admitted = &stamp
-		if p := Params(c.st).JoinPower; t.ValidatorKey != nil && p > 0 {
-			t.Power = p
-			c.validatorUpdate(t)
-		}
-		c.emit("cloud.admitted", "cloud", id)
+		c.admitCloud(t)
 	}
 	putJSON(c.st, cloudKey(id), t)
 	return nil
+}
+
+// admitCloud makes the pending cloud t an active member (the caller stores t).
+func (c *ctx) admitCloud(t *bbus.Cloud) {
+	t.Status = bbus.CloudActive
+	stamp := c.stamp
+	t.Admitted = &stamp
+	if p := Params(c.st).JoinPower; t.ValidatorKey != nil && p > 0 {
+		t.Power = p
+		c.validatorUpdate(t)
+	}
+	c.admitted(t.ID, t.Joined.At)
+	c.emit("cloud.admitted", "cloud", t.ID)
 }
 
 func (c *ctx) cloudRemove(id string) error {
@@ -139,19 +160,11 @@ func (c *ctx) cloudRemove(id string) error {
 	return nil
 }
 
-// validatorKeyTaken reports whether a cloud, in any status, names key as its
-// validator key: two clouds sharing one consensus validator would change each
-// other's voting power.
-func validatorKeyTaken(r kv.Reader, key []byte) bool {
-	taken := false
-	r.Iterate(prefixCloud, nil, func(_, v []byte) bool {
-		var cl bbus.Cloud
-		mustUnmarshal(v, &cl)
-		taken = bytes.Equal(cl.ValidatorKey, key)
-		return !taken
-	})
-	return taken
-}
+// validatorKeyTaken reports whether a cloud, in any status, or a live
+// invitation names key as its validator key: two clouds sharing one consensus
+// validator would change each other's voting power. It is one lookup in the
+// index that joins, invitations and lapses keep.
+func validatorKeyTaken(r kv.Reader, key []byte) bool { return validatorKeyOwner(r, key) != "" }
 
 func totalPower(c *ctx) int64 {
 	var sum int64

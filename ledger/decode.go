@@ -494,6 +494,10 @@ func (d *decoder) params(p *bbus.Params) bool {
 			i, vok = 4, d.int(&p.JoinPower)
 		case "require_agreement":
 			i, vok = 5, d.bool(&p.RequireAgreement)
+		case "invitation_ttl_seconds":
+			i, vok = 6, d.int(&p.InvitationTTLSeconds)
+		case "application_ttl_seconds":
+			i, vok = 7, d.int(&p.ApplicationTTLSeconds)
 		default:
 			return false
 		}

@@ -418,6 +418,8 @@ func (r *scriptRunner) genesis(a *args) []string {
 	p.MigrationLapseSeconds = a.int("lapse", p.MigrationLapseSeconds)
 	p.TxMaxTTLSeconds = a.int("ttl", p.TxMaxTTLSeconds)
 	p.JoinPower = a.int("joinpower", p.JoinPower)
+	p.InvitationTTLSeconds = a.int("invitettl", p.InvitationTTLSeconds)
+	p.ApplicationTTLSeconds = a.int("appttl", p.ApplicationTTLSeconds)
 	switch v := a.str("require_agreement", "false"); v {
 	case "true":
 		p.RequireAgreement = true
@@ -441,6 +443,9 @@ func (r *scriptRunner) genesis(a *args) []string {
 		ChainID(r.st), testGenesisTime.Format(time.RFC3339), p.ApprovalNum, p.ApprovalDen, p.MigrationLapseSeconds, p.TxMaxTTLSeconds, p.JoinPower)}
 	if p.RequireAgreement {
 		out[0] += ", agreements required"
+	}
+	if d := bbus.DefaultParams(); p.InvitationTTLSeconds != d.InvitationTTLSeconds || p.ApplicationTTLSeconds != d.ApplicationTTLSeconds {
+		out[0] += fmt.Sprintf(", invitations last %ds, applications %ds", p.InvitationTTLSeconds, p.ApplicationTTLSeconds)
 	}
 	return append(out, r.cloudLines()...)
 }
@@ -515,7 +520,7 @@ func (r *scriptRunner) tx(a *args) []string {
 	words := 1
 	switch act := a.words[0]; act {
 	case "join":
-		cj := &bbus.CloudJoin{Name: a.str("name", "cloud "+signer), PubKey: testPub(signer), API: a.str("api", ""),
+		cj := &bbus.CloudJoin{Name: a.str("name", "cloud "+signer), PubKey: testPub(a.str("pubkey", signer)), API: a.str("api", ""),
 			Resources: a.res("", bbus.Resources{})}
 		if len(a.words) > 1 && a.words[1] == "validator" {
 			cj.ValidatorKey = testValKey(signer)
@@ -526,8 +531,26 @@ func (r *scriptRunner) tx(a *args) []string {
 		}
 		r.nameCloud(signer)
 		s.action.CloudJoin = cj
+	case "invite":
+		ci := &bbus.CloudInvite{Cloud: a.need("cloud")}
+		ci.PubKey = testPub(a.str("pubkey", ci.Cloud))
+		if len(a.words) > 1 && a.words[1] == "validator" {
+			ci.ValidatorKey = testValKey(ci.Cloud)
+			words = 2
+		}
+		if v := a.str("valkey", ""); v != "" {
+			ci.ValidatorKey = testValKey(v)
+		}
+		r.nameCloud(ci.Cloud)
+		s.action.CloudInvite = ci
+	case "oracle_invite":
+		oi := &bbus.OracleInvite{Oracle: a.need("oracle")}
+		oi.PubKey = testPub(a.str("pubkey", oi.Oracle))
+		r.nameCloud(oi.Oracle)
+		s.action.OracleInvite = oi
 	case "approve":
-		s.action.CloudApprove = &bbus.CloudRef{Cloud: a.need("cloud")}
+		id := a.need("cloud")
+		s.action.CloudApprove = &bbus.CloudApprove{Cloud: id, PubKey: testPub(a.str("pubkey", id))}
 	case "remove":
 		s.action.CloudRemove = &bbus.CloudRef{Cloud: a.need("cloud")}
 	case "register":
@@ -554,10 +577,11 @@ func (r *scriptRunner) tx(a *args) []string {
 	case "agreement_sign":
 		s.action.AgreementSign = &bbus.AgreementRef{Agreement: a.need("agr")}
 	case "oracle_join":
-		s.action.OracleJoin = &bbus.OracleJoin{Name: a.str("name", "oracle "+signer), PubKey: testPub(signer)}
+		s.action.OracleJoin = &bbus.OracleJoin{Name: a.str("name", "oracle "+signer), PubKey: testPub(a.str("pubkey", signer))}
 		r.nameCloud(signer)
 	case "oracle_approve":
-		s.action.OracleApprove = &bbus.OracleRef{Oracle: a.need("oracle")}
+		id := a.need("oracle")
+		s.action.OracleApprove = &bbus.OracleApprove{Oracle: id, PubKey: testPub(a.str("pubkey", id))}
 	case "report":
 		a.need("start")
 		a.need("end")

@@ -783,9 +783,10 @@ func runInvoiceModel(t *testing.T, seed int64, steps int, outcomes map[string]in
 		w.counts[c] = &iCount{}
 	}
 	w.block(10 * time.Second)
+	w.submit(marketClouds[0], bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "o1", PubKey: testPub("o1")}}, "", marketClouds[0]+" invites o1")
 	w.submit("o1", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: testPub("o1")}}, "", "o1 joins")
-	for _, c := range marketClouds[:3] {
-		w.submit(c, bbus.Action{OracleApprove: &bbus.OracleRef{Oracle: "o1"}}, "", c+" approves o1")
+	for _, c := range marketClouds[1:3] {
+		w.submit(c, bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "o1", PubKey: testPub("o1")}}, "", c+" approves o1")
 	}
 	w.submit("o1", bbus.Action{VMRegister: &bbus.VMRegister{VM: "nope", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}},
 		bbus.EUNAUTHORIZED, "o1 registers a VM")

@@ -123,6 +123,12 @@ func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genes
 		if st.Get(cloudKey(gc.ID)) != nil {
 			return bbus.Errorf(bbus.EEXISTS, "genesis names cloud %s twice", gc.ID)
 		}
+		if gc.ValidatorKey != nil {
+			if owner := validatorKeyOwner(st, gc.ValidatorKey); owner != "" {
+				return bbus.Errorf(bbus.EEXISTS, "genesis cloud %s: validator_pub_key is already cloud %s's", gc.ID, owner)
+			}
+			st.Set(validatorOwnerKey(gc.ValidatorKey), []byte(gc.ID))
+		}
 		power += gc.Power
 		admitted := stamp
 		putJSON(st, cloudKey(gc.ID), &bbus.Cloud{
@@ -153,8 +159,9 @@ func Params(r kv.Reader) bbus.Params {
 func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 
 // BeginBlock does what the ledger does by itself as a block starts: proposals
-// not accepted in time lapse, and expired transaction ids are forgotten (their
-// expiry alone now rejects them).
+// not accepted in time lapse, invitations and applications whose time is up
+// are removed, and expired transaction ids are forgotten (their expiry alone
+// now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	var events []Event
 	now := timeKey(h.Time)
@@ -183,6 +190,8 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 		}
 		events = append(events, migrationEvent("migration.lapsed", &m))
 	}
+	events = append(events, lapseInvitations(st, h.Time)...)
+	events = append(events, lapseApplications(st, h.Time)...)
 	// Forget ids of transactions whose expiry is before this block's time.
 	var expired [][]byte
 	bound := uint64be(uint64(h.Time.Unix()))
@@ -244,7 +253,7 @@ func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) Result {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
 	}
 	if err == nil {
-		c := &ctx{st: kv.NewOverlay(st), h: h, tx: tx, signer: who.cloud, oracle: who.oracle, stamp: bbus.Stamp{At: h.Time, Height: h.Height, Tx: tx.ID}}
+		c := &ctx{st: kv.NewOverlay(st), h: h, tx: tx, signer: who.cloud, oracle: who.oracle, invitation: who.invitation, stamp: bbus.Stamp{At: h.Time, Height: h.Height, Tx: tx.ID}}
 		if err = c.run(); err == nil {
 			c.rememberTx()
 			c.st.WriteTo(st)
@@ -260,14 +269,16 @@ func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) Result {
 	return res
 }
 
-// principal is who signed a transaction: a cloud or an oracle (neither for an
-// application to join).
+// principal is who signed a transaction: a cloud or an oracle, or for an
+// application to join, the invitation it applies with.
 type principal struct {
-	cloud  *bbus.Cloud
-	oracle *bbus.Oracle
+	cloud      *bbus.Cloud
+	oracle     *bbus.Oracle
+	invitation *bbus.Invitation
 }
 
-// authenticate decodes raw and checks chain, expiry, replay and signature.
+// authenticate decodes raw and checks chain, expiry, replay, the action's
+// stateless rules, that an applicant was invited, and the signature.
 func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFunc) (*bbus.SignedTx, principal, error) {
 	var who principal
 	tx, err := decode(raw)
@@ -290,13 +301,22 @@ func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFu
 	if err := bbus.ValidateID("signer", tx.Signer); err != nil {
 		return tx, who, err
 	}
+	if err := validateNew(&tx.Action); err != nil {
+		return tx, who, err
+	}
 	var pub []byte
 	status := bbus.CloudActive
 	switch a := &tx.Action; {
 	case a.CloudJoin != nil:
 		pub = a.CloudJoin.PubKey
+		if who.invitation, err = invitationFor(r, h, tx.Signer, bbus.InviteCloud, pub, a.CloudJoin.ValidatorKey); err != nil {
+			return tx, who, err
+		}
 	case a.OracleJoin != nil:
 		pub = a.OracleJoin.PubKey
+		if who.invitation, err = invitationFor(r, h, tx.Signer, bbus.InviteOracle, pub, nil); err != nil {
+			return tx, who, err
+		}
 	default:
 		if c := new(bbus.Cloud); getJSON(r, cloudKey(tx.Signer), c) {
 			who.cloud, pub, status = c, c.PubKey, c.Status
@@ -326,9 +346,11 @@ type ctx struct {
 	tx     *bbus.SignedTx
 	signer *bbus.Cloud  // the signing cloud, if a cloud signed
 	oracle *bbus.Oracle // the signing oracle, if an oracle signed
-	stamp  bbus.Stamp
-	id     string
-	events []Event
+	// invitation is what an applicant (cloud_join, oracle_join) applies with.
+	invitation *bbus.Invitation
+	stamp      bbus.Stamp
+	id         string
+	events     []Event
 }
 
 func (c *ctx) run() error {
@@ -343,7 +365,7 @@ func (c *ctx) run() error {
 	case a.CloudJoin != nil:
 		return c.cloudJoin(a.CloudJoin)
 	case a.CloudApprove != nil:
-		return c.cloudApprove(a.CloudApprove.Cloud)
+		return c.cloudApprove(a.CloudApprove)
 	case a.CloudRemove != nil:
 		return c.cloudRemove(a.CloudRemove.Cloud)
 	case a.VMRegister != nil:
@@ -369,7 +391,7 @@ func (c *ctx) run() error {
 	case a.OracleJoin != nil:
 		return c.oracleJoin(a.OracleJoin)
 	case a.OracleApprove != nil:
-		return c.oracleApprove(a.OracleApprove.Oracle)
+		return c.oracleApprove(a.OracleApprove)
 	case a.Report != nil:
 		return c.report(a.Report)
 	case a.InvoiceClose != nil:
@@ -378,6 +400,10 @@ func (c *ctx) run() error {
 		return c.invoiceAnswer(a.InvoiceAccept.Invoice, bbus.InvoiceAccepted, "")
 	case a.InvoiceDispute != nil:
 		return c.invoiceAnswer(a.InvoiceDispute.Invoice, bbus.InvoiceDisputed, a.InvoiceDispute.Reason)
+	case a.CloudInvite != nil:
+		return c.cloudInvite(a.CloudInvite)
+	case a.OracleInvite != nil:
+		return c.oracleInvite(a.OracleInvite)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }

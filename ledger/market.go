@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/bbusdev/bbus"
@@ -168,14 +169,19 @@ func (c *ctx) oracleJoin(a *bbus.OracleJoin) error {
 	if idTaken(c.st, id) {
 		return bbus.Errorf(bbus.EEXISTS, "oracle id %s is taken", id)
 	}
-	putJSON(c.st, oracleKey(id), &bbus.Oracle{ID: id, Name: a.Name, PubKey: a.PubKey, Status: bbus.CloudPending, Joined: c.stamp})
+	o := &bbus.Oracle{ID: id, Name: a.Name, PubKey: a.PubKey, Status: bbus.CloudPending, Joined: c.stamp, Approvals: c.consumeInvitation(id)}
 	c.id = id
 	c.emit("oracle.applied", "oracle", id)
+	if c.passes(o.Approvals, "") {
+		c.admitOracle(o)
+	}
+	putJSON(c.st, oracleKey(id), o)
 	return nil
 }
 
-func (c *ctx) oracleApprove(id string) error {
-	if err := bbus.ValidateID("oracle", id); err != nil {
+func (c *ctx) oracleApprove(a *bbus.OracleApprove) error {
+	id := a.Oracle
+	if err := a.Validate(); err != nil {
 		return err
 	}
 	o := new(bbus.Oracle)
@@ -185,17 +191,26 @@ func (c *ctx) oracleApprove(id string) error {
 	if o.Status != bbus.CloudPending {
 		return bbus.Errorf(bbus.ESTATE, "oracle %s is %s, only a pending applicant can be approved", id, o.Status)
 	}
+	if !bytes.Equal(o.PubKey, a.PubKey) {
+		return bbus.Errorf(bbus.ESTATE, "oracle %s applied with another pub_key than this vote names; a vote counts only for the key it names", id)
+	}
 	c.id = id
 	passed, err := c.vote(&o.Approvals, "approve oracle "+id, "", "oracle.approval", "oracle", id)
 	if err != nil {
 		return err
 	}
 	if passed {
-		o.Status = bbus.CloudActive
-		stamp := c.stamp
-		o.Admitted = &stamp
-		c.emit("oracle.admitted", "oracle", id)
+		c.admitOracle(o)
 	}
 	putJSON(c.st, oracleKey(id), o)
 	return nil
+}
+
+// admitOracle makes the pending oracle o active (the caller stores o).
+func (c *ctx) admitOracle(o *bbus.Oracle) {
+	o.Status = bbus.CloudActive
+	stamp := c.stamp
+	o.Admitted = &stamp
+	c.admitted(o.ID, o.Joined.At)
+	c.emit("oracle.admitted", "oracle", o.ID)
 }

@@ -180,6 +180,15 @@ func Oracles(r kv.Reader, p Page) ([]bbus.Oracle, string) {
 	return listByID(r, prefixOracle, p, func(o *bbus.Oracle) string { return o.ID })
 }
 
+// Oracle returns the oracle with the given id.
+func Oracle(r kv.Reader, id string) (*bbus.Oracle, error) {
+	o := new(bbus.Oracle)
+	if bbus.ValidateID("oracle", id) != nil || !getJSON(r, oracleKey(id), o) {
+		return nil, bbus.Errorf(bbus.ENOTFOUND, "no oracle %q", clipID(id))
+	}
+	return o, nil
+}
+
 // Report returns the oracle report with the given id.
 func Report(r kv.Reader, id string) (*bbus.Report, error) {
 	return getSeq[bbus.Report](r, "rep", "rp/", "report", id)

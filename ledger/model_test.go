@@ -39,6 +39,14 @@ type model struct {
 	now       time.Time
 	committed map[string]int64 // id of each applied transaction -> its expiry
 	valUps    map[string]int64 // validator updates of this block: power by the id testValKey made the key from
+	invites   map[string]*mInvite
+}
+
+// mInvite is a live invitation; keys are named by the id testPub or testValKey
+// made them from.
+type mInvite struct {
+	pubOf, valKey, inviter string
+	expires                time.Time
 }
 
 type mCloud struct {
@@ -48,6 +56,7 @@ type mCloud struct {
 	power               int64
 	valKey              string // the cloud whose testValKey it named as its validator key; "" for none
 	approvals, removals map[string]bool
+	joined              time.Time
 }
 
 type mVM struct {
@@ -66,7 +75,7 @@ type mMig struct {
 
 func newModel(founders []string, capacity bbus.Resources, p bbus.Params) *model {
 	m := &model{params: p, clouds: map[string]*mCloud{}, vms: map[string]*mVM{}, migs: map[string]*mMig{},
-		now: testGenesisTime, committed: map[string]int64{}, valUps: map[string]int64{}}
+		now: testGenesisTime, committed: map[string]int64{}, valUps: map[string]int64{}, invites: map[string]*mInvite{}}
 	for _, id := range founders {
 		m.clouds[id] = &mCloud{status: bbus.CloudActive, capacity: capacity, power: 10, valKey: id,
 			approvals: map[string]bool{}, removals: map[string]bool{}}
@@ -88,11 +97,30 @@ func (m *model) beginBlock(t time.Time) {
 			delete(m.committed, id) // its expiry alone rejects it now
 		}
 	}
+	for id, inv := range m.invites {
+		if !t.Before(inv.expires) {
+			delete(m.invites, id)
+		}
+	}
+	for id, c := range m.clouds {
+		if c.status == bbus.CloudPending && !t.Before(c.joined.Add(time.Duration(m.params.ApplicationTTLSeconds)*time.Second)) {
+			delete(m.clouds, id) // the application lapsed; the id is free again
+		}
+	}
 	for _, mg := range m.migs {
 		if mg.status == bbus.MigrationProposed && !t.Before(mg.lapsesAt) {
 			mg.status = bbus.MigrationLapsed
 			m.vms[mg.vm].mig = ""
 		}
+	}
+}
+
+// admit makes the pending cloud t a member.
+func (m *model) admit(t *mCloud) {
+	t.status = bbus.CloudActive
+	if t.valKey != "" && m.params.JoinPower > 0 {
+		t.power = m.params.JoinPower
+		m.valUps[t.valKey] = t.power
 	}
 }
 
@@ -157,8 +185,13 @@ func (m *model) apply(x *mtx, id string) map[string]bool {
 		case signer.status != bbus.CloudActive:
 			bad(bbus.ENOTMEMBER)
 		}
-	} else if x.keyOf != s.signer {
-		bad(bbus.EBADSIG)
+	} else {
+		if inv := m.invites[s.signer]; inv == nil || inv.pubOf != s.signer || inv.valKey != "" && !bytes.Equal(testValKey(inv.valKey), a.CloudJoin.ValidatorKey) {
+			bad(bbus.ENOTINVITED)
+		}
+		if x.keyOf != s.signer {
+			bad(bbus.EBADSIG)
+		}
 	}
 	if len(codes) > 0 {
 		return codes
@@ -180,27 +213,66 @@ func (m *model) apply(x *mtx, id string) map[string]bool {
 				bad(bbus.EEXISTS) // one consensus key, one cloud
 			}
 		}
+		for iid, inv := range m.invites {
+			if valKey != "" && inv.valKey == valKey && iid != s.signer {
+				bad(bbus.EEXISTS) // held by another's invitation
+			}
+		}
 		if len(codes) > 0 {
 			break
 		}
-		m.clouds[s.signer] = &mCloud{status: bbus.CloudPending, capacity: a.CloudJoin.Resources,
-			valKey: valKey, approvals: map[string]bool{}, removals: map[string]bool{}}
+		t := &mCloud{status: bbus.CloudPending, capacity: a.CloudJoin.Resources, joined: m.now,
+			valKey: valKey, approvals: map[string]bool{m.invites[s.signer].inviter: true}, removals: map[string]bool{}}
+		delete(m.invites, s.signer)
+		m.clouds[s.signer] = t
+		if m.passes(t.approvals, "") {
+			m.admit(t)
+		}
+
+	case a.CloudInvite != nil:
+		tid := a.CloudInvite.Cloud
+		valKey := ""
+		for _, id := range append(append([]string{"zz"}, modelFounders...), modelJoiners...) {
+			if a.CloudInvite.ValidatorKey != nil && bytes.Equal(a.CloudInvite.ValidatorKey, testValKey(id)) {
+				valKey = id
+			}
+		}
+		if m.clouds[tid] != nil || m.invites[tid] != nil {
+			bad(bbus.EEXISTS)
+		}
+		for _, c := range m.clouds {
+			if valKey != "" && c.valKey == valKey {
+				bad(bbus.EEXISTS)
+			}
+		}
+		for _, inv := range m.invites {
+			if valKey != "" && inv.valKey == valKey {
+				bad(bbus.EEXISTS)
+			}
+		}
+		if len(codes) > 0 {
+			break
+		}
+		pubOf := ""
+		for _, id := range append(append([]string{"zz"}, modelFounders...), modelJoiners...) {
+			if bytes.Equal(a.CloudInvite.PubKey, testPub(id)) {
+				pubOf = id
+			}
+		}
+		m.invites[tid] = &mInvite{pubOf: pubOf, valKey: valKey, inviter: s.signer,
+			expires: m.now.Add(time.Duration(m.params.InvitationTTLSeconds) * time.Second)}
 
 	case a.CloudApprove != nil:
 		t := m.clouds[a.CloudApprove.Cloud]
 		switch {
 		case t == nil:
 			bad(bbus.ENOTFOUND)
-		case t.status != bbus.CloudPending || t.approvals[s.signer]:
+		case t.status != bbus.CloudPending || t.approvals[s.signer] || !bytes.Equal(a.CloudApprove.PubKey, testPub(a.CloudApprove.Cloud)):
 			bad(bbus.ESTATE)
 		default:
 			t.approvals[s.signer] = true
 			if m.passes(t.approvals, "") {
-				t.status = bbus.CloudActive
-				if t.valKey != "" && m.params.JoinPower > 0 {
-					t.power = m.params.JoinPower
-					m.valUps[t.valKey] = t.power
-				}
+				m.admit(t)
 			}
 		}
 
@@ -472,6 +544,8 @@ func modelParams(seed int64) bbus.Params {
 	p := bbus.DefaultParams()
 	p.MigrationLapseSeconds = 600
 	p.TxMaxTTLSeconds = 900
+	p.InvitationTTLSeconds = 1200 // block times jump up to 1200 s: invitations and applications lapse
+	p.ApplicationTTLSeconds = 1800
 	if seed%5 == 0 {
 		p.JoinPower = 0 // admitted clouds never become validators
 	}
@@ -606,14 +680,36 @@ func (g *gen) next() *mtx {
 			a.CloudJoin.ValidatorKey = testValKey(g.someCloud()) // often taken
 		}
 		x.desc = fmt.Sprintf("%s joins (validator %v)", s.signer, a.CloudJoin.ValidatorKey != nil)
+	case k < 92:
+		s.signer = g.someCloud()
+		t := g.pick(modelJoiners)
+		if g.rnd.Intn(6) == 0 {
+			t = g.someCloud()
+		}
+		pubOf := t
+		if g.rnd.Intn(6) == 0 {
+			pubOf = "zz" // another key than the applicant will sign with
+		}
+		a.CloudInvite = &bbus.CloudInvite{Cloud: t, PubKey: testPub(pubOf)}
+		switch g.rnd.Intn(6) {
+		case 0, 1:
+			a.CloudInvite.ValidatorKey = testValKey(t)
+		case 2:
+			a.CloudInvite.ValidatorKey = testValKey(g.someCloud()) // often taken
+		}
+		x.desc = fmt.Sprintf("%s invites %s with the key of %s (validator %v)", s.signer, t, pubOf, a.CloudInvite.ValidatorKey != nil)
 	case k < 98:
 		s.signer = g.someCloud()
 		t := g.pick(modelJoiners)
 		if g.rnd.Intn(5) == 0 {
 			t = g.someCloud()
 		}
-		a.CloudApprove = &bbus.CloudRef{Cloud: t}
-		x.desc = fmt.Sprintf("%s approves %s", s.signer, t)
+		pubOf := t
+		if g.rnd.Intn(8) == 0 {
+			pubOf = "zz"
+		}
+		a.CloudApprove = &bbus.CloudApprove{Cloud: t, PubKey: testPub(pubOf)}
+		x.desc = fmt.Sprintf("%s approves %s (key of %s)", s.signer, t, pubOf)
 	default:
 		s.signer = g.someCloud()
 		t := g.someCloud()

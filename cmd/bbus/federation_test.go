@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -492,16 +493,33 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 		st := newcomer.status(t)
 		return !st.CatchingUp && st.Height >= ms[0].status(t).Height
 	})
-	run(t, 0, "tx", "--home", home, "--node", newcomer.api, "--from", "cloud4", "cloud", "join", "--name", "Cloud Four",
-		"--cpu", "64", "--mem-mib", "65536", "--disk-iops", "1000", "--net-mbps", "1000", "--validator")
+	joinArgs := []string{"tx", "--home", home, "--node", newcomer.api, "--from", "cloud4", "cloud", "join", "--name", "Cloud Four",
+		"--cpu", "64", "--mem-mib", "65536", "--disk-iops", "1000", "--net-mbps", "1000", "--validator"}
+	// Uninvited, the application is refused before it reaches a block.
+	run(t, 1, joinArgs...)
+	// cloud0 invites cloud4's key and its node's validator key: that is its vote.
+	k4, err := keys.Load(home, "cloud4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4, err := node.ValidatorKey(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, 0, "tx", "--home", ms[0].home, "--node", ms[0].api, "--from", "cloud0", "cloud", "invite", "cloud4",
+		"--pub-key", base64.StdEncoding.EncodeToString(k4.PubKey), "--validator-key", base64.StdEncoding.EncodeToString(v4))
+	eventually(t, 30*time.Second, "the new node to see the invitation's block", func() bool {
+		return newcomer.status(t).Height >= ms[0].status(t).Height
+	})
+	run(t, 0, joinArgs...)
 	// cloud0 registers a VM before the vote, to move it to cloud4 after.
 	run(t, 0, "tx", "--home", ms[0].home, "--node", ms[0].api, "--from", "cloud0", "vm", "register", "vm-5", "--cpu", "2", "--mem-mib", "2048")
-	for k, m := range ms[:3] {
+	for k, m := range ms[1:3] {
 		run(t, 0, "tx", "--home", m.home, "--node", m.api, "--from", m.cloud, "cloud", "approve", "cloud4")
 		var c bbus.Cloud
 		getJSON(t, m.api+"/v1/clouds/cloud4", &c)
-		if admitted := c.Status == bbus.CloudActive; admitted != (k == 2) {
-			t.Fatalf("after %d approvals cloud4 is %s", k+1, c.Status)
+		if admitted := c.Status == bbus.CloudActive; admitted != (k == 1) {
+			t.Fatalf("after the invitation and %d approvals cloud4 is %s", k+1, c.Status)
 		}
 	}
 	var vals []bbus.Validator

@@ -1,0 +1,102 @@
+package bbus
+
+import "time"
+
+// Invitation kinds: what an invited applicant may apply to be.
+const (
+	InviteCloud  = "cloud"
+	InviteOracle = "oracle"
+)
+
+// CloudInvite is an active member's invitation of an applicant: only the key
+// PubKey may apply (cloud_join) as cloud Cloud, and, when ValidatorKey is set,
+// only naming that validator key. It counts as the inviter's vote to admit the
+// applicant, and lapses after the federation's invitation_ttl_seconds.
+type CloudInvite struct {
+	Cloud        string `json:"cloud"`
+	PubKey       []byte `json:"pub_key"`
+	ValidatorKey []byte `json:"validator_pub_key,omitempty"`
+}
+
+// OracleInvite is an active member's invitation of an oracle: only the key
+// PubKey may apply (oracle_join) as oracle Oracle. Like CloudInvite it counts
+// as the inviter's vote and lapses after invitation_ttl_seconds.
+type OracleInvite struct {
+	Oracle string `json:"oracle"`
+	PubKey []byte `json:"pub_key"`
+}
+
+// CloudApprove is a member's vote to admit the pending cloud Cloud. It counts
+// only if Cloud applied with exactly the key PubKey, so a vote cannot be
+// replayed for someone else who applies under the same id.
+type CloudApprove struct {
+	Cloud  string `json:"cloud"`
+	PubKey []byte `json:"pub_key"`
+}
+
+// OracleApprove is a member's vote to admit the pending oracle Oracle, counted
+// only if it applied with exactly the key PubKey.
+type OracleApprove struct {
+	Oracle string `json:"oracle"`
+	PubKey []byte `json:"pub_key"`
+}
+
+// Invitation is the ledger's record of a live invitation: the applicant Kind
+// (InviteCloud or InviteOracle) ID may apply with PubKey (and ValidatorKey, if
+// set) until Expires, a block time. Applying consumes it.
+type Invitation struct {
+	ID           string    `json:"id"`
+	Kind         string    `json:"kind"`
+	PubKey       []byte    `json:"pub_key"`
+	ValidatorKey []byte    `json:"validator_pub_key,omitempty"`
+	Inviter      string    `json:"inviter"`
+	Invited      Stamp     `json:"invited"`
+	Expires      time.Time `json:"expires"`
+}
+
+// Validate checks what a cloud_invite says without looking at the ledger.
+func (a CloudInvite) Validate() error {
+	if err := ValidateID("cloud", a.Cloud); err != nil {
+		return err
+	}
+	if err := ValidateKey("pub_key", a.PubKey); err != nil {
+		return err
+	}
+	if a.ValidatorKey != nil {
+		return ValidateKey("validator_pub_key", a.ValidatorKey)
+	}
+	return nil
+}
+
+// Validate checks what an oracle_invite says without looking at the ledger.
+func (a OracleInvite) Validate() error {
+	if err := ValidateID("oracle", a.Oracle); err != nil {
+		return err
+	}
+	return ValidateKey("pub_key", a.PubKey)
+}
+
+// Validate checks what a cloud_approve says without looking at the ledger.
+func (a CloudApprove) Validate() error {
+	if err := ValidateID("cloud", a.Cloud); err != nil {
+		return err
+	}
+	return ValidateKey("pub_key", a.PubKey)
+}
+
+// Validate checks what an oracle_approve says without looking at the ledger.
+func (a OracleApprove) Validate() error {
+	if err := ValidateID("oracle", a.Oracle); err != nil {
+		return err
+	}
+	return ValidateKey("pub_key", a.PubKey)
+}
+
+// ValidateKey checks that key, named what in the error, is an ed25519 public
+// key's 32 bytes.
+func ValidateKey(what string, key []byte) error {
+	if len(key) != 32 {
+		return Errorf(EINVALID, "%s is %d bytes, an ed25519 key is 32", what, len(key))
+	}
+	return nil
+}
