@@ -153,7 +153,8 @@ func Params(r kv.Reader) bbus.Params {
 func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 
 // BeginBlock does what the ledger does by itself as a block starts: proposals
-// not accepted in time lapse, and expired transaction ids are forgotten (their
+// not accepted in time lapse, agreement proposals not signed in time expire,
+// and expired transaction ids are forgotten (their
 // expiry alone now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	var events []Event
@@ -173,6 +174,9 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 		if !getJSON(st, lapsed[i], &m) || m.Status != bbus.MigrationProposed {
 			continue
 		}
+		if seq, ok := migrationSeq(m.ID); ok {
+			closeMigration(st, &m, seq)
+		}
 		m.Status = bbus.MigrationLapsed
 		m.Ended = &bbus.Stamp{At: h.Time, Height: h.Height}
 		putJSON(st, lapsed[i], &m)
@@ -183,6 +187,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 		}
 		events = append(events, migrationEvent("migration.lapsed", &m))
 	}
+	events = append(events, expireProposals(st, h)...)
 	// Forget ids of transactions whose expiry is before this block's time.
 	var expired [][]byte
 	bound := uint64be(uint64(h.Time.Unix()))
@@ -366,6 +371,8 @@ func (c *ctx) run() error {
 		return c.agreementPropose(a.AgreementPropose)
 	case a.AgreementSign != nil:
 		return c.agreementSign(a.AgreementSign.Agreement)
+	case a.AgreementDecline != nil:
+		return c.agreementDecline(a.AgreementDecline)
 	case a.OracleJoin != nil:
 		return c.oracleJoin(a.OracleJoin)
 	case a.OracleApprove != nil:
@@ -426,5 +433,3 @@ func insertSorted(xs []string, s string) ([]string, bool) {
 	xs[i] = s
 	return xs, true
 }
-
-func unixString(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
