@@ -33,7 +33,7 @@ import (
 // Commands:
 //
 //	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS joinpower=N]
-//	        [require_agreement=true]
+//	        [require_agreement=true] [proposal_ttl=SECONDS]
 //	    founding clouds (validators of power 10), all with the given capacity
 //	    unless <id>.<resource> overrides it; genesis is at 2025-01-01T00:00:00Z
 //	block time=+DURATION
@@ -53,7 +53,7 @@ import (
 //	      offer_publish [cpu=N mem=N disk=N net=N] [vcpu=AMOUNT gib=AMOUNT] [tags=K=V,K=V]
 //	      agreement_propose provider=ID consumer=ID vcpu=AMOUNT [gib=AMOUNT] avail=PCT
 //	        [latency=MS] penalty=PCT [until=TIME]
-//	      agreement_sign agr=ID
+//	      agreement_sign agr=ID | agreement_decline agr=ID [reason=WORD]
 //	      oracle_join [name=S] | oracle_approve oracle=ID
 //	      report vm=ID start=TIME end=TIME avail=PCT [latency=MS]
 //	      invoice_close [provider=ID] consumer=ID until=TIME   (provider defaults to the signer)
@@ -418,6 +418,7 @@ func (r *scriptRunner) genesis(a *args) []string {
 	p.MigrationLapseSeconds = a.int("lapse", p.MigrationLapseSeconds)
 	p.TxMaxTTLSeconds = a.int("ttl", p.TxMaxTTLSeconds)
 	p.JoinPower = a.int("joinpower", p.JoinPower)
+	p.AgreementProposalTTLSeconds = a.int("proposal_ttl", p.AgreementProposalTTLSeconds)
 	switch v := a.str("require_agreement", "false"); v {
 	case "true":
 		p.RequireAgreement = true
@@ -441,6 +442,9 @@ func (r *scriptRunner) genesis(a *args) []string {
 		ChainID(r.st), testGenesisTime.Format(time.RFC3339), p.ApprovalNum, p.ApprovalDen, p.MigrationLapseSeconds, p.TxMaxTTLSeconds, p.JoinPower)}
 	if p.RequireAgreement {
 		out[0] += ", agreements required"
+	}
+	if p.AgreementProposalTTLSeconds != bbus.DefaultAgreementProposalTTLSeconds {
+		out[0] += fmt.Sprintf(", agreement proposals expire after %ds", p.AgreementProposalTTLSeconds)
 	}
 	return append(out, r.cloudLines()...)
 }
@@ -553,6 +557,8 @@ func (r *scriptRunner) tx(a *args) []string {
 			MaxLatencyMS: a.int("latency", 0), PenaltyPct: a.fixed("penalty", 3, 0), Until: a.unix("until", 0)}
 	case "agreement_sign":
 		s.action.AgreementSign = &bbus.AgreementRef{Agreement: a.need("agr")}
+	case "agreement_decline":
+		s.action.AgreementDecline = &bbus.AgreementDecline{Agreement: a.need("agr"), Reason: a.str("reason", "")}
 	case "oracle_join":
 		s.action.OracleJoin = &bbus.OracleJoin{Name: a.str("name", "oracle "+signer), PubKey: testPub(signer)}
 		r.nameCloud(signer)
