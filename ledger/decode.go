@@ -494,6 +494,8 @@ func (d *decoder) params(p *bbus.Params) bool {
 			i, vok = 4, d.int(&p.JoinPower)
 		case "require_agreement":
 			i, vok = 5, d.bool(&p.RequireAgreement)
+		case "agreement_proposal_ttl_seconds":
+			i, vok = 6, d.int(&p.AgreementProposalTTLSeconds)
 		default:
 			return false
 		}
