@@ -286,7 +286,7 @@ func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFu
 	if tx.Expires < now {
 		return tx, who, bbus.Errorf(bbus.EEXPIRED, "transaction expired at %s, block time is %s", unixString(tx.Expires), h.Time.UTC().Format(time.RFC3339))
 	}
-	if ttl := Params(r).TxMaxTTLSeconds; tx.Expires > now+ttl {
+	if ttl := Params(r).TxMaxTTLSeconds; tx.Expires-now > ttl { // expires >= now here: no overflow
 		return tx, who, bbus.Errorf(bbus.EEXPIRED, "transaction expires at %s, more than %d seconds after block time %s (is the signer's clock right?)", unixString(tx.Expires), ttl, h.Time.UTC().Format(time.RFC3339))
 	}
 	if r.Get(replayKey(tx.ID)) != nil {
