@@ -134,15 +134,32 @@ type Params struct {
 	// ApplicationTTLSeconds is how long an application (a pending cloud or
 	// oracle) may wait for admission before it is removed and its id released.
 	ApplicationTTLSeconds int64 `json:"application_ttl_seconds"`
+	// AgreementProposalTTLSeconds is how long an agreement proposal may wait
+	// for the other party's signature before it expires and is removed. 0 (a
+	// genesis written before the parameter existed) means the default, 7 days.
+	AgreementProposalTTLSeconds int64 `json:"agreement_proposal_ttl_seconds,omitempty"`
 }
 
-// MaxTTLSeconds bounds the parameters that are durations: ten years.
-const MaxTTLSeconds = 10 * 365 * 24 * 3600
+// DefaultAgreementProposalTTLSeconds is the default agreement_proposal_ttl_seconds: 7 days.
+const DefaultAgreementProposalTTLSeconds = 7 * 24 * 3600
+
+// MaxParamSeconds bounds every duration parameter: 100 years, so that block
+// time plus any of them stays far inside what times and keys represent.
+const MaxParamSeconds = 100 * 365 * 24 * 3600
+
+// AgreementProposalTTL returns agreement_proposal_ttl_seconds, or its default when unset.
+func (p Params) AgreementProposalTTL() int64 {
+	if p.AgreementProposalTTLSeconds == 0 {
+		return DefaultAgreementProposalTTLSeconds
+	}
+	return p.AgreementProposalTTLSeconds
+}
 
 // DefaultParams returns the parameters a new federation starts with.
 func DefaultParams() Params {
 	return Params{ApprovalNum: 2, ApprovalDen: 3, MigrationLapseSeconds: 3600, TxMaxTTLSeconds: 3600, JoinPower: 10,
-		InvitationTTLSeconds: 7 * 24 * 3600, ApplicationTTLSeconds: 7 * 24 * 3600}
+		InvitationTTLSeconds: 7 * 24 * 3600, ApplicationTTLSeconds: 7 * 24 * 3600,
+		AgreementProposalTTLSeconds: DefaultAgreementProposalTTLSeconds}
 }
 
 // Validate checks that p can govern a federation.
@@ -156,10 +173,14 @@ func (p Params) Validate() error {
 		return Errorf(EINVALID, "tx_max_ttl_seconds must be positive")
 	case p.JoinPower < 0:
 		return Errorf(EINVALID, "join_power must not be negative")
-	case p.InvitationTTLSeconds <= 0 || p.InvitationTTLSeconds > MaxTTLSeconds:
-		return Errorf(EINVALID, "invitation_ttl_seconds must be between 1 and %d", MaxTTLSeconds)
-	case p.ApplicationTTLSeconds <= 0 || p.ApplicationTTLSeconds > MaxTTLSeconds:
-		return Errorf(EINVALID, "application_ttl_seconds must be between 1 and %d", MaxTTLSeconds)
+	case p.InvitationTTLSeconds <= 0 || p.InvitationTTLSeconds > MaxParamSeconds:
+		return Errorf(EINVALID, "invitation_ttl_seconds must be between 1 and %d", MaxParamSeconds)
+	case p.ApplicationTTLSeconds <= 0 || p.ApplicationTTLSeconds > MaxParamSeconds:
+		return Errorf(EINVALID, "application_ttl_seconds must be between 1 and %d", MaxParamSeconds)
+	case p.AgreementProposalTTLSeconds < 0 || p.AgreementProposalTTLSeconds > MaxParamSeconds:
+		return Errorf(EINVALID, "agreement_proposal_ttl_seconds must be between 1 and %d (100 years), or absent for the default %d (7 days)", MaxParamSeconds, DefaultAgreementProposalTTLSeconds)
+	case p.MigrationLapseSeconds > MaxParamSeconds || p.TxMaxTTLSeconds > MaxParamSeconds:
+		return Errorf(EINVALID, "migration_lapse_seconds and tx_max_ttl_seconds must be at most %d (100 years)", MaxParamSeconds)
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ type Offer struct {
 const (
 	AgreementProposed = "proposed" // signed by its proposer only
 	AgreementActive   = "active"   // signed by both provider and consumer
+	AgreementDeclined = "declined" // refused by the party that did not propose; final
 )
 
 // Agreement is a service level agreement between a provider cloud, which hosts
@@ -41,6 +42,11 @@ type Agreement struct {
 	Status        string    `json:"status"`
 	Proposed      Stamp     `json:"proposed"`
 	Signed        *Stamp    `json:"signed,omitempty"` // the other party's signature; validity starts here
+	// ExpiresAt is when a proposal not signed by then expires and is removed;
+	// zero once it is signed or declined.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Declined  *Stamp    `json:"declined,omitempty"` // the other party's refusal
+	Reason    string    `json:"reason,omitempty"`   // the reason given with the refusal
 }
 
 // InForce reports whether the agreement binds at time t.

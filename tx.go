@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"strconv"
+	"strings"
 )
 
 // MaxTxBytes is the largest transaction the ledger takes.
@@ -61,6 +63,7 @@ type Action struct {
 	InvoiceDispute    *InvoiceDispute   `json:"invoice_dispute,omitempty"`
 	CloudInvite       *CloudInvite      `json:"cloud_invite,omitempty"`
 	OracleInvite      *OracleInvite     `json:"oracle_invite,omitempty"`
+	AgreementDecline  *AgreementDecline `json:"agreement_decline,omitempty"`
 }
 
 // OfferPublish publishes (or replaces) the signer's offer: the capacity it
@@ -90,6 +93,33 @@ type AgreementPropose struct {
 // AgreementRef names an agreement.
 type AgreementRef struct {
 	Agreement string `json:"agreement"`
+}
+
+// AgreementDecline is the refusal of an agreement proposal by the party that
+// did not propose it, with an optional reason. It ends the proposal.
+type AgreementDecline struct {
+	Agreement string `json:"agreement"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Validate checks what needs no state: an agreement id of the form agr-N and
+// a reason that is valid free text.
+func (a AgreementDecline) Validate() error {
+	if !validSeqID("agr", a.Agreement) {
+		return Errorf(EINVALID, "agreement %q is not an agreement id (agr-N)", clip(a.Agreement))
+	}
+	return ValidateText("reason", a.Reason, false)
+}
+
+// validSeqID reports whether id is "<kind>-<n>" with n a decimal number from 1
+// to 2^64-1 without leading zeros, as the ledger numbers its records.
+func validSeqID(kind, id string) bool {
+	n, ok := strings.CutPrefix(id, kind+"-")
+	if !ok || n == "" || n[0] == '0' || len(n) > 20 {
+		return false
+	}
+	_, err := strconv.ParseUint(n, 10, 64)
+	return err == nil
 }
 
 // OracleJoin applies to be an oracle, signed with the key it names, which a

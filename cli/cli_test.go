@@ -180,6 +180,17 @@ func TestTxEveryVerb(t *testing.T) {
 	f.tx(t, "c1", "migration", "propose", "vm-2", "--to", "c2")
 	f.tx(t, "c1", "migration", "cancel", "mig-3")
 	f.tx(t, "c1", "vm", "terminate", "vm-2")
+	// c2 declines what c1 proposes, with a reason.
+	f.tx(t, "c1", "agreement", "propose", "--provider", "c2", "--consumer", "c1", "--price-vcpu-hour", "0.5", "--availability", "99", "--penalty-pct", "5")
+	if out := f.tx(t, "c2", "agreement", "decline", "agr-1", "--reason", "too cheap to run"); !strings.HasPrefix(out, "committed agreement_decline agr-1 at height") {
+		t.Errorf("decline printed %q", out)
+	}
+	f.view(t, func(r kv.Reader) error {
+		if a, err := ledger.Agreement(r, "agr-1"); err != nil || a.Status != bbus.AgreementDeclined || a.Reason != "too cheap to run" {
+			t.Errorf("agr-1 = %+v, %v", a, err)
+		}
+		return nil
+	})
 
 	// A new cloud with its own new key may apply only once a member invited
 	// that key; the invitation is c1's vote, and c2's approval admits it.

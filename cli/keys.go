@@ -10,7 +10,7 @@ import (
 )
 
 const keysSynopsis = `bbus keys add ID --home DIR [--output json]    make a new signing key named ID
-bbus keys show ID --home DIR [--output json]   print its public key
+bbus keys show ID --home DIR [--output json] [--pub-key]   print its public key (--pub-key: only its base64, for scripts)
 bbus keys list --home DIR [--output json]      list the home's keys`
 
 // publicKey is what the keys commands print of a key: never its private part.
@@ -32,6 +32,7 @@ func runKeys(args []string, e *env) error {
 	case "add", "show":
 		f := newFlags("keys "+words[0], keysSynopsis)
 		home, out := f.homeFlag(), f.outputFlag()
+		bare := f.Bool("pub-key", false, "print only the public key in base64 (what cloud invite --pub-key takes)")
 		pos, err := f.parse(args, 2)
 		if err != nil {
 			return err
@@ -46,6 +47,10 @@ func runKeys(args []string, e *env) error {
 			return err
 		}
 		pub := publicKey{ID: k.ID, PubKey: k.PubKey}
+		if *bare {
+			fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(k.PubKey))
+			return nil
+		}
 		if *out == "json" {
 			return printJSON(e.stdout, pub)
 		}

@@ -87,6 +87,16 @@ var marketActions = []txAction{
 		},
 	},
 	{
+		words: "agreement decline", args: "AGREEMENT", nargs: 1, flags: "[--reason TEXT]",
+		about: "decline an agreement the other party proposed, ending the proposal",
+		define: func(f *flags) builder {
+			reason := f.String("reason", "", "why the proposal is declined")
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: pos[0], Reason: *reason}}, nil
+			}
+		},
+	},
+	{
 		words: "oracle join", flags: "--name NAME", required: []string{"name"},
 		about: "apply to report VM performance as oracle --from, with the key of that name in --home",
 		define: func(f *flags) builder {

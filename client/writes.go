@@ -81,6 +81,12 @@ func (c *Client) SignAgreement(ctx context.Context, agreement string, wait bool)
 	return c.write(ctx, "/v1/agreements/"+url.PathEscape(agreement)+"/sign", nil, wait)
 }
 
+// DeclineAgreement declines, as the node's cloud, an agreement the other party
+// proposed, with an optional reason: the proposal ends.
+func (c *Client) DeclineAgreement(ctx context.Context, agreement, reason string, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/agreements/"+url.PathEscape(agreement)+"/decline", &httpapi.DeclineRequest{Reason: reason}, wait)
+}
+
 // ApproveOracle casts the node's cloud's vote to admit an applicant oracle.
 func (c *Client) ApproveOracle(ctx context.Context, oracle string, wait bool) (*bbus.TxResult, error) {
 	return c.write(ctx, "/v1/oracles/"+url.PathEscape(oracle)+"/approve", nil, wait)

@@ -52,6 +52,11 @@ type InvoiceRequest struct {
 	Until    string `json:"until"` // RFC 3339
 }
 
+// DeclineRequest is the body of POST /v1/agreements/{id}/decline.
+type DeclineRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
 // DisputeRequest is the body of POST /v1/invoices/{id}/dispute.
 type DisputeRequest struct {
 	Reason string `json:"reason,omitempty"`
@@ -134,6 +139,13 @@ var marketWrites = []write{
 	{"POST /v1/agreements/{id}/sign", pathAction("agreement", func(id string) bbus.Action {
 		return bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: id}}
 	})},
+	{"POST /v1/agreements/{id}/decline", func(r *http.Request, body []byte) (bbus.Action, error) {
+		var q DeclineRequest
+		if err := decodeBody(body, &q, true); err != nil {
+			return bbus.Action{}, err
+		}
+		return bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: r.PathValue("id"), Reason: q.Reason}}, nil
+	}},
 	{"POST /v1/oracles/{id}/invite", func(r *http.Request, body []byte) (bbus.Action, error) {
 		var q InviteRequest
 		if err := decodeBody(body, &q, false); err != nil {

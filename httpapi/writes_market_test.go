@@ -55,6 +55,33 @@ func TestMarketWrites(t *testing.T) {
 	if _, err := w.SignAgreement(ctx, back.ID, true); err != nil {
 		t.Fatal(err)
 	}
+	// c2 proposes twice more; the node declines one over REST and one through
+	// the client, and may not decline its own proposal.
+	propose := func() string {
+		r, err := l.client("").Send(ctx, c2, bbus.Action{AgreementPropose: &bbus.AgreementPropose{Provider: "c2", Consumer: "local", PriceVCPUHour: 9, Availability: 1, PenaltyPct: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	no1, no2 := propose(), propose()
+	if r := call(t, "GET", l.base+"/v1/agreements?status=proposed", nil); r.status != 200 {
+		t.Fatalf("proposed agreements: %d %s", r.status, r.body)
+	}
+	wantError(t, "decline with an unknown field", post("/v1/agreements/"+no1+"/decline", `{"why":"x"}`), 400, bbus.EMALFORMED)
+	wantError(t, "decline with a bad reason", post("/v1/agreements/"+no1+"/decline", `{"reason":"<b>"}`), 400, bbus.EINVALID)
+	wantError(t, "decline not an agreement id", post("/v1/agreements/mig-1/decline", ``), 400, bbus.EINVALID)
+	wantResult(t, "decline", post("/v1/agreements/"+no1+"/decline", `{"reason":"too dear"}`), 200)
+	wantError(t, "decline twice", post("/v1/agreements/"+no1+"/decline", ``), 409, bbus.ESTATE)
+	wantError(t, "decline one's own proposal", post("/v1/agreements/"+agr+"/decline", ``), 409, bbus.EUNAUTHORIZED)
+	if _, err := w.DeclineAgreement(ctx, no2, "", true); err != nil {
+		t.Fatal(err)
+	}
+	for id, reason := range map[string]string{no1: "too dear", no2: ""} {
+		if a, err := l.client("").Agreement(ctx, id); err != nil || a.Status != bbus.AgreementDeclined || a.Reason != reason || a.Declined == nil {
+			t.Fatalf("declined agreement %s: %+v %v", id, a, err)
+		}
+	}
 
 	// c2 invites an oracle's key (its vote), the oracle applies with it, and
 	// the node votes for local, naming the key the oracle applied with.

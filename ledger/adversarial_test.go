@@ -214,6 +214,23 @@ func TestAdversarialInputs(t *testing.T) {
 		{"signer id with a space", signWith(a.spec("a b", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "x", PubKey: testPub("x"), Resources: res}}), func(s *txSpec) { s.key = testKey("x") }), bbus.EINVALID},
 		{"migration id that was never made", sign("b", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: "mig-007"}}), bbus.ENOTFOUND},
 		{"name with a quote", sign("q", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "say \"hi\"", PubKey: testPub("q")}}), bbus.EINVALID},
+		// Ledger rules of issue 11: reports from before the oracle's
+		// admission, declines by the wrong party, times at the ends of int64.
+		{"report window before the oracle was admitted", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: testGenesisTime.Unix() + 3, End: testGenesisTime.Unix() + 8, Availability: 50_000}}), bbus.EINVALID},
+		{"report window starting a second before the oracle's admission", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: testGenesisTime.Unix() + 9, End: now - 1, Availability: 50_000}}), bbus.EINVALID},
+		{"report window ending at MaxInt64", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 10, End: 1<<63 - 1, Availability: 50_000}}), bbus.EINVALID},
+		{"report window starting at MinInt64", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: -1 << 63, End: now - 1, Availability: 50_000}}), bbus.EINVALID},
+		{"report window at the top of int64", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: 1<<63 - 2, End: 1<<63 - 1, Availability: 50_000}}), bbus.EINVALID},
+		{"invoice until MaxInt64", sign("b", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: 1<<63 - 1}}), bbus.EINVALID},
+		{"invoice until MinInt64", sign("b", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: -1 << 63}}), bbus.EINVALID},
+		{"agreement until MaxInt64", sign("a", bbus.Action{AgreementPropose: &bbus.AgreementPropose{Provider: "a", Consumer: "b", Availability: 1, PenaltyPct: 1, Until: 1<<63 - 1}}), bbus.EINVALID},
+		{"agreement until year 10000", sign("a", bbus.Action{AgreementPropose: &bbus.AgreementPropose{Provider: "a", Consumer: "b", Availability: 1, PenaltyPct: 1, Until: 253402300800}}), bbus.EINVALID},
+		{"decline by a third party", sign("c", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1"}}), bbus.EUNAUTHORIZED},
+		{"decline by the proposer", sign("b", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1"}}), bbus.EUNAUTHORIZED},
+		{"decline a signed agreement", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1"}}), bbus.ESTATE},
+		{"decline a migration id", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "mig-1"}}), bbus.EINVALID},
+		{"decline with a reason too long", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1", Reason: strings.Repeat("x", 300)}}), bbus.EINVALID},
+		{"decline an agreement never made", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-18446744073709551615"}}), bbus.ENOTFOUND},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))
@@ -238,6 +255,58 @@ func TestAdversarialInputs(t *testing.T) {
 			if chk := a.l.Check(a.st, a.h, c.raw); chk.Code != c.code {
 				t.Errorf("%s: Check said %q, Apply %q", c.name, chk.Code, c.code)
 			}
+		}
+	}
+}
+
+// TestCursorAtLastSequence: a cursor naming the last sequence number a record
+// can have (2^64-1) returns an empty page, never the first page (its next
+// number wraps to 0), in every list paged by sequence number, walked directly
+// or through an index.
+func TestCursorAtLastSequence(t *testing.T) {
+	a := newAdversary(t)
+	a.must("b", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: "mig-1"}})
+	a.must("b", bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: "mig-1"}})
+	a.block(time.Minute)
+	a.must("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm1", Start: a.h.Time.Unix() - 30, End: a.h.Time.Unix() - 20, Availability: 50_000}})
+	a.block(time.Hour)
+	a.must("b", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: a.h.Time.Unix() - 1}})
+	last := func(kind string) Page { return Page{After: kind + "-18446744073709551615"} }
+	lists := map[string]func(Page) (int, error){
+		"migrations": func(p Page) (int, error) { l, _, err := Migrations(a.st, MigrationFilter{}, p); return len(l), err },
+		"migrations of a cloud": func(p Page) (int, error) {
+			l, _, err := Migrations(a.st, MigrationFilter{Cloud: "b"}, p)
+			return len(l), err
+		},
+		"migrations of a VM": func(p Page) (int, error) {
+			l, _, err := Migrations(a.st, MigrationFilter{VM: "vm1"}, p)
+			return len(l), err
+		},
+		"agreements": func(p Page) (int, error) { l, _, err := Agreements(a.st, AgreementFilter{}, p); return len(l), err },
+		"agreements of a cloud": func(p Page) (int, error) {
+			l, _, err := Agreements(a.st, AgreementFilter{Cloud: "a"}, p)
+			return len(l), err
+		},
+		"invoices":            func(p Page) (int, error) { l, _, err := Invoices(a.st, "", p); return len(l), err },
+		"invoices of a cloud": func(p Page) (int, error) { l, _, err := Invoices(a.st, "a", p); return len(l), err },
+		"violations":          func(p Page) (int, error) { l, _, err := Violations(a.st, ViolationFilter{}, p); return len(l), err },
+		"violations of a VM": func(p Page) (int, error) {
+			l, _, err := Violations(a.st, ViolationFilter{VM: "vm1"}, p)
+			return len(l), err
+		},
+		"violations of a host": func(p Page) (int, error) {
+			l, _, err := Violations(a.st, ViolationFilter{Cloud: "b"}, p)
+			return len(l), err
+		},
+	}
+	kinds := map[string]string{"migrations": "mig", "agreements": "agr", "invoices": "inv", "violations": "vio"}
+	for name, list := range lists {
+		kind := kinds[strings.Fields(name)[0]]
+		if n, err := list(Page{}); err != nil || n == 0 {
+			t.Fatalf("%s: the first page has %d items (%v); the test needs some", name, n, err)
+		}
+		if n, err := list(last(kind)); err != nil || n != 0 {
+			t.Errorf("%s after %s-18446744073709551615: %d items (%v), want an empty page", name, kind, n, err)
 		}
 	}
 }

@@ -16,6 +16,8 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 2, 0, 0, 1, 3, 1, 0, 1, 4, 1, 0, 1})
 	f.Add([]byte{0, 1, 1, 0, 2, 1, 1, 2, 9, 0, 0, 200, 3, 2, 0, 1, 5, 0, 0, 0})
 	f.Add([]byte{6, 0, 1, 0, 7, 1, 0, 0, 2, 0, 0, 1, 8, 2, 2, 30, 10, 1, 0, 5})
+	// a proposes to b, which declines; b's VM migrates to c, a and c remove b.
+	f.Add([]byte{7, 0, 1, 0, 12, 1, 0, 0, 0, 1, 1, 1, 2, 1, 1, 0, 13, 0, 1, 0, 13, 2, 1, 0, 1, 2, 1, 0})
 	f.Fuzz(func(t *testing.T, program []byte) {
 		if len(program) > 4*200 {
 			program = program[:4*200]
@@ -38,7 +40,7 @@ func FuzzApply(f *testing.F) {
 			mig := fmt.Sprintf("mig-%d", z%6+1)
 			res := bbus.Resources{CPU: int64(z%5) + 1, MemMiB: int64(z%3+1) * 512}
 			var act bbus.Action
-			switch op % 12 {
+			switch op % 14 {
 			case 0:
 				act.VMRegister = &bbus.VMRegister{VM: vm, Resources: res}
 			case 1:
@@ -66,8 +68,12 @@ func FuzzApply(f *testing.F) {
 				continue
 			case 10:
 				act.InvoiceClose = &bbus.InvoiceClose{Provider: signer, Consumer: other, Until: h.Time.Unix() - int64(z)}
-			default:
+			case 11:
 				act.MigrationPropose = &bbus.Propose{VM: vm, To: other, Agreement: fmt.Sprintf("agr-%d", z%4+1)}
+			case 12:
+				act.AgreementDecline = &bbus.AgreementDecline{Agreement: fmt.Sprintf("agr-%d", z%4+1)}
+			default:
+				act.CloudRemove = &bbus.CloudRef{Cloud: other} // two votes of three remove a member
 			}
 			nonce++
 			raw := txSpec{chain: testChainID, signer: signer, nonce: nonce, expires: h.Time.Unix() + 60, action: act}.sign()

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/kv"
@@ -157,7 +158,50 @@ func (c *ctx) cloudRemove(id string) error {
 		c.emit("cloud.removed", "cloud", id)
 	}
 	putJSON(c.st, cloudKey(id), t)
+	if passed {
+		c.endWhatRemovedTouched(id)
+	}
 	return nil
+}
+
+// endWhatRemovedTouched ends, in the block that removes cloud id, what would
+// otherwise wait forever for its signature: its open migrations, from it or to
+// it, are cancelled (releasing what accepting them reserved, clearing the VM's
+// open migration), and its unsigned agreement proposals are removed. It walks
+// only the indexes of what is open, never the federation's history.
+func (c *ctx) endWhatRemovedTouched(id string) {
+	cause := Attr{"removed_cloud", id}
+	var migs []uint64
+	c.st.Iterate([]byte("mo/"+id+"/"), nil, func(k, _ []byte) bool {
+		migs = append(migs, binary.BigEndian.Uint64(k[len(k)-8:]))
+		return true
+	})
+	for _, seq := range migs {
+		m := c.loadMigration(seq)
+		if !m.Open() {
+			closeMigration(c.st, m, seq)
+			continue
+		}
+		if err := c.endMigration(m, bbus.MigrationCancelled); err != nil {
+			panic("ledger: open migration " + m.ID + " names a VM that is missing")
+		}
+		e := &c.events[len(c.events)-1]
+		e.Attrs = append(e.Attrs, cause)
+	}
+	var props []uint64
+	c.st.Iterate([]byte("ao/"+id+"/"), nil, func(k, _ []byte) bool {
+		props = append(props, binary.BigEndian.Uint64(k[len(k)-8:]))
+		return true
+	})
+	for _, seq := range props {
+		ag := new(bbus.Agreement)
+		if !getJSON(c.st, seqKey("a/", seq), ag) || ag.Status != bbus.AgreementProposed {
+			c.st.Delete(openProposalKey(id, seq))
+			continue
+		}
+		dropProposal(c.st, ag, seq)
+		c.events = append(c.events, agreementEvent("agreement.ended", ag, cause))
+	}
 }
 
 // validatorKeyTaken reports whether a cloud, in any status, or a live

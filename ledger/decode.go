@@ -498,6 +498,8 @@ func (d *decoder) params(p *bbus.Params) bool {
 			i, vok = 6, d.int(&p.InvitationTTLSeconds)
 		case "application_ttl_seconds":
 			i, vok = 7, d.int(&p.ApplicationTTLSeconds)
+		case "agreement_proposal_ttl_seconds":
+			i, vok = 8, d.int(&p.AgreementProposalTTLSeconds)
 		default:
 			return false
 		}

@@ -54,6 +54,12 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 			if ag.Signed != nil {
 				l += " signed=" + rel(ag.Signed.At)
 			}
+			if ag.Declined != nil {
+				l += " declined=" + rel(ag.Declined.At)
+			}
+			if !ag.ExpiresAt.IsZero() {
+				l += " expires=" + rel(ag.ExpiresAt)
+			}
 			out = append(out, l)
 		}
 	case "oracles":

@@ -33,7 +33,7 @@ import (
 // Commands:
 //
 //	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS joinpower=N]
-//	        [require_agreement=true]
+//	        [require_agreement=true] [proposal_ttl=SECONDS]
 //	    founding clouds (validators of power 10), all with the given capacity
 //	    unless <id>.<resource> overrides it; genesis is at 2025-01-01T00:00:00Z
 //	block time=+DURATION
@@ -53,7 +53,7 @@ import (
 //	      offer_publish [cpu=N mem=N disk=N net=N] [vcpu=AMOUNT gib=AMOUNT] [tags=K=V,K=V]
 //	      agreement_propose provider=ID consumer=ID vcpu=AMOUNT [gib=AMOUNT] avail=PCT
 //	        [latency=MS] penalty=PCT [until=TIME]
-//	      agreement_sign agr=ID
+//	      agreement_sign agr=ID | agreement_decline agr=ID [reason=WORD]
 //	      oracle_join [name=S] | oracle_approve oracle=ID
 //	      report vm=ID start=TIME end=TIME avail=PCT [latency=MS]
 //	      invoice_close [provider=ID] consumer=ID until=TIME   (provider defaults to the signer)
@@ -420,6 +420,7 @@ func (r *scriptRunner) genesis(a *args) []string {
 	p.JoinPower = a.int("joinpower", p.JoinPower)
 	p.InvitationTTLSeconds = a.int("invitettl", p.InvitationTTLSeconds)
 	p.ApplicationTTLSeconds = a.int("appttl", p.ApplicationTTLSeconds)
+	p.AgreementProposalTTLSeconds = a.int("proposal_ttl", p.AgreementProposalTTLSeconds)
 	switch v := a.str("require_agreement", "false"); v {
 	case "true":
 		p.RequireAgreement = true
@@ -446,6 +447,9 @@ func (r *scriptRunner) genesis(a *args) []string {
 	}
 	if d := bbus.DefaultParams(); p.InvitationTTLSeconds != d.InvitationTTLSeconds || p.ApplicationTTLSeconds != d.ApplicationTTLSeconds {
 		out[0] += fmt.Sprintf(", invitations last %ds, applications %ds", p.InvitationTTLSeconds, p.ApplicationTTLSeconds)
+	}
+	if p.AgreementProposalTTLSeconds != bbus.DefaultAgreementProposalTTLSeconds {
+		out[0] += fmt.Sprintf(", agreement proposals expire after %ds", p.AgreementProposalTTLSeconds)
 	}
 	return append(out, r.cloudLines()...)
 }
@@ -576,6 +580,8 @@ func (r *scriptRunner) tx(a *args) []string {
 			MaxLatencyMS: a.int("latency", 0), PenaltyPct: a.fixed("penalty", 3, 0), Until: a.unix("until", 0)}
 	case "agreement_sign":
 		s.action.AgreementSign = &bbus.AgreementRef{Agreement: a.need("agr")}
+	case "agreement_decline":
+		s.action.AgreementDecline = &bbus.AgreementDecline{Agreement: a.need("agr"), Reason: a.str("reason", "")}
 	case "oracle_join":
 		s.action.OracleJoin = &bbus.OracleJoin{Name: a.str("name", "oracle "+signer), PubKey: testPub(a.str("pubkey", signer))}
 		r.nameCloud(signer)

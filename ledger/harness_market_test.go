@@ -77,8 +77,9 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 		switch {
 		case ag.Provider == ag.Consumer || (ag.Proposer != ag.Provider && ag.Proposer != ag.Consumer):
 			fail("agreement %s: provider %s, consumer %s, proposer %s", ag.ID, ag.Provider, ag.Consumer, ag.Proposer)
-		case (ag.Status == bbus.AgreementActive) != (ag.Signed != nil) || (ag.Status != bbus.AgreementActive && ag.Status != bbus.AgreementProposed):
-			fail("agreement %s is %s with signature %v", ag.ID, ag.Status, ag.Signed)
+		case (ag.Status == bbus.AgreementActive) != (ag.Signed != nil) || (ag.Status == bbus.AgreementDeclined) != (ag.Declined != nil) ||
+			(ag.Status != bbus.AgreementActive && ag.Status != bbus.AgreementProposed && ag.Status != bbus.AgreementDeclined):
+			fail("agreement %s is %s with signature %v and refusal %v", ag.ID, ag.Status, ag.Signed, ag.Declined)
 		}
 	}
 

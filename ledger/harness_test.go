@@ -225,6 +225,7 @@ func checkInvariants(r kv.Reader, now time.Time) []string {
 			fail("migration %s goes from %s to itself", m.ID, m.From)
 		}
 	}
+	bad = append(bad, checkOpenIndexes(r, now, migs, cloudByID)...)
 	for _, c := range clouds {
 		if c.Allocated != want[c.ID] {
 			fail("cloud %s: allocated %s, but its VMs and accepted incoming migrations need %s", c.ID, c.Allocated, want[c.ID])
@@ -329,4 +330,66 @@ func checkInvariants(r kv.Reader, now time.Time) []string {
 		}
 	}
 	return append(bad, checkMarketInvariants(r, now)...)
+}
+
+// checkOpenIndexes checks the indexes of what is open against the records:
+// mo/ holds exactly the open migrations under both their clouds, and none
+// touches a removed cloud; ao/ and ax/ hold exactly the unsigned proposals,
+// none past its expiry and none naming a removed cloud.
+func checkOpenIndexes(r kv.Reader, now time.Time, migs []bbus.Migration, clouds map[string]*bbus.Cloud) []string {
+	var bad []string
+	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+	keys := func(prefix string) map[string]bool {
+		out := map[string]bool{}
+		r.Iterate([]byte(prefix), nil, func(k, _ []byte) bool { out[string(k)] = true; return true })
+		return out
+	}
+	wantMo := map[string]bool{}
+	for _, m := range migs {
+		if !m.Open() {
+			continue
+		}
+		seq, _ := migrationSeq(m.ID)
+		wantMo[string(openMigrationKey(m.From, seq))] = true
+		wantMo[string(openMigrationKey(m.To, seq))] = true
+		for _, id := range []string{m.From, m.To} {
+			if c := clouds[id]; c != nil && c.Status == bbus.CloudRemoved {
+				fail("migration %s is %s, but %s was removed", m.ID, m.Status, id)
+			}
+		}
+	}
+	if got := keys("mo/"); fmt.Sprint(got) != fmt.Sprint(wantMo) {
+		fail("the open-migration index holds %d keys, the open migrations need %d", len(got), len(wantMo))
+	}
+	wantAo, wantAx := map[string]bool{}, map[string]bool{}
+	r.Iterate([]byte("a/"), nil, func(k, v []byte) bool {
+		var ag bbus.Agreement
+		mustUnmarshal(v, &ag)
+		if ag.Status != bbus.AgreementProposed {
+			if !ag.ExpiresAt.IsZero() {
+				fail("agreement %s is %s but still has an expiry", ag.ID, ag.Status)
+			}
+			return true
+		}
+		seq, _ := parseSeqID("agr", ag.ID)
+		wantAo[string(openProposalKey(ag.Provider, seq))] = true
+		wantAo[string(openProposalKey(ag.Consumer, seq))] = true
+		wantAx[string(proposalExpiryKey(ag.ExpiresAt, seq))] = true
+		if !now.Before(ag.ExpiresAt) {
+			fail("agreement %s is still proposed at %s although it expires at %s", ag.ID, now, ag.ExpiresAt)
+		}
+		for _, id := range []string{ag.Provider, ag.Consumer} {
+			if c := clouds[id]; c != nil && c.Status == bbus.CloudRemoved {
+				fail("agreement %s is still proposed, but %s was removed", ag.ID, id)
+			}
+		}
+		return true
+	})
+	if got := keys("ao/"); fmt.Sprint(got) != fmt.Sprint(wantAo) {
+		fail("the open-proposal index holds %d keys, the proposals need %d", len(got), len(wantAo))
+	}
+	if got := keys("ax/"); fmt.Sprint(got) != fmt.Sprint(wantAx) {
+		fail("the proposal expiry index holds %d keys, the proposals need %d", len(got), len(wantAx))
+	}
+	return bad
 }

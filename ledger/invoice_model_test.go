@@ -44,8 +44,14 @@ var (
 	marketCapacity = bbus.Resources{CPU: 1 << 20, MemMiB: 1 << 30, DiskIOPS: 1 << 20, NetMbps: 1 << 20}
 )
 
+// marketProposalTTL is how long a proposal waits for its signature here:
+// short enough that some histories see proposals expire.
+const marketProposalTTL = 3 * 3600
+
 func marketGenesis() *bbus.Genesis {
-	return testGenesis(marketClouds, func(string) bbus.Resources { return marketCapacity }, bbus.DefaultParams())
+	p := bbus.DefaultParams()
+	p.AgreementProposalTTLSeconds = marketProposalTTL
+	return testGenesis(marketClouds, func(string) bbus.Resources { return marketCapacity }, p)
 }
 
 // The test's own record of the market.
@@ -54,6 +60,8 @@ type iAgr struct {
 	pv, pg, avail, maxLat, pen       int64
 	until                            time.Time // zero: open-ended
 	signed                           time.Time // zero: not signed
+	expires                          time.Time // an unsigned proposal is removed at the first block at or after it
+	declined                         bool      // the other party refused it
 }
 
 type iIv struct {
@@ -267,6 +275,8 @@ func (w *invoiceWorld) proposeAgreement() {
 		PriceVCPUHour: ag.pv, PriceGiBHour: ag.pg, Availability: ag.avail, MaxLatencyMS: ag.maxLat, PenaltyPct: ag.pen, Until: until}},
 		"", fmt.Sprintf("%s proposes %s->%s pv=%d pg=%d until=%s", ag.proposer, p, c, ag.pv, ag.pg, rel(ag.until)))
 	ag.id = res.ID
+	// It expires at the first whole second at or after its proposal, plus the TTL.
+	ag.expires = time.Unix(w.h.Time.Add(time.Second-1).Unix()+marketProposalTTL, 0).UTC()
 	if want := seqID("agr", uint64(len(w.agrs)+1)); ag.id != want {
 		w.failf("agreement id %s, want %s", ag.id, want)
 	}
@@ -287,6 +297,24 @@ func (w *invoiceWorld) signAgreement() {
 	signer := ag.provider
 	if ag.proposer == ag.provider {
 		signer = ag.consumer
+	}
+	gone := !w.h.Time.Before(ag.expires) && !ag.declined
+	switch {
+	case gone:
+		// Expired unsigned and removed: signing or declining finds nothing.
+		act := bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: ag.id}}
+		if w.rnd.Intn(2) == 0 {
+			act = bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: ag.id}}
+		}
+		w.submit(signer, act, bbus.ENOTFOUND, signer+" answers expired "+ag.id)
+		return
+	case ag.declined:
+		w.submit(signer, bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: ag.id}}, bbus.ESTATE, signer+" signs declined "+ag.id)
+		return
+	case w.rnd.Intn(8) == 0:
+		w.submit(signer, bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: ag.id, Reason: "no"}}, "", signer+" declines "+ag.id)
+		ag.declined = true
+		return
 	}
 	if w.rnd.Intn(10) == 0 {
 		// The proposer or a third party: never.
@@ -837,6 +865,7 @@ func TestInvoiceModel(t *testing.T) {
 	// The histories must reach what the rules are about.
 	for _, o := range []string{
 		"agreement_propose ok", "agreement_sign ok", "agreement_sign unauthorized", "agreement_sign invalid_state",
+		"agreement_sign not_found", "agreement_decline ok", "agreement_decline not_found",
 		"migration_complete ok", "migration_cancel ok", "vm_terminate ok",
 		"report ok", "report already_exists", "report invalid", "report unauthorized",
 		"invoice_close ok", "invoice_close invalid", "invoice_close unauthorized",

@@ -29,18 +29,20 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 	if a.Consumer == a.Provider {
 		return bbus.Errorf(bbus.EINVALID, "provider and consumer are both %s", a.Provider)
 	}
-	until := time.Unix(a.Until, 0).UTC()
 	var last lastInvoice
 	pairKey := []byte("ip/" + a.Provider + "/" + a.Consumer)
 	if !getJSON(c.st, pairKey, &last) {
 		getJSON(c.st, keyGenesisTime, &last.Until) // a pair's first invoice starts at genesis
 	}
+	// Compared as integers first: a second far outside the calendar would
+	// wrap around in time.Unix.
 	switch {
-	case until.After(c.h.Time):
+	case afterTime(a.Until, c.h.Time):
 		return bbus.Errorf(bbus.EINVALID, "the invoice would end at %s, after the block time %s: only the past can be invoiced", unixString(a.Until), c.h.Time.Format(time.RFC3339))
-	case !until.After(last.Until):
+	case !afterTime(a.Until, last.Until):
 		return bbus.Errorf(bbus.EINVALID, "the invoice must end after %s, where the pair's last invoice (or the chain) began", last.Until.Format(time.RFC3339))
 	}
+	until := time.Unix(a.Until, 0).UTC()
 	inv := &bbus.Invoice{Provider: a.Provider, Consumer: a.Consumer, From: last.Until, Until: until,
 		Lines: []bbus.InvoiceLine{}, Status: bbus.InvoiceIssued, Closed: c.stamp}
 	if err := c.hostingLines(inv); err != nil {
@@ -63,16 +65,19 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 
 // addLine appends l to inv and its totals, refusing amounts that overflow.
 func addLine(inv *bbus.Invoice, l bbus.InvoiceLine) error {
-	total := inv.Total + l.Amount
-	if (l.Amount > 0 && total < inv.Total) || (l.Amount < 0 && total > inv.Total) {
-		return bbus.Errorf(bbus.EINVALID, "the invoice's total does not fit in 64 bits")
-	}
-	inv.Total = total
+	total, ok := addAmount(inv.Total, l.Amount)
+	hosting, penalties := inv.Hosting, inv.Penalties
 	if l.Kind == "hosting" {
-		inv.Hosting += l.Amount
+		hosting, ok = addAmount(hosting, l.Amount)
+	} else if l.Amount != minInt64 {
+		penalties, ok = addAmount(penalties, -l.Amount)
 	} else {
-		inv.Penalties -= l.Amount
+		ok = false
 	}
+	if !ok {
+		return bbus.Errorf(bbus.EINVALID, "the invoice's total, hosting or penalties do not fit in 64 bits")
+	}
+	inv.Total, inv.Hosting, inv.Penalties = total, hosting, penalties
 	inv.Lines = append(inv.Lines, l)
 	return nil
 }
@@ -103,9 +108,9 @@ func (c *ctx) hostingLines(inv *bbus.Invoice) error {
 			var vm bbus.VM
 			getJSON(c.st, vmKey(vmID), &vm)
 			for _, p := range c.hostedPartsOf(iv, inv.From, inv.Until) {
-				nanos := p.end.Sub(p.start).Nanoseconds()
-				amount, ok := bbus.Charge(nanos, vm.Resources, p.agreement.PriceVCPUHour, p.agreement.PriceGiBHour)
-				if !ok {
+				nanos, ok := spanNanos(p.start, p.end)
+				amount, fits := bbus.Charge(nanos, vm.Resources, p.agreement.PriceVCPUHour, p.agreement.PriceGiBHour)
+				if !ok || !fits {
 					return bbus.Errorf(bbus.EINVALID, "the charge for VM %s does not fit in 64 bits", vmID)
 				}
 				r := vm.Resources

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -150,3 +151,21 @@ func billedKey(agr uint64, vm string, seq int64) []byte {
 	k := append(append([]byte("ib/"), uint64be(agr)...), "/"+vm+"/"...)
 	return append(k, uint64be(uint64(seq))...)
 }
+
+// Keys of open agreement proposals and open migrations: indexes that hold only
+// what is open, so that expiring proposals and ending what a removed cloud
+// touched costs what is open, never what the ledger ever recorded.
+var (
+	// ax/<expires_at s><seq> -> "": unsigned proposals by expiry
+	prefixProposalExpiry = []byte("ax/")
+	// ao/<cloud>/<seq> -> "": unsigned proposals naming the cloud (as provider or consumer)
+	// mo/<cloud>/<seq> -> "": open migrations from or to the cloud
+)
+
+func proposalExpiryKey(at time.Time, seq uint64) []byte {
+	return append(append(bytes.Clone(prefixProposalExpiry), uint64be(uint64(at.Unix()))...), uint64be(seq)...)
+}
+
+func openProposalKey(cloud string, seq uint64) []byte { return seqKey("ao/"+cloud+"/", seq) }
+
+func openMigrationKey(cloud string, seq uint64) []byte { return seqKey("mo/"+cloud+"/", seq) }

@@ -160,8 +160,8 @@ func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 
 // BeginBlock does what the ledger does by itself as a block starts: proposals
 // not accepted in time lapse, invitations and applications whose time is up
-// are removed, and expired transaction ids are forgotten (their expiry alone
-// now rejects them).
+// are removed, agreement proposals not signed in time expire, and expired
+// transaction ids are forgotten (their expiry alone now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	var events []Event
 	now := timeKey(h.Time)
@@ -180,6 +180,9 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 		if !getJSON(st, lapsed[i], &m) || m.Status != bbus.MigrationProposed {
 			continue
 		}
+		if seq, ok := migrationSeq(m.ID); ok {
+			closeMigration(st, &m, seq)
+		}
 		m.Status = bbus.MigrationLapsed
 		m.Ended = &bbus.Stamp{At: h.Time, Height: h.Height}
 		putJSON(st, lapsed[i], &m)
@@ -192,6 +195,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	}
 	events = append(events, lapseInvitations(st, h.Time)...)
 	events = append(events, lapseApplications(st, h.Time)...)
+	events = append(events, expireProposals(st, h)...)
 	// Forget ids of transactions whose expiry is before this block's time.
 	var expired [][]byte
 	bound := uint64be(uint64(h.Time.Unix()))
@@ -292,7 +296,7 @@ func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFu
 	if tx.Expires < now {
 		return tx, who, bbus.Errorf(bbus.EEXPIRED, "transaction expired at %s, block time is %s", unixString(tx.Expires), h.Time.UTC().Format(time.RFC3339))
 	}
-	if ttl := Params(r).TxMaxTTLSeconds; tx.Expires > now+ttl {
+	if ttl := Params(r).TxMaxTTLSeconds; tx.Expires-now > ttl { // expires >= now here: no overflow
 		return tx, who, bbus.Errorf(bbus.EEXPIRED, "transaction expires at %s, more than %d seconds after block time %s (is the signer's clock right?)", unixString(tx.Expires), ttl, h.Time.UTC().Format(time.RFC3339))
 	}
 	if r.Get(replayKey(tx.ID)) != nil {
@@ -388,6 +392,8 @@ func (c *ctx) run() error {
 		return c.agreementPropose(a.AgreementPropose)
 	case a.AgreementSign != nil:
 		return c.agreementSign(a.AgreementSign.Agreement)
+	case a.AgreementDecline != nil:
+		return c.agreementDecline(a.AgreementDecline)
 	case a.OracleJoin != nil:
 		return c.oracleJoin(a.OracleJoin)
 	case a.OracleApprove != nil:
@@ -452,5 +458,3 @@ func insertSorted(xs []string, s string) ([]string, bool) {
 	xs[i] = s
 	return xs, true
 }
-
-func unixString(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }

@@ -22,6 +22,9 @@ func listSeq[T any](r kv.Reader, kind, primary, index string, p Page, keep func(
 		if !ok {
 			return nil, "", bbus.Errorf(bbus.EINVALID, "cursor %q is not a %s id", clipID(p.After), kind)
 		}
+		if seq == 1<<64-1 {
+			return []T{}, "", nil // nothing can follow the last number (seq+1 would wrap to the first page)
+		}
 		start = append(bytes.Clone(prefix), uint64be(seq+1)...)
 	}
 	out := []T{}

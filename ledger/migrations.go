@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
 )
 
 func (c *ctx) loadMigration(seq uint64) *bbus.Migration {
@@ -65,6 +66,8 @@ func (c *ctx) migrationPropose(a *bbus.Propose) error {
 	c.st.Set(migrationByCloudKey(m.From, seq), []byte{})
 	c.st.Set(migrationByCloudKey(m.To, seq), []byte{})
 	c.st.Set(lapseKey(m.LapsesAt, seq), migrationKey(seq))
+	c.st.Set(openMigrationKey(m.From, seq), []byte{})
+	c.st.Set(openMigrationKey(m.To, seq), []byte{})
 	vm.Migration = m.ID
 	putJSON(c.st, vmKey(vm.ID), vm)
 	c.id = m.ID
@@ -128,6 +131,7 @@ func (c *ctx) migrationComplete(id string) error {
 	vm.Migration = ""
 	c.openInterval(vm, m)
 	putJSON(c.st, vmKey(vm.ID), vm)
+	closeMigration(c.st, m, seq)
 	m.Status = bbus.MigrationCompleted
 	stamp := c.stamp
 	m.Completed = &stamp
@@ -171,6 +175,7 @@ func (c *ctx) endMigration(m *bbus.Migration, status string) error {
 	} else {
 		c.st.Delete(lapseKey(m.LapsesAt, seq))
 	}
+	closeMigration(c.st, m, seq)
 	m.Status = status
 	stamp := c.stamp
 	m.Ended = &stamp
@@ -183,6 +188,12 @@ func (c *ctx) endMigration(m *bbus.Migration, status string) error {
 	putJSON(c.st, vmKey(vm.ID), vm)
 	c.events = append(c.events, migrationEvent("migration."+status, m))
 	return nil
+}
+
+// closeMigration removes a migration that ends from the open migrations of its two clouds.
+func closeMigration(st kv.Store, m *bbus.Migration, seq uint64) {
+	st.Delete(openMigrationKey(m.From, seq))
+	st.Delete(openMigrationKey(m.To, seq))
 }
 
 // mustBe fails unless m has status want, naming what happened to it instead.

@@ -307,6 +307,13 @@ func (m *model) apply(x *mtx, id string) map[string]bool {
 				t.power = 0
 				m.valUps[t.valKey] = 0
 			}
+			// Nothing waits for the removed cloud: its open migrations,
+			// from it or to it, are cancelled in the same transaction.
+			for _, mg := range m.migs {
+				if (mg.from == tid || mg.to == tid) && (mg.status == bbus.MigrationProposed || mg.status == bbus.MigrationAccepted) {
+					m.end(mg, bbus.MigrationCancelled)
+				}
+			}
 		}
 
 	case a.VMRegister != nil:
@@ -333,8 +340,8 @@ func (m *model) apply(x *mtx, id string) map[string]bool {
 			bad(bbus.ENOTFOUND)
 			break
 		}
-		if vm.owner != s.signer {
-			bad(bbus.EUNAUTHORIZED)
+		if vm.owner != s.signer && (m.clouds[vm.owner].status != bbus.CloudRemoved || vm.host != s.signer) {
+			bad(bbus.EUNAUTHORIZED) // the owner, or the host of a VM whose owner was removed
 		}
 		if !vm.running {
 			bad(bbus.ESTATE)
@@ -617,6 +624,9 @@ func (g *gen) next() *mtx {
 		owner := ""
 		if v := g.m.vms[vm]; v != nil {
 			owner = v.owner
+			if g.m.clouds[owner].status == bbus.CloudRemoved && g.rnd.Intn(2) == 0 {
+				owner = v.host // the host ends a VM whose owner is gone
+			}
 		}
 		s.signer = g.or(owner)
 		a.VMTerminate = &bbus.VMRef{VM: vm}
@@ -881,6 +891,13 @@ func runModel(t *testing.T, seed int64, steps int, outcomes map[string]int) (tra
 			outcomes[res.Type+" "+res.Code]++
 		} else {
 			outcomes[res.Type+" ok"]++
+			for _, e := range res.Events {
+				for _, at := range e.Attrs {
+					if at.Key == "removed_cloud" {
+						outcomes[e.Type+" by removal"]++
+					}
+				}
+			}
 		}
 	}
 	endBlock()
@@ -951,6 +968,7 @@ func TestModel(t *testing.T) {
 		"cloud_join ok", "cloud_join already_exists", "cloud_approve ok", "cloud_approve invalid_state",
 		"cloud_remove ok", "vm_register replay", "vm_register wrong_chain", "vm_register bad_signature",
 		"migration_propose expired", "vm_register unknown_signer", "vm_register not_member",
+		"migration.cancelled by removal",
 	} {
 		if outcomes[o] == 0 {
 			t.Errorf("no sequence reached %q", o)

@@ -36,8 +36,8 @@ func (c *ctx) hostedParts(vm string, start, end time.Time) []part {
 			ag := new(bbus.Agreement)
 			getJSON(c.st, seqKey("a/", seq), ag)
 			p.start = maxTime(p.start, ag.Signed.At)
-			if !ag.Until.IsZero() {
-				p.end = minTime(p.end, ag.Until)
+			if until := c.agreementEnd(ag); !until.IsZero() {
+				p.end = minTime(p.end, until)
 			}
 			if !p.start.Before(p.end) {
 				out = append(out, part{iv: iv, start: s, end: e})
@@ -55,19 +55,24 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 	if err != nil {
 		return err
 	}
-	start, end := time.Unix(a.Start, 0).UTC(), time.Unix(a.End, 0).UTC()
+	// The window is compared as integers before it becomes a time.Time: a
+	// second far outside the calendar would wrap around in time.Unix.
 	switch {
 	case a.Start >= a.End:
 		return bbus.Errorf(bbus.EINVALID, "the window's start %s is not before its end %s", unixString(a.Start), unixString(a.End))
-	case end.After(c.h.Time):
+	case afterTime(a.End, c.h.Time):
 		return bbus.Errorf(bbus.EINVALID, "the window ends at %s, after the block time %s: only past windows can be reported", unixString(a.End), c.h.Time.Format(time.RFC3339))
-	case start.Before(vm.Registered.At):
+	case beforeSecond(a.Start, vm.Registered.At):
 		return bbus.Errorf(bbus.EINVALID, "the window starts at %s, before VM %s was registered at %s", unixString(a.Start), vm.ID, vm.Registered.At.Format(time.RFC3339Nano))
+	case c.oracle.Admitted == nil || beforeSecond(a.Start, c.oracle.Admitted.At):
+		return bbus.Errorf(bbus.EINVALID, "the window starts at %s, before oracle %s was admitted at %s: an oracle reports only what it measured as a member",
+			unixString(a.Start), c.oracle.ID, admittedAt(c.oracle))
 	case a.Availability < 0 || a.Availability > 100_000:
 		return bbus.Errorf(bbus.EINVALID, "availability is a percentage between 0 and 100")
 	case a.LatencyMS < 0 || a.LatencyMS > 3_600_000:
 		return bbus.Errorf(bbus.EINVALID, "latency_ms must be between 0 and 3600000")
 	}
+	start, end := time.Unix(a.Start, 0).UTC(), time.Unix(a.End, 0).UTC()
 	if prev := c.overlappingReport(vm.ID, a.Start, a.End); prev != nil {
 		return bbus.Errorf(bbus.EEXISTS, "the window %s to %s of VM %s overlaps %s's window %s to %s: each second of a VM is reported once",
 			unixString(a.Start), unixString(a.End), vm.ID, prev.ID, prev.Start.Format(time.RFC3339), prev.End.Format(time.RFC3339))
@@ -91,9 +96,9 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 		if !missed {
 			continue
 		}
-		nanos := p.end.Sub(p.start).Nanoseconds()
-		charge, ok := bbus.Charge(nanos, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
-		if !ok {
+		nanos, ok := spanNanos(p.start, p.end)
+		charge, fits := bbus.Charge(nanos, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
+		if !ok || !fits {
 			return bbus.Errorf(bbus.EINVALID, "the charge for this window does not fit in 64 bits")
 		}
 		vseq := nextSeq(c.st, keyViolationSeq)
@@ -115,6 +120,28 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 	c.id = rep.ID
 	c.emit("report.recorded", "report", rep.ID, "vm", vm.ID, "oracle", rep.Oracle)
 	return nil
+}
+
+// agreementEnd returns when an agreement stops binding (zero: open-ended): its
+// until, or the removal of its provider or consumer if that came first. No
+// hosting after a party's removal is billed under it and no report of a window
+// after it attributes anything to it.
+func (c *ctx) agreementEnd(ag *bbus.Agreement) time.Time {
+	end := ag.Until
+	for _, id := range []string{ag.Provider, ag.Consumer} {
+		if cl := c.loadCloud(id); cl.Removed != nil && (end.IsZero() || cl.Removed.At.Before(end)) {
+			end = cl.Removed.At
+		}
+	}
+	return end
+}
+
+// admittedAt renders when an oracle was admitted.
+func admittedAt(o *bbus.Oracle) string {
+	if o.Admitted == nil {
+		return "(never)"
+	}
+	return o.Admitted.At.Format(time.RFC3339Nano)
 }
 
 func maxTime(a, b time.Time) time.Time {

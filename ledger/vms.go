@@ -68,7 +68,14 @@ func (c *ctx) vmTerminate(id string) error {
 		return err
 	}
 	if vm.Owner != c.tx.Signer {
-		return bbus.Errorf(bbus.EUNAUTHORIZED, "only VM %s's owner %s may terminate it, not %s", id, vm.Owner, c.tx.Signer)
+		// The host may end a VM whose owner the members removed: nobody else
+		// is left to, and it would run (and be recorded as hosted) forever.
+		switch owner := c.loadCloud(vm.Owner); {
+		case owner.Status != bbus.CloudRemoved:
+			return bbus.Errorf(bbus.EUNAUTHORIZED, "only VM %s's owner %s may terminate it, not %s", id, vm.Owner, c.tx.Signer)
+		case vm.Host != c.tx.Signer:
+			return bbus.Errorf(bbus.EUNAUTHORIZED, "VM %s's owner %s was removed; only its host %s may terminate it, not %s", id, vm.Owner, vm.Host, c.tx.Signer)
+		}
 	}
 	if vm.State == bbus.VMTerminated {
 		return bbus.Errorf(bbus.ESTATE, "VM %s is already terminated", id)

@@ -113,9 +113,13 @@ func TestWalkthrough(t *testing.T) {
 	p := startNode(t, home, freeAddr(t))
 	node := "--node=" + p.api
 	run(t, 0, "keys", "add", "cloud1", "--home", home)
+	// A join nobody invited is refused; local's invitation is its vote, which alone admits cloud1.
+	run(t, 1, "tx", "--home", home, node, "--from", "cloud1", "cloud", "join", "--name", "Cloud One",
+		"--cpu", "64", "--mem-mib", "262144", "--disk-iops", "50000", "--net-mbps", "10000")
+	pub := strings.TrimSpace(run(t, 0, "keys", "show", "cloud1", "--home", home, "--pub-key"))
+	run(t, 0, "tx", "--home", home, node, "--from", "local", "cloud", "invite", "cloud1", "--pub-key", pub)
 	run(t, 0, "tx", "--home", home, node, "--from", "cloud1", "cloud", "join", "--name", "Cloud One",
 		"--cpu", "64", "--mem-mib", "262144", "--disk-iops", "50000", "--net-mbps", "10000")
-	run(t, 0, "tx", "--home", home, node, "--from", "local", "cloud", "approve", "cloud1")
 	run(t, 0, "tx", "--home", home, node, "--from", "local", "vm", "register", "vm-1",
 		"--cpu", "4", "--mem-mib", "8192", "--disk-iops", "1000", "--net-mbps", "100")
 	var res struct {

@@ -26,11 +26,14 @@ func TestAgreeMigrateReportInvoice(t *testing.T) {
 	}
 	run(t, 0, "keys", "add", "cloud1", "--home", home)
 	run(t, 0, "keys", "add", "oracle1", "--home", home)
+	pubKey := func(id string) string {
+		return strings.TrimSpace(run(t, 0, "keys", "show", id, "--home", home, "--pub-key"))
+	}
+	tx(0, "local", "cloud", "invite", "cloud1", "--pub-key", pubKey("cloud1")) // local's vote: alone, it admits cloud1
 	tx(0, "cloud1", "cloud", "join", "--name", "Cloud One", "--cpu", "64", "--mem-mib", "65536", "--disk-iops", "1000", "--net-mbps", "1000")
-	tx(0, "local", "cloud", "approve", "cloud1")
+	tx(0, "local", "oracle", "invite", "oracle1", "--pub-key", pubKey("oracle1"))
 	tx(0, "oracle1", "oracle", "join", "--name", "Probe")
 	tx(1, "oracle1", "cloud", "approve", "cloud1") // a pending oracle signs nothing
-	tx(0, "local", "oracle", "approve", "oracle1")
 	tx(0, "cloud1", "oracle", "approve", "oracle1") // more than two thirds of two members is both
 	tx(0, "cloud1", "offer", "publish", "--cpu", "32", "--mem-mib", "32768", "--price-vcpu-hour", "0.5", "--tag", "region=eu")
 
