@@ -57,16 +57,10 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 	}
 	start, end := time.Unix(a.Start, 0).UTC(), time.Unix(a.End, 0).UTC()
 	switch {
-	case a.Start >= a.End:
-		return bbus.Errorf(bbus.EINVALID, "the window's start %s is not before its end %s", unixString(a.Start), unixString(a.End))
 	case end.After(c.h.Time):
 		return bbus.Errorf(bbus.EINVALID, "the window ends at %s, after the block time %s: only past windows can be reported", unixString(a.End), c.h.Time.Format(time.RFC3339))
 	case start.Before(vm.Registered.At):
 		return bbus.Errorf(bbus.EINVALID, "the window starts at %s, before VM %s was registered at %s", unixString(a.Start), vm.ID, vm.Registered.At.Format(time.RFC3339Nano))
-	case a.Availability < 0 || a.Availability > 100_000:
-		return bbus.Errorf(bbus.EINVALID, "availability is a percentage between 0 and 100")
-	case a.LatencyMS < 0 || a.LatencyMS > 3_600_000:
-		return bbus.Errorf(bbus.EINVALID, "latency_ms must be between 0 and 3600000")
 	}
 	if prev := c.overlappingReport(vm.ID, a.Start, a.End); prev != nil {
 		return bbus.Errorf(bbus.EEXISTS, "the window %s to %s of VM %s overlaps %s's window %s to %s: each second of a VM is reported once",
