@@ -10,6 +10,8 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/keys"
@@ -150,6 +152,45 @@ func TestHaltingTransactionsRefused(t *testing.T) {
 		if results, _ := d.block(signAt(d.time.Add(time.Second), "a", 13, bbus.Action{VMTerminate: &bbus.VMRef{VM: "vm1"}})); results[0].Code != 0 {
 			t.Errorf("app %d: the block after: %s %s", n, CodeOf(results[0].Code), results[0].Log)
 		}
+	}
+	if !bytes.Equal(hashes[0], hashes[1]) {
+		t.Fatalf("two applications, same blocks, different app hashes: %X %X", hashes[0], hashes[1])
+	}
+}
+
+// TestInternalErrorRejectsAndLogs crafts, on two applications, a state in
+// which a rule of the ledger panics (a VM record it cannot decode): the block
+// that touches it must commit on both with the same app hash, the transaction
+// rejected with code internal and the next one applied, the rejection logged
+// at error level and counted in bbus_ledger_internal_errors_total.
+func TestInternalErrorRejectsAndLogs(t *testing.T) {
+	var hashes [][]byte
+	for n := 0; n < 2; n++ {
+		d := newDiskApp(t)
+		var logs bytes.Buffer
+		d.app.SetLogger(cmtlog.NewTMLogger(&logs))
+		d.app.store.Working().Set([]byte("v/broken"), []byte("{not json"))
+		if _, err := d.app.store.Commit(0, genesisTime); err != nil {
+			t.Fatal(err)
+		}
+		results, hash := d.block(
+			signAt(d.time, "a", 1, bbus.Action{VMTerminate: &bbus.VMRef{VM: "broken"}}),
+			signAt(d.time, "a", 2, bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}))
+		if got := CodeOf(results[0].Code); got != bbus.EINTERNAL || results[0].Log == "" {
+			t.Errorf("app %d: the panicking rule gave %q %q, want internal with a message", n, got, results[0].Log)
+		}
+		if results[1].Code != 0 {
+			t.Errorf("app %d: the next transaction: %s %s", n, CodeOf(results[1].Code), results[1].Log)
+		}
+		if !bytes.HasPrefix(logs.Bytes(), []byte("E[")) || !bytes.Contains(logs.Bytes(), []byte("corrupt state record")) {
+			t.Errorf("app %d: no error-level log naming the fault: %s", n, logs.String())
+		}
+		var m dto.Metric
+		d.app.internalErrors.Write(&m)
+		if m.GetCounter().GetValue() != 1 {
+			t.Errorf("app %d: bbus_ledger_internal_errors_total is %v, want 1", n, m.GetCounter().GetValue())
+		}
+		hashes = append(hashes, hash)
 	}
 	if !bytes.Equal(hashes[0], hashes[1]) {
 		t.Fatalf("two applications, same blocks, different app hashes: %X %X", hashes[0], hashes[1])

@@ -120,6 +120,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.txs = chain.NewTxDecoder(8192)
 	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
+	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))
 	if err := n.initREST(); err != nil {
 		st.Close()
 		return nil, err
