@@ -22,7 +22,7 @@ import (
 // diskApp is an application over a real store on disk, driven block by block
 // as CometBFT drives it.
 type diskApp struct {
-	t      *testing.T
+	t      testing.TB
 	app    *App
 	height int64
 	time   time.Time
@@ -37,6 +37,15 @@ func newDiskApp(t *testing.T) *diskApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	app := New(ledger.New(keys.Verify).WithKeyCheck(keys.CheckPublicKey), st)
+	if _, err := app.InitChain(context.Background(), diskGenesis()); err != nil {
+		t.Fatal(err)
+	}
+	return &diskApp{t: t, app: app, time: genesisTime}
+}
+
+// diskGenesis is the genesis of clouds a, b and c, a the only validator.
+func diskGenesis() *abci.RequestInitChain {
 	g := bbus.Genesis{Params: bbus.DefaultParams()}
 	for _, id := range []string{"a", "b", "c"} {
 		g.Clouds = append(g.Clouds, bbus.GenesisCloud{ID: id, Name: id, PubKey: key(id).Public().(ed25519.PublicKey),
@@ -45,13 +54,8 @@ func newDiskApp(t *testing.T) *diskApp {
 	val := key("validator").Public().(ed25519.PublicKey)
 	g.Clouds[0].ValidatorKey, g.Clouds[0].Power = val, 10
 	state, _ := json.Marshal(&g)
-	app := New(ledger.New(keys.Verify).WithKeyCheck(keys.CheckPublicKey), st)
-	_, err = app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "bbus-chain", Time: genesisTime,
-		AppStateBytes: state, Validators: []abci.ValidatorUpdate{abci.UpdateValidator(val, 10, "ed25519")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &diskApp{t: t, app: app, time: genesisTime}
+	return &abci.RequestInitChain{ChainId: "bbus-chain", Time: genesisTime,
+		AppStateBytes: state, Validators: []abci.ValidatorUpdate{abci.UpdateValidator(val, 10, "ed25519")}}
 }
 
 // check runs CheckTx and returns the bbus code.
