@@ -61,6 +61,11 @@ func addLine(inv *bbus.Invoice, l bbus.InvoiceLine) error {
 	if (l.Amount > 0 && total < inv.Total) || (l.Amount < 0 && total > inv.Total) {
 		return bbus.Errorf(bbus.EINVALID, "the invoice's total does not fit in 64 bits")
 	}
+	// Hosting lines come first, so Hosting equals Total while they are added;
+	// Penalties grows by each penalty line and needs its own check.
+	if l.Kind != "hosting" && inv.Penalties-l.Amount < inv.Penalties {
+		return bbus.Errorf(bbus.EINVALID, "the invoice's penalties do not fit in 64 bits")
+	}
 	inv.Total = total
 	if l.Kind == "hosting" {
 		inv.Hosting += l.Amount
