@@ -68,6 +68,20 @@ func (a CloudInvite) Validate() error {
 	return nil
 }
 
+// PublicKeys returns the keys the invitation lets into the ledger.
+func (a CloudInvite) PublicKeys() []PublicKey {
+	ks := []PublicKey{{Field: "cloud_invite.pub_key", Key: a.PubKey}}
+	if a.ValidatorKey != nil {
+		ks = append(ks, PublicKey{Field: "cloud_invite.validator_pub_key", Key: a.ValidatorKey})
+	}
+	return ks
+}
+
+// PublicKeys returns the key the invitation lets into the ledger.
+func (a OracleInvite) PublicKeys() []PublicKey {
+	return []PublicKey{{Field: "oracle_invite.pub_key", Key: a.PubKey}}
+}
+
 // Validate checks what an oracle_invite says without looking at the ledger.
 func (a OracleInvite) Validate() error {
 	if err := ValidateID("oracle", a.Oracle); err != nil {

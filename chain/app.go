@@ -15,6 +15,8 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/ledger"
@@ -55,6 +57,9 @@ type App struct {
 
 	decode ledger.DecodeFunc // for ProcessProposal (SetDecoder)
 
+	logger         cmtlog.Logger
+	internalErrors prometheus.Counter
+
 	mu       sync.Mutex
 	waiters  map[[32]byte][]chan Outcome
 	watchers []func(*Block)
@@ -62,8 +67,22 @@ type App struct {
 
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
-	return &App{ledger: l, store: st, decode: bbus.DecodeTx, waiters: make(map[[32]byte][]chan Outcome)}
+	return &App{ledger: l, store: st, decode: bbus.DecodeTx, waiters: make(map[[32]byte][]chan Outcome),
+		logger: cmtlog.NewNopLogger(),
+		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bbus_ledger_internal_errors_total",
+			Help: "Transactions the ledger rejected with code internal because one of its rules failed (a bug): each is logged at error level.",
+		}),
+	}
 }
+
+// SetLogger makes the application log to l (it logs nothing otherwise). Call
+// it before the node starts.
+func (a *App) SetLogger(l cmtlog.Logger) { a.logger = l }
+
+// Collectors returns the application's Prometheus series, for the node's
+// registry: bbus_ledger_internal_errors_total.
+func (a *App) Collectors() []prometheus.Collector { return []prometheus.Collector{a.internalErrors} }
 
 // SetDecoder makes ProcessProposal decode with dec (a TxDecoder's Decode)
 // instead of bbus.DecodeTx. Call it before the node starts.
@@ -154,6 +173,13 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		r := a.ledger.Apply(st, h, tx)
+		if r.Code == bbus.EINTERNAL {
+			// A rule of the ledger failed (a bug): the transaction is rejected
+			// the same way on every validator and the block goes on.
+			a.internalErrors.Inc()
+			a.logger.Error("the ledger failed applying a transaction and rejected it", "height", req.Height, "index", i,
+				"tx", r.TxID, "type", r.Type, "signer", r.Signer, "fault", r.Fault)
+		}
 		a.block.Txs[i] = Outcome{Hash: sha256.Sum256(tx), Height: req.Height, Index: i, Result: r}
 		results[i] = &abci.ExecTxResult{Code: ABCICode(r.Code), Log: r.Message, Data: []byte(r.ID)}
 	}

@@ -36,7 +36,7 @@ func newApp(t *testing.T) *App {
 	val := key("validator").Public().(ed25519.PublicKey)
 	g.Clouds[0].ValidatorKey, g.Clouds[0].Power = val, 10
 	state, _ := json.Marshal(&g)
-	app := New(ledger.New(keys.Verify), store.OpenMem())
+	app := New(ledger.New(keys.Verify).WithKeyCheck(keys.CheckPublicKey), store.OpenMem())
 	_, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "bbus-chain", Time: genesisTime,
 		AppStateBytes: state, Validators: []abci.ValidatorUpdate{abci.UpdateValidator(val, 10, "ed25519")}})
 	if err != nil {

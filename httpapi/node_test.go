@@ -690,6 +690,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`bbus_submit_commit_seconds_count 2`,
 		`bbus_state_bytes `,
 		`bbus_height `,
+		`bbus_ledger_internal_errors_total 0`,
 		`bbus_api_requests_total{route="POST /v1/vms",status="200"} 1`,
 		`bbus_api_requests_total{route="POST /v1/vms",status="409"} 1`,
 		`bbus_api_requests_total{route="GET /v1/vms/{id}",status="404"} 1`,

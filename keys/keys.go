@@ -7,9 +7,11 @@ import (
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 )
 
-// Verify reports whether sig is pub's ed25519 signature of msg, by CometBFT's rules.
+// Verify reports whether sig is pub's ed25519 signature of msg, by CometBFT's
+// rules, and refuses keys CheckPublicKey refuses (non-canonical encodings and
+// points of small order, under which ZIP-215 accepts forged signatures).
 func Verify(pub, msg, sig []byte) bool {
-	if len(pub) != cmted25519.PubKeySize {
+	if len(pub) != cmted25519.PubKeySize || weakKey(pub) {
 		return false
 	}
 	return cmted25519.PubKey(pub).VerifySignature(msg, sig)

@@ -5,6 +5,7 @@ package kv
 
 import (
 	"bytes"
+	"errors"
 	"sort"
 )
 
@@ -173,4 +174,27 @@ func (s *Mem) Iterate(prefix, start []byte, fn func(key, value []byte) bool) {
 			return
 		}
 	}
+}
+
+// StorageError is what a Reader or Store panics with when its storage fails
+// (a read or write error, a closed database). Whoever recovers panics to turn
+// a bug into a rejected transaction must re-panic it: a node that cannot trust
+// its storage must stop, not go on.
+type StorageError struct {
+	Op  string // what failed: "read", "iterate", ...
+	Err error
+}
+
+// Error returns "storage: OP: ERR".
+func (e *StorageError) Error() string { return "storage: " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// IsStorageFault reports whether v, a recovered panic value, is a storage
+// fault: a *StorageError, or an error that wraps one.
+func IsStorageFault(v any) bool {
+	err, ok := v.(error)
+	var se *StorageError
+	return ok && errors.As(err, &se)
 }

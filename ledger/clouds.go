@@ -10,18 +10,6 @@ import (
 
 func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
 	id := c.tx.Signer
-	if err := bbus.ValidateText("cloud name", a.Name, true); err != nil {
-		return err
-	}
-	if err := bbus.ValidateText("api", a.API, false); err != nil {
-		return err
-	}
-	if a.ValidatorKey != nil && len(a.ValidatorKey) != 32 {
-		return bbus.Errorf(bbus.EINVALID, "validator_pub_key is %d bytes, an ed25519 key is 32", len(a.ValidatorKey))
-	}
-	if err := a.Resources.Validate("capacity", false); err != nil {
-		return err
-	}
 	if idTaken(c.st, id) {
 		return bbus.Errorf(bbus.EEXISTS, "cloud id %s is taken", id)
 	}
@@ -47,9 +35,6 @@ func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
 
 // target loads the cloud a vote is about.
 func (c *ctx) target(id string) (*bbus.Cloud, error) {
-	if err := bbus.ValidateID("cloud", id); err != nil {
-		return nil, err
-	}
 	t := new(bbus.Cloud)
 	if !getJSON(c.st, cloudKey(id), t) {
 		return nil, bbus.Errorf(bbus.ENOTFOUND, "no cloud %s", id)

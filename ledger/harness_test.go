@@ -64,7 +64,7 @@ func testGenesis(ids []string, capOf func(id string) bbus.Resources, p bbus.Para
 }
 
 // newTestLedger returns the ledger with the signature rules the chain uses.
-func newTestLedger() *Ledger { return New(keys.Verify) }
+func newTestLedger() *Ledger { return New(keys.Verify).WithKeyCheck(keys.CheckPublicKey) }
 
 // txSpec is everything that goes into one signed transaction.
 type txSpec struct {

@@ -47,22 +47,6 @@ func checkKeys(pub, validator []byte) error {
 	return nil
 }
 
-// validateNew makes the stateless checks of the action types this file
-// introduced, as authenticate must before anything is admitted.
-func validateNew(a *bbus.Action) error {
-	switch {
-	case a.CloudInvite != nil:
-		return a.CloudInvite.Validate()
-	case a.OracleInvite != nil:
-		return a.OracleInvite.Validate()
-	case a.CloudApprove != nil:
-		return a.CloudApprove.Validate()
-	case a.OracleApprove != nil:
-		return a.OracleApprove.Validate()
-	}
-	return nil
-}
-
 // invitationFor returns the live invitation that lets id apply as kind with
 // exactly the key pub (and, for a cloud whose invitation names a validator key,
 // exactly validator), or ENOTINVITED.

@@ -20,17 +20,47 @@ import (
 // deterministic and apply the same rules on every validator.
 type VerifyFunc func(pub, msg, sig []byte) bool
 
+// KeyCheckFunc returns an error if pub may not be an ed25519 public key on the
+// ledger (package keys' CheckPublicKey refuses non-canonical encodings and
+// points of small order). It must be deterministic and apply the same rules on
+// every validator.
+type KeyCheckFunc func(pub []byte) error
+
 // Ledger applies transactions to state. It holds no state of its own.
 type Ledger struct {
 	verify      VerifyFunc
 	checkDecode DecodeFunc
+	checkKey    KeyCheckFunc
 }
 
 // DecodeFunc decodes a transaction as bbus.DecodeTx does.
 type DecodeFunc func(raw []byte) (*bbus.SignedTx, error)
 
 // New returns a ledger that checks signatures with verify.
-func New(verify VerifyFunc) *Ledger { return &Ledger{verify: verify, checkDecode: bbus.DecodeTx} }
+func New(verify VerifyFunc) *Ledger {
+	return &Ledger{verify: verify, checkDecode: bbus.DecodeTx, checkKey: func([]byte) error { return nil }}
+}
+
+// WithKeyCheck makes the ledger refuse, with EINVALID, every public key that
+// check refuses wherever a key enters the ledger: in genesis, and in the
+// actions that carry keys (bbus.KeyCarrier), before they reach a block. A
+// node passes keys.CheckPublicKey. It returns l.
+func (l *Ledger) WithKeyCheck(check KeyCheckFunc) *Ledger {
+	l.checkKey = check
+	return l
+}
+
+// CheckKey applies the ledger's key rules to the key in field: nil, or an
+// EINVALID error naming the field.
+func (l *Ledger) CheckKey(field string, pub []byte) error {
+	if len(pub) != 32 {
+		return bbus.Errorf(bbus.EINVALID, "%s is %d bytes, an ed25519 key is 32", field, len(pub))
+	}
+	if err := l.checkKey(pub); err != nil {
+		return bbus.Errorf(bbus.EINVALID, "%s: %s", field, bbus.ErrorMessage(err))
+	}
+	return nil
+}
 
 // WithCheckDecoder makes Check decode transactions with dec (which must give
 // what bbus.DecodeTx gives, and a transaction Check does not change), for
@@ -69,6 +99,9 @@ type Result struct {
 	Signer  string  `json:"signer,omitempty"`
 	ID      string  `json:"id,omitempty"` // the id the action made or acted on
 	Events  []Event `json:"events,omitempty"`
+	// Fault is, for an EINTERNAL rejection caused by a panic, the panic's
+	// value: for the node's log only, since it may differ between validators.
+	Fault string `json:"-"`
 }
 
 // OK reports whether the transaction was applied.
@@ -113,6 +146,14 @@ func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genes
 		}
 		if len(gc.PubKey) != 32 || (gc.ValidatorKey != nil && len(gc.ValidatorKey) != 32) {
 			return bbus.Errorf(bbus.EINVALID, "genesis cloud %s: ed25519 keys are 32 bytes", gc.ID)
+		}
+		if err := l.CheckKey("genesis cloud "+gc.ID+" pub_key", gc.PubKey); err != nil {
+			return err
+		}
+		if gc.ValidatorKey != nil {
+			if err := l.CheckKey("genesis cloud "+gc.ID+" validator_pub_key", gc.ValidatorKey); err != nil {
+				return err
+			}
 		}
 		if err := gc.Capacity.Validate("genesis cloud "+gc.ID+" capacity", false); err != nil {
 			return err
@@ -250,9 +291,29 @@ func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
 
 // Apply applies one transaction of the block with header h. A rejected
 // transaction changes nothing in st.
-func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) Result {
+//
+// Apply is total: a panic raised while the ledger applies its rules (a bug)
+// rejects the transaction with EINTERNAL and a message that is the same on
+// every validator, its staged writes discarded, and Result.Fault says what
+// failed. A storage fault (a panic with a *kv.StorageError) is not caught: a
+// validator that cannot read its state must stop.
+func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) (res Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			if kv.IsStorageFault(v) {
+				panic(v)
+			}
+			typ := res.Type
+			if typ == "" {
+				typ = "unknown"
+			}
+			res.Code = bbus.EINTERNAL
+			res.Message = "internal error: the ledger failed applying this " + typ + " transaction; it was rejected and changed nothing"
+			res.ID, res.Events = "", nil
+			res.Fault = fmt.Sprint(v)
+		}
+	}()
 	tx, who, err := l.authenticate(st, h, raw, bbus.DecodeTx)
-	res := Result{}
 	if tx != nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
 	}
@@ -281,8 +342,9 @@ type principal struct {
 	invitation *bbus.Invitation
 }
 
-// authenticate decodes raw and checks chain, expiry, replay, the action's
-// stateless rules, that an applicant was invited, and the signature.
+// authenticate decodes raw and checks chain, expiry, replay, that an
+// applicant was invited, the signature, the signer's standing, and the ranges
+// of every field.
 func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFunc) (*bbus.SignedTx, principal, error) {
 	var who principal
 	tx, err := decode(raw)
@@ -303,9 +365,6 @@ func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFu
 		return tx, who, bbus.Errorf(bbus.EREPLAY, "transaction %s was already committed", tx.ID)
 	}
 	if err := bbus.ValidateID("signer", tx.Signer); err != nil {
-		return tx, who, err
-	}
-	if err := validateNew(&tx.Action); err != nil {
 		return tx, who, err
 	}
 	var pub []byte
@@ -338,6 +397,17 @@ func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFu
 	}
 	if status != bbus.CloudActive {
 		return tx, who, bbus.Errorf(bbus.ENOTMEMBER, "%s is %s, not an active member", tx.Signer, status)
+	}
+	// Every value in range (bbus.Body.Validate) before any rule uses it, and
+	// the keys the action brings in sound: so CheckTx refuses what the rules
+	// could not represent, and no block carries it.
+	if err := tx.Body.Validate(); err != nil {
+		return tx, who, err
+	}
+	for _, k := range tx.Action.PublicKeys() {
+		if err := l.CheckKey(k.Field, k.Key); err != nil {
+			return tx, who, err
+		}
 	}
 	return tx, who, nil
 }

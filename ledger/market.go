@@ -10,29 +10,12 @@ import (
 )
 
 // MaxTags is the most tags an offer carries.
-const MaxTags = 16
+const MaxTags = bbus.MaxTags
+
+// The handlers below, like those of the other files, leave to the action's
+// Validate (checked in authenticate, so at CheckTx too) what needs no state.
 
 func (c *ctx) offerPublish(a *bbus.OfferPublish) error {
-	if err := a.Resources.Validate("offer", false); err != nil {
-		return err
-	}
-	if err := validatePrices(a.PriceVCPUHour, a.PriceGiBHour); err != nil {
-		return err
-	}
-	if len(a.Tags) > MaxTags {
-		return bbus.Errorf(bbus.EINVALID, "an offer has at most %d tags, got %d", MaxTags, len(a.Tags))
-	}
-	for i, t := range a.Tags {
-		if err := bbus.ValidateID("tag key", t.Key); err != nil {
-			return err
-		}
-		if err := bbus.ValidateText("tag "+t.Key, t.Value, false); err != nil {
-			return err
-		}
-		if i > 0 && a.Tags[i-1].Key >= t.Key {
-			return bbus.Errorf(bbus.EINVALID, "tags must be sorted by key, each key once (%s after %s)", t.Key, a.Tags[i-1].Key)
-		}
-	}
 	putJSON(c.st, offerKey(c.tx.Signer), &bbus.Offer{Cloud: c.tx.Signer, Resources: a.Resources,
 		PriceVCPUHour: a.PriceVCPUHour, PriceGiBHour: a.PriceGiBHour, Tags: a.Tags, Published: c.stamp})
 	c.id = c.tx.Signer
@@ -40,18 +23,8 @@ func (c *ctx) offerPublish(a *bbus.OfferPublish) error {
 	return nil
 }
 
-func validatePrices(pv, pg int64) error {
-	if pv < 0 || pv > bbus.MaxPrice || pg < 0 || pg > bbus.MaxPrice {
-		return bbus.Errorf(bbus.EINVALID, "prices must be between 0 and %s credits per hour", bbus.FormatAmount(bbus.MaxPrice))
-	}
-	return nil
-}
-
 // activeCloud loads a cloud a transaction names, which must be an active member.
 func (c *ctx) activeCloud(role, id string) (*bbus.Cloud, error) {
-	if err := bbus.ValidateID(role, id); err != nil {
-		return nil, err
-	}
 	cl := new(bbus.Cloud)
 	if !getJSON(c.st, cloudKey(id), cl) {
 		return nil, bbus.Errorf(bbus.ENOTFOUND, "no cloud %s", id)
@@ -70,21 +43,12 @@ func (c *ctx) agreementPropose(a *bbus.AgreementPropose) error {
 		return err
 	}
 	switch {
-	case a.Provider == a.Consumer:
-		return bbus.Errorf(bbus.EINVALID, "provider and consumer are both %s", a.Provider)
 	case c.tx.Signer != a.Provider && c.tx.Signer != a.Consumer:
 		return bbus.Errorf(bbus.EUNAUTHORIZED, "only the provider %s or the consumer %s may propose their agreement, not %s", a.Provider, a.Consumer, c.tx.Signer)
-	case a.Availability < 0 || a.Availability > 100_000 || a.PenaltyPct < 0 || a.PenaltyPct > 100_000:
-		return bbus.Errorf(bbus.EINVALID, "availability and penalty are percentages between 0 and 100")
-	case a.MaxLatencyMS < 0 || a.MaxLatencyMS > 3_600_000:
-		return bbus.Errorf(bbus.EINVALID, "max_latency_ms must be between 0 and 3600000")
 	case a.Until != 0 && a.Until <= c.h.Time.Unix():
 		return bbus.Errorf(bbus.EINVALID, "the agreement would end at %s, not after the block time %s", unixString(a.Until), c.h.Time.Format(time.RFC3339))
 	case a.Until > maxUnix:
 		return bbus.Errorf(bbus.EINVALID, "the agreement would end at %s, after the last second of the year 9999 (omit until for an open-ended agreement)", unixString(a.Until))
-	}
-	if err := validatePrices(a.PriceVCPUHour, a.PriceGiBHour); err != nil {
-		return err
 	}
 	seq := nextSeq(c.st, keyAgreementSeq)
 	ag := &bbus.Agreement{
@@ -281,9 +245,6 @@ func (c *ctx) checkMigrationAgreement(id string, vm *bbus.VM, to string) error {
 
 func (c *ctx) oracleJoin(a *bbus.OracleJoin) error {
 	id := c.tx.Signer
-	if err := bbus.ValidateText("oracle name", a.Name, true); err != nil {
-		return err
-	}
 	if idTaken(c.st, id) {
 		return bbus.Errorf(bbus.EEXISTS, "oracle id %s is taken", id)
 	}
@@ -299,9 +260,6 @@ func (c *ctx) oracleJoin(a *bbus.OracleJoin) error {
 
 func (c *ctx) oracleApprove(a *bbus.OracleApprove) error {
 	id := a.Oracle
-	if err := a.Validate(); err != nil {
-		return err
-	}
 	o := new(bbus.Oracle)
 	if !getJSON(c.st, oracleKey(id), o) {
 		return bbus.Errorf(bbus.ENOTFOUND, "no oracle %s", id)

@@ -39,9 +39,6 @@ func (c *ctx) migrationPropose(a *bbus.Propose) error {
 	if vm.Migration != "" {
 		return bbus.Errorf(bbus.EOPEN, "VM %s already has open migration %s", vm.ID, vm.Migration)
 	}
-	if err := bbus.ValidateID("destination cloud", a.To); err != nil {
-		return err
-	}
 	if a.To == vm.Host {
 		return bbus.Errorf(bbus.EINVALID, "VM %s already runs on %s", vm.ID, a.To)
 	}

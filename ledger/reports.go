@@ -58,8 +58,6 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 	// The window is compared as integers before it becomes a time.Time: a
 	// second far outside the calendar would wrap around in time.Unix.
 	switch {
-	case a.Start >= a.End:
-		return bbus.Errorf(bbus.EINVALID, "the window's start %s is not before its end %s", unixString(a.Start), unixString(a.End))
 	case afterTime(a.End, c.h.Time):
 		return bbus.Errorf(bbus.EINVALID, "the window ends at %s, after the block time %s: only past windows can be reported", unixString(a.End), c.h.Time.Format(time.RFC3339))
 	case beforeSecond(a.Start, vm.Registered.At):
@@ -67,10 +65,6 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 	case c.oracle.Admitted == nil || beforeSecond(a.Start, c.oracle.Admitted.At):
 		return bbus.Errorf(bbus.EINVALID, "the window starts at %s, before oracle %s was admitted at %s: an oracle reports only what it measured as a member",
 			unixString(a.Start), c.oracle.ID, admittedAt(c.oracle))
-	case a.Availability < 0 || a.Availability > 100_000:
-		return bbus.Errorf(bbus.EINVALID, "availability is a percentage between 0 and 100")
-	case a.LatencyMS < 0 || a.LatencyMS > 3_600_000:
-		return bbus.Errorf(bbus.EINVALID, "latency_ms must be between 0 and 3600000")
 	}
 	start, end := time.Unix(a.Start, 0).UTC(), time.Unix(a.End, 0).UTC()
 	if prev := c.overlappingReport(vm.ID, a.Start, a.End); prev != nil {

@@ -15,9 +15,6 @@ func (c *ctx) loadCloud(id string) *bbus.Cloud {
 
 // loadVM reads a VM named in a transaction.
 func (c *ctx) loadVM(id string) (*bbus.VM, error) {
-	if err := bbus.ValidateID("vm", id); err != nil {
-		return nil, err
-	}
 	vm := new(bbus.VM)
 	if !getJSON(c.st, vmKey(id), vm) {
 		return nil, bbus.Errorf(bbus.ENOTFOUND, "no VM %s", id)
@@ -35,15 +32,6 @@ func allocate(cl *bbus.Cloud, r bbus.Resources) error {
 }
 
 func (c *ctx) vmRegister(a *bbus.VMRegister) error {
-	if err := bbus.ValidateID("vm", a.VM); err != nil {
-		return err
-	}
-	if err := bbus.ValidateImage(a.Image); err != nil {
-		return err
-	}
-	if err := a.Resources.Validate("VM resources", true); err != nil {
-		return err
-	}
 	if getJSON(c.st, vmKey(a.VM), new(bbus.VM)) {
 		return bbus.Errorf(bbus.EEXISTS, "VM id %s is taken", a.VM)
 	}

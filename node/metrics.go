@@ -42,6 +42,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 			Buckets: []float64{.005, .01, .015, .02, .025, .035, .05, .075, .1, .15, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
+	m.reg.MustRegister(n.app.Collectors()...)
 	m.reg.MustRegister(m.txs, m.latency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "bbus_height",

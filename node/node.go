@@ -125,8 +125,9 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	// a submitted transaction is decoded once for Submit, CheckTx and
 	// ProcessProposal.
 	n.txs = chain.NewTxDecoder(8192)
-	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithCheckDecoder(n.txs.Decode), st)
+	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
+	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))
 	if err := n.initREST(); err != nil {
 		st.Close()
 		return nil, err

@@ -218,7 +218,7 @@ func get(get func([]byte, *opt.ReadOptions) ([]byte, error), key []byte) []byte 
 		return nil
 	}
 	if err != nil {
-		panic(fmt.Sprintf("store: read: %v", err))
+		panic(&kv.StorageError{Op: "read", Err: err})
 	}
 	return v
 }
@@ -231,7 +231,7 @@ func iterate(it iteratorI, fn func(k, v []byte) bool) {
 		}
 	}
 	if err := it.Error(); err != nil {
-		panic(fmt.Sprintf("store: iterate: %v", err))
+		panic(&kv.StorageError{Op: "iterate", Err: err})
 	}
 }
 

@@ -120,3 +120,26 @@ func TestLocalWrites(t *testing.T) {
 	}()
 	s.SetLocal([]byte("c/x"), nil)
 }
+
+// TestStorageFaultType shows a failed read of the database panicking with a
+// *kv.StorageError, which the ledger lets through so that the node stops.
+func TestStorageFaultType(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for name, read := range map[string]func(){
+		"get":     func() { s.Committed().Get([]byte("c/a")) },
+		"iterate": func() { s.Committed().Iterate([]byte("c/"), nil, func(_, _ []byte) bool { return true }) },
+	} {
+		func() {
+			defer func() {
+				if v := recover(); !kv.IsStorageFault(v) {
+					t.Errorf("%s on a closed database: panic %v (%T), want a *kv.StorageError", name, v, v)
+				}
+			}()
+			read()
+		}()
+	}
+}

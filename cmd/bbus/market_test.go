@@ -33,7 +33,7 @@ func TestAgreeMigrateReportInvoice(t *testing.T) {
 	tx(0, "cloud1", "cloud", "join", "--name", "Cloud One", "--cpu", "64", "--mem-mib", "65536", "--disk-iops", "1000", "--net-mbps", "1000")
 	tx(0, "local", "oracle", "invite", "oracle1", "--pub-key", pubKey("oracle1"))
 	tx(0, "oracle1", "oracle", "join", "--name", "Probe")
-	tx(1, "oracle1", "cloud", "approve", "cloud1") // a pending oracle signs nothing
+	tx(1, "oracle1", "cloud", "approve", "cloud1")  // a pending oracle signs nothing
 	tx(0, "cloud1", "oracle", "approve", "oracle1") // more than two thirds of two members is both
 	tx(0, "cloud1", "offer", "publish", "--cpu", "32", "--mem-mib", "32768", "--price-vcpu-hour", "0.5", "--tag", "region=eu")
 

@@ -67,7 +67,7 @@ func New(founders ...Founder) *Chain {
 	if len(founders) == 0 {
 		founders = Founders("cloud0")
 	}
-	c := &Chain{l: ledger.New(keys.Verify), st: kv.NewMem(), keys: make(map[string]ed25519.PrivateKey)}
+	c := &Chain{l: ledger.New(keys.Verify).WithKeyCheck(keys.CheckPublicKey), st: kv.NewMem(), keys: make(map[string]ed25519.PrivateKey)}
 	g := &bbus.Genesis{Params: bbus.DefaultParams()}
 	for _, f := range founders {
 		if f.Key == nil {
