@@ -282,9 +282,11 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 	switch {
 	case err != nil && strings.Contains(err.Error(), "already exists in cache"):
 		// The same bytes are in the mempool or were seen before: either it is
-		// about to commit, or it was committed and is now a replay.
+		// about to commit, or it was committed and is now refused (a replay,
+		// or expired since: the expiry is checked first). CometBFT's cache
+		// answers without asking CheckTx, so ask the ledger here.
 		h, _, t := n.store.Last()
-		if c := ledger.New(keys.Verify).Check(n.store.Committed(), ledger.Header{Height: h, Time: t}, raw); c.Code == bbus.EREPLAY {
+		if c := ledger.New(keys.Verify).Check(n.store.Committed(), ledger.Header{Height: h, Time: t}, raw); c.Code != "" {
 			return nil, c.Err()
 		}
 	case err != nil:
