@@ -59,7 +59,9 @@ type Gap struct {
 // now (or after the Last-Event-ID header or the after parameter), filtered by
 // type, vm and cloud. Each event's id is its position; a client that
 // reconnects with the last id it saw misses nothing the node still holds, and
-// gets a "gap" event first if it does not hold everything since.
+// gets a "gap" event first if it does not hold everything since. A stream
+// ends after Options.MaxStreamDuration, and the streams one caller may hold at
+// once are bounded (limits.go).
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	src, ok := a.b.(EventSource)
 	if !ok {
@@ -100,6 +102,17 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after = &p
 	}
+	who := "addr:" + remoteIP(r)
+	if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok && info.caller != "" {
+		who = info.caller
+	}
+	release, serr := a.streams.take(who)
+	if serr != nil {
+		retryAfter(w, time.Second)
+		writeError(w, serr)
+		return
+	}
+	defer release()
 	// Fix the position before answering: whatever commits once the caller
 	// has the response headers is in the stream.
 	batch, pos, gap, wake := src.Events(after, eventBatch)
@@ -123,7 +136,17 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := time.NewTicker(a.opts.EventHeartbeat)
 	defer heartbeat.Stop()
+	// Every stream ends in time, so that none holds its connection forever:
+	// the client resumes it with the last id it saw.
+	lifetime := time.NewTimer(a.opts.MaxStreamDuration)
+	defer lifetime.Stop()
 	for {
+		select {
+		case <-lifetime.C:
+			send(": the stream has lasted its time; resume it with Last-Event-ID\n\n")
+			return
+		default:
+		}
 		var out strings.Builder
 		if gap {
 			b, _ := json.Marshal(&Gap{After: after.String(), Message: "the node no longer holds every event after " + after.String() + " (it restarted, or they were dropped to bound memory); re-read the state you keep"})
@@ -151,6 +174,9 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return
 			case <-a.opts.Closing:
+				return
+			case <-lifetime.C:
+				send(": the stream has lasted its time; resume it with Last-Event-ID\n\n")
 				return
 			}
 		}

@@ -120,7 +120,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.txs = chain.NewTxDecoder(8192)
 	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithCheckDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
-	if err := n.initREST(); err != nil {
+	if err := n.initREST(logs); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (n *Node) Start(api string) error {
 	if api == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", api)
+	ln, err := n.apiListen(api)
 	if err != nil {
 		n.Stop()
 		return fmt.Errorf("REST API: %w", err)
