@@ -14,6 +14,12 @@ import (
 // DefaultEventHeartbeat is how often an idle event stream gets a comment line.
 const DefaultEventHeartbeat = 15 * time.Second
 
+// ResumeComment is the comment line with which the node ends an event stream
+// that has lasted Options.MaxStreamDuration: the client should reconnect with
+// Last-Event-ID set to the id of the stream's last event (an event with an id
+// and no data comes just before, with the position reached).
+const ResumeComment = ": resume: this stream has lasted its time; reconnect with Last-Event-ID"
+
 // eventBatch is how many events the stream takes from the backend at once.
 const eventBatch = 256
 
@@ -140,13 +146,13 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	// the client resumes it with the last id it saw.
 	lifetime := time.NewTimer(a.opts.MaxStreamDuration)
 	defer lifetime.Stop()
+	// end closes the stream when its time is up: an id-only event carries
+	// the position reached (so that a client resumes after the events it
+	// filtered out too), and a comment says to resume.
+	end := func(at EventPos) {
+		send("id: " + at.String() + "\n" + ResumeComment + "\n\n")
+	}
 	for {
-		select {
-		case <-lifetime.C:
-			send(": the stream has lasted its time; resume it with Last-Event-ID\n\n")
-			return
-		default:
-		}
 		var out strings.Builder
 		if gap {
 			b, _ := json.Marshal(&Gap{After: after.String(), Message: "the node no longer holds every event after " + after.String() + " (it restarted, or they were dropped to bound memory); re-read the state you keep"})
@@ -164,6 +170,12 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		if out.Len() > 0 && !send(out.String()) {
 			return
 		}
+		select {
+		case <-lifetime.C:
+			end(pos)
+			return
+		default:
+		}
 		if len(batch) < eventBatch {
 			select {
 			case <-wake:
@@ -176,7 +188,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			case <-a.opts.Closing:
 				return
 			case <-lifetime.C:
-				send(": the stream has lasted its time; resume it with Last-Event-ID\n\n")
+				end(pos)
 				return
 			}
 		}
