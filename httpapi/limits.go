@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bbusdev/bbus"
 )
 
@@ -232,4 +234,18 @@ func retryAfter(w http.ResponseWriter, wait time.Duration) int {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return secs
+}
+
+// Register adds the listener's series to reg: bbus_api_connections (held
+// now) and bbus_api_connections_refused_total.
+func (l *Listener) Register(reg prometheus.Registerer) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "bbus_api_connections",
+			Help: "Connections the REST API holds now.",
+		}, func() float64 { return float64(l.Open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "bbus_api_connections_refused_total",
+			Help: "Connections the REST API refused because a cap (in all, or per address) was reached.",
+		}, func() float64 { return float64(l.Refused()) }))
 }

@@ -211,6 +211,9 @@ func (n *Node) apiListen(addr string) (net.Listener, error) {
 	}
 	l := n.rest.limits
 	n.rest.ln = httpapi.LimitListener(ln, httpapi.ConnLimits{Max: l.conns, MaxPerAddr: l.perAddr, HTTP: n.Config.REST.TLSCertFile == ""})
+	if n.rest.metrics != nil && n.rest.metrics.reg != nil {
+		n.rest.ln.Register(n.rest.metrics.reg)
+	}
 	if n.rest.logs != nil {
 		fmt.Fprintf(n.rest.logs, "bbus: %s\n", l)
 	}

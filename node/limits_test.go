@@ -160,6 +160,10 @@ func TestConnectionCaps(t *testing.T) {
 	if got := n.rest.ln.Refused(); got != 5 {
 		t.Errorf("the listener counts %d refusals, want 5", got)
 	}
+	resp, body := ask(t, dialFrom(t, c, addr), "/metrics")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "bbus_api_connections_refused_total 5") {
+		t.Errorf("GET /metrics: %d, no bbus_api_connections_refused_total 5", resp.StatusCode)
+	}
 }
 
 // waitOpen waits until the API holds at most want connections.
