@@ -20,6 +20,12 @@ type EventStream struct {
 	body io.ReadCloser
 	r    *bufio.Reader
 	last string
+
+	// To resume a stream the node ended because it had lasted its time.
+	c      *Client
+	ctx    context.Context
+	filter httpapi.EventFilter
+	resume bool
 }
 
 // GapError is what EventStream.Next returns when the node no longer holds
@@ -34,9 +40,19 @@ func (e *GapError) Error() string { return "events missed: " + e.Gap.Message }
 // empty, otherwise after the event with that id (EventStream.LastID of an
 // earlier stream, to resume it). It returns once the node has fixed where the
 // stream starts, so every event committed from then on is in it. The stream
-// lasts until ctx is done or Close; send it through a client whose
-// http.Client has no Timeout.
+// lasts until ctx is done or Close (the node ends each stream after its
+// rest.max_stream_duration; Next then resumes it where it was, unseen); send
+// it through a client whose http.Client has no Timeout.
 func (c *Client) Events(ctx context.Context, f httpapi.EventFilter, after string) (*EventStream, error) {
+	body, err := c.openEvents(ctx, f, after)
+	if err != nil {
+		return nil, err
+	}
+	return &EventStream{body: body, r: bufio.NewReader(body), last: after, c: c, ctx: ctx, filter: f}, nil
+}
+
+// openEvents sends GET /v1/events and returns the stream's body.
+func (c *Client) openEvents(ctx context.Context, f httpapi.EventFilter, after string) (io.ReadCloser, error) {
 	q := url.Values{}
 	if len(f.Types) > 0 {
 		q.Set("type", strings.Join(f.Types, ","))
@@ -63,22 +79,40 @@ func (c *Client) Events(ctx context.Context, f httpapi.EventFilter, after string
 		}
 		return nil, bbus.Errorf(httpapi.Code(resp.StatusCode), "GET /v1/events: HTTP %s", resp.Status)
 	}
-	return &EventStream{body: resp.Body, r: bufio.NewReader(resp.Body), last: after}, nil
+	return resp.Body, nil
 }
 
 // Next returns the next event. It returns a *GapError (and the stream goes
-// on) when events were missed, and io.EOF when the node closed the stream.
+// on) when events were missed, and io.EOF when the node closed the stream
+// (other than to have it resumed, which Next does).
 func (s *EventStream) Next() (*httpapi.Event, error) {
 	var id, typ string
 	var data strings.Builder
 	for {
 		line, err := s.r.ReadString('\n')
+		if err == io.EOF && s.resume && s.c != nil {
+			s.resume = false
+			body, oerr := s.c.openEvents(s.ctx, s.filter, s.last)
+			if oerr != nil {
+				return nil, oerr
+			}
+			s.body.Close()
+			s.body, s.r = body, bufio.NewReader(body)
+			id, typ = "", ""
+			data.Reset()
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		line = strings.TrimRight(line, "\r\n")
 		if line == "" {
 			if data.Len() == 0 {
+				// An id without data moves the position (the node's
+				// stream ends so), as in EventSource.
+				if id != "" {
+					s.last = id
+				}
 				id, typ = "", ""
 				continue
 			}
@@ -99,6 +133,9 @@ func (s *EventStream) Next() (*httpapi.Event, error) {
 			return ev, nil
 		}
 		if strings.HasPrefix(line, ":") {
+			if line == httpapi.ResumeComment {
+				s.resume = true
+			}
 			continue
 		}
 		field, value, _ := strings.Cut(line, ":")

@@ -62,3 +62,38 @@ func TestEventStreamParsing(t *testing.T) {
 		t.Errorf("a refused stream: %v", err)
 	}
 }
+
+// TestEventStreamResumes: when the node ends a stream because it has lasted
+// its time, Next reconnects after the position the node gave (past events
+// the filter left out) and goes on; a stream that simply ends gives io.EOF.
+func TestEventStreamResumes(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Header.Get("Last-Event-ID"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch len(asked) {
+		case 1:
+			fmt.Fprint(w, "id: 7-0\nevent: vm.registered\ndata: {\"id\":\"7-0\",\"type\":\"vm.registered\"}\n\n")
+			fmt.Fprint(w, "id: 9-0\n"+httpapi.ResumeComment+"\n\n")
+		default:
+			fmt.Fprint(w, "id: 10-0\nevent: vm.registered\ndata: {\"id\":\"10-0\",\"type\":\"vm.registered\"}\n\n")
+		}
+	}))
+	defer srv.Close()
+	s, err := client.New(srv.URL).Events(context.Background(), httpapi.EventFilter{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, want := range []string{"7-0", "10-0"} {
+		if e, err := s.Next(); err != nil || e.ID != want {
+			t.Fatalf("want %s: %+v %v", want, e, err)
+		}
+	}
+	if _, err := s.Next(); err != io.EOF {
+		t.Fatalf("end of stream: %v", err)
+	}
+	if len(asked) != 2 || asked[0] != "" || asked[1] != "9-0" {
+		t.Errorf("Last-Event-ID of the requests: %q", asked)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -208,7 +207,27 @@ func (a *api) guard(pattern string, h http.HandlerFunc) http.HandlerFunc {
 			info.route = pattern
 		}
 		if acc != accessPublic {
+			if r.Method == http.MethodPost {
+				if err := checkContentType(r); err != nil {
+					writeError(w, err)
+					return
+				}
+			}
+			// An address that sent too many bad tokens gets no token checked
+			// until its allowance refills: guessing is slow.
+			failKey := "addr:" + remoteIP(r)
+			hasToken := r.Header.Get("Authorization") != ""
+			if hasToken {
+				if blocked, wait := a.authFails.blocked(failKey); blocked {
+					secs := retryAfter(w, wait)
+					writeError(w, bbus.Errorf(bbus.ERATELIMITED, "too many requests with a token that is not valid from this address (at most %d a minute); retry after %d s", a.opts.AuthFailuresPerMinute, secs))
+					return
+				}
+			}
 			c, err := a.authenticate(r)
+			if err != nil && hasToken && err.Code == bbus.EUNAUTHENTICATED {
+				a.authFails.allow(failKey)
+			}
 			if err == nil {
 				err = a.authorize(c, acc, r)
 			}
@@ -220,10 +239,12 @@ func (a *api) guard(pattern string, h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 			if ok, wait := a.limiter.allow(c.limitKey); !ok {
-				secs := int(math.Ceil(wait.Seconds()))
-				w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
-				writeError(w, bbus.Errorf(bbus.ERATELIMITED, "too many requests from this caller: at most %g a second (bursts of %g); retry after %d s", a.limiter.rate, a.limiter.burst, max(1, secs)))
+				secs := retryAfter(w, wait)
+				writeError(w, bbus.Errorf(bbus.ERATELIMITED, "too many requests from this caller: at most %g a second (bursts of %g); retry after %d s", a.limiter.rate, a.limiter.burst, secs))
 				return
+			}
+			if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+				info.caller = c.streamKey(r)
 			}
 		}
 		h(w, r)
@@ -244,8 +265,18 @@ func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.
 	m.ServeMux.HandleFunc(pattern, m.a.guard(pattern, h))
 }
 
-// requestInfo is what the route's guard tells the request's middleware.
-type requestInfo struct{ route string }
+// requestInfo is what the route's guard tells the request's middleware and
+// handler: the route, and who the caller is for the event stream caps.
+type requestInfo struct{ route, caller string }
+
+// streamKey names c for the event stream caps: its token or certificate, or
+// else its address (loopback included).
+func (c caller) streamKey(r *http.Request) string {
+	if c.limitKey != "" {
+		return c.limitKey
+	}
+	return "addr:" + remoteIP(r)
+}
 
 type infoKey struct{}
 
@@ -253,8 +284,7 @@ type infoKey struct{}
 // an allowed origin. It reports whether it answered the request.
 func (a *api) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || len(a.opts.CORSOrigins) == 0 ||
-		!slices.Contains(a.opts.CORSOrigins, "*") && !slices.Contains(a.opts.CORSOrigins, origin) {
+	if origin == "" || !a.corsAllowed(origin) {
 		return false
 	}
 	h := w.Header()
@@ -295,14 +325,22 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (to flush events).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// serve is what ServeHTTP does for every request: CORS, the body limit, the
-// route, and the request's metrics.
+// serve is what ServeHTTP does for every request: the Host and Origin checks
+// (origin.go), CORS, the body limit, the route, and the request's metrics.
 func (a *api) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	info := &requestInfo{}
 	defer func() { a.metrics.observe(info.route, rec.status, time.Since(start)) }()
 	defer a.recoverPanic(rec, r)
+	if err := a.checkHost(r); err != nil {
+		writeError(rec, err)
+		return
+	}
+	if err := a.checkOrigin(r); err != nil {
+		writeError(rec, err)
+		return
+	}
 	if a.cors(rec, r) {
 		return
 	}

@@ -14,6 +14,12 @@ import (
 // DefaultEventHeartbeat is how often an idle event stream gets a comment line.
 const DefaultEventHeartbeat = 15 * time.Second
 
+// ResumeComment is the comment line with which the node ends an event stream
+// that has lasted Options.MaxStreamDuration: the client should reconnect with
+// Last-Event-ID set to the id of the stream's last event (an event with an id
+// and no data comes just before, with the position reached).
+const ResumeComment = ": resume: this stream has lasted its time; reconnect with Last-Event-ID"
+
 // eventBatch is how many events the stream takes from the backend at once.
 const eventBatch = 256
 
@@ -59,7 +65,9 @@ type Gap struct {
 // now (or after the Last-Event-ID header or the after parameter), filtered by
 // type, vm and cloud. Each event's id is its position; a client that
 // reconnects with the last id it saw misses nothing the node still holds, and
-// gets a "gap" event first if it does not hold everything since.
+// gets a "gap" event first if it does not hold everything since. A stream
+// ends after Options.MaxStreamDuration, and the streams one caller may hold at
+// once are bounded (limits.go).
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	src, ok := a.b.(EventSource)
 	if !ok {
@@ -100,6 +108,17 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after = &p
 	}
+	who := "addr:" + remoteIP(r)
+	if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok && info.caller != "" {
+		who = info.caller
+	}
+	release, serr := a.streams.take(who)
+	if serr != nil {
+		retryAfter(w, time.Second)
+		writeError(w, serr)
+		return
+	}
+	defer release()
 	// Fix the position before answering: whatever commits once the caller
 	// has the response headers is in the stream.
 	batch, pos, gap, wake := src.Events(after, eventBatch)
@@ -123,6 +142,16 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := time.NewTicker(a.opts.EventHeartbeat)
 	defer heartbeat.Stop()
+	// Every stream ends in time, so that none holds its connection forever:
+	// the client resumes it with the last id it saw.
+	lifetime := time.NewTimer(a.opts.MaxStreamDuration)
+	defer lifetime.Stop()
+	// end closes the stream when its time is up: an id-only event carries
+	// the position reached (so that a client resumes after the events it
+	// filtered out too), and a comment says to resume.
+	end := func(at EventPos) {
+		send("id: " + at.String() + "\n" + ResumeComment + "\n\n")
+	}
 	for {
 		var out strings.Builder
 		if gap {
@@ -141,6 +170,12 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		if out.Len() > 0 && !send(out.String()) {
 			return
 		}
+		select {
+		case <-lifetime.C:
+			end(pos)
+			return
+		default:
+		}
 		if len(batch) < eventBatch {
 			select {
 			case <-wake:
@@ -151,6 +186,9 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return
 			case <-a.opts.Closing:
+				return
+			case <-lifetime.C:
+				end(pos)
 				return
 			}
 		}

@@ -57,6 +57,25 @@ type Options struct {
 	// Closing, once closed, ends every event stream, so that a server's
 	// graceful shutdown need not wait for them (http.Server.RegisterOnShutdown).
 	Closing <-chan struct{}
+
+	// Hosts are the host names the API answers to besides IP addresses and
+	// localhost ("*": any); a request for another name is refused with 403
+	// (forbidden), which is what DNS rebinding would need.
+	Hosts []string
+	// MaxEventStreams bounds the event streams open at once, in all (past
+	// it, 503 unavailable) and per caller, a token or else an address (429
+	// rate_limited). Zero means no bound.
+	MaxEventStreams          int
+	MaxEventStreamsPerCaller int
+	// MaxStreamDuration ends an event stream after this long; its client
+	// resumes with Last-Event-ID. Zero means DefaultMaxStreamDuration.
+	MaxStreamDuration time.Duration
+	// AuthFailuresPerMinute is how many requests with a token that is not
+	// valid one address may send a minute (and at once); past it every
+	// request of that address that carries a token gets 429 with Retry-After
+	// until the minute has refilled. Zero means DefaultAuthFailuresPerMinute,
+	// negative no limit.
+	AuthFailuresPerMinute int
 }
 
 func (o Options) withDefaults() Options {
@@ -81,6 +100,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EventHeartbeat <= 0 {
 		o.EventHeartbeat = DefaultEventHeartbeat
+	}
+	if o.MaxStreamDuration <= 0 {
+		o.MaxStreamDuration = DefaultMaxStreamDuration
+	}
+	if o.AuthFailuresPerMinute == 0 {
+		o.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute
 	}
 	return o
 }
@@ -112,6 +137,10 @@ type api struct {
 	mux     *routeMux
 	limiter *limiter
 	metrics *apiMetrics
+	// authFails limits requests with bad tokens per address; streams counts
+	// the event streams (limits.go).
+	authFails *limiter
+	streams   *streamSlots
 }
 
 // New returns the API's handler over b.
@@ -119,6 +148,10 @@ func New(b Backend, opts Options) http.Handler {
 	a := &api{b: b, opts: opts.withDefaults()}
 	a.mux = &routeMux{ServeMux: http.NewServeMux(), a: a}
 	a.limiter = newLimiter(a.opts.RateLimit, a.opts.RateBurst)
+	if n := a.opts.AuthFailuresPerMinute; n > 0 {
+		a.authFails = newLimiter(float64(n)/60, n)
+	}
+	a.streams = newStreamSlots(a.opts.MaxEventStreams, a.opts.MaxEventStreamsPerCaller)
 	a.metrics = newAPIMetrics(a.opts.Registerer)
 	a.routes()
 	return a

@@ -105,6 +105,9 @@ func call(t *testing.T, method, url string, body []byte, headers ...string) resp
 	if err != nil {
 		t.Fatal(err)
 	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // unless headers say otherwise
+	}
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Set(k, v)
@@ -768,15 +771,15 @@ func TestRateLimit(t *testing.T) {
 // and its preflight is answered.
 func TestCORS(t *testing.T) {
 	base := serve(t, ledgertest.New(), httpapi.Options{})
-	if r := call(t, "GET", base+"/v1/status", nil, "Origin: https://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("CORS without configuration: %v", r.header)
+	if r := call(t, "GET", base+"/v1/status", nil, "Origin: https://evil.example"); r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS without configuration: %d %v", r.status, r.header)
 	}
 	base = serve(t, ledgertest.New(), httpapi.Options{CORSOrigins: []string{"https://dash.example"}})
 	if r := call(t, "GET", base+"/v1/status", nil, "Origin: https://dash.example"); r.header.Get("Access-Control-Allow-Origin") != "https://dash.example" {
 		t.Errorf("allowed origin: %v", r.header)
 	}
-	if r := call(t, "GET", base+"/v1/status", nil, "Origin: https://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("other origin: %v", r.header)
+	if r := call(t, "GET", base+"/v1/status", nil, "Origin: https://evil.example"); r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin: %d %v", r.status, r.header)
 	}
 	r := call(t, "OPTIONS", base+"/v1/vms", nil, "Origin: https://dash.example", "Access-Control-Request-Method: POST", "Access-Control-Request-Headers: authorization")
 	if r.status != 204 || !strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Authorization") {

@@ -220,14 +220,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *bbu
 	return raw, nil
 }
 
-// decodeBody decodes one JSON object into v, refusing unknown fields and
-// trailing data. An empty body is allowed only when emptyOK.
+// decodeBody decodes one JSON object into v, refusing unknown fields,
+// duplicate keys, keys in the wrong case (checkKeys) and trailing data. An empty body is allowed only when emptyOK.
 func decodeBody(body []byte, v any, emptyOK bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		if emptyOK {
 			return nil
 		}
 		return bbus.Errorf(bbus.EMALFORMED, "request body is empty; send a JSON object")
+	}
+	if err := checkKeys(body, v); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +10,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,6 +61,25 @@ type RESTConfig struct {
 	ReadTimeout       Duration `json:"read_timeout"`
 	WriteTimeout      Duration `json:"write_timeout"`
 	IdleTimeout       Duration `json:"idle_timeout"`
+
+	// What callers may hold (docs/API.md, "Limits"). The node raises its
+	// descriptor limit to the hard limit at start, keeps DescriptorReserve
+	// descriptors for consensus (its WAL, databases and peers), and derives
+	// each cap left at 0 from what remains.
+	DescriptorReserve        int `json:"descriptor_reserve"`
+	MaxConnections           int `json:"max_connections"`
+	MaxConnectionsPerAddr    int `json:"max_connections_per_addr"`
+	MaxEventStreams          int `json:"max_event_streams"`
+	MaxEventStreamsPerCaller int `json:"max_event_streams_per_caller"`
+	// MaxStreamDuration ends an event stream after this long (the client
+	// resumes with Last-Event-ID), so every connection has a bounded life.
+	MaxStreamDuration Duration `json:"max_stream_duration"`
+	// AuthFailuresPerMinute: requests with a token that is not valid one
+	// address may send a minute; past it, 429. Negative: no limit.
+	AuthFailuresPerMinute int `json:"auth_failures_per_minute"`
+	// Hosts are host names the API answers to besides IP addresses,
+	// localhost and this machine's name ("*": any name).
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // DefaultRESTConfig returns the REST settings of a new home.
@@ -73,6 +95,10 @@ func DefaultRESTConfig() RESTConfig {
 		ReadTimeout:       Duration(30 * time.Second),
 		WriteTimeout:      Duration(SubmitTimeout + 10*time.Second),
 		IdleTimeout:       Duration(2 * time.Minute),
+
+		DescriptorReserve:     DefaultDescriptorReserve,
+		MaxStreamDuration:     Duration(httpapi.DefaultMaxStreamDuration),
+		AuthFailuresPerMinute: httpapi.DefaultAuthFailuresPerMinute,
 	}
 }
 
@@ -89,6 +115,9 @@ func (c *RESTConfig) Validate() error {
 		return bbus.Errorf(bbus.EINVALID, "rest.tls_client_ca_file needs rest.tls_cert_file and rest.tls_key_file")
 	case c.RateLimit < 0 || c.RateBurst < 0 || c.MaxBodyBytes < 0 || c.EventBuffer < 0:
 		return bbus.Errorf(bbus.EINVALID, "rest: rate_limit, rate_burst, max_body_bytes and event_buffer must not be negative")
+	case c.DescriptorReserve < 0 || c.MaxConnections < 0 || c.MaxConnectionsPerAddr < 0 || c.MaxEventStreams < 0 ||
+		c.MaxEventStreamsPerCaller < 0 || c.MaxStreamDuration < 0:
+		return bbus.Errorf(bbus.EINVALID, "rest: descriptor_reserve, max_connections, max_connections_per_addr, max_event_streams, max_event_streams_per_caller and max_stream_duration must not be negative")
 	}
 	return nil
 }
@@ -98,11 +127,61 @@ type restState struct {
 	key     *keys.Key
 	events  *eventRing
 	metrics *nodeMetrics
+	logs    io.Writer
+	limits  restLimits
+	ln      *httpapi.Listener
+}
+
+// DefaultDescriptorReserve is how many descriptors a new home keeps for
+// consensus: CometBFT's WAL, its databases' files and its peers' connections.
+const DefaultDescriptorReserve = 4096
+
+// maxDerivedConnections bounds the connection cap derived from a large
+// descriptor limit: past it memory, not descriptors, runs out.
+const maxDerivedConnections = 32768
+
+// restLimits are the caps the REST API runs with, as the node derived them.
+type restLimits struct {
+	descriptors     uint64 // the soft limit after raising it; 0 unknown
+	before, hard    uint64
+	reserve         int
+	conns, perAddr  int
+	streams, perKey int
+}
+
+// deriveLimits works out the API's caps from c and a descriptor limit
+// (0: unknown): every cap c leaves at 0 comes from what the reserve leaves.
+func (c *RESTConfig) deriveLimits(descriptors uint64) restLimits {
+	l := restLimits{descriptors: descriptors, reserve: c.DescriptorReserve}
+	avail := maxDerivedConnections
+	if descriptors > 0 {
+		fds := int(min(descriptors, 1<<30))
+		l.reserve = min(l.reserve, fds/2)
+		avail = fds - l.reserve
+	}
+	l.conns = c.MaxConnections
+	if l.conns == 0 || l.conns > avail {
+		l.conns = min(avail, maxDerivedConnections)
+	}
+	l.perAddr = cmp.Or(c.MaxConnectionsPerAddr, max(1, l.conns/4))
+	l.streams = cmp.Or(c.MaxEventStreams, max(1, l.conns/4))
+	l.perKey = cmp.Or(c.MaxEventStreamsPerCaller, min(l.streams, 32))
+	return l
+}
+
+// String says what the limits are, for the node's log at start.
+func (l restLimits) String() string {
+	fds := "unknown"
+	if l.descriptors > 0 {
+		fds = fmt.Sprintf("%d (soft limit was %d, hard limit %d)", l.descriptors, l.before, l.hard)
+	}
+	return fmt.Sprintf("descriptors %s, %d kept for consensus; REST API: at most %d connections (%d per address), %d event streams (%d per caller)",
+		fds, l.reserve, l.conns, l.perAddr, l.streams, l.perKey)
 }
 
 // initREST prepares the API's state and watches the application's blocks for
 // events and metrics. Open calls it before consensus starts, so no block is missed.
-func (n *Node) initREST() error {
+func (n *Node) initREST(logs io.Writer) error {
 	k, err := keys.Load(n.Home, n.Config.Cloud)
 	if err != nil {
 		return err
@@ -111,13 +190,34 @@ func (n *Node) initREST() error {
 	if err := rc.Validate(); err != nil {
 		return err
 	}
+	before, fds, hard, _ := raiseFileLimit()
+	limits := rc.deriveLimits(fds)
+	limits.before, limits.hard = before, hard
 	h, _, _ := n.store.Last()
-	n.rest = restState{key: k, events: newEventRing(rc.EventBuffer, h), metrics: newNodeMetrics(n)}
+	n.rest = restState{key: k, events: newEventRing(rc.EventBuffer, h), metrics: newNodeMetrics(n), logs: logs, limits: limits}
 	n.app.Watch(func(b *chain.Block) {
 		n.rest.events.add(b)
 		n.rest.metrics.block(b)
 	})
 	return nil
+}
+
+// apiListen listens for the REST API on addr, holding at most the
+// connections the limits allow, and logs the limits.
+func (n *Node) apiListen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	l := n.rest.limits
+	n.rest.ln = httpapi.LimitListener(ln, httpapi.ConnLimits{Max: l.conns, MaxPerAddr: l.perAddr, HTTP: n.Config.REST.TLSCertFile == ""})
+	if n.rest.metrics != nil && n.rest.metrics.reg != nil {
+		n.rest.ln.Register(n.rest.metrics.reg)
+	}
+	if n.rest.logs != nil {
+		fmt.Fprintf(n.rest.logs, "bbus: %s\n", l)
+	}
+	return n.rest.ln, nil
 }
 
 // apiServer returns the REST API's server, with TLS if the config asks.
@@ -132,6 +232,15 @@ func (n *Node) apiServer() (*http.Server, error) {
 		CORSOrigins:  rc.CORSOrigins,
 		Registerer:   n.rest.metrics.reg,
 		Gatherer:     n.rest.metrics.reg,
+
+		Hosts:                    rc.Hosts,
+		MaxEventStreams:          n.rest.limits.streams,
+		MaxEventStreamsPerCaller: n.rest.limits.perKey,
+		MaxStreamDuration:        time.Duration(rc.MaxStreamDuration),
+		AuthFailuresPerMinute:    rc.AuthFailuresPerMinute,
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		opts.Hosts = append(opts.Hosts[:len(opts.Hosts):len(opts.Hosts)], name)
 	}
 	srv := &http.Server{
 		ReadHeaderTimeout: time.Duration(rc.ReadHeaderTimeout),

@@ -153,6 +153,10 @@ func TestRESTConfigValidated(t *testing.T) {
 		func(r *RESTConfig) { r.TLSClientCAFile = "ca.crt" },
 		func(r *RESTConfig) { r.TLSClientScope = "admin" },
 		func(r *RESTConfig) { r.RateLimit = -1 },
+		func(r *RESTConfig) { r.MaxConnections = -1 },
+		func(r *RESTConfig) { r.MaxEventStreamsPerCaller = -1 },
+		func(r *RESTConfig) { r.DescriptorReserve = -1 },
+		func(r *RESTConfig) { r.MaxStreamDuration = -1 },
 	} {
 		r := DefaultRESTConfig()
 		mutate(&r)

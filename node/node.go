@@ -128,7 +128,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
 	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))
-	if err := n.initREST(); err != nil {
+	if err := n.initREST(logs); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (n *Node) Start(api string) error {
 	if api == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", api)
+	ln, err := n.apiListen(api)
 	if err != nil {
 		n.Stop()
 		return fmt.Errorf("REST API: %w", err)
@@ -304,9 +304,11 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 	switch {
 	case err != nil && strings.Contains(err.Error(), "already exists in cache"):
 		// The same bytes are in the mempool or were seen before: either it is
-		// about to commit, or it was committed and is now a replay.
+		// about to commit, or it was committed and is now refused (a replay,
+		// or expired since: the expiry is checked first). CometBFT's cache
+		// answers without asking CheckTx, so ask the ledger here.
 		h, _, t := n.store.Last()
-		if c := ledger.New(keys.Verify).Check(n.store.Committed(), ledger.Header{Height: h, Time: t}, raw); c.Code == bbus.EREPLAY {
+		if c := ledger.New(keys.Verify).Check(n.store.Committed(), ledger.Header{Height: h, Time: t}, raw); c.Code != "" {
 			return nil, c.Err()
 		}
 	case err != nil:
