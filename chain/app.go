@@ -23,8 +23,9 @@ import (
 	"github.com/bbusdev/bbus/store"
 )
 
-// AppVersion is the version of the state machine's rules.
-const AppVersion = 1
+// AppVersion is the version of the state machine's rules. 2: invitations, value ranges, removal
+// ending what the removed cloud touched, agreement proposal expiry and decline.
+const AppVersion = 2
 
 // Outcome is one transaction of a committed block.
 type Outcome struct {
