@@ -289,5 +289,5 @@ func (r *Recorder) Reconcile(ctx context.Context, running []string) {
 		}
 		r.note(ev, e)
 	}
-	r.note(Event{}, Entry{Outcome: Nothing, Why: fmt.Sprintf("on start: %d VMs run on the layer, %d of them as the ledger says", len(running), done)})
+	r.note(Event{}, Entry{Outcome: Nothing, Why: fmt.Sprintf("on start: %d VMs run on the layer, %d of them where the ledger already said", len(running), done)})
 }
