@@ -110,6 +110,17 @@ func (r *Recorder) decide(ev Event, v view) (Entry, []bbus.Action) {
 		return e, a
 	}
 	ref := func() *bbus.MigrationRef { return &bbus.MigrationRef{Migration: m.ID} }
+	// An event that names the clouds of its migration is for the agents of
+	// both: each takes its own side.
+	switch {
+	case ev.Kind == MigrationStarted && ev.Source != "" && ev.Source != self:
+		return nothing("the migration of VM %s leaves %s: its agent proposes", ev.VM, ev.Source)
+	case (ev.Kind == MigrationArrived || ev.Kind == MigrationSucceeded) && ev.Destination != "" && ev.Destination != self:
+		return nothing("the migration of VM %s goes to %s: its agent accepts and completes", ev.VM, ev.Destination)
+	case (ev.Kind == VMCreated || ev.Kind == VMDeleted) && ev.Source != "" && ev.Source != self:
+		// A VM event's Source, where a sender names one, is the cloud it happened on.
+		return nothing("VM %s is on %s, not %s", ev.VM, ev.Source, self)
+	}
 	switch ev.Kind {
 	case MigrationStarted:
 		switch {
