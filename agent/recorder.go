@@ -102,23 +102,40 @@ func New(cfg Config) (*Recorder, error) {
 	}
 	now := time.Now().UTC()
 	r.state = State{Cloud: cfg.Cloud, Node: cfg.Client.BaseURL(), Source: cfg.Source, PID: os.Getpid(), Started: now, Updated: now, Log: []Entry{}}
+	if cfg.Home != "" {
+		// The log and the last refusal go on across restarts; the counts
+		// are since this start.
+		if old, err := ReadState(cfg.Home); err == nil && old.Cloud == cfg.Cloud {
+			r.state.Log, r.state.LastRefusal = old.Log, old.LastRefusal
+		}
+	}
 	return r, nil
 }
 
 // Run reconciles (if src is a Reconciler) and then records what src reports,
-// until ctx ends or src fails; it returns src's error, or ctx's.
+// until ctx ends or src fails; it returns src's error, or ctx's. The emit it
+// gives src returns once the event is handled (recorded, refused, or waiting
+// for the other cloud).
 func (r *Recorder) Run(ctx context.Context, src Source) error {
 	if err := r.chain(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := make(chan Event, 1024)
+	events := make(chan handled, 64)
 	errc := make(chan error, 1)
 	go func() {
+		// emit returns once the event is handled: a source that answers its
+		// sender (the CloudEvents hook) answers after the step is taken.
 		errc <- src.Run(ctx, func(ev Event) {
+			h := handled{ev, make(chan struct{})}
 			select {
-			case events <- ev:
+			case events <- h:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-h.done:
 			case <-ctx.Done():
 			}
 		})
@@ -135,8 +152,9 @@ func (r *Recorder) Run(ctx context.Context, src Source) error {
 	defer tick.Stop()
 	for {
 		select {
-		case ev := <-events:
-			r.Handle(ctx, ev)
+		case h := <-events:
+			r.Handle(ctx, h.ev)
+			close(h.done)
 		case <-tick.C:
 			r.Retry(ctx)
 		case err := <-errc:
@@ -144,8 +162,9 @@ func (r *Recorder) Run(ctx context.Context, src Source) error {
 		drain:
 			for {
 				select {
-				case ev := <-events:
-					r.Handle(ctx, ev)
+				case h := <-events:
+					r.Handle(ctx, h.ev)
+					close(h.done)
 				default:
 					break drain
 				}
@@ -158,6 +177,12 @@ func (r *Recorder) Run(ctx context.Context, src Source) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// handled is an event on its way to the recorder, and the signal that it was handled.
+type handled struct {
+	ev   Event
+	done chan struct{}
 }
 
 // chain learns the chain id the agent signs for.

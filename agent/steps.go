@@ -201,6 +201,8 @@ func (r *Recorder) decide(ev Event, v view) (Entry, []bbus.Action) {
 			return nothing("VM %s is already %s", ev.VM, vm.State)
 		case vm.Host != self:
 			return nothing("VM %s runs on %s by the ledger, not on %s", ev.VM, vm.Host, self)
+		case vm.Owner != self:
+			return differ("VM %s was destroyed on %s, but only its owner %s may terminate it on the ledger", ev.VM, self, vm.Owner)
 		}
 		return steps(fmt.Sprintf("VM %s was destroyed on %s", ev.VM, self), bbus.Action{VMTerminate: &bbus.VMRef{VM: ev.VM}})
 	}

@@ -48,6 +48,7 @@ var commands = []command{
 	{"query", "read the ledger through a node", runQuery},
 	{"events", "stream the ledger's events from a node as they commit", runEvents},
 	{"evidence", "export a VM's evidence bundle from a node, or verify one offline", runEvidence},
+	{"agent", "record the cloud's side of its migrations from its virtualisation layer", runAgent},
 	{"bench", "measure latency, throughput, CPU, memory and disk against the bare engine", runBench},
 	{"help", "print the usage of bbus or of one command", nil},
 }

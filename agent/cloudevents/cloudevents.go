@@ -126,8 +126,9 @@ func (s *Source) Run(ctx context.Context, emit func(agent.Event)) error {
 	}
 }
 
-// Handler returns the hook's handler: it answers 202 to an event it passed
-// on to emit, 400 (with the error shape of the node's API) to one it cannot
+// Handler returns the hook's handler: it answers 202 to an event once emit
+// returned (the agent's Recorder returns once it handled it: a sender that got
+// no answer should send the event again, which records nothing twice), 400 (with the error shape of the node's API) to one it cannot
 // take, 401 without the token.
 func (s *Source) Handler(emit func(agent.Event)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ type sender struct {
 	t      *testing.T
 	c      cloudevents.Client
 	token  string
-	nextID int
+	nextID atomic.Int64
 }
 
 func newSender(t *testing.T, token string) *sender {
@@ -82,13 +83,27 @@ func newSender(t *testing.T, token string) *sender {
 // and returns the HTTP status.
 func (s *sender) send(url, typ string, d ce.Data, structured bool) int {
 	s.t.Helper()
-	s.nextID++
+	code, err := s.post(url, typ, d, structured)
+	if err != nil {
+		s.t.Fatalf("send %s: %v", typ, err)
+	}
+	return code
+}
+
+// sendQuiet posts a structured event and returns the HTTP status, or 0 if
+// there was no answer.
+func (s *sender) sendQuiet(url, typ string, d ce.Data) int {
+	code, _ := s.post(url, typ, d, true)
+	return code
+}
+
+func (s *sender) post(url, typ string, d ce.Data, structured bool) (int, error) {
 	e := cloudevents.NewEvent()
-	e.SetID(fmt.Sprintf("evt-%d", s.nextID))
+	e.SetID(fmt.Sprintf("evt-%d", s.nextID.Add(1)))
 	e.SetSource("/test/orchestrator")
 	e.SetType(typ)
 	if err := e.SetData(cloudevents.ApplicationJSON, d); err != nil {
-		s.t.Fatal(err)
+		return 0, err
 	}
 	ctx := cloudevents.ContextWithTarget(context.Background(), url)
 	if structured {
@@ -99,9 +114,9 @@ func (s *sender) send(url, typ string, d ce.Data, structured bool) int {
 	res := s.c.Send(ctx, e)
 	var hr *cehttp.Result
 	if !cloudevents.ResultAs(res, &hr) {
-		s.t.Fatalf("send %s: %v", typ, res)
+		return 0, res
 	}
-	return hr.StatusCode
+	return hr.StatusCode, nil
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -1,0 +1,168 @@
+package cloudevents_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	ce "github.com/bbusdev/bbus/agent/cloudevents"
+	"github.com/bbusdev/bbus/agent/internal/fedtest"
+	"github.com/bbusdev/bbus/cli"
+)
+
+// TestMain lets the test binary stand in for bbus: a test starts it as a
+// child process with BBUS_TEST_MAIN=1 and bbus's own arguments.
+func TestMain(m *testing.M) {
+	if os.Getenv("BBUS_TEST_MAIN") == "1" {
+		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// process is a bbus agent running as a child process.
+type process struct {
+	t    *testing.T
+	args []string
+	url  string
+	log  string
+	cmd  *exec.Cmd
+}
+
+func startProcess(t *testing.T, f *fedtest.Fed, cloud string) *process {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p := &process{t: t, url: "http://" + addr + ce.Path, log: filepath.Join(t.TempDir(), "agent.log"),
+		args: []string{"agent", "--home", f.Home(cloud), "--node", f.URL, "--from", cloud, "--cloudevents", addr, "--register-new"}}
+	p.start()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			t.Logf("%s's agent:\n%s", cloud, b)
+		}
+	})
+	return p
+}
+
+func (p *process) start() {
+	p.t.Helper()
+	out, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(os.Args[0], p.args...)
+	p.cmd.Env = append(os.Environ(), "BBUS_TEST_MAIN=1")
+	p.cmd.Stdout, p.cmd.Stderr = out, out
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	out.Close()
+	// Up once the hook answers (405 to a GET).
+	waitFor(p.t, "the agent's hook", func() bool {
+		r, err := http.Get(p.url)
+		if err == nil {
+			r.Body.Close()
+		}
+		return err == nil
+	})
+}
+
+// kill9 kills the agent with SIGKILL, no shutdown of any kind, and starts it
+// again.
+func (p *process) kill9() {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+	p.start()
+}
+
+// The agents are killed with SIGKILL at each step of a migration, while the
+// step's event is in flight; the sender sends again what got no answer, as a
+// CloudEvents sender does. The ledger ends with exactly one complete migration
+// record each time.
+func TestCloudEventsAgentKilledAtEachStep(t *testing.T) {
+	f := fedtest.Start(t, "east", "west")
+	agents := map[string]*process{"east": startProcess(t, f, "east"), "west": startProcess(t, f, "west")}
+	s := newSender(t, "")
+	type step struct {
+		to, typ string
+	}
+	steps := []step{{"east", "io.bbus.vm.created"}, {"east", "io.bbus.migration.started"}, {"west", "io.bbus.migration.arrived"}, {"west", "io.bbus.migration.succeeded"}}
+	for n := range 8 * len(steps) {
+		k, delay := n%len(steps), time.Duration(n/len(steps))*3*time.Millisecond
+		vm := fmt.Sprintf("vm-k%d", n)
+		d := ce.Data{VM: vm, Source: "east", Destination: "west", Resources: bbus.Resources{CPU: 1, MemMiB: 128}}
+		for i, st := range steps {
+			p := agents[st.to]
+			if i == k {
+				// The kill lands before, during or after the step's commit;
+				// what got its answer is not sent again.
+				answer := make(chan int, 1)
+				go func() { answer <- s.sendQuiet(p.url, st.typ, d) }()
+				time.Sleep(delay)
+				p.kill9()
+				if code := <-answer; code == http.StatusAccepted {
+					t.Logf("%s: %s answered before the kill %s after it was sent", vm, st.typ, delay)
+					continue
+				}
+				t.Logf("%s: %s got no answer, killed %s after it was sent: sent again", vm, st.typ, delay)
+			}
+			deliver(t, s, p.url, st.typ, d)
+		}
+		f.CheckMigrated(t, vm, "east", "west")
+		f.Send(t, "east", bbus.Action{VMTerminate: &bbus.VMRef{VM: vm}}) // room at west for the next
+	}
+	// And a status from the agent's own files.
+	out, errb := bbus2(t, "agent", "status", "--home", f.Home("west"))
+	if !strings.Contains(out, "agent of cloud west: running") {
+		t.Fatalf("bbus agent status: %s %s", out, errb)
+	}
+	out, _ = bbus2(t, "agent", "log", "--home", f.Home("west"), "--limit", "100")
+	if strings.Count(out, "recorded   vm-k") < 40 || !strings.Contains(out, "migration_complete") {
+		t.Fatalf("bbus agent log: %s", out)
+	}
+}
+
+// deliver sends an event until the agent answers 202.
+func deliver(t *testing.T, s *sender, url, typ string, d ce.Data) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code := s.sendQuiet(url, typ, d); code == http.StatusAccepted {
+			return
+		} else if code != 0 {
+			t.Fatalf("%s: HTTP %d", typ, code)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the agent never answered", typ)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func bbus2(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	var out, errb strings.Builder
+	cmd := exec.CommandContext(context.Background(), os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "BBUS_TEST_MAIN=1")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bbus %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), errb.String()
+}
