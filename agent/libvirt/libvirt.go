@@ -129,7 +129,8 @@ func (s *Source) Run(ctx context.Context, emit func(agent.Event)) error {
 				return bbus.Errorf(bbus.EUNAVAILABLE, "libvirt %s: the event stream ended", s.cfg.URI)
 			}
 			at := time.Now()
-			if ev, ok := s.translate(l, msg); ok {
+			d := msg.Dom
+			if ev, ok := s.translate(msg, s.vmID(l, d), func() bbus.Resources { return resources(l, d) }, func() string { return s.destination(d) }); ok {
 				ev.At = at
 				emit(ev)
 			}
@@ -137,10 +138,11 @@ func (s *Source) Run(ctx context.Context, emit func(agent.Event)) error {
 	}
 }
 
-// translate maps one lifecycle event to what it means to the agent.
-func (s *Source) translate(l *golibvirt.Libvirt, msg golibvirt.DomainEventLifecycleMsg) (agent.Event, bool) {
+// translate maps one lifecycle event of the domain with bbus id vm to what it
+// means to the agent; res and dest are asked only where the event needs them.
+func (s *Source) translate(msg golibvirt.DomainEventLifecycleMsg, vm string, res func() bbus.Resources, dest func() string) (agent.Event, bool) {
 	d := msg.Dom
-	ev := agent.Event{VM: s.vmID(l, d), Ref: fmt.Sprintf("%s %s/%s", d.Name, eventName(msg.Event), detailName(msg.Event, msg.Detail))}
+	ev := agent.Event{VM: vm, Ref: fmt.Sprintf("%s %s/%s", d.Name, eventName(msg.Event), detailName(msg.Event, msg.Detail))}
 	s.log.Debug("libvirt event", "uri", s.cfg.URI, "domain", d.Name, "event", ev.Ref)
 	s.mu.Lock()
 	_, leaving := s.out[d.UUID]
@@ -153,7 +155,7 @@ func (s *Source) translate(l *golibvirt.Libvirt, msg golibvirt.DomainEventLifecy
 			return ev, false // post-copy after pre-copy: the same migration
 		}
 		ev.Kind = agent.MigrationStarted
-		ev.Destination = s.destination(d)
+		ev.Destination = dest()
 		s.mu.Lock()
 		s.out[d.UUID] = ev.Destination
 		s.mu.Unlock()
@@ -185,7 +187,7 @@ func (s *Source) translate(l *golibvirt.Libvirt, msg golibvirt.DomainEventLifecy
 		s.forget(d.UUID, true)
 	case typ == golibvirt.DomainEventStarted && detail == int32(golibvirt.DomainEventStartedBooted):
 		ev.Kind = agent.VMCreated
-		ev.Resources = resources(l, d)
+		ev.Resources = res()
 	case typ == golibvirt.DomainEventStopped && detail != int32(golibvirt.DomainEventStoppedMigrated) && detail != int32(golibvirt.DomainEventStoppedSaved):
 		ev.Kind = agent.VMDeleted
 	default:
