@@ -3,6 +3,7 @@ package cloudevents_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -37,16 +38,12 @@ type process struct {
 	cmd  *exec.Cmd
 }
 
-func startProcess(t *testing.T, f *fedtest.Fed, cloud string) *process {
+func startProcess(t *testing.T, f *fedtest.Fed, cloud string, extra ...string) *process {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	p := &process{t: t, url: "http://" + addr + ce.Path, log: filepath.Join(t.TempDir(), "agent.log"),
 		args: []string{"agent", "--home", f.Home(cloud), "--node", f.URL, "--from", cloud, "--cloudevents", addr, "--register-new"}}
+	p.args = append(p.args, extra...)
 	p.start()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
@@ -57,6 +54,15 @@ func startProcess(t *testing.T, f *fedtest.Fed, cloud string) *process {
 		}
 	})
 	return p
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func (p *process) start() {
@@ -97,7 +103,8 @@ func (p *process) kill9() {
 // record each time.
 func TestCloudEventsAgentKilledAtEachStep(t *testing.T) {
 	f := fedtest.Start(t, "east", "west")
-	agents := map[string]*process{"east": startProcess(t, f, "east"), "west": startProcess(t, f, "west")}
+	metrics := freeAddr(t)
+	agents := map[string]*process{"east": startProcess(t, f, "east", "--metrics", metrics), "west": startProcess(t, f, "west")}
 	s := newSender(t, "")
 	type step struct {
 		to, typ string
@@ -127,7 +134,18 @@ func TestCloudEventsAgentKilledAtEachStep(t *testing.T) {
 		f.CheckMigrated(t, vm, "east", "west")
 		f.Send(t, "east", bbus.Action{VMTerminate: &bbus.VMRef{VM: vm}}) // room at west for the next
 	}
-	// And a status from the agent's own files.
+	// What the agent did, in its metrics and from its own files.
+	r, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, want := range []string{`bbus_agent_steps_total{step="migration_propose"}`, `bbus_agent_events_total{kind="vm.created"}`, "bbus_agent_step_latency_seconds_bucket"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("east's metrics have no %s:\n%s", want, body)
+		}
+	}
 	out, errb := bbus2(t, "agent", "status", "--home", f.Home("west"))
 	if !strings.Contains(out, "agent of cloud west: running") {
 		t.Fatalf("bbus agent status: %s %s", out, errb)
