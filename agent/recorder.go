@@ -302,7 +302,10 @@ func (r *Recorder) note(ev Event, e Entry) Entry {
 		}
 	}
 	if e.Height > 0 {
-		attrs = append(attrs, "height", e.Height, "latency_ms", e.LatencyMS)
+		attrs = append(attrs, "height", e.Height)
+	}
+	if e.Outcome == Recorded {
+		attrs = append(attrs, "latency_ms", e.LatencyMS)
 	}
 	attrs = append(attrs, "why", e.Why)
 	level := slog.LevelInfo

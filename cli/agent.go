@@ -255,8 +255,11 @@ func entryLine(en agent.Entry) string {
 			fmt.Fprintf(&b, " %s", s)
 		}
 	}
-	if en.Height > 0 {
+	switch {
+	case en.Outcome == agent.Recorded:
 		fmt.Fprintf(&b, " (height %d, %d ms after the event)", en.Height, en.LatencyMS)
+	case en.Height > 0:
+		fmt.Fprintf(&b, " (height %d)", en.Height)
 	}
 	if en.Code != "" {
 		fmt.Fprintf(&b, " [%s]", en.Code)
