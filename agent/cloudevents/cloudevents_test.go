@@ -215,6 +215,17 @@ func TestCloudEventsRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("plain JSON: HTTP %d", resp.StatusCode)
 	}
+	// Too large.
+	req, _ = http.NewRequest(http.MethodPost, url, strings.NewReader(`{"specversion":"1.0","type":"io.bbus.vm.created","source":"/x","id":"1","data":{"vm":"`+strings.Repeat("v", 70<<10)+`"}}`))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("70 KiB: HTTP %d", resp.StatusCode)
+	}
 	if _, err := f.Client().VM(context.Background(), "vm-1"); bbus.ErrorCode(err) != bbus.ENOTFOUND {
 		t.Fatalf("vm-1 after refused events: %v", err)
 	}
