@@ -278,13 +278,14 @@ func TestRecorderRun(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	srcs := map[string]*chanSource{}
 	for _, c := range []string{"east", "west"} {
-		srcs[c] = &chanSource{events: make(chan agent.Event, 8)}
+		src := &chanSource{events: make(chan agent.Event, 8)}
 		if c == "east" {
-			srcs[c].running = []string{"vm-1"}
+			src.running = []string{"vm-1"}
 		}
+		srcs[c] = src
 		r := recorder(t, f, c, nil)
 		wg.Add(1)
-		go func() { defer wg.Done(); r.Run(ctx, srcs[c]) }()
+		go func() { defer wg.Done(); r.Run(ctx, src) }()
 	}
 	srcs["west"].events <- agent.Event{Kind: agent.MigrationArrived, VM: "vm-1"}
 	srcs["west"].events <- agent.Event{Kind: agent.MigrationSucceeded, VM: "vm-1"}
