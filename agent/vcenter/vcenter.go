@@ -220,6 +220,12 @@ func (s *Source) watch(ctx context.Context, emit func(agent.Event), first *bool)
 			return fmt.Errorf("vcenter: current time: %w", err)
 		}
 		since = *now
+		s.mu.Lock()
+		if s.lastAt.IsZero() {
+			// A reconnection before any event reads on from here.
+			s.lastAt = since
+		}
+		s.mu.Unlock()
 	}
 	events, err := event.NewManager(vc).CreateCollectorForEvents(ctx, types.EventFilterSpec{
 		EventTypeId: eventTypes,
