@@ -26,7 +26,7 @@ type inst struct {
 	task     any // the task_state
 }
 
-// payload is an InstanceActionPayload (version 1.8) with every field
+// payload is an InstanceActionPayload (version 1.5) with every field
 // Nova's notification samples show (doc/notification_samples, the
 // common_payloads InstancePayload, InstanceActionPayload, FlavorPayload,
 // BlockDevicePayload and IpPayload); the values are this test's own.
@@ -42,7 +42,7 @@ func (in inst) payload() map[string]any {
 	return map[string]any{
 		"nova_object.name":      "InstanceActionPayload",
 		"nova_object.namespace": "nova",
-		"nova_object.version":   "1.8",
+		"nova_object.version":   "1.5",
 		"nova_object.data": map[string]any{
 			"action_initiator_project": "8d3c4f1e2b7a4c5d9e0f1a2b3c4d5e6f",
 			"action_initiator_user":    "operator",
@@ -85,7 +85,6 @@ func (in inst) payload() map[string]any {
 			"key_name":       "ops",
 			"launched_at":    "2026-11-30T09:00:30Z",
 			"locked":         false,
-			"locked_reason":  nil,
 			"metadata":       md,
 			"node":           in.host + ".node",
 			"os_type":        nil,
@@ -94,7 +93,6 @@ func (in inst) payload() map[string]any {
 			"ramdisk_id":     "",
 			"request_id":     "req-3f2e1d0c-9b8a-4765-a4b3-c2d1e0f9a8b7",
 			"reservation_id": "r-a1b2c3d4",
-			"shares":         []any{},
 			"state":          state,
 			"task_state":     in.task,
 			"tenant_id":      "8d3c4f1e2b7a4c5d9e0f1a2b3c4d5e6f",
