@@ -23,6 +23,7 @@ type broker struct {
 	cmd  *exec.Cmd
 	env  []string
 	epmd string
+	node string
 	done chan error // the server's exit
 }
 
@@ -87,7 +88,8 @@ func startBroker() (*broker, error) {
 	if err := os.WriteFile(filepath.Join(dir, "enabled_plugins"), []byte("[].\n"), 0o600); err != nil {
 		return nil, err
 	}
-	b := &broker{dir: dir, url: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", ports[0]), epmd: strconv.Itoa(ports[2])}
+	b := &broker{dir: dir, url: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", ports[0]), epmd: strconv.Itoa(ports[2]),
+		node: fmt.Sprintf("bbustest%d@localhost", os.Getpid())}
 	b.env = append(os.Environ(),
 		"HOME="+dir, // the Erlang cookie
 		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(dir, "env.conf"),
@@ -96,7 +98,7 @@ func startBroker() (*broker, error) {
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
 		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
 		"RABBITMQ_PID_FILE="+filepath.Join(dir, "pid"),
-		fmt.Sprintf("RABBITMQ_NODENAME=bbustest%d@localhost", os.Getpid()),
+		"RABBITMQ_NODENAME="+b.node,
 		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
 		fmt.Sprintf("RABBITMQ_NODE_PORT=%d", ports[0]),
 		fmt.Sprintf("RABBITMQ_DIST_PORT=%d", ports[1]),
@@ -135,6 +137,16 @@ func startBroker() (*broker, error) {
 			return nil, fmt.Errorf("rabbitmq-server does not accept AMQP at %s: %v", b.url, err)
 		}
 	}
+}
+
+// ctl runs rabbitmqctl against the broker.
+func (b *broker) ctl(args ...string) error {
+	cmd := exec.Command("/usr/lib/rabbitmq/bin/rabbitmqctl", append([]string{"-n", b.node}, args...)...)
+	cmd.Env = b.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("rabbitmqctl %v: %v\n%s", args, err, out)
+	}
+	return nil
 }
 
 // stop ends the broker's process group and the epmd it started.

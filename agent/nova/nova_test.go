@@ -120,14 +120,7 @@ func newRig(t *testing.T) *rig {
 	b := needBroker(t)
 	name := strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
 	r := &rig{t: t, b: b, exchange: "nova-" + name, queue: "bbus-agent-" + name}
-	conn, err := amqp.Dial(b.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if r.ch, err = conn.Channel(); err != nil {
-		t.Fatal(err)
-	}
+	r.dial()
 	// The agent declares the same; declaring it here first makes the
 	// queue hold what is published before the agent reads.
 	if err := r.ch.ExchangeDeclare(r.exchange, "topic", false, false, false, false, nil); err != nil {
@@ -142,6 +135,19 @@ func newRig(t *testing.T) *rig {
 		}
 	}
 	return r
+}
+
+// dial opens the publisher's connection.
+func (r *rig) dial() {
+	r.t.Helper()
+	conn, err := amqp.Dial(r.b.url)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { conn.Close() })
+	if r.ch, err = conn.Channel(); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 // notify publishes a notification as oslo.messaging does: the message with
@@ -199,6 +205,7 @@ var hosts = map[string]string{"compute1": "cloud-a", "compute1b": "cloud-a", "co
 
 type run struct {
 	t      *testing.T
+	logs   chan string
 	events chan agent.Event
 	cancel context.CancelFunc
 	done   chan error
@@ -208,12 +215,19 @@ type run struct {
 // is collected, when given.
 func (r *rig) start(emit func(agent.Event)) *run {
 	r.t.Helper()
-	src, err := nova.New(nova.Config{URL: r.b.url, Exchange: r.exchange, Queue: r.queue, Hosts: hosts, Retry: 50 * time.Millisecond})
+	logs := make(chan string, 100)
+	src, err := nova.New(nova.Config{URL: r.b.url, Exchange: r.exchange, Queue: r.queue, Hosts: hosts, Retry: 50 * time.Millisecond,
+		Log: func(format string, args ...any) {
+			select {
+			case logs <- fmt.Sprintf(format, args...):
+			default:
+			}
+		}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &run{t: r.t, events: make(chan agent.Event, 100), cancel: cancel, done: make(chan error, 1)}
+	u := &run{t: r.t, logs: logs, events: make(chan agent.Event, 100), cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		u.done <- src.Run(ctx, func(e agent.Event) {
 			if emit != nil {
@@ -422,6 +436,33 @@ func TestRedelivered(t *testing.T) {
 
 	again := r.start(nil)
 	again.expect(want{agent.VMCreated, uuid1, "cloud-a", "", id})
+}
+
+// TestReconnect shows that the source reconnects when RabbitMQ closes its
+// connection and reads on from its queue.
+func TestReconnect(t *testing.T) {
+	r := newRig(t)
+	u := r.start(nil)
+	in := inst{uuid: uuid1, host: "compute1", vcpus: 1, memMB: 1024}
+	first := r.notify("instance.create.end", "compute1", in)
+	u.expect(want{agent.VMCreated, uuid1, "cloud-a", "", first})
+
+	if err := r.b.ctl("close_all_connections", "test"); err != nil {
+		t.Fatal(err)
+	}
+	r.dial()
+	gone := in
+	gone.state = "deleted"
+	deleted := r.notify("instance.delete.end", "compute1", gone)
+	u.expect(want{agent.VMDeleted, uuid1, "cloud-a", "", deleted})
+	select {
+	case l := <-u.logs:
+		if !strings.Contains(l, "reconnecting") {
+			t.Fatalf("log %q, want the reconnection", l)
+		}
+	default:
+		t.Fatal("the source did not log a reconnection")
+	}
 }
 
 func TestTranslateEnvelopeAndBare(t *testing.T) {
