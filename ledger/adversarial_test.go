@@ -383,9 +383,10 @@ func TestAdversarialInputs(t *testing.T) {
 	if len(ranges) < 40 {
 		t.Fatalf("only %d range cases", len(ranges))
 	}
-	if len(cases) < 40 {
+	if len(cases) < 150 {
 		t.Fatalf("only %d cases", len(cases))
 	}
+	t.Logf("%d signed transactions, %d of them field ranges refused at CheckTx", len(cases), len(ranges))
 	a.block(time.Second)
 	for _, c := range cases {
 		before := dumpStore(a.st)

@@ -189,12 +189,6 @@ func (c *ctx) endWhatRemovedTouched(id string) {
 	}
 }
 
-// validatorKeyTaken reports whether a cloud, in any status, or a live
-// invitation names key as its validator key: two clouds sharing one consensus
-// validator would change each other's voting power. It is one lookup in the
-// index that joins, invitations and lapses keep.
-func validatorKeyTaken(r kv.Reader, key []byte) bool { return validatorKeyOwner(r, key) != "" }
-
 func totalPower(c *ctx) int64 {
 	var sum int64
 	c.st.Iterate(prefixCloud, nil, func(_, v []byte) bool {

@@ -13,12 +13,12 @@ import (
 // An application waits for the members' votes until it is admitted or lapses.
 // Both lapse from time-ordered indexes that BeginBlock reads from the front.
 var (
-	prefixInvitation     = []byte("iv/") // iv/<id> -> Invitation
 	prefixInviteExpiry   = []byte("ie/") // ie/<expires ns><id> -> invitation key
 	prefixPendingExpiry  = []byte("pe/") // pe/<expires ns><id> -> cloud or oracle key
 	prefixValidatorOwner = []byte("vk/") // vk/<validator key> -> id of the cloud (or invitation) that holds it
 )
 
+// invitationKey is iv/<id> -> Invitation.
 func invitationKey(id string) []byte { return []byte("iv/" + id) }
 
 func inviteExpiryKey(at time.Time, id string) []byte {

@@ -59,8 +59,9 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 
 // addLine appends l to inv and its totals, refusing amounts that overflow.
 func addLine(inv *bbus.Invoice, l bbus.InvoiceLine) error {
-	total, ok := addAmount(inv.Total, l.Amount)
+	total, totalOK := addAmount(inv.Total, l.Amount)
 	hosting, penalties := inv.Hosting, inv.Penalties
+	var ok bool
 	if l.Kind == "hosting" {
 		hosting, ok = addAmount(hosting, l.Amount)
 	} else if l.Amount != minInt64 {
@@ -68,7 +69,7 @@ func addLine(inv *bbus.Invoice, l bbus.InvoiceLine) error {
 	} else {
 		ok = false
 	}
-	if !ok {
+	if !ok || !totalOK {
 		return bbus.Errorf(bbus.EINVALID, "the invoice's total, hosting or penalties do not fit in 64 bits")
 	}
 	inv.Total, inv.Hosting, inv.Penalties = total, hosting, penalties
