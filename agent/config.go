@@ -28,6 +28,9 @@ type FileConfig struct {
 	// VCenter and Nova are the settings of those sources, which read them.
 	VCenter json.RawMessage `json:"vcenter,omitempty"`
 	Nova    json.RawMessage `json:"nova,omitempty"`
+
+	// Cloud is the agent's own cloud (bbus agent --from), not read from the file.
+	Cloud string `json:"-"`
 }
 
 // LoadConfig reads and checks a configuration file.

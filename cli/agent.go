@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +22,8 @@ import (
 	"github.com/bbusdev/bbus/agent"
 	"github.com/bbusdev/bbus/agent/cloudevents"
 	"github.com/bbusdev/bbus/agent/libvirt"
+	"github.com/bbusdev/bbus/agent/nova"
+	"github.com/bbusdev/bbus/agent/vcenter"
 	"github.com/bbusdev/bbus/keys"
 )
 
@@ -35,8 +39,8 @@ until interrupted; what it did and why is in bbus agent log, what it waits for
 and its last refusal in bbus agent status. docs/AGENTS.md has the details.`
 
 // agentSources are the layers bbus agent can watch, by flag: each makes the
-// source from the flag's value and the configuration file. A nil one is not
-// built into this binary.
+// source from the flag's value and the configuration file (whose Cloud is
+// --from). A nil one is not built into this binary.
 var agentSources = map[string]func(value string, cfg *agent.FileConfig, log *slog.Logger) (agent.Source, error){
 	"libvirt": func(uri string, cfg *agent.FileConfig, log *slog.Logger) (agent.Source, error) {
 		return libvirt.New(libvirt.Config{URI: uri, Peers: cfg.Peers, Destination: cfg.Destination, Log: log})
@@ -44,8 +48,67 @@ var agentSources = map[string]func(value string, cfg *agent.FileConfig, log *slo
 	"cloudevents": func(addr string, cfg *agent.FileConfig, log *slog.Logger) (agent.Source, error) {
 		return cloudevents.New(cloudevents.Config{Addr: addr, Token: cfg.CloudEventsToken, Log: log})
 	},
-	"vcenter": nil,
-	"nova":    nil,
+	"vcenter": func(url string, cfg *agent.FileConfig, log *slog.Logger) (agent.Source, error) {
+		var c struct {
+			Insecure  bool              `json:"insecure"`
+			Clouds    map[string]string `json:"clouds"`
+			Attribute string            `json:"attribute"`
+			VMID      string            `json:"vm_id"`
+		}
+		if err := section(cfg.VCenter, "vcenter", &c); err != nil {
+			return nil, err
+		}
+		if c.Clouds == nil {
+			c.Clouds = cfg.Peers
+		}
+		return sourceErr(vcenter.New(vcenter.Config{URL: url, Insecure: c.Insecure, Cloud: cfg.Cloud, Clouds: c.Clouds,
+			Attribute: c.Attribute, VMID: c.VMID, Log: logf(log, "vcenter")}))
+	},
+	"nova": func(url string, cfg *agent.FileConfig, log *slog.Logger) (agent.Source, error) {
+		var c struct {
+			Exchange        string            `json:"exchange"`
+			ExchangeDurable bool              `json:"exchange_durable"`
+			Topics          []string          `json:"topics"`
+			Queue           string            `json:"queue"`
+			Hosts           map[string]string `json:"hosts"`
+			MetadataKey     string            `json:"metadata_key"`
+		}
+		if err := section(cfg.Nova, "nova", &c); err != nil {
+			return nil, err
+		}
+		if c.Hosts == nil {
+			c.Hosts = cfg.Peers
+		}
+		return sourceErr(nova.New(nova.Config{URL: url, Exchange: c.Exchange, ExchangeDurable: c.ExchangeDurable, Topics: c.Topics,
+			Queue: c.Queue, Hosts: c.Hosts, MetadataKey: c.MetadataKey, Log: logf(log, "nova")}))
+	},
+}
+
+// section decodes the configuration file's section of a source, refusing
+// unknown fields.
+func section(raw json.RawMessage, name string, v any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bbus.Errorf(bbus.EINVALID, "agent configuration, %s: %v", name, err)
+	}
+	return nil
+}
+
+// sourceErr returns a source, or its constructor's error as a bbus error.
+func sourceErr[S agent.Source](s S, err error) (agent.Source, error) {
+	if err != nil {
+		return nil, bbus.Errorf(bbus.EINVALID, "%v", err)
+	}
+	return s, nil
+}
+
+// logf sends a source's printf-style log lines to log.
+func logf(log *slog.Logger, source string) func(string, ...any) {
+	return func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...), "source", source) }
 }
 
 // agentSourceFlags are the source flags, in the order usage lists them.
@@ -116,6 +179,7 @@ func runAgent(args []string, e *env) error {
 	if err := cfg.Validate(); err != nil {
 		return f.fail("%s", bbus.ErrorMessage(err))
 	}
+	cfg.Cloud = *from
 	newSource := agentSources[kind]
 	if newSource == nil {
 		return bbus.Errorf(bbus.EINVALID, "the %s source is not built in this binary yet", kind)

@@ -15,7 +15,8 @@ func TestAgentCommandLine(t *testing.T) {
 		"agent", "--home", home, "--from", "east", "--libvirt", "qemu:///system", "--cloudevents", ":0")
 	fails(t, 2, "error: flag --from is required", "agent", "--home", home, "--cloudevents", ":0")
 	fails(t, 2, `error: --peer "qemu+tcp://h/system": want URI=CLOUD`, "agent", "--home", home, "--from", "east", "--libvirt", "qemu:///system", "--peer", "qemu+tcp://h/system")
-	fails(t, 1, "error: invalid: the nova source is not built in this binary yet", "agent", "--home", home, "--from", "east", "--nova", "amqp://h")
+	fails(t, 1, "error: invalid: nova: no compute host mapped to a cloud", "agent", "--home", home, "--from", "east", "--nova", "amqp://h")
+	fails(t, 1, "error: invalid: vcenter: URL has no credentials", "agent", "--home", home, "--from", "east", "--vcenter", "https://vc/sdk", "--peer", "esx1=east")
 	fails(t, 1, "error: not_found: home "+home+" has no key named west", "agent", "--home", home, "--from", "west", "--cloudevents", ":0")
 	cfg := filepath.Join(home, "agent.json")
 	if err := os.WriteFile(cfg, []byte(`{"peers": {"qemu+tcp://h/system": "west"}, "destinaton": "west"}`), 0o600); err != nil {
@@ -23,6 +24,13 @@ func TestAgentCommandLine(t *testing.T) {
 	}
 	r := fails(t, 1, "error: invalid: agent configuration", "agent", "--home", home, "--from", "east", "--libvirt", "qemu:///system", "--config", cfg)
 	if !strings.Contains(r.stderr, "destinaton") {
+		t.Fatalf("a misspelt field is not named: %s", r.stderr)
+	}
+	if err := os.WriteFile(cfg, []byte(`{"nova": {"hosts": {"compute-1": "east"}, "queue": "q", "exchang": "nova"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = fails(t, 1, "error: invalid: agent configuration, nova:", "agent", "--home", home, "--from", "east", "--nova", "amqp://h", "--config", cfg)
+	if !strings.Contains(r.stderr, "exchang") {
 		t.Fatalf("a misspelt field is not named: %s", r.stderr)
 	}
 	fails(t, 1, "error: not_found: no agent has run with home", "agent", "status", "--home", home)
