@@ -24,6 +24,7 @@ import (
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -68,6 +69,13 @@ func New(cfg Config, id string, key ed25519.PrivateKey, c *client.Client, stateP
 	}
 	r := &Runner{cfg: cfg, id: id, key: key, c: c, path: statePath, log: log.With("oracle", id),
 		prober: newProber(time.Duration(cfg.Timeout)), m: newMetrics(), wake: make(chan struct{}, 1), st: st}
+	for _, v := range cfg.VMs {
+		for _, c := range []interface {
+			WithLabelValues(...string) prometheus.Counter
+		}{r.m.reports, r.m.probes, r.m.probeFailures, r.m.submitErrors, r.m.lost, r.m.conflicts} {
+			c.WithLabelValues(v.VM)
+		}
+	}
 	for vm, s := range st.VMs {
 		r.m.lastEnd.WithLabelValues(vm).Set(float64(s.LastEnd))
 		r.m.pending.WithLabelValues(vm).Set(float64(len(s.Queue)))
@@ -406,7 +414,8 @@ func (r *Runner) settle(ctx context.Context, vm string, w Window) bool {
 		// chain's time catches up: retry while that is the reason.
 		if res != nil && res.Height > 0 {
 			if tx, lerr := r.c.Tx(ctx, res.TxID); lerr == nil && tx.Time.Unix() < w.End {
-				return r.retry(vm, err, log)
+				log.Debug("the chain's time has not passed the window's end yet: resubmitting", "block_time", tx.Time)
+				return false
 			}
 		}
 		return r.finish(vm, w, rejected, "", bbus.ErrorMessage(err), log)
