@@ -375,12 +375,13 @@ func (r *Runner) settle(ctx context.Context, vm string, w Window) bool {
 		}
 	} else if w.Attempts > 0 {
 		// Submitted before (by this run or one that crashed): ask the ledger.
-		if tx, err := r.c.Tx(ctx, w.TxID); err == nil && tx.Code == "" && tx.Height > 0 {
+		// Without an answer, resubmitting the same bytes is as safe: the
+		// ledger refuses a committed transaction as a replay.
+		tx, err := r.c.Tx(ctx, w.TxID)
+		switch {
+		case err == nil && tx.Code == "" && tx.Height > 0:
 			return r.finish(vm, w, resolved, tx.ID, "", log)
-		} else if err != nil && bbus.ErrorCode(err) != bbus.ENOTFOUND {
-			return r.retry(vm, err, log)
-		}
-		if now > w.Expires {
+		case bbus.ErrorCode(err) == bbus.ENOTFOUND && now > w.Expires:
 			return r.finish(vm, w, lost, "", "not committed before its transaction expired", log)
 		}
 	}
@@ -408,15 +409,18 @@ func (r *Runner) settle(ctx context.Context, vm string, w Window) bool {
 		if tx, lerr := r.c.Tx(ctx, w.TxID); lerr == nil && tx.Code == "" && tx.Height > 0 {
 			return r.finish(vm, w, resolved, tx.ID, "", log)
 		}
+		if time.Now().Unix() <= w.Expires {
+			// Not expired by this clock: the chain's time lags so far behind
+			// that the expiry lies more than tx_max_ttl_seconds ahead of it.
+			return r.retry(vm, err, log)
+		}
 		return r.finish(vm, w, lost, "", bbus.ErrorMessage(err), log)
 	case bbus.EINVALID:
 		// A window that ends after the block time may be refused while the
 		// chain's time catches up: retry while that is the reason.
-		if res != nil && res.Height > 0 {
-			if tx, lerr := r.c.Tx(ctx, res.TxID); lerr == nil && tx.Time.Unix() < w.End {
-				log.Debug("the chain's time has not passed the window's end yet: resubmitting", "block_time", tx.Time)
-				return false
-			}
+		if res != nil && res.Height > 0 && r.blockTimeBefore(ctx, res, w.End) {
+			log.Debug("the chain's time has not passed the window's end yet: resubmitting")
+			return false
 		}
 		return r.finish(vm, w, rejected, "", bbus.ErrorMessage(err), log)
 	case bbus.EUNAVAILABLE, bbus.EINTERNAL, bbus.ERATELIMITED, bbus.EUNKNOWNSIGNER, bbus.ENOTMEMBER:
@@ -425,6 +429,17 @@ func (r *Runner) settle(ctx context.Context, vm string, w Window) bool {
 	default:
 		return r.finish(vm, w, rejected, "", fmt.Sprintf("%s: %s", code, bbus.ErrorMessage(err)), log)
 	}
+}
+
+// blockTimeBefore reports whether the block that committed res has a time
+// before end: from the node's transaction index, or if it has none, from its
+// latest block.
+func (r *Runner) blockTimeBefore(ctx context.Context, res *bbus.TxResult, end int64) bool {
+	if tx, err := r.c.Tx(ctx, res.TxID); err == nil && tx.Height == res.Height {
+		return tx.Time.Unix() < end
+	}
+	st, err := r.c.Status(ctx)
+	return err == nil && st.BlockTime.Unix() < end
 }
 
 // sign signs the report of w, records the transaction in the state file
@@ -580,7 +595,12 @@ func (r *Runner) assignLoop(ctx context.Context) {
 // whether the agreement has a latency objective.
 func (r *Runner) readAssignments(ctx context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
-	now := time.Now()
+	// The ledger's time, not this machine's: the latest block's.
+	st, err := r.c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := st.BlockTime
 	for _, v := range r.cfg.VMs {
 		vm, err := r.c.VM(ctx, v.VM)
 		if bbus.ErrorCode(err) == bbus.ENOTFOUND {

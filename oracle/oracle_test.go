@@ -273,3 +273,53 @@ func TestSettleTellsItsOwnReportsFromAnotherOracles(t *testing.T) {
 		t.Fatalf("o2's report was changed: %+v %v", rep, err)
 	}
 }
+
+// TestAssignedMeasuresVMsUnderObjectives asks the ledger which listed VMs run
+// under an active agreement with objectives.
+func TestAssignedMeasuresVMsUnderObjectives(t *testing.T) {
+	chain := ledgertest.New(ledgertest.Founders("c1", "c2")...)
+	do := func(by string, a bbus.Action) string {
+		t.Helper()
+		res := chain.Do(by, a)
+		if res.Code != "" {
+			t.Fatalf("%s: %s", res.Code, res.Message)
+		}
+		return res.ID
+	}
+	for _, vm := range []string{"vm-1", "vm-2", "vm-4"} {
+		do("c1", bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
+	}
+	agr := do("c2", bbus.Action{AgreementPropose: &bbus.AgreementPropose{Provider: "c2", Consumer: "c1", PriceVCPUHour: 1,
+		Availability: 99000, MaxLatencyMS: 200, PenaltyPct: 10000}})
+	do("c1", bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: agr}})
+	mig := do("c1", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm-1", To: "c2", Agreement: agr}})
+	do("c2", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: mig}})
+	do("c2", bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: mig}})
+	mig = do("c1", bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm-4", To: "c2"}}) // under no agreement
+	do("c2", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: mig}})
+	do("c2", bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: mig}})
+	srv := httptest.NewServer(httpapi.New(chain, httpapi.Options{Logger: quiet}))
+	defer srv.Close()
+
+	cfg := DefaultConfig()
+	cfg.Assigned = true
+	for _, vm := range []string{"vm-1", "vm-2", "vm-3", "vm-4"} {
+		cfg.VMs = append(cfg.VMs, VMConfig{VM: vm, Probe: srv.URL})
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	r, err := New(cfg, "o1", key, client.New(srv.URL), StatePath(t.TempDir(), "o1"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.targets(); len(got) != 0 {
+		t.Fatalf("before the ledger was read: %+v", got)
+	}
+	got, err := r.readAssignments(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.assigned = got
+	if ts := r.targets(); len(ts) != 1 || ts[0].VM != "vm-1" || !ts[0].Latency {
+		t.Fatalf("targets %+v, want vm-1 alone, measured for latency (its agreement's objective)", ts)
+	}
+}
