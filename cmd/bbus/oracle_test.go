@@ -134,7 +134,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 		}
 	}()
 
-	const period, timeout = 2 * time.Second, 500 * time.Millisecond
+	const period, interval, timeout = 2 * time.Second, 500 * time.Millisecond, 500 * time.Millisecond
 	cfg := filepath.Join(t.TempDir(), "oracle.json")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"period": "2s", "probe_interval": "500ms", "timeout": "500ms", "vms": [
 		{"vm": "vm-1", "probe": %q, "latency": true},
@@ -235,13 +235,16 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 		}
 	}
 
-	// vm-1: windows wholly up are 100 %, windows wholly within the outage
-	// (a probe answered within its timeout there met the outage) are 0 %.
+	// vm-1: windows wholly within the outage are 0 %: each of their probes
+	// started after it began and, to succeed, had to be answered within its
+	// timeout after the last round (at most one interval before the window's
+	// end), so before the outage ended. Windows wholly outside it are mostly
+	// 100 % (a probe slowed past its timeout on a loaded machine fails).
 	var out, up int
 	for _, r := range byVM["vm-1"] {
 		v, hasV := violated[r.ID]
 		switch {
-		case !r.Start.Before(downAt) && !r.End.Add(timeout).After(upAt):
+		case !r.Start.Before(downAt) && !r.End.Add(interval+timeout).After(upAt):
 			out++
 			if r.Availability != 0 {
 				t.Errorf("window %s to %s lies in the outage: availability %d, want 0", r.Start, r.End, r.Availability)
