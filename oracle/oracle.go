@@ -94,6 +94,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	r.poke() // windows a previous run left queued go first
 	wg.Add(1)
 	go func() { defer wg.Done(); r.submitLoop(ctx) }()
 	if r.cfg.Assigned {
