@@ -47,6 +47,7 @@ var commands = []command{
 	{"tx", "sign a transaction, submit it and wait for its commit", runTx},
 	{"query", "read the ledger through a node", runQuery},
 	{"events", "stream the ledger's events from a node as they commit", runEvents},
+	{"oracle", "run an oracle that measures VMs and reports each window, or print what it did", runOracle},
 	{"evidence", "export a VM's evidence bundle from a node, or verify one offline", runEvidence},
 	{"agent", "record the cloud's side of its migrations from its virtualisation layer", runAgent},
 	{"bench", "measure latency, throughput, CPU, memory and disk against the bare engine", runBench},
