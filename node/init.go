@@ -94,9 +94,13 @@ func Init(o InitOptions) (*Identity, error) {
 	if chainID == "" {
 		chainID = "bbus-" + o.Cloud
 	}
+	c, err := LoadConfig(o.Home)
+	if err != nil {
+		return nil, err
+	}
 	doc, err := NewGenesis(chainID, time.Now(), bbus.DefaultParams(), []bbus.GenesisCloud{{
 		ID: o.Cloud, Name: o.Cloud, PubKey: id.Cloud.PubKey, ValidatorKey: id.ValidatorKey,
-		Power: DefaultPower, Capacity: capacity,
+		Power: DefaultPower, Capacity: capacity, NodeID: id.NodeID, P2PAddress: PublicP2PAddress(c),
 	}})
 	if err != nil {
 		return nil, err
