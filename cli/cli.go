@@ -49,6 +49,7 @@ var commands = []command{
 	{"events", "stream the ledger's events from a node as they commit", runEvents},
 	{"evidence", "export a VM's evidence bundle from a node, or verify one offline", runEvidence},
 	{"bench", "measure latency, throughput, CPU, memory and disk against the bare engine", runBench},
+	{"version", "print the version of bbus", runVersion},
 	{"help", "print the usage of bbus or of one command", nil},
 }
 
