@@ -69,27 +69,38 @@ var nodeActions = []txAction{
 	},
 }
 
-// homeP2PAddress returns the peer address the node of the command's --home
-// publishes (node.PublicP2PAddress), or "".
-func homeP2PAddress(f *flags) string {
-	home := f.Lookup("home")
-	if home == nil {
-		return ""
+// homeNode returns the config of the node of the command's --home if that
+// node is cloud --from's (its config names that cloud), or nil: a home that
+// holds other clouds' keys does not run their nodes.
+func homeNode(f *flags) *node.Config {
+	home, from := f.Lookup("home"), f.Lookup("from")
+	if home == nil || from == nil {
+		return nil
 	}
 	c, err := node.LoadConfig(home.Value.String())
-	if err != nil {
-		return ""
+	if err != nil || c.Cloud != from.Value.String() {
+		return nil
 	}
-	return node.PublicP2PAddress(c)
+	return c
 }
 
-// homeNodeID returns the node id of the node of the command's --home.
-func homeNodeID(f *flags) (string, error) {
-	home := f.Lookup("home")
-	if home == nil {
-		return "", bbus.Errorf(bbus.EINTERNAL, "command has no --home")
+// homeP2PAddress returns the peer address the node of the command's --home
+// publishes (node.PublicP2PAddress) if it is cloud --from's node, or "".
+func homeP2PAddress(f *flags) string {
+	if c := homeNode(f); c != nil {
+		return node.PublicP2PAddress(c)
 	}
-	return node.NodeID(home.Value.String())
+	return ""
+}
+
+// homeNodeID returns the node id of the node of the command's --home if it
+// is cloud --from's node, or "".
+func homeNodeID(f *flags) string {
+	if homeNode(f) == nil {
+		return ""
+	}
+	id, _ := node.NodeID(f.Lookup("home").Value.String())
+	return id
 }
 
 // observerNode fills in the node id a vote to approve an observer is for.

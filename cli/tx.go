@@ -55,13 +55,13 @@ var txActions = []txAction{
 			api := f.String("api", "", "the URL of the cloud's bbus API")
 			valKey := f.String("validator-key", "", "base64 ed25519 public key of the cloud's validator node, to make it a validator once admitted")
 			validator := f.Bool("validator", false, "name the validator key of the node of --home (config/priv_validator_key.json), to make it a validator once admitted")
-			nodeID := f.String("node-id", "", "the cloud's node id (default: the node of --home's, from config/node_key.json)")
+			nodeID := f.String("node-id", "", "the cloud's node id (default: the node of --home's, from config/node_key.json, if that node is cloud --from's)")
 			p2pAddr := f.String("p2p-address", "", "HOST:PORT where the members' nodes reach the cloud's node (default: the external or listen address of the node of --home)")
 			res := resourceFlags(f, "capacity")
 			return func(_ []string, k *keys.Key) (bbus.Action, error) {
 				join := &bbus.CloudJoin{Name: *name, PubKey: k.PubKey, API: *api, Resources: *res, NodeID: *nodeID, P2PAddress: *p2pAddr}
 				if join.NodeID == "" {
-					join.NodeID, _ = homeNodeID(f) // a home without a node (a key only) publishes none
+					join.NodeID = homeNodeID(f) // none if the home's node is not cloud --from's
 				}
 				if join.P2PAddress == "" {
 					join.P2PAddress = homeP2PAddress(f)
