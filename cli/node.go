@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/bbusdev/bbus"
@@ -73,15 +74,20 @@ func runStart(args []string, e *env) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
+	fresh, existed := false, false
 	if !node.Initialized(*home) {
-		if entries, err := os.ReadDir(*home); err == nil && len(entries) > 0 {
+		entries, err := os.ReadDir(*home)
+		existed = err == nil
+		if err == nil && len(entries) > 0 {
 			return bbus.Errorf(bbus.EINVALID, "%s is neither empty nor a bbus home; give an empty folder or run bbus init", *home)
 		}
 		c := node.DefaultConfig("local")
 		if *p2p != "" {
 			c.P2PListen = *p2p
 		}
+		fresh = true
 		if _, err := node.Init(node.InitOptions{Home: *home, Cloud: "local", ChainID: "bbus-local", Config: &c, Out: e.stderr}); err != nil {
+			forgetHome(*home, existed)
 			return err
 		}
 	} else if *p2p != "" {
@@ -89,7 +95,9 @@ func runStart(args []string, e *env) error {
 	}
 	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return node.Run(ctx, *home, *api, e.stderr, func(n *node.Node) {
+	served := false
+	err := node.Run(ctx, *home, *api, e.stderr, func(n *node.Node) {
+		served = true
 		st, err := n.Status(context.Background())
 		chain := ""
 		if err == nil {
@@ -97,6 +105,26 @@ func runStart(args []string, e *env) error {
 		}
 		fmt.Fprintf(e.stderr, "bbus: cloud %s on chain %s; REST API on http://%s (Ctrl-C stops)\n", n.Config.Cloud, chain, n.APIAddr())
 	})
+	if err != nil && fresh && !served {
+		// The home this run made never served: leave none half-made, so
+		// that a retry (with another --p2p or --api) starts afresh.
+		forgetHome(*home, existed)
+		fmt.Fprintf(e.stderr, "bbus: removed the home %s this start had made\n", *home)
+	}
+	return err
+}
+
+// forgetHome removes what a first start made in home: the folder itself if it
+// did not exist before, or else everything in it (it was empty).
+func forgetHome(home string, existed bool) {
+	if !existed {
+		os.RemoveAll(home)
+		return
+	}
+	entries, _ := os.ReadDir(home)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(home, e.Name()))
+	}
 }
 
 func runTestnet(args []string, e *env) error {

@@ -187,3 +187,43 @@ func runVersion(args []string, e *env) error {
 	_, err := fmt.Fprintf(e.stdout, "bbus %s (ledger rules version %d)\n", v.Version, v.AppVersion)
 	return err
 }
+
+// voteTally prints, after a vote to admit a cloud, how many votes the
+// applicant has and how many it needs. It prints nothing if it cannot tell.
+func voteTally(e *env, c *client.Client, a *bbus.Action) {
+	if a.CloudApprove == nil {
+		return
+	}
+	st, err := c.Status(e.ctx)
+	if err != nil || st.Params == nil {
+		return
+	}
+	cl, err := c.Cloud(e.ctx, a.CloudApprove.Cloud)
+	if err != nil {
+		return
+	}
+	if cl.Status == bbus.CloudActive {
+		fmt.Fprintf(e.stdout, "%s is admitted, with %d votes\n", cl.ID, len(cl.Approvals))
+		return
+	}
+	var active int64
+	for p := (ledger.Page{Limit: ledger.MaxLimit}); ; {
+		cs, next, err := c.Clouds(e.ctx, p)
+		if err != nil {
+			return
+		}
+		for _, m := range cs {
+			if m.Status == bbus.CloudActive {
+				active++
+			}
+		}
+		if next == "" {
+			break
+		}
+		p.After = next
+	}
+	pr := st.Params
+	needed := pr.ApprovalNum*active/pr.ApprovalDen + 1 // the fewest votes v with v*den > num*active
+	fmt.Fprintf(e.stdout, "%s has %d of the %d votes it needs (more than %d/%d of %d active members)\n",
+		cl.ID, len(cl.Approvals), needed, pr.ApprovalNum, pr.ApprovalDen, active)
+}

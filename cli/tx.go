@@ -266,6 +266,7 @@ func runTx(args []string, e *env) error {
 		}
 	} else if err == nil {
 		printTxResult(e.stdout, res)
+		voteTally(e, c, &action)
 	}
 	return err
 }

@@ -199,7 +199,8 @@ func checkWritable(home string) error {
 func (n *Node) Start(api string) error {
 	if err := n.cmt.Start(); err != nil {
 		n.store.Close()
-		return fmt.Errorf("start consensus: %w", err)
+		return portInUse(fmt.Errorf("start consensus: %w", err), "peer-to-peer", n.Config.P2PListen,
+			"p2p_listen in config/bbus.json, or bbus init --p2p / bbus start --p2p on an empty home")
 	}
 	if n.cs != nil {
 		n.watchConsensus(n.cs)
@@ -211,7 +212,7 @@ func (n *Node) Start(api string) error {
 	ln, err := n.apiListen(api)
 	if err != nil {
 		n.Stop()
-		return fmt.Errorf("REST API: %w", err)
+		return portInUse(fmt.Errorf("REST API: %w", err), "REST API", api, "bbus start --api, or api in config/bbus.json")
 	}
 	srv, err := n.apiServer()
 	if err != nil {
@@ -275,6 +276,10 @@ func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
 	}
 	owners := map[string]string{}
 	n.store.View(func(r kv.Reader) error {
+		if height > 0 || hash != nil {
+			p := ledger.Params(r)
+			s.Params = &p
+		}
 		clouds, _ := ledger.Clouds(r, ledger.Page{Limit: ledger.MaxLimit})
 		for _, c := range clouds {
 			owners[string(c.ValidatorKey)] = c.ID

@@ -519,7 +519,10 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 	// cloud0 registers a VM before the vote, to move it to cloud4 after.
 	run(t, 0, "tx", "--home", ms[0].home, "--node", ms[0].api, "--from", "cloud0", "vm", "register", "vm-5", "--cpu", "2", "--mem-mib", "2048")
 	for k, m := range ms[1:3] {
-		run(t, 0, "tx", "--home", m.home, "--node", m.api, "--from", m.cloud, "cloud", "approve", "cloud4")
+		out := run(t, 0, "tx", "--home", m.home, "--node", m.api, "--from", m.cloud, "cloud", "approve", "cloud4")
+		if want := []string{"cloud4 has 2 of the 3 votes it needs (more than 2/3 of 4 active members)", "cloud4 is admitted, with 3 votes"}[k]; !strings.Contains(out, want) {
+			t.Fatalf("approve %d says:\n%s\nwant %q", k+1, out, want)
+		}
 		var c bbus.Cloud
 		getJSON(t, m.api+"/v1/clouds/cloud4", &c)
 		if admitted := c.Status == bbus.CloudActive; admitted != (k == 1) {
