@@ -39,7 +39,14 @@ func TestNodesAndObservers(t *testing.T) {
 
 	wantError(t, "update without an address", post("/v1/clouds/update", `{}`), 400, bbus.EINVALID)
 	wantError(t, "update with a URL", post("/v1/clouds/update", `{"p2p_address":"tcp://10.0.0.1:26656"}`), 400, bbus.EINVALID)
-	wantResult(t, "update", post("/v1/clouds/update", `{"p2p_address":"node.local.example:26656"}`), 200)
+	up := wantResult(t, "update", post("/v1/clouds/update", `{"p2p_address":"node.local.example:26656"}`), 200)
+	// The transaction is found by its bbus id and by CometBFT's hash alike.
+	for _, id := range []string{up.TxID, up.Hash, strings.ToLower(up.Hash)} {
+		tx, err := l.client("").Tx(ctx, id)
+		if err != nil || tx.TxID != up.TxID || tx.Hash != up.Hash || tx.Height != up.Height {
+			t.Fatalf("GET /v1/txs/%s: %+v %v", id, tx, err)
+		}
+	}
 	if c, err := l.client("").Cloud(ctx, "local"); err != nil || c.P2PAddress != "node.local.example:26656" {
 		t.Fatalf("after the update: %+v %v", c, err)
 	}
