@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,7 +15,7 @@ import (
 )
 
 func runInit(args []string, e *env) error {
-	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)")
+	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)")
 	home := f.homeFlag()
 	cloud := f.String("cloud", "", "the id of the cloud this node signs for (a key of that name is created)")
 	chainID := f.String("chain-id", "", "the id of the new chain (default bbus-CLOUD)")
@@ -27,6 +28,7 @@ func runInit(args []string, e *env) error {
 	peers := f.String("peers", "", "with --genesis: the nodes to reach the chain through, NODEID@HOST:PORT,...")
 	api := f.String("api", "", "the REST API's listen address (default 127.0.0.1:8080)")
 	p2p := f.String("p2p", "", "the consensus peer-to-peer listen address (default tcp://0.0.0.0:26656)")
+	gen := defineGenesisFlags(f)
 	out := f.outputFlag()
 	if _, err := f.parse(args, 0); err != nil {
 		return err
@@ -37,6 +39,16 @@ func runInit(args []string, e *env) error {
 	if *peers != "" && *genesis == "" {
 		return f.fail("--peers needs --genesis")
 	}
+	var params *bbus.Params
+	if name := gen.given(); name != "" {
+		if *genesis != "" {
+			return f.fail("--%s sets a new chain's parameters; with --genesis the chain's are in its genesis", name)
+		}
+		var err error
+		if params, err = gen.params(); err != nil {
+			return err
+		}
+	}
 	c := node.DefaultConfig(*cloud)
 	if *api != "" {
 		c.API = *api
@@ -45,7 +57,7 @@ func runInit(args []string, e *env) error {
 		c.P2PListen = *p2p
 	}
 	id, err := node.Init(node.InitOptions{Home: *home, Cloud: *cloud, ChainID: *chainID, Capacity: capacity,
-		Genesis: *genesis, Peers: *peers, Config: &c})
+		Genesis: *genesis, Peers: *peers, Config: &c, Params: params})
 	if err != nil {
 		return err
 	}
@@ -134,12 +146,39 @@ func runTestnet(args []string, e *env) error {
 	chainID := f.String("chain-id", "bbus-testnet", "the chain's id")
 	p2p := f.Int("p2p-port", 26656, "node K listens for peers on this port + K")
 	api := f.Int("api-port", 8080, "node K serves the REST API on this port + K")
+	output := f.outputFlag()
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	if err := f.required("out"); err != nil {
 		return err
 	}
-	_, err := node.Testnet(node.TestnetOptions{Validators: *n, Out: *out, ChainID: *chainID, P2PPort: *p2p, APIPort: *api, Progress: e.stdout})
-	return err
+	var progress io.Writer = e.stdout
+	if *output == "json" {
+		progress = io.Discard
+	}
+	homes, err := node.Testnet(node.TestnetOptions{Validators: *n, Out: *out, ChainID: *chainID, P2PPort: *p2p, APIPort: *api, Progress: progress})
+	if err != nil || *output != "json" {
+		return err
+	}
+	type home struct {
+		Home   string `json:"home"`
+		Cloud  string `json:"cloud"`
+		NodeID string `json:"node_id"`
+		P2P    string `json:"p2p_listen"`
+		API    string `json:"api"`
+	}
+	list := []home{}
+	for _, h := range homes {
+		c, err := node.LoadConfig(h)
+		if err != nil {
+			return err
+		}
+		id, err := node.NodeID(h)
+		if err != nil {
+			return err
+		}
+		list = append(list, home{Home: h, Cloud: c.Cloud, NodeID: id, P2P: c.P2PListen, API: c.API})
+	}
+	return printJSON(e.stdout, map[string]any{"chain_id": *chainID, "homes": list})
 }
