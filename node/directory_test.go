@@ -114,7 +114,8 @@ func TestFifthNodeFindsMembersOnTheLedger(t *testing.T) {
 // TestStrangerGetsNoBlock starts a node that has the genesis and a member's
 // address but whose node id the ledger does not name: the member refuses the
 // connection, so the stranger holds no block. Then the members vote it in as
-// an observer: it connects, syncs, and signs nothing (it has no power).
+// an observer: it connects, syncs, and signs nothing (it has no power). Voted
+// out again, the members disconnect it and it gets no further block.
 func TestStrangerGetsNoBlock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nodes")
@@ -179,6 +180,18 @@ func TestStrangerGetsNoBlock(t *testing.T) {
 	stranger.dir.mu.Unlock()
 	if signed != 0 {
 		t.Fatalf("the observer's key signed block %d", signed)
+	}
+
+	// Voted out, it is disconnected and gets no further block.
+	submit(nodes[0], sign0(bbus.Action{ObserverRemove: &bbus.ObserverRef{Observer: "auditor"}}))
+	gone := submit(nodes[1], sign1(bbus.Action{ObserverRemove: &bbus.ObserverRef{Observer: "auditor"}}))
+	waitFor(t, 10*time.Second, "the members to disconnect the removed observer", func() bool {
+		return !nodes[0].cmt.Switch().Peers().Has(p2p.ID(strangerID)) && !nodes[1].cmt.Switch().Peers().Has(p2p.ID(strangerID))
+	})
+	after := submit(nodes[0], sign0(bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-after-removal", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}))
+	time.Sleep(2 * time.Second) // what a connected node needs to get the block, many times over
+	if h, _, _ := stranger.store.Last(); h >= after.Height || hasVM(stranger, "vm-after-removal") {
+		t.Fatalf("the removed observer reached height %d (removed at %d, the next write at %d)", h, gone.Height, after.Height)
 	}
 }
 
