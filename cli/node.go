@@ -83,6 +83,7 @@ func runStart(args []string, e *env) error {
 	home := f.homeFlag()
 	api := f.String("api", "", "the REST API's listen address (default: the home's, 127.0.0.1:8080)")
 	p2p := f.String("p2p", "", "with an empty home: the consensus peer-to-peer listen address it is initialised with (default tcp://0.0.0.0:26656)")
+	out := f.outputFlag()
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -111,9 +112,15 @@ func runStart(args []string, e *env) error {
 	err := node.Run(ctx, *home, *api, e.stderr, func(n *node.Node) {
 		served = true
 		st, err := n.Status(context.Background())
-		chain := ""
+		chain, nodeID := "", ""
 		if err == nil {
-			chain = st.ChainID
+			chain, nodeID = st.ChainID, st.NodeID
+		}
+		if *out == "json" {
+			// One line on stdout once the node serves, for a script to wait on.
+			printJSONLine(e.stdout, map[string]string{"cloud": n.Config.Cloud, "chain_id": chain, "node_id": nodeID,
+				"api": "http://" + n.APIAddr(), "version": bbus.Version})
+			return
 		}
 		fmt.Fprintf(e.stderr, "bbus: cloud %s on chain %s; REST API on http://%s (Ctrl-C stops)\n", n.Config.Cloud, chain, n.APIAddr())
 	})
