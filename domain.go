@@ -42,6 +42,8 @@ type Cloud struct {
 	ValidatorKey []byte    `json:"validator_pub_key,omitempty"` // ed25519 consensus key of the cloud's node, if it runs a validator
 	Power        int64     `json:"power"`                       // voting power in consensus; 0 when not a validator
 	API          string    `json:"api,omitempty"`
+	NodeID       string    `json:"node_id,omitempty"`     // the cloud's node: CometBFT node id (hex of 20 bytes)
+	P2PAddress   string    `json:"p2p_address,omitempty"` // the node's public peer address, HOST:PORT
 	Status       string    `json:"status"`
 	Capacity     Resources `json:"capacity"`
 	Allocated    Resources `json:"allocated"` // hosted plus reserved for accepted incoming migrations
@@ -194,6 +196,8 @@ type GenesisCloud struct {
 	Power        int64     `json:"power"`
 	API          string    `json:"api,omitempty"`
 	Capacity     Resources `json:"capacity"`
+	NodeID       string    `json:"node_id,omitempty"`
+	P2PAddress   string    `json:"p2p_address,omitempty"`
 }
 
 // Genesis is the ledger's initial state: the founding clouds and the parameters.

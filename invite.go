@@ -16,6 +16,10 @@ type CloudInvite struct {
 	Cloud        string `json:"cloud"`
 	PubKey       []byte `json:"pub_key"`
 	ValidatorKey []byte `json:"validator_pub_key,omitempty"`
+	// NodeID, if set, is the applicant's node id: that node may connect and
+	// sync while the invitation and the application are live, and cloud_join
+	// must name it.
+	NodeID string `json:"node_id,omitempty"`
 }
 
 // OracleInvite is an active member's invitation of an oracle: only the key
@@ -49,6 +53,7 @@ type Invitation struct {
 	Kind         string    `json:"kind"`
 	PubKey       []byte    `json:"pub_key"`
 	ValidatorKey []byte    `json:"validator_pub_key,omitempty"`
+	NodeID       string    `json:"node_id,omitempty"`
 	Inviter      string    `json:"inviter"`
 	Invited      Stamp     `json:"invited"`
 	Expires      time.Time `json:"expires"`
@@ -63,9 +68,11 @@ func (a CloudInvite) Validate() error {
 		return err
 	}
 	if a.ValidatorKey != nil {
-		return ValidateKey("validator_pub_key", a.ValidatorKey)
+		if err := ValidateKey("validator_pub_key", a.ValidatorKey); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ValidateNodeID("cloud_invite.node_id", a.NodeID, false)
 }
 
 // PublicKeys returns the keys the invitation lets into the ledger.

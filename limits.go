@@ -153,6 +153,12 @@ func (a *CloudJoin) Validate() error {
 			return err
 		}
 	}
+	if err := ValidateNodeID("cloud_join.node_id", a.NodeID, false); err != nil {
+		return err
+	}
+	if err := ValidateP2PAddress("cloud_join.p2p_address", a.P2PAddress, false); err != nil {
+		return err
+	}
 	return a.Resources.Validate("capacity", false)
 }
 

@@ -19,6 +19,8 @@ type Status struct {
 	AppHash    string      `json:"app_hash"` // hex
 	BlockTime  time.Time   `json:"latest_block_time"`
 	CatchingUp bool        `json:"catching_up"`
+	Version    string      `json:"version,omitempty"` // the bbus version the node runs
+	Params     *Params     `json:"params,omitempty"`  // the federation's parameters (genesis)
 	Validators []Validator `json:"validators"`
 }
 

@@ -64,6 +64,10 @@ type Action struct {
 	CloudInvite       *CloudInvite      `json:"cloud_invite,omitempty"`
 	OracleInvite      *OracleInvite     `json:"oracle_invite,omitempty"`
 	AgreementDecline  *AgreementDecline `json:"agreement_decline,omitempty"`
+	CloudUpdate       *CloudUpdate      `json:"cloud_update,omitempty"`
+	ObserverInvite    *ObserverInvite   `json:"observer_invite,omitempty"`
+	ObserverApprove   *ObserverApprove  `json:"observer_approve,omitempty"`
+	ObserverRemove    *ObserverRef      `json:"observer_remove,omitempty"`
 }
 
 // OfferPublish publishes (or replaces) the signer's offer: the capacity it
@@ -172,6 +176,8 @@ type CloudJoin struct {
 	ValidatorKey []byte `json:"validator_pub_key,omitempty"`
 	API          string `json:"api,omitempty"`
 	Resources
+	NodeID     string `json:"node_id,omitempty"`     // the applicant's node, which may sync while it waits
+	P2PAddress string `json:"p2p_address,omitempty"` // the node's public peer address, HOST:PORT
 }
 
 // CloudRef names a cloud: a member's vote to remove it.

@@ -24,6 +24,26 @@ var prefixTxIndex = append(append([]byte{}, store.LocalPrefix...), "tx/"...)
 
 func txIndexKey(id []byte) []byte { return append(append([]byte{}, prefixTxIndex...), id...) }
 
+// prefixTxHash maps CometBFT's hash of a transaction's bytes to its bbus id.
+var prefixTxHash = append(append([]byte{}, store.LocalPrefix...), "txh/"...)
+
+func txHashKey(hash []byte) []byte { return append(append([]byte{}, prefixTxHash...), hash...) }
+
+// TxIDOfHash returns the bbus id of the committed transaction whose bytes
+// hash (SHA-256, 64 hex digits: what CometBFT and POST /v1/txs call its hash)
+// to hash, from the node's index.
+func TxIDOfHash(r kv.Reader, hash string) (string, bool) {
+	h, err := hex.DecodeString(hash)
+	if err != nil || len(h) != 32 {
+		return "", false
+	}
+	v := r.Get(txHashKey(h))
+	if len(v) != 32 {
+		return "", false
+	}
+	return hex.EncodeToString(v), true
+}
+
 // index stages the index entries of a finalized block. A transaction rejected
 // as a replay keeps pointing at the copy that was applied; any other later
 // occurrence of the same id (one rejected, then resubmitted) moves the entry.
@@ -39,6 +59,7 @@ func (a *App) index(b *Block) {
 		}
 		v, _ := json.Marshal(&TxLocation{Height: o.Height, Index: o.Index, Code: r.Code, ID: r.ID})
 		a.store.SetLocal(txIndexKey(id), v)
+		a.store.SetLocal(txHashKey(o.Hash[:]), id)
 	}
 }
 

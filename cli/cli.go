@@ -51,6 +51,7 @@ var commands = []command{
 	{"evidence", "export a VM's evidence bundle from a node, or verify one offline", runEvidence},
 	{"agent", "record the cloud's side of its migrations from its virtualisation layer", runAgent},
 	{"bench", "measure latency, throughput, CPU, memory and disk against the bare engine", runBench},
+	{"version", "print the version of bbus", runVersion},
 	{"help", "print the usage of bbus or of one command", nil},
 }
 

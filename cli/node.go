@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/bbusdev/bbus"
@@ -13,7 +15,7 @@ import (
 )
 
 func runInit(args []string, e *env) error {
-	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)")
+	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)")
 	home := f.homeFlag()
 	cloud := f.String("cloud", "", "the id of the cloud this node signs for (a key of that name is created)")
 	chainID := f.String("chain-id", "", "the id of the new chain (default bbus-CLOUD)")
@@ -26,6 +28,7 @@ func runInit(args []string, e *env) error {
 	peers := f.String("peers", "", "with --genesis: the nodes to reach the chain through, NODEID@HOST:PORT,...")
 	api := f.String("api", "", "the REST API's listen address (default 127.0.0.1:8080)")
 	p2p := f.String("p2p", "", "the consensus peer-to-peer listen address (default tcp://0.0.0.0:26656)")
+	gen := defineGenesisFlags(f)
 	out := f.outputFlag()
 	if _, err := f.parse(args, 0); err != nil {
 		return err
@@ -36,6 +39,16 @@ func runInit(args []string, e *env) error {
 	if *peers != "" && *genesis == "" {
 		return f.fail("--peers needs --genesis")
 	}
+	var params *bbus.Params
+	if name := gen.given(); name != "" {
+		if *genesis != "" {
+			return f.fail("--%s sets a new chain's parameters; with --genesis the chain's are in its genesis", name)
+		}
+		var err error
+		if params, err = gen.params(); err != nil {
+			return err
+		}
+	}
 	c := node.DefaultConfig(*cloud)
 	if *api != "" {
 		c.API = *api
@@ -44,7 +57,7 @@ func runInit(args []string, e *env) error {
 		c.P2PListen = *p2p
 	}
 	id, err := node.Init(node.InitOptions{Home: *home, Cloud: *cloud, ChainID: *chainID, Capacity: capacity,
-		Genesis: *genesis, Peers: *peers, Config: &c})
+		Genesis: *genesis, Peers: *peers, Config: &c, Params: params})
 	if err != nil {
 		return err
 	}
@@ -70,18 +83,24 @@ func runStart(args []string, e *env) error {
 	home := f.homeFlag()
 	api := f.String("api", "", "the REST API's listen address (default: the home's, 127.0.0.1:8080)")
 	p2p := f.String("p2p", "", "with an empty home: the consensus peer-to-peer listen address it is initialised with (default tcp://0.0.0.0:26656)")
+	out := f.outputFlag()
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
+	fresh, existed := false, false
 	if !node.Initialized(*home) {
-		if entries, err := os.ReadDir(*home); err == nil && len(entries) > 0 {
+		entries, err := os.ReadDir(*home)
+		existed = err == nil
+		if err == nil && len(entries) > 0 {
 			return bbus.Errorf(bbus.EINVALID, "%s is neither empty nor a bbus home; give an empty folder or run bbus init", *home)
 		}
 		c := node.DefaultConfig("local")
 		if *p2p != "" {
 			c.P2PListen = *p2p
 		}
+		fresh = true
 		if _, err := node.Init(node.InitOptions{Home: *home, Cloud: "local", ChainID: "bbus-local", Config: &c, Out: e.stderr}); err != nil {
+			forgetHome(*home, existed)
 			return err
 		}
 	} else if *p2p != "" {
@@ -89,14 +108,42 @@ func runStart(args []string, e *env) error {
 	}
 	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return node.Run(ctx, *home, *api, e.stderr, func(n *node.Node) {
+	served := false
+	err := node.Run(ctx, *home, *api, e.stderr, func(n *node.Node) {
+		served = true
 		st, err := n.Status(context.Background())
-		chain := ""
+		chain, nodeID := "", ""
 		if err == nil {
-			chain = st.ChainID
+			chain, nodeID = st.ChainID, st.NodeID
+		}
+		if *out == "json" {
+			// One line on stdout once the node serves, for a script to wait on.
+			printJSONLine(e.stdout, map[string]string{"cloud": n.Config.Cloud, "chain_id": chain, "node_id": nodeID,
+				"api": "http://" + n.APIAddr(), "version": bbus.Version})
+			return
 		}
 		fmt.Fprintf(e.stderr, "bbus: cloud %s on chain %s; REST API on http://%s (Ctrl-C stops)\n", n.Config.Cloud, chain, n.APIAddr())
 	})
+	if err != nil && fresh && !served {
+		// The home this run made never served: leave none half-made, so
+		// that a retry (with another --p2p or --api) starts afresh.
+		forgetHome(*home, existed)
+		fmt.Fprintf(e.stderr, "bbus: removed the home %s this start had made\n", *home)
+	}
+	return err
+}
+
+// forgetHome removes what a first start made in home: the folder itself if it
+// did not exist before, or else everything in it (it was empty).
+func forgetHome(home string, existed bool) {
+	if !existed {
+		os.RemoveAll(home)
+		return
+	}
+	entries, _ := os.ReadDir(home)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(home, e.Name()))
+	}
 }
 
 func runTestnet(args []string, e *env) error {
@@ -106,12 +153,39 @@ func runTestnet(args []string, e *env) error {
 	chainID := f.String("chain-id", "bbus-testnet", "the chain's id")
 	p2p := f.Int("p2p-port", 26656, "node K listens for peers on this port + K")
 	api := f.Int("api-port", 8080, "node K serves the REST API on this port + K")
+	output := f.outputFlag()
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	if err := f.required("out"); err != nil {
 		return err
 	}
-	_, err := node.Testnet(node.TestnetOptions{Validators: *n, Out: *out, ChainID: *chainID, P2PPort: *p2p, APIPort: *api, Progress: e.stdout})
-	return err
+	var progress io.Writer = e.stdout
+	if *output == "json" {
+		progress = io.Discard
+	}
+	homes, err := node.Testnet(node.TestnetOptions{Validators: *n, Out: *out, ChainID: *chainID, P2PPort: *p2p, APIPort: *api, Progress: progress})
+	if err != nil || *output != "json" {
+		return err
+	}
+	type home struct {
+		Home   string `json:"home"`
+		Cloud  string `json:"cloud"`
+		NodeID string `json:"node_id"`
+		P2P    string `json:"p2p_listen"`
+		API    string `json:"api"`
+	}
+	list := []home{}
+	for _, h := range homes {
+		c, err := node.LoadConfig(h)
+		if err != nil {
+			return err
+		}
+		id, err := node.NodeID(h)
+		if err != nil {
+			return err
+		}
+		list = append(list, home{Home: h, Cloud: c.Cloud, NodeID: id, P2P: c.P2PListen, API: c.API})
+	}
+	return printJSON(e.stdout, map[string]any{"chain_id": *chainID, "homes": list})
 }

@@ -69,6 +69,7 @@ func printStatus(w io.Writer, st *bbus.Status) error {
 		"latest block time", fmtTime(st.BlockTime),
 		"app hash", orDash(st.AppHash),
 		"catching up", strconv.FormatBool(st.CatchingUp),
+		"version", orDash(st.Version),
 	); err != nil {
 		return err
 	}

@@ -32,13 +32,14 @@ type txAction struct {
 
 var txActions = []txAction{
 	{
-		words: "cloud invite", args: "CLOUD", nargs: 1, flags: "--pub-key BASE64 [--validator-key BASE64]", required: []string{"pub-key"},
+		words: "cloud invite", args: "CLOUD", nargs: 1, flags: "--pub-key BASE64 [--validator-key BASE64] [--node-id HEX]", required: []string{"pub-key"},
 		about: "invite an applicant: only the key --pub-key may then apply as CLOUD (this counts as cloud --from's vote to admit it)",
 		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
 			pub := f.String("pub-key", "", "base64 ed25519 public key the applicant will sign with (bbus keys show) (required)")
 			valKey := f.String("validator-key", "", "base64 ed25519 public key of the applicant's validator node, if it must name that one")
+			nodeID := f.String("node-id", "", "the applicant's node id (40 hex digits, its bbus init prints it): that node may then connect and sync before the vote")
 			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
-				a := &bbus.CloudInvite{Cloud: pos[0]}
+				a := &bbus.CloudInvite{Cloud: pos[0], NodeID: *nodeID}
 				err := firstErr(
 					func() (err error) { a.PubKey, err = keyFlag(f, "pub-key", *pub); return },
 					func() (err error) { a.ValidatorKey, err = keyFlag(f, "validator-key", *valKey); return })
@@ -47,16 +48,24 @@ var txActions = []txAction{
 		},
 	},
 	{
-		words: "cloud join", flags: "--name NAME --cpu N --mem-mib N --disk-iops N --net-mbps N [--api URL] [--validator | --validator-key BASE64]",
+		words: "cloud join", flags: "--name NAME --cpu N --mem-mib N --disk-iops N --net-mbps N [--api URL] [--validator | --validator-key BASE64] [--node-id HEX] [--p2p-address HOST:PORT]",
 		about: "apply to join the federation as cloud --from, with the key of that name in --home", required: []string{"name"},
 		define: func(f *flags) func([]string, *keys.Key) (bbus.Action, error) {
 			name := f.String("name", "", "the cloud's name (required)")
 			api := f.String("api", "", "the URL of the cloud's bbus API")
 			valKey := f.String("validator-key", "", "base64 ed25519 public key of the cloud's validator node, to make it a validator once admitted")
 			validator := f.Bool("validator", false, "name the validator key of the node of --home (config/priv_validator_key.json), to make it a validator once admitted")
+			nodeID := f.String("node-id", "", "the cloud's node id (default: the node of --home's, from config/node_key.json, if that node is cloud --from's)")
+			p2pAddr := f.String("p2p-address", "", "HOST:PORT where the members' nodes reach the cloud's node (default: the external or listen address of the node of --home)")
 			res := resourceFlags(f, "capacity")
 			return func(_ []string, k *keys.Key) (bbus.Action, error) {
-				join := &bbus.CloudJoin{Name: *name, PubKey: k.PubKey, API: *api, Resources: *res}
+				join := &bbus.CloudJoin{Name: *name, PubKey: k.PubKey, API: *api, Resources: *res, NodeID: *nodeID, P2PAddress: *p2pAddr}
+				if join.NodeID == "" {
+					join.NodeID = homeNodeID(f) // none if the home's node is not cloud --from's
+				}
+				if join.P2PAddress == "" {
+					join.P2PAddress = homeP2PAddress(f)
+				}
 				if *validator {
 					if *valKey != "" {
 						return bbus.Action{}, f.fail("give --validator or --validator-key, not both")
@@ -226,6 +235,9 @@ func runTx(args []string, e *env) error {
 	if err := applicantKey(e.ctx, c, &action); err != nil {
 		return err
 	}
+	if err := observerNode(e.ctx, c, &action); err != nil {
+		return err
+	}
 	if *chainID == "" {
 		st, err := c.Status(e.ctx)
 		if err != nil {
@@ -254,6 +266,7 @@ func runTx(args []string, e *env) error {
 		}
 	} else if err == nil {
 		printTxResult(e.stdout, res)
+		voteTally(e, c, &action)
 	}
 	return err
 }

@@ -187,6 +187,7 @@ func (a *api) routes() {
 	a.mux.HandleFunc("GET /v1/migrations", a.migrations)
 	a.mux.HandleFunc("GET /v1/migrations/{id}", a.migration)
 	a.marketRoutes()
+	a.nodeRoutes()
 	a.dashboardRoutes()
 	// Everything no route above serves: 404, or 405 if another method would do.
 	a.mux.HandleFunc("/", a.noRoute)

@@ -64,7 +64,7 @@ func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 	}
 	id := strings.ToLower(r.PathValue("id"))
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
-		writeError(w, bbus.Errorf(bbus.EINVALID, "%q is not a transaction id: 64 hex digits, the SHA-256 of the signed body", clip(r.PathValue("id"))))
+		writeError(w, bbus.Errorf(bbus.EINVALID, "%q is not a transaction id or hash: 64 hex digits, the SHA-256 of the signed body (tx) or of the whole transaction (hash)", clip(r.PathValue("id"))))
 		return
 	}
 	a.chainRead(w, r, func(ctx context.Context) (any, error) { return cr.Tx(ctx, id) })

@@ -38,6 +38,7 @@ type MigrationRequest struct {
 type InviteRequest struct {
 	PubKey       []byte `json:"pub_key"`
 	ValidatorKey []byte `json:"validator_key,omitempty"`
+	NodeID       string `json:"node_id,omitempty"` // the applicant's node, which may then sync (clouds only)
 }
 
 // empty is the body of a write that takes its argument from the path: nothing,
@@ -105,7 +106,7 @@ var writes = []write{
 		if err := decodeBody(body, &q, false); err != nil {
 			return bbus.Action{}, err
 		}
-		a := &bbus.CloudInvite{Cloud: r.PathValue("id"), PubKey: q.PubKey, ValidatorKey: q.ValidatorKey}
+		a := &bbus.CloudInvite{Cloud: r.PathValue("id"), PubKey: q.PubKey, ValidatorKey: q.ValidatorKey, NodeID: q.NodeID}
 		return bbus.Action{CloudInvite: a}, a.Validate()
 	}},
 	// The node fills in the key the vote is for from the pending record (applicantKey).
@@ -190,7 +191,7 @@ func (a *api) applicantKey(act *bbus.Action) error {
 			}
 			act.OracleApprove.PubKey = o.PubKey
 		}
-		return nil
+		return observerNode(rd, act)
 	})
 }
 

@@ -154,6 +154,9 @@ var marketWrites = []write{
 		if q.ValidatorKey != nil {
 			return bbus.Action{}, bbus.Errorf(bbus.EINVALID, "an oracle has no validator key; validator_key is for clouds")
 		}
+		if q.NodeID != "" {
+			return bbus.Action{}, bbus.Errorf(bbus.EINVALID, "an oracle has no node; node_id is for clouds")
+		}
 		a := &bbus.OracleInvite{Oracle: r.PathValue("id"), PubKey: q.PubKey}
 		return bbus.Action{OracleInvite: a}, a.Validate()
 	}},

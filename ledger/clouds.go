@@ -19,9 +19,19 @@ func (c *ctx) cloudJoin(a *bbus.CloudJoin) error {
 		}
 		c.st.Set(validatorOwnerKey(a.ValidatorKey), []byte(id))
 	}
+	nodeID := a.NodeID
+	if inv := c.invitation; inv.NodeID != "" {
+		if nodeID != "" && nodeID != inv.NodeID {
+			return bbus.Errorf(bbus.ENOTINVITED, "the invitation of cloud %s names node %s, this application node %s", id, inv.NodeID, nodeID)
+		}
+		nodeID = inv.NodeID
+	}
+	if err := claimNode(c.st, nodeID, ownerCloud+id, ownerInvite+id); err != nil {
+		return err
+	}
 	c.id = id
 	t := &bbus.Cloud{
-		ID: id, Name: a.Name, PubKey: a.PubKey, ValidatorKey: a.ValidatorKey, API: a.API,
+		ID: id, Name: a.Name, PubKey: a.PubKey, ValidatorKey: a.ValidatorKey, API: a.API, NodeID: nodeID, P2PAddress: a.P2PAddress,
 		Status: bbus.CloudPending, Capacity: a.Resources, Joined: c.stamp, ReputationBP: bbus.Reputation(0, 0),
 		Approvals: c.consumeInvitation(id),
 	}

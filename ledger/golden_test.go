@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -433,8 +435,14 @@ func (r *scriptRunner) genesis(a *args) []string {
 		caps[id] = a.res(id+".", def)
 		r.nameCloud(id)
 	}
+	nodes := a.str("nodes", "false") == "true"
 	a.done(0)
 	g := testGenesis(ids, func(id string) bbus.Resources { return caps[id] }, p)
+	for i := range g.Clouds {
+		if nodes {
+			g.Clouds[i].NodeID, g.Clouds[i].P2PAddress = testNodeID(g.Clouds[i].ID), g.Clouds[i].ID+".example:26656"
+		}
+	}
 	if err := r.l.InitGenesis(r.st, testChainID, g, testGenesisTime); err != nil {
 		return []string{"error " + err.Error()}
 	}
@@ -533,6 +541,7 @@ func (r *scriptRunner) tx(a *args) []string {
 		if v := a.str("valkey", ""); v != "" {
 			cj.ValidatorKey = testValKey(v)
 		}
+		cj.NodeID, cj.P2PAddress = testNodeID(a.str("node", "")), a.str("p2p", "")
 		r.nameCloud(signer)
 		s.action.CloudJoin = cj
 	case "invite":
@@ -545,6 +554,7 @@ func (r *scriptRunner) tx(a *args) []string {
 		if v := a.str("valkey", ""); v != "" {
 			ci.ValidatorKey = testValKey(v)
 		}
+		ci.NodeID = testNodeID(a.str("node", ""))
 		r.nameCloud(ci.Cloud)
 		s.action.CloudInvite = ci
 	case "oracle_invite":
@@ -600,6 +610,14 @@ func (r *scriptRunner) tx(a *args) []string {
 		s.action.InvoiceAccept = &bbus.InvoiceRef{Invoice: a.need("inv")}
 	case "invoice_dispute":
 		s.action.InvoiceDispute = &bbus.InvoiceDispute{Invoice: a.need("inv"), Reason: a.str("reason", "")}
+	case "update":
+		s.action.CloudUpdate = &bbus.CloudUpdate{P2PAddress: a.str("p2p", "")}
+	case "observer_invite":
+		s.action.ObserverInvite = &bbus.ObserverInvite{Observer: a.need("observer"), NodeID: testNodeID(a.need("node"))}
+	case "observer_approve":
+		s.action.ObserverApprove = &bbus.ObserverApprove{Observer: a.need("observer"), NodeID: testNodeID(a.need("node"))}
+	case "observer_remove":
+		s.action.ObserverRemove = &bbus.ObserverRef{Observer: a.need("observer")}
 	default:
 		r.fatalf("unknown action %q", act)
 	}
@@ -696,6 +714,12 @@ func (r *scriptRunner) query(a *args) []string {
 			out = []string{"(none)"}
 		}
 		return out
+	case "node":
+		a.done(2)
+		ok, who := NodeAllowed(r.st, testNodeID(id()))
+		return []string{fmt.Sprintf("node %s allowed=%v (%s)", id(), ok, r.shorten(who))}
+	case "observer":
+		v, err = Observer(r.st, id())
 	case "agreement":
 		v, err = Agreement(r.st, id())
 	case "report":
@@ -732,4 +756,14 @@ func (r *scriptRunner) cloudLines() []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// testNodeID returns a node id made from a name ("n1"), as 40 hex digits; a
+// name that is already 40 characters long is taken as it is, and "" stays "".
+func testNodeID(name string) string {
+	if name == "" || len(name) == bbus.NodeIDLen {
+		return name
+	}
+	h := sha256.Sum256([]byte("node " + name))
+	return hex.EncodeToString(h[:20])
 }

@@ -84,7 +84,10 @@ func (c *ctx) cloudInvite(a *bbus.CloudInvite) error {
 		}
 		c.st.Set(validatorOwnerKey(a.ValidatorKey), []byte(a.Cloud))
 	}
-	c.invite(&bbus.Invitation{ID: a.Cloud, Kind: bbus.InviteCloud, PubKey: a.PubKey, ValidatorKey: a.ValidatorKey})
+	if err := claimNode(c.st, a.NodeID, ownerInvite+a.Cloud); err != nil {
+		return err
+	}
+	c.invite(&bbus.Invitation{ID: a.Cloud, Kind: bbus.InviteCloud, PubKey: a.PubKey, ValidatorKey: a.ValidatorKey, NodeID: a.NodeID})
 	return nil
 }
 
@@ -157,6 +160,7 @@ func lapseInvitations(st kv.Store, now time.Time) []Event {
 			continue
 		}
 		st.Delete(invitationKey(id))
+		releaseNode(st, inv.NodeID, ownerInvite+id)
 		if inv.ValidatorKey != nil && validatorKeyOwner(st, inv.ValidatorKey) == id && st.Get(cloudKey(id)) == nil {
 			st.Delete(validatorOwnerKey(inv.ValidatorKey))
 		}
@@ -177,6 +181,7 @@ func lapseApplications(st kv.Store, now time.Time) []Event {
 				continue
 			}
 			st.Delete(cloudKey(id))
+			releaseNode(st, cl.NodeID, ownerCloud+id)
 			if cl.ValidatorKey != nil && validatorKeyOwner(st, cl.ValidatorKey) == id {
 				st.Delete(validatorOwnerKey(cl.ValidatorKey))
 			}

@@ -158,6 +158,15 @@ func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genes
 		if err := gc.Capacity.Validate("genesis cloud "+gc.ID+" capacity", false); err != nil {
 			return err
 		}
+		if err := bbus.ValidateNodeID("genesis cloud "+gc.ID+" node_id", gc.NodeID, false); err != nil {
+			return err
+		}
+		if err := bbus.ValidateP2PAddress("genesis cloud "+gc.ID+" p2p_address", gc.P2PAddress, false); err != nil {
+			return err
+		}
+		if err := claimNode(st, gc.NodeID, ownerCloud+gc.ID); err != nil {
+			return err
+		}
 		if gc.Power < 0 || gc.Power > 1<<40 || (gc.Power > 0 && gc.ValidatorKey == nil) {
 			return bbus.Errorf(bbus.EINVALID, "genesis cloud %s: power must be in [0, 2^40] and needs a validator key", gc.ID)
 		}
@@ -174,7 +183,7 @@ func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genes
 		admitted := stamp
 		putJSON(st, cloudKey(gc.ID), &bbus.Cloud{
 			ID: gc.ID, Name: gc.Name, PubKey: gc.PubKey, ValidatorKey: gc.ValidatorKey, Power: gc.Power,
-			API: gc.API, Status: bbus.CloudActive, Capacity: gc.Capacity, Joined: stamp, Admitted: &admitted,
+			API: gc.API, NodeID: gc.NodeID, P2PAddress: gc.P2PAddress, Status: bbus.CloudActive, Capacity: gc.Capacity, Joined: stamp, Admitted: &admitted,
 			ReputationBP: bbus.Reputation(0, 0),
 		})
 	}
@@ -480,6 +489,14 @@ func (c *ctx) run() error {
 		return c.cloudInvite(a.CloudInvite)
 	case a.OracleInvite != nil:
 		return c.oracleInvite(a.OracleInvite)
+	case a.CloudUpdate != nil:
+		return c.cloudUpdate(a.CloudUpdate)
+	case a.ObserverInvite != nil:
+		return c.observerInvite(a.ObserverInvite)
+	case a.ObserverApprove != nil:
+		return c.observerApprove(a.ObserverApprove)
+	case a.ObserverRemove != nil:
+		return c.observerRemove(a.ObserverRemove)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }

@@ -331,7 +331,14 @@ func (n *Node) Block(ctx context.Context, height int64) (*httpapi.Block, error) 
 
 // Tx implements httpapi.ChainReader.
 func (n *Node) Tx(ctx context.Context, id string) (*httpapi.Tx, error) {
-	loc, ok := chain.LookupTx(n.store.Committed(), strings.ToLower(id))
+	id = strings.ToLower(id)
+	loc, ok := chain.LookupTx(n.store.Committed(), id)
+	if !ok {
+		// CometBFT's hash of the bytes, as POST /v1/txs answers with it.
+		if txid, found := chain.TxIDOfHash(n.store.Committed(), id); found {
+			loc, ok = chain.LookupTx(n.store.Committed(), txid)
+		}
+	}
 	if !ok {
 		return nil, bbus.Errorf(bbus.ENOTFOUND, "no committed transaction %s is known to this node", id)
 	}

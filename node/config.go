@@ -44,6 +44,10 @@ type Config struct {
 	PersistentPeers string `json:"persistent_peers,omitempty"` // NODEID@HOST:PORT,...
 	Loopback        bool   `json:"loopback,omitempty"`         // all peers on one machine (testnets)
 	RPCListen       string `json:"rpc_listen,omitempty"`       // CometBFT's own RPC; empty turns it off
+	// OpenPeers turns the peer filter off: any node that has the genesis may
+	// connect and sync. By default only the nodes the ledger names may
+	// (members, voted observers, invited applicants).
+	OpenPeers bool `json:"open_peers,omitempty"`
 	// Consensus timers; chosen by measurement, see docs/OPERATIONS.md.
 	TimeoutPropose            Duration `json:"timeout_propose"`
 	TimeoutCommit             Duration `json:"timeout_commit"`

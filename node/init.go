@@ -31,6 +31,7 @@ type InitOptions struct {
 	Cloud    string
 	ChainID  string         // a new chain's id; default "bbus-" + cloud
 	Capacity bbus.Resources // zero: DefaultCapacity
+	Params   *bbus.Params   // a new chain's parameters; nil: bbus.DefaultParams()
 	// Genesis, if set, is the genesis document of an existing chain to join as
 	// a full node; Peers are the nodes to reach it through.
 	Genesis string
@@ -55,6 +56,11 @@ func Init(o InitOptions) (*Identity, error) {
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if o.Params != nil {
+		if err := o.Params.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	id, err := prepareHome(o.Home, o.Cloud, o.Config)
 	if err != nil {
@@ -94,9 +100,17 @@ func Init(o InitOptions) (*Identity, error) {
 	if chainID == "" {
 		chainID = "bbus-" + o.Cloud
 	}
-	doc, err := NewGenesis(chainID, time.Now(), bbus.DefaultParams(), []bbus.GenesisCloud{{
+	c, err := LoadConfig(o.Home)
+	if err != nil {
+		return nil, err
+	}
+	params := bbus.DefaultParams()
+	if o.Params != nil {
+		params = *o.Params
+	}
+	doc, err := NewGenesis(chainID, time.Now(), params, []bbus.GenesisCloud{{
 		ID: o.Cloud, Name: o.Cloud, PubKey: id.Cloud.PubKey, ValidatorKey: id.ValidatorKey,
-		Power: DefaultPower, Capacity: capacity,
+		Power: DefaultPower, Capacity: capacity, NodeID: id.NodeID, P2PAddress: PublicP2PAddress(c),
 	}})
 	if err != nil {
 		return nil, err

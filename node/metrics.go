@@ -43,6 +43,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		}),
 	}
 	m.reg.MustRegister(n.app.Collectors()...)
+	m.reg.MustRegister(newMemberCollector(n))
 	m.reg.MustRegister(m.txs, m.latency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "bbus_height",

@@ -48,6 +48,7 @@ type Node struct {
 	rest  restState // the REST API's key, events and metrics (api.go)
 	txs   *chain.TxDecoder
 	live  *liveness     // whether consensus makes progress (liveness.go)
+	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
 	cs    *cmtcs.State  // CometBFT's consensus state machine
 	log   cmtlog.Logger // the node's structured log
 }
@@ -57,7 +58,9 @@ func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) 
 // cometConfig returns the CometBFT configuration of a home with bbus's settings.
 func cometConfig(home string, c *Config) *cmtcfg.Config {
 	cfg := cometPaths(home)
-	cfg.Moniker = c.Cloud
+	cfg.Moniker = moniker(c.Cloud)
+	// Only the federation's nodes may connect: chain.App.Query answers the filter.
+	cfg.FilterPeers = !c.OpenPeers
 	cfg.LogLevel = c.LogLevel
 	cfg.RPC.ListenAddress = c.RPCListen
 	cfg.P2P.ListenAddress = c.P2PListen
@@ -121,6 +124,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{Home: home, Config: *c, store: st, live: newLiveness(c.Health)}
+	n.dir = newDirectory(n)
 	// Signatures CheckTx verified are not verified again in FinalizeBlock, and
 	// a submitted transaction is decoded once for Submit, CheckTx and
 	// ProcessProposal.
@@ -143,7 +147,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	n.app.Watch(func(*chain.Block) { n.live.committed() })
+	n.app.Watch(func(*chain.Block) { n.live.committed(); n.dir.poke() })
 	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail}
 	n.cmt, err = cmtnode.NewNode(cfg, pv, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(progressApp{App: n.app, live: n.live}),
@@ -195,18 +199,20 @@ func checkWritable(home string) error {
 func (n *Node) Start(api string) error {
 	if err := n.cmt.Start(); err != nil {
 		n.store.Close()
-		return fmt.Errorf("start consensus: %w", err)
+		return portInUse(fmt.Errorf("start consensus: %w", err), "peer-to-peer", n.Config.P2PListen,
+			"p2p_listen in config/bbus.json, or bbus init --p2p / bbus start --p2p on an empty home")
 	}
 	if n.cs != nil {
 		n.watchConsensus(n.cs)
 	}
+	n.dir.start()
 	if api == "" {
 		return nil
 	}
 	ln, err := n.apiListen(api)
 	if err != nil {
 		n.Stop()
-		return fmt.Errorf("REST API: %w", err)
+		return portInUse(fmt.Errorf("REST API: %w", err), "REST API", api, "bbus start --api, or api in config/bbus.json")
 	}
 	srv, err := n.apiServer()
 	if err != nil {
@@ -242,6 +248,7 @@ func (n *Node) Stop() {
 		cancel()
 	}
 	if n.cmt.IsRunning() {
+		n.dir.close()
 		n.cmt.Stop()
 		n.cmt.Wait()
 	}
@@ -261,7 +268,7 @@ func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
 	s := &bbus.Status{
 		ChainID: st.NodeInfo.Network, Cloud: n.Config.Cloud, NodeID: string(st.NodeInfo.ID()),
 		Height: height, AppHash: strings.ToUpper(hex.EncodeToString(hash)), BlockTime: t,
-		CatchingUp: st.SyncInfo.CatchingUp, Validators: []bbus.Validator{},
+		CatchingUp: st.SyncInfo.CatchingUp, Validators: []bbus.Validator{}, Version: bbus.Version,
 	}
 	vals, err := n.rpc.Validators(ctx, nil, nil, nil)
 	if err != nil {
@@ -269,6 +276,10 @@ func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
 	}
 	owners := map[string]string{}
 	n.store.View(func(r kv.Reader) error {
+		if height > 0 || hash != nil {
+			p := ledger.Params(r)
+			s.Params = &p
+		}
 		clouds, _ := ledger.Clouds(r, ledger.Page{Limit: ledger.MaxLimit})
 		for _, c := range clouds {
 			owners[string(c.ValidatorKey)] = c.ID

@@ -2,10 +2,13 @@ package node
 
 import (
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bbusdev/bbus"
 )
 
 // TestDamagedHomeFailsClearly starts nodes on homes damaged in different ways:
@@ -91,5 +94,42 @@ func TestDamagedHomeFailsClearly(t *testing.T) {
 				t.Fatalf("got %v, want an error about %q", openErr, c.want)
 			}
 		})
+	}
+}
+
+// TestPortInUseSaysSo starts a node whose peer-to-peer port another program
+// holds, then one whose API port is held: each fails with code unavailable
+// and a message naming the address in use, not with internal.
+func TestPortInUseSaysSo(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, port := range []string{"p2p", "api"} {
+		home := t.TempDir()
+		c := DefaultConfig("local")
+		c.P2PListen = "tcp://" + loopback(freePorts(t, 1))
+		api := "127.0.0.1:0"
+		if port == "p2p" {
+			c.P2PListen = "tcp://" + held.Addr().String()
+		} else {
+			api = held.Addr().String()
+		}
+		if _, err := Init(InitOptions{Home: home, Cloud: "local", Config: &c}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := Open(home, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = n.Start(api)
+		if err == nil {
+			n.Stop()
+			t.Fatalf("%s: started on an address in use", port)
+		}
+		if bbus.ErrorCode(err) != bbus.EUNAVAILABLE || !strings.Contains(err.Error(), held.Addr().String()+" is in use") {
+			t.Fatalf("%s in use: %v (code %s)", port, err, bbus.ErrorCode(err))
+		}
 	}
 }

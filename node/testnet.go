@@ -60,7 +60,8 @@ func Testnet(o TestnetOptions) ([]string, error) {
 		}
 		ids[k] = id
 		clouds = append(clouds, bbus.GenesisCloud{ID: cloud, Name: cloud, PubKey: id.Cloud.PubKey,
-			ValidatorKey: id.ValidatorKey, Power: DefaultPower, Capacity: o.Capacity, API: "http://" + c.API})
+			ValidatorKey: id.ValidatorKey, Power: DefaultPower, Capacity: o.Capacity, API: "http://" + c.API,
+			NodeID: id.NodeID, P2PAddress: PublicP2PAddress(&c)})
 		fmt.Fprintf(o.Progress, "[%d/%d] %s: cloud %s, p2p %s, api %s\n", k+1, o.Validators, homes[k], cloud, c.P2PListen, c.API)
 	}
 	doc, err := NewGenesis(o.ChainID, time.Now(), bbus.DefaultParams(), clouds)

@@ -473,31 +473,28 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 	}
 	ms := startFederation(t, 4)
 	genesis := node.GenesisPath(ms[0].home)
-	var peers []string
-	for _, m := range ms {
-		cfg, err := node.LoadConfig(m.home)
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers = append(peers, m.status(t).NodeID+"@"+strings.TrimPrefix(cfg.P2PListen, "tcp://"))
+	// The new node is told of one member only, cloud0's: it finds the others
+	// from their records on the ledger.
+	cfg0, err := node.LoadConfig(ms[0].home)
+	if err != nil {
+		t.Fatal(err)
 	}
+	peer0 := ms[0].status(t).NodeID + "@" + strings.TrimPrefix(cfg0.P2PListen, "tcp://")
 	home := filepath.Join(t.TempDir(), "node4")
-	out := run(t, 0, "init", "--home", home, "--cloud", "cloud4", "--genesis", genesis, "--peers", strings.Join(peers, ","),
+	out := run(t, 0, "init", "--home", home, "--cloud", "cloud4", "--genesis", genesis, "--peers", peer0,
 		"--p2p", "tcp://"+freeAddr(t))
 	if !strings.Contains(out, "--validator") {
 		t.Fatalf("init does not say how to apply:\n%s", out)
 	}
 	newcomer := newMember(t, home, "cloud4")
-	newcomer.start(t)
-	eventually(t, 60*time.Second, "the new node to sync", func() bool {
-		st := newcomer.status(t)
-		return !st.CatchingUp && st.Height >= ms[0].status(t).Height
-	})
 	joinArgs := []string{"tx", "--home", home, "--node", newcomer.api, "--from", "cloud4", "cloud", "join", "--name", "Cloud Four",
 		"--cpu", "64", "--mem-mib", "65536", "--disk-iops", "1000", "--net-mbps", "1000", "--validator"}
 	// Uninvited, the application is refused before it reaches a block.
-	run(t, 1, joinArgs...)
-	// cloud0 invites cloud4's key and its node's validator key: that is its vote.
+	uninvited := append([]string{}, joinArgs...)
+	uninvited[4] = ms[0].api
+	run(t, 1, uninvited...)
+	// cloud0 invites cloud4's key, its node's validator key and its node id:
+	// that is its vote, and it lets the node sync.
 	k4, err := keys.Load(home, "cloud4")
 	if err != nil {
 		t.Fatal(err)
@@ -506,16 +503,26 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n4, err := node.NodeID(home)
+	if err != nil {
+		t.Fatal(err)
+	}
 	run(t, 0, "tx", "--home", ms[0].home, "--node", ms[0].api, "--from", "cloud0", "cloud", "invite", "cloud4",
-		"--pub-key", base64.StdEncoding.EncodeToString(k4.PubKey), "--validator-key", base64.StdEncoding.EncodeToString(v4))
-	eventually(t, 30*time.Second, "the new node to see the invitation's block", func() bool {
-		return newcomer.status(t).Height >= ms[0].status(t).Height
+		"--pub-key", base64.StdEncoding.EncodeToString(k4.PubKey), "--validator-key", base64.StdEncoding.EncodeToString(v4),
+		"--node-id", n4)
+	newcomer.start(t)
+	eventually(t, 60*time.Second, "the new node to sync", func() bool {
+		st := newcomer.status(t)
+		return !st.CatchingUp && st.Height >= ms[0].status(t).Height
 	})
 	run(t, 0, joinArgs...)
 	// cloud0 registers a VM before the vote, to move it to cloud4 after.
 	run(t, 0, "tx", "--home", ms[0].home, "--node", ms[0].api, "--from", "cloud0", "vm", "register", "vm-5", "--cpu", "2", "--mem-mib", "2048")
 	for k, m := range ms[1:3] {
-		run(t, 0, "tx", "--home", m.home, "--node", m.api, "--from", m.cloud, "cloud", "approve", "cloud4")
+		out := run(t, 0, "tx", "--home", m.home, "--node", m.api, "--from", m.cloud, "cloud", "approve", "cloud4")
+		if want := []string{"cloud4 has 2 of the 3 votes it needs (more than 2/3 of 4 active members)", "cloud4 is admitted, with 3 votes"}[k]; !strings.Contains(out, want) {
+			t.Fatalf("approve %d says:\n%s\nwant %q", k+1, out, want)
+		}
 		var c bbus.Cloud
 		getJSON(t, m.api+"/v1/clouds/cloud4", &c)
 		if admitted := c.Status == bbus.CloudActive; admitted != (k == 1) {
@@ -582,6 +589,36 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 		return false
 	})
 	t.Logf("cloud4 admitted by the third vote; its validator %s signed the commit of block %d", addr, signed)
+	var c4 bbus.Cloud
+	if getJSON(t, ms[1].api+"/v1/clouds/cloud4", &c4); c4.NodeID != n4 || c4.P2PAddress == "" {
+		t.Fatalf("cloud4 publishes node %q at %q, want node %s", c4.NodeID, c4.P2PAddress, n4)
+	}
+
+	// cloud0's node killed: the four others, four fifths of the power, go on,
+	// cloud4's among them though it was told only of cloud0's. The members
+	// see cloud0's node down.
+	ms[0].kill(t)
+	killed := time.Now()
+	eventually(t, 10*time.Second, "bbus query nodes on node1 to show cloud0 not connected", func() bool {
+		var ns []bbus.NodeHealth
+		json.Unmarshal([]byte(run(t, 0, "query", "--node", ms[1].api, "--output", "json", "nodes")), &ns)
+		for _, n := range ns {
+			if n.Cloud == "cloud0" {
+				return !n.Connected
+			}
+		}
+		return false
+	})
+	t.Logf("node1 reported cloud0's node down %s after the kill", time.Since(killed).Round(time.Millisecond))
+	if out := run(t, 0, "query", "--node", newcomer.api, "nodes"); !strings.Contains(out, "4 of 5 members' nodes connected") {
+		t.Fatalf("cloud4's node with cloud0's killed:\n%s", out)
+	}
+	run(t, 0, "tx", "--home", home, "--node", newcomer.api, "--from", "cloud4", "vm", "register", "vm-7", "--cpu", "1", "--mem-mib", "1")
+	eventually(t, 30*time.Second, "node1 to hold vm-7", func() bool { return getJSON(t, ms[1].api+"/v1/vms/vm-7", nil) == 200 })
+	ms[0].start(t)
+	eventually(t, 60*time.Second, "the restarted node0 to catch up", func() bool {
+		return getJSON(t, ms[0].api+"/v1/vms/vm-7", nil) == 200
+	})
 
 	// The evidence of vm-5 spans four and then five validators. The node it is
 	// exported from must have applied the completion first.

@@ -73,7 +73,7 @@ function count(label, value, more, href) {
 }
 
 async function load() {
-  const [status, clouds, vms, migs, open1, open2, vios, invs] = await Promise.all([
+  const [status, clouds, vms, migs, open1, open2, vios, invs, nodes] = await Promise.all([
     api.get('/v1/status'),
     api.all('/v1/clouds', {}, 5),
     api.all('/v1/vms', {}, 1),
@@ -82,8 +82,9 @@ async function load() {
     api.all('/v1/migrations', { status: 'accepted' }, 1),
     api.all('/v1/violations', {}, 1),
     api.all('/v1/invoices', {}, 1),
+    api.get('/v1/nodes').catch(() => ({ items: [] })),
   ]);
-  return { status, clouds, vms, migs, open1, open2, vios, invs };
+  return { status, clouds, vms, migs, open1, open2, vios, invs, nodes: nodes.items || [] };
 }
 
 function build(d) {
@@ -97,6 +98,14 @@ function build(d) {
     f.num(v.power),
     totalPower ? (Math.round((v.power * 1000) / totalPower) / 10) + ' %' : '—',
   ]);
+  const up = d.nodes.filter((n) => n.connected).length;
+  const nodeRows = d.nodes.map((n) => [
+    f.cloudLink(n.cloud),
+    n.node_id ? h('span', { class: 'mono', title: n.node_id }, f.short(n.node_id, 10)) : h('span', { class: 'muted' }, 'none published'),
+    n.self ? badge('this node', 'active') : n.connected ? badge('connected', 'active') : badge('not connected', 'warn'),
+    n.validator ? (n.last_signed_height ? h('a', { href: '#/block/' + n.last_signed_height }, '#' + f.num(n.last_signed_height)) : '—') : h('span', { class: 'muted' }, 'not a validator'),
+    n.version || '—',
+  ]);
   return [
     h('p', { class: 'lead' },
       'Chain ', h('strong', {}, status.chain_id), ' at block ', h('a', { href: '#/block/' + status.latest_height }, '#' + f.num(status.latest_height)),
@@ -109,11 +118,14 @@ function build(d) {
       count('open migrations', d.open1.items.length + d.open2.items.length, d.open1.more || d.open2.more, '#/graph'),
       count('SLA violations', d.vios.items.length, d.vios.more, '#/sla'),
       count('invoices', d.invs.items.length, d.invs.more, '#/sla'),
-      count('validators', status.validators.length, false, '#/blocks')),
+      count('validators', status.validators.length, false, '#/blocks'),
+      count('nodes connected', up, false, '#/')),
     section('Clouds',
       h('div', { class: 'clouds' }, clouds.items.map((c) => cloudCard(c, status)))),
     section('Validators',
       table('Consensus validator set', ['Address', 'Cloud', 'Power', 'Share of votes'], byAddr)),
+    section("Members' nodes",
+      table("Each member's node as this node sees it", ['Cloud', 'Node id', 'Connection', 'Last signed block', 'Version'], nodeRows)),
   ];
 }
 

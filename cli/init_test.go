@@ -1,0 +1,67 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bbusdev/bbus"
+)
+
+// TestInitGenesisParameters sets a new chain's parameters with bbus init's
+// flags and reads them back from the genesis it wrote; a bad value is refused
+// and leaves no home.
+func TestInitGenesisParameters(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	ok(t, "init", "--home", home, "--cloud", "alpha", "--approval", "1/2", "--migration-lapse", "90s", "--tx-ttl", "10m",
+		"--require-agreement", "--invitation-ttl", "48h", "--application-ttl", "72h", "--agreement-proposal-ttl", "1h", "--join-power", "5")
+	b, err := os.ReadFile(filepath.Join(home, "config", "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		AppState bbus.Genesis `json:"app_state"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := bbus.Params{ApprovalNum: 1, ApprovalDen: 2, MigrationLapseSeconds: 90, TxMaxTTLSeconds: 600, RequireAgreement: true,
+		InvitationTTLSeconds: 48 * 3600, ApplicationTTLSeconds: 72 * 3600, AgreementProposalTTLSeconds: 3600, JoinPower: 5}
+	if doc.AppState.Params != want {
+		t.Fatalf("genesis params %+v, want %+v", doc.AppState.Params, want)
+	}
+	if c := doc.AppState.Clouds[0]; len(c.NodeID) != 40 {
+		t.Fatalf("the founding cloud publishes no node id: %+v", c)
+	}
+	for _, bad := range [][]string{{"--approval", "3/2"}, {"--approval", "two thirds"}, {"--migration-lapse", "1.5s"}, {"--tx-ttl", "0s"}} {
+		h := filepath.Join(t.TempDir(), "bad")
+		r := run(t, append([]string{"init", "--home", h, "--cloud", "alpha"}, bad...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "error: ") {
+			t.Errorf("init %v: exit %d %s", bad, r.code, r.stderr)
+		}
+		if _, err := os.Stat(h); !os.IsNotExist(err) {
+			t.Errorf("init %v left a home behind", bad)
+		}
+	}
+	r := run(t, "init", "--home", filepath.Join(t.TempDir(), "j"), "--cloud", "beta", "--genesis", filepath.Join(home, "config", "genesis.json"), "--tx-ttl", "1h")
+	if r.code != 2 || !strings.Contains(r.stderr, "--tx-ttl sets a new chain's parameters") {
+		t.Errorf("a genesis parameter with --genesis: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestTestnetJSON lays out a testnet with --output json: one item per home.
+func TestTestnetJSON(t *testing.T) {
+	out := ok(t, "testnet", "--validators", "2", "--out", t.TempDir(), "--output", "json")
+	var r struct {
+		ChainID string `json:"chain_id"`
+		Homes   []struct {
+			Home, Cloud string
+			NodeID      string `json:"node_id"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.ChainID != "bbus-testnet" || len(r.Homes) != 2 || r.Homes[1].Cloud != "cloud1" || len(r.Homes[1].NodeID) != 40 {
+		t.Fatalf("testnet --output json: %v\n%s", err, out)
+	}
+}
