@@ -32,6 +32,7 @@ type federation struct {
 	nodes      [2]*node.Node
 	genesis    []byte
 	validators [2][]byte
+	nodeID1    string // cloud1's node's id: only an invited node may connect
 	nonce      uint64
 }
 
@@ -73,6 +74,7 @@ func startFederation(t *testing.T) *federation {
 		t.Fatal(err)
 	}
 	f.validators[1] = id.ValidatorKey
+	f.nodeID1 = id.NodeID
 	f.nodes[1] = f.start(1)
 	return f
 }
@@ -120,27 +122,20 @@ func (f *federation) join() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	// cloud0's invitation is its vote: as the only member, it admits cloud1.
+	// It names cloud1's node, which the members' nodes then let connect.
+	inv := f.send(0, "cloud0", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "cloud1", PubKey: key.PubKey, ValidatorKey: f.validators[1], NodeID: f.nodeID1}})
 	// A node that is still catching up neither relays transactions nor
-	// votes: with two validators, the chain would wait for it.
+	// votes: with two validators, the chain would wait for it. It must also
+	// know the invitation to admit the join.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		st, err := f.nodes[1].Status(context.Background())
-		if err == nil && !st.CatchingUp {
+		if err == nil && !st.CatchingUp && st.Height >= inv.Height {
 			break
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("cloud1's node never caught up: %+v %v", st, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// cloud0's invitation is its vote: as the only member, it admits cloud1.
-	inv := f.send(0, "cloud0", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "cloud1", PubKey: key.PubKey, ValidatorKey: f.validators[1]}})
-	for deadline := time.Now().Add(20 * time.Second); ; { // cloud1's node must know the invitation to admit the join
-		if st, err := f.nodes[1].Status(context.Background()); err == nil && st.Height >= inv.Height {
-			break
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("cloud1's node never reached height %d", inv.Height)
+			f.t.Fatalf("cloud1's node never caught up to height %d: %+v %v", inv.Height, st, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
