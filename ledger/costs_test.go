@@ -1,0 +1,135 @@
+package ledger
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/kv"
+)
+
+// Tests that what one lookup or transaction reads does not grow with the
+// ledger's history: they count the records read through a counting reader.
+
+// countingReader counts the records a reader hands out (Get hits and
+// iterated entries).
+type countingReader struct {
+	kv.Store
+	reads int
+}
+
+func (r *countingReader) Get(key []byte) []byte {
+	v := r.Store.Get(key)
+	if v != nil {
+		r.reads++
+	}
+	return v
+}
+
+func (r *countingReader) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
+	r.Store.Iterate(prefix, start, func(k, v []byte) bool {
+		r.reads++
+		return fn(k, v)
+	})
+}
+
+// travellerVM writes a VM with n hosting intervals straight into st: interval
+// i runs from t0+i minutes to t0+i+1 minutes on cloud a or b, and every tenth
+// is zero-length (a migration completed in the block that opened it).
+func travellerVM(st kv.Store, n int64, t0 time.Time) *bbus.VM {
+	vm := &bbus.VM{ID: "vm-t", Owner: "a", Host: "a", State: bbus.VMRunning, Registered: bbus.Stamp{At: t0}, Intervals: n,
+		Resources: bbus.Resources{CPU: 1, MemMiB: 1024}}
+	at := t0
+	for i := int64(1); i <= n; i++ {
+		iv := &bbus.Interval{VM: vm.ID, Seq: i, Cloud: []string{"a", "b"}[i%2], Start: bbus.Stamp{At: at}}
+		if i%10 != 0 {
+			at = at.Add(time.Minute)
+		}
+		if i < n {
+			iv.End = &bbus.Stamp{At: at}
+		}
+		putJSON(st, intervalKey(vm.ID, i), iv)
+	}
+	putJSON(st, vmKey(vm.ID), vm)
+	return vm
+}
+
+// naiveHostAt is what HostAt answered by reading every interval.
+func naiveHostAt(r kv.Reader, vm *bbus.VM, t time.Time) (int64, string) {
+	ivs := intervals(r, vm.ID)
+	for i := len(ivs) - 1; i >= 0; i-- {
+		iv := ivs[i]
+		if iv.Start.At.After(t) {
+			continue
+		}
+		if iv.End != nil && !t.Before(iv.End.At) {
+			if vm.Terminated != nil && i == len(ivs)-1 {
+				return 0, "terminated"
+			}
+			break
+		}
+		return iv.Seq, ""
+	}
+	return 0, "not registered"
+}
+
+func TestHostAtSeeksAndAgreesWithAScan(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := kv.NewMem()
+	vm := travellerVM(st, 60, t0)
+	for _, terminated := range []bool{false, true} {
+		if terminated {
+			last := new(bbus.Interval)
+			getJSON(st, intervalKey(vm.ID, vm.Intervals), last)
+			end := bbus.Stamp{At: last.Start.At.Add(time.Minute)}
+			last.End, vm.Terminated = &end, &end
+			putJSON(st, intervalKey(vm.ID, vm.Intervals), last)
+			putJSON(st, vmKey(vm.ID), vm)
+		}
+		for s := -90; s < 60*60+120; s += 30 {
+			at := t0.Add(time.Duration(s) * time.Second)
+			wantSeq, wantErr := naiveHostAt(st, vm, at)
+			iv, err := HostAt(st, vm.ID, at)
+			switch {
+			case wantErr == "" && (err != nil || iv.Seq != wantSeq):
+				t.Fatalf("HostAt(%v) = %v, %v; want interval %d", at, iv, err, wantSeq)
+			case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+				t.Fatalf("HostAt(%v) = %v, %v; want %q", at, iv, err, wantErr)
+			}
+		}
+	}
+}
+
+func TestPerVMLookupsReadLogarithmically(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	mem := kv.NewMem()
+	vm := travellerVM(mem, 4000, t0)
+	r := &countingReader{Store: mem}
+	at := t0.Add(1234*time.Minute + 30*time.Second)
+	if _, err := HostAt(r, vm.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if r.reads > 30 {
+		t.Errorf("HostAt read %d records of a VM with 4000 intervals; want O(log n), at most 30", r.reads)
+	}
+	r.reads = 0
+	c := &ctx{st: kv.NewOverlay(r)}
+	parts := c.hostedParts(vm.ID, at, at.Add(3*time.Minute))
+	if len(parts) < 3 || r.reads > 40 {
+		t.Errorf("hostedParts of a 3-minute window found %d parts reading %d records; want >= 3 parts, at most 40 reads", len(parts), r.reads)
+	}
+	r.reads = 0
+	page, next, err := VMIntervals(r, vm.ID, Page{Limit: 10, After: "2000"})
+	if err != nil || len(page) != 10 || page[0].Seq != 2001 || next != "2010" || r.reads > 15 {
+		t.Errorf("VMIntervals after 2000: %d intervals from %v, next %q, err %v, %d reads", len(page), page, next, err, r.reads)
+	}
+	if _, _, err := VMIntervals(r, vm.ID, Page{After: "x"}); bbus.ErrorCode(err) != bbus.EINVALID {
+		t.Errorf("VMIntervals after x: %v, want invalid", err)
+	}
+	last, next, _ := VMIntervals(r, vm.ID, Page{Limit: 1000, After: strconv.Itoa(3500)})
+	if len(last) != 500 || next != "" {
+		t.Errorf("the last page holds %d intervals, next %q; want 500, none", len(last), next)
+	}
+}
