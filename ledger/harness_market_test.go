@@ -37,8 +37,27 @@ func allViolations(r kv.Reader, f ViolationFilter) ([]bbus.Violation, error) {
 	return pageAll(func(p Page) ([]bbus.Violation, string, error) { return Violations(r, f, p) })
 }
 
+// allInvoices lists every invoice with all its lines, read page by page.
 func allInvoices(r kv.Reader, cloud string) ([]bbus.Invoice, error) {
-	return pageAll(func(p Page) ([]bbus.Invoice, string, error) { return Invoices(r, cloud, p) })
+	list, err := pageAll(func(p Page) ([]bbus.Invoice, string, error) { return Invoices(r, cloud, p) })
+	for i := range list {
+		if err != nil {
+			break
+		}
+		list[i].Lines, err = pageAll(func(p Page) ([]bbus.InvoiceLine, string, error) { return InvoiceLines(r, list[i].ID, p) })
+	}
+	return list, err
+}
+
+func countKinds(lines []bbus.InvoiceLine) (hosting, penalties int64) {
+	for _, l := range lines {
+		if l.Kind == "hosting" {
+			hosting++
+		} else {
+			penalties++
+		}
+	}
+	return hosting, penalties
 }
 
 // span is a stretch [start, end) of one VM's life that an invoice billed.
@@ -179,6 +198,9 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 			default:
 				fail("invoice %s line %d has kind %q", inv.ID, j+1, l.Kind)
 			}
+		}
+		if nh, np := countKinds(inv.Lines); nh != inv.HostingLines || np != inv.PenaltyLines {
+			fail("invoice %s has %d hosting and %d penalty lines; its head says %d and %d", inv.ID, nh, np, inv.HostingLines, inv.PenaltyLines)
 		}
 		if sum != inv.Total || hosting != inv.Hosting || penalties != inv.Penalties || inv.Hosting-inv.Penalties != inv.Total {
 			fail("invoice %s: lines sum to %d (hosting %d, penalties %d); it says hosting %d - penalties %d = total %d",

@@ -123,6 +123,7 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 		c.st.Set(seqKey("viv/"+vm.ID+"/", vseq), []byte{})
 		c.st.Set(seqKey("vic/"+host.ID+"/", vseq), []byte{})
 		c.st.Set(seqKey("vib/"+host.ID+"/"+ag.Consumer+"/", vseq), []byte{})
+		c.accruePenalty(v, vseq)
 		rep.Violations = append(rep.Violations, v.ID)
 		c.emit("sla.violation", "violation", v.ID, "vm", vm.ID, "cloud", host.ID, "agreement", ag.ID)
 	}
