@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,5 +132,86 @@ func TestPerVMLookupsReadLogarithmically(t *testing.T) {
 	last, next, _ := VMIntervals(r, vm.ID, Page{Limit: 1000, After: strconv.Itoa(3500)})
 	if len(last) != 500 || next != "" {
 		t.Errorf("the last page holds %d intervals, next %q; want 500, none", len(last), next)
+	}
+}
+
+// recordingStore records where each scan of prefix starts.
+type recordingStore struct {
+	kv.Store
+	prefix string
+	starts [][]byte
+}
+
+func (r *recordingStore) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
+	if string(prefix) == r.prefix {
+		r.starts = append(r.starts, start)
+	}
+	r.Store.Iterate(prefix, start, fn)
+}
+
+// TestBeginBlockBounded: 2,500 proposals lapse at once and 5,000 transaction
+// ids expire at once; each block processes at most MaxExpiriesPerBlock of each,
+// in key order, the backlog says what waits, a proposal past its time is
+// refused as lapsed while it waits, and the scans start past what is done.
+func TestBeginBlockBounded(t *testing.T) {
+	const n = 2500
+	g := testGenesis([]string{"a", "b"}, func(string) bbus.Resources {
+		return bbus.Resources{CPU: 1 << 20, MemMiB: 1 << 30, DiskIOPS: 1 << 20, NetMbps: 1 << 20}
+	}, bbus.DefaultParams())
+	l, mem := newTestLedger(), kv.NewMem()
+	if err := l.InitGenesis(mem, testChainID, g, testGenesisTime); err != nil {
+		t.Fatal(err)
+	}
+	st := &recordingStore{Store: mem, prefix: string(prefixLapse)}
+	h := Header{Height: 1, Time: testGenesisTime.Add(10 * time.Second)}
+	l.BeginBlock(st, h)
+	nonce := uint64(0)
+	do := func(signer string, a bbus.Action) Result {
+		nonce++
+		r := l.Apply(st, h, txSpec{chain: testChainID, signer: signer, nonce: nonce, expires: h.Time.Unix() + 60, action: a}.sign())
+		if !r.OK() && r.Type != "migration_accept" {
+			t.Fatalf("%s: %s: %s", a.Type(), r.Code, r.Message)
+		}
+		return r
+	}
+	var migs []string
+	for i := 0; i < n; i++ {
+		vm := fmt.Sprintf("vm-%04d", i)
+		do("a", bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
+		migs = append(migs, do("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: "b"}}).ID)
+	}
+	h = Header{Height: 2, Time: h.Time.Add(time.Hour + time.Second)}
+	want := []int{1000, 1000, 500, 0}
+	done := 0
+	for block, w := range want {
+		if lapses, replays := ExpiryBacklog(st, h.Time, 1<<20); lapses != n-done || replays != 2*n-1000*block {
+			t.Errorf("block %d: backlog %d lapses, %d ids; want %d, %d", block, lapses, replays, n-done, 2*n-1000*block)
+		}
+		events := l.BeginBlock(st, h)
+		if len(events) != w {
+			t.Fatalf("block %d: %d events, want %d", block, len(events), w)
+		}
+		for i, e := range events {
+			if e.Type != "migration.lapsed" || e.Attrs[0].Value != migs[done+i] {
+				t.Fatalf("block %d event %d: %+v, want %s lapsed", block, i, e, migs[done+i])
+			}
+		}
+		done += w
+		if done < n {
+			// A proposal past its time waits in the queue, and is refused as lapsed.
+			if r := do("b", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: migs[n-1]}}); r.Code != bbus.ELAPSED {
+				t.Fatalf("accepting a lapsed proposal still queued: %s %s", r.Code, r.Message)
+			}
+		}
+		h = Header{Height: h.Height + 1, Time: h.Time.Add(time.Second)}
+	}
+	if lapses, replays := ExpiryBacklog(st, h.Time, 1<<20); lapses != 0 || replays != 2*n-4000 {
+		t.Errorf("after four blocks: backlog %d lapses, %d ids; want 0, %d", lapses, replays, 2*n-4000)
+	}
+	// The lapse scan starts past what it processed: at or after the last block's time.
+	l.BeginBlock(st, h)
+	last := st.starts[len(st.starts)-1]
+	if string(last) < string(lapseKey(h.Time.Add(-time.Second), 0)) {
+		t.Errorf("the lapse scan starts at %x, before the last block's time: it walks over deleted entries", last)
 	}
 }

@@ -205,16 +205,10 @@ func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 // transaction ids are forgotten (their expiry alone now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	var events []Event
-	now := timeKey(h.Time)
-	var lapsed, lapseKeys [][]byte
-	st.Iterate(prefixLapse, nil, func(k, v []byte) bool {
-		if bytes.Compare(k[len(prefixLapse):len(prefixLapse)+8], now) > 0 {
-			return false
-		}
-		lapseKeys = append(lapseKeys, bytes.Clone(k))
-		lapsed = append(lapsed, bytes.Clone(v))
-		return true
-	})
+	// Proposals not accepted in time lapse, at most MaxExpiriesPerBlock a
+	// block in the order they lapse; the rest in the next blocks (a proposal
+	// past its time is refused as lapsed meanwhile).
+	lapseKeys, lapsed := dueEntries(st, prefixLapse, keyLapseCursor, lapseBound(h.Time))
 	for i, k := range lapseKeys {
 		st.Delete(k)
 		var m bbus.Migration
@@ -237,21 +231,81 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	events = append(events, lapseInvitations(st, h.Time)...)
 	events = append(events, lapseApplications(st, h.Time)...)
 	events = append(events, expireProposals(st, h)...)
-	// Forget ids of transactions whose expiry is before this block's time.
-	var expired [][]byte
-	bound := uint64be(uint64(h.Time.Unix()))
-	st.Iterate(prefixReplayByTime, nil, func(k, _ []byte) bool {
-		if bytes.Compare(k[len(prefixReplayByTime):len(prefixReplayByTime)+8], bound) >= 0 {
-			return false
-		}
-		expired = append(expired, bytes.Clone(k))
-		return true
-	})
+	// Forget ids of transactions whose expiry is before this block's time
+	// (their expiry alone rejects them meanwhile), at most MaxExpiriesPerBlock.
+	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time))
 	for _, k := range expired {
 		st.Delete(k)
 		st.Delete(append(bytes.Clone(prefixReplay), k[len(prefixReplayByTime)+8:]...))
 	}
 	return events
+}
+
+// MaxExpiriesPerBlock is the most entries each of BeginBlock's queues (lapsing
+// migration proposals, expiring transaction ids) processes in one block; the
+// rest wait for the next blocks, in the same order.
+const MaxExpiriesPerBlock = 1000
+
+// Where each queue's scan starts: just past what it processed last. Entries
+// behind it are all gone, so the scan never walks over their deletions (a
+// database iterator skips deleted entries one by one until they are compacted).
+var (
+	keyLapseCursor  = []byte("meta/cursor/lapse")
+	keyReplayCursor = []byte("meta/cursor/replay")
+)
+
+// lapseBound is the first lapse key not due at block time t: a proposal
+// lapses at its time.
+func lapseBound(t time.Time) []byte { return append(bytes.Clone(prefixLapse), timeKey(t.Add(1))...) }
+
+// replayBound is the first replay-expiry key not due at block time t: an id is
+// forgotten once its expiry (whole seconds) is before t.
+func replayBound(t time.Time) []byte {
+	return append(bytes.Clone(prefixReplayByTime), uint64be(uint64(t.Unix()))...)
+}
+
+// dueEntries returns, in key order, the keys and values of at most
+// MaxExpiriesPerBlock entries under prefix below bound, starting at the
+// queue's cursor, and moves the cursor past them, or to bound when none is
+// left before it. New entries never come before bound: their time is never
+// before the block's.
+func dueEntries(st kv.Store, prefix, cursorKey, bound []byte) (keys, values [][]byte) {
+	start := st.Get(cursorKey)
+	full := false
+	st.Iterate(prefix, start, func(k, v []byte) bool {
+		if full = len(keys) == MaxExpiriesPerBlock; full || bytes.Compare(k, bound) >= 0 {
+			return false
+		}
+		keys = append(keys, bytes.Clone(k))
+		values = append(values, bytes.Clone(v))
+		return true
+	})
+	cursor := bound
+	if full {
+		cursor = append(bytes.Clone(keys[len(keys)-1]), 0)
+	}
+	if bytes.Compare(cursor, start) > 0 {
+		st.Set(cursorKey, cursor)
+	}
+	return keys, values
+}
+
+// ExpiryBacklog returns how many lapsing migration proposals and expired
+// transaction ids wait for BeginBlock at block time t, each counted up to
+// limit: beyond MaxExpiriesPerBlock they wait for the next blocks.
+func ExpiryBacklog(r kv.Reader, t time.Time, limit int) (lapses, replays int) {
+	count := func(prefix, cursorKey, bound []byte) int {
+		n := 0
+		r.Iterate(prefix, r.Get(cursorKey), func(k, _ []byte) bool {
+			if n == limit || bytes.Compare(k, bound) >= 0 {
+				return false
+			}
+			n++
+			return true
+		})
+		return n
+	}
+	return count(prefixLapse, keyLapseCursor, lapseBound(t)), count(prefixReplayByTime, keyReplayCursor, replayBound(t))
 }
 
 // EndBlock returns the validator changes the block's transactions made, sorted by
