@@ -45,6 +45,7 @@ type Change struct {
 type Overlay struct {
 	parent Reader
 	writes *btree.BTreeG[staged]
+	bytes  int // of the staged keys and values
 }
 
 // staged is one staged write; a nil value is a staged delete.
@@ -73,17 +74,27 @@ func (o *Overlay) Set(key, value []byte) {
 	if value == nil {
 		value = []byte{}
 	}
-	o.writes.ReplaceOrInsert(staged{key: string(key), value: value})
+	o.stage(staged{key: string(key), value: value})
 }
 
 // Delete stages the removal of key.
-func (o *Overlay) Delete(key []byte) { o.writes.ReplaceOrInsert(staged{key: string(key)}) }
+func (o *Overlay) Delete(key []byte) { o.stage(staged{key: string(key)}) }
+
+func (o *Overlay) stage(w staged) {
+	o.bytes += len(w.key) + len(w.value)
+	if old, ok := o.writes.ReplaceOrInsert(w); ok {
+		o.bytes -= len(old.key) + len(old.value)
+	}
+}
 
 // Len returns the number of staged writes.
 func (o *Overlay) Len() int { return o.writes.Len() }
 
+// Bytes returns the size of the staged writes: their keys and values.
+func (o *Overlay) Bytes() int { return o.bytes }
+
 // Reset drops every staged write.
-func (o *Overlay) Reset() { o.writes.Clear(false) }
+func (o *Overlay) Reset() { o.writes.Clear(false); o.bytes = 0 }
 
 // Changes returns the staged writes sorted by key.
 func (o *Overlay) Changes() []Change {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -213,5 +214,36 @@ func TestBeginBlockBounded(t *testing.T) {
 	last := st.starts[len(st.starts)-1]
 	if string(last) < string(lapseKey(h.Time.Add(-time.Second), 0)) {
 		t.Errorf("the lapse scan starts at %x, before the last block's time: it walks over deleted entries", last)
+	}
+}
+
+// TestTxWriteBound: a transaction that would write more than the bound is
+// rejected with too_large and changes nothing; under it, it applies.
+func TestTxWriteBound(t *testing.T) {
+	g := testGenesis([]string{"a", "b"}, func(string) bbus.Resources { return bbus.Resources{CPU: 64, MemMiB: 1 << 20} }, bbus.DefaultParams())
+	l, st := newTestLedger(), kv.NewMem()
+	if err := l.InitGenesis(st, testChainID, g, testGenesisTime); err != nil {
+		t.Fatal(err)
+	}
+	h := Header{Height: 1, Time: testGenesisTime.Add(10 * time.Second)}
+	reg := func(nonce uint64) []byte {
+		return txSpec{chain: testChainID, signer: "a", nonce: nonce, expires: h.Time.Unix() + 60,
+			action: bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}}.sign()
+	}
+	before := dumpStore(st)
+	defer func(keep struct{ keys, bytes int }) { txWriteLimit = keep }(txWriteLimit)
+	for _, lim := range []struct{ keys, bytes int }{{3, 1 << 20}, {100, 200}} {
+		txWriteLimit = lim
+		r := l.Apply(st, h, reg(1))
+		if r.Code != bbus.ETOOLARGE || !strings.Contains(r.Message, "vm_register would write") {
+			t.Fatalf("limit %v: %s %s, want too_large", lim, r.Code, r.Message)
+		}
+		if after := dumpStore(st); !bytes.Equal(before, after) {
+			t.Fatalf("a refused transaction changed the state: %s", firstDiff(before, after))
+		}
+	}
+	txWriteLimit = struct{ keys, bytes int }{MaxTxWriteKeys, MaxTxWriteBytes}
+	if r := l.Apply(st, h, reg(2)); !r.OK() {
+		t.Fatalf("under the bound: %s %s", r.Code, r.Message)
 	}
 }

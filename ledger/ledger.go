@@ -375,6 +375,9 @@ func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) (res Result) {
 		c := &ctx{st: kv.NewOverlay(st), h: h, tx: tx, signer: who.cloud, oracle: who.oracle, invitation: who.invitation, stamp: bbus.Stamp{At: h.Time, Height: h.Height, Tx: tx.ID}}
 		if err = c.run(); err == nil {
 			c.rememberTx()
+			err = c.checkWrites()
+		}
+		if err == nil {
 			c.st.WriteTo(st)
 			res.ID, res.Events = c.id, c.events
 			return res
@@ -536,6 +539,28 @@ func (c *ctx) run() error {
 		return c.oracleInvite(a.OracleInvite)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
+}
+
+// The most one transaction may write: keys (each set or delete counts once)
+// and bytes of keys and values. A transaction's own content is at most
+// bbus.MaxTxBytes (refused at CheckTx), so only what a transaction does to
+// what the state holds (an invoice's lines, a removal's ends) can come near:
+// over either bound it is rejected with ETOOLARGE and changes nothing.
+const (
+	MaxTxWriteKeys  = 12_000
+	MaxTxWriteBytes = 8 << 20
+)
+
+// txWriteLimit is what checkWrites enforces (tests lower it).
+var txWriteLimit = struct{ keys, bytes int }{MaxTxWriteKeys, MaxTxWriteBytes}
+
+// checkWrites refuses a transaction whose staged writes are over the bound.
+func (c *ctx) checkWrites() error {
+	if n, b := c.st.Len(), c.st.Bytes(); n > txWriteLimit.keys || b > txWriteLimit.bytes {
+		return bbus.Errorf(bbus.ETOOLARGE, "this %s would write %d keys and %d bytes of state; one transaction may write at most %d keys and %d bytes",
+			c.tx.Action.Type(), n, b, txWriteLimit.keys, txWriteLimit.bytes)
+	}
+	return nil
 }
 
 // rememberTx records the transaction's id until its expiry so it cannot be replayed.
