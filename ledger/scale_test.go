@@ -256,5 +256,242 @@ func contains(s, sub string) bool {
 	return false
 }
 
-var _ = sort.Ints
-var _ = os.Getenv
+// median measures op k times and returns the median duration.
+func median(k int, op func() time.Duration) time.Duration {
+	ds := make([]time.Duration, k)
+	for i := range ds {
+		ds[i] = op()
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[k/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkScale builds states of growing size and reports what one
+// transaction, one query and one BeginBlock cost at each (milliseconds, the
+// median of 21 where it can be repeated). Run it once, it is CPU-heavy:
+//
+//	go test ./ledger -run '^$' -bench Scale -benchtime 1x
+//
+// BBUS_SCALE_1M=1 adds the lifecycle at 1,000,000 VMs (several minutes).
+// docs/BENCHMARKS.md, "Cost against size", records the figures.
+func BenchmarkScale(b *testing.B) {
+	sizes := []int{1_000, 100_000}
+	if os.Getenv("BBUS_SCALE_1M") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("lifecycle/vms=%d", n), func(b *testing.B) { scaleLifecycle(b, n) })
+	}
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("invoice/ended=%d", n), func(b *testing.B) { scaleInvoice(b, n) })
+	}
+	for _, n := range []int{100, 5_000} {
+		b.Run(fmt.Sprintf("invoice/running=%d", n), func(b *testing.B) { scaleInvoiceRunning(b, n) })
+	}
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("traveller/migrations=%d", n), func(b *testing.B) { scaleTraveller(b, n) })
+	}
+	b.Run("monthly/months=12", func(b *testing.B) { scaleMonthly(b, 12, 2_000) })
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("lapses/due=%d", n), func(b *testing.B) { scaleLapses(b, n) })
+	}
+}
+
+// scaleLifecycle: n VMs hosted at the provider; then one more VM's register,
+// propose, accept and complete, a HostAt and an idle BeginBlock.
+func scaleLifecycle(b *testing.B, n int) {
+	f := newScaleFed(b)
+	f.hosted(n)
+	f.advance(time.Minute)
+	b.ResetTimer()
+	var reg, prop, acc, comp []time.Duration
+	for i := 0; i < 21; i++ {
+		vm := fmt.Sprintf("vm-new-%d", i)
+		d, _ := f.measure(consumer, bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: scaleVM}}, "")
+		reg = append(reg, d)
+		d, r := f.measure(consumer, bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: provider, Agreement: f.agr}}, "")
+		prop = append(prop, d)
+		d, _ = f.measure(provider, bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: r.ID}}, "")
+		acc = append(acc, d)
+		d, _ = f.measure(provider, bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: r.ID}}, "")
+		comp = append(comp, d)
+	}
+	med := func(ds []time.Duration) float64 {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		return ms(ds[len(ds)/2])
+	}
+	b.ReportMetric(med(reg), "register-ms")
+	b.ReportMetric(med(prop), "propose-ms")
+	b.ReportMetric(med(acc), "accept-ms")
+	b.ReportMetric(med(comp), "complete-ms")
+	f.next(time.Second)
+	b.ReportMetric(ms(median(21, func() time.Duration {
+		t0 := time.Now()
+		f.real.BeginBlock(f.st.Working(), f.h)
+		return time.Since(t0)
+	})), "beginblock-ms")
+	b.ReportMetric(ms(median(21, func() time.Duration {
+		t0 := time.Now()
+		if _, err := ledger.HostAt(f.st.Working(), fmt.Sprintf("vm-%d", n/2+1), f.h.Time); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	})), "hostat-ms")
+}
+
+// scaleInvoice: n VMs hosted under one agreement, each ended before the
+// invoice; its close, a page of its lines, and its acceptance.
+func scaleInvoice(b *testing.B, n int) {
+	f := newScaleFed(b)
+	ids := f.hosted(n)
+	f.next(time.Hour)
+	f.terminate(ids)
+	f.advance(time.Minute)
+	b.ResetTimer()
+	d, r := f.invoice("")
+	b.ReportMetric(ms(d), "close-ms")
+	inv, err := ledger.Invoice(f.st.Working(), r.ID)
+	if err != nil || inv.HostingLines != int64(n) {
+		b.Fatalf("invoice of %d lines: %+v %v", n, inv, err)
+	}
+	b.ReportMetric(ms(median(21, func() time.Duration {
+		t0 := time.Now()
+		ledger.InvoiceLines(f.st.Working(), r.ID, ledger.Page{Limit: 100, After: inv.LinesNext})
+		return time.Since(t0)
+	})), "page-ms")
+	d, _ = f.measure(consumer, bbus.Action{InvoiceAccept: &bbus.InvoiceRef{Invoice: r.ID}}, "")
+	b.ReportMetric(ms(d), "accept-ms")
+}
+
+// scaleInvoiceRunning: n VMs still running under one agreement when the
+// invoice closes: the close bills each up to until (O(n)).
+func scaleInvoiceRunning(b *testing.B, n int) {
+	f := newScaleFed(b)
+	f.hosted(n)
+	f.advance(time.Hour)
+	b.ResetTimer()
+	d, _ := f.invoice("")
+	b.ReportMetric(ms(d), "close-ms")
+}
+
+// scaleTraveller: one VM that migrated n times, back and forth, under the
+// agreement on the way out; then a HostAt in the middle of its history, a page
+// of its intervals, a report over its last two intervals, one more
+// migration's completion and the pair's invoice.
+func scaleTraveller(b *testing.B, n int) {
+	f := newScaleFed(b)
+	agr := f.agreement()
+	key := f.key["o1"]
+	if key == nil {
+		key = ed25519.NewKeyFromSeed(seed("o1"))
+		f.key["o1"] = key
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	f.do(consumer, bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "o1", PubKey: pub}})
+	f.do("o1", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: pub}})
+	f.do(provider, bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "o1", PubKey: pub}})
+	vm := "vm-traveller"
+	f.do(consumer, bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: scaleVM}})
+	hosts := []string{consumer, provider}
+	var mid time.Time
+	move := func(i int) string {
+		from, to := hosts[i%2], hosts[(i+1)%2]
+		p := &bbus.Propose{VM: vm, To: to}
+		if to == provider {
+			p.Agreement = agr
+		}
+		mig := f.do(from, bbus.Action{MigrationPropose: p}).ID
+		f.do(to, bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: mig}})
+		return mig
+	}
+	for i := 0; i < n; i++ {
+		mig := move(i)
+		f.do(hosts[(i+1)%2], bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: mig}})
+		f.next(time.Minute)
+		if i == n/2 {
+			mid = f.h.Time
+		}
+	}
+	mig := move(n)
+	f.advance(time.Minute)
+	b.ResetTimer()
+	b.ReportMetric(ms(median(21, func() time.Duration {
+		t0 := time.Now()
+		if _, err := ledger.HostAt(f.st.Working(), vm, mid); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	})), "hostat-ms")
+	b.ReportMetric(ms(median(21, func() time.Duration {
+		t0 := time.Now()
+		ledger.VMIntervals(f.st.Working(), vm, ledger.Page{Limit: 100, After: fmt.Sprint(n / 2)})
+		return time.Since(t0)
+	})), "intervals-page-ms")
+	end := f.h.Time.Add(-30 * time.Second).Unix()
+	d, _ := f.measure("o1", bbus.Action{Report: &bbus.ReportAction{VM: vm, Start: end - 90, End: end, Availability: 50_000}}, "")
+	b.ReportMetric(ms(d), "report-ms")
+	d, _ = f.measure(hosts[(n+1)%2], bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: mig}}, "")
+	b.ReportMetric(ms(d), "complete-ms")
+	f.next(time.Minute)
+	d, _ = f.invoice("")
+	b.ReportMetric(ms(d), "invoice-close-ms")
+}
+
+// scaleMonthly: months of churn: each month m new VMs run under the
+// agreement and end before the month's invoice; the first and the last
+// month's close.
+func scaleMonthly(b *testing.B, months, m int) {
+	f := newScaleFed(b)
+	for month := 1; month <= months; month++ {
+		ids := f.hosted(m)
+		f.next(time.Hour)
+		f.terminate(ids)
+		f.advance(30 * 24 * time.Hour)
+		d, _ := f.invoice("")
+		if month == 1 || month == months {
+			b.ReportMetric(ms(d), fmt.Sprintf("close-month%d-ms", month))
+		}
+		f.next(time.Second)
+	}
+}
+
+// scaleLapses: n proposals lapse at the same time; the BeginBlocks that
+// process them, at most ledger.MaxExpiriesPerBlock each.
+func scaleLapses(b *testing.B, n int) {
+	f := newScaleFed(b)
+	for i := 0; i < n; i++ {
+		vm := fmt.Sprintf("vm-%d", i)
+		f.do(consumer, bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: scaleVM}})
+		f.do(consumer, bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: provider}})
+	}
+	f.advance(time.Minute) // the build's own ids expire
+	if _, err := f.st.Commit(f.h.Height, f.h.Time); err != nil {
+		b.Fatal(err)
+	}
+	f.h = ledger.Header{Height: f.h.Height + 1, Time: f.h.Time.Add(time.Hour)}
+	b.ResetTimer()
+	var worst, commit time.Duration
+	blocks := 0
+	for {
+		lapses, _ := ledger.ExpiryBacklog(f.st.Working(), f.h.Time, 1)
+		if lapses == 0 {
+			break
+		}
+		t0 := time.Now()
+		f.real.BeginBlock(f.st.Working(), f.h)
+		d := time.Since(t0)
+		t0 = time.Now()
+		if _, err := f.st.Commit(f.h.Height, f.h.Time); err != nil {
+			b.Fatal(err)
+		}
+		commit = max(commit, time.Since(t0))
+		worst = max(worst, d)
+		blocks++
+		f.h = ledger.Header{Height: f.h.Height + 1, Time: f.h.Time.Add(time.Second)}
+	}
+	b.ReportMetric(ms(worst), "beginblock-max-ms")
+	b.ReportMetric(ms(commit), "commit-max-ms")
+	b.ReportMetric(float64(blocks), "blocks")
+}
