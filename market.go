@@ -106,6 +106,13 @@ const (
 	InvoiceIssued   = "issued"
 	InvoiceAccepted = "accepted"
 	InvoiceDisputed = "disputed"
+	// InvoiceClosing is an invoice too large for one transaction, while its
+	// provider's invoice_close transactions continue it (docs/CHARGING.md).
+	InvoiceClosing = "closing"
+	// InvoiceVoid is an invoice closed in several transactions whose total
+	// turned out not to fit in 64 bits: it bills nothing, its period is the
+	// next invoice's.
+	InvoiceVoid = "void"
 )
 
 // InvoiceLine is one hosting part or one penalty of an invoice, with the

@@ -29,16 +29,30 @@ import (
 // are the pair's line records whose end is in (from, until]: they are read
 // page by page by seeking there (InvoiceLines).
 
-// maxInvoiceWork bounds what one invoice_close splits: the pair's intervals
-// still open under its agreements plus the lines that end after until.
-const maxInvoiceWork = 5000
+// invoiceStep is the most items one invoice_close transaction processes: the
+// pair's intervals still open under its agreements plus the lines that end
+// after until. An invoice with more is closed in several transactions (tests
+// lower it).
+var invoiceStep = 500
 
 // lastInvoice is what the ledger keeps per provider and consumer: where the next
 // invoice starts.
 type lastInvoice struct {
 	Invoice   string    `json:"invoice"`
 	Until     time.Time `json:"until"`
-	Violation uint64    `json:"violation"` // the sequence number of the last violation invoiced
+	Violation uint64    `json:"violation"`         // the sequence number of the last violation invoiced
+	Closing   bool      `json:"closing,omitempty"` // Invoice is still being closed
+}
+
+// closeState is where an invoice being closed in several transactions is.
+type closeState struct {
+	In       accrual     `json:"in"`        // the invoice's so far
+	Tail     []byte      `json:"tail"`      // the next line ending after until to cut
+	TailLast []byte      `json:"tail_last"` // the last line that was there when the close began
+	TailDone bool        `json:"tail_done,omitempty"`
+	Open     []byte      `json:"open,omitempty"` // the next open interval to bill
+	OpenDone bool        `json:"open_done,omitempty"`
+	Prev     lastInvoice `json:"prev"` // the pair's last invoice before this one
 }
 
 // wide is an unsigned 128-bit sum, so that an open period's accrued charges
@@ -82,8 +96,9 @@ type lineRecord struct {
 // violations it includes.
 type invoiceRecord struct {
 	bbus.Invoice
-	FirstViolation uint64 `json:"first_violation"`
-	LastViolation  uint64 `json:"last_violation"`
+	FirstViolation uint64      `json:"first_violation"`
+	LastViolation  uint64      `json:"last_violation"`
+	Closing        *closeState `json:"closing,omitempty"`
 }
 
 var keyLineSeq = []byte("meta/seq/line")
@@ -204,8 +219,24 @@ func (c *ctx) billClosed(vm *bbus.VM, iv *bbus.Interval) {
 	if ag == nil {
 		return
 	}
-	c.st.Delete(openBilledKey(ag.Provider, ag.Consumer, iv.VM, iv.Seq))
+	okey := openBilledKey(ag.Provider, ag.Consumer, iv.VM, iv.Seq)
+	c.st.Delete(okey)
 	last, _ := pairFrom(c.st, ag.Provider, ag.Consumer)
+	if last.Closing {
+		// An invoice of the pair is being closed: if it has not billed this
+		// interval yet, the part up to its until is its line.
+		seq, _ := parseSeqID("inv", last.Invoice)
+		head := new(invoiceRecord)
+		getJSON(c.st, seqKey("i/", seq), head)
+		if cs := head.Closing; !cs.OpenDone && (cs.Open == nil || bytes.Compare(okey, cs.Open) >= 0) {
+			if s, e, ok := c.billedPart(iv, ag, cs.Prev.Until, minTime(iv.End.At, last.Until)); ok {
+				l := newLine(vm, iv, ag, s, e, e.Equal(iv.End.At))
+				cs.In.count(l, 1)
+				putJSON(c.st, hostingLineKey(ag.Provider, ag.Consumer, e, nextSeq(c.st, keyLineSeq)), &l)
+				putJSON(c.st, seqKey("i/", seq), head)
+			}
+		}
+	}
 	s, e, ok := c.billedPart(iv, ag, last.Until, iv.End.At)
 	if !ok {
 		return
@@ -234,6 +265,16 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 		return bbus.Errorf(bbus.ENOTFOUND, "no cloud %s", a.Consumer)
 	}
 	last, _ := pairFrom(c.st, a.Provider, a.Consumer)
+	if last.Closing {
+		if a.Until != last.Until.Unix() {
+			return bbus.Errorf(bbus.ESTATE, "invoice %s of %s to %s is still being closed up to %s: send invoice_close with that until (%d) to continue it before closing another",
+				last.Invoice, a.Provider, a.Consumer, last.Until.Format(time.RFC3339), last.Until.Unix())
+		}
+		seq, _ := parseSeqID("inv", last.Invoice)
+		head := new(invoiceRecord)
+		getJSON(c.st, seqKey("i/", seq), head)
+		return c.closeStep(head, seq, false)
+	}
 	// Compared as integers first: a second far outside the calendar would
 	// wrap around in time.Unix.
 	switch {
@@ -245,107 +286,150 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 	until := time.Unix(a.Until, 0).UTC()
 	P, C := a.Provider, a.Consumer
 	acc := c.loadAccrual(P, C)
-	in, next := *acc, accrual{LastViolation: acc.LastViolation} // this invoice's, the next period's
-
-	// Lines that end after until (intervals that closed since): cut at until.
-	type keyed struct {
-		key []byte
-		l   lineRecord
+	var lineSeq uint64
+	if v := c.st.Get(keyLineSeq); v != nil {
+		lineSeq = binary.BigEndian.Uint64(v)
 	}
-	var tail []keyed
-	tooMuch := false
-	c.st.Iterate([]byte("pl/"+pairID(P, C)), hostingLineKey(P, C, until.Add(time.Nanosecond), 0), func(k, v []byte) bool {
-		if tooMuch = len(tail) == maxInvoiceWork; tooMuch {
-			return false
-		}
-		var l lineRecord
-		mustUnmarshal(v, &l)
-		tail = append(tail, keyed{bytes.Clone(k), l})
-		return true
-	})
-	// Intervals still open under the pair's agreements: bill them up to until.
-	var open [][]byte
-	c.st.Iterate([]byte("po/"+pairID(P, C)), nil, func(k, _ []byte) bool {
-		if tooMuch {
-			return false
-		}
-		if tooMuch = len(tail)+len(open) == maxInvoiceWork; tooMuch {
-			return false
-		}
-		open = append(open, bytes.Clone(k))
-		return true
-	})
-	if tooMuch {
-		return bbus.Errorf(bbus.ETOOLARGE, "invoice %s->%s until %s would split more than %d lines and running intervals in one transaction: close it with an until nearer the block time (fewer lines to split), or close it in several invoices",
-			P, C, until.Format(time.RFC3339), maxInvoiceWork)
-	}
-	type write struct {
-		key []byte
-		l   *lineRecord // nil: delete
-	}
-	var writes []write
-	for _, t := range tail {
-		in.count(t.l, -1)
-		if !t.l.Start.Before(until) {
-			next.count(t.l, 1) // wholly after until: the next period's
-			continue
-		}
-		first, rest := recut(t.l, t.l.Start, until), recut(t.l, until, t.l.End)
-		in.count(first, 1)
-		next.count(rest, 1)
-		writes = append(writes, write{hostingLineKey(P, C, until, nextSeq(c.st, keyLineSeq)), &first}, write{t.key, &rest})
-	}
-	agreements := map[string]*bbus.Agreement{} // read once each; looked up, never ranged over
-	for _, k := range open {
-		rest := k[len("po/"+pairID(P, C)):]
-		vmID, ivSeq := string(rest[:len(rest)-9]), int64(binary.BigEndian.Uint64(rest[len(rest)-8:]))
-		iv := new(bbus.Interval)
-		getJSON(c.st, intervalKey(vmID, ivSeq), iv)
-		ag := agreements[iv.Agreement]
-		if ag == nil {
-			ag = c.agreementOf(iv)
-			agreements[iv.Agreement] = ag
-		}
-		if end := c.agreementEnd(ag); !end.IsZero() && !end.After(until) {
-			writes = append(writes, write{key: k}) // nothing of it is billable after this invoice
-		}
-		s, e, ok := c.billedPart(iv, ag, last.Until, until)
-		if !ok {
-			continue
-		}
-		vm := new(bbus.VM)
-		getJSON(c.st, vmKey(vmID), vm)
-		l := newLine(vm, iv, ag, s, e, false)
-		in.count(l, 1)
-		writes = append(writes, write{hostingLineKey(P, C, e, nextSeq(c.st, keyLineSeq)), &l})
-	}
-	hosting, ok := in.Hosting.int64()
-	penalties, pok := in.Penalties.int64()
-	if !ok || !pok || in.Overflows > 0 {
-		return bbus.Errorf(bbus.EINVALID, "the invoice's total, hosting or penalties do not fit in 64 bits")
-	}
-	for _, w := range writes {
-		if w.l == nil {
-			c.st.Delete(w.key)
-		} else {
-			putJSON(c.st, w.key, w.l)
-		}
-	}
+	// The open period so far is this invoice's; the pair's next period starts
+	// at until and is empty but for the violations' count.
 	seq := nextSeq(c.st, keyInvoiceSeq)
-	inv := &invoiceRecord{Invoice: bbus.Invoice{ID: seqID("inv", seq), Provider: P, Consumer: C, From: last.Until, Until: until,
-		Hosting: hosting, Penalties: penalties, Total: hosting - penalties, HostingLines: in.Lines, PenaltyLines: in.Violations,
-		Status: bbus.InvoiceIssued, Closed: c.stamp}, FirstViolation: last.Violation + 1, LastViolation: acc.LastViolation}
-	if in.Violations == 0 {
-		inv.LastViolation = last.Violation
+	head := &invoiceRecord{Invoice: bbus.Invoice{ID: seqID("inv", seq), Provider: P, Consumer: C, From: last.Until, Until: until,
+		Status: bbus.InvoiceClosing, Closed: c.stamp}, FirstViolation: last.Violation + 1, LastViolation: last.Violation,
+		Closing: &closeState{In: *acc, Tail: hostingLineKey(P, C, until.Add(time.Nanosecond), 0),
+			TailLast: hostingLineKey(P, C, c.h.Time, lineSeq), Prev: last}}
+	if acc.Violations > 0 {
+		head.LastViolation = acc.LastViolation
 	}
-	putJSON(c.st, seqKey("i/", seq), inv)
-	putJSON(c.st, accrualKey(P, C), &next)
+	putJSON(c.st, accrualKey(P, C), &accrual{LastViolation: acc.LastViolation})
+	putJSON(c.st, []byte("ip/"+P+"/"+C), &lastInvoice{Invoice: head.ID, Until: until, Violation: head.LastViolation, Closing: true})
 	c.st.Set(seqKey("ic/"+P+"/", seq), []byte{})
 	c.st.Set(seqKey("ic/"+C+"/", seq), []byte{})
-	putJSON(c.st, []byte("ip/"+P+"/"+C), &lastInvoice{Invoice: inv.ID, Until: until, Violation: inv.LastViolation})
-	c.id = inv.ID
-	c.emit("invoice.closed", "invoice", inv.ID, "provider", inv.Provider, "consumer", inv.Consumer)
+	return c.closeStep(head, seq, true)
+}
+
+// closeStep processes at most invoiceStep items of an invoice being closed:
+// first the lines of the pair that end after until and were there when the
+// close began, cut at until; then the intervals still open, billed up to
+// until. When none is left the invoice is issued. first is whether this is
+// the transaction that began the close: if it also ends it, a total that does
+// not fit refuses it, as one transaction; a later one voids the invoice.
+func (c *ctx) closeStep(head *invoiceRecord, seq uint64, first bool) error {
+	P, C, until, cs := head.Provider, head.Consumer, head.Until, head.Closing
+	acc := c.loadAccrual(P, C)
+	budget := invoiceStep
+	if !cs.TailDone {
+		type keyed struct {
+			key []byte
+			l   lineRecord
+		}
+		var tail []keyed
+		full := false
+		c.st.Iterate([]byte("pl/"+pairID(P, C)), cs.Tail, func(k, v []byte) bool {
+			if bytes.Compare(k, cs.TailLast) > 0 {
+				return false
+			}
+			if full = len(tail) == budget; full {
+				return false
+			}
+			var l lineRecord
+			mustUnmarshal(v, &l)
+			tail = append(tail, keyed{bytes.Clone(k), l})
+			return true
+		})
+		for _, t := range tail {
+			cs.In.count(t.l, -1)
+			if !t.l.Start.Before(until) {
+				acc.count(t.l, 1) // wholly after until: the next period's
+				continue
+			}
+			first, rest := recut(t.l, t.l.Start, until), recut(t.l, until, t.l.End)
+			cs.In.count(first, 1)
+			acc.count(rest, 1)
+			putJSON(c.st, hostingLineKey(P, C, until, nextSeq(c.st, keyLineSeq)), &first)
+			putJSON(c.st, t.key, &rest)
+		}
+		budget -= len(tail)
+		if len(tail) > 0 {
+			cs.Tail = append(bytes.Clone(tail[len(tail)-1].key), 0)
+		}
+		cs.TailDone = !full
+	}
+	if cs.TailDone && budget > 0 {
+		var open [][]byte
+		full := false
+		c.st.Iterate([]byte("po/"+pairID(P, C)), cs.Open, func(k, _ []byte) bool {
+			if full = len(open) == budget; full {
+				return false
+			}
+			open = append(open, bytes.Clone(k))
+			return true
+		})
+		agreements := map[string]*bbus.Agreement{} // read once each; looked up, never ranged over
+		ends := map[string]time.Time{}
+		for _, k := range open {
+			rest := k[len("po/"+pairID(P, C)):]
+			vmID, ivSeq := string(rest[:len(rest)-9]), int64(binary.BigEndian.Uint64(rest[len(rest)-8:]))
+			iv := new(bbus.Interval)
+			getJSON(c.st, intervalKey(vmID, ivSeq), iv)
+			ag, seen := agreements[iv.Agreement]
+			if !seen {
+				ag = c.agreementOf(iv)
+				agreements[iv.Agreement], ends[iv.Agreement] = ag, c.agreementEnd(ag)
+			}
+			if end := ends[iv.Agreement]; !end.IsZero() && !end.After(until) {
+				c.st.Delete(k) // nothing of it is billable after this invoice
+			}
+			s, e, ok := c.billedPart(iv, ag, cs.Prev.Until, until)
+			if !ok {
+				continue
+			}
+			vm := new(bbus.VM)
+			getJSON(c.st, vmKey(vmID), vm)
+			l := newLine(vm, iv, ag, s, e, false)
+			cs.In.count(l, 1)
+			putJSON(c.st, hostingLineKey(P, C, e, nextSeq(c.st, keyLineSeq)), &l)
+		}
+		if len(open) > 0 {
+			cs.Open = append(bytes.Clone(open[len(open)-1]), 0)
+		}
+		cs.OpenDone = !full
+	}
+	putJSON(c.st, accrualKey(P, C), acc)
+	c.id = head.ID
+	if !cs.OpenDone {
+		putJSON(c.st, seqKey("i/", seq), head)
+		c.emit("invoice.closing", "invoice", head.ID, "provider", P, "consumer", C)
+		return nil
+	}
+	hosting, ok := cs.In.Hosting.int64()
+	penalties, pok := cs.In.Penalties.int64()
+	if !ok || !pok || cs.In.Overflows > 0 {
+		if first {
+			return bbus.Errorf(bbus.EINVALID, "the invoice's total, hosting or penalties do not fit in 64 bits")
+		}
+		// Too late to refuse: the invoice bills nothing, and its period
+		// (its lines, cut or not, and its penalties) is the next invoice's.
+		acc.Hosting, acc.Penalties = addWide(acc.Hosting, cs.In.Hosting), addWide(acc.Penalties, cs.In.Penalties)
+		acc.Lines, acc.Overflows, acc.Violations = acc.Lines+cs.In.Lines, acc.Overflows+cs.In.Overflows, acc.Violations+cs.In.Violations
+		putJSON(c.st, accrualKey(P, C), acc)
+		putJSON(c.st, []byte("ip/"+P+"/"+C), &cs.Prev)
+		head.Status, head.Reason, head.Closing = bbus.InvoiceVoid, "its total, hosting or penalties do not fit in 64 bits", nil
+		putJSON(c.st, seqKey("i/", seq), head)
+		c.emit("invoice.void", "invoice", head.ID, "provider", P, "consumer", C)
+		return nil
+	}
+	head.Hosting, head.Penalties, head.Total = hosting, penalties, hosting-penalties
+	head.HostingLines, head.PenaltyLines = cs.In.Lines, cs.In.Violations
+	head.Status, head.Closing = bbus.InvoiceIssued, nil
+	putJSON(c.st, seqKey("i/", seq), head)
+	putJSON(c.st, []byte("ip/"+P+"/"+C), &lastInvoice{Invoice: head.ID, Until: until, Violation: head.LastViolation})
+	c.emit("invoice.closed", "invoice", head.ID, "provider", P, "consumer", C)
 	return nil
+}
+
+func addWide(a, b wide) wide {
+	lo, carry := bits.Add64(a.Lo, b.Lo, 0)
+	return wide{a.Hi + b.Hi + carry, lo}
 }
 
 // InvoiceLines returns one page of an invoice's lines: its hosting lines in
@@ -356,6 +440,9 @@ func InvoiceLines(r kv.Reader, id string, p Page) ([]bbus.InvoiceLine, string, e
 	rec := new(invoiceRecord)
 	if !ok || !getJSON(r, seqKey("i/", seq), rec) {
 		return nil, "", bbus.Errorf(bbus.ENOTFOUND, "no invoice %q", clipID(id))
+	}
+	if rec.Status == bbus.InvoiceVoid {
+		return []bbus.InvoiceLine{}, "", nil // its lines are the next invoice's
 	}
 	badCursor := bbus.Errorf(bbus.EINVALID, "after %q is not a cursor of invoice %s's lines", clipID(p.After), rec.ID)
 	out := []bbus.InvoiceLine{}
@@ -385,17 +472,19 @@ func InvoiceLines(r kv.Reader, id string, p Page) ([]bbus.InvoiceLine, string, e
 	}
 	untilKey := hostingLineKey(P, C, rec.Until, 1<<64-1)
 	if hostingStart != nil {
+		var lastKey []byte
 		r.Iterate(hostingPrefix, hostingStart, func(k, v []byte) bool {
 			if bytes.Compare(k, untilKey) > 0 {
 				return false
 			}
 			if len(out) == limit {
-				next = "h" + hex.EncodeToString(k[len(hostingPrefix):])
+				next = "h" + hex.EncodeToString(lastKey[len(hostingPrefix):])
 				return false
 			}
 			var l lineRecord
 			mustUnmarshal(v, &l)
 			out = append(out, l.InvoiceLine)
+			lastKey = append(lastKey[:0], k...)
 			return true
 		})
 		if next != "" {
@@ -431,6 +520,8 @@ func (c *ctx) invoiceAnswer(id, status, reason string) error {
 	switch {
 	case c.tx.Signer != inv.Consumer:
 		return bbus.Errorf(bbus.EUNAUTHORIZED, "only the consumer %s may accept or dispute invoice %s, not %s", inv.Consumer, inv.ID, c.tx.Signer)
+	case inv.Status == bbus.InvoiceClosing:
+		return bbus.Errorf(bbus.ESTATE, "invoice %s is still being closed: its provider's invoice_close transactions continue it", inv.ID)
 	case inv.Status != bbus.InvoiceIssued:
 		return bbus.Errorf(bbus.ESTATE, "invoice %s is already %s", inv.ID, inv.Status)
 	}
