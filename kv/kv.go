@@ -23,6 +23,23 @@ type Reader interface {
 	Iterate(prefix, start []byte, fn func(key, value []byte) bool)
 }
 
+// Ranger is a Reader that can also iterate a bounded range: each key in
+// [start, end) in ascending order, until fn returns false. A database iterator
+// bounded so stops at end without walking over the deleted entries beyond it.
+type Ranger interface {
+	IterateRange(start, end []byte, fn func(key, value []byte) bool)
+}
+
+// IterateRange iterates [start, end) of r: with r's own IterateRange if it has
+// one, else with Iterate, stopping at end.
+func IterateRange(r Reader, start, end []byte, fn func(key, value []byte) bool) {
+	if rr, ok := r.(Ranger); ok {
+		rr.IterateRange(start, end, fn)
+		return
+	}
+	r.Iterate(nil, start, func(k, v []byte) bool { return bytes.Compare(k, end) < 0 && fn(k, v) })
+}
+
 // Store is a Reader that can be written.
 type Store interface {
 	Reader
@@ -124,14 +141,14 @@ func (o *Overlay) WriteTo(s Store) {
 const stagedChunk = 64
 
 // stagedFrom returns up to stagedChunk staged writes under prefix with keys
-// >= from (after from if strict), in key order.
-func (o *Overlay) stagedFrom(prefix []byte, from string, strict bool, buf []staged) []staged {
+// >= from (after from if strict) and below end (nil: no bound), in key order.
+func (o *Overlay) stagedFrom(prefix []byte, end []byte, from string, strict bool, buf []staged) []staged {
 	buf = buf[:0]
 	o.writes.AscendGreaterOrEqual(staged{key: from}, func(w staged) bool {
 		if strict && w.key == from {
 			return true
 		}
-		if len(w.key) < len(prefix) || w.key[:len(prefix)] != string(prefix) || len(buf) == stagedChunk {
+		if len(w.key) < len(prefix) || w.key[:len(prefix)] != string(prefix) || end != nil && w.key >= string(end) || len(buf) == stagedChunk {
 			return false
 		}
 		buf = append(buf, w)
@@ -146,13 +163,25 @@ func (o *Overlay) Iterate(prefix, start []byte, fn func(key, value []byte) bool)
 	if start != nil && string(start) > from {
 		from = string(start)
 	}
-	chunk := o.stagedFrom(prefix, from, false, make([]staged, 0, stagedChunk))
+	o.merge(prefix, nil, from, func(f func(k, v []byte) bool) { o.parent.Iterate(prefix, start, f) }, fn)
+}
+
+// IterateRange implements Ranger, merging staged writes with the parent's range.
+func (o *Overlay) IterateRange(start, end []byte, fn func(key, value []byte) bool) {
+	o.merge(nil, end, string(start), func(f func(k, v []byte) bool) { IterateRange(o.parent, start, end, f) }, fn)
+}
+
+// merge calls fn with the staged writes under prefix from from (below end)
+// merged with what parent iterates, a staged write replacing or deleting the
+// parent's entry of the same key.
+func (o *Overlay) merge(prefix, end []byte, from string, parent func(func(k, v []byte) bool), fn func(key, value []byte) bool) {
+	chunk := o.stagedFrom(prefix, end, from, false, make([]staged, 0, stagedChunk))
 	i := 0
 	// next returns the next staged write, fetching the next chunk when one
 	// is used up; ok is false when there are no more.
 	next := func() (staged, bool) {
 		if i == len(chunk) && len(chunk) == stagedChunk {
-			chunk, i = o.stagedFrom(prefix, chunk[len(chunk)-1].key, true, chunk), 0
+			chunk, i = o.stagedFrom(prefix, end, chunk[len(chunk)-1].key, true, chunk), 0
 		}
 		if i < len(chunk) {
 			return chunk[i], true
@@ -160,7 +189,7 @@ func (o *Overlay) Iterate(prefix, start []byte, fn func(key, value []byte) bool)
 		return staged{}, false
 	}
 	stopped := false
-	o.parent.Iterate(prefix, start, func(k, v []byte) bool {
+	parent(func(k, v []byte) bool {
 		for {
 			w, ok := next()
 			if !ok || w.key >= string(k) {
@@ -177,7 +206,7 @@ func (o *Overlay) Iterate(prefix, start []byte, fn func(key, value []byte) bool)
 			if w.value == nil {
 				return true
 			}
-			if !fn([]byte(w.key), w.value) {
+			if !fn(k, w.value) {
 				stopped = true
 				return false
 			}

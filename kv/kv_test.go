@@ -73,6 +73,23 @@ func TestOverlayIterateMatchesStore(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(exp) {
 				t.Fatalf("round %d prefix %q start %q stop %d:\n got %v\nwant %v", round, prefix, start, stop, got, exp)
 			}
+			// A bounded range, through the overlay (merging with the
+			// parent's range) and through a plain store.
+			lo, hi := key(), key()
+			if string(lo) > string(hi) {
+				lo, hi = hi, lo
+			}
+			ranged := func(r Reader) []string {
+				var out []string
+				IterateRange(r, lo, hi, func(k, v []byte) bool {
+					out = append(out, string(k)+"="+string(v))
+					return len(out) < stop
+				})
+				return out
+			}
+			if got, exp := ranged(o), ranged(want); fmt.Sprint(got) != fmt.Sprint(exp) {
+				t.Fatalf("round %d range %q..%q stop %d:\n got %v\nwant %v", round, lo, hi, stop, got, exp)
+			}
 		}
 		for _, c := range o.Changes() {
 			if !bytes.Equal(o.Get(c.Key), want.Get(c.Key)) {

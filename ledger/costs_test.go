@@ -144,7 +144,7 @@ type recordingStore struct {
 }
 
 func (r *recordingStore) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
-	if string(prefix) == r.prefix {
+	if string(prefix) == r.prefix || bytes.HasPrefix(start, []byte(r.prefix)) {
 		r.starts = append(r.starts, start)
 	}
 	r.Store.Iterate(prefix, start, fn)

@@ -303,18 +303,27 @@ func checkAccruals(r kv.Reader) []string {
 		}
 	}
 	listed := map[string]bool{}
+	openOf := map[string]int64{}
 	r.Iterate([]byte("po/"), nil, func(k, _ []byte) bool {
 		listed[string(k)] = true
 		rest := k[3:]
 		i := bytes.IndexByte(rest, '/')
 		j := i + 1 + bytes.IndexByte(rest[i+1:], '/')
 		vm := string(rest[j+1 : len(rest)-9])
+		openOf[string(rest[:j+1])]++
 		iv := new(bbus.Interval)
 		if !getJSON(r, intervalKey(vm, int64(binary.BigEndian.Uint64(rest[len(rest)-8:]))), iv) || iv.End != nil || iv.Agreement == "" {
 			fail("open interval %q is listed but is not a running interval under an agreement", k)
 		}
 		return true
 	})
+	for _, p := range pairs {
+		acc := new(accrual)
+		getJSON(r, []byte("pa/"+p), acc)
+		if acc.Open != openOf[p] {
+			fail("pair %s counts %d open intervals; %d are listed", p, acc.Open, openOf[p])
+		}
+	}
 	for _, vm := range allVMs(r) {
 		iv := new(bbus.Interval)
 		if !getJSON(r, intervalKey(vm.ID, vm.Intervals), iv) || iv.End != nil || iv.Agreement == "" {

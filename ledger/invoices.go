@@ -83,6 +83,9 @@ type accrual struct {
 	Penalties     wide   `json:"penalties"`           // the penalties of the violations recorded since
 	Violations    int64  `json:"violations"`          // and their number
 	LastViolation uint64 `json:"last_violation"`      // the sequence number of the last of them
+	// Open is how many intervals the pair lists as open (not of the period:
+	// kept across invoices), so that a close skips the scan when none is.
+	Open int64 `json:"open,omitempty"`
 }
 
 // lineRecord is a hosting line as stored: Overflow marks a charge that does
@@ -209,6 +212,9 @@ func (a *accrual) count(l lineRecord, sign int64) {
 func (c *ctx) billOpened(iv *bbus.Interval) {
 	if ag := c.agreementOf(iv); ag != nil {
 		c.st.Set(openBilledKey(ag.Provider, ag.Consumer, iv.VM, iv.Seq), []byte{})
+		acc := c.loadAccrual(ag.Provider, ag.Consumer)
+		acc.Open++
+		putJSON(c.st, accrualKey(ag.Provider, ag.Consumer), acc)
 	}
 }
 
@@ -220,7 +226,12 @@ func (c *ctx) billClosed(vm *bbus.VM, iv *bbus.Interval) {
 		return
 	}
 	okey := openBilledKey(ag.Provider, ag.Consumer, iv.VM, iv.Seq)
-	c.st.Delete(okey)
+	if c.st.Get(okey) != nil { // a close may have dropped it: nothing was billable after it
+		c.st.Delete(okey)
+		acc := c.loadAccrual(ag.Provider, ag.Consumer)
+		acc.Open--
+		putJSON(c.st, accrualKey(ag.Provider, ag.Consumer), acc)
+	}
 	last, _ := pairFrom(c.st, ag.Provider, ag.Consumer)
 	if last.Closing {
 		// An invoice of the pair is being closed: if it has not billed this
@@ -300,7 +311,7 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 	if acc.Violations > 0 {
 		head.LastViolation = acc.LastViolation
 	}
-	putJSON(c.st, accrualKey(P, C), &accrual{LastViolation: acc.LastViolation})
+	putJSON(c.st, accrualKey(P, C), &accrual{LastViolation: acc.LastViolation, Open: acc.Open})
 	putJSON(c.st, []byte("ip/"+P+"/"+C), &lastInvoice{Invoice: head.ID, Until: until, Violation: head.LastViolation, Closing: true})
 	c.st.Set(seqKey("ic/"+P+"/", seq), []byte{})
 	c.st.Set(seqKey("ic/"+C+"/", seq), []byte{})
@@ -354,7 +365,10 @@ func (c *ctx) closeStep(head *invoiceRecord, seq uint64, first bool) error {
 		}
 		cs.TailDone = !full
 	}
-	if cs.TailDone && budget > 0 {
+	if cs.TailDone && budget > 0 && acc.Open == 0 {
+		cs.OpenDone = true // none is open: no need to scan (past the deletions of those that were)
+	}
+	if cs.TailDone && budget > 0 && !cs.OpenDone {
 		var open [][]byte
 		full := false
 		c.st.Iterate([]byte("po/"+pairID(P, C)), cs.Open, func(k, _ []byte) bool {
@@ -378,6 +392,7 @@ func (c *ctx) closeStep(head *invoiceRecord, seq uint64, first bool) error {
 			}
 			if end := ends[iv.Agreement]; !end.IsZero() && !end.After(until) {
 				c.st.Delete(k) // nothing of it is billable after this invoice
+				acc.Open--
 			}
 			s, e, ok := c.billedPart(iv, ag, cs.Prev.Until, until)
 			if !ok {

@@ -271,9 +271,15 @@ func replayBound(t time.Time) []byte {
 // before the block's.
 func dueEntries(st kv.Store, prefix, cursorKey, bound []byte) (keys, values [][]byte) {
 	start := st.Get(cursorKey)
+	from := start
+	if from == nil {
+		from = prefix
+	}
 	full := false
-	st.Iterate(prefix, start, func(k, v []byte) bool {
-		if full = len(keys) == MaxExpiriesPerBlock; full || bytes.Compare(k, bound) >= 0 {
+	// Bounded at bound, so the scan never walks over deleted entries after it
+	// (those of proposals accepted, which would have lapsed later).
+	kv.IterateRange(st, from, bound, func(k, v []byte) bool {
+		if full = len(keys) == MaxExpiriesPerBlock; full {
 			return false
 		}
 		keys = append(keys, bytes.Clone(k))
@@ -296,8 +302,12 @@ func dueEntries(st kv.Store, prefix, cursorKey, bound []byte) (keys, values [][]
 func ExpiryBacklog(r kv.Reader, t time.Time, limit int) (lapses, replays int) {
 	count := func(prefix, cursorKey, bound []byte) int {
 		n := 0
-		r.Iterate(prefix, r.Get(cursorKey), func(k, _ []byte) bool {
-			if n == limit || bytes.Compare(k, bound) >= 0 {
+		from := r.Get(cursorKey)
+		if from == nil {
+			from = prefix
+		}
+		kv.IterateRange(r, from, bound, func(k, _ []byte) bool {
+			if n == limit {
 				return false
 			}
 			n++
