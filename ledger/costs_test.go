@@ -151,9 +151,10 @@ func (r *recordingStore) Iterate(prefix, start []byte, fn func(k, v []byte) bool
 }
 
 // TestBeginBlockBounded: 2,500 proposals lapse at once and 5,000 transaction
-// ids expire at once; each block processes at most MaxExpiriesPerBlock of each,
-// in key order, the backlog says what waits, a proposal past its time is
-// refused as lapsed while it waits, and the scans start past what is done.
+// ids expire at once; each block lapses at most MaxLapsesPerBlock and forgets
+// at most MaxExpiriesPerBlock ids, in key order; the backlog says what waits;
+// a proposal past its time is refused as lapsed while it waits, and a new
+// proposal for its VM lapses it; and the scans start past what is done.
 func TestBeginBlockBounded(t *testing.T) {
 	const n = 2500
 	g := testGenesis([]string{"a", "b"}, func(string) bbus.Resources {
@@ -182,32 +183,41 @@ func TestBeginBlockBounded(t *testing.T) {
 		migs = append(migs, do("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: "b"}}).ID)
 	}
 	h = Header{Height: 2, Time: h.Time.Add(time.Hour + time.Second)}
-	want := []int{1000, 1000, 500, 0}
-	done := 0
-	for block, w := range want {
-		if lapses, replays := ExpiryBacklog(st, h.Time, 1<<20); lapses != n-done || replays != 2*n-1000*block {
-			t.Errorf("block %d: backlog %d lapses, %d ids; want %d, %d", block, lapses, replays, n-done, 2*n-1000*block)
+	done, replays := 0, 2*n
+	for block := 0; done < n-1; block++ {
+		lapsesDue, replaysDue := ExpiryBacklog(st, h.Time, 1<<20)
+		if lapsesDue != n-done-min(block, 1) || replaysDue != replays {
+			t.Fatalf("block %d: backlog %d lapses, %d ids; want %d, %d", block, lapsesDue, replaysDue, n-done-min(block, 1), replays)
 		}
 		events := l.BeginBlock(st, h)
-		if len(events) != w {
-			t.Fatalf("block %d: %d events, want %d", block, len(events), w)
+		if len(events) != min(MaxLapsesPerBlock, n-1-done) {
+			t.Fatalf("block %d: %d events, want %d", block, len(events), min(MaxLapsesPerBlock, n-1-done))
 		}
 		for i, e := range events {
 			if e.Type != "migration.lapsed" || e.Attrs[0].Value != migs[done+i] {
 				t.Fatalf("block %d event %d: %+v, want %s lapsed", block, i, e, migs[done+i])
 			}
 		}
-		done += w
-		if done < n {
-			// A proposal past its time waits in the queue, and is refused as lapsed.
+		done += len(events)
+		replays -= min(MaxExpiriesPerBlock, replays)
+		if block == 0 {
+			// A proposal past its time waits in the queue, and is refused as lapsed...
 			if r := do("b", bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: migs[n-1]}}); r.Code != bbus.ELAPSED {
 				t.Fatalf("accepting a lapsed proposal still queued: %s %s", r.Code, r.Message)
+			}
+			// ... and a new proposal for its VM lapses it.
+			r := do("a", bbus.Action{MigrationPropose: &bbus.Propose{VM: fmt.Sprintf("vm-%04d", n-1), To: "b"}})
+			if len(r.Events) != 2 || r.Events[0].Type != "migration.lapsed" || r.Events[0].Attrs[0].Value != migs[n-1] {
+				t.Fatalf("a new proposal for a VM whose proposal lapsed: %+v", r.Events)
+			}
+			if m, _ := Migration(st, migs[n-1]); m.Status != bbus.MigrationLapsed {
+				t.Fatalf("%s is %s", m.ID, m.Status)
 			}
 		}
 		h = Header{Height: h.Height + 1, Time: h.Time.Add(time.Second)}
 	}
-	if lapses, replays := ExpiryBacklog(st, h.Time, 1<<20); lapses != 0 || replays != 2*n-4000 {
-		t.Errorf("after four blocks: backlog %d lapses, %d ids; want 0, %d", lapses, replays, 2*n-4000)
+	if lapses, _ := ExpiryBacklog(st, h.Time, 1<<20); lapses != 0 {
+		t.Errorf("after the queue drained: backlog %d lapses", lapses)
 	}
 	// The lapse scan starts past what it processed: at or after the last block's time.
 	l.BeginBlock(st, h)

@@ -208,32 +208,21 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	// Proposals not accepted in time lapse, at most MaxExpiriesPerBlock a
 	// block in the order they lapse; the rest in the next blocks (a proposal
 	// past its time is refused as lapsed meanwhile).
-	lapseKeys, lapsed := dueEntries(st, prefixLapse, keyLapseCursor, lapseBound(h.Time))
+	lapseKeys, lapsed := dueEntries(st, prefixLapse, keyLapseCursor, lapseBound(h.Time), MaxLapsesPerBlock)
 	for i, k := range lapseKeys {
 		st.Delete(k)
 		var m bbus.Migration
 		if !getJSON(st, lapsed[i], &m) || m.Status != bbus.MigrationProposed {
 			continue
 		}
-		if seq, ok := migrationSeq(m.ID); ok {
-			closeMigration(st, &m, seq)
-		}
-		m.Status = bbus.MigrationLapsed
-		m.Ended = &bbus.Stamp{At: h.Time, Height: h.Height}
-		putJSON(st, lapsed[i], &m)
-		var vm bbus.VM
-		if getJSON(st, vmKey(m.VM), &vm) && vm.Migration == m.ID {
-			vm.Migration = ""
-			putJSON(st, vmKey(vm.ID), &vm)
-		}
-		events = append(events, migrationEvent("migration.lapsed", &m))
+		events = append(events, lapseMigration(st, &m, bbus.Stamp{At: h.Time, Height: h.Height}))
 	}
 	events = append(events, lapseInvitations(st, h.Time)...)
 	events = append(events, lapseApplications(st, h.Time)...)
 	events = append(events, expireProposals(st, h)...)
 	// Forget ids of transactions whose expiry is before this block's time
 	// (their expiry alone rejects them meanwhile), at most MaxExpiriesPerBlock.
-	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time))
+	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time), MaxExpiriesPerBlock)
 	for _, k := range expired {
 		st.Delete(k)
 		st.Delete(append(bytes.Clone(prefixReplay), k[len(prefixReplayByTime)+8:]...))
@@ -241,10 +230,33 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	return events
 }
 
-// MaxExpiriesPerBlock is the most entries each of BeginBlock's queues (lapsing
-// migration proposals, expiring transaction ids) processes in one block; the
-// rest wait for the next blocks, in the same order.
-const MaxExpiriesPerBlock = 1000
+// MaxExpiriesPerBlock is the most expired transaction ids BeginBlock forgets
+// in one block, and MaxLapsesPerBlock the most migration proposals it lapses
+// (each reads and writes the migration and its VM); the rest wait for the next
+// blocks, in the same order.
+const (
+	MaxExpiriesPerBlock = 1000
+	MaxLapsesPerBlock   = 250
+)
+
+// lapseMigration ends a proposal not accepted in time, whose lapse entry is
+// gone, at stamp.
+func lapseMigration(st kv.Store, m *bbus.Migration, stamp bbus.Stamp) Event {
+	if seq, ok := migrationSeq(m.ID); ok {
+		closeMigration(st, m, seq)
+	}
+	m.Status = bbus.MigrationLapsed
+	m.Ended = &stamp
+	if seq, ok := migrationSeq(m.ID); ok {
+		putJSON(st, migrationKey(seq), m)
+	}
+	var vm bbus.VM
+	if getJSON(st, vmKey(m.VM), &vm) && vm.Migration == m.ID {
+		vm.Migration = ""
+		putJSON(st, vmKey(vm.ID), &vm)
+	}
+	return migrationEvent("migration.lapsed", m)
+}
 
 // Where each queue's scan starts: just past what it processed last. Entries
 // behind it are all gone, so the scan never walks over their deletions (a
@@ -264,12 +276,12 @@ func replayBound(t time.Time) []byte {
 	return append(bytes.Clone(prefixReplayByTime), uint64be(uint64(t.Unix()))...)
 }
 
-// dueEntries returns, in key order, the keys and values of at most
-// MaxExpiriesPerBlock entries under prefix below bound, starting at the
+// dueEntries returns, in key order, the keys and values of at most max
+// entries under prefix below bound, starting at the
 // queue's cursor, and moves the cursor past them, or to bound when none is
 // left before it. New entries never come before bound: their time is never
 // before the block's.
-func dueEntries(st kv.Store, prefix, cursorKey, bound []byte) (keys, values [][]byte) {
+func dueEntries(st kv.Store, prefix, cursorKey, bound []byte, max int) (keys, values [][]byte) {
 	start := st.Get(cursorKey)
 	from := start
 	if from == nil {
@@ -279,7 +291,7 @@ func dueEntries(st kv.Store, prefix, cursorKey, bound []byte) (keys, values [][]
 	// Bounded at bound, so the scan never walks over deleted entries after it
 	// (those of proposals accepted, which would have lapsed later).
 	kv.IterateRange(st, from, bound, func(k, v []byte) bool {
-		if full = len(keys) == MaxExpiriesPerBlock; full {
+		if full = len(keys) == max; full {
 			return false
 		}
 		keys = append(keys, bytes.Clone(k))
