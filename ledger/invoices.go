@@ -33,7 +33,7 @@ import (
 // pair's intervals still open under its agreements plus the lines that end
 // after until. An invoice with more is closed in several transactions (tests
 // lower it).
-var invoiceStep = 500
+var invoiceStep = 100
 
 // lastInvoice is what the ledger keeps per provider and consumer: where the next
 // invoice starts.
