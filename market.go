@@ -106,6 +106,13 @@ const (
 	InvoiceIssued   = "issued"
 	InvoiceAccepted = "accepted"
 	InvoiceDisputed = "disputed"
+	// InvoiceClosing is an invoice too large for one transaction, while its
+	// provider's invoice_close transactions continue it (docs/CHARGING.md).
+	InvoiceClosing = "closing"
+	// InvoiceVoid is an invoice closed in several transactions whose total
+	// turned out not to fit in 64 bits: it bills nothing, its period is the
+	// next invoice's.
+	InvoiceVoid = "void"
 )
 
 // InvoiceLine is one hosting part or one penalty of an invoice, with the
@@ -129,19 +136,24 @@ type InvoiceLine struct {
 // agreed prices, less penalties. It is immutable once closed, but for the
 // consumer's answer.
 type Invoice struct {
-	ID        string        `json:"id"`
-	Provider  string        `json:"provider"`
-	Consumer  string        `json:"consumer"`
-	From      time.Time     `json:"from"`
-	Until     time.Time     `json:"until"`
-	Lines     []InvoiceLine `json:"lines"`
-	Hosting   int64         `json:"hosting_micro"`
-	Penalties int64         `json:"penalties_micro"`
-	Total     int64         `json:"total_micro"`
-	Status    string        `json:"status"`
-	Closed    Stamp         `json:"closed"`
-	Answered  *Stamp        `json:"answered,omitempty"`
-	Reason    string        `json:"reason,omitempty"` // the consumer's reason for a dispute
+	ID       string        `json:"id"`
+	Provider string        `json:"provider"`
+	Consumer string        `json:"consumer"`
+	From     time.Time     `json:"from"`
+	Until    time.Time     `json:"until"`
+	Lines    []InvoiceLine `json:"lines"`
+	// LinesNext is the cursor of the lines after those in Lines ("" if
+	// Lines holds them all): GET /v1/invoices/{id}/lines?after=LinesNext.
+	LinesNext    string `json:"lines_next,omitempty"`
+	HostingLines int64  `json:"hosting_lines"` // how many hosting lines the invoice has
+	PenaltyLines int64  `json:"penalty_lines"` // and how many penalties
+	Hosting      int64  `json:"hosting_micro"`
+	Penalties    int64  `json:"penalties_micro"`
+	Total        int64  `json:"total_micro"`
+	Status       string `json:"status"`
+	Closed       Stamp  `json:"closed"`
+	Answered     *Stamp `json:"answered,omitempty"`
+	Reason       string `json:"reason,omitempty"` // the consumer's reason for a dispute
 }
 
 // Charge returns what hosting r for the given nanoseconds costs at the given

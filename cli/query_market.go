@@ -187,7 +187,7 @@ func printInvoices(w io.Writer, is []bbus.Invoice) error {
 	fmt.Fprintln(t, "ID\tPROVIDER\tCONSUMER\tFROM\tUNTIL\tLINES\tTOTAL\tSTATUS")
 	for _, i := range is {
 		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", i.ID, i.Provider, i.Consumer, fmtTime(i.From), fmtTime(i.Until),
-			len(i.Lines), bbus.FormatAmount(i.Total), i.Status)
+			i.HostingLines+i.PenaltyLines, bbus.FormatAmount(i.Total), i.Status)
 	}
 	return t.Flush()
 }

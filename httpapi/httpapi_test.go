@@ -184,6 +184,12 @@ func TestMigrationThroughAPI(t *testing.T) {
 		len(hist.Migrations) != 1 || hist.Migrations[0].Status != bbus.MigrationCompleted {
 		t.Errorf("history = %+v", hist)
 	}
+	var page1, page2 httpapi.List[bbus.Interval]
+	getJSON(t, base+"/v1/vms/vm-1/intervals?limit=1", &page1)
+	getJSON(t, base+"/v1/vms/vm-1/intervals?limit=1&after="+page1.Next, &page2)
+	if len(page1.Items) != 1 || page1.Items[0].Cloud != "c1" || page1.Next != "1" || len(page2.Items) != 1 || page2.Items[0].Cloud != "c2" || page2.Next != "" {
+		t.Errorf("intervals page by page: %+v, then %+v", page1, page2)
+	}
 
 	for _, tc := range []struct {
 		at   time.Time

@@ -24,6 +24,7 @@ func (a *api) marketRoutes() {
 	a.mux.HandleFunc("GET /v1/violations/{id}", single(a, ledger.Violation))
 	a.mux.HandleFunc("GET /v1/invoices", a.invoices)
 	a.mux.HandleFunc("GET /v1/invoices/{id}", single(a, ledger.Invoice))
+	a.mux.HandleFunc("GET /v1/invoices/{id}/lines", a.invoiceLines)
 	a.mux.HandleFunc("GET /v1/reputation", a.reputation)
 }
 
@@ -79,6 +80,14 @@ func (a *api) invoices(w http.ResponseWriter, r *http.Request) {
 	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
 		items, next, err := ledger.Invoices(rd, cloud, p)
 		return &List[bbus.Invoice]{Items: items, Next: next}, err
+	})
+}
+
+// invoiceLines serves one page of an invoice's lines, read from their own records.
+func (a *api) invoiceLines(w http.ResponseWriter, r *http.Request) {
+	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
+		items, next, err := ledger.InvoiceLines(rd, r.PathValue("id"), p)
+		return &List[bbus.InvoiceLine]{Items: items, Next: next}, err
 	})
 }
 

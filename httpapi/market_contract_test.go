@@ -55,6 +55,16 @@ func TestMarketReads(t *testing.T) {
 	if len(invoice.Lines) < 2 || invoice.Penalties == 0 {
 		t.Errorf("invoice: %+v", invoice)
 	}
+	// The lines page by page, from their own records: the hosting line, then the penalty.
+	var page1, page2 httpapi.List[bbus.InvoiceLine]
+	getJSON(t, base+"/v1/invoices/"+inv+"/lines?limit=1", &page1)
+	getJSON(t, base+"/v1/invoices/"+inv+"/lines?limit=1&after="+page1.Next, &page2)
+	if len(page1.Items) != 1 || page1.Items[0].Kind != "hosting" || page1.Next == "" ||
+		len(page2.Items) != 1 || page2.Items[0].Kind != "penalty" || page2.Next != "" ||
+		invoice.HostingLines != 1 || invoice.PenaltyLines != 1 {
+		t.Errorf("invoice lines: %+v then %+v (head %+v)", page1, page2, invoice)
+	}
+	wantError(t, "lines after x", do(t, "GET", base+"/v1/invoices/"+inv+"/lines?after=x", nil), 400, bbus.EINVALID)
 	for _, path := range []string{
 		"/v1/offers", "/v1/offers?limit=1",
 		"/v1/match?cpu=2&mem_mib=4096&tag=region=eu&max_price_vcpu_hour=1", "/v1/match?cpu=1000000&mem_mib=1",
@@ -66,7 +76,7 @@ func TestMarketReads(t *testing.T) {
 			t.Errorf("GET %s: %d %s", path, r.status, r.body)
 		}
 	}
-	for _, path := range []string{"/v1/agreements/agr-9", "/v1/reports/rep-9", "/v1/violations/vio-9", "/v1/invoices/inv-9"} {
+	for _, path := range []string{"/v1/agreements/agr-9", "/v1/reports/rep-9", "/v1/violations/vio-9", "/v1/invoices/inv-9", "/v1/invoices/inv-9/lines"} {
 		wantError(t, path, do(t, "GET", base+path, nil), 404, bbus.ENOTFOUND)
 	}
 }

@@ -64,6 +64,20 @@ func (a *api) vmHistory(w http.ResponseWriter, r *http.Request) {
 	a.read(w, r, func(rd kv.Reader) (any, error) { return ledger.VMHistory(rd, r.PathValue("id")) })
 }
 
+// vmIntervals serves one page of a VM's hosting intervals: what history
+// holds, for a VM too long-lived to read in one response.
+func (a *api) vmIntervals(w http.ResponseWriter, r *http.Request) {
+	p, err := pageParams(r.URL.Query())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	a.read(w, r, func(rd kv.Reader) (any, error) {
+		items, next, err := ledger.VMIntervals(rd, r.PathValue("id"), p)
+		return &List[bbus.Interval]{Items: items, Next: next}, err
+	})
+}
+
 func (a *api) hostAt(w http.ResponseWriter, r *http.Request) {
 	at, err := timeParam(r.URL.Query(), "at")
 	if err == nil && at.IsZero() {

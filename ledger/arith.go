@@ -18,15 +18,6 @@ const (
 // maxUnix is the last second of the year 9999.
 const maxUnix = 253402300799
 
-// addAmount returns a+b, or false if it does not fit in 64 bits.
-func addAmount(a, b int64) (int64, bool) {
-	s := a + b
-	if (b > 0 && s < a) || (b < 0 && s > a) {
-		return 0, false
-	}
-	return s, true
-}
-
 // spanNanos returns the nanoseconds from start to end (start not after end), or
 // false when they do not fit in 64 bits (a span of more than 292 years).
 func spanNanos(start, end time.Time) (int64, bool) {

@@ -98,6 +98,12 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 		if err != nil {
 			return fail(err)
 		}
+		// Every line, read in pages of 2 through the cursor.
+		if inv.Lines, err = pageAll(func(p Page) ([]bbus.InvoiceLine, string, error) {
+			return InvoiceLines(r.st, inv.ID, Page{Limit: 2, After: p.After})
+		}); err != nil {
+			return fail(err)
+		}
 		out = r.invoiceLines(inv)
 	case "invoices":
 		cloud := a.str("cloud", "")
@@ -107,7 +113,7 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 			return fail(err)
 		}
 		for i := range list {
-			out = append(out, r.invoiceHead(&list[i])+fmt.Sprintf(" lines=%d total=%d", len(list[i].Lines), list[i].Total))
+			out = append(out, r.invoiceHead(&list[i])+fmt.Sprintf(" lines=%d total=%d", list[i].HostingLines+list[i].PenaltyLines, list[i].Total))
 		}
 	case "reputation":
 		a.done(1)

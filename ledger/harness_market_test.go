@@ -1,8 +1,11 @@
 package ledger
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/bbusdev/bbus"
@@ -37,8 +40,27 @@ func allViolations(r kv.Reader, f ViolationFilter) ([]bbus.Violation, error) {
 	return pageAll(func(p Page) ([]bbus.Violation, string, error) { return Violations(r, f, p) })
 }
 
+// allInvoices lists every invoice with all its lines, read page by page.
 func allInvoices(r kv.Reader, cloud string) ([]bbus.Invoice, error) {
-	return pageAll(func(p Page) ([]bbus.Invoice, string, error) { return Invoices(r, cloud, p) })
+	list, err := pageAll(func(p Page) ([]bbus.Invoice, string, error) { return Invoices(r, cloud, p) })
+	for i := range list {
+		if err != nil {
+			break
+		}
+		list[i].Lines, err = pageAll(func(p Page) ([]bbus.InvoiceLine, string, error) { return InvoiceLines(r, list[i].ID, p) })
+	}
+	return list, err
+}
+
+func countKinds(lines []bbus.InvoiceLine) (hosting, penalties int64) {
+	for _, l := range lines {
+		if l.Kind == "hosting" {
+			hosting++
+		} else {
+			penalties++
+		}
+	}
+	return hosting, penalties
 }
 
 // span is a stretch [start, end) of one VM's life that an invoice billed.
@@ -180,6 +202,9 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 				fail("invoice %s line %d has kind %q", inv.ID, j+1, l.Kind)
 			}
 		}
+		if nh, np := countKinds(inv.Lines); nh != inv.HostingLines || np != inv.PenaltyLines {
+			fail("invoice %s has %d hosting and %d penalty lines; its head says %d and %d", inv.ID, nh, np, inv.HostingLines, inv.PenaltyLines)
+		}
 		if sum != inv.Total || hosting != inv.Hosting || penalties != inv.Penalties || inv.Hosting-inv.Penalties != inv.Total {
 			fail("invoice %s: lines sum to %d (hosting %d, penalties %d); it says hosting %d - penalties %d = total %d",
 				inv.ID, sum, hosting, penalties, inv.Hosting, inv.Penalties, inv.Total)
@@ -211,6 +236,108 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 	for pair, ids := range penalized {
 		if all := byPair[pair]; len(ids) > len(all) || fmt.Sprint(ids) != fmt.Sprint(all[:len(ids)]) {
 			fail("the invoices of %s list penalties %v; its violations are %v", pair, ids, all)
+		}
+	}
+	return append(bad, checkAccruals(r)...)
+}
+
+// splitPair splits "provider/consumer/".
+func splitPair(p string) (provider, consumer string) {
+	i := strings.Index(p, "/")
+	return p[:i], p[i+1 : len(p)-1]
+}
+
+// checkAccruals checks what billing accrues (invoices.go) against the records
+// it sums: each pair's open period holds the charges and count of the pair's
+// lines that end after its last invoice, and the penalties of the violations
+// recorded since; the open intervals listed are exactly the running intervals
+// under an agreement that may still bill.
+func checkAccruals(r kv.Reader) []string {
+	var bad []string
+	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+	type sums struct {
+		hosting, penalties wide
+		lines, vios        int64
+	}
+	got := map[string]*sums{}
+	pairs := []string{}
+	pair := func(p string) *sums {
+		if got[p] == nil {
+			got[p] = &sums{}
+			pairs = append(pairs, p)
+		}
+		return got[p]
+	}
+	r.Iterate([]byte("pl/"), nil, func(k, v []byte) bool {
+		rest := string(k[3 : len(k)-20])
+		var l lineRecord
+		mustUnmarshal(v, &l)
+		pp, pc := splitPair(rest)
+		last, _ := pairFrom(r, pp, pc)
+		if l.End.After(last.Until) {
+			s := pair(rest)
+			s.hosting, s.lines = s.hosting.add(l.Amount), s.lines+1
+		}
+		return true
+	})
+	vios, _ := allViolations(r, ViolationFilter{})
+	for _, v := range vios {
+		last, _ := pairFrom(r, v.Cloud, v.Consumer)
+		if seq, _ := parseSeqID("vio", v.ID); seq > last.Violation {
+			s := pair(v.Cloud + "/" + v.Consumer + "/")
+			s.penalties, s.vios = s.penalties.add(v.Penalty), s.vios+1
+		}
+	}
+	r.Iterate([]byte("pa/"), nil, func(k, _ []byte) bool { pair(string(k[3:])); return true })
+	for _, p := range pairs {
+		acc := new(accrual)
+		getJSON(r, []byte("pa/"+p), acc)
+		pp, pc := splitPair(p)
+		last, _ := pairFrom(r, pp, pc)
+		if last.Closing {
+			continue // an invoice being closed holds part of it
+		}
+		if s := got[p]; acc.Hosting != s.hosting || acc.Lines != s.lines || acc.Penalties != s.penalties || acc.Violations != s.vios {
+			fail("pair %s accrued hosting %v in %d lines, penalties %v of %d violations; its records sum to %v in %d, %v of %d",
+				p, acc.Hosting, acc.Lines, acc.Penalties, acc.Violations, s.hosting, s.lines, s.penalties, s.vios)
+		}
+	}
+	listed := map[string]bool{}
+	openOf := map[string]int64{}
+	r.Iterate([]byte("po/"), nil, func(k, _ []byte) bool {
+		listed[string(k)] = true
+		rest := k[3:]
+		i := bytes.IndexByte(rest, '/')
+		j := i + 1 + bytes.IndexByte(rest[i+1:], '/')
+		vm := string(rest[j+1 : len(rest)-9])
+		openOf[string(rest[:j+1])]++
+		iv := new(bbus.Interval)
+		if !getJSON(r, intervalKey(vm, int64(binary.BigEndian.Uint64(rest[len(rest)-8:]))), iv) || iv.End != nil || iv.Agreement == "" {
+			fail("open interval %q is listed but is not a running interval under an agreement", k)
+		}
+		return true
+	})
+	for _, p := range pairs {
+		acc := new(accrual)
+		getJSON(r, []byte("pa/"+p), acc)
+		if acc.Open != openOf[p] {
+			fail("pair %s counts %d open intervals; %d are listed", p, acc.Open, openOf[p])
+		}
+	}
+	for _, vm := range allVMs(r) {
+		iv := new(bbus.Interval)
+		if !getJSON(r, intervalKey(vm.ID, vm.Intervals), iv) || iv.End != nil || iv.Agreement == "" {
+			continue
+		}
+		seq, _ := parseSeqID("agr", iv.Agreement)
+		ag := new(bbus.Agreement)
+		getJSON(r, seqKey("a/", seq), ag)
+		if k := openBilledKey(ag.Provider, ag.Consumer, vm.ID, iv.Seq); !listed[string(k)] {
+			last, _ := pairFrom(r, ag.Provider, ag.Consumer)
+			c := &ctx{st: kv.NewOverlay(r)}
+			if end := c.agreementEnd(ag); end.IsZero() || end.After(last.Until) {
+				fail("VM %s runs under %s, which may still bill, but is not among its pair's open intervals", vm.ID, ag.ID)
+			}
 		}
 	}
 	return bad

@@ -25,6 +25,8 @@ var pureImports = map[string]bool{
 	"time": true, "unicode": true, "unicode/utf8": true,
 	"github.com/bbusdev/bbus":    true,
 	"github.com/bbusdev/bbus/kv": true,
+	// an in-memory B-tree (the kv overlay's ordered staged writes): no I/O, clock or randomness
+	"github.com/google/btree": true,
 }
 
 // forbiddenImport says why an import is never allowed, or "" if no rule names it.

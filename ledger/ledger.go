@@ -214,53 +214,129 @@ func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 // transaction ids are forgotten (their expiry alone now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	var events []Event
-	now := timeKey(h.Time)
-	var lapsed, lapseKeys [][]byte
-	st.Iterate(prefixLapse, nil, func(k, v []byte) bool {
-		if bytes.Compare(k[len(prefixLapse):len(prefixLapse)+8], now) > 0 {
-			return false
-		}
-		lapseKeys = append(lapseKeys, bytes.Clone(k))
-		lapsed = append(lapsed, bytes.Clone(v))
-		return true
-	})
+	// Proposals not accepted in time lapse, at most MaxExpiriesPerBlock a
+	// block in the order they lapse; the rest in the next blocks (a proposal
+	// past its time is refused as lapsed meanwhile).
+	lapseKeys, lapsed := dueEntries(st, prefixLapse, keyLapseCursor, lapseBound(h.Time), MaxLapsesPerBlock)
 	for i, k := range lapseKeys {
 		st.Delete(k)
 		var m bbus.Migration
 		if !getJSON(st, lapsed[i], &m) || m.Status != bbus.MigrationProposed {
 			continue
 		}
-		if seq, ok := migrationSeq(m.ID); ok {
-			closeMigration(st, &m, seq)
-		}
-		m.Status = bbus.MigrationLapsed
-		m.Ended = &bbus.Stamp{At: h.Time, Height: h.Height}
-		putJSON(st, lapsed[i], &m)
-		var vm bbus.VM
-		if getJSON(st, vmKey(m.VM), &vm) && vm.Migration == m.ID {
-			vm.Migration = ""
-			putJSON(st, vmKey(vm.ID), &vm)
-		}
-		events = append(events, migrationEvent("migration.lapsed", &m))
+		events = append(events, lapseMigration(st, &m, bbus.Stamp{At: h.Time, Height: h.Height}))
 	}
 	events = append(events, lapseInvitations(st, h.Time)...)
 	events = append(events, lapseApplications(st, h.Time)...)
 	events = append(events, expireProposals(st, h)...)
-	// Forget ids of transactions whose expiry is before this block's time.
-	var expired [][]byte
-	bound := uint64be(uint64(h.Time.Unix()))
-	st.Iterate(prefixReplayByTime, nil, func(k, _ []byte) bool {
-		if bytes.Compare(k[len(prefixReplayByTime):len(prefixReplayByTime)+8], bound) >= 0 {
-			return false
-		}
-		expired = append(expired, bytes.Clone(k))
-		return true
-	})
+	// Forget ids of transactions whose expiry is before this block's time
+	// (their expiry alone rejects them meanwhile), at most MaxExpiriesPerBlock.
+	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time), MaxExpiriesPerBlock)
 	for _, k := range expired {
 		st.Delete(k)
 		st.Delete(append(bytes.Clone(prefixReplay), k[len(prefixReplayByTime)+8:]...))
 	}
 	return events
+}
+
+// MaxExpiriesPerBlock is the most expired transaction ids BeginBlock forgets
+// in one block, and MaxLapsesPerBlock the most migration proposals it lapses
+// (each reads and writes the migration and its VM); the rest wait for the next
+// blocks, in the same order.
+const (
+	MaxExpiriesPerBlock = 1000
+	MaxLapsesPerBlock   = 250
+)
+
+// lapseMigration ends a proposal not accepted in time, whose lapse entry is
+// gone, at stamp.
+func lapseMigration(st kv.Store, m *bbus.Migration, stamp bbus.Stamp) Event {
+	if seq, ok := migrationSeq(m.ID); ok {
+		closeMigration(st, m, seq)
+	}
+	m.Status = bbus.MigrationLapsed
+	m.Ended = &stamp
+	if seq, ok := migrationSeq(m.ID); ok {
+		putJSON(st, migrationKey(seq), m)
+	}
+	var vm bbus.VM
+	if getJSON(st, vmKey(m.VM), &vm) && vm.Migration == m.ID {
+		vm.Migration = ""
+		putJSON(st, vmKey(vm.ID), &vm)
+	}
+	return migrationEvent("migration.lapsed", m)
+}
+
+// Where each queue's scan starts: just past what it processed last. Entries
+// behind it are all gone, so the scan never walks over their deletions (a
+// database iterator skips deleted entries one by one until they are compacted).
+var (
+	keyLapseCursor  = []byte("meta/cursor/lapse")
+	keyReplayCursor = []byte("meta/cursor/replay")
+)
+
+// lapseBound is the first lapse key not due at block time t: a proposal
+// lapses at its time.
+func lapseBound(t time.Time) []byte { return append(bytes.Clone(prefixLapse), timeKey(t.Add(1))...) }
+
+// replayBound is the first replay-expiry key not due at block time t: an id is
+// forgotten once its expiry (whole seconds) is before t.
+func replayBound(t time.Time) []byte {
+	return append(bytes.Clone(prefixReplayByTime), uint64be(uint64(t.Unix()))...)
+}
+
+// dueEntries returns, in key order, the keys and values of at most max
+// entries under prefix below bound, starting at the
+// queue's cursor, and moves the cursor past them, or to bound when none is
+// left before it. New entries never come before bound: their time is never
+// before the block's.
+func dueEntries(st kv.Store, prefix, cursorKey, bound []byte, max int) (keys, values [][]byte) {
+	start := st.Get(cursorKey)
+	from := start
+	if from == nil {
+		from = prefix
+	}
+	full := false
+	// Bounded at bound, so the scan never walks over deleted entries after it
+	// (those of proposals accepted, which would have lapsed later).
+	kv.IterateRange(st, from, bound, func(k, v []byte) bool {
+		if full = len(keys) == max; full {
+			return false
+		}
+		keys = append(keys, bytes.Clone(k))
+		values = append(values, bytes.Clone(v))
+		return true
+	})
+	cursor := bound
+	if full {
+		cursor = append(bytes.Clone(keys[len(keys)-1]), 0)
+	}
+	if bytes.Compare(cursor, start) > 0 {
+		st.Set(cursorKey, cursor)
+	}
+	return keys, values
+}
+
+// ExpiryBacklog returns how many lapsing migration proposals and expired
+// transaction ids wait for BeginBlock at block time t, each counted up to
+// limit: beyond MaxExpiriesPerBlock they wait for the next blocks.
+func ExpiryBacklog(r kv.Reader, t time.Time, limit int) (lapses, replays int) {
+	count := func(prefix, cursorKey, bound []byte) int {
+		n := 0
+		from := r.Get(cursorKey)
+		if from == nil {
+			from = prefix
+		}
+		kv.IterateRange(r, from, bound, func(k, _ []byte) bool {
+			if n == limit {
+				return false
+			}
+			n++
+			return true
+		})
+		return n
+	}
+	return count(prefixLapse, keyLapseCursor, lapseBound(t)), count(prefixReplayByTime, keyReplayCursor, replayBound(t))
 }
 
 // EndBlock returns the validator changes the block's transactions made, sorted by
@@ -330,6 +406,9 @@ func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) (res Result) {
 		c := &ctx{st: kv.NewOverlay(st), h: h, tx: tx, signer: who.cloud, oracle: who.oracle, invitation: who.invitation, stamp: bbus.Stamp{At: h.Time, Height: h.Height, Tx: tx.ID}}
 		if err = c.run(); err == nil {
 			c.rememberTx()
+			err = c.checkWrites()
+		}
+		if err == nil {
 			c.st.WriteTo(st)
 			res.ID, res.Events = c.id, c.events
 			return res
@@ -499,6 +578,28 @@ func (c *ctx) run() error {
 		return c.observerRemove(a.ObserverRemove)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
+}
+
+// The most one transaction may write: keys (each set or delete counts once)
+// and bytes of keys and values. A transaction's own content is at most
+// bbus.MaxTxBytes (refused at CheckTx), so only what a transaction does to
+// what the state holds (an invoice's lines, a removal's ends) can come near:
+// over either bound it is rejected with ETOOLARGE and changes nothing.
+const (
+	MaxTxWriteKeys  = 12_000
+	MaxTxWriteBytes = 8 << 20
+)
+
+// txWriteLimit is what checkWrites enforces (tests lower it).
+var txWriteLimit = struct{ keys, bytes int }{MaxTxWriteKeys, MaxTxWriteBytes}
+
+// checkWrites refuses a transaction whose staged writes are over the bound.
+func (c *ctx) checkWrites() error {
+	if n, b := c.st.Len(), c.st.Bytes(); n > txWriteLimit.keys || b > txWriteLimit.bytes {
+		return bbus.Errorf(bbus.ETOOLARGE, "this %s would write %d keys and %d bytes of state; one transaction may write at most %d keys and %d bytes",
+			c.tx.Action.Type(), n, b, txWriteLimit.keys, txWriteLimit.bytes)
+	}
+	return nil
 }
 
 // rememberTx records the transaction's id until its expiry so it cannot be replayed.

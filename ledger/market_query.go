@@ -237,12 +237,22 @@ func Invoices(r kv.Reader, cloud string, p Page) ([]bbus.Invoice, string, error)
 	if cloud != "" {
 		index = "ic/" + cloud + "/"
 	}
-	return listSeq(r, "inv", "i/", index, p, nil, func(i *bbus.Invoice) string { return i.ID })
+	list, next, err := listSeq(r, "inv", "i/", index, p, nil, func(i *bbus.Invoice) string { return i.ID })
+	for i := range list {
+		list[i].Lines = []bbus.InvoiceLine{} // a list holds heads: the lines are read with InvoiceLines
+	}
+	return list, next, err
 }
 
-// Invoice returns the invoice with the given id.
+// Invoice returns the invoice with the given id: its head, with its first
+// MaxLimit lines and in LinesNext the cursor of the rest (InvoiceLines).
 func Invoice(r kv.Reader, id string) (*bbus.Invoice, error) {
-	return getSeq[bbus.Invoice](r, "inv", "i/", "invoice", id)
+	inv, err := getSeq[bbus.Invoice](r, "inv", "i/", "invoice", id)
+	if err != nil {
+		return nil, err
+	}
+	inv.Lines, inv.LinesNext, err = InvoiceLines(r, id, Page{Limit: MaxLimit})
+	return inv, err
 }
 
 // Standing is a cloud's reputation.

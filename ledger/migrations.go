@@ -37,7 +37,16 @@ func (c *ctx) migrationPropose(a *bbus.Propose) error {
 		return bbus.Errorf(bbus.EUNAUTHORIZED, "VM %s runs on %s; only its host may propose to migrate it, not %s", vm.ID, vm.Host, c.tx.Signer)
 	}
 	if vm.Migration != "" {
-		return bbus.Errorf(bbus.EOPEN, "VM %s already has open migration %s", vm.ID, vm.Migration)
+		// A proposal past its lapse time that BeginBlock has not reached yet
+		// (it lapses a bounded number a block) lapses now.
+		seq, _ := migrationSeq(vm.Migration)
+		if m := c.loadMigration(seq); m.Status == bbus.MigrationProposed && !c.h.Time.Before(m.LapsesAt) {
+			c.st.Delete(lapseKey(m.LapsesAt, seq))
+			c.events = append(c.events, lapseMigration(c.st, m, c.stamp))
+			vm.Migration = ""
+		} else {
+			return bbus.Errorf(bbus.EOPEN, "VM %s already has open migration %s", vm.ID, vm.Migration)
+		}
 	}
 	if a.To == vm.Host {
 		return bbus.Errorf(bbus.EINVALID, "VM %s already runs on %s", vm.ID, a.To)

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"time"
 
 	"github.com/bbusdev/bbus"
@@ -112,26 +113,74 @@ func intervals(r kv.Reader, vm string) []bbus.Interval {
 	return out
 }
 
+// VMIntervals returns one page of a VM's hosting intervals, oldest first, and
+// the cursor of the next page: the last interval's sequence number ("" at the
+// end). It seeks to the cursor, so a page costs what it holds, however long
+// the VM's history.
+func VMIntervals(r kv.Reader, id string, p Page) ([]bbus.Interval, string, error) {
+	if _, err := VM(r, id); err != nil {
+		return nil, "", err
+	}
+	var from int64 = 1
+	if p.After != "" {
+		n, err := strconv.ParseInt(p.After, 10, 64)
+		if err != nil || n < 0 {
+			return nil, "", bbus.Errorf(bbus.EINVALID, "after %q is not a cursor of this list (an interval's sequence number)", clipID(p.After))
+		}
+		from = n + 1
+	}
+	out := []bbus.Interval{}
+	next := ""
+	r.Iterate([]byte("h/"+id+"/"), intervalKey(id, from), func(_, v []byte) bool {
+		if len(out) == p.limit() {
+			next = strconv.FormatInt(out[len(out)-1].Seq, 10)
+			return false
+		}
+		var iv bbus.Interval
+		mustUnmarshal(v, &iv)
+		out = append(out, iv)
+		return true
+	})
+	return out, next, nil
+}
+
+// intervalAt returns the last of the VM's n intervals that started at or
+// before t, found by binary search over their sequence numbers (intervals
+// start in the order of their numbers), reading O(log n) records; ok is false
+// if none had started by t.
+func intervalAt(r kv.Reader, vm string, n int64, t time.Time) (iv bbus.Interval, ok bool) {
+	lo, hi := int64(1), n // the answer is in [lo-1, hi]
+	for lo <= hi {
+		mid := lo + (hi-lo)/2
+		var m bbus.Interval
+		if !getJSON(r, intervalKey(vm, mid), &m) {
+			panic("ledger: VM " + vm + " is missing a hosting interval")
+		}
+		if m.Start.At.After(t) {
+			hi = mid - 1
+		} else {
+			iv, ok, lo = m, true, mid+1
+		}
+	}
+	return iv, ok
+}
+
 // HostAt returns the hosting interval of a VM that covers time t: the one that
-// started at or before t and had not ended by t.
+// started at or before t and had not ended by t. It seeks to that interval,
+// reading O(log n) of the VM's n intervals.
 func HostAt(r kv.Reader, id string, t time.Time) (*bbus.Interval, error) {
 	vm, err := VM(r, id)
 	if err != nil {
 		return nil, err
 	}
-	ivs := intervals(r, id)
-	for i := len(ivs) - 1; i >= 0; i-- {
-		iv := ivs[i]
-		if iv.Start.At.After(t) {
-			continue
+	iv, ok := intervalAt(r, id, vm.Intervals, t)
+	if ok {
+		if iv.End == nil || t.Before(iv.End.At) {
+			return &iv, nil
 		}
-		if iv.End != nil && !t.Before(iv.End.At) {
-			if vm.Terminated != nil && i == len(ivs)-1 {
-				return nil, bbus.Errorf(bbus.ENOTFOUND, "VM %s was terminated at %s", id, vm.Terminated.At.Format(time.RFC3339Nano))
-			}
-			break
+		if vm.Terminated != nil && iv.Seq == vm.Intervals {
+			return nil, bbus.Errorf(bbus.ENOTFOUND, "VM %s was terminated at %s", id, vm.Terminated.At.Format(time.RFC3339Nano))
 		}
-		return &iv, nil
 	}
 	return nil, bbus.Errorf(bbus.ENOTFOUND, "VM %s was not registered until %s", id, vm.Registered.At.Format(time.RFC3339Nano))
 }

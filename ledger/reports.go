@@ -20,10 +20,27 @@ type part struct {
 // hostedParts splits [start, end) by the VM's hosting intervals, and each piece
 // further by the validity of the agreement it was hosted under. Pieces hosted
 // under no agreement in force come back with agreement nil. open is the end
-// used for an interval still running.
+// used for an interval still running. It seeks to the interval in force at
+// start and reads only the intervals that overlap the window.
 func (c *ctx) hostedParts(vm string, start, end time.Time) []part {
 	var out []part
-	for _, iv := range intervals(c.st, vm) {
+	var n int64 = 1
+	if rec := new(bbus.VM); getJSON(c.st, vmKey(vm), rec) {
+		if iv, ok := intervalAt(c.st, vm, rec.Intervals, start); ok {
+			n = iv.Seq
+		}
+	}
+	var ivs []bbus.Interval
+	c.st.Iterate([]byte("h/"+vm+"/"), intervalKey(vm, n), func(_, v []byte) bool {
+		var iv bbus.Interval
+		mustUnmarshal(v, &iv)
+		if !iv.Start.At.Before(end) {
+			return false // it and every later interval start after the window
+		}
+		ivs = append(ivs, iv)
+		return true
+	})
+	for _, iv := range ivs {
 		s, e := maxTime(iv.Start.At, start), end
 		if iv.End != nil {
 			e = minTime(e, iv.End.At)
@@ -106,6 +123,7 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 		c.st.Set(seqKey("viv/"+vm.ID+"/", vseq), []byte{})
 		c.st.Set(seqKey("vic/"+host.ID+"/", vseq), []byte{})
 		c.st.Set(seqKey("vib/"+host.ID+"/"+ag.Consumer+"/", vseq), []byte{})
+		c.accruePenalty(v, vseq)
 		rep.Violations = append(rep.Violations, v.ID)
 		c.emit("sla.violation", "violation", v.ID, "vm", vm.ID, "cloud", host.ID, "agreement", ag.ID)
 	}

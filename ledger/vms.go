@@ -102,6 +102,7 @@ func (c *ctx) openInterval(vm *bbus.VM, m *bbus.Migration) {
 	if seq, ok := parseSeqID("agr", iv.Agreement); ok {
 		c.st.Set(billedKey(seq, vm.ID, vm.Intervals), []byte{})
 	}
+	c.billOpened(iv)
 }
 
 // closeInterval ends the VM's current hosting interval at this block.
@@ -113,4 +114,5 @@ func (c *ctx) closeInterval(vm *bbus.VM) {
 	stamp := c.stamp
 	iv.End = &stamp
 	putJSON(c.st, intervalKey(vm.ID, vm.Intervals), &iv)
+	c.billClosed(vm, &iv)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/bbusdev/bbus/chain"
+	"github.com/bbusdev/bbus/ledger"
 )
 
 // nodeMetrics are a node's Prometheus series. They live in a registry of the
@@ -53,6 +54,14 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 			Name: "bbus_state_bytes",
 			Help: "Size on disk of the node's ledger state (its goleveldb files).",
 		}, func() float64 { return float64(dirSize(statePath(n.Home))) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "bbus_expiry_backlog",
+			Help: "Lapsing migration proposals and expired transaction ids due but not yet processed: BeginBlock processes at most ledger.MaxExpiriesPerBlock of each a block (counted up to 100,000).",
+		}, func() float64 {
+			_, _, t := n.store.Last()
+			l, r := ledger.ExpiryBacklog(n.store.Committed(), t, 100_000)
+			return float64(l + r)
+		}),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -253,10 +253,21 @@ func (c committed) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
 	iterate(c.s.db.NewIterator(rangeOf(prefix, start), nil), fn)
 }
 
+// IterateRange implements kv.Ranger: the database iterator is bounded, so it
+// stops at end without walking over deleted entries beyond it.
+func (c committed) IterateRange(start, end []byte, fn func(k, v []byte) bool) {
+	iterate(c.s.db.NewIterator(&util.Range{Start: start, Limit: end}, nil), fn)
+}
+
 type snapshot struct{ snap *leveldb.Snapshot }
 
 func (s snapshot) Get(key []byte) []byte { return get(s.snap.Get, key) }
 
 func (s snapshot) Iterate(prefix, start []byte, fn func(k, v []byte) bool) {
 	iterate(s.snap.NewIterator(rangeOf(prefix, start), nil), fn)
+}
+
+// IterateRange implements kv.Ranger.
+func (s snapshot) IterateRange(start, end []byte, fn func(k, v []byte) bool) {
+	iterate(s.snap.NewIterator(&util.Range{Start: start, Limit: end}, nil), fn)
 }
