@@ -257,3 +257,31 @@ func TestTxWriteBound(t *testing.T) {
 		t.Fatalf("under the bound: %s %s", r.Code, r.Message)
 	}
 }
+
+// TestIdleBlockWritesNothing: a block with nothing due leaves the state as it
+// was, so its app hash does not change and the engine can stop making blocks;
+// the expiry cursors still move once they lag by a minute.
+func TestIdleBlockWritesNothing(t *testing.T) {
+	g := testGenesis([]string{"a", "b"}, func(string) bbus.Resources { return bbus.Resources{CPU: 8, MemMiB: 8192} }, bbus.DefaultParams())
+	l, st := newTestLedger(), kv.NewMem()
+	if err := l.InitGenesis(st, testChainID, g, testGenesisTime); err != nil {
+		t.Fatal(err)
+	}
+	h := Header{Height: 1, Time: testGenesisTime.Add(2 * time.Minute)}
+	l.BeginBlock(st, h) // the cursors start lagging: they move
+	if st.Get(keyLapseCursor) == nil || st.Get(keyReplayCursor) == nil {
+		t.Fatal("the first block left the expiry cursors unset")
+	}
+	for i, d := range []time.Duration{10 * time.Millisecond, time.Second, 30 * time.Second, 59 * time.Second} {
+		before := dumpStore(st)
+		l.BeginBlock(st, Header{Height: h.Height + 1 + int64(i), Time: h.Time.Add(d)})
+		if after := dumpStore(st); !bytes.Equal(before, after) {
+			t.Fatalf("an idle block %v after the last changed the state: %s", d, firstDiff(before, after))
+		}
+	}
+	before := dumpStore(st)
+	l.BeginBlock(st, Header{Height: 9, Time: h.Time.Add(61 * time.Second)})
+	if bytes.Equal(before, dumpStore(st)) {
+		t.Fatal("the cursors did not move after lagging by more than a minute")
+	}
+}

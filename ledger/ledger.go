@@ -7,6 +7,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -217,7 +218,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	// Proposals not accepted in time lapse, at most MaxExpiriesPerBlock a
 	// block in the order they lapse; the rest in the next blocks (a proposal
 	// past its time is refused as lapsed meanwhile).
-	lapseKeys, lapsed := dueEntries(st, prefixLapse, keyLapseCursor, lapseBound(h.Time), MaxLapsesPerBlock)
+	lapseKeys, lapsed := dueEntries(st, prefixLapse, keyLapseCursor, lapseBound(h.Time), MaxLapsesPerBlock, uint64(time.Minute))
 	for i, k := range lapseKeys {
 		st.Delete(k)
 		var m bbus.Migration
@@ -231,7 +232,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	events = append(events, expireProposals(st, h)...)
 	// Forget ids of transactions whose expiry is before this block's time
 	// (their expiry alone rejects them meanwhile), at most MaxExpiriesPerBlock.
-	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time), MaxExpiriesPerBlock)
+	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time), MaxExpiriesPerBlock, 60)
 	for _, k := range expired {
 		st.Delete(k)
 		st.Delete(append(bytes.Clone(prefixReplay), k[len(prefixReplayByTime)+8:]...))
@@ -287,10 +288,11 @@ func replayBound(t time.Time) []byte {
 
 // dueEntries returns, in key order, the keys and values of at most max
 // entries under prefix below bound, starting at the
-// queue's cursor, and moves the cursor past them, or to bound when none is
-// left before it. New entries never come before bound: their time is never
-// before the block's.
-func dueEntries(st kv.Store, prefix, cursorKey, bound []byte, max int) (keys, values [][]byte) {
+// queue's cursor, and moves the cursor past them (or to bound, when nothing
+// is due and the cursor lags bound by idleStep or more, in the unit of the
+// queue's 8-byte keys). New entries never come before bound: their time is
+// never before the block's.
+func dueEntries(st kv.Store, prefix, cursorKey, bound []byte, max int, idleStep uint64) (keys, values [][]byte) {
 	start := st.Get(cursorKey)
 	from := start
 	if from == nil {
@@ -308,13 +310,32 @@ func dueEntries(st kv.Store, prefix, cursorKey, bound []byte, max int) (keys, va
 		return true
 	})
 	cursor := bound
-	if full {
+	switch {
+	case full:
 		cursor = append(bytes.Clone(keys[len(keys)-1]), 0)
+	case len(keys) == 0 && !lagsBy(start, bound, len(prefix), idleStep):
+		// Nothing due, and the cursor is close behind: leave it, so that a
+		// block with nothing to do writes nothing and the chain can idle (an
+		// app hash that changed makes the engine propose another block). It
+		// moves at least every idleStep, so a scan walks over at most that
+		// much of the queue's deleted entries.
+		return keys, values
 	}
 	if bytes.Compare(cursor, start) > 0 {
 		st.Set(cursorKey, cursor)
 	}
 	return keys, values
+}
+
+// lagsBy reports whether the 8-byte big-endian number after the prefix in
+// cursor (of prefix length n) is step or more below bound's; a missing cursor
+// lags.
+func lagsBy(cursor, bound []byte, n int, step uint64) bool {
+	if len(cursor) < n+8 || len(bound) < n+8 {
+		return true
+	}
+	c, b := binary.BigEndian.Uint64(cursor[n:n+8]), binary.BigEndian.Uint64(bound[n:n+8])
+	return c < b && b-c >= step
 }
 
 // ExpiryBacklog returns how many lapsing migration proposals and expired

@@ -67,7 +67,7 @@ function pairCard(p) {
       h('summary', {}, invoiceSummary(inv)),
       invoiceFacts(inv),
       linesTable(inv),
-      h('p', {}, link('#/invoice/' + inv.id, 'Open ' + inv.id + ' on its own')))));
+      h('p', {}, inv.lines_more ? 'The first 100 lines. ' : '', link('#/invoice/' + inv.id, 'Open ' + inv.id + ' on its own')))));
 }
 
 export async function render(root, ctx) {
@@ -89,6 +89,13 @@ export async function render(root, ctx) {
       api.all('/v1/violations', { cloud }, 10),
       api.all('/v1/invoices', { cloud }, 10),
     ]);
+    // Lists carry each invoice's head only: its lines are records of their
+    // own, read a page at a time (the invoice's own page shows them all).
+    await Promise.all(invs.items.map(async (inv) => {
+      const page = await api.get('/v1/invoices/' + encodeURIComponent(inv.id) + '/lines', { limit: 100 });
+      inv.lines = page.items || [];
+      inv.lines_more = Boolean(page.next);
+    }));
     if (!ctx.alive) return;
     if (pick.options.length === 1) {
       clouds.items.forEach((c) => pick.append(h('option', { value: c.id }, c.id)));
@@ -125,6 +132,13 @@ export async function renderInvoice(root, ctx) {
   root.append(h('h1', {}, 'Invoice ', h('span', { class: 'mono' }, id)), body);
   const refresh = async () => {
     const inv = await api.get('/v1/invoices/' + encodeURIComponent(id));
+    // The head carries the first lines; the rest come page by page.
+    inv.lines = inv.lines || [];
+    for (let after = inv.lines_next; after && ctx.alive;) {
+      const page = await api.get('/v1/invoices/' + encodeURIComponent(id) + '/lines', { limit: 1000, after });
+      inv.lines.push(...(page.items || []));
+      after = page.next;
+    }
     if (ctx.alive) {
       swap(body, h('p', { class: 'lead' }, f.cloudLink(inv.provider), ' bills ', f.cloudLink(inv.consumer), ' for ', f.time(inv.from), ' → ', f.time(inv.until), '.'),
         invoiceFacts(inv), section('Lines', linesTable(inv)));
