@@ -10,7 +10,6 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
-	cmtcs "github.com/cometbft/cometbft/consensus"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 
 	"github.com/bbusdev/bbus"
@@ -155,7 +154,7 @@ type progressApp struct {
 	live *liveness
 }
 
-func (a progressApp) CheckTx(ctx context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+func (a progressApp) CheckTx(ctx context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
 	res, err := a.App.CheckTx(ctx, req)
 	if err == nil && res.Code == abci.CodeTypeOK {
 		a.live.admitted()
@@ -163,10 +162,14 @@ func (a progressApp) CheckTx(ctx context.Context, req *abci.RequestCheckTx) (*ab
 	return res, err
 }
 
+// waiter is CometBFT's consensus state machine, whose Wait returns once its
+// routine has ended.
+type waiter interface{ Wait() }
+
 // watchConsensus notes a failure when the consensus routine ends while the node
 // is not stopping, whatever the cause. (If the node stops before consensus ever
 // started, while it was still syncing, the waiting goroutine stays blocked.)
-func (n *Node) watchConsensus(cs *cmtcs.State) {
+func (n *Node) watchConsensus(cs waiter) {
 	go func() {
 		cs.Wait()
 		if !n.live.stopping.Load() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,9 +14,9 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
-	cmtcs "github.com/cometbft/cometbft/consensus"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	mempl "github.com/cometbft/cometbft/mempool"
 	cmtnode "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -48,7 +49,7 @@ type Node struct {
 	rest  restState // the REST API's key, events and metrics (api.go)
 	txs   *chain.TxDecoder
 	live  *liveness     // whether consensus makes progress (liveness.go)
-	cs    *cmtcs.State  // CometBFT's consensus state machine
+	cs    waiter        // CometBFT's consensus state machine
 	log   cmtlog.Logger // the node's structured log
 }
 
@@ -58,6 +59,9 @@ func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) 
 func cometConfig(home string, c *Config) *cmtcfg.Config {
 	cfg := cometPaths(home)
 	cfg.Moniker = c.Cloud
+	// The homes bbus made on CometBFT v0.38 used goleveldb, and pebble was no
+	// faster here (v1's default).
+	cfg.DBBackend = "goleveldb"
 	cfg.LogLevel = c.LogLevel
 	cfg.RPC.ListenAddress = c.RPCListen
 	cfg.P2P.ListenAddress = c.P2PListen
@@ -133,6 +137,10 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		return nil, err
 	}
 	cfg := cometConfig(home, c)
+	if err := checkEngine(cfg); err != nil {
+		st.Close()
+		return nil, err
+	}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		st.Close()
@@ -145,12 +153,14 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	}
 	n.app.Watch(func(*chain.Block) { n.live.committed() })
 	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail}
-	n.cmt, err = cmtnode.NewNode(cfg, pv, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(progressApp{App: n.app, live: n.live}),
-		cmtnode.DefaultGenesisDocProviderFunc(cfg),
-		closeSafeDBProvider,
-		n.metricsProvider(cfg),
-		n.log)
+	n.withRegistry(func() {
+		n.cmt, err = cmtnode.NewNode(context.Background(), cfg, pv, nodeKey,
+			proxy.NewConnSyncLocalClientCreator(progressApp{App: n.app, live: n.live}),
+			cmtnode.DefaultGenesisDocProviderFunc(cfg),
+			closeSafeDBProvider,
+			n.metricsProvider(cfg),
+			n.log)
+	})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("start consensus: %w", err)
@@ -160,7 +170,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("start consensus: %w", err)
 	}
-	n.cs, _ = env.ConsensusState.(*cmtcs.State)
+	n.cs, _ = env.ConsensusState.(waiter)
 	n.live.mempool = n.cmt.Mempool().Size
 	n.rpc = local.New(n.cmt)
 	return n, nil
@@ -300,8 +310,11 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 		defer cancel()
 		outcome = ch
 	}
-	r, err := n.rpc.BroadcastTxSync(ctx, raw)
+	r, err := n.broadcast(ctx, raw)
+	var invalid mempl.ErrInvalidTx
 	switch {
+	case errors.As(err, &invalid):
+		return nil, &bbus.Error{Code: chain.CodeOf(invalid.Code), Message: invalid.Log}
 	case err != nil && strings.Contains(err.Error(), "already exists in cache"):
 		// The same bytes are in the mempool or were seen before: either it is
 		// about to commit, or it was committed and is now refused (a replay,
