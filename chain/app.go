@@ -60,6 +60,7 @@ type App struct {
 
 	logger         cmtlog.Logger
 	internalErrors prometheus.Counter
+	clock          func() time.Time // the node's clock, for admission (SetClock)
 
 	mu       sync.Mutex
 	waiters  map[[32]byte][]chan Outcome
@@ -69,7 +70,7 @@ type App struct {
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
 	return &App{ledger: l, store: st, decode: bbus.DecodeTx, waiters: make(map[[32]byte][]chan Outcome),
-		logger: cmtlog.NewNopLogger(),
+		logger: cmtlog.NewNopLogger(), clock: time.Now,
 		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bbus_ledger_internal_errors_total",
 			Help: "Transactions the ledger rejected with code internal because one of its rules failed (a bug): each is logged at error level.",
@@ -154,11 +155,12 @@ func checkValidators(g *bbus.Genesis, vals []abci.ValidatorUpdate) error {
 }
 
 // CheckTx admits to the mempool only transactions that decode, name this chain,
-// have not expired, were not committed before, and carry a valid signature of a
-// known signer. Rules that depend on the block are left to FinalizeBlock.
+// have not expired by the time the next block will carry (CheckHeader), were
+// not committed before, and carry a valid signature of a known signer. Rules
+// that depend on the block are left to FinalizeBlock, which judges expiry by
+// the block's own time.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
-	h, _, t := a.store.Last()
-	res := a.ledger.Check(a.store.Committed(), ledger.Header{Height: h, Time: t}, req.Tx)
+	res := a.ledger.Check(a.store.Committed(), a.CheckHeader(), req.Tx)
 	return &abci.CheckTxResponse{Code: ABCICode(res.Code), Log: res.Message}, nil
 }
 

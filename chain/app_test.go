@@ -37,6 +37,7 @@ func newApp(t *testing.T) *App {
 	g.Clouds[0].ValidatorKey, g.Clouds[0].Power = val, 10
 	state, _ := json.Marshal(&g)
 	app := New(ledger.New(keys.Verify).WithKeyCheck(keys.CheckPublicKey), store.OpenMem())
+	app.SetClock(func() time.Time { return genesisTime })
 	_, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: "bbus-chain", Time: genesisTime,
 		AppStateBytes: state, Validators: []abci.ValidatorUpdate{{Power: 10, PubKeyType: "ed25519", PubKeyBytes: val}}})
 	if err != nil {

@@ -306,6 +306,9 @@ func FuzzChain(f *testing.F) {
 		r := &fuzzReader{b: data, last: start.Unix()}
 		height := int64(5)
 		now := start
+		for _, app := range apps {
+			app.SetClock(func() time.Time { return now })
+		}
 		nonce := uint64(1000)
 		for blocks := 0; blocks < 4 && len(r.b) > 0; blocks++ {
 			var txs [][]byte

@@ -41,7 +41,9 @@ func newDiskApp(t *testing.T) *diskApp {
 	if _, err := app.InitChain(context.Background(), diskGenesis()); err != nil {
 		t.Fatal(err)
 	}
-	return &diskApp{t: t, app: app, time: genesisTime}
+	d := &diskApp{t: t, app: app, time: genesisTime}
+	app.SetClock(func() time.Time { return d.time })
+	return d
 }
 
 // diskGenesis is the genesis of clouds a, b and c, a the only validator.

@@ -320,8 +320,7 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 		// about to commit, or it was committed and is now refused (a replay,
 		// or expired since: the expiry is checked first). CometBFT's cache
 		// answers without asking CheckTx, so ask the ledger here.
-		h, _, t := n.store.Last()
-		if c := ledger.New(keys.Verify).Check(n.store.Committed(), ledger.Header{Height: h, Time: t}, raw); c.Code != "" {
+		if c := ledger.New(keys.Verify).Check(n.store.Committed(), n.app.CheckHeader(), raw); c.Code != "" {
 			return nil, c.Err()
 		}
 	case err != nil:
