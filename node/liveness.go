@@ -41,7 +41,7 @@ func (c *HealthConfig) Validate() error {
 	return nil
 }
 
-// consensusFailure is what CometBFT v0.38 logs, at error level, when its
+// consensusFailure is what CometBFT (v0.38 and v1) logs, at error level, when its
 // consensus routine recovers from a panic (a file it cannot write, a panic of
 // the application in FinalizeBlock or Commit, ...). The routine then ends and
 // consensus does not resume until the process restarts.
@@ -63,10 +63,15 @@ type liveness struct {
 	// long idle time.
 	lastCommit   atomic.Int64
 	waitingSince atomic.Int64
+
+	clock    clockHealth   // this node's clock (clock.go)
+	stop     chan struct{} // closed by Stop: a wait for the genesis time ends
+	stopOnce sync.Once
+	startMu  sync.Mutex // held while consensus starts after the genesis time
 }
 
 func newLiveness(c HealthConfig) *liveness {
-	l := &liveness{stallAfter: time.Duration(c.StallAfter), failed: make(chan struct{})}
+	l := &liveness{stallAfter: time.Duration(c.StallAfter), failed: make(chan struct{}), stop: make(chan struct{})}
 	l.lastCommit.Store(time.Now().UnixNano())
 	return l
 }
@@ -108,6 +113,9 @@ func (l *liveness) stalled(now time.Time) error {
 	if err := l.err(); err != nil {
 		return bbus.Errorf(bbus.EUNAVAILABLE, "%v", err)
 	}
+	if err := l.clock.err(now); err != nil {
+		return err
+	}
 	if l.stallAfter <= 0 || l.mempool == nil {
 		return nil
 	}
@@ -128,6 +136,7 @@ func (l *liveness) stalled(now time.Time) error {
 type failureLogger struct {
 	cmtlog.Logger
 	onFailure func(reason error)
+	clock     *clockHealth // told how proposals' times compare with this node's clock (clock.go)
 }
 
 func (f failureLogger) Error(msg string, keyvals ...any) {
@@ -144,7 +153,7 @@ func (f failureLogger) Error(msg string, keyvals ...any) {
 }
 
 func (f failureLogger) With(keyvals ...any) cmtlog.Logger {
-	return failureLogger{Logger: f.Logger.With(keyvals...), onFailure: f.onFailure}
+	return failureLogger{Logger: f.Logger.With(keyvals...), onFailure: f.onFailure, clock: f.clock}
 }
 
 // progressApp is the application as CometBFT sees it: the node's, noting each

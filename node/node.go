@@ -152,7 +152,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		return nil, err
 	}
 	n.app.Watch(func(*chain.Block) { n.live.committed() })
-	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail}
+	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail, clock: &n.live.clock}
 	n.withRegistry(func() {
 		n.cmt, err = cmtnode.NewNode(context.Background(), cfg, pv, nodeKey,
 			proxy.NewConnSyncLocalClientCreator(progressApp{App: n.app, live: n.live}),
@@ -203,12 +203,9 @@ func checkWritable(home string) error {
 // Start starts consensus and, if api is not empty, the REST API on it
 // (":0" picks a free port; see APIAddr).
 func (n *Node) Start(api string) error {
-	if err := n.cmt.Start(); err != nil {
+	if err := n.startConsensus(); err != nil {
 		n.store.Close()
 		return fmt.Errorf("start consensus: %w", err)
-	}
-	if n.cs != nil {
-		n.watchConsensus(n.cs)
 	}
 	if api == "" {
 		return nil
@@ -251,6 +248,7 @@ func (n *Node) Stop() {
 		n.srv.Shutdown(ctx)
 		cancel()
 	}
+	n.live.stopWaiting()
 	if n.cmt.IsRunning() {
 		n.cmt.Stop()
 		n.cmt.Wait()
