@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	sm "github.com/cometbft/cometbft/state"
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/bbusdev/bbus"
@@ -137,5 +139,35 @@ func TestOldHomesRefused(t *testing.T) {
 	_, err = Init(InitOptions{Home: t.TempDir(), Cloud: "joiner", Genesis: genesisPath(home)})
 	if bbus.ErrorCode(err) != bbus.EINVALID || !strings.Contains(err.Error(), "proposer-based timestamps") {
 		t.Fatalf("joining a v0.38 chain: %v", err)
+	}
+}
+
+// TestOldConsensusStateRefused: a home whose CometBFT state runs BFT time (as a
+// v0.38 chain's does) is refused even with a genesis that turns PBTS on.
+func TestOldConsensusStateRefused(t *testing.T) {
+	home := singleHome(t)
+	doc, err := cmttypes.GenesisDocFromFile(genesisPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.ConsensusParams.Feature.PbtsEnableHeight = 0
+	state, err := sm.MakeGenesisState(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state.LastBlockHeight, state.LastValidators = 41, state.Validators.Copy()
+	cfg := cometPaths(home)
+	cfg.DBBackend = "goleveldb"
+	db, err := cmtcfg.DefaultDBProvider(&cmtcfg.DBContext{ID: "state", Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sm.NewStore(db, sm.StoreOptions{}).Save(state); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = Open(home, os.Stderr)
+	if bbus.ErrorCode(err) != bbus.EINVALID || !strings.Contains(err.Error(), "BFT time") || !strings.Contains(err.Error(), "height 41") {
+		t.Fatalf("opening a home whose consensus state runs BFT time: %v", err)
 	}
 }
