@@ -270,7 +270,7 @@ func (n *kvNode) submit(w http.ResponseWriter, r *http.Request) {
 	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
 	ch, cancel := n.app.wait(hash)
 	defer cancel()
-	rr, err := n.rpc.BroadcastTxSync(r.Context(), raw)
+	rr, err := node.Broadcast(r.Context(), n.rpc, n.app.lastHeight, raw)
 	var invalid mempl.ErrInvalidTx
 	switch {
 	case errors.As(err, &invalid):
@@ -311,4 +311,11 @@ func writeKVJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// lastHeight returns the last committed height.
+func (a *kvApp) lastHeight() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.height
 }
