@@ -81,7 +81,7 @@ func describe(keyvals []any, names ...string) string {
 func (f failureLogger) Info(msg string, keyvals ...any) {
 	f.Logger.Info(msg, keyvals...)
 	if msg == untimelyProposal && f.clock != nil {
-		f.clock.judged(false, keyvals)
+		f.clock.judged(false, append(append([]any{}, f.context...), keyvals...))
 		f.Logger.Error("this node refused a proposal as untimely by its clock (PBTS) and prevoted nil: its clock or the proposer's is off; if this repeats for every proposer, set this node's clock right (NTP)",
 			keyvals...)
 	}

@@ -95,7 +95,8 @@ func TestUntimelyProposalsAreReported(t *testing.T) {
 	}
 	untimely()
 	err := live.stalled(time.Now())
-	if bbus.ErrorCode(err) != bbus.EUNAVAILABLE || !strings.Contains(err.Error(), "clock") || !strings.Contains(err.Error(), "timestamp_difference 3.5s") {
+	if bbus.ErrorCode(err) != bbus.EUNAVAILABLE || !strings.Contains(err.Error(), "clock") || !strings.Contains(err.Error(), "height 7, round 0, timestamp") ||
+		!strings.Contains(err.Error(), "timestamp_difference 3.5s") {
 		t.Fatalf("two untimely proposals in a row: %v", err)
 	}
 	t.Logf("readyz: %v", err)

@@ -137,6 +137,7 @@ type failureLogger struct {
 	cmtlog.Logger
 	onFailure func(reason error)
 	clock     *clockHealth // told how proposals' times compare with this node's clock (clock.go)
+	context   []any        // the keyvals of With, for what clock is told
 }
 
 func (f failureLogger) Error(msg string, keyvals ...any) {
@@ -153,7 +154,8 @@ func (f failureLogger) Error(msg string, keyvals ...any) {
 }
 
 func (f failureLogger) With(keyvals ...any) cmtlog.Logger {
-	return failureLogger{Logger: f.Logger.With(keyvals...), onFailure: f.onFailure, clock: f.clock}
+	return failureLogger{Logger: f.Logger.With(keyvals...), onFailure: f.onFailure, clock: f.clock,
+		context: append(append([]any{}, f.context...), keyvals...)}
 }
 
 // progressApp is the application as CometBFT sees it: the node's, noting each
