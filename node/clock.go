@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/chain"
 )
 
 // What CometBFT v1 logs when a validator judges a proposal's time (PBTS) by its
@@ -27,8 +28,11 @@ type clockHealth struct {
 	genesis atomic.Int64 // Unix ns of the genesis time while consensus waits for it, else 0
 
 	mu       sync.Mutex
-	untimely int    // proposals judged untimely since the last timely one
-	last     string // the last untimely one, for /readyz
+	untimely int       // proposals judged untimely since the last timely one
+	last     string    // the last untimely one, for /readyz
+	block    time.Time // the time of the last block committed
+	height   int64     // its height
+	loggedAt time.Time // when checkBlockTime last logged
 }
 
 // err returns why the node's clock keeps it from taking part, or nil.
@@ -45,6 +49,39 @@ func (c *clockHealth) err(now time.Time) error {
 			c.untimely, c.last)
 	}
 	return nil
+}
+
+// behind returns an error if the last block committed carries a time more
+// than Precision ahead of this node's clock at now: two thirds of the voting
+// power judged that time timely by their clocks, so this node's is slow (by
+// about the difference).
+func (c *clockHealth) behind(now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.block.Sub(now); !c.block.IsZero() && d > Precision {
+		return bbus.Errorf(bbus.EUNAVAILABLE, "this node's clock (%s) is %s behind the time of the last block (height %d, %s), which the validators accepted by their clocks: set this clock right (NTP; docs/FEDERATION.md, Clocks)",
+			now.UTC().Format(time.RFC3339Nano), d.Round(time.Millisecond), c.height, c.block.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// checkBlockTime notes the time of a committed block, and logs at error level
+// (at most once a minute) while blocks carry times more than Precision ahead
+// of this node's clock at now.
+func (n *Node) checkBlockTime(b *chain.Block, now time.Time) {
+	c := &n.live.clock
+	c.mu.Lock()
+	c.block, c.height = b.Time, b.Height
+	log := b.Time.Sub(now) > Precision && now.Sub(c.loggedAt) >= time.Minute
+	if log {
+		c.loggedAt = now
+	}
+	c.mu.Unlock()
+	if log {
+		n.log.Error("this node's clock is behind the time of the block it committed, which the validators accepted by their clocks: set this clock right (NTP)",
+			"height", b.Height, "block_time", b.Time.UTC().Format(time.RFC3339Nano), "clock", now.UTC().Format(time.RFC3339Nano),
+			"behind", b.Time.Sub(now).Round(time.Millisecond))
+	}
 }
 
 // judged notes a proposal this node judged timely or not; keyvals are what

@@ -12,6 +12,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/chain"
 )
 
 // errorLines returns the error-level lines of a node's log.
@@ -170,5 +171,37 @@ func TestOldConsensusStateRefused(t *testing.T) {
 	_, err = Open(home, os.Stderr)
 	if bbus.ErrorCode(err) != bbus.EINVALID || !strings.Contains(err.Error(), "BFT time") || !strings.Contains(err.Error(), "height 41") {
 		t.Fatalf("opening a home whose consensus state runs BFT time: %v", err)
+	}
+}
+
+// TestClockBehindBlocksIsReported: a node committing blocks whose times lie
+// more than the PBTS precision ahead of its clock (the validators accepted
+// them by theirs) says at error level and in /readyz that its clock is slow,
+// and is ready again once a block's time is not ahead of it.
+func TestClockBehindBlocksIsReported(t *testing.T) {
+	logs := &syncBuffer{}
+	live := newLiveness(DefaultHealthConfig())
+	n := &Node{live: live, log: failureLogger{Logger: logger("error", logs), onFailure: live.fail, clock: &live.clock}}
+	now := time.Now()
+	n.checkBlockTime(&chain.Block{Height: 5, Time: now.Add(Precision / 2)}, now)
+	if err := live.stalled(now); err != nil || len(errorLines(logs.String())) != 0 {
+		t.Fatalf("a block within the precision: %v\n%s", err, logs)
+	}
+	n.checkBlockTime(&chain.Block{Height: 6, Time: now.Add(3 * time.Second)}, now)
+	err := live.stalled(now)
+	if bbus.ErrorCode(err) != bbus.EUNAVAILABLE || !strings.Contains(err.Error(), "3s behind") || !strings.Contains(err.Error(), "height 6") {
+		t.Fatalf("a block 3 s ahead of this clock: %v", err)
+	}
+	t.Logf("readyz: %v", err)
+	if lines := errorLines(logs.String()); len(lines) != 1 || !strings.Contains(lines[0], "behind=3s") {
+		t.Errorf("the slow clock at error level: %q", lines)
+	}
+	n.checkBlockTime(&chain.Block{Height: 7, Time: now.Add(4 * time.Second)}, now.Add(time.Second))
+	if lines := errorLines(logs.String()); len(lines) != 1 {
+		t.Errorf("logged again within a minute: %q", lines)
+	}
+	n.checkBlockTime(&chain.Block{Height: 8, Time: now.Add(time.Second)}, now.Add(2*time.Second))
+	if err := live.stalled(now.Add(2 * time.Second)); err != nil {
+		t.Fatalf("once blocks are no longer ahead: %v", err)
 	}
 }

@@ -113,6 +113,9 @@ func (l *liveness) stalled(now time.Time) error {
 	if err := l.err(); err != nil {
 		return bbus.Errorf(bbus.EUNAVAILABLE, "%v", err)
 	}
+	if err := l.clock.behind(now); err != nil {
+		return err
+	}
 	if err := l.clock.err(now); err != nil {
 		return err
 	}

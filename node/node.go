@@ -151,7 +151,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	n.app.Watch(func(*chain.Block) { n.live.committed() })
+	n.app.Watch(func(b *chain.Block) { n.live.committed(); n.checkBlockTime(b, time.Now()) })
 	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail, clock: &n.live.clock}
 	n.withRegistry(func() {
 		n.cmt, err = cmtnode.NewNode(context.Background(), cfg, pv, nodeKey,
