@@ -657,4 +657,4 @@ func (o *Options) endProgress(app string, p *Phase) {
 		app, p.Name, p.Clients, p.Seconds, p.TxPerSec, p.MigPerSec, p.Latency.P50, p.Latency.P99, p.NodeCPU, p.Load1[1], errs)
 }
 
-func cometVersion() string { return cmtversion.TMCoreSemVer }
+func cometVersion() string { return cmtversion.CMTSemVer }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	mempl "github.com/cometbft/cometbft/mempool"
 	cmtnode "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -93,20 +95,20 @@ func kvParse(tx []byte) (key, value []byte, ok bool) {
 	return tx[:i], tx[i+1:], true
 }
 
-func (a *kvApp) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+func (a *kvApp) Info(context.Context, *abci.InfoRequest) (*abci.InfoResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return &abci.ResponseInfo{Data: "bbus-bench-kv", LastBlockHeight: a.height, LastBlockAppHash: a.hash}, nil
+	return &abci.InfoResponse{Data: "bbus-bench-kv", LastBlockHeight: a.height, LastBlockAppHash: a.hash}, nil
 }
 
-func (a *kvApp) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+func (a *kvApp) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
 	if _, _, ok := kvParse(req.Tx); !ok {
-		return &abci.ResponseCheckTx{Code: 1, Log: "not key=value"}, nil
+		return &abci.CheckTxResponse{Code: 1, Log: "not key=value"}, nil
 	}
-	return &abci.ResponseCheckTx{}, nil
+	return &abci.CheckTxResponse{}, nil
 }
 
-func (a *kvApp) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+func (a *kvApp) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
 	a.batch, a.blockH = new(leveldb.Batch), req.Height
 	a.outcomes = make(map[[32]byte]kvOutcome, len(req.Txs))
 	a.mu.Lock()
@@ -132,12 +134,12 @@ func (a *kvApp) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock)
 	if changed {
 		a.next = h.Sum(nil)
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: results, AppHash: a.next}, nil
+	return &abci.FinalizeBlockResponse{TxResults: results, AppHash: a.next}, nil
 }
 
-func (a *kvApp) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+func (a *kvApp) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse, error) {
 	if a.batch == nil {
-		return &abci.ResponseCommit{}, nil
+		return &abci.CommitResponse{}, nil
 	}
 	height := a.blockH
 	a.batch.Put(kvMetaHeight, binary.BigEndian.AppendUint64(nil, uint64(height)))
@@ -157,7 +159,7 @@ func (a *kvApp) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseComm
 	}
 	a.wmu.Unlock()
 	a.batch, a.outcomes = nil, nil
-	return &abci.ResponseCommit{}, nil
+	return &abci.CommitResponse{}, nil
 }
 
 func (a *kvApp) wait(hash [32]byte) (<-chan kvOutcome, func()) {
@@ -210,7 +212,7 @@ func runKVNode(ctx context.Context, home, api string, logs io.Writer) error {
 	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
 	logger := cmtlog.NewFilter(cmtlog.NewTMLogger(cmtlog.NewSyncWriter(logs)), cmtlog.AllowError())
 	n := &kvNode{app: app}
-	n.cmt, err = cmtnode.NewNode(cfg, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(app),
+	n.cmt, err = cmtnode.NewNode(context.Background(), cfg, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(app),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
 		cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
 	if err != nil {
@@ -268,8 +270,12 @@ func (n *kvNode) submit(w http.ResponseWriter, r *http.Request) {
 	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
 	ch, cancel := n.app.wait(hash)
 	defer cancel()
-	rr, err := n.rpc.BroadcastTxSync(r.Context(), raw)
+	rr, err := node.Broadcast(r.Context(), n.rpc, n.app.lastHeight, raw)
+	var invalid mempl.ErrInvalidTx
 	switch {
+	case errors.As(err, &invalid):
+		writeKVError(w, http.StatusBadRequest, bbus.Errorf(bbus.EINVALID, "%s", invalid.Log))
+		return
 	case err != nil:
 		writeKVError(w, http.StatusServiceUnavailable, bbus.Errorf(bbus.EUNAVAILABLE, "mempool: %v", err))
 		return
@@ -305,4 +311,11 @@ func writeKVJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// lastHeight returns the last committed height.
+func (a *kvApp) lastHeight() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.height
 }

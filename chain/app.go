@@ -60,6 +60,7 @@ type App struct {
 
 	logger         cmtlog.Logger
 	internalErrors prometheus.Counter
+	clock          func() time.Time // the node's clock, for admission (SetClock)
 
 	mu       sync.Mutex
 	waiters  map[[32]byte][]chan Outcome
@@ -69,7 +70,7 @@ type App struct {
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
 	return &App{ledger: l, store: st, decode: bbus.DecodeTx, waiters: make(map[[32]byte][]chan Outcome),
-		logger: cmtlog.NewNopLogger(),
+		logger: cmtlog.NewNopLogger(), clock: time.Now,
 		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bbus_ledger_internal_errors_total",
 			Help: "Transactions the ledger rejected with code internal because one of its rules failed (a bug): each is logged at error level.",
@@ -91,9 +92,9 @@ func (a *App) SetDecoder(dec ledger.DecodeFunc) { a.decode = dec }
 
 // Info reports the last committed height and app hash, so that CometBFT replays
 // exactly the blocks the state has not seen.
-func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+func (a *App) Info(context.Context, *abci.InfoRequest) (*abci.InfoResponse, error) {
 	h, hash, _ := a.store.Last()
-	return &abci.ResponseInfo{
+	return &abci.InfoResponse{
 		Data:             "bbus",
 		Version:          "1",
 		AppVersion:       AppVersion,
@@ -105,12 +106,12 @@ func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, erro
 // InitChain writes the genesis state from the genesis document's app_state and
 // commits it as height 0. Called again on a state that already holds this
 // chain (a crash before the first block), it returns the same hash.
-func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
+func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
 	if h, hash, _ := a.store.Last(); h == 0 && hash != nil {
 		if got := ledger.ChainID(a.store.Committed()); got != req.ChainId {
 			return nil, fmt.Errorf("state holds chain %q, genesis is for %q", got, req.ChainId)
 		}
-		return &abci.ResponseInitChain{AppHash: hash}, nil
+		return &abci.InitChainResponse{AppHash: hash}, nil
 	}
 	var g bbus.Genesis
 	dec := json.NewDecoder(bytes.NewReader(req.AppStateBytes))
@@ -129,7 +130,7 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err != nil {
 		panic(err)
 	}
-	return &abci.ResponseInitChain{AppHash: hash}, nil
+	return &abci.InitChainResponse{AppHash: hash}, nil
 }
 
 // checkValidators makes sure the consensus validator set of the genesis document
@@ -145,8 +146,8 @@ func checkValidators(g *bbus.Genesis, vals []abci.ValidatorUpdate) error {
 		return fmt.Errorf("genesis lists %d validators, its clouds declare %d", len(vals), len(want))
 	}
 	for _, v := range vals {
-		key := v.PubKey.GetEd25519()
-		if p, ok := want[string(key)]; !ok || p != v.Power {
+		key := v.PubKeyBytes
+		if p, ok := want[string(key)]; !ok || p != v.Power || v.PubKeyType != "ed25519" {
 			return fmt.Errorf("genesis validator %X (power %d) is not a founding cloud's validator key with that power", key, v.Power)
 		}
 	}
@@ -154,18 +155,19 @@ func checkValidators(g *bbus.Genesis, vals []abci.ValidatorUpdate) error {
 }
 
 // CheckTx admits to the mempool only transactions that decode, name this chain,
-// have not expired, were not committed before, and carry a valid signature of a
-// known signer. Rules that depend on the block are left to FinalizeBlock.
-func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
-	h, _, t := a.store.Last()
-	res := a.ledger.Check(a.store.Committed(), ledger.Header{Height: h, Time: t}, req.Tx)
-	return &abci.ResponseCheckTx{Code: ABCICode(res.Code), Log: res.Message}, nil
+// have not expired by the time the next block will carry (CheckHeader), were
+// not committed before, and carry a valid signature of a known signer. Rules
+// that depend on the block are left to FinalizeBlock, which judges expiry by
+// the block's own time.
+func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+	res := a.ledger.Check(a.store.Committed(), a.CheckHeader(), req.Tx)
+	return &abci.CheckTxResponse{Code: ABCICode(res.Code), Log: res.Message}, nil
 }
 
 // FinalizeBlock runs the block through the ledger. Every transaction is checked
 // again: a faulty proposer may include anything, and each validator must reject
 // the same ones.
-func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
 	a.store.Discard()
 	st := a.store.Working()
 	h := ledger.Header{Height: req.Height, Time: req.Time.UTC()}
@@ -187,9 +189,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.block.Validate = a.ledger.EndBlock(st)
 	updates := make([]abci.ValidatorUpdate, len(a.block.Validate))
 	for i, u := range a.block.Validate {
-		updates[i] = abci.UpdateValidator(u.PubKey, u.Power, "ed25519")
+		updates[i] = abci.ValidatorUpdate{Power: u.Power, PubKeyType: "ed25519", PubKeyBytes: u.PubKey}
 	}
-	return &abci.ResponseFinalizeBlock{
+	return &abci.FinalizeBlockResponse{
 		TxResults:        results,
 		ValidatorUpdates: updates,
 		AppHash:          a.store.WorkingHash(),
@@ -198,7 +200,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 
 // Commit persists the finalized block's state, height and app hash in one
 // synced write, then tells the block's waiters.
-func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse, error) {
 	a.index(&a.block)
 	hash, err := a.store.Commit(a.block.Height, a.block.Time)
 	if err != nil {
@@ -223,7 +225,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		delete(a.waiters, o.Hash)
 	}
 	a.mu.Unlock()
-	return &abci.ResponseCommit{}, nil
+	return &abci.CommitResponse{}, nil
 }
 
 // Wait registers interest in the transaction with the given hash. The returned

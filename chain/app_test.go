@@ -37,8 +37,9 @@ func newApp(t *testing.T) *App {
 	g.Clouds[0].ValidatorKey, g.Clouds[0].Power = val, 10
 	state, _ := json.Marshal(&g)
 	app := New(ledger.New(keys.Verify).WithKeyCheck(keys.CheckPublicKey), store.OpenMem())
-	_, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "bbus-chain", Time: genesisTime,
-		AppStateBytes: state, Validators: []abci.ValidatorUpdate{abci.UpdateValidator(val, 10, "ed25519")}})
+	app.SetClock(func() time.Time { return genesisTime })
+	_, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: "bbus-chain", Time: genesisTime,
+		AppStateBytes: state, Validators: []abci.ValidatorUpdate{{Power: 10, PubKeyType: "ed25519", PubKeyBytes: val}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +77,11 @@ func TestFaultyProposerBlock(t *testing.T) {
 	for n := 0; n < 2; n++ {
 		app := newApp(t)
 		ctx := context.Background()
-		pp, _ := app.ProcessProposal(ctx, &abci.RequestProcessProposal{Txs: block, Height: 1, Time: genesisTime.Add(time.Second)})
-		if pp.Status != abci.ResponseProcessProposal_ACCEPT {
+		pp, _ := app.ProcessProposal(ctx, &abci.ProcessProposalRequest{Txs: block, Height: 1, Time: genesisTime.Add(time.Second)})
+		if pp.Status != abci.PROCESS_PROPOSAL_STATUS_ACCEPT {
 			t.Fatalf("a block of decodable transactions for this chain was refused")
 		}
-		fb, err := app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Txs: block, Height: 1, Time: genesisTime.Add(time.Second)})
+		fb, err := app.FinalizeBlock(ctx, &abci.FinalizeBlockRequest{Txs: block, Height: 1, Time: genesisTime.Add(time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,8 +90,8 @@ func TestFaultyProposerBlock(t *testing.T) {
 				t.Errorf("app %d tx %d: code %q (%s), want %q", n, i, got, r.Log, want[i])
 			}
 		}
-		app.Commit(ctx, &abci.RequestCommit{})
-		info, _ := app.Info(ctx, &abci.RequestInfo{})
+		app.Commit(ctx, &abci.CommitRequest{})
+		info, _ := app.Info(ctx, &abci.InfoRequest{})
 		if info.LastBlockHeight != 1 || !bytes.Equal(info.LastBlockAppHash, fb.AppHash) {
 			t.Fatalf("info after commit: %d %X, finalize said %X", info.LastBlockHeight, info.LastBlockAppHash, fb.AppHash)
 		}
@@ -101,8 +102,8 @@ func TestFaultyProposerBlock(t *testing.T) {
 			sign("other-chain", "a", 7, bbus.Action{VMTerminate: &bbus.VMRef{VM: "vm1"}}),
 			append(append([]byte{}, good...), ' '),
 		} {
-			pp, _ := app.ProcessProposal(ctx, &abci.RequestProcessProposal{Txs: [][]byte{good, bad}, Height: 2})
-			if pp.Status != abci.ResponseProcessProposal_REJECT {
+			pp, _ := app.ProcessProposal(ctx, &abci.ProcessProposalRequest{Txs: [][]byte{good, bad}, Height: 2})
+			if pp.Status != abci.PROCESS_PROPOSAL_STATUS_REJECT {
 				t.Errorf("ProcessProposal accepted a block carrying %q", bad)
 			}
 		}
@@ -120,7 +121,7 @@ func TestCheckTxRejectsCheaply(t *testing.T) {
 		string(sign("elsewhere", "a", 1, bbus.Action{VMTerminate: &bbus.VMRef{VM: "x"}})):       bbus.EWRONGCHAIN,
 		string(sign("bbus-chain", "nobody", 1, bbus.Action{VMTerminate: &bbus.VMRef{VM: "x"}})): bbus.EUNKNOWNSIGNER,
 	} {
-		r, _ := app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: []byte(raw)})
+		r, _ := app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: []byte(raw)})
 		if CodeOf(r.Code) != want || r.Log == "" {
 			t.Errorf("CheckTx(%.30q) = %d %q, want %s", raw, r.Code, r.Log, want)
 		}

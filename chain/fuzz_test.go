@@ -306,6 +306,9 @@ func FuzzChain(f *testing.F) {
 		r := &fuzzReader{b: data, last: start.Unix()}
 		height := int64(5)
 		now := start
+		for _, app := range apps {
+			app.SetClock(func() time.Time { return now })
+		}
 		nonce := uint64(1000)
 		for blocks := 0; blocks < 4 && len(r.b) > 0; blocks++ {
 			var txs [][]byte
@@ -324,34 +327,34 @@ func FuzzChain(f *testing.F) {
 			for n, app := range apps {
 				var got []string
 				for _, tx := range txs {
-					res, err := app.CheckTx(ctx, &abci.RequestCheckTx{Tx: tx})
+					res, err := app.CheckTx(ctx, &abci.CheckTxRequest{Tx: tx})
 					if err != nil {
 						t.Fatalf("app %d CheckTx: %v", n, err)
 					}
 					got = append(got, fmt.Sprint(res.Code))
 				}
-				pp, err := app.PrepareProposal(ctx, &abci.RequestPrepareProposal{Txs: txs, MaxTxBytes: 1 << 22, Height: height, Time: now})
+				pp, err := app.PrepareProposal(ctx, &abci.PrepareProposalRequest{Txs: txs, MaxTxBytes: 1 << 22, Height: height, Time: now})
 				if err != nil {
 					t.Fatalf("app %d PrepareProposal: %v", n, err)
 				}
-				proc, err := app.ProcessProposal(ctx, &abci.RequestProcessProposal{Txs: pp.Txs, Height: height, Time: now})
+				proc, err := app.ProcessProposal(ctx, &abci.ProcessProposalRequest{Txs: pp.Txs, Height: height, Time: now})
 				if err != nil {
 					t.Fatalf("app %d ProcessProposal: %v", n, err)
 				}
 				got = append(got, proc.Status.String())
 				// Finalized whatever ProcessProposal said: a faulty proposer's
 				// block may still be decided, and each validator must apply it.
-				fb, err := app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Txs: pp.Txs, Height: height, Time: now})
+				fb, err := app.FinalizeBlock(ctx, &abci.FinalizeBlockRequest{Txs: pp.Txs, Height: height, Time: now})
 				if err != nil {
 					t.Fatalf("app %d FinalizeBlock at %d: %v", n, height, err)
 				}
 				for _, res := range fb.TxResults {
 					got = append(got, fmt.Sprintf("%d:%s", res.Code, res.Log))
 				}
-				if _, err := app.Commit(ctx, &abci.RequestCommit{}); err != nil {
+				if _, err := app.Commit(ctx, &abci.CommitRequest{}); err != nil {
 					t.Fatalf("app %d Commit at %d: %v", n, height, err)
 				}
-				info, _ := app.Info(ctx, &abci.RequestInfo{})
+				info, _ := app.Info(ctx, &abci.InfoRequest{})
 				if info.LastBlockHeight != height || !bytes.Equal(info.LastBlockAppHash, fb.AppHash) {
 					t.Fatalf("app %d: block %d did not commit (state at %d)", n, height, info.LastBlockHeight)
 				}

@@ -41,11 +41,13 @@ func newDiskApp(t *testing.T) *diskApp {
 	if _, err := app.InitChain(context.Background(), diskGenesis()); err != nil {
 		t.Fatal(err)
 	}
-	return &diskApp{t: t, app: app, time: genesisTime}
+	d := &diskApp{t: t, app: app, time: genesisTime}
+	app.SetClock(func() time.Time { return d.time })
+	return d
 }
 
 // diskGenesis is the genesis of clouds a, b and c, a the only validator.
-func diskGenesis() *abci.RequestInitChain {
+func diskGenesis() *abci.InitChainRequest {
 	g := bbus.Genesis{Params: bbus.DefaultParams()}
 	for _, id := range []string{"a", "b", "c"} {
 		g.Clouds = append(g.Clouds, bbus.GenesisCloud{ID: id, Name: id, PubKey: key(id).Public().(ed25519.PublicKey),
@@ -54,13 +56,13 @@ func diskGenesis() *abci.RequestInitChain {
 	val := key("validator").Public().(ed25519.PublicKey)
 	g.Clouds[0].ValidatorKey, g.Clouds[0].Power = val, 10
 	state, _ := json.Marshal(&g)
-	return &abci.RequestInitChain{ChainId: "bbus-chain", Time: genesisTime,
-		AppStateBytes: state, Validators: []abci.ValidatorUpdate{abci.UpdateValidator(val, 10, "ed25519")}}
+	return &abci.InitChainRequest{ChainId: "bbus-chain", Time: genesisTime,
+		AppStateBytes: state, Validators: []abci.ValidatorUpdate{{Power: 10, PubKeyType: "ed25519", PubKeyBytes: val}}}
 }
 
 // check runs CheckTx and returns the bbus code.
 func (d *diskApp) check(raw []byte) (string, string) {
-	r, err := d.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: raw})
+	r, err := d.app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: raw})
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -74,14 +76,14 @@ func (d *diskApp) block(txs ...[]byte) ([]*abci.ExecTxResult, []byte) {
 	ctx := context.Background()
 	d.height++
 	d.time = d.time.Add(time.Second)
-	fb, err := d.app.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Txs: txs, Height: d.height, Time: d.time})
+	fb, err := d.app.FinalizeBlock(ctx, &abci.FinalizeBlockRequest{Txs: txs, Height: d.height, Time: d.time})
 	if err != nil {
 		d.t.Fatalf("block %d: %v", d.height, err)
 	}
-	if _, err := d.app.Commit(ctx, &abci.RequestCommit{}); err != nil {
+	if _, err := d.app.Commit(ctx, &abci.CommitRequest{}); err != nil {
 		d.t.Fatalf("commit %d: %v", d.height, err)
 	}
-	info, _ := d.app.Info(ctx, &abci.RequestInfo{})
+	info, _ := d.app.Info(ctx, &abci.InfoRequest{})
 	if info.LastBlockHeight != d.height || !bytes.Equal(info.LastBlockAppHash, fb.AppHash) {
 		d.t.Fatalf("after block %d the state is at %d %X", d.height, info.LastBlockHeight, info.LastBlockAppHash)
 	}

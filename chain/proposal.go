@@ -13,8 +13,8 @@ import (
 // canonical bbus transactions, or that name another chain. Everything else is
 // left to FinalizeBlock, which rejects rule-breaking transactions one by one,
 // the same way on every validator.
-func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
-	reject := &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}
+func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
+	reject := &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}
 	chainID := ""
 	for _, raw := range req.Txs {
 		tx, err := a.decode(raw)
@@ -28,5 +28,5 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 			return reject, nil
 		}
 	}
-	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+	return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_ACCEPT}, nil
 }

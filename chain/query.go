@@ -15,17 +15,17 @@ import (
 // invited applicants), and "/p2p/filter/addr/<host:port>" gets code 0 for
 // every address, since a federation's nodes are known by id, not by address.
 // Any other path is answered with code 1. It reads committed state only.
-func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
 	switch {
 	case strings.HasPrefix(req.Path, "/p2p/filter/addr/"):
-		return &abci.ResponseQuery{Code: 0}, nil
+		return &abci.QueryResponse{Code: 0}, nil
 	case strings.HasPrefix(req.Path, "/p2p/filter/id/"):
 		id := strings.TrimPrefix(req.Path, "/p2p/filter/id/")
 		ok, who := ledger.NodeAllowed(a.store.Committed(), id)
 		if !ok {
-			return &abci.ResponseQuery{Code: 1, Log: "refused: " + who + " is not a member's, an observer's or an invited applicant's node"}, nil
+			return &abci.QueryResponse{Code: 1, Log: "refused: " + who + " is not a member's, an observer's or an invited applicant's node"}, nil
 		}
-		return &abci.ResponseQuery{Code: 0, Log: who}, nil
+		return &abci.QueryResponse{Code: 0, Log: who}, nil
 	}
-	return &abci.ResponseQuery{Code: 1, Log: "unknown query path " + req.Path}, nil
+	return &abci.QueryResponse{Code: 1, Log: "unknown query path " + req.Path}, nil
 }

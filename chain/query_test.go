@@ -21,7 +21,7 @@ import (
 func TestPeerFilterQuery(t *testing.T) {
 	member, stranger := strings.Repeat("ab", 20), strings.Repeat("cd", 20)
 	query := func(app *App, path string) uint32 {
-		res, err := app.Query(context.Background(), &abci.RequestQuery{Path: path})
+		res, err := app.Query(context.Background(), &abci.QueryRequest{Path: path})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,8 +53,8 @@ func newAppWithNode(t *testing.T, nodeID string) *App {
 		Capacity: bbus.Resources{CPU: 8, MemMiB: 8192}}}}
 	state, _ := json.Marshal(&g)
 	app := New(ledger.New(keys.Verify).WithKeyCheck(keys.CheckPublicKey), store.OpenMem())
-	if _, err := app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "bbus-chain", Time: genesisTime,
-		AppStateBytes: state, Validators: []abci.ValidatorUpdate{abci.UpdateValidator(val, 10, "ed25519")}}); err != nil {
+	if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: "bbus-chain", Time: genesisTime,
+		AppStateBytes: state, Validators: []abci.ValidatorUpdate{{Power: 10, PubKeyType: "ed25519", PubKeyBytes: val}}}); err != nil {
 		t.Fatal(err)
 	}
 	return app

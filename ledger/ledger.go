@@ -380,9 +380,10 @@ func (l *Ledger) EndBlock(st kv.Store) []ValidatorUpdate {
 	return out
 }
 
-// Check runs the checks that need no block: encoding, chain, expiry against the
-// last block's time, replay, signer and signature. A consensus engine calls it
-// before admitting a transaction to its mempool.
+// Check runs the checks that need no block: encoding, chain, expiry against
+// the time of last (the last block's height, and the time the caller expects
+// the next block to carry), replay, signer and signature. A consensus engine
+// calls it before admitting a transaction to its mempool.
 func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
 	tx, _, err := l.authenticate(r, last, raw, l.checkDecode)
 	res := Result{}

@@ -89,5 +89,5 @@ func (s blockStore) Results(ctx context.Context, h int64) ([]*abci.ExecTxResult,
 		}
 		return nil, unavailable("results", h, err)
 	}
-	return r.TxsResults, nil
+	return r.TxResults, nil
 }

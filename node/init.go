@@ -71,7 +71,11 @@ func Init(o InitOptions) (*Identity, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read genesis: %w", err)
 		}
-		if _, err := cmttypes.GenesisDocFromJSON(b); err != nil {
+		doc, err := cmttypes.GenesisDocFromJSON(b)
+		if err != nil {
+			return nil, bbus.Errorf(bbus.EINVALID, "genesis %s: %v", o.Genesis, err)
+		}
+		if err := checkGenesisPBTS(doc); err != nil {
 			return nil, bbus.Errorf(bbus.EINVALID, "genesis %s: %v", o.Genesis, err)
 		}
 		if err := writeFileSync(genesisPath(o.Home), b, 0o644); err != nil {
@@ -140,7 +144,10 @@ func prepareHome(home, cloud string, c *Config) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node key: %w", err)
 	}
-	pv := privval.LoadOrGenFilePV(cc.PrivValidatorKeyFile(), cc.PrivValidatorStateFile())
+	pv, err := privval.LoadOrGenFilePV(cc.PrivValidatorKeyFile(), cc.PrivValidatorStateFile(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("validator key: %w", err)
+	}
 	ck, err := keys.Load(home, cloud)
 	if err != nil {
 		if ck, err = keys.Add(home, cloud); err != nil {
@@ -175,7 +182,7 @@ func NewGenesis(chainID string, t time.Time, params bbus.Params, clouds []bbus.G
 		ChainID:         chainID,
 		GenesisTime:     t.UTC().Round(0),
 		InitialHeight:   1,
-		ConsensusParams: cmttypes.DefaultConsensusParams(),
+		ConsensusParams: ConsensusParams(1),
 		AppState:        app,
 	}
 	for _, c := range clouds {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
-	cmtcs "github.com/cometbft/cometbft/consensus"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 
 	"github.com/bbusdev/bbus"
@@ -42,7 +41,7 @@ func (c *HealthConfig) Validate() error {
 	return nil
 }
 
-// consensusFailure is what CometBFT v0.38 logs, at error level, when its
+// consensusFailure is what CometBFT (v0.38 and v1) logs, at error level, when its
 // consensus routine recovers from a panic (a file it cannot write, a panic of
 // the application in FinalizeBlock or Commit, ...). The routine then ends and
 // consensus does not resume until the process restarts.
@@ -64,10 +63,15 @@ type liveness struct {
 	// long idle time.
 	lastCommit   atomic.Int64
 	waitingSince atomic.Int64
+
+	clock    clockHealth   // this node's clock (clock.go)
+	stop     chan struct{} // closed by Stop: a wait for the genesis time ends
+	stopOnce sync.Once
+	startMu  sync.Mutex // held while consensus starts after the genesis time
 }
 
 func newLiveness(c HealthConfig) *liveness {
-	l := &liveness{stallAfter: time.Duration(c.StallAfter), failed: make(chan struct{})}
+	l := &liveness{stallAfter: time.Duration(c.StallAfter), failed: make(chan struct{}), stop: make(chan struct{})}
 	l.lastCommit.Store(time.Now().UnixNano())
 	return l
 }
@@ -109,6 +113,12 @@ func (l *liveness) stalled(now time.Time) error {
 	if err := l.err(); err != nil {
 		return bbus.Errorf(bbus.EUNAVAILABLE, "%v", err)
 	}
+	if err := l.clock.behind(now); err != nil {
+		return err
+	}
+	if err := l.clock.err(now); err != nil {
+		return err
+	}
 	if l.stallAfter <= 0 || l.mempool == nil {
 		return nil
 	}
@@ -129,6 +139,8 @@ func (l *liveness) stalled(now time.Time) error {
 type failureLogger struct {
 	cmtlog.Logger
 	onFailure func(reason error)
+	clock     *clockHealth // told how proposals' times compare with this node's clock (clock.go)
+	context   []any        // the keyvals of With, for what clock is told
 }
 
 func (f failureLogger) Error(msg string, keyvals ...any) {
@@ -145,7 +157,8 @@ func (f failureLogger) Error(msg string, keyvals ...any) {
 }
 
 func (f failureLogger) With(keyvals ...any) cmtlog.Logger {
-	return failureLogger{Logger: f.Logger.With(keyvals...), onFailure: f.onFailure}
+	return failureLogger{Logger: f.Logger.With(keyvals...), onFailure: f.onFailure, clock: f.clock,
+		context: append(append([]any{}, f.context...), keyvals...)}
 }
 
 // progressApp is the application as CometBFT sees it: the node's, noting each
@@ -155,7 +168,7 @@ type progressApp struct {
 	live *liveness
 }
 
-func (a progressApp) CheckTx(ctx context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+func (a progressApp) CheckTx(ctx context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
 	res, err := a.App.CheckTx(ctx, req)
 	if err == nil && res.Code == abci.CodeTypeOK {
 		a.live.admitted()
@@ -163,10 +176,14 @@ func (a progressApp) CheckTx(ctx context.Context, req *abci.RequestCheckTx) (*ab
 	return res, err
 }
 
+// waiter is CometBFT's consensus state machine, whose Wait returns once its
+// routine has ended.
+type waiter interface{ Wait() }
+
 // watchConsensus notes a failure when the consensus routine ends while the node
 // is not stopping, whatever the cause. (If the node stops before consensus ever
 // started, while it was still syncing, the waiting goroutine stays blocked.)
-func (n *Node) watchConsensus(cs *cmtcs.State) {
+func (n *Node) watchConsensus(cs waiter) {
 	go func() {
 		cs.Wait()
 		if !n.live.stopping.Load() {

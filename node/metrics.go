@@ -5,15 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/cometbft/cometbft/blocksync"
 	cmtcfg "github.com/cometbft/cometbft/config"
-	cs "github.com/cometbft/cometbft/consensus"
-	mempl "github.com/cometbft/cometbft/mempool"
 	cmtnode "github.com/cometbft/cometbft/node"
-	"github.com/cometbft/cometbft/p2p"
-	"github.com/cometbft/cometbft/proxy"
-	sm "github.com/cometbft/cometbft/state"
-	"github.com/cometbft/cometbft/statesync"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -100,22 +93,23 @@ func dirSize(dir string) int64 {
 var promMu sync.Mutex
 
 // metricsProvider returns CometBFT's metrics for a node: with rest.metrics on,
-// its Prometheus series (cometbft_*) in the node's registry, served by the REST
-// API rather than on a port of their own; otherwise none.
+// its Prometheus series (cometbft_*), served by the REST API rather than on a
+// port of their own; otherwise none. CometBFT registers them with Prometheus's
+// default registerer when the node is built: build it within withRegistry.
 func (n *Node) metricsProvider(cfg *cmtcfg.Config) cmtnode.MetricsProvider {
 	cfg.Instrumentation.Prometheus = n.Config.REST.Metrics
 	cfg.Instrumentation.PrometheusListenAddr = "" // no second port: /metrics of the REST API serves them
-	def := cmtnode.DefaultMetricsProvider(cfg.Instrumentation)
-	reg := n.rest.metrics.reg
-	return func(chainID string) (*cs.Metrics, *p2p.Metrics, *mempl.Metrics, *sm.Metrics, *proxy.Metrics, *blocksync.Metrics, *statesync.Metrics) {
-		// CometBFT registers its series with Prometheus's default registerer;
-		// pointing that at the node's registry for the call keeps two nodes in
-		// one process (tests, tools) from colliding.
-		promMu.Lock()
-		defer promMu.Unlock()
-		prev := prometheus.DefaultRegisterer
-		prometheus.DefaultRegisterer = reg
-		defer func() { prometheus.DefaultRegisterer = prev }()
-		return def(chainID)
-	}
+	return cmtnode.DefaultMetricsProvider(cfg.Instrumentation)
+}
+
+// withRegistry runs fn with Prometheus's default registerer pointed at the
+// node's registry, which keeps two nodes in one process (tests, tools) from
+// colliding.
+func (n *Node) withRegistry(fn func()) {
+	promMu.Lock()
+	defer promMu.Unlock()
+	prev := prometheus.DefaultRegisterer
+	prometheus.DefaultRegisterer = n.rest.metrics.reg
+	defer func() { prometheus.DefaultRegisterer = prev }()
+	fn()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,9 +14,9 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
-	cmtcs "github.com/cometbft/cometbft/consensus"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	mempl "github.com/cometbft/cometbft/mempool"
 	cmtnode "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -49,7 +50,7 @@ type Node struct {
 	txs   *chain.TxDecoder
 	live  *liveness     // whether consensus makes progress (liveness.go)
 	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
-	cs    *cmtcs.State  // CometBFT's consensus state machine
+	cs    waiter        // CometBFT's consensus state machine
 	log   cmtlog.Logger // the node's structured log
 }
 
@@ -61,6 +62,9 @@ func cometConfig(home string, c *Config) *cmtcfg.Config {
 	cfg.Moniker = moniker(c.Cloud)
 	// Only the federation's nodes may connect: chain.App.Query answers the filter.
 	cfg.FilterPeers = !c.OpenPeers
+	// The homes bbus made on CometBFT v0.38 used goleveldb, and pebble was no
+	// faster here (v1's default).
+	cfg.DBBackend = "goleveldb"
 	cfg.LogLevel = c.LogLevel
 	cfg.RPC.ListenAddress = c.RPCListen
 	cfg.P2P.ListenAddress = c.P2PListen
@@ -137,6 +141,10 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		return nil, err
 	}
 	cfg := cometConfig(home, c)
+	if err := checkEngine(cfg); err != nil {
+		st.Close()
+		return nil, err
+	}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		st.Close()
@@ -147,14 +155,16 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	n.app.Watch(func(*chain.Block) { n.live.committed(); n.dir.poke() })
-	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail}
-	n.cmt, err = cmtnode.NewNode(cfg, pv, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(progressApp{App: n.app, live: n.live}),
-		cmtnode.DefaultGenesisDocProviderFunc(cfg),
-		closeSafeDBProvider,
-		n.metricsProvider(cfg),
-		n.log)
+	n.app.Watch(func(b *chain.Block) { n.live.committed(); n.checkBlockTime(b, time.Now()); n.dir.poke() })
+	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail, clock: &n.live.clock}
+	n.withRegistry(func() {
+		n.cmt, err = cmtnode.NewNode(context.Background(), cfg, pv, nodeKey,
+			proxy.NewConnSyncLocalClientCreator(progressApp{App: n.app, live: n.live}),
+			cmtnode.DefaultGenesisDocProviderFunc(cfg),
+			closeSafeDBProvider,
+			n.metricsProvider(cfg),
+			n.log)
+	})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("start consensus: %w", err)
@@ -164,7 +174,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("start consensus: %w", err)
 	}
-	n.cs, _ = env.ConsensusState.(*cmtcs.State)
+	n.cs, _ = env.ConsensusState.(waiter)
 	n.live.mempool = n.cmt.Mempool().Size
 	n.rpc = local.New(n.cmt)
 	return n, nil
@@ -197,13 +207,10 @@ func checkWritable(home string) error {
 // Start starts consensus and, if api is not empty, the REST API on it
 // (":0" picks a free port; see APIAddr).
 func (n *Node) Start(api string) error {
-	if err := n.cmt.Start(); err != nil {
+	if err := n.startConsensus(); err != nil {
 		n.store.Close()
 		return portInUse(fmt.Errorf("start consensus: %w", err), "peer-to-peer", n.Config.P2PListen,
 			"p2p_listen in config/bbus.json, or bbus init --p2p / bbus start --p2p on an empty home")
-	}
-	if n.cs != nil {
-		n.watchConsensus(n.cs)
 	}
 	n.dir.start()
 	if api == "" {
@@ -247,6 +254,7 @@ func (n *Node) Stop() {
 		n.srv.Shutdown(ctx)
 		cancel()
 	}
+	n.live.stopWaiting()
 	if n.cmt.IsRunning() {
 		n.dir.close()
 		n.cmt.Stop()
@@ -311,15 +319,17 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 		defer cancel()
 		outcome = ch
 	}
-	r, err := n.rpc.BroadcastTxSync(ctx, raw)
+	r, err := n.broadcast(ctx, raw)
+	var invalid mempl.ErrInvalidTx
 	switch {
+	case errors.As(err, &invalid):
+		return nil, &bbus.Error{Code: chain.CodeOf(invalid.Code), Message: invalid.Log}
 	case err != nil && strings.Contains(err.Error(), "already exists in cache"):
 		// The same bytes are in the mempool or were seen before: either it is
 		// about to commit, or it was committed and is now refused (a replay,
 		// or expired since: the expiry is checked first). CometBFT's cache
 		// answers without asking CheckTx, so ask the ledger here.
-		h, _, t := n.store.Last()
-		if c := ledger.New(keys.Verify).Check(n.store.Committed(), ledger.Header{Height: h, Time: t}, raw); c.Code != "" {
+		if c := ledger.New(keys.Verify).Check(n.store.Committed(), n.app.CheckHeader(), raw); c.Code != "" {
 			return nil, c.Err()
 		}
 	case err != nil:

@@ -12,7 +12,7 @@ import (
 
 // peerList returns the switch's connected peers. It is the one place that
 // depends on how the engine's peer set lists its peers.
-func peerList(sw *p2p.Switch) []p2p.Peer { return sw.Peers().List() }
+func peerList(sw *p2p.Switch) []p2p.Peer { return sw.Peers().Copy() }
 
 // PublicP2PAddress returns the peer address a home's node publishes on the
 // ledger: its external address if it has one, else its listen address unless
