@@ -10,6 +10,7 @@ require (
 	github.com/cometbft/cometbft-db v1.0.1
 	github.com/digitalocean/go-libvirt v0.0.0-20261013170128-efbbdf578ac8
 	github.com/getkin/kin-openapi v0.153.0
+	github.com/oapi-codegen/runtime v1.8.0
 	github.com/prometheus/client_golang v1.21.0
 	github.com/prometheus/client_model v0.6.1
 	github.com/rabbitmq/amqp091-go v1.10.0
@@ -17,6 +18,8 @@ require (
 	github.com/vmware/govmomi v0.56.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
 
 require (
 	github.com/DataDog/zstd v1.4.5 // indirect

@@ -127,7 +127,7 @@ var nodeQueries = []queryCmd{
 	{name: "observers", about: "the observers: read-only nodes the members voted on",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, _ []string) error {
-				os, _, err := q.c.Observers(q.e.ctx, ledger.Page{Limit: ledger.MaxLimit})
+				os, _, err := q.c.Observers(q.e.ctx, bbus.Page{Limit: ledger.MaxLimit})
 				return q.print(os, err, func() error {
 					tw := newTable(q.e.stdout)
 					fmt.Fprintln(tw, "OBSERVER\tSTATUS\tNODE ID\tAPPROVALS\tREMOVALS")
@@ -207,7 +207,7 @@ func voteTally(e *env, c *client.Client, a *bbus.Action) {
 		return
 	}
 	var active int64
-	for p := (ledger.Page{Limit: ledger.MaxLimit}); ; {
+	for p := (bbus.Page{Limit: ledger.MaxLimit}); ; {
 		cs, next, err := c.Clouds(e.ctx, p)
 		if err != nil {
 			return

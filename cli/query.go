@@ -7,7 +7,6 @@ import (
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
-	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/ledger"
 )
 
@@ -42,7 +41,7 @@ var queryCmds = []queryCmd{
 		define: func(f *flags) func(*query, []string) error {
 			lf := listFlags(f)
 			return func(q *query, _ []string) error {
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.Cloud, string, error) { return q.c.Clouds(q.e.ctx, p) })
+				l, err := collect(lf, func(p bbus.Page) ([]bbus.Cloud, string, error) { return q.c.Clouds(q.e.ctx, p) })
 				if err != nil {
 					return err
 				}
@@ -60,7 +59,7 @@ var queryCmds = []queryCmd{
 		define: func(f *flags) func(*query, []string) error {
 			lf := listFlags(f)
 			return func(q *query, _ []string) error {
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.VM, string, error) { return q.c.VMs(q.e.ctx, p) })
+				l, err := collect(lf, func(p bbus.Page) ([]bbus.VM, string, error) { return q.c.VMs(q.e.ctx, p) })
 				if err != nil {
 					return err
 				}
@@ -102,7 +101,7 @@ var queryCmds = []queryCmd{
 	{name: "migrations", args: "[--vm VM] [--cloud CLOUD] [--status S] [--since T] [--until T] [--limit N] [--after ID] [--all]",
 		about: "migrations in the order they were proposed; --since and --until bound the proposal time",
 		define: func(f *flags) func(*query, []string) error {
-			var mf ledger.MigrationFilter
+			var mf bbus.MigrationFilter
 			f.StringVar(&mf.VM, "vm", "", "only migrations of this VM")
 			f.StringVar(&mf.Cloud, "cloud", "", "only migrations from or to this cloud")
 			f.StringVar(&mf.Status, "status", "", "only migrations in this status: proposed, accepted, completed, rejected, cancelled or lapsed")
@@ -111,7 +110,7 @@ var queryCmds = []queryCmd{
 			lf := listFlags(f)
 			return func(q *query, _ []string) error {
 				mf.Since, mf.Until = *since, *until
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.Migration, string, error) {
+				l, err := collect(lf, func(p bbus.Page) ([]bbus.Migration, string, error) {
 					return q.c.Migrations(q.e.ctx, mf, p)
 				})
 				if err != nil {
@@ -215,9 +214,9 @@ func listFlags(f *flags) *pageFlags {
 
 // collect fetches one page of a list, or with --all every page from the first
 // (or from --after) to the end.
-func collect[T any](pf *pageFlags, fetch func(ledger.Page) ([]T, string, error)) (*httpapi.List[T], error) {
-	p := ledger.Page{Limit: pf.limit, After: pf.after}
-	l := &httpapi.List[T]{Items: []T{}}
+func collect[T any](pf *pageFlags, fetch func(bbus.Page) ([]T, string, error)) (*bbus.List[T], error) {
+	p := bbus.Page{Limit: pf.limit, After: pf.after}
+	l := &bbus.List[T]{Items: []T{}}
 	for {
 		items, next, err := fetch(p)
 		if err != nil {

@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
-	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/tokens"
 )
 
@@ -152,7 +152,7 @@ func runEvents(args []string, e *env) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	filter := httpapi.EventFilter{VM: *vm, Cloud: *cloud}
+	filter := bbus.EventFilter{VM: *vm, Cloud: *cloud}
 	if *typ != "" {
 		filter.Types = strings.Split(*typ, ",")
 	}

@@ -215,7 +215,7 @@ func TestExportAndVerify(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	// The proved history is the ledger's.
-	var hist *ledger.History
+	var hist *bbus.History
 	f.nodes[0].View(func(r kv.Reader) error {
 		hist, err = ledger.VMHistory(r, "vm-1")
 		return err

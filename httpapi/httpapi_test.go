@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/internal/ledgertest"
 	"github.com/bbusdev/bbus/kv"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 var _ httpapi.Backend = (*ledgertest.Chain)(nil)
@@ -82,9 +82,9 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 // wantError checks that r is the error shape with the given status and code.
-func wantError(t *testing.T, what string, r response, status int, code string) *httpapi.ErrorResponse {
+func wantError(t *testing.T, what string, r response, status int, code string) *bbus.ErrorResponse {
 	t.Helper()
-	var e httpapi.ErrorResponse
+	var e bbus.ErrorResponse
 	if err := json.Unmarshal(r.body, &e); err != nil || e.Error == nil {
 		t.Fatalf("%s: body %s is not the error shape (%v)", what, r.body, err)
 	}
@@ -118,7 +118,7 @@ func TestHealthAndStatus(t *testing.T) {
 	chain := ledgertest.New(ledgertest.Founders("c1", "c2")...)
 	base := serve(t, chain, httpapi.Options{})
 
-	var h httpapi.Health
+	var h bbus.Health
 	getJSON(t, base+"/healthz", &h)
 	if h.Status != "ok" {
 		t.Errorf("healthz = %+v", h)
@@ -156,7 +156,7 @@ func TestMigrationThroughAPI(t *testing.T) {
 		t.Fatalf("complete result = %+v", res)
 	}
 
-	var clouds httpapi.List[bbus.Cloud]
+	var clouds bbus.List[bbus.Cloud]
 	getJSON(t, base+"/v1/clouds", &clouds)
 	if len(clouds.Items) != 2 || clouds.Items[0].ID != "c1" || clouds.Items[1].ID != "c2" || clouds.Next != "" {
 		t.Errorf("clouds = %+v", clouds)
@@ -167,7 +167,7 @@ func TestMigrationThroughAPI(t *testing.T) {
 		t.Errorf("cloud c2 = %+v", c2)
 	}
 
-	var vms httpapi.List[bbus.VM]
+	var vms bbus.List[bbus.VM]
 	getJSON(t, base+"/v1/vms", &vms)
 	if len(vms.Items) != 1 || vms.Items[0].Host != "c2" || vms.Next != "" {
 		t.Errorf("vms = %+v", vms)
@@ -178,13 +178,13 @@ func TestMigrationThroughAPI(t *testing.T) {
 		t.Errorf("vm = %+v", vm)
 	}
 
-	var hist ledger.History
+	var hist bbus.History
 	getJSON(t, base+"/v1/vms/vm-1/history", &hist)
 	if len(hist.Intervals) != 2 || hist.Intervals[0].Cloud != "c1" || hist.Intervals[1].Cloud != "c2" ||
 		len(hist.Migrations) != 1 || hist.Migrations[0].Status != bbus.MigrationCompleted {
 		t.Errorf("history = %+v", hist)
 	}
-	var page1, page2 httpapi.List[bbus.Interval]
+	var page1, page2 bbus.List[bbus.Interval]
 	getJSON(t, base+"/v1/vms/vm-1/intervals?limit=1", &page1)
 	getJSON(t, base+"/v1/vms/vm-1/intervals?limit=1&after="+page1.Next, &page2)
 	if len(page1.Items) != 1 || page1.Items[0].Cloud != "c1" || page1.Next != "1" || len(page2.Items) != 1 || page2.Items[0].Cloud != "c2" || page2.Next != "" {
@@ -219,7 +219,7 @@ func TestMigrationThroughAPI(t *testing.T) {
 	if m.Status != bbus.MigrationCompleted || m.From != "c1" || m.To != "c2" || m.Accepted == nil {
 		t.Errorf("migration = %+v", m)
 	}
-	var ms httpapi.List[bbus.Migration]
+	var ms bbus.List[bbus.Migration]
 	getJSON(t, base+"/v1/migrations?vm=vm-1&cloud=c2&status=completed", &ms)
 	if len(ms.Items) != 1 || ms.Items[0].ID != mig {
 		t.Errorf("migrations = %+v", ms)
@@ -254,7 +254,7 @@ func pages[T any](t *testing.T, url string, limit int, id func(T) string, betwee
 		if strings.Contains(url, "?") {
 			sep = "&"
 		}
-		var page httpapi.List[T]
+		var page bbus.List[T]
 		getJSON(t, fmt.Sprintf("%s%slimit=%d&after=%s", url, sep, limit, after), &page)
 		if len(page.Items) > limit {
 			t.Fatalf("%s: page of %d items, limit %d", url, len(page.Items), limit)
@@ -338,7 +338,7 @@ func TestPagination(t *testing.T) {
 		t.Errorf("migrations of vm-07 = %v", one)
 	}
 
-	var page httpapi.List[bbus.VM]
+	var page bbus.List[bbus.VM]
 	getJSON(t, base+"/v1/vms", &page)
 	if len(page.Items) != 53 || page.Next != "" {
 		t.Errorf("default page holds %d VMs, next %q", len(page.Items), page.Next)
@@ -513,11 +513,11 @@ func TestStatusOfEveryCode(t *testing.T) {
 	}
 	// Code inverts Status where Status is one to one.
 	for _, code := range []string{bbus.ENOTFOUND, bbus.ETOOLARGE, bbus.EUNAUTHENTICATED, bbus.EFORBIDDEN, bbus.EUNAVAILABLE, bbus.EINTERNAL} {
-		if got := httpapi.Code(httpapi.Status(code)); got != code {
+		if got := client.CodeOfStatus(httpapi.Status(code)); got != code {
 			t.Errorf("Code(Status(%q)) = %q", code, got)
 		}
 	}
-	if httpapi.Code(200) != "" || httpapi.Code(400) != bbus.EINVALID || httpapi.Code(502) != bbus.EUNAVAILABLE {
+	if client.CodeOfStatus(200) != "" || client.CodeOfStatus(400) != bbus.EINVALID || client.CodeOfStatus(502) != bbus.EUNAVAILABLE {
 		t.Error("Code of 200, 400 or 502 is wrong")
 	}
 }

@@ -45,7 +45,7 @@ func TestMarketReads(t *testing.T) {
 	rep := must("o1", bbus.Action{Report: &bbus.ReportAction{VM: "vm-1", Start: moved.Unix() + 1, End: moved.Add(5 * time.Minute).Unix(), Availability: 50000}}).ID
 	inv := must("b", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: chain.Last().Time.Unix()}}).ID
 
-	var violations httpapi.List[bbus.Violation]
+	var violations bbus.List[bbus.Violation]
 	getJSON(t, base+"/v1/violations?cloud=b&vm=vm-1", &violations)
 	if len(violations.Items) != 1 || violations.Items[0].Agreement != agr {
 		t.Fatalf("violations: %+v", violations)
@@ -56,7 +56,7 @@ func TestMarketReads(t *testing.T) {
 		t.Errorf("invoice: %+v", invoice)
 	}
 	// The lines page by page, from their own records: the hosting line, then the penalty.
-	var page1, page2 httpapi.List[bbus.InvoiceLine]
+	var page1, page2 bbus.List[bbus.InvoiceLine]
 	getJSON(t, base+"/v1/invoices/"+inv+"/lines?limit=1", &page1)
 	getJSON(t, base+"/v1/invoices/"+inv+"/lines?limit=1&after="+page1.Next, &page2)
 	if len(page1.Items) != 1 || page1.Items[0].Kind != "hosting" || page1.Next == "" ||

@@ -47,7 +47,7 @@ func (a *api) answerSubmit(w http.ResponseWriter, r *http.Request, res *bbus.TxR
 	case res == nil:
 		a.fail(w, r, errors.New("backend returned no result and no error"))
 	case res.Code != "":
-		writeJSON(w, Status(res.Code), &ErrorResponse{Error: &bbus.Error{Code: res.Code, Message: res.Message}, Result: res})
+		writeJSON(w, Status(res.Code), &bbus.ErrorResponse{Error: &bbus.Error{Code: res.Code, Message: res.Message}, Result: res})
 	case !wait:
 		writeJSON(w, http.StatusAccepted, res)
 	default:

@@ -424,38 +424,47 @@ func TestCursorAtLastSequence(t *testing.T) {
 	a.must("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm1", Start: a.h.Time.Unix() - 30, End: a.h.Time.Unix() - 20, Availability: 50_000}})
 	a.block(time.Hour)
 	a.must("b", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: a.h.Time.Unix() - 1}})
-	last := func(kind string) Page { return Page{After: kind + "-18446744073709551615"} }
-	lists := map[string]func(Page) (int, error){
-		"migrations": func(p Page) (int, error) { l, _, err := Migrations(a.st, MigrationFilter{}, p); return len(l), err },
-		"migrations of a cloud": func(p Page) (int, error) {
-			l, _, err := Migrations(a.st, MigrationFilter{Cloud: "b"}, p)
+	last := func(kind string) bbus.Page { return bbus.Page{After: kind + "-18446744073709551615"} }
+	lists := map[string]func(bbus.Page) (int, error){
+		"migrations": func(p bbus.Page) (int, error) {
+			l, _, err := Migrations(a.st, bbus.MigrationFilter{}, p)
 			return len(l), err
 		},
-		"migrations of a VM": func(p Page) (int, error) {
-			l, _, err := Migrations(a.st, MigrationFilter{VM: "vm1"}, p)
+		"migrations of a cloud": func(p bbus.Page) (int, error) {
+			l, _, err := Migrations(a.st, bbus.MigrationFilter{Cloud: "b"}, p)
 			return len(l), err
 		},
-		"agreements": func(p Page) (int, error) { l, _, err := Agreements(a.st, AgreementFilter{}, p); return len(l), err },
-		"agreements of a cloud": func(p Page) (int, error) {
-			l, _, err := Agreements(a.st, AgreementFilter{Cloud: "a"}, p)
+		"migrations of a VM": func(p bbus.Page) (int, error) {
+			l, _, err := Migrations(a.st, bbus.MigrationFilter{VM: "vm1"}, p)
 			return len(l), err
 		},
-		"invoices":            func(p Page) (int, error) { l, _, err := Invoices(a.st, "", p); return len(l), err },
-		"invoices of a cloud": func(p Page) (int, error) { l, _, err := Invoices(a.st, "a", p); return len(l), err },
-		"violations":          func(p Page) (int, error) { l, _, err := Violations(a.st, ViolationFilter{}, p); return len(l), err },
-		"violations of a VM": func(p Page) (int, error) {
-			l, _, err := Violations(a.st, ViolationFilter{VM: "vm1"}, p)
+		"agreements": func(p bbus.Page) (int, error) {
+			l, _, err := Agreements(a.st, bbus.AgreementFilter{}, p)
 			return len(l), err
 		},
-		"violations of a host": func(p Page) (int, error) {
-			l, _, err := Violations(a.st, ViolationFilter{Cloud: "b"}, p)
+		"agreements of a cloud": func(p bbus.Page) (int, error) {
+			l, _, err := Agreements(a.st, bbus.AgreementFilter{Cloud: "a"}, p)
+			return len(l), err
+		},
+		"invoices":            func(p bbus.Page) (int, error) { l, _, err := Invoices(a.st, "", p); return len(l), err },
+		"invoices of a cloud": func(p bbus.Page) (int, error) { l, _, err := Invoices(a.st, "a", p); return len(l), err },
+		"violations": func(p bbus.Page) (int, error) {
+			l, _, err := Violations(a.st, bbus.ViolationFilter{}, p)
+			return len(l), err
+		},
+		"violations of a VM": func(p bbus.Page) (int, error) {
+			l, _, err := Violations(a.st, bbus.ViolationFilter{VM: "vm1"}, p)
+			return len(l), err
+		},
+		"violations of a host": func(p bbus.Page) (int, error) {
+			l, _, err := Violations(a.st, bbus.ViolationFilter{Cloud: "b"}, p)
 			return len(l), err
 		},
 	}
 	kinds := map[string]string{"migrations": "mig", "agreements": "agr", "invoices": "inv", "violations": "vio"}
 	for name, list := range lists {
 		kind := kinds[strings.Fields(name)[0]]
-		if n, err := list(Page{}); err != nil || n == 0 {
+		if n, err := list(bbus.Page{}); err != nil || n == 0 {
 			t.Fatalf("%s: the first page has %d items (%v); the test needs some", name, n, err)
 		}
 		if n, err := list(last(kind)); err != nil || n != 0 {

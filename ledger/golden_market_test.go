@@ -34,7 +34,7 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 	}
 	switch a.words[0] {
 	case "agreements":
-		f := AgreementFilter{Cloud: a.str("cloud", ""), Status: a.str("status", "")}
+		f := bbus.AgreementFilter{Cloud: a.str("cloud", ""), Status: a.str("status", "")}
 		a.done(1)
 		list, err := allAgreements(r.st, f)
 		if err != nil {
@@ -64,7 +64,7 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 		}
 	case "oracles":
 		a.done(1)
-		list, _ := Oracles(r.st, Page{Limit: MaxLimit})
+		list, _ := Oracles(r.st, bbus.Page{Limit: MaxLimit})
 		for _, o := range list {
 			l := fmt.Sprintf("%s %s name=%q", o.ID, o.Status, o.Name)
 			if len(o.Approvals) > 0 {
@@ -73,7 +73,7 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 			out = append(out, l)
 		}
 	case "violations":
-		f := ViolationFilter{Cloud: a.str("cloud", ""), VM: a.str("vm", "")}
+		f := bbus.ViolationFilter{Cloud: a.str("cloud", ""), VM: a.str("vm", "")}
 		a.done(1)
 		list, err := allViolations(r.st, f)
 		if err != nil {
@@ -99,8 +99,8 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 			return fail(err)
 		}
 		// Every line, read in pages of 2 through the cursor.
-		if inv.Lines, err = pageAll(func(p Page) ([]bbus.InvoiceLine, string, error) {
-			return InvoiceLines(r.st, inv.ID, Page{Limit: 2, After: p.After})
+		if inv.Lines, err = pageAll(func(p bbus.Page) ([]bbus.InvoiceLine, string, error) {
+			return InvoiceLines(r.st, inv.ID, bbus.Page{Limit: 2, After: p.After})
 		}); err != nil {
 			return fail(err)
 		}
@@ -122,14 +122,14 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 		}
 	case "offers":
 		a.done(1)
-		list, _ := Offers(r.st, Page{Limit: MaxLimit})
+		list, _ := Offers(r.st, bbus.Page{Limit: MaxLimit})
 		for _, o := range list {
 			out = append(out, fmt.Sprintf("%s cpu=%d mem=%d disk=%d net=%d vcpu=%d gib=%d%s published=%s",
 				o.Cloud, o.Resources.CPU, o.Resources.MemMiB, o.Resources.DiskIOPS, o.Resources.NetMbps,
 				o.PriceVCPUHour, o.PriceGiBHour, tagString(o.Tags), rel(o.Published.At)))
 		}
 	case "match":
-		req := MatchRequest{Resources: a.res("", bbus.Resources{}), MaxPriceVCPUHour: a.fixed("max", 6, -1),
+		req := bbus.MatchRequest{Resources: a.res("", bbus.Resources{}), MaxPriceVCPUHour: a.fixed("max", 6, -1),
 			Tags: a.tags("tags"), Exclude: a.str("exclude", "")}
 		a.done(1)
 		list, err := MatchClouds(r.st, req)

@@ -704,7 +704,7 @@ func (r *scriptRunner) query(a *args) []string {
 	case "migration":
 		v, err = Migration(r.st, id())
 	case "migrations":
-		f := MigrationFilter{VM: a.str("vm", ""), Cloud: a.str("cloud", ""), Status: a.str("status", "")}
+		f := bbus.MigrationFilter{VM: a.str("vm", ""), Cloud: a.str("cloud", ""), Status: a.str("status", "")}
 		a.done(1)
 		var out []string
 		for _, m := range allMigrations(r.st, f) {

@@ -721,7 +721,7 @@ func (w *invoiceWorld) jump() time.Duration {
 
 // check compares the ledger's violations and reputations with the test's.
 func (w *invoiceWorld) check() {
-	vios, err := allViolations(w.st, ViolationFilter{})
+	vios, err := allViolations(w.st, bbus.ViolationFilter{})
 	if err != nil {
 		w.failf("violations: %v", err)
 	}

@@ -107,7 +107,7 @@ func Observer(r kv.Reader, id string) (*bbus.Observer, error) {
 }
 
 // Observers returns observers in id order, and the cursor of the next page.
-func Observers(r kv.Reader, p Page) ([]bbus.Observer, string) {
+func Observers(r kv.Reader, p bbus.Page) ([]bbus.Observer, string) {
 	return listByID(r, prefixObserver, p, func(o *bbus.Observer) string { return o.ID })
 }
 

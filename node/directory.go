@@ -161,7 +161,7 @@ func (d *directory) readCommits() {
 // members returns the active clouds, in id order.
 func members(r kv.Reader) []bbus.Cloud {
 	var out []bbus.Cloud
-	p := ledger.Page{Limit: ledger.MaxLimit}
+	p := bbus.Page{Limit: ledger.MaxLimit}
 	for {
 		cs, next := ledger.Clouds(r, p)
 		for _, c := range cs {

@@ -288,7 +288,7 @@ func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
 			p := ledger.Params(r)
 			s.Params = &p
 		}
-		clouds, _ := ledger.Clouds(r, ledger.Page{Limit: ledger.MaxLimit})
+		clouds, _ := ledger.Clouds(r, bbus.Page{Limit: ledger.MaxLimit})
 		for _, c := range clouds {
 			owners[string(c.ValidatorKey)] = c.ID
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/keys"
-	"github.com/bbusdev/bbus/ledger"
 	"github.com/bbusdev/bbus/node"
 )
 
@@ -96,7 +95,7 @@ func (f *Fed) Send(t testing.TB, cloud string, a bbus.Action) *bbus.TxResult {
 // Migrations returns every migration of vm, in the order they were proposed.
 func (f *Fed) Migrations(t testing.TB, vm string) []bbus.Migration {
 	t.Helper()
-	ms, _, err := f.Client().Migrations(context.Background(), ledger.MigrationFilter{VM: vm}, ledger.Page{Limit: 100})
+	ms, _, err := f.Client().Migrations(context.Background(), bbus.MigrationFilter{VM: vm}, bbus.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
