@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/bbusdev/bbus"
@@ -87,6 +88,9 @@ func runStart(args []string, e *env) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
+	// The node's logs come from many goroutines; with this command's own
+	// lines they go through one lock, whatever stderr is.
+	stderr := &lockedWriter{w: e.stderr}
 	fresh, existed := false, false
 	if !node.Initialized(*home) {
 		entries, err := os.ReadDir(*home)
@@ -99,7 +103,7 @@ func runStart(args []string, e *env) error {
 			c.P2PListen = *p2p
 		}
 		fresh = true
-		if _, err := node.Init(node.InitOptions{Home: *home, Cloud: "local", ChainID: "bbus-local", Config: &c, Out: e.stderr}); err != nil {
+		if _, err := node.Init(node.InitOptions{Home: *home, Cloud: "local", ChainID: "bbus-local", Config: &c, Out: stderr}); err != nil {
 			forgetHome(*home, existed)
 			return err
 		}
@@ -109,7 +113,7 @@ func runStart(args []string, e *env) error {
 	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := false
-	err := node.Run(ctx, *home, *api, e.stderr, func(n *node.Node) {
+	err := node.Run(ctx, *home, *api, stderr, func(n *node.Node) {
 		served = true
 		st, err := n.Status(context.Background())
 		chain, nodeID := "", ""
@@ -122,13 +126,13 @@ func runStart(args []string, e *env) error {
 				"api": "http://" + n.APIAddr(), "version": bbus.Version})
 			return
 		}
-		fmt.Fprintf(e.stderr, "bbus: cloud %s on chain %s; REST API on http://%s (Ctrl-C stops)\n", n.Config.Cloud, chain, n.APIAddr())
+		fmt.Fprintf(stderr, "bbus: cloud %s on chain %s; REST API on http://%s (Ctrl-C stops)\n", n.Config.Cloud, chain, n.APIAddr())
 	})
 	if err != nil && fresh && !served {
 		// The home this run made never served: leave none half-made, so
 		// that a retry (with another --p2p or --api) starts afresh.
 		forgetHome(*home, existed)
-		fmt.Fprintf(e.stderr, "bbus: removed the home %s this start had made\n", *home)
+		fmt.Fprintf(stderr, "bbus: removed the home %s this start had made\n", *home)
 	}
 	return err
 }
@@ -188,4 +192,16 @@ func runTestnet(args []string, e *env) error {
 		list = append(list, home{Home: h, Cloud: c.Cloud, NodeID: id, P2P: c.P2PListen, API: c.API})
 	}
 	return printJSON(e.stdout, map[string]any{"chain_id": *chainID, "homes": list})
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
