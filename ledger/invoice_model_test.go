@@ -59,6 +59,14 @@ func marketGenesis() *bbus.Genesis {
 	return testGenesis(marketClouds, func(string) bbus.Resources { return marketCapacity }, p)
 }
 
+// marketGenesisFor is the market's genesis for one random history: its
+// oracle_quorum, 1 to 3, comes from the seed.
+func marketGenesisFor(seed int64) *bbus.Genesis {
+	g := marketGenesis()
+	g.Params.OracleQuorum = 1 + seed%3
+	return g
+}
+
 // The test's own record of the market.
 type iAgr struct {
 	id, provider, consumer, proposer string
@@ -900,8 +908,7 @@ func runInvoiceModel(t *testing.T, seed int64, steps int, outcomes map[string]in
 	t.Helper()
 	st := kv.NewMem()
 	l := newTestLedger()
-	g := marketGenesis()
-	g.Params.OracleQuorum = 1 + seed%3
+	g := marketGenesisFor(seed)
 	if err := l.InitGenesis(st, testChainID, g, testGenesisTime); err != nil {
 		t.Fatal(err)
 	}
