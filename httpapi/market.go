@@ -91,9 +91,16 @@ func (a *api) invoiceLines(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// ReputationList is the body of GET /v1/reputation: the members' standings
+// (items) and the oracles' (oracles), each best first.
+type ReputationList struct {
+	Items   []ledger.Standing       `json:"items"`
+	Oracles []ledger.OracleStanding `json:"oracles"`
+}
+
 func (a *api) reputation(w http.ResponseWriter, r *http.Request) {
 	a.read(w, r, func(rd kv.Reader) (any, error) {
-		return &List[ledger.Standing]{Items: ledger.Reputations(rd)}, nil
+		return &ReputationList{Items: ledger.Reputations(rd), Oracles: ledger.OracleReputations(rd)}, nil
 	})
 }
 
