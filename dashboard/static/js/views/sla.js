@@ -66,7 +66,8 @@ function pairCard(p) {
     p.invoices.slice().reverse().map((inv, i) => h('details', { class: 'invoice', open: i === 0, dataset: { invoice: inv.id } },
       h('summary', {}, invoiceSummary(inv)),
       invoiceFacts(inv),
-      linesTable(inv),
+      inv.lines.length || !(inv.hosting_lines + inv.penalty_lines) ? linesTable(inv)
+        : h('p', { class: 'muted' }, f.num(inv.hosting_lines + inv.penalty_lines) + ' lines: open the invoice to read them.'),
       h('p', {}, link('#/invoice/' + inv.id, 'Open ' + inv.id + ' on its own')))));
 }
 
@@ -89,6 +90,13 @@ export async function render(root, ctx) {
       api.all('/v1/violations', { cloud }, 10),
       api.all('/v1/invoices', { cloud }, 10),
     ]);
+    // A list holds invoice heads: each pair's latest invoice (shown open) gets its first lines.
+    const latest = new Map();
+    invs.items.forEach((inv) => latest.set(inv.provider + '>' + inv.consumer, inv));
+    await Promise.all([...latest.values()].map(async (inv) => {
+      const page = await api.getOr('/v1/invoices/' + encodeURIComponent(inv.id) + '/lines', { items: [] }, { limit: 100 });
+      inv.lines = page.items || [];
+    }));
     if (!ctx.alive) return;
     if (pick.options.length === 1) {
       clouds.items.forEach((c) => pick.append(h('option', { value: c.id }, c.id)));
