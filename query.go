@@ -70,3 +70,21 @@ type Standing struct {
 	Reports      int64  `json:"reports"`
 	Compliant    int64  `json:"compliant_reports"`
 }
+
+// OracleStanding is an oracle's accountability: its reports and how those in
+// decided windows compared with the combined value.
+type OracleStanding struct {
+	Oracle       string `json:"oracle"`
+	Status       string `json:"status"`
+	ReputationBP int64  `json:"reputation_bp"`
+	Reports      int64  `json:"reports"`
+	Agreeing     int64  `json:"agreeing_reports"`
+	Disagreeing  int64  `json:"disagreeing_reports"`
+}
+
+// ReputationList is the body of GET /v1/reputation: the members' standings
+// (items) and the oracles' (oracles), each best first.
+type ReputationList struct {
+	Items   []Standing       `json:"items"`
+	Oracles []OracleStanding `json:"oracles"`
+}

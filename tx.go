@@ -68,6 +68,7 @@ type Action struct {
 	ObserverInvite    *ObserverInvite   `json:"observer_invite,omitempty"`
 	ObserverApprove   *ObserverApprove  `json:"observer_approve,omitempty"`
 	ObserverRemove    *ObserverRef      `json:"observer_remove,omitempty"`
+	OracleRemove      *OracleRef        `json:"oracle_remove,omitempty"`
 }
 
 // OfferPublish publishes (or replaces) the signer's offer: the capacity it
@@ -133,7 +134,7 @@ type OracleJoin struct {
 	PubKey []byte `json:"pub_key"`
 }
 
-// OracleRef names an oracle.
+// OracleRef names an oracle: a member's vote to remove it (oracle_remove).
 type OracleRef struct {
 	Oracle string `json:"oracle"`
 }

@@ -99,15 +99,60 @@ var marketQueries = []queryCmd{
 				return q.print(inv, err, func() error { return printInvoice(q.e.stdout, inv) })
 			}
 		}},
-	{name: "reputation", about: "every member's reputation from oracle reports, best first",
+	{name: "reputation", about: "every member's reputation from oracle reports, and every oracle's from how its reports agree with the quorum, best first",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, _ []string) error {
-				s, err := q.c.Reputation(q.e.ctx)
+				s, err := q.c.Standings(q.e.ctx)
 				return q.print(s, err, func() error {
 					t := newTable(q.e.stdout)
 					fmt.Fprintln(t, "CLOUD\tREPUTATION\tREPORTS\tCOMPLIANT")
-					for _, r := range s {
+					for _, r := range s.Items {
 						fmt.Fprintf(t, "%s\t%s%%\t%d\t%d\n", r.Cloud, bbus.FormatPct(r.ReputationBP*10), r.Reports, r.Compliant)
+					}
+					if err := t.Flush(); err != nil || len(s.Oracles) == 0 {
+						return err
+					}
+					fmt.Fprintln(q.e.stdout)
+					t = newTable(q.e.stdout)
+					fmt.Fprintln(t, "ORACLE\tSTATUS\tREPUTATION\tREPORTS\tAGREEING\tDISAGREEING")
+					for _, o := range s.Oracles {
+						fmt.Fprintf(t, "%s\t%s\t%s%%\t%d\t%d\t%d\n", o.Oracle, o.Status, bbus.FormatPct(o.ReputationBP*10), o.Reports, o.Agreeing, o.Disagreeing)
+					}
+					return t.Flush()
+				})
+			}
+		}},
+	{name: "windows", args: "VM [--since RFC3339] [--limit N] [--after CURSOR] [--all]", nargs: 1,
+		about: "a VM's reported windows: each oracle's report and, once a quorum decided, the combined value",
+		define: func(f *flags) func(*query, []string) error {
+			since := timeFlag(f, "since", "only windows starting at or after this `time`, RFC 3339")
+			lf := listFlags(f)
+			return func(q *query, pos []string) error {
+				l, err := collect(lf, func(p bbus.Page) ([]bbus.Window, string, error) { return q.c.Windows(q.e.ctx, pos[0], *since, p) })
+				if err != nil {
+					return err
+				}
+				return q.printList(l, l.Next, func() error {
+					t := newTable(q.e.stdout)
+					fmt.Fprintln(t, "START\tEND\tSTATUS\tCOMBINED\tREPORTS\tVIOLATIONS")
+					for _, w := range l.Items {
+						combined := "-"
+						if w.Status == bbus.WindowDecided {
+							combined = bbus.FormatPct(w.Availability) + "%"
+							if w.LatencyMS > 0 {
+								combined += fmt.Sprintf(" %dms", w.LatencyMS)
+							}
+						}
+						var reps []string
+						for _, r := range w.Reports {
+							x := r.Oracle + "=" + bbus.FormatPct(r.Availability) + "%"
+							if r.Verdict != "" {
+								x += "(" + r.Verdict + ")"
+							}
+							reps = append(reps, x)
+						}
+						fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(w.Start), fmtTime(w.End), w.Status, combined,
+							strings.Join(reps, " "), orDash(strings.Join(w.Violations, ",")))
 					}
 					return t.Flush()
 				})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/bbusdev/bbus"
 )
@@ -97,6 +98,21 @@ func (c *Client) Invoices(ctx context.Context, cloud string, p bbus.Page) ([]bbu
 // Invoice fetches one invoice with its lines.
 func (c *Client) Invoice(ctx context.Context, id string) (*bbus.Invoice, error) {
 	return one[bbus.Invoice](ctx, c, "/v1/invoices/"+url.PathEscape(id))
+}
+
+// Standings returns every member's and every oracle's reputation, best first.
+func (c *Client) Standings(ctx context.Context) (*bbus.ReputationList, error) {
+	return one[bbus.ReputationList](ctx, c, "/v1/reputation")
+}
+
+// Windows returns one page of a VM's reported windows starting at or after
+// since (zero: from the first), with their reports and combined values.
+func (c *Client) Windows(ctx context.Context, vm string, since time.Time, p bbus.Page) ([]bbus.Window, string, error) {
+	q := pageQuery(p)
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339))
+	}
+	return list[bbus.Window](ctx, c, "/v1/vms/"+url.PathEscape(vm)+"/windows", q)
 }
 
 // Reputation lists every member's reputation, best first.

@@ -164,6 +164,7 @@ func (a *api) routes() {
 	a.mux.HandleFunc("GET /v1/vms/{id}", a.vm)
 	a.mux.HandleFunc("GET /v1/vms/{id}/history", a.vmHistory)
 	a.mux.HandleFunc("GET /v1/vms/{id}/intervals", a.vmIntervals)
+	a.mux.HandleFunc("GET /v1/vms/{id}/windows", a.vmWindows)
 	a.mux.HandleFunc("GET /v1/vms/{id}/host", a.hostAt)
 	a.mux.HandleFunc("GET /v1/migrations", a.migrations)
 	a.mux.HandleFunc("GET /v1/migrations/{id}", a.migration)

@@ -93,7 +93,7 @@ func (a *api) invoiceLines(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) reputation(w http.ResponseWriter, r *http.Request) {
 	a.read(w, r, func(rd kv.Reader) (any, error) {
-		return &bbus.List[bbus.Standing]{Items: ledger.Reputations(rd)}, nil
+		return &bbus.ReputationList{Items: ledger.Reputations(rd), Oracles: ledger.OracleReputations(rd)}, nil
 	})
 }
 

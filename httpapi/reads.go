@@ -78,6 +78,30 @@ func (a *api) vmIntervals(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// vmWindows serves one page of a VM's reported windows, each with its
+// reports by oracle and, once decided, the combined value.
+func (a *api) vmWindows(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := pageParams(q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	since, terr := timeParam(q, "since")
+	if terr != nil {
+		writeError(w, terr)
+		return
+	}
+	var from int64
+	if !since.IsZero() {
+		from = since.Unix()
+	}
+	a.read(w, r, func(rd kv.Reader) (any, error) {
+		items, next, err := ledger.Windows(rd, r.PathValue("id"), from, p)
+		return &bbus.List[bbus.Window]{Items: items, Next: next}, err
+	})
+}
+
 func (a *api) hostAt(w http.ResponseWriter, r *http.Request) {
 	at, err := timeParam(r.URL.Query(), "at")
 	if err == nil && at.IsZero() {

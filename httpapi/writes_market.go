@@ -112,6 +112,9 @@ var marketWrites = []write{
 	{"POST /v1/oracles/{id}/approve", pathAction("oracle", func(id string) bbus.Action {
 		return bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: id}}
 	})},
+	{"POST /v1/oracles/{id}/remove", pathAction("oracle", func(id string) bbus.Action {
+		return bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: id}}
+	})},
 	{"POST /v1/invoices", func(_ *http.Request, body []byte) (bbus.Action, error) {
 		var q bbus.InvoiceRequest
 		a := new(bbus.InvoiceClose)

@@ -108,6 +108,13 @@ func TestMarketWrites(t *testing.T) {
 	if o, err := l.client("").Oracle(ctx, "probe"); err != nil || o.Status != bbus.CloudActive || !bytes.Equal(o.PubKey, opub) || len(o.Approvals) != 2 {
 		t.Fatalf("oracle after the votes: %+v %v", o, err)
 	}
+	// The node's vote to remove it: one of two members' votes, which does not pass alone.
+	wantResult(t, "vote an oracle out", post("/v1/oracles/probe/remove", ``), 200)
+	wantError(t, "vote an oracle out twice", post("/v1/oracles/probe/remove", ``), 409, bbus.ESTATE)
+	wantError(t, "vote an unknown oracle out", post("/v1/oracles/nobody/remove", ``), 404, bbus.ENOTFOUND)
+	if o, err := l.client("").Oracle(ctx, "probe"); err != nil || o.Status != bbus.CloudActive || len(o.Removals) != 1 || o.Removals[0] != "local" {
+		t.Fatalf("oracle after a removal vote: %+v %v", o, err)
+	}
 	if _, err := l.client("").Oracle(ctx, "nobody"); bbus.ErrorCode(err) != bbus.ENOTFOUND {
 		t.Fatalf("unknown oracle: %v", err)
 	}

@@ -82,6 +82,11 @@ func newAdversary(t *testing.T) *adversary {
 		a.must(m, bbus.Action{CloudRemove: &bbus.CloudRef{Cloud: "d"}})
 	}
 	a.block(time.Minute)
+	// o reports vm2 over [now-20, now-10); a votes to remove o (not passed).
+	now := a.h.Time.Unix()
+	a.must("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 20, End: now - 10, Availability: 50_000}})
+	a.must("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}})
+	a.block(time.Minute)
 	return a
 }
 
@@ -234,6 +239,17 @@ func TestAdversarialInputs(t *testing.T) {
 		{"decline a signed agreement", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1"}}), bbus.ESTATE},
 		{"decline a migration id", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "mig-1"}}), bbus.EINVALID},
 		{"decline with a reason too long", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1", Reason: strings.Repeat("x", 300)}}), bbus.EINVALID},
+		// The quorum of oracles (docs/CHARGING.md): each oracle reports a
+		// window once; only members vote an active oracle out.
+		{"an oracle reports its own window again", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 82, End: now - 72, Availability: 100_000}}), bbus.EEXISTS},
+		{"an oracle's window overlapping its own earlier one", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 75, End: now - 60, Availability: 100_000}}), bbus.EEXISTS},
+		{"an oracle's window covering its own earlier one", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 90, End: now - 1, Availability: 100_000}}), bbus.EEXISTS},
+		{"an oracle votes an oracle out", sign("o", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}}), bbus.EUNAUTHORIZED},
+		{"remove an unknown oracle", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "ghost"}}), bbus.ENOTFOUND},
+		{"remove a pending oracle", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "p"}}), bbus.ESTATE},
+		{"remove an oracle id with a slash", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o/1"}}), bbus.EINVALID},
+		{"vote twice to remove an oracle", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}}), bbus.ESTATE},
+		{"a removed cloud votes an oracle out", sign("d", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}}), bbus.ENOTMEMBER},
 		{"decline an agreement never made", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-18446744073709551615"}}), bbus.ENOTFOUND},
 	}
 	// Every field at the extremes of its type: refused by the action's

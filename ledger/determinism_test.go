@@ -25,7 +25,7 @@ func TestDeterminism(t *testing.T) {
 	// answers, with block times that are not whole seconds.
 	for seed := int64(2001); seed <= 2010; seed++ {
 		trace, final := runInvoiceModel(t, seed, 300, map[string]int{})
-		replayTwice(t, fmt.Sprintf("market seed %d", seed), trace, final, marketGenesis())
+		replayTwice(t, fmt.Sprintf("market seed %d", seed), trace, final, marketGenesisFor(seed))
 	}
 }
 

@@ -70,6 +70,9 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 			if len(o.Approvals) > 0 {
 				l += " approvals=" + strings.Join(o.Approvals, ",")
 			}
+			if len(o.Removals) > 0 {
+				l += " removals=" + strings.Join(o.Removals, ",")
+			}
 			out = append(out, l)
 		}
 	case "violations":
@@ -119,6 +122,47 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 		a.done(1)
 		for _, s := range Reputations(r.st) {
 			out = append(out, fmt.Sprintf("%s %dbp reports=%d compliant=%d", s.Cloud, s.ReputationBP, s.Reports, s.Compliant))
+		}
+		for _, s := range OracleReputations(r.st) {
+			out = append(out, fmt.Sprintf("oracle %s %s %dbp reports=%d agreeing=%d disagreeing=%d", s.Oracle, s.Status, s.ReputationBP, s.Reports, s.Agreeing, s.Disagreeing))
+		}
+	case "windows":
+		if len(a.words) < 2 {
+			r.fatalf("query windows needs a VM")
+		}
+		a.done(2)
+		list, _, err := Windows(r.st, a.words[1], 0, bbus.Page{Limit: MaxLimit})
+		if err != nil {
+			return fail(err)
+		}
+		for _, w := range list {
+			l := fmt.Sprintf("%s..%s %s", rel(w.Start), rel(w.End), w.Status)
+			if w.Decided != nil {
+				l += fmt.Sprintf(" combined=%s", bbus.FormatPct(w.Availability))
+				if w.LatencyMS > 0 {
+					l += fmt.Sprintf("/%dms", w.LatencyMS)
+				}
+				l += " decided=" + rel(w.Decided.At)
+			}
+			if len(w.Violations) > 0 {
+				l += " violations=" + strings.Join(w.Violations, ",")
+			}
+			if w.Overlaps != "" {
+				l += " overlaps=" + w.Overlaps
+			}
+			for _, wr := range w.Reports {
+				l += fmt.Sprintf(" %s:%s=%s", wr.Oracle, wr.Report, bbus.FormatPct(wr.Availability))
+				if wr.LatencyMS > 0 {
+					l += fmt.Sprintf("/%dms", wr.LatencyMS)
+				}
+				if wr.Verdict != "" {
+					l += "(" + wr.Verdict + ")"
+				}
+			}
+			out = append(out, l)
+		}
+		if len(out) == 0 {
+			out = []string{"(none)"}
 		}
 	case "offers":
 		a.done(1)

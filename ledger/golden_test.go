@@ -35,7 +35,7 @@ import (
 // Commands:
 //
 //	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS joinpower=N]
-//	        [require_agreement=true] [proposal_ttl=SECONDS]
+//	        [require_agreement=true] [proposal_ttl=SECONDS] [quorum=N]
 //	    founding clouds (validators of power 10), all with the given capacity
 //	    unless <id>.<resource> overrides it; genesis is at 2025-01-01T00:00:00Z
 //	block time=+DURATION
@@ -56,7 +56,7 @@ import (
 //	      agreement_propose provider=ID consumer=ID vcpu=AMOUNT [gib=AMOUNT] avail=PCT
 //	        [latency=MS] penalty=PCT [until=TIME]
 //	      agreement_sign agr=ID | agreement_decline agr=ID [reason=WORD]
-//	      oracle_join [name=S] | oracle_approve oracle=ID
+//	      oracle_join [name=S] | oracle_approve oracle=ID | oracle_remove oracle=ID
 //	      report vm=ID start=TIME end=TIME avail=PCT [latency=MS]
 //	      invoice_close [provider=ID] consumer=ID until=TIME   (provider defaults to the signer)
 //	      invoice_accept inv=ID | invoice_dispute inv=ID [reason=WORD]
@@ -70,7 +70,7 @@ import (
 //	      migration ID | migrations [vm=ID] [cloud=ID] [status=S] |
 //	      agreement ID | agreements [cloud=ID] [status=S] | oracles | report ID |
 //	      violations [cloud=ID] [vm=ID] | invoice ID | invoices [cloud=ID] |
-//	      reputation | offers | match cpu=N mem=N [disk=N net=N] [max=AMOUNT] [tags=K=V,...] [exclude=ID]
+//	      reputation | windows VM | offers | match cpu=N mem=N [disk=N net=N] [max=AMOUNT] [tags=K=V,...] [exclude=ID]
 //	    prints state: JSON for one record, one line per record for lists
 //	    (clouds: allocated/capacity per resource). host's at= is relative to genesis.
 //	    An invoice prints as one line for the invoice, one per invoice line and
@@ -423,6 +423,7 @@ func (r *scriptRunner) genesis(a *args) []string {
 	p.InvitationTTLSeconds = a.int("invitettl", p.InvitationTTLSeconds)
 	p.ApplicationTTLSeconds = a.int("appttl", p.ApplicationTTLSeconds)
 	p.AgreementProposalTTLSeconds = a.int("proposal_ttl", p.AgreementProposalTTLSeconds)
+	p.OracleQuorum = a.int("quorum", p.OracleQuorum)
 	switch v := a.str("require_agreement", "false"); v {
 	case "true":
 		p.RequireAgreement = true
@@ -455,6 +456,9 @@ func (r *scriptRunner) genesis(a *args) []string {
 	}
 	if d := bbus.DefaultParams(); p.InvitationTTLSeconds != d.InvitationTTLSeconds || p.ApplicationTTLSeconds != d.ApplicationTTLSeconds {
 		out[0] += fmt.Sprintf(", invitations last %ds, applications %ds", p.InvitationTTLSeconds, p.ApplicationTTLSeconds)
+	}
+	if p.OracleQuorum != 1 {
+		out[0] += fmt.Sprintf(", oracle quorum %d", p.OracleQuorum)
 	}
 	if p.AgreementProposalTTLSeconds != bbus.DefaultAgreementProposalTTLSeconds {
 		out[0] += fmt.Sprintf(", agreement proposals expire after %ds", p.AgreementProposalTTLSeconds)
@@ -618,6 +622,8 @@ func (r *scriptRunner) tx(a *args) []string {
 		s.action.ObserverApprove = &bbus.ObserverApprove{Observer: a.need("observer"), NodeID: testNodeID(a.need("node"))}
 	case "observer_remove":
 		s.action.ObserverRemove = &bbus.ObserverRef{Observer: a.need("observer")}
+	case "oracle_remove":
+		s.action.OracleRemove = &bbus.OracleRef{Oracle: a.need("oracle")}
 	default:
 		r.fatalf("unknown action %q", act)
 	}
@@ -724,7 +730,7 @@ func (r *scriptRunner) query(a *args) []string {
 		v, err = Agreement(r.st, id())
 	case "report":
 		v, err = Report(r.st, id())
-	case "agreements", "oracles", "violations", "invoice", "invoices", "reputation", "offers", "match":
+	case "agreements", "oracles", "violations", "invoice", "invoices", "reputation", "offers", "match", "windows":
 		return r.marketQuery(a)
 	default:
 		r.fatalf("unknown query %q", a.words[0])

@@ -598,6 +598,8 @@ func (c *ctx) run() error {
 		return c.observerApprove(a.ObserverApprove)
 	case a.ObserverRemove != nil:
 		return c.observerRemove(a.ObserverRemove)
+	case a.OracleRemove != nil:
+		return c.oracleRemove(a.OracleRemove)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }
