@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/spf13/cobra"
 	"io"
 
 	"github.com/bbusdev/bbus"
@@ -174,18 +175,17 @@ type versionInfo struct {
 	AppVersion uint64 `json:"app_version"` // the ledger rules' version (chain.AppVersion)
 }
 
-func runVersion(args []string, e *env) error {
+func versionCmd(e *env) *cobra.Command {
 	f := newFlags("version", "bbus version [--output json]\n\nPrints the version of bbus and of the ledger's rules it applies.")
 	out := f.outputFlag()
-	if _, err := f.parse(args, 0); err != nil {
+	return f.command(0, func([]string) error {
+		v := versionInfo{Version: bbus.Version, AppVersion: chain.AppVersion}
+		if *out == "json" {
+			return printJSON(e.stdout, v)
+		}
+		_, err := fmt.Fprintf(e.stdout, "bbus %s (ledger rules version %d)\n", v.Version, v.AppVersion)
 		return err
-	}
-	v := versionInfo{Version: bbus.Version, AppVersion: chain.AppVersion}
-	if *out == "json" {
-		return printJSON(e.stdout, v)
-	}
-	_, err := fmt.Fprintf(e.stdout, "bbus %s (ledger rules version %d)\n", v.Version, v.AppVersion)
-	return err
+	})
 }
 
 // voteTally prints, after a vote to admit a cloud, how many votes the

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/spf13/cobra"
 	"strings"
 	"time"
 
@@ -142,35 +143,27 @@ func queryUsage() *flags {
 	return newFlags("query", b.String())
 }
 
-func runQuery(args []string, e *env) error {
-	words := firstWords(args, 1, "all")
-	var qc *queryCmd
+func queryCommand(e *env) *cobra.Command {
+	u := queryUsage()
+	var subs []*cobra.Command
 	for i := range queryCmds {
-		if len(words) == 1 && words[0] == queryCmds[i].name {
-			qc = &queryCmds[i]
+		qc := &queryCmds[i]
+		f := newFlags("query "+qc.name, qc.line()+"\n\n"+strings.ToUpper(qc.about[:1])+qc.about[1:]+".\n\nEvery query also takes:\n  "+querySynopsis)
+		node := f.String("node", DefaultNode, "the URL of the node's API")
+		token := f.tokenFlag()
+		out := f.outputFlag()
+		run := qc.define(f)
+		subs = append(subs, f.command(qc.nargs, func(pos []string) error {
+			q := &query{e: e, c: newClient(*node, *token, time.Minute), out: *out}
+			return run(q, pos)
+		}))
+	}
+	return group("query", u.usage, func(words []string) string {
+		if len(words) == 0 {
+			return "missing what to query"
 		}
-	}
-	if qc == nil {
-		u := queryUsage()
-		switch {
-		case hasHelp(args):
-			return &helpRequest{usage: u.usage}
-		case len(words) == 0:
-			return u.fail("missing what to query")
-		}
-		return u.fail("unknown query %q", words[0])
-	}
-	f := newFlags("query "+qc.name, qc.line()+"\n\n"+strings.ToUpper(qc.about[:1])+qc.about[1:]+".\n\nEvery query also takes:\n  "+querySynopsis)
-	node := f.String("node", DefaultNode, "the URL of the node's API")
-	token := f.tokenFlag()
-	out := f.outputFlag()
-	run := qc.define(f)
-	pos, err := f.parse(args, 1+qc.nargs)
-	if err != nil {
-		return err
-	}
-	q := &query{e: e, c: newClient(*node, *token, time.Minute), out: *out}
-	return run(q, pos[1:])
+		return fmt.Sprintf("unknown query %q", words[0])
+	}, subs...)
 }
 
 // print prints v as JSON or, in the readable form, with text.
@@ -240,6 +233,8 @@ func (v timeValue) String() string {
 	}
 	return v.t.Format(time.RFC3339Nano)
 }
+
+func (v timeValue) Type() string { return "time" }
 
 func (v timeValue) Set(s string) error {
 	t, err := time.Parse(time.RFC3339Nano, s)
