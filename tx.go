@@ -110,7 +110,7 @@ type AgreementDecline struct {
 // a reason that is valid free text.
 func (a AgreementDecline) Validate() error {
 	if !validSeqID("agr", a.Agreement) {
-		return Errorf(EINVALID, "agreement %q is not an agreement id (agr-N)", clip(a.Agreement))
+		return Errorf(EINVALID, "agreement %q is not an agreement id (agr-N)", Clip(a.Agreement))
 	}
 	return ValidateText("reason", a.Reason, false)
 }
