@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"github.com/spf13/cobra"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bbusdev/bbus/bench"
 )

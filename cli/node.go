@@ -3,13 +3,16 @@ package cli
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"github.com/spf13/cobra"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/node"
@@ -88,8 +91,12 @@ func startCmd(e *env) *cobra.Command {
 		fresh, existed := false, false
 		if !node.Initialized(*home) {
 			entries, err := os.ReadDir(*home)
-			existed = err == nil
-			if err == nil && len(entries) > 0 {
+			existed = !errors.Is(err, fs.ErrNotExist)
+			switch {
+			case err != nil && existed:
+				// A file, or a folder it may not read: never one to make a home in, or remove.
+				return bbus.Errorf(bbus.EINVALID, "%s is not a folder bbus can make a home in: %v", *home, err)
+			case len(entries) > 0:
 				return bbus.Errorf(bbus.EINVALID, "%s is neither empty nor a bbus home; give an empty folder or run bbus init", *home)
 			}
 			c := node.DefaultConfig("local")

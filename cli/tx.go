@@ -3,12 +3,13 @@ package cli
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/spf13/cobra"
 	"io"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"

@@ -63,9 +63,9 @@ func Code(status int) string {
 	return bbus.EINTERNAL
 }
 
-// writeError answers with err in the error shape and the status of its code.
-// An error that is not a *bbus.Error is a fault of the node: the caller gets
-// 500 (internal) without its text, which the api's fail logs.
+// writeError answers with err in the error shape and the status of its code,
+// as it is: it logs nothing and hides nothing. Handlers with an error that may
+// be a fault of the node call fail, which logs it and hides its text.
 func writeError(w http.ResponseWriter, err *bbus.Error) {
 	writeJSON(w, Status(err.Code), &ErrorResponse{Error: err})
 }
