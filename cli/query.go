@@ -40,17 +40,12 @@ var queryCmds = []queryCmd{
 				return q.print(st, err, func() error { return printStatus(q.e.stdout, st) })
 			}
 		}},
-	{name: "clouds", args: "[--limit N] [--after CLOUD] [--all]", about: "the federation's clouds",
-		define: func(f *flags) func(*query, []string) error {
-			lf := listFlags(f)
-			return func(q *query, _ []string) error {
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.Cloud, string, error) { return q.c.Clouds(q.e.ctx, p) })
-				if err != nil {
-					return err
-				}
-				return q.printList(l, l.Next, func() error { return printClouds(q.e.stdout, l.Items) })
+	listQuery("clouds", "[--limit N] [--after CLOUD] [--all]", "the federation's clouds",
+		func(*flags) func(q *query) func(ledger.Page) ([]bbus.Cloud, string, error) {
+			return func(q *query) func(ledger.Page) ([]bbus.Cloud, string, error) {
+				return func(p ledger.Page) ([]bbus.Cloud, string, error) { return q.c.Clouds(q.e.ctx, p) }
 			}
-		}},
+		}, printClouds),
 	{name: "cloud", args: "CLOUD", nargs: 1, about: "one cloud",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, pos []string) error {
@@ -58,17 +53,12 @@ var queryCmds = []queryCmd{
 				return q.print(cl, err, func() error { return printCloud(q.e.stdout, cl) })
 			}
 		}},
-	{name: "vms", args: "[--limit N] [--after VM] [--all]", about: "the VMs the ledger knows",
-		define: func(f *flags) func(*query, []string) error {
-			lf := listFlags(f)
-			return func(q *query, _ []string) error {
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.VM, string, error) { return q.c.VMs(q.e.ctx, p) })
-				if err != nil {
-					return err
-				}
-				return q.printList(l, l.Next, func() error { return printVMs(q.e.stdout, l.Items) })
+	listQuery("vms", "[--limit N] [--after VM] [--all]", "the VMs the ledger knows",
+		func(*flags) func(q *query) func(ledger.Page) ([]bbus.VM, string, error) {
+			return func(q *query) func(ledger.Page) ([]bbus.VM, string, error) {
+				return func(p ledger.Page) ([]bbus.VM, string, error) { return q.c.VMs(q.e.ctx, p) }
 			}
-		}},
+		}, printVMs),
 	{name: "vm", args: "VM", nargs: 1, about: "one VM",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, pos []string) error {

@@ -18,21 +18,7 @@ import (
 )
 
 // Duration is a time.Duration written as "10ms" in JSON.
-type Duration time.Duration
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	*d = Duration(v)
-	return err
-}
+type Duration = bbus.Duration
 
 // Config is a node's settings, kept in HOME/config/bbus.json. It also holds the
 // CometBFT settings bbus changes; the rest keep CometBFT's defaults.
