@@ -30,6 +30,7 @@ import (
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/keys"
+	"github.com/bbusdev/bbus/node"
 )
 
 // PaperSeconds is the time the BlockchainBus paper took to record one
@@ -304,7 +305,7 @@ func localRun(ctx context.Context, o *Options, app, dir string) (*AppRun, error)
 	}
 	home0 := cl.homes[0]
 	stateDir := statePathOf(app, home0)
-	dataBefore, stateBefore := dirSize(filepath.Join(home0, "data")), dirSize(stateDir)
+	dataBefore, stateBefore := node.DirSize(filepath.Join(home0, "data")), node.DirSize(stateDir)
 
 	// node0's memory over the run
 	t0 := time.Now()
@@ -387,7 +388,7 @@ func localRun(ctx context.Context, o *Options, app, dir string) (*AppRun, error)
 	}
 	cl.stop()
 
-	d := &Disk{DataBytes: dirSize(filepath.Join(home0, "data")) - dataBefore, StateBytes: dirSize(stateDir) - stateBefore}
+	d := &Disk{DataBytes: node.DirSize(filepath.Join(home0, "data")) - dataBefore, StateBytes: node.DirSize(stateDir) - stateBefore}
 	if bl != nil {
 		d.Txs = bl.count.Load()
 	}
@@ -398,7 +399,7 @@ func localRun(ctx context.Context, o *Options, app, dir string) (*AppRun, error)
 		}
 	}
 	if logical, durable, err := compact(stateDir); err == nil {
-		d.StateCompacted = dirSize(stateDir) - stateBefore
+		d.StateCompacted = node.DirSize(stateDir) - stateBefore
 		d.Logical = logical
 		if app == AppBBUS {
 			d.Durable = durable

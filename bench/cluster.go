@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -349,20 +348,6 @@ func loadAvg() [3]float64 {
 	return l
 }
 
-// dirSize returns the bytes of the files under dir.
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}
-
 // compact opens a stopped node's goleveldb state, compacts all of it, and
 // returns its logical contents (bytes of keys and values by key prefix, the
 // text up to the first '/') and the size on disk of the durable ledger state
@@ -443,5 +428,5 @@ func leveldbSize(dir string, kvs [][2][]byte) (int64, error) {
 	if err := db.Close(); err != nil {
 		return 0, err
 	}
-	return dirSize(dir), nil
+	return node.DirSize(dir), nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/evidence"
 )
@@ -21,78 +23,67 @@ signatures, the proofs, and commits by more than two thirds of the voting power
 of validator sets followed from genesis. It exits 1, naming what broke, if
 anything does not verify.`
 
-func runEvidence(args []string, e *env) error {
-	words := firstWords(args, 1)
-	if len(words) == 0 {
-		f := newFlags("evidence", evidenceSynopsis)
-		if _, err := f.parse(args, -1); err != nil {
-			return err
+func evidenceCmd(e *env) *cobra.Command {
+	return group("evidence", newFlags("evidence", evidenceSynopsis).usage, func(words []string) string {
+		if len(words) == 0 {
+			return "missing subcommand: export or verify"
 		}
-		return f.fail("missing subcommand: export or verify")
-	}
-	switch words[0] {
-	case "export":
-		return evidenceExport(args, e)
-	case "verify":
-		return evidenceVerify(args, e)
-	}
-	return newFlags("evidence", evidenceSynopsis).fail("unknown subcommand %q: want export or verify", words[0])
+		return fmt.Sprintf("unknown subcommand %q: want export or verify", words[0])
+	}, evidenceExportCmd(e), evidenceVerifyCmd(e))
 }
 
-func evidenceExport(args []string, e *env) error {
+func evidenceExportCmd(e *env) *cobra.Command {
 	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --invoice ID) > bundle.json\n\nPrints the evidence bundle of a VM as JSON.")
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	token := f.tokenFlag()
 	vm := f.String("vm", "", "the VM whose history to prove")
 	invoice := f.String("invoice", "", "the invoice whose lines to prove (not available yet)")
-	if _, err := f.parse(args, 1); err != nil {
-		return err
-	}
-	switch {
-	case *invoice != "":
-		return bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; export the evidence of each VM the invoice bills with --vm")
-	case *vm == "":
-		return f.fail("flag --vm is required")
-	}
-	b, err := newClient(*node, *token, 2*time.Minute).Evidence(e.ctx, *vm)
-	if err != nil {
-		return err
-	}
-	return printJSON(e.stdout, b)
+	return f.command(0, func([]string) error {
+		switch {
+		case *invoice != "":
+			return bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; export the evidence of each VM the invoice bills with --vm")
+		case *vm == "":
+			return f.fail("flag --vm is required")
+		}
+		b, err := newClient(*node, *token, 2*time.Minute).Evidence(e.ctx, *vm)
+		if err != nil {
+			return err
+		}
+		return printJSON(e.stdout, b)
+	})
 }
 
-func evidenceVerify(args []string, e *env) error {
+func evidenceVerifyCmd(e *env) *cobra.Command {
 	f := newFlags("evidence verify", "bbus evidence verify BUNDLE --genesis FILE [--output json]\n\nChecks a bundle against the chain's genesis document, offline. BUNDLE - reads standard input.")
 	genesis := f.String("genesis", "", "the chain's genesis document (a node's HOME/config/genesis.json)")
 	out := f.outputFlag()
-	pos, err := f.parse(args, 2)
-	if err != nil {
-		return err
-	}
-	if err := f.required("genesis"); err != nil {
-		return err
-	}
-	var bundle []byte
-	if pos[1] == "-" {
-		bundle, err = io.ReadAll(e.stdin)
-	} else {
-		bundle, err = os.ReadFile(pos[1])
-	}
-	if err != nil {
-		return bbus.Errorf(bbus.EINVALID, "read the bundle: %v", err)
-	}
-	gen, err := os.ReadFile(*genesis)
-	if err != nil {
-		return bbus.Errorf(bbus.EINVALID, "read the genesis document: %v", err)
-	}
-	rep, err := evidence.Verify(bundle, gen)
-	if err != nil {
-		return bbus.Errorf(bbus.EINVALID, "the bundle does not verify: %v", err)
-	}
-	if *out == "json" {
-		return printJSON(e.stdout, rep)
-	}
-	return printReport(e.stdout, rep)
+	return f.command(1, func(pos []string) error {
+		var err error
+		if err := f.required("genesis"); err != nil {
+			return err
+		}
+		var bundle []byte
+		if pos[0] == "-" {
+			bundle, err = io.ReadAll(e.stdin)
+		} else {
+			bundle, err = os.ReadFile(pos[0])
+		}
+		if err != nil {
+			return bbus.Errorf(bbus.EINVALID, "read the bundle: %v", err)
+		}
+		gen, err := os.ReadFile(*genesis)
+		if err != nil {
+			return bbus.Errorf(bbus.EINVALID, "read the genesis document: %v", err)
+		}
+		rep, err := evidence.Verify(bundle, gen)
+		if err != nil {
+			return bbus.Errorf(bbus.EINVALID, "the bundle does not verify: %v", err)
+		}
+		if *out == "json" {
+			return printJSON(e.stdout, rep)
+		}
+		return printReport(e.stdout, rep)
+	})
 }
 
 func printReport(w io.Writer, r *evidence.Report) error {

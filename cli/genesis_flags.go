@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"flag"
+	"github.com/spf13/pflag"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +39,7 @@ func defineGenesisFlags(f *flags) *genesisFlags {
 // given returns the first genesis flag the command line set, or "".
 func (g *genesisFlags) given() string {
 	set := ""
-	g.f.Visit(func(fl *flag.Flag) {
+	g.f.Visit(func(fl *pflag.Flag) {
 		for _, n := range g.names {
 			if fl.Name == n && set == "" {
 				set = n

@@ -181,6 +181,8 @@ type tagList []bbus.Tag
 
 func (t *tagList) String() string { return "" }
 
+func (t *tagList) Type() string { return "K=V" }
+
 func (t *tagList) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {

@@ -72,22 +72,14 @@ func ParseEventPos(s string) (EventPos, error) {
 	hs, ns, hasN := strings.Cut(s, "-")
 	h, err := strconv.ParseInt(hs, 10, 64)
 	if err != nil || h < 0 {
-		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", clip(s))
+		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", bbus.Clip(s))
 	}
 	if !hasN {
 		return EventPos{Height: h, N: AllOfHeight}, nil
 	}
 	n, err := strconv.Atoi(ns)
 	if err != nil || n < 0 || n >= AllOfHeight {
-		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", clip(s))
+		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", bbus.Clip(s))
 	}
 	return EventPos{Height: h, N: n}, nil
-}
-
-// clip shortens what a caller sent for an error message.
-func clip(s string) string {
-	if len(s) > 70 {
-		s = s[:64] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
 }

@@ -37,9 +37,9 @@ func Status(code string) int {
 	return http.StatusInternalServerError
 }
 
-// writeError answers with err in the error shape and the status of its code.
-// An error that is not a *bbus.Error is a fault of the node: the caller gets
-// 500 (internal) without its text, which the api's fail logs.
+// writeError answers with err in the error shape and the status of its code,
+// as it is: it logs nothing and hides nothing. Handlers with an error that may
+// be a fault of the node call fail, which logs it and hides its text.
 func writeError(w http.ResponseWriter, err *bbus.Error) {
 	writeJSON(w, Status(err.Code), &bbus.ErrorResponse{Error: err})
 }

@@ -8,11 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -499,25 +503,89 @@ func TestPanicIsInternal(t *testing.T) {
 }
 
 func TestStatusOfEveryCode(t *testing.T) {
-	want := map[string]int{
-		bbus.EMALFORMED: 400, bbus.EINVALID: 400, bbus.EWRONGCHAIN: 400, bbus.EBADSIG: 400, bbus.EEXPIRED: 400,
-		bbus.EREPLAY: 409, bbus.EUNKNOWNSIGNER: 409, bbus.EUNAUTHORIZED: 409, bbus.ENOTMEMBER: 409,
-		bbus.ENOTFOUND: 404, bbus.EEXISTS: 409, bbus.ECAPACITY: 409, bbus.ESTATE: 409, bbus.EOPEN: 409,
-		bbus.ELAPSED: 409, bbus.ETOOLARGE: 413, bbus.EUNAUTHENTICATED: 401, bbus.EFORBIDDEN: 403,
-		bbus.EUNAVAILABLE: 503, bbus.EINTERNAL: 500, "no_such_code": 500,
+	// The statuses by the class of the code; every code bbus.go declares must
+	// be in one class, so that a new code cannot fall to 500 unnoticed.
+	classes := map[int][]string{
+		400: {bbus.EMALFORMED, bbus.EINVALID, bbus.EWRONGCHAIN, bbus.EBADSIG, bbus.EEXPIRED},
+		401: {bbus.EUNAUTHENTICATED},
+		403: {bbus.EFORBIDDEN},
+		404: {bbus.ENOTFOUND},
+		409: {bbus.EREPLAY, bbus.EUNKNOWNSIGNER, bbus.EUNAUTHORIZED, bbus.ENOTMEMBER, bbus.EEXISTS, bbus.ECAPACITY,
+			bbus.ESTATE, bbus.EOPEN, bbus.ELAPSED, bbus.ENOTINVITED},
+		413: {bbus.ETOOLARGE},
+		429: {bbus.ERATELIMITED},
+		503: {bbus.EUNAVAILABLE},
+		500: {bbus.EINTERNAL},
 	}
-	for code, status := range want {
+	want := map[string]int{}
+	for status, codes := range classes {
+		for _, c := range codes {
+			want[c] = status
+		}
+	}
+	declared := errorCodes(t)
+	if len(declared) < 20 {
+		t.Fatalf("found %d codes in bbus.go", len(declared))
+	}
+	for _, code := range declared {
+		status, ok := want[code]
+		if !ok {
+			t.Errorf("code %q of bbus.go has no status in this test: give it one", code)
+			continue
+		}
 		if got := httpapi.Status(code); got != status {
 			t.Errorf("Status(%q) = %d, want %d", code, got, status)
 		}
+		delete(want, code)
+	}
+	for code := range want {
+		t.Errorf("code %q is not declared in bbus.go", code)
+	}
+	if got := httpapi.Status("no_such_code"); got != 500 {
+		t.Errorf("Status of an unknown code = %d, want 500", got)
 	}
 	// Code inverts Status where Status is one to one.
-	for _, code := range []string{bbus.ENOTFOUND, bbus.ETOOLARGE, bbus.EUNAUTHENTICATED, bbus.EFORBIDDEN, bbus.EUNAVAILABLE, bbus.EINTERNAL} {
-		if got := client.CodeOfStatus(httpapi.Status(code)); got != code {
-			t.Errorf("Code(Status(%q)) = %q", code, got)
+	for status, codes := range classes {
+		if len(codes) == 1 {
+			if got := client.CodeOfStatus(status); got != codes[0] {
+				t.Errorf("Code(%d) = %q, want %q", status, got, codes[0])
+			}
 		}
 	}
 	if client.CodeOfStatus(200) != "" || client.CodeOfStatus(400) != bbus.EINVALID || client.CodeOfStatus(502) != bbus.EUNAVAILABLE {
 		t.Error("Code of 200, 400 or 502 is wrong")
 	}
+}
+
+// errorCodes returns the values of the error codes bbus.go declares: its
+// string constants whose names start with E.
+func errorCodes(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../bbus.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "E") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					v, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					codes = append(codes, v)
+				}
+			}
+		}
+	}
+	return codes
 }

@@ -180,7 +180,7 @@ func waitParam(r *http.Request) (bool, *bbus.Error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, bbus.Errorf(bbus.EINVALID, "wait must be true or false, got %q", clip(v))
+		return false, bbus.Errorf(bbus.EINVALID, "wait must be true or false, got %q", bbus.Clip(v))
 	}
 	return b, nil
 }

@@ -18,7 +18,7 @@ func TestAgreeMigrateReportInvoice(t *testing.T) {
 		t.Skip("waits for block time to pass")
 	}
 	home := t.TempDir() + "/home"
-	p := startNode(t, home, freeAddr(t))
+	p := startNode(t, home, "")
 	node := "--node=" + p.api
 	tx := func(want int, from string, args ...string) string {
 		return run(t, want, append([]string{"tx", "--home", home, node, "--from", from, "--output", "json"}, args...)...)
