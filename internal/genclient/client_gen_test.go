@@ -126,6 +126,48 @@ func (e ReadyStatus) Valid() bool {
 	}
 }
 
+// Defines values for WindowStatus.
+const (
+	Decided    WindowStatus = "decided"
+	Open       WindowStatus = "open"
+	Overlapped WindowStatus = "overlapped"
+)
+
+// Valid indicates whether the value is a known member of the WindowStatus enum.
+func (e WindowStatus) Valid() bool {
+	switch e {
+	case Decided:
+		return true
+	case Open:
+		return true
+	case Overlapped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WindowReportVerdict.
+const (
+	Agree    WindowReportVerdict = "agree"
+	Disagree WindowReportVerdict = "disagree"
+	Excluded WindowReportVerdict = "excluded"
+)
+
+// Valid indicates whether the value is a known member of the WindowReportVerdict enum.
+func (e WindowReportVerdict) Valid() bool {
+	switch e {
+	case Agree:
+		return true
+	case Disagree:
+		return true
+	case Excluded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MigrationsParamsStatus.
 const (
 	MigrationsParamsStatusAccepted  MigrationsParamsStatus = "accepted"
@@ -700,21 +742,46 @@ type OfferRequest struct {
 // Oracle defines model for Oracle.
 type Oracle struct {
 	// Admitted when (block time) and by which transaction the ledger recorded something
-	Admitted  *Stamp    `json:"admitted,omitempty"`
-	Approvals *[]string `json:"approvals,omitempty"`
-	Id        string    `json:"id"`
+	Admitted           *Stamp    `json:"admitted,omitempty"`
+	AgreeingReports    int64     `json:"agreeing_reports"`
+	Approvals          *[]string `json:"approvals,omitempty"`
+	DisagreeingReports int64     `json:"disagreeing_reports"`
+	Id                 string    `json:"id"`
 
 	// Joined when (block time) and by which transaction the ledger recorded something
-	Joined Stamp  `json:"joined"`
-	Name   string `json:"name"`
-	PubKey []byte `json:"pub_key"`
-	Status string `json:"status"`
+	Joined   Stamp     `json:"joined"`
+	Name     string    `json:"name"`
+	PubKey   []byte    `json:"pub_key"`
+	Removals *[]string `json:"removals,omitempty"`
+
+	// Removed when (block time) and by which transaction the ledger recorded something
+	Removed *Stamp `json:"removed,omitempty"`
+	Reports int64  `json:"reports"`
+
+	// ReputationBp basis points: 10000 * (agreeing + 2) / (agreeing + disagreeing + 2)
+	ReputationBp int64  `json:"reputation_bp"`
+	Status       string `json:"status"`
 }
 
 // OracleList defines model for OracleList.
 type OracleList struct {
 	Items []Oracle `json:"items"`
 	Next  *string  `json:"next,omitempty"`
+}
+
+// OracleStanding defines model for OracleStanding.
+type OracleStanding struct {
+	// AgreeingReports reports within the tolerance of their decided window's combined value
+	AgreeingReports    int64  `json:"agreeing_reports"`
+	DisagreeingReports int64  `json:"disagreeing_reports"`
+	Oracle             string `json:"oracle"`
+	Reports            int64  `json:"reports"`
+
+	// ReputationBp basis points: 10000 * (agreeing + 2) / (agreeing + disagreeing + 2)
+	ReputationBp int64 `json:"reputation_bp"`
+
+	// Status Example: active
+	Status string `json:"status"`
 }
 
 // Pct a PCT, a decimal percentage from 0 to 100 with at most 3 places, as a string so that it stays exact (the node holds it as integer thousandths of a percent)
@@ -783,8 +850,8 @@ type Standing struct {
 
 // StandingList defines model for StandingList.
 type StandingList struct {
-	Items []Standing `json:"items"`
-	Next  *string    `json:"next,omitempty"`
+	Items   []Standing       `json:"items"`
+	Oracles []OracleStanding `json:"oracles"`
 }
 
 // Status defines model for Status.
@@ -942,6 +1009,51 @@ type ViolationList struct {
 	Items []Violation `json:"items"`
 	Next  *string     `json:"next,omitempty"`
 }
+
+// Window defines model for Window.
+type Window struct {
+	// AvailabilityMpct the combined availability, once decided
+	AvailabilityMpct *int64 `json:"availability_mpct,omitempty"`
+
+	// Decided when (block time) and by which transaction the ledger recorded something
+	Decided *Stamp `json:"decided,omitempty"`
+
+	// Decider the report that completed the quorum
+	Decider *string   `json:"decider,omitempty"`
+	End     time.Time `json:"end"`
+
+	// LatencyMs the combined latency, once decided
+	LatencyMs *int64 `json:"latency_ms,omitempty"`
+
+	// Overlaps for an overlapped window: the report that decided the window it overlaps
+	Overlaps   *string        `json:"overlaps,omitempty"`
+	Reports    []WindowReport `json:"reports"`
+	Start      time.Time      `json:"start"`
+	Status     WindowStatus   `json:"status"`
+	Violations *[]string      `json:"violations,omitempty"`
+	Vm         string         `json:"vm"`
+}
+
+// WindowStatus defines model for Window.Status.
+type WindowStatus string
+
+// WindowList defines model for WindowList.
+type WindowList struct {
+	Items []Window `json:"items"`
+	Next  *string  `json:"next,omitempty"`
+}
+
+// WindowReport defines model for WindowReport.
+type WindowReport struct {
+	AvailabilityMpct int64                `json:"availability_mpct"`
+	LatencyMs        *int64               `json:"latency_ms,omitempty"`
+	Oracle           string               `json:"oracle"`
+	Report           string               `json:"report"`
+	Verdict          *WindowReportVerdict `json:"verdict,omitempty"`
+}
+
+// WindowReportVerdict defines model for WindowReport.Verdict.
+type WindowReportVerdict string
 
 // After defines model for After.
 type After = string
@@ -1283,6 +1395,15 @@ type InviteOracleParams struct {
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// RemoveOracleJSONBody defines parameters for RemoveOracle.
+type RemoveOracleJSONBody = map[string]interface{}
+
+// RemoveOracleParams defines parameters for RemoveOracle.
+type RemoveOracleParams struct {
+	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // SubmitJSONBody defines parameters for Submit.
 type SubmitJSONBody = interface{}
 
@@ -1343,6 +1464,18 @@ type TerminateVMJSONBody = map[string]interface{}
 type TerminateVMParams struct {
 	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// VmWindowsParams defines parameters for VmWindows.
+type VmWindowsParams struct {
+	// Since only windows starting at or after this RFC 3339 time
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Limit items per page
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// After the `next` cursor of the previous page
+	After *After `form:"after,omitempty" json:"after,omitempty"`
 }
 
 // ProposeAgreementJSONRequestBody defines body for ProposeAgreement for application/json ContentType.
@@ -1407,6 +1540,9 @@ type ApproveOracleJSONRequestBody = ApproveOracleJSONBody
 
 // InviteOracleJSONRequestBody defines body for InviteOracle for application/json ContentType.
 type InviteOracleJSONRequestBody = InviteRequest
+
+// RemoveOracleJSONRequestBody defines body for RemoveOracle for application/json ContentType.
+type RemoveOracleJSONRequestBody = RemoveOracleJSONBody
 
 // SubmitJSONRequestBody defines body for Submit for application/json ContentType.
 type SubmitJSONRequestBody = SubmitJSONBody
@@ -2053,6 +2189,24 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/oracles/{id}/invite (the `InviteOracle` operationId).
 	InviteOracle(ctx context.Context, id string, params *InviteOracleParams, body InviteOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RemoveOracleWithBody The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+	//
+	// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+	RemoveOracleWithBody(ctx context.Context, id string, params *RemoveOracleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveOracle The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+	//
+	// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+	RemoveOracle(ctx context.Context, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Report One performance report of an oracle
 	//
 	// An oracle's report of a VM's performance over a window, and what the ledger decided of it.
@@ -2060,9 +2214,9 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/reports/{id} (the `Report` operationId).
 	Report(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Reputation Every member's reputation, best first
+	// Reputation Every member's reputation (items) and every oracle's (oracles), best first
 	//
-	// Every active member's reputation, best first, ties by id.
+	// Every active member's reputation (items) and every oracle's (oracles), best first, ties by id.
 	//
 	// Corresponds with GET /v1/reputation (the `Reputation` operationId).
 	Reputation(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2187,6 +2341,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/vms/{id}/terminate (the `TerminateVM` operationId).
 	TerminateVM(ctx context.Context, id ID, params *TerminateVMParams, body TerminateVMJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VmWindows A VM's reported windows in the order they start, each with its reports by oracle and, once a quorum decided it, the combined value (docs/CHARGING.md)
+	//
+	// Corresponds with GET /v1/vms/{id}/windows (the `VmWindows` operationId).
+	VmWindows(ctx context.Context, id ID, params *VmWindowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // Health Whether the node's process serves (liveness)
@@ -3401,6 +3560,44 @@ func (c *Client) InviteOracle(ctx context.Context, id string, params *InviteOrac
 	return c.Client.Do(req)
 }
 
+// RemoveOracleWithBody The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+//
+// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+func (c *Client) RemoveOracleWithBody(ctx context.Context, id string, params *RemoveOracleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveOracleRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveOracle The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+//
+// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+func (c *Client) RemoveOracle(ctx context.Context, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveOracleRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // Report One performance report of an oracle
 //
 // An oracle's report of a VM's performance over a window, and what the ledger decided of it.
@@ -3418,9 +3615,9 @@ func (c *Client) Report(ctx context.Context, id string, reqEditors ...RequestEdi
 	return c.Client.Do(req)
 }
 
-// Reputation Every member's reputation, best first
+// Reputation Every member's reputation (items) and every oracle's (oracles), best first
 //
-// Every active member's reputation, best first, ties by id.
+// Every active member's reputation (items) and every oracle's (oracles), best first, ties by id.
 //
 // Corresponds with GET /v1/reputation (the `Reputation` operationId).
 func (c *Client) Reputation(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3696,6 +3893,21 @@ func (c *Client) TerminateVMWithBody(ctx context.Context, id ID, params *Termina
 // Corresponds with POST /v1/vms/{id}/terminate (the `TerminateVM` operationId).
 func (c *Client) TerminateVM(ctx context.Context, id ID, params *TerminateVMParams, body TerminateVMJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTerminateVMRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VmWindows A VM's reported windows in the order they start, each with its reports by oracle and, once a quorum decided it, the combined value (docs/CHARGING.md)
+//
+// Corresponds with GET /v1/vms/{id}/windows (the `VmWindows` operationId).
+func (c *Client) VmWindows(ctx context.Context, id ID, params *VmWindowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVmWindowsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6510,6 +6722,80 @@ func NewInviteOracleRequestWithBody(server string, id string, params *InviteOrac
 	return req, nil
 }
 
+// NewRemoveOracleRequest calls the generic RemoveOracle builder with application/json body
+func NewRemoveOracleRequest(server string, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRemoveOracleRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewRemoveOracleRequestWithBody constructs an http.Request for the RemoveOracle method, with any body, and a specified content type
+func NewRemoveOracleRequestWithBody(server string, id string, params *RemoveOracleParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/oracles/%s/remove", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewReportRequest constructs an http.Request for the Report method
 func NewReportRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -7228,6 +7514,91 @@ func NewTerminateVMRequestWithBody(server string, id ID, params *TerminateVMPara
 	return req, nil
 }
 
+// NewVmWindowsRequest constructs an http.Request for the VmWindows method
+func NewVmWindowsRequest(server string, id ID, params *VmWindowsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/vms/%s/windows", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -7880,6 +8251,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/oracles/{id}/invite (the `InviteOracle` operationId).
 	InviteOracleWithResponse(ctx context.Context, id string, params *InviteOracleParams, body InviteOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteOracleResponse, error)
 
+	// RemoveOracleWithBodyWithResponse The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+	//
+	// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+	RemoveOracleWithBodyWithResponse(ctx context.Context, id string, params *RemoveOracleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveOracleResponse, error)
+
+	// RemoveOracleWithResponse The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+	//
+	// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+	RemoveOracleWithResponse(ctx context.Context, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveOracleResponse, error)
+
 	// ReportWithResponse One performance report of an oracle
 	//
 	// An oracle's report of a VM's performance over a window, and what the ledger decided of it.
@@ -7889,9 +8278,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/reports/{id} (the `Report` operationId).
 	ReportWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ReportResponse, error)
 
-	// ReputationWithResponse Every member's reputation, best first
+	// ReputationWithResponse Every member's reputation (items) and every oracle's (oracles), best first
 	//
-	// Every active member's reputation, best first, ties by id.
+	// Every active member's reputation (items) and every oracle's (oracles), best first, ties by id.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8036,6 +8425,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/vms/{id}/terminate (the `TerminateVM` operationId).
 	TerminateVMWithResponse(ctx context.Context, id ID, params *TerminateVMParams, body TerminateVMJSONRequestBody, reqEditors ...RequestEditorFn) (*TerminateVMResponse, error)
+
+	// VmWindowsWithResponse A VM's reported windows in the order they start, each with its reports by oracle and, once a quorum decided it, the combined value (docs/CHARGING.md)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/vms/{id}/windows (the `VmWindows` operationId).
+	VmWindowsWithResponse(ctx context.Context, id ID, params *VmWindowsParams, reqEditors ...RequestEditorFn) (*VmWindowsResponse, error)
 }
 
 // HealthResponse429Headers the declared response headers of an HTTP 429 response for Health
@@ -12789,6 +13185,131 @@ func (r InviteOracleResponse) ContentType() string {
 	return ""
 }
 
+// RemoveOracleResponse401Headers the declared response headers of an HTTP 401 response for RemoveOracle
+type RemoveOracleResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// RemoveOracleResponse429Headers the declared response headers of an HTTP 429 response for RemoveOracle
+type RemoveOracleResponse429Headers struct {
+	RetryAfter int
+}
+
+type RemoveOracleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Committed
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Admitted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RemoveOracleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RemoveOracleResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveOracleResponse) GetJSON200() *Committed {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RemoveOracleResponse) GetJSON202() *Admitted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveOracleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveOracleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveOracleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveOracleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RemoveOracleResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RemoveOracleResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveOracleResponse) GetJSON429() *TooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RemoveOracleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RemoveOracleResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveOracleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveOracleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveOracleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveOracleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ReportResponse401Headers the declared response headers of an HTTP 401 response for Report
 type ReportResponse401Headers struct {
 	WWWAuthenticate string
@@ -14238,6 +14759,110 @@ func (r TerminateVMResponse) ContentType() string {
 	return ""
 }
 
+// VmWindowsResponse401Headers the declared response headers of an HTTP 401 response for VmWindows
+type VmWindowsResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// VmWindowsResponse429Headers the declared response headers of an HTTP 429 response for VmWindows
+type VmWindowsResponse429Headers struct {
+	RetryAfter int
+}
+
+type VmWindowsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WindowList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *VmWindowsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VmWindowsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VmWindowsResponse) GetJSON200() *WindowList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VmWindowsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VmWindowsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VmWindowsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r VmWindowsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VmWindowsResponse) GetJSON429() *TooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VmWindowsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VmWindowsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VmWindowsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VmWindowsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VmWindowsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VmWindowsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HealthWithResponse Whether the node's process serves (liveness)
 //
 // Answers 200 while the process serves HTTP, whether or not its chain is current; for liveness probes. Needs no token.
@@ -15236,6 +15861,36 @@ func (c *ClientWithResponses) InviteOracleWithResponse(ctx context.Context, id s
 	return ParseInviteOracleResponse(rsp)
 }
 
+// RemoveOracleWithBodyWithResponse The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+//
+// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+func (c *ClientWithResponses) RemoveOracleWithBodyWithResponse(ctx context.Context, id string, params *RemoveOracleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RemoveOracleResponse, error) {
+	rsp, err := c.RemoveOracleWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveOracleResponse(rsp)
+}
+
+// RemoveOracleWithResponse The node's cloud votes to remove an active oracle (bbus tx oracle remove)
+//
+// Once the members' votes pass, the oracle signs nothing more and its reports in windows not yet decided stop counting toward their quorum (docs/CHARGING.md).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
+func (c *ClientWithResponses) RemoveOracleWithResponse(ctx context.Context, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveOracleResponse, error) {
+	rsp, err := c.RemoveOracle(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveOracleResponse(rsp)
+}
+
 // ReportWithResponse One performance report of an oracle
 //
 // An oracle's report of a VM's performance over a window, and what the ledger decided of it.
@@ -15251,9 +15906,9 @@ func (c *ClientWithResponses) ReportWithResponse(ctx context.Context, id string,
 	return ParseReportResponse(rsp)
 }
 
-// ReputationWithResponse Every member's reputation, best first
+// ReputationWithResponse Every member's reputation (items) and every oracle's (oracles), best first
 //
-// Every active member's reputation, best first, ties by id.
+// Every active member's reputation (items) and every oracle's (oracles), best first, ties by id.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15493,6 +16148,19 @@ func (c *ClientWithResponses) TerminateVMWithResponse(ctx context.Context, id ID
 		return nil, err
 	}
 	return ParseTerminateVMResponse(rsp)
+}
+
+// VmWindowsWithResponse A VM's reported windows in the order they start, each with its reports by oracle and, once a quorum decided it, the combined value (docs/CHARGING.md)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/vms/{id}/windows (the `VmWindows` operationId).
+func (c *ClientWithResponses) VmWindowsWithResponse(ctx context.Context, id ID, params *VmWindowsParams, reqEditors ...RequestEditorFn) (*VmWindowsResponse, error) {
+	rsp, err := c.VmWindows(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVmWindowsResponse(rsp)
 }
 
 // ParseHealthResponse parses an HTTP response from a HealthWithResponse call
@@ -19973,6 +20641,125 @@ func ParseInviteOracleResponse(rsp *http.Response) (*InviteOracleResponse, error
 	return response, nil
 }
 
+// ParseRemoveOracleResponse parses an HTTP response from a RemoveOracleWithResponse call
+func ParseRemoveOracleResponse(rsp *http.Response) (*RemoveOracleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveOracleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Committed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Admitted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RemoveOracleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RemoveOracleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseReportResponse parses an HTTP response from a ReportWithResponse call
 func ParseReportResponse(rsp *http.Response) (*ReportResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21338,227 +22125,335 @@ func ParseTerminateVMResponse(rsp *http.Response) (*TerminateVMResponse, error) 
 	return response, nil
 }
 
+// ParseVmWindowsResponse parses an HTTP response from a VmWindowsWithResponse call
+func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VmWindowsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WindowList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers VmWindowsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers VmWindowsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17c9s2ujD+VTD6nRlLe2hZTpzsRp6dM06abnN+cZKJXXfmrbISREIS1iTAJSDJ2rz+7u/geQBeRFIS",
-	"favb6p82Fklcn/v1e8uXUSwFE1q1+t9bMU1oxDRL4K+ziWaJ+UfAlJ/wWHMpWv2WnjEyEuxGj4g/T5RM",
-	"iJwQ82OcsAWXc0ViOmUtr8XN2/+es2TV8lqCRqzVb1EY02spf8YiagbXq9g8UDrhYtq6vfVaH34wv8PX",
-	"MdWz7GMetLxWwv495wkLWn2dzFl+pP9K2KTVb/1/R9mmjvCpOvrwAwz9kUdcl7fENYsUiVmyaekhfJuf",
-	"MGATOg91q3/c63mtiN7waB7BX+ZPLuyfntsjF5pNWQIrOefThJrp77pbdkOjODQvRnx6eNzyKk7yF1q1",
-	"2yXlmkxkApfmyyjimrRhePjF7qpDzM2KcAWv0iDiSnEpiJbwVsSiWMqQtCc0VMwjL3ovOjUHZ+arPjfc",
-	"k133WMqQUdG6NSs3+2ZKv5UBZwCM76NYr8w/fCk0E7AtGsch9+EUj/6lzN6+52ahQcDNIxp+SWTMEg0j",
-	"4XLdnHL8L+ZrnLJ4SELqGRdTz5wCFYSZ6Qm+forQTvWMmB0qspxRDb9R33xNuCJ0LOe6hTtRsRQKd3EW",
-	"RFxrc50NNrIJri9vvjJlzrJiC9ROVroycyF/h4PonBKuLQwooqQUZC5CphR8ELJgyhKSMLNrZd7kgpgX",
-	"x6H0r1u3XustDb7iTT3Yjt4niUy+2kOr2lZEw4lMIhaYq+FiQUMeEAsveF1EJ1Qoexm5jUy4CJT7xCz/",
-	"HWz8qe7Dd7MRKgICczC7DDEJuf+EZ0hJMg+ZI9zpPU/migXmntuUJCwO6cozwD8XdK5nMuHmqeJTwRKP",
-	"CEl8GlOf65VHut1u55SMEtj7iCi6MljBEuYRPjEDLqki6f7Nnn+UyZgHARNPt2mzVS2vmThQRPkyZiSQ",
-	"TBEhNaFhKJdEz7jCrdMA3yRSEEqWCdesY2FrycbAJczhUUMlWEJkwqdcEMWEhtMbfYYfRjC2mVbIgB0o",
-	"IpeCCIBaOCvd9WWihvi1GsEEowvmH/7ItD87vOCajYifSKUOVboCg3+jn6TSI6AzQILSObIdKZYsGGl/",
-	"+EJoECRMKaY8EkqfhjOpNEAgLsH8qUaEJgy/CTrmej4IzRJBw6cESWAKDibNbk5hs6GckhlVljdpykNl",
-	"VvhJ6h/lXARPt0IhiZr7M5IwXyYAxJdSfqTJlD0tDFtaR8YyWBkYkAuW5KEMBRVc3jkVq6dbXboSn4Yh",
-	"Sw4USahmuCAvW6cvhWBAnZWBaLYweKN0wmikiBTMgSxpGyHF4GGHRHRFZjIMEAuNFEm0lCSiYuUORJEl",
-	"1zND/gF1teHKHLEBmcQkkVF+/JbXmjEaWHH3K9PJ6rBG6FXMl4Z5aEmsOFMvmW2U/Myh/ezo6X/Y04Iv",
-	"HgMeD5BnOA1zRowFLCiexy+//HJ4NtczJrRZEQB5/abXhU+7zwXlIR2HT4whQAp9KjJCCKRdyCVpK00T",
-	"DZKdT7VvZDwyjz1CnSQMYKOlvAb4CqWVAbkG8FOEKgS6jUBMQVqCqVUHxEC7fhACpwljkTuJTVJqnPvp",
-	"e8seJg+5Xg2jGOUFIwpRjSD2+qRVhjjPnLuaRwjVa9dkDs8PuUA43HTuF5pGsfmA3cQ8YWpIqzSLGTP8",
-	"0ixbKhoiIzLyQkDGK4P6gtjPgQFxRRIWyQULSJuOgXtK4TP3iUyIW51RLdKdBlSzQ80jVtZ5PKM1VW0z",
-	"ojfDkGom/NUwUjseXMwEDZuddZxwnw2nfDycyXkyjLifyEafLvx4fpdvzYk3uEX7QTVMxIlc8KDmYcKo",
-	"RdgqzmSekSlfGAKDxBikShpW3RXe885rVprquSrqvkbIX1QCwlxoHhaObwPc3Obp+a+oeqenkMOg3MHV",
-	"XZhXgadroJRuJXdx30o6qZcRio9cNSUWYNIo/GPTGWck6TZdB00SujJ/C3ajqy01hTODeTZuI6cqbtxJ",
-	"GbAmIZ0qIxqOx3NF9A2hbkxLbNgpgetQIMienX/++dOl8kj+KoDkuHuIfU2+vLt0V1BNZLed2hfcX56+",
-	"brNB7USJUgGit4kqWaK0wwKLRGkrLERyLnQFRWryYUZAtp/IfTC1DkmLCy/iZKt4hpUgi1spETkqLGwZ",
-	"WPQTFnBtoMzwKR7R0NI8TSKjY70mcUh9o3dRo6jhDoiSVjI10oLRk9kN9TVpp3ILihlcgxCB106AtBza",
-	"CQ0zzCjg8YuXJ91Xr//6tzfHZmNUG8Wt1W/989fe4Ztv/90eDLrwr+/H3uvbzv/8VxWtfAv2nIbSSBwP",
-	"Z1TNqjmBIXBGFzFvOHE9byJGC1LFUtyQ5QeMT2e7suGQKj2EOYa1A25kgQB8O4Kk19I3u5PazEK0TmnX",
-	"QNtu2K7Fnkx5a152EwXuZNZUBdrvQjkPmt51zmy5E6umYSiNzrD1i69MyXniM1DpacwrL4PGBs1pWDzk",
-	"8i2s8S1nnmq0BvM85FToYcJimehdZcWZVJoFw8XOwiUPdqOO/5KNxHO0uVecjqEtQ5y0jK6+AYoDBQSo",
-	"T97JiOm3P14iPeKBR056JJRLlvhUMTJjNyTgU65VFS7EL+Kh068r57JWing+DrlPYsYSp4975KfPF5f9",
-	"L5+/XnpkOeP+zKhVyYpELBqDOQFtXNyAQtXUZom7Sszz8fCarQpvj1e6Er1BSWkMfla12fnmmsFbwuK5",
-	"BgV6OI53/KaZAA3GAqplMtz9rKrkaIDI7MDdNeWE4BRR84QjhfwCbmXHVIWq68dSS/8eXaBGKvsIwjQM",
-	"/HNs2NHdxWmaTOcgPOckaiABZA4jl6TijUidIm3edluN4QXJxbzWhWkPadf+3H/x+vWr19vFvtx6qk7p",
-	"B7QbPIrCYW0SpTPKFOOI3nxkYqpnrf6LV6+r9lJeMFfxfPcrrZt5h5nAgNZwAl8GrMImquk4ZH2SOuQ8",
-	"51vzyDKRYjr0Z5QLj4xpMDS6PtXzhHnWBBR4REs5DGkyZaR90usdnRy/7JwOBHqbnNUxMM+OO6dk4hxG",
-	"5oeXnVMipB5O5FzAGyed09RjNRfXQi7F0Hqq3Ihob/XgO2Qo+G8uFlybBzRMGA1WQ3bDlRHruVDzyYT7",
-	"nAk9zHxddo9DEHG9gYicJ38oYyY8EtJYWR+fgST0ECXzkKk1f1v7pPfGLJtqNgQTOWz2xRt7CM50Stqv",
-	"YL/cumTM373OQFTR7IgpRadsO4GBG83e/1YHKKmltRnAMAdkW025yMtAIN7dtVrcC05WuYXFHaysWieq",
-	"/psKxp9StO+tSSKjVr8FRK0HmryFjXyYhnRvmL8W5v1FdHjcqkLWRkrPdokSzgPFyqYKTrUsV3S0U018",
-	"al3Ip8RadCcyyQIkLOQHHAzCXCsWTkibIs50KmeGH9bCXfBMu6nxbCc5ZF2fgk88e9+10IPhOSUrAJj7",
-	"DY+TCoDEI6PBvNd76eMs8G92iD8J/Mv6d8uvjTDCBpRkGoZIJagm+M6BqlTrD/H/NQr9+wUPmPDZ27kI",
-	"wqbIC1R7WGNId/CSvxHDIw+ZnfLouFKtz/xKxbMETZbYx4QLu2sik4Alp0TPpGLOlGw9NKnHO5VQiWLW",
-	"cWNdB+ChSwW1RpwuqowQo5lSZFdhafmaISOPujSo8iTmRsrvvWqITAJXrCpqTQTsxhxZ4T3Vqow3K1oW",
-	"YMYqmF8XV6/ZSm1QGYdGRs9TAYXXkLApV5olDHmgGcUcGHJkdMkC6zZXJciUCaa4yl/ZZiqGkHZ5U7Vi",
-	"a4vZSKuU8/LN/Zld4tW54ewEYB+B72GWs3Y3ef2hAVimo9x5hJz0/kR68xrQZRrAuia4HQ7Xhsqdxi4w",
-	"bFjsNnnI7sXLiB98h+Bk0SCjYqVrrWYfKVw0u6qAGemssY3OR1j/Xl7JRoJuHbK7ywJCCr9CG4Dgih7R",
-	"krz45+uTw+M+wX1g2KCWGEhm6fPrk8Mx/g7m7TZEVo351P3S8YhgC8MPU2ewYBh/NQklXFS62HnqNkkD",
-	"cP92cvL6rycnvb++/GvvzatXL4oBuZVeFSRN1Yadm7qz2yCcDK1wshUvcPRUHMnBn12SO/Hsqjx32d/u",
-	"KzLGiZSThoAGUcql6/9obucrxFCHbMFCDLZBmY9OyDyuNqwZgX5I50I3NK7pm+ZfrdsQMNo6HWltOVVn",
-	"m9DlVt5y4Dw6hipCJEgW91h7BA+ij/cIxF/k5GwbY4riUJ3CsIOiWD6LOl+Fo114Vun2HKRVHeo/aNyU",
-	"1LkYrbvrvy4PYZMC/BOjIYJ6g7XlbKzCEJtfW/I6N3rNcuxXlavgSstk1dRaKTRLSjbrjd4G+0UVtqVU",
-	"bffh0vyGeo686fOr8zLXjyC/wO2rsKqqg6vR3HgAkbsovxqVjPohsJar8zVF6+zw/9DD/xg1K/tnd3j4",
-	"7XvPe/3ytlLvSg+xIUDnI8JKg/rOY1fm3WJ390LOFFExkmL/3t2JkOidZ91F9oKLNQtwW3WTVN6qPeFH",
-	"t+Bvwof7GvE/gMnx/vZ7VTbgozUTrI/ugQVxfFIyW9f6BcEo4dCEa+W8gaRd4w3s9FGtgvcimoZIwmLU",
-	"SvhkOeMhqu6wGADH1FCaiwmFIJ6QL5gHT3OqZjRX1gCQ52k5VSZTT8rHxoIXr14dv3GOiWu2clq8nVto",
-	"0n75Ajl3IeSwzjOYqQGVkxaOML8CM7U50syCgYdmdjej4I9rpl25fddAm+R+UysQFWrJkgb+Sz9sFIG4",
-	"MSoV7ai7aiQzqTQX02HIBWvirzffNImyrNEC0mkr3Eg8UZoc93o9Am+R9j/eX5KjxfERx0tRR995cAve",
-	"DGGwglAScqX7NgdlxiI0fpU+OcJZvV2JGXz6kQtWRc9grKGjahW2nkKeJ+7EBfVIBeuGH/ukcnu41v+B",
-	"L/5eibUQjsWZahb0aoO4mlz7jqGtZf5YEuu4UnMQdKnvsxil+wC9eAFyMmW+9VoLyYMKCdBraalp2GjH",
-	"jxTTCtjmRnfwvI5W6+e9jkLlWyzuMO/vD2tDXvOA+pAyFIWAvuyw11Ij2JRqvmBoiHdBonkiXH8nVgbb",
-	"jVI5I/nOUkhKLkuGWY7zOnC0l5FdUyXI/Ubh6UkaYdUkFMvm3DSVS3e7iQWXYb04vIvYCjdgrYQZ8LmF",
-	"IGBkm1gDwRwobEGDJxB0N/KGB5B1cfin2cYjbuEBo0kseyRACVtl806TgPLfOtgaR6w6t3Oq/ab2k3pl",
-	"15dKD2OWNCc/k4SxRpRHTibbz/MzvHTXUDxfJhUmPFCrSELFtULZcRcetG6xszo07Nrtpfr41tfu1lV7",
-	"mY+OxQgyj4DD53nzRyO3ipXudg593mzLkVEcsibjMRE0eNspTrvmxUHghUvm241zNs41uyP3L0ncuXCP",
-	"nMydnaiZyVw3/kyFz8IQ/o0RWTUy+J35f+YjtPKzRoRye6jK8sof+EYofXxE22SffTBke2ATV2rDJJl3",
-	"rYkWgLe9nUlut0/bekIlM6aWlQfySQbsTu6ETewQjGssqI+yJ2jD4WJKuCLpB1gPhqu1sHrIjpaJeZXr",
-	"XCxWWpfH5p6gQ3aY+RnLk5v3bHTLEgwENmamaPLCgSA7qmLFM6qIYkwQxYXPbLpUollwSnqET8BgspuG",
-	"tjHzwRk105AWtA6qmZkIq/5kk21Ldqgwq4eTXe8HrqQwT+7k01OrHg1vEs5sIY0eSFyQfcVQLFG8LoMX",
-	"MM2+QbKRHYxQIeRc+NnZgMdRSJ1B11Yp0skn7lryoJzfaCW41SHXo9PLHAZvcyzX08XPYygJkDx6+tXd",
-	"EqZqZAQbIL3z7Ph+si0L6TdKs8nkiiL0x0wEBnHaaTz4knJApYlMDFYx1fEIpsuQdpV7o+O5cgaFNIe6",
-	"DJvKXJkUJ1LZwZ1+dq6bIOuhPEt5rivt2I09SBD+bj8+UHfIJls7IjfRpgN4dEKQ4vAjyE2fnd75IBLC",
-	"b1WLwvHPR1YQNJ02yLql2wOCHGPKi/B1NR6yTdbe4+NDojNAPAoYPqC1C0wQTq6qKtRA2i6BHteqvFIS",
-	"fadsJYvnd6ieEHB1PeQyvkvlhYhFw4iP7/ClYHoYje806ZMXb9B0WgDBjJMlbMql+Dub1ydq1MXarS2m",
-	"EuogTOH3JRo9VHJ2k2zkTIC5S/JtKlfYpdffxOPTL7zwRyBgX/zKFI4v7y7zxTpilvhMaDplJAtePu71",
-	"ilU8Xj5cFQ89k3NFRaBnCmPQ7AqKBT3evOm+ebWtlMfLulIeXxkNmgYLhlSztKhEs8Qw+2mjoOOyZQ/y",
-	"LneOklyf1avYQBVUfIUs8ScqutbILVxrnG1YsEymJLRCufJlEjTTk+7kT21IWHe2tNq9WZNr0claVXEr",
-	"3XA1KOQkzibCNsocRcKy4Ime05C8+/Kz2s0iVRBCioOZR+TD0WdipsUDNVQHvMi7DZ6TUtYKJ7NIJivC",
-	"BTnnb3c0neXklvWQCb2UyTU5H3N9pO7ipornrWyx+TPJTVt1dwihzcRSMFO10SJpILiDAZIrW2Wkpl60",
-	"AyGiZMSgHHjZ3twARRoRyV0ybnmwe5bt9vwsneXI1hw7GEge0IB9t0o796yTspZ+ShVXJJZcaNWHQL0e",
-	"+Qtpp2sj/01edMgRadtZ4e97OGXX/a2bqplsuoVHF87S634E8ewiFQDuWG+sDEu2lOtwHm8y8yuiNA9D",
-	"sNYZKQ4IgkLpj2sFpUpUpdF8YwpdCuM1WbKu+myApU2VwdYNwtRTyWGbbLHQCWRTGYTKursTFlimdaBI",
-	"1kzEwxO2ab6kHUhfHV1+Pft0cfbu8sPnTxfdKOj0iVPNhmIeHaV/BEygd4QRNaMJ1l1HKyz6Jgx/XEht",
-	"o6djqtTGXOrdUeAqdUVUyS2NvChw98lcbLdx5vL/yo6Sdbk3V/mtDDtFrPC2Zc1e0qak3SqsVUHx8x1S",
-	"sFAfxZcrF9Q0b3Ysg9X2IiJvzVvAfoJqSflhKhDW+lICdpN7UpDb6nLX7pJ46JExVez1SR/Fgi+fLzAw",
-	"W98oaMagMFhxu7VhQ17sHUqI1KbQbkuSzQogrtfxMGdTDT9vZWNVOMui3lL+JZuneClwBeEK8pXTKkM0",
-	"Sitgk/SyzECkvYiGrliCR0rZw9hZA3Ob88s4Bqvh2i/3z/vexCv+VEnf9UT5bknZae2ih8jzzUT8A2Wb",
-	"8xg+Y0s61dKz4iCuCImr0WpzO4r0xFKSeRyz5NB56+6t2tS5Cm0UhlVuIhrg5UPIihSkTYlgywxHDhQ4",
-	"Ey2CPBSl3VgHYAO3L+plfXLx09nhi1ev3bm6KvgyWHl1h9iUFFYB2tV5QxCbSaU3BAxuj5XiUd1RFnKQ",
-	"d7FexUwMN6epyqWozd1xFWeeIC5xrehDMhcCjQPlO2VJxAXd3UNRafpaIsmBuyqHGAITzLafP/hqEHl0",
-	"5fHq/DHUxqvzB/RJLqK0SFFzz+LxQ3sWGyNbzjmgZvTFq9f9X3uHb+jh5Nv31yfVuek7eS+PH9R7WQXM",
-	"Rbtf5T3nY90eqMTRhiiJ51f86Cqfm/RwKXB39GQUvsNF8gVr1IBmRpMpaxREssGk4rJQbJE8qA1sS3hV",
-	"gf3GPOPfxEtzv140jdLuGvp8ktRDVhHJ+pjJeI3C7Z1dJJeDlM+/s5vYkIhX4S3aBORrALx+F1tcTSky",
-	"Pz7XTcnGgzNfBIB5wvXqwsxmDS6MJtUlDrHFGGiHI+S48IOfMKoZOTycyYiRHz58JYeH2IkxYTT4v9Bn",
-	"ceRaxYIFFmdI1zPTOsamX1xMpGsqRpES2XazqUgeJ7JaR7+cMfL1/cUlOfvyAR3x8D4Wv885UKRw/iFn",
-	"ybV++8zOaX1EA4Ht1LBc/dU5SajwyFwYMoVDpBCKJS2WtjmdXLIAnDdcdwdiIM7C0CgJ3MZH/e/F509d",
-	"8h5GhTK35pvR9wHWvB20+t8HoCQOWv1Bq9vtDlrewKk32W+3tyMb0zAQJzc3BP3oWQtg16wv4krTa6ag",
-	"HDOp6rPqkZPeMSl2kvMG4qT3ktS0zTRfnLiSzDb68w2p6j/qkZPjl9h0zWCbGfbFm3KTP3Tdvbq5Sddv",
-	"y423X/V6xHaR9Mir3stiBzghl53uQJyVa9YWepOS8VwTl0fkbDYWHvLdbwkNlSQ+TRLO1EC41qd921dv",
-	"veUpXK6hAHivMZ0y1ScjKPs8Iu1jG3rS81z7ZfNXh2Bj6qx/ii3EMIJfRgBKA4HNuD1SrtQwkWEol5AO",
-	"QKfMw2j9SCbuiQOtkEPdEYxvoeOQDQSUwPSIkrlBbNdvrOICda0VXjJ0/DIIBAsmesl9LEETcaXggWAD",
-	"AYcNxbVZgEuJ6RSCaTCxAxHA95lSWP8C+xKaYXP0ZK2dakT9GRfM3JQ7uTY2NoURRoQLM3P6jcH07r+U",
-	"FH0SShmPqX/tEaN5krTX5CluKpeVgl4bWIwF64HAJbUryRvSNCRnHQ/7wlJFRme2DDmQjj55C9SNYEVg",
-	"GMIWBO4OBF4MmG3Br6HoiozeYQfFw8tVzPpkvYniCPEWLmbJFet0yVfXGROObsnGAwGgZwAk37oWodI1",
-	"AIYC664RdEWjWtv2GsK74SdvICAIXtph3KRgu4N+s5u61HbJZdazMYZxByLfXtGMXeyv6LoxQs1WGoZY",
-	"I912+Eq7DaRXmpZVB8/T2ZcP3SgAoLd9rg0WKkMcIAgSD8NKM3BUhfZLp7nAsfKr6zFeA2HfJm0jTHRO",
-	"If4Av/v64zvy8uXLNyQLTDCrANO2Tisrp6yqlfM6tY6dxQSa5rRednvdlxg0NgPefDSDZJX/mH9Pq6oH",
-	"n0HukSIver1cXaY4kQb/bOtK8tPl5RcgGxZW4NIMDcQ6uVwZgpMwoaE+P5RsEubzOJFjprrkE2OBShG4",
-	"24Il2773QavvSuytdUl/0es9WL9Ql7NTbhSaNug0J3nSe1k3Urq0o6xntfnixZvtX7gOvLde69UuM+Q7",
-	"puaFrlb/129eS82jiCarVr/1i72RfLeN4s213V2AcRRC5TGBovXNDHwUMZ1wX9WCh0HJLwnEvTBD4NiN",
-	"od2u3Plapw8ggsO/jLCttG++Gk+0+UExwx/LF39up99682biozikfO3OS/1mq6w+6xuw2gjc9/FOt5H1",
-	"6X3GQJKCRW6/9n49gleDddTSi6mGCQjD3JFiGHESUz01Uzqt2i78HJk3EoVP5+bBPMZPMtphF2Qor5WG",
-	"QSBWICIb6Q2JksHSlfCVa31ulD4m1FxhgqiWccwCpD5m+bwR+cFg2UekPjhBBXSmx3JqJZ2ETULmY/wW",
-	"HNCBcmeLNt4ngr/e9vfT3vCPTdU2A1A7ve8aErc4Pkq1rnpCd5Z28wfnU/oB6gYR1Vb/m/AQY1m4sJIP",
-	"2qDYiiyNxO9y/MtQdpYtwgbWQFRMq//r+lqkCFeu5QGoERA4ZAs7qszyJROSM34Y0tj695wlKxfw388K",
-	"ae4EppjN/r1ypDToOhtql9zG6gmz3R99tF3qt76IHdlvvz0imhYb7VagK02BJAdRgJE74MtbGjjHxXPm",
-	"PE+C+SmuZ0hB2hcfz1RnK2LlkDx3Cd/AhK8qEPsi33jcpq8roB9Gb7RFOW2FTrCAuDYjqNICyziFJOCc",
-	"qQTrGDjVyDz8O1juRl1yVh9G/C/ma7VmPrDMNCVqaN4BAcraEki72pbQQYUp60jGlYuIS/kvKncxTfTK",
-	"aq9cn7qRuzwYYZkHRXgFwfqCJ36WM6quka0tKPsLNaj9DW2LTGkXiPOwyJoiVdGKqZM5u60mFpuB9V1a",
-	"p/3Wa73ovdj+xVmQffCMSUHvZPsXn6T+Uc6FneLNLqclJiFH8+rJ8cudiM1HmkzZ70IuyYzbv367/bYm",
-	"YxvkIFTkMDCnC6Xcmlr005K0a9uWd+qoWkmAgUqqG2TzbGyICvJlEvRhBZwpz+bceqAdcp+R1MVhnqE7",
-	"A0yyHlp2Xbt0ZP4bRJoyaQAZwvZWsCIEx8j3PILWiBPT5LCifdTT8P46JZLme+M/W5R95uz+s8gfZCOY",
-	"P3INN/vf/3ycvoR5trPpgyJgc+H9URn8WvPWW8vf9+x8z84fnp1frnNuS21UmcHnZWqnlHjElg2yxvNY",
-	"KhpW8Xs7bEN+f2Rk9z3hC+xenynVqwZL9wpn6uh9FGtbrWpPxvZk7AnIGCr9O9GwKnJlPt9GqzB78ug7",
-	"2v5vN7qSsHMimXAWuiCaXMiFJRfQQJzYyANY7Vz7MgK7G6M+JCkYOpLv5FkmFG9tR9btBCLNJKonEo0i",
-	"ZR9VT8Ft1ego2IX2D4bvz92CWQXBpSR8TGOph98cjhV+TrEM4852dF8UEnBtxFrbpsl6WZcjDKmwxQpd",
-	"Gm0HuHeA+FdGq3e4jqamwOdk5octbDfx2xPfm/fvgRyX1cDoQUGKvCnfHvYauB/N48Cm2VRLvhgeVSxO",
-	"G3Aa2qAttkxjgNKgMRtkA13qrd+ZayKFBwKqnGsIYYRYtDL0/wzreWe9as/IGg5LwtXt7eF7yfMZSJ6u",
-	"NKZKmwYaBGVLqK6RomW72LYQ8b2znTBstoLjaDkD+DVbKc+asT3i05j6zrbtQrBpGEqfQpKpYc8eyWq0",
-	"wHv5gto1bLExSfjwwxNwujphEWMD9pLfvYzZLsBiB3C1tUw2cDODQ1DCJAusvWZo1HFlqRFNXENnw7EK",
-	"hfMP8iHsEDAEwTO8gpWd4WruDrh7Q8meXf1x2BVUdidaEiglCxaTrBlskUlZPN6RSx3Zcum1WP8Zo70Q",
-	"10c2MXQEnXP1jOE6VqSddb/tGIw3Q0NJEcjIKDSgHRE+gVQM4Q0EtOVa77WL3WdyCSUFGX2UvTnUOhza",
-	"lLkRxptkDwfCt3HyquT5PlBIydIDLbTX7ZKzfDffTPAO+YINRG6lXKXpCGA/Hgmph7YW/oiM2USi2Tgx",
-	"irWlmRGLYilDDKEvEj2si/9b0LwH4efFsv57AX9PMX9DiolYqAqk8kChxCIt1aLuZUOu1ukoDrArGUUz",
-	"1d4JhgHr0V502xOiPSEqim5IIgh1fbDW6A0+3kRvILtwk5F9BHlI8NohJiGOitnLBwpTFK3BUcglmBYN",
-	"qqfCVpo95XJSRx+p0ofvYdQPP4ycl6xtqZBN880qaXa65D31ZzYZ0ih4Ix6MSJtrNRBudI+MMKMU3VuY",
-	"UnqIP7kE045HRjAIfgy16DB9chRQTUekTQWBdRla+r8Xnz91ugPxlbmsTDHNZwApTXiAzdrShF8ol5zL",
-	"oIW6q5CzeWqkVPdgINJcUPPQJtDbZE9o/NYGIc+mCMOBmm/tWUOAeJBAEpABhLFBpIEwW8Jq132bvwrv",
-	"D8fzyYQlZvdQkwvuEbOPLYGmws5t7nYVMzKa0ng0ENjFzhwNRnb+g8bdtdvrk/Kpj8zK51Eqced3B9BD",
-	"9UDY1Kn2qDfqZ9ZqGQaYVxUGnSqB9v2iQUIJU/bEYFMK6htH9FAx8zEca8JiRiH1u3NKRmkRrhEmwDBl",
-	"l5496f5lVJN6Al7RLYEWFau0NwrHwhUWc6kaHsu/N0prqZ8NvAE2NznNtGk74QXr1npESw9oTeJVpuB0",
-	"HjQHp7hYhJ+UhnBLZaCQghFW/JBnG0nrHYiAFGCzZoEw6s4LhMEKmUJIrrLx1udsOu633bJB81S4qEKV",
-	"bZ2AsnIClSRzeJcifzv3byyUDsWG16chkwQUbnPVUrDPk1qBq7CrWoHLvfUPGrduv9XYaXHqPrqOYTVG",
-	"R0f6zEH8LlBoZDaGNKG0W0nK/mhezXvZcS+gkdshlGdwzFs6Km2Fevg9JzlYSSEnOdg2/nWyA3oqS0VH",
-	"tJz7s7RwlWfrpgZEsBvzEFWFfDlf4E/nLLkO2UDEiZQT5eIJuPDDuXL+CtQqvELZSVBFEF3R928e5jqx",
-	"MiNACMYCFvRtxR63MbJgCZ+syHgugpBB6QxyeOhqedv/d7H+hD9j/jW4VVPLzkAYNt8lUHnhx/c/vP96",
-	"dvnh86duFBA8p7E13mCkTa4WRERXoJUZsU5GrskBFIfIuXLBIqcyQaRYwNTmO1XyT3tv1YFCVUxn91DC",
-	"x3TtuIW/hfuoDQiyT/cRQU8c9JCiDd4AhroZBAc04uYrIicTSGjIUxULjSld4WIhua1NuiXwx73qOUZn",
-	"rdXVCcNYeWcE74ww417X5l76YXVK8we3umee0Pw7Ck6yR7o9PCmFjH2A0j1w9UOKNBtBP4ej6bn/eVOO",
-	"7RGQMQ9tpNVMKrAGpCWHyZjpJWO4Gr2ULgpxHhupZgReqZFHIi7mymYecqZ2Tk1+Z27F3t3zCsSyi9r7",
-	"aPam0ac3jQJaVPliHcZqCRH3VgRI7aPuMRC7TjWxWxNItuYhuzFTMjPhidIEkqo8VGah35YhGxSriaVC",
-	"U7tYRh91FTSQqc4pGcEgQyxDaAvZGUqTyPl0Rv7xHlucFFZ6BJ/USjAPm7/MxeLJ85fdRmoUAe4e78X6",
-	"+4R72WO08GtgKsdGM1VyR/Q5or7PYr33aUI8GpzFA+LjPrFvz9n/sE5PiPp0jNwjSEjAGOz4bom54zsN",
-	"uPtRwFU813/OmAtQdBJGlQtCsz1gU3+nPZyK0gz44FlSsocpzIAb3Ks4e0L47AihxcrNlNC+1IQUgvqw",
-	"gxE2m/ZAFXSdkpjYT40mWGdi3f7Ek5w1hYnAw2jg1FZSq8t8hKU+iULzOzWtih3Mq3jhe8fJU2tYzRGJ",
-	"tDcj0qoKezbjPkS7bCxkYAstWqsmxgXJyYSheDFJGMuyzHwqsPq9BpHCdm0jVF3bph9CLj2SUHGNstRM",
-	"zpNwRXzzSQzCjUtEOyVm7WQqiZZod+XTWeENu0/7OJRLllQaUM9hhzs5PbFT1y61ECpbf1UPmjX8f+CB",
-	"s/ZrDz502v/sXiOvExyf8dAArxVooUIfXPvi3ZefDw0seAYZzs4///zpkoT8mpFet/eqxj8W0ZshDDFc",
-	"+PF8aD5vFoRFiaYYsIfgDF0nfJokK4/8/3+/Os2FiGHX0xCakyLvqIwDo9PCCtIeRjWNL7NeRUqvgPuY",
-	"I25VHh12VZckZHQBZUIwkOfq/CDtSACYVxeaxW78cB6wZv7Ex2RRgJZ1zAlyW2wv7311ggdy1FsKDg55",
-	"LZFOU3J1jkR5zJS2huu2P2M0ZiWanOckEU2umc7xERcmuWvhjuyDh6s7fp4tYjc3PYRdHqhHDbzEYAAI",
-	"c4XuLLmIgN+klLkwFPvXVq7INJpLGHaYM3Iw/tv1hIK++sJnYciwJX+sCp3f6ilsWm+J6jQuvGbPEPpc",
-	"zW42NNLbMCUmzNXMBk7ZO832O1ICUmzYrgLksHdPZu9BZjMC1KC2e+7w6wMt0Ean5iGExNqYAVf5pdgh",
-	"vLa8ebq65xVHkC5rb2bbm9meQzkXxBbIs4LMAhCSOMrXmDgvsKqgzZ5wRrcUDatqnRewvCQ0bavyksdw",
-	"V+nl6twjqGGDJh4wpbmwqnGu+abtfelioG1sQVqhTWkWb5CkGpOK9MvHrviSLbFOgche2Buq7mOoinLA",
-	"0ACc/8w+f/LOmcSMrD9j/rWRgjFXgSULFInBt5ZhbV2gwAPh4j4oYM+k/zhMOg0DKHPdALOJPItrYEKy",
-	"2NiQgKHauw9agjhkOIs9LdrToj0tWqNFBsGChC6L1Ijrrcp+HdmxRrg/bzQSqjUHqpRtgXHbmTaTE58O",
-	"FHQ1r4gWeGfPc0+89sRrT7zWiBdaE6wTBl2KmMJZoGTORQBlXpI5OG1YwhoSNqQWe3kKC1uZKfYkaU+S",
-	"9iSpRJImc2DytbrdFrpjRqv3Q0N2i2YReLdtdBOW0eqnBbwJR3NNoYJ3WqoIqYRHlmn7bq5scScOIZoC",
-	"HKe4VnSvp+UakJZgGJWlTWbSXGkKIIJeKuKAdXnBEgV1SKFgq5Bz4bPAEDBb/wvHw5UrEhhyqWZyqcgo",
-	"XU2fINkD+sUFoWTClsRWPK0qGPEJTvERLbhmgo0RINim44Dgfe7djHmMKR4OFqa1UEgUwwIhUW2beDkG",
-	"M2Sya7RG+j42oT+EyAacOXdTUDMqIFJs6azyOZ3999xcxe1iu3s9O+29d/2eYN8IELnolPuvZJdRxoat",
-	"qb7uzZwbLscySs42rNfoG7oPcnQ9Kjy7hgrpwmqIs0yf751r93GuyQwAdobQO/VXcGJN/vJAS7E1xh+i",
-	"xcK9oHmvxOyVmD9ul4W0r0mKe2ncSPpLRbuF7bRgW9OFYicDsrWRQZd8Fj4jkYTiVVSUuybgMmk4EHqW",
-	"MAVlbK2cWFCnHBtulzboZRRpZP475AG2gbDaCtES6wWvS7kiIGolfFuxEHSpU9CxzA9OiWKqviHCb0Sh",
-	"HpQl73sj7Onc84uWowXpGHC7TOHKjRC2E7h9O4T1dgh7MWtPfvbkp7ojgtgkYNm+CKdEGhHHtQPONHhF",
-	"Aq5Si+kWKjWZ7G4/cy0iA8w1VKRdSJz1MBlSecRMCNYz3F6dAQ3n/l1bz8wWdjCd4U73drN7mBm+rAEf",
-	"2MTW2zmmCX1/xlKfWRtVwZY2HThhcUh929Q1TtiCy7kiUlTUwbEHDCD9vHJrYEl7TWHPqp+eVVukqDIz",
-	"IIJl7Bn+tCxyU5KxjJmgMe86HKitWfE5ZuLsywfykgTSn0dpFwyuyNmXD55rINElnxgLDPNH8lTBaHHG",
-	"+3pBbSKpHEP8S41Fvbzo59xTIgOBNQEN/M92/bXux4T6IdvZ+YhvkzYPmNAcCoM4Bw+KfrFMNLk6JzFL",
-	"IJFX+GybC9Ku4HctQsEedpCh7F73QtR9nY8WECFWrhLqKtyN9vDXYX+7qxHeW3M0XrPVXZyMMNTDFsqK",
-	"EzlmT1771+6kzidpn94ZaP+I/kV39zsB5IN0bscBH7J1+8MB8L5U7l7E/nO2drdYmUndKZaWfI4bKcQ2",
-	"f+NHfs3Il88XWJq+3B7+FGx0OLlBeyFzwY/XbNWt89w9Qxqwb3W+pyB/2FbnqQC63ufcIm+x0bn9scLB",
-	"t05NUHBuJACDpG0bix2ovMBNJMQVkCUXgVxi1PTSpbJYg2HAfB6A9bNSxvgKwz+sdJyw+MllY7uPGtk4",
-	"sU/30Xr3qtmag7wcWIodxOysjt6WzpmFGBoE/7TkaValz8MCqaBuVsK0m+wRIe5CU5D4NwXxK/vOPn4/",
-	"gyS85y0XvAmWbF2/TSZQf0bBAOZSTzQ21+bTmfasz0TzCEsH0Tg2otjMK8d6ZTQxtTe4cqOp1FaRcnvh",
-	"Cg8+JuyZGSqgLtv52q4r9pvtYQ+eJaEAzoprhbBUa8zVN2qzuWAsgxV2kbfdefOOPWj5i3LFyMkSh4fm",
-	"RYjtH5E44UJDi902tMLFSo3QMk9gk93Lr2efLs7eXX74/OmiGwXg3mdmEiw3DL2Lxgmj1/DRVMiEBV3y",
-	"i/NEYqThBldkRTDhxXwccf30vr4K+lo+UqpcC+UFS8ZU86gKTS4rPz5Ya8KsbL9tqGBIE9YnFFwnBH0Z",
-	"ZPR90DL3O2j1v3e73Vtv0FJ8Omj1B61utzto3Y4GApPTRua1EWlTcnlj9t2B0khUSMF9GuKg7Wu2gnul",
-	"ZMJvmLXee0ZHVDH1mepYAQ8GVHw6Ilzh/Y2pYq9PCAtevHp1/AZ2RvU8sU4E8z7siLQrQQZdwNxsFspA",
-	"C6ltg+qBwLJNh0z4ECOizRGkfwcpdAtJQimMvJltChBI2YTGgLRPej0S0dCAsKt1MBB4u+a9kE00FDGw",
-	"DnKwMlMlRR8L0cE+YRcbUIUFCLB7HXKvQz4cT0CCV0nCc4wh96sqMIjNyt4vEJdBC0SsEKJB2o6HcxGw",
-	"m7wA0/FK+l5EA+wbrEl7ZJB0hHEgEVOKTtkIG0LbMBBX5bjjAatz/eMNUrsO9Y4N5ghjWeK5vNlWczpN",
-	"5i22fCTtkb4Zoeh18dPZ4YtXr53jM78YLsiM3XSITMg7GTH99sfLAwVSjHu7SMUttRuZN0Ydj4ylnhlC",
-	"nlrm9I3ZvJ4nIs0Vba7xxlQbEGv1W//8tXf4hh5Ozg5//Pb99cntfz2x9nt5U8XkqiN+NoEMggGc3r4n",
-	"ypOSmLMcvudRxKi45koM6oBDH/50SAAosJUELbgMG5Wnv/h4RrKPmpaodz3UymTiKlvI7p3kqdYJH89t",
-	"SYFHqh//NAXyf0fhFelVbY+wyIHXPsjiPlJGAeu2otcmE0k2zFZDc2HWvi2ChAzZGsVB3SxgIT7OlVnO",
-	"bKyWWjirM/jhAucgp6FebaAKD2uFXnD55FbobCs1BsFF9sKeV97HFl0A242oEO3K9a7OVV4quhZyiVhY",
-	"H0h3Ff2+g+iuzreT96vzPV2/t0WxGrbWw+UMrP45cxBKrtgx86ULsQK3p1wK23VvJpU+RdNsrs64qy1e",
-	"5Q6acqVZcnX+vNITrs73YQ97k9XThz18BQGSUEj3uTrPil8WEFAuhUrRTWWhDouIJBahOiXSlfHcbT09",
-	"AKddcC/gtgczeVnnTI/wyPAgqHugaVUP7qvo2ZUOujqvk/3Mk73Qdx+hDyj4Rog7mnGlZbLa6B2+Okcu",
-	"hXU0SlWWDbzho0IV2BkNPCLDIPVRo7KEfI9oSVLmllABg8xFANUJuT/LlKUqIP7JLvq5wbJbVy1AHyji",
-	"DnwP2ncGbecBuDoH0Gkb0WYdKq3zzzzKin4W4XE7blixshYxSqiQakbIJHwJxefA3s4jRkZUj/o5UwG8",
-	"ZAZBzR9aFDv1P0UAIzZOZOJXkPOfpNJn+q6FHaqMdFRvtBbs1PjwcXuV40nXoVjpRqruYW+qf2J0NQQd",
-	"Id4CO+Au1YTCfXj11H8rjqb4voPRwgaElkhFkSw4ndBwPTCoW4oNPRQl+u3hFSkcN6viUR/ShT1O3ZXn",
-	"ZBZxe91uHMmua4+DTx6O2ggNSNvC/YHKvwKDjFfw/636zJFmScQF/TN3J6k863xnknXDzCRhVVaZS3eU",
-	"dzDL7Cs57U0wfwQTDAhz1DYdKVlglJZxzAKgAlMpg4INJqVEFURrbRUGVdYW4sqf//q9NU/CVr810zru",
-	"Hx0dv/hrt9ftdY/7f+v9rQfIY8euUhewbJRWLJz0ScgXTDClPJIwGnD8Z8R0wn3lsrYrQqyFrbNv5XUI",
-	"ri075C9KcVdZRDYQNuV0jzBw8Tx2xEJIRHlkCATVCaORuQNLOtnCXHI2hv27/PX7BQ+Y8BkZz0UQ2qBT",
-	"PuEGGoicTEIuWH4YfLtmGYVzcUVEbcQ2pjGqtTCHqiV93aFCfTZMvjj7+khXPNFzGpKI+jNznzb6lEFp",
-	"VLYyumo+GqJqiHMJHQivzhUZM71kzHLA3EYK3ddL3SqwXpiZGOJPDiN6bZSy7GssklL+8sxJ3Iq0Lz6e",
-	"qU7tAlLZvHIB6E4EwOVJRQaM8tajZTBiNpeB4o46LUSxPskHsZDcZ+tn5CCcG4C0kJO5we03gKM3hyA8",
-	"HO7Z1Z5dNWJXt/8vAAD//w==",
+	"7L15c9u2ujD+VTD63RnL99KynO2cyHPmjpOmbe4vTjKJ6868da4EkZCEYxLgASDJOnnz3d/B8wBcRFIS",
+	"vTVt9U8biyTWZ1+/dkKZpFIwYXRn8LWTUkUTZpiCv84mhin7j4jpUPHUcCk6g46ZMTIS7MaMSDhXWioi",
+	"J8T+mCq24HKuSUqnrBN0uH37X3OmVp2gI2jCOoMOhTGDjg5nLKF2cLNK7QNtFBfTzrdvQeftD/Z3+Dql",
+	"ZpZ/zKNO0FHsX3OuWNQZGDVnxZH+Q7FJZ9D5/47zTR3jU3389gcY+h1PuKluiRuWaJIytWnpMXxbnDBi",
+	"EzqPTWdw0u8HnYTe8GSewF/2Ty7cn4HfIxeGTZmClZzzqaJ2+tvult3QJI3tiwmfHp10gpqT/JXW7XZJ",
+	"uSETqeDSQpkk3JAuDA+/uF0dEnuzIl7BqzRKuNZcCmIkvJWwJJUyJt0JjTULyJP+k8OGg7Pz1Z8b7smt",
+	"eyxlzKjofLMrt/tm2rySEWcAjG+S1KzsP0IpDBOwLZqmMQ/hFI//qe3evhZmoVHE7SMaf1QyZcrASLhc",
+	"P6cc/5OFBqcsH5KQZsbFNLCnQAVhdnqCr58itFMzI3aHmixn1MBvNLRfE64JHcu56eBOdCqFxl2cRQk3",
+	"xl5ni41sguuLm09M27Os2QJ1k1WuzF7IP+AgDk8JNw4GNNFSCjIXMdMaPohZNGWKKGZ3re2bXBD74jiW",
+	"4XXnW9B5RaNPeFP3tqM3Skn1yR1a3bYSGk+kSlhkr4aLBY15RBy84HURo6jQ7jIKG5lwEWn/iV3+a9j4",
+	"Y91H6GcjVEQE5mBuGWIS8/ARz5ASNY+ZJ9zZPU/mmkX2nruUKJbGdBVY4J8LOjczqbh9qvlUMBUQIUlI",
+	"UxpyswpIr9c7PCUjBXsfEU1XFiuYYgHhEzvgkmqS7d/u+UepxjyKmHi8TdutGnnNxIEmOpQpI5Fkmghp",
+	"CI1juSRmxjVunUb4JpGCULJU3LBDB1tLNgYuYQ+PWirBFJGKT7kgmgkDpzf6AD+MYGw7rZARO9BELgUR",
+	"ALVwVqYXSqWH+LUewQSjzyw8+pGZcHb0mRs2IqGSWh/pbAUW/0Y/S21GQGeABGVz5DvSTC0Y6b79SGgU",
+	"KaY10wGJZUjjmdQGIBCXYP/UI0IVw2+iQ3s9b4VhStD4MUESmIKHSbubU9hsLKdkRrXjTYbyWNsVvpfm",
+	"RzkX0eOtUEii5+GMKBZKBUB8IeU7qqbscWHY0ToyltHKwoBcMFWEMhRUcHnnVKweb3XZSkIax0wdaKKo",
+	"YbigIF9nKIVgQJ21hWi2sHijjWI00UQK5kGWdK2QYvHwkCR0RWYyjhALrRRJjJQkoWLlD0STJTczS/4B",
+	"dY3lyhyxAZnERMmkOH4n6MwYjZy4+4kZtTpqEHo1C6VlHkYSJ840S2YbJT97aL94evpv9rjgi8eAxwPk",
+	"GU7DnhFjEYvK5/Hrr78enc3NjAljVwRA3rzpdeHT7XNBeUzH8SNjCJDCkIqcEAJpF3JJutpQZUCyC6kJ",
+	"rYxH5mlAqJeEAWyMlNcAX7F0MiA3AH6aUI1AtxGIKUhLMLU+BDHQrR+EwKliLPEnsUlKTQs/fe24w+Qx",
+	"N6thkqK8YEUhahDEXjzrVCEusOeu5wlC9do12cMLYy4QDjed+2dDk9R+wG5Srpge0jrNYsYsv7TLlprG",
+	"yIisvBCR8cqiviDuc2BAXBPFErlgEenSMXBPKULmP5GK+NVZ1SLbaUQNOzI8YVWdJ7BaU902E3ozjKlh",
+	"IlwNE73jwaVM0LjdWaeKh2w45ePhTM7VMOGhkq0+XYTp/Dbf2hNvcYvug3qYSJVc8KjhoWLUIWwdZ7LP",
+	"yJQvLIFBYgxSJY3r7grveec1a0PNXJd1XyvkL2oBYS4Mj0vHtwFuvhXp+W+oemenUMCgwsE1XVhQg6dr",
+	"oJRtpXBxXyo6aZATindctyUWYNIo/WPTGeck6Vu2DqoUXdm/Bbsx9Zaa0pnBPBu3UVAVN+6kCliTmE61",
+	"FQ3H47km5oZQP6YjNuyUwHVoEGTPzj/88v5CB6R4FUBy/D2koSEfX1/4K6gnsttO7SPur0hft9mgdqJE",
+	"mQDR30SVHFHaYYFlorQVFhI5F6aGIrX5MCcg20/kLpjahKTlhZdxslM+w1qQxa1UiBwVDrYsLIaKRdxY",
+	"KLN8iic0djTPkMTqWC9IGtPQ6l3UKmq4A6Klk0yttGD1ZHZDQ0O6mdyCYgY3IETgtRMgLUduQssMcwp4",
+	"8uTps97zF3/7+8sTuzFqrOLWGXT+97f+0csv/9W9uurBv76eBC++Hf73f9TRyldgz2kpjaTpcEb1rJ4T",
+	"WAJndRH7hhfXiyZitCDVLMUPWX3A+HS2KxuOqTZDmGPYOOBGFgjAtyNIBh1zszupzS1E65R2DbTdht1a",
+	"3MlUtxbkN1HiTnZNdaD9OpbzqO1dF8yWO7FqGsfS6gxbv/jEtJyrkIFKT1Neexk0tWhO4/IhV29hjW95",
+	"81SrNdjnMafCDBVLpTK7yoozqQ2LhoudhUse7UYd/ylbiedoc685HUtbhjhpFV1DCxQHGgjQgLyWCTOv",
+	"frxAesSjgDzrk1gumQqpZmTGbkjEp9zoOlxIn6RDr1/XzuWsFOl8HPOQpIwpr48H5OcPny8GHz98ugjI",
+	"csbDmVWr1IokLBmDOQFtXNyCQt3Udom7Sszz8fCarUpvj1emFr1BSWkNfk612fnm2sGbYuncgAI9HKc7",
+	"ftNOgAZjATVSDXc/qzo5GiAyP3B/TQUhOEPUIuHIIL+EW/kx1aHq+rE00r8HF6iRyj6AMA0D/5JadnR7",
+	"cZqq6RyE54JEDSSAzGHkilS8EakzpC3abusxvCS52Nd6MO0R7bmfB09evHj+YrvYV1hP3Sn9gHaDB1E4",
+	"nE2icka5YpzQm3dMTM2sM3jy/EXdXqoL5jqd736lTTPvMBMY0FpOEMqI1dhEDR3HbEAyh1zgfWsBWSop",
+	"psNwRrkIyJhGQ6vrUzNXLHAmoCggRsphTNWUke6zfv/42cnTw9Mrgd4mb3WM7LOTw1My8Q4j+8PTw1Mi",
+	"pBlO5FzAG88OTzOP1VxcC7kUQ+ep8iOivTWA75Ch4L+5WHBjH9BYMRqthuyGayvWc6HnkwkPORNmmPu6",
+	"3B6HIOIGVyLxnvyhTJkISExT7Xx8FpLQQ6TmMdNr/rbus/5Lu2xq2BBM5LDZJy/dIXjTKek+h/1y55Kx",
+	"f/cPr0QdzU6Y1nTKthMYuNH8/S9NgJJZWtsBDPNAttWUi7wMBOLdXavlveBktVtY3MLKaozSzd/UMP6M",
+	"on3tTJRMOoMOELU+aPIONophGtK/Yf9a2PcXydFJpw5ZWyk92yVKOA8UK9sqOPWyXNnRTg0JqXMhnxJn",
+	"0Z1IlQdIOMiPOBiEudEsnpAuRZw5rJ0ZflgLd8Ez7WXGs53kkHV9Cj4J3H03Qg+G51SsAGDutzxOagCS",
+	"gIyu5v3+0xBngX+zI/xJ4F/Ov1t9bYQRNqAk0zhGKkENwXcOdK1af4T/b1Do3yx4xETIXs1FFLdFXqDa",
+	"wwZDuoeX4o1YHnnE3JTHJ7Vqfe5XKp8laLLEPSZcuF0TqSKmTomZSc28Kdl5aDKPdyahEs2c48a5DsBD",
+	"lwlqrThdUhshRnOlyK3C0fI1Q0YRdWlU50ksjFTce90QuQSuWV3UmojYjT2y0nu6UxtvVrYswIx1ML8u",
+	"rl6zld6gMg6tjF6kAhqvQbEp14YphjzQjmIPDDkyumSBddurEmTKBNNcF69sMxVDSLu4qVuxs8VspFXa",
+	"e/nm4cwt8fLccnYCsI/Adz/LWbubov7QAiyzUW49QkF6fyS9eQ3ocg1gXRPcDodrQxVOYxcYtix2mzzk",
+	"9hLkxA++Q3ByaJBTscq11rOPDC7aXVXErHTW2kYXIqx/ra5kI0F3DtndZQEhRVijDUBwRZ8YSZ7874tn",
+	"RycDgvvAsEEjMZDM0ecXz47G+DuYt7sQWTXmU//LYUAEW1h+mDmDBcP4q0ks4aKyxc4zt0kWgPv3Z89e",
+	"/O3Zs/7fnv6t//L58yflgNxarwqSpnrDzk3T2W0QToZOONmKFzh6Jo4U4M8tyZ94flWBv+wvdxUZUyXl",
+	"pCWgQZRy5frf2dv5BDHUMVuwGINtUOajEzJP6w1rVqAf0rkwLY1r5qb9V+s2BIy2zkZaW07d2Sq63Mpb",
+	"DrxHx1JFiATJ4x4bj+Be9PE+gfiLgpztYkxRHGpSGHZQFKtn0eSr8LQLzyrbnoe0ukP9iaZtSZ2P0bq9",
+	"/uvzEDYpwD8zGiOot1hbwcYqLLH5rSOvC6M3LMd9VbsKro1Uq7bWSmGYqtisN3ob3Bd12JZRtd2Hy/Ib",
+	"mjnyps8vz6tcP4H8Ar+v0qrqDq5Bc+MRRO6i/GpVMhrGwFouz9cUrbOj/0OP/m3VrPyfveHRl6/94MXT",
+	"b7V6V3aILQG6GBFWGTT0Hrsq7xa7uxcKpoiakTT71+5OBGV2nnUX2Qsu1i7Ab9VPUnur7oQf3IK/CR/u",
+	"asR/CybHu9vvddWAj9ZMsD76Bw7E8UnFbN3oFwSjhEcTbrT3BpJugzfwcIBqFbyX0CxEEhajVyIkyxmP",
+	"UXWHxQA4ZobSQkwoBPHEfMECeFpQNZO5dgaAIk8rqDK5elI9NhY9ef785KV3TFyzldfi3dzCkO7TJ8i5",
+	"SyGHTZ7BXA2onbR0hMUV2KntkeYWDDw0u7sZBX9cO+3K77sB2iQP21qBqNBLplr4L8O4VQTixqhUtKPu",
+	"qpHMpDZcTIcxF6yNv95+0ybKskELyKatcSNxpQ056ff7BN4i3Z/eXJDjxckxx0vRx1959A28GcJiBaEk",
+	"5toMXA7KjCVo/Kp8coyzBrsSM/j0HResjp7BWENP1WpsPaU8T9yJD+qRGtYNPw5I7fZwrf8NX/yjFmsh",
+	"HIsz3S7o1QVxtbn2HUNbq/yxItZxrecg6NIwZClK9xF68SLkZNp+G3QWkkc1EmDQMdLQuNWOHyimFbDN",
+	"j+7heR2t1s97HYWqt1jeYdHfHzeGvBYB9T5lKAoBfflhr6VGsCk1fMHQEO+DRItEuPlOnAy2G6XyRvKd",
+	"pZCMXFYMsxzn9eDoLiO/plqQ+53C01UWYdUmFMvl3LSVS3e7iQWXcbM4vIvYCjfgrIQ58PmFIGDkm1gD",
+	"wQIobEGDRxB0N/KGe5B1cfjH2cYDbuEeo0kceyRACTtV806bgPLfO9gaR6w7t3Nqwrb2k2ZlN5TaDFOm",
+	"2pOfiWKsFeWRk8n28/wAL902FC+UqsaEB2oVUVRca5Qdd+FB6xY7p0PDrv1e6o9vfe1+XY2X+eBYjCDz",
+	"ADh8XjR/tHKrOOlu59DnzbYcmaQxazMeE1GLt73itGteHARe+GS+3Thn61yzW3L/isRdCPcoyNz5idqZ",
+	"7HXjz1SELI7h3xiR1SCD35r/5z5CJz8bRCi/h7osr+KBb4TSh0e0TfbZe0O2ezZxZTZMknvX2mgBeNvb",
+	"meR2+7SrJ1QxYxpZeyDvZcRu5U7YxA7BuMai5ih7gjYcLqaEa5J9gPVguF4Lq4fsaKnsq9wUYrGyujwu",
+	"9wQdssPcz1id3L7noluWYCBwMTNlkxcOBNlRNSueUU00Y4JoLkLm0qWUYdEp6RM+AYPJbhraxswHb9TM",
+	"QlrQOqhndiKs+pNPti3ZocasHk92vR+4ktI8hZPPTq1+NLxJOLOFtHog8UH2NUMxpXlTBi9gmnuD5CN7",
+	"GKFCyLkI87MBj6OQJoeurVKkl0/8tRRBubjRWnBrQq4Hp5cFDN7mWG6mix/GUBJAPXj61e0SphpkBBcg",
+	"vfPs+L7aloX0O6XZ5HJFGfpTJiKLON0sHnxJOaDSRCqLVUwfBgTTZUi3zr1xGPhyBqU0h6YMm9pcmQwn",
+	"MtnBn35+rpsg6748S0WuK93YrT1IEP7uPj7Qt8gmWzsiP9GmA3hwQpDh8APITR+83nkvEsLvVYvC888H",
+	"VhAMnbbIuqXbA4I8YyqK8E01HvJNNt7jw0OiN0A8CBjeo7ULTBBerqor1EC6PoEe16qDShL9YdVKls5v",
+	"UT0h4vp6yGV6m8oLCUuGCR/f4kvBzDAZ32rSRy/eYOi0BII5J1NsyqX4B5s3J2o0xdqtLaYW6iBM4cFF",
+	"I6sgcjFtmd59S4kq4vqWEzbISPeVDf6nS39eyyqhmmuSSi6MHoD/vU/+k3T9XZD/Ik8OyXHph8JVwePd",
+	"dMtcmrxNJnQm5GWpznkmcwVu6qFpl5RnxKyH50eIwA/BkGDkz4aCiH4bx/AaApahxT2ASAuOaq+RMVNU",
+	"hL5GKodaZDxiEVlyEcnlAcT1ju21kQWN5zvaIm5PEGRGHmsQ9I+NOq11JXcWBQRa92O0xqM6sPsY1maC",
+	"fXx9Uaz5kzIVMmHolJE8B+Kk3y8XA3p6f8WAzEzONRWRmWkMZXUrKNcFevmy9/L5topAT5sqAn1iNGob",
+	"cxxTw7LaNO3yS92nrXIXqg4CSN/eOdh6fdagZgN1UPEJIOaRaje2ii5p9PG0rHu4kdSEUkXtzC23Csto",
+	"KW3s7LDJSAdGHZdiNeoK92UbrgeFguLaRmdH1aVMWBZcmTmNyeuPv+idmUmuy5QHs4/I2+MPxE6LB2qp",
+	"DgSj7DZ4QdlZq7/OEqlWhAtyzl/taIEvqD/rkVdmKdU1OR9zc6xv4+1O5518scUzKUxbd3cIoe20W7B2",
+	"d9GxYSH4EOOsV65YUUPZeQ9CRMuEQVeBqtuqBYq0IpK7JO7zaPdk/e1pniZPtW849tsIcZv8YLcr2PUY",
+	"QlO2tkxq8qLmrmJSo4mqSdypHsemW3hwnSC77hqajaS4rX7RPGKtOpFP03AOToa4ZeXDKji6otLDebrJ",
+	"4aiJNjyOwW9gBUGgKRoFSG40FE3Ste67jcm8GZo05Ov7OtgRFlnWFuE3yGOPJcpt8gpBT6JNBVlqK4BP",
+	"WOT43oEmeVujAE/YFRwg3UiG+vji09n7z2evL95+eP+5l0SHA+KtPUMxT46zPyIm0E/LiJ5RhR0g0B+E",
+	"XlLLYhfSuDyOlGq9sarD7pB/mTlF60SfVv5cuHs1F9u9LYVM5KrLdl10LtSgrMJOGSuCbfn7F7Qtd3CW",
+	"rLr0nPkOyaBojMGXaxfUNoN/LKPV9nJGr+xbwMGiemH7fmqhNnp1I3ZTeFIS/ZqyaG+TAh2QMdXsxbMB",
+	"ShYfP3zGFBFzo6EtjMaw6a1myE0Z+rcoZtSYzL8tXT8vxbpeUcieTT38vJKttem8nsOWQlT5POVLgSuI",
+	"V1A5Iat3RpOsFj/JLssORLqLZOjLtgSkUscAe/xglYXiMk7Af7H2y90rUGziFX+p8hPNRPl25SGyKmr3",
+	"UXEg1xIOtGsTZvmMKy7XSM/Kg/hySL5atMsyK9MTR0nmacrUkY8buLN21BS04OLBnH6U0AgvH4LnpCBd",
+	"SgRb5jhyoCGswSHIfVHajRVJNnD7smo3IJ9/Pjt68vyFP1ffj0NGq6DpENuSwjpAuzxvCWIzqc2G0OXt",
+	"UZs8aTrKUjWEXQxgKRPDzQnzcikaswh97atHiJBeKz+j5kKgfaF6p0wlXNDdfaW11rMlkhy4q2qwMzDB",
+	"fPvFg68HkQfXPy/PH8IfdXl+j9ERiyQrl9Y+xuHkvmMcWiNbwb+gZ/TJ8xeD3/pHL+nR5MvXF8/qq2Ts",
+	"FEdxcq9xFHXAXDYd1t5zMer2noqtbYjX+v7KsF0WsyTvLxn3ls6Q0ne4SL5grVphzaiaslbhbBtMKj4f",
+	"zpXrhCrlrphgHdhvrHjwuzh67tYVq1UCcEu3kcqcbDUx9Q+ZFtwq8cfbRQrZkMVMYLeJDSnBNQ6nTUC+",
+	"BsDrd7HFW5Uh88Nz3YxsPADz/RXiL+7D/1pjJPUhHcX3A+xK5+I/dnTNuZd3hXd8XzW1VbNw5Aos+3Q3",
+	"IDT/mks1T2orDbShJ2UasOFY3Iu3ORG5YCqmdT7ACbbYdi+kWYjNgKxv3ofg2N/xHaveZyMHG0NjdoJc",
+	"BC7n4q8B3pbkpKYaXMpEJ4eP7FzShgTFh3SI17jAiwE1jd4jPKQHpyIO0R+MhDxqIMf9BmE0MscFU5Hr",
+	"JO4hDjhSIeoJLEVhPI9qIW7tDDMWlsVNVA+gtjqkZuFccbP6bC/TWcUZVfUVsbEjLZjwRqgWwQ+hYtQw",
+	"cnQ0kwkjP7z9RI6OsHG3YjT6v9CWe9RxvVXBTYYzZOuZGZNij1guJtL3oKV4Phgbm9tNUiXrDakXM0Y+",
+	"vfl8Qc4+vsWAK3gfeyUVHOVS+DgA725z8Vm5M8rFAlwJ7L6L3Y0uz4miIiBzYWVJHCITI7AC2tL1MpZL",
+	"FoGTnpvelbgSZ3FMxjLiLpz+fz5/eN8jb2BU6Ipgvxl9vcIWCVedwdcrsORddQZXnV6vd9UJrrwNKv/t",
+	"27eRi127Es9ubgjSBJi21Ns54drQa6ahewepa8sfkGf9E1JuPBxciWf9p6Shy7r94pnv4OGShV6Sunb1",
+	"AXl28hR79FqRyA775GW1JzSGaDy/ucnW77rTdJ/3+8Q1HQ/I8/7TcsNgIZeHvStxVm1xUGplT8ZzQ3za",
+	"uTesO3jgAly5GC5CYy1JSJXiTF8J3yl/4Nowr3fIh8u1BBbvNaVTpgdkBF1CRqR74kIM+wGJGLZNP+n3",
+	"DwlQvEK7PVe3awS/jACUrsTIUs9RQKqFvSYyjuUSskfplAWY3JlI5Z940Io5lKnDOEY6jtmVgIrpAdGy",
+	"MAhO5Ir+QRsUjZcMDWItAsGCiVnyECsWJlxreCDYlYDDhl4sViKwS0npFIImMQ8YESAMmdZYLg3bWNth",
+	"C/Rkrft+QsMZF8zelD+5LvbBhxFGhAs7c/aNxfTeP7UUAxJLmY5peB0Qy8NJ1pr8FDdVSGJG1zosxoH1",
+	"lcAldWvJG9I0JGeHATjECNVkdOa61gDpGJBXQN0INpCAIVz/iN6VwIsB3xo4nzVdkdFrbLh9dLFK2YCs",
+	"99weId7CxSy5Zoc98sk3UoejW7LxlQDQswCCfWyk4lMuECqhsy826Hl6SOYiZloTPMxQKj10747A64TH",
+	"gz8FVwJyJqUbxk8KDharRuctHrDhm2TYMwBQs0cu8hbfKYx7JYrduO3Y5Xbcvnk3lPincYwtdVxD2Kw5",
+	"VXalWRceCA84+/i2l0QA9NrVv0u40ZY4QM4MHobj3HBUpW6dp4UA4eqr67G8V8K9TbqWtx6eQpwZfvfp",
+	"x9fk6dOnL0kegGZXAf5HkzXiyFhVpxAa0DnxZm3osdh52uv3nmJw8Ax48/EMcpv/bf89rWs2cQap6po8",
+	"6fcLZTxTJS3+uU7n5OeLi49ANhyswKVZGohtFbi2BEcxYaCdE1T4FPbzVMkx0z3ynrFIZwjc68CSkXO+",
+	"jToDX5EZDM/QlgjW/qTfv7f28j7Fu9pXPuvnbk/yWf9p00jZ0o5/9B2r4IsnL7d/cSHlORUg4j7fZYZi",
+	"g/2i0NUZ/PYl6Oh5klC16gw6v7obKTZnK99c198FeLAgsxLzbTtf7MDHCTOKh7oRPCxKflQQ38gsgWM3",
+	"lnb77jhrjeGACA7/cwQIOArtV+OJsT9oZvlj9eLP3fRbb95OfJzGlK/d+bqUWxs0tL4BJ6XDfZ/sdBtZ",
+	"m7HvGUgysCjs191vQPBqsOxudjH1MAHh9jtSDCtOYmUQw7TJmvyIsEDmrUQR0rl9ME/xk5x2uAVZyuuk",
+	"YRCINYjIVnpDomSxdCVCoOXwsT0Doeca64kYaRVtpD52+bwV+cGkiAekPjhBDXRmx3LqJB3FJjELMU4X",
+	"DuhA+7NFR9wjwV9/+/tvXd+6B6dqmwGom913A4lbnBxnWlczoTsD2TirG519gLpBQo3T/yY8xoBDl1AG",
+	"ArL914osrcTvS0JVoewsX4SLfoTQxc7gt/W1SBGvfIcsUCMgutPVAde5e0IqUrBQW9LY+decqZVPSRzk",
+	"ddd3AlMsfvS1dqTMgJQPtUt6V/2E+e6P31mhq7PDi2fQ2eHblwdE0+yGwARWg640A5ICRAFG7oAvr2jk",
+	"vcvfM+d5FMzPcD1HCtL9/O5MH25FrAKSFy7hC/hZdQ1if3ZxMatCMSoN9MPqja6GuyvoDhYQ35UOVVpg",
+	"GadQM6ZgKsGyV141sg//AVbFUY+cNaeL/JOFRq+ZDxwzzYgamndAgHK2BNKttyUcosKUN7Dl2octZ/wX",
+	"lbuUKrNy2is3p37kHo9GWBVME15DsD7iiZ8VPF9rZGsLyv5KLWp/Qcsj08ZHS94vsmZIVbZxGjVn3+qJ",
+	"xWZgfZ219fkWdJ70n2z/4izKP/iOSUH/2fYv3kvzo5wLN8XLXU5LTGKO5tVnJ093IjbvqJqyP4Rckhu3",
+	"f/vy7cuajG2Rg1BRwMCCLpRxa+rQz0jSrTaddlTtsImqVQQYKLy/QTbPx4bQzVCqaAAr4EwHrkRLANoh",
+	"DxnJ/ND2GfqcwSQboGWXmxVWwQLmv0GkqZIGkCFcKy4nQnDMcCoiaIM4MVVHNd1GH4f3NymReQDA94yy",
+	"3zm7/yCKB9kK5o99f/bB178ep69gnmuEf68I2F54f1AGv9br/5vj73t2vmfn98/OL9Y5t6M2usrgizK1",
+	"V0oC4qpMOuN5KjWN6/i9G7Ylvz+2svue8EVur98p1asHS/8KZ/r4TZIaV0RrT8b2ZOwRyBgq/TvRsDpy",
+	"ZT/fRqswxf34K9r+v210JWGjbTLhLPZBNIWQC0cuIrABucgDWO3chDIBuxujIWSSWTpSbPxeJRSvXAP/",
+	"7QQiS/dsJhKt0hkeVE/BbTXoKGN8+OfC9+/dglkHwZViK5hr2Ay/BRwr/ZxhGcad7ei+KFVJcBFrXVfL",
+	"IMibYmJIhSvo6GsdHAL3jhD/qmj1GtfR1hT4PZn5YQvbTfzuxPfm/Tsgx0U9MAZQeKhoyneHvQbux/M0",
+	"crmQ9ZIvhkeVexlEnMYuaIstsxigLGjMBdm4mHvwO3NDpAhAQJVzAyGMEItWhf5fYD2vnVftO7KGw5Jw",
+	"dXt7+F7y/A4kT19JXWc9pi2CsiWUQMrQslvuco34fridMGy2guNoBQP4NVvpwJmxAxLSlIbetu1DsGkc",
+	"y5BCJQDLngOS1+KC94r9VxrYYmuS8PaHR+B0TcIixgbsJb87GbN9gMUO4OoKTm3gZhaHoM5UHlh7zdCo",
+	"47uYIJoAREA+lZmV+iwdFEPYIWAIgmd4DSs7w9XcHnD3hpI9u/rzsCtoBESMJNB5ACwmXk1aZ1IOj3fk",
+	"Useuu04j1n/AaC/E9ZHL3h+RhMKvuI4V6cKQw39KLg4txtuhoe4TZGRkldfwWz6BVAwRXAno4grDwzqQ",
+	"n2GzwkJCSUlGH+VvDo2Jhy6veYTxJvnDKxG6OHld8XwfaKRk2YGCC9WfaI84Fg37KQjeMV+wK1FYKddZ",
+	"OgLYj0dCmqFrnTQiYzaRaDZWVrF2NDNhSSpljCH0ZaKHbZR+D5p3L/y83AVqL+DvKebvSDERC3WJVB5o",
+	"lFiko1rUv2zJ1TodxQF2JaNopto7wTBgPdmLbntCtCdEZdENSQShvm3qGr3Bx5voDWQXbjKyjyAPCV47",
+	"wiTEUTl7+UBjiqIzOAq5BNOiRfVM2Mqyp3xO6ugd1eboDYz69oeR95J1HRVyab55uePDHnlDw5lLhrQK",
+	"3ohHI9LlRl8JP3pARphRiu4tTCk9wp98gulhQEYwCH4MBUMxfXIUUUNHpEsFgXVZWvo/nz+8P+xdiU/M",
+	"Z2WKaTEDSBvCI+ztmyX8Qln8QgYtFMeGnM1TK6X6B1ciywW1D10CvUv2hD7BXRDyXIowHKj91p01BIhH",
+	"CpKALCCMLSJdCbsl7GowcPmr8P5wPJ9MmLK7h8KJcI+YfewINBVubnu3q5SR0ZSmoyuBTY/t0WBk5080",
+	"7a3d3oBUT31kVz5PMom7uDuAHmquhEud6o76o0FurZZxhHlVcXRYJ9C+WbRIKGHanRhsSkMd+4QeaWY/",
+	"hmNVLGUUUr8PT8koq5Q4wgQYpt3S8ye9/xw1pJ6AV3RLoEXNKt2NwrFwjRW36obHGiet0lqaZwNvgMtN",
+	"zjJtul54weLiATEyAFqjgtoUnMN7zcFZ72Rlp8hoCHdUBgopWGEljHm+kazegYhICTYbFgij7rxAGKyU",
+	"KYTkKh9vfc62437ZLRu0SIXLKlTV1gkoKydQ7reAdxnydwv/xoYYUBF+fRoyUaBw26uWgn2YNApcpV01",
+	"Clz+rZ9o2vn2pcFOi1MP0HUMq7E6OtJnDuJ3iUIjs7GkibgCTDWk7M/m1byTHfcz9P09gvIMnnlLT6Wd",
+	"UA+/FyQHJykUJAceMVfAulZ2QE9lpeiIkfNwllUXDFxx64gIdmMfoqpQrLkO/OmcqeuYXYlUSTnRPp6A",
+	"izCea++vQK0iKNUGBlUE0RV9//ZhoXE/swKEYCxi0cBV7PEbIwum+GRFxnMRxQxKZ5CjI99wwf2/h/Un",
+	"whkLr8Gtmll2roRl8z0ClRd+fPPDm09nF28/vO8lEcFzGjvjDUbaFGpBJHQFWpkV62Tim9lAcYiCKxcs",
+	"cjoXRMpVpl2+Uy3/dPdWHyhUx3R2DyV8SNeOX/gruI/GgCD3dB8R9MhBDxna4A1gqJtFcEAjbr8icjKB",
+	"hIYiVXHQmNEVLhaSuwLSWwJ//KuBZ3TOWl2fMIyVd0bwzggz7k1j7mUY16c0v/Wr+84Tmv9AwUnuSLeH",
+	"J2WQsQ9QugOuvs2QZiPoF3A0O/e/bsqxOwIy5rGLtJpJDdaArC48GTOzZMw13V1KH4U4T61UMwKv1Cgg",
+	"CRdz7TIPOdM7pya/trfi7u77CsRyi9r7aPam0cc3jQJa1PliPcYaCRH3TgTI7KP+MRC7w3pityaQbM1D",
+	"9mNmZGbClTYEkqoCVGahr6IlGxSriWVCU7fc6wR1FTSQ6cNTMoJBhliG0BWys5RGyfl0Rn56g32oSis9",
+	"hk8aJZj7zV/mYvHo+ct+Iw2KAPeP92L9XcK93DE6+LUwVWCjuSq5I/oc0zBkqdn7NCEeDc7iHvFxn9i3",
+	"5+x/WqcnRH16Rh4QJCRgDPZ8t8Lc8Z0W3P044jqdm79mzAUoOopR7YPQXK/vzN/pDqemNAM++C4p2f0U",
+	"ZsAN7lWcPSH87gihw8rNlNC91IYUgvqwgxE2n/ZAl3Sdipg4yIwmWGdi3f7EVcGawkQUYDRwZitp1GXe",
+	"wVIfRaH5g5pWxQ7mVbzwvePksTWs9ohEupsRaVWHPZtxH6JdNhYycIUWnVUT44LkZMJQvJgoxvIss5AK",
+	"rH6PbY9ca01C9bVr+iHkMiCKimuUpWZyruIVCe0nKQg3PhHtlNi1k6kkRqLdlU9npTfcPt3jWC6ZqjWg",
+	"nsMOd3J6YjvFXWoh1PZnrB/Ud2e894HzHpn3PnTWpPJOI68TnJDx2AKvE2ihQh9c++L1x1+OLCwEFhnO",
+	"zj/88v6CxPyakX6v/7zBP5bQmyEMMVyE6XxoP28XhEWJoRiwh+AMXSdCqtQqIP//Py5PCyFi2Jo6hg7S",
+	"yDtq48DotLSC3VtdabMC7mOPuFN7dOBANJLEjC6gTAgG8lyeH2QdCQDzmkKzXL+kdv7Eh2RRgJZNzAly",
+	"W+wLWSLg3vl3Z0e9o+DgkDcS6TQll+dIlMdMG2e47oYzRlNWoclFTpJQdc1MgY/4MMldC3fkH9xf3fHz",
+	"fBG7uekh7PJAP2jgJQYDQJgrdGcpRAT8LqXMXU+1QpFpNJcwbAPqejOCuIw9oezPVIQsjuHfkFFX33dt",
+	"ff9ZvSVqsrjwhj1D6HM9u9nQnnDDlJgw1zAbOGVvNdsfSAnIsGG7ClDA3j2ZvQOZzQlQi9ruhcNvDrRA",
+	"G52exxAS62IGfOWXbISDjeXNs9V9X3EE2bL2Zra9me17KOeC2AJ5VpBZAEISR/kaE+cFVhV02RPe6Jah",
+	"YV2t8xKWV4SmbVVeihjuK71cngcENWzQxCOmDRdONS4033S9L30MtIstyCq0acPSDZJUa1KRffnQFV/y",
+	"JTYpEPkLe0PVXQxVSQEYWoDzX9nnT157k5iV9WcsvLZSMOYqMLVAkRh8aznWNgUK3BMu7oMC9kz6z8Ok",
+	"szCAKteNMJsocLgGJiSHjS0JGKq9+6AliEOGs9jToj0t2tOiNVpkESxSdFmmRtxsVfabyI4zwv11o5FQ",
+	"rTnQlWwLjNvOtZmC+HSgoat5TbTAa3eee+K1J1574rVGvNCa4Jww6FLEFM4SJfMuAijzoubgtGGKtSRs",
+	"SC328hQWtrJT7EnSniTtSVKFJE3mwOQbdbstdMeO1uyHhuwWwxLwbrvoJiyjNcgKeBOO5ppSBe+sVBFS",
+	"iYAss/bdXLviThxCNAU4TnGt6F7PyjUgLcEwKkeb7KSF0hRABINMxAHr8oIpDXVIoWCrkHMRssgSMFf/",
+	"C8fDlWsSWXKpZ3KpyShbzYAg2QP6xQWhZMKWxFU8rSsY8R5O8QEtuHaCjREg2KbjgOB97t2MRYwpHw4W",
+	"pnVQSDTDAiFJY5t4OQYzpNo1WiN7H5vQH0FkA85cuCmoGRURKbZ0VvmQzf5Hbq7id7HdvZ6f9t67fkew",
+	"bwWIXBxW+6/kl1HFhq2pvv7NghuuwDIqzjas1xhaug9ydDMqfHcNFbKFNRBnmT3fO9fu4lyTOQDsDKG3",
+	"6q/gxZri5YGW4mqM30eLhTtB816J2Ssxf94uC1lfkwz3sriR7JeadgvbacG2pgvlTgZkayODHvkgQkYS",
+	"CcWrqKh2TcBl0vhKmJliGsrYOjmxpE55NtytbDDIKdLI/nfII2wD4bQVYiTWC16XckVE9EqErmIh6FKn",
+	"oGPZH7wSxXRzQ4TfiULdK0ve90bY07nvL1qOlqRjwO0qhas2QthO4PbtENbbIezFrD352ZOf+o4IYpOA",
+	"5foinBJpRRzfDjjX4DWJuM4spluo1GSyu/3Mt4iMMNdQk24pcTbAZEgdEDshWM9we00GNJz7D209s1vY",
+	"wXSGO93bze5gZvi4BnxgE1tv55gl9P0VS33mbVQFW7p0YMXSmIauqWuq2ILLuSZS1NTBcQcMIP195dbA",
+	"kvaawp5VPz6rdkhRZ2ZABMvZM/zpWOSmJGOZMkFT3vM40Fiz4kPKxNnHt+QpiWQ4T7IuGFyTs49vA99A",
+	"okfeMxZZ5o/kqYbR4ox39YK6RFI5hviXBot6ddHfc0+JHATWBDTwP7v1N7ofFQ1jtrPzEd8mXR4xYTgU",
+	"BvEOHhT9UqkMuTwnKVOQyCtCts0F6VbwhxahYA87yFBur3sh6q7ORweIECtXC3U17kZ3+Ouwv93VCO+t",
+	"ORqv2eo2TkYY6n4LZaVKjtmj1/51O2nySbqntwbaP6N/0d/9TgB5L53bccD7bN1+fwC8L5W7F7H/mq3d",
+	"HVbmUneGpRWf40YKsc3f+I5fM/Lxw2csTV9tD38KNjqc3KK9kIXgx2u26jV57r5DGrBvdb6nIH/aVueZ",
+	"ALre59whb7nRufuxxsG3kZpsc+5BLEIpEgBpXEq1DgraIYRN5214IXrBCshWaEZJHQyGSy4iucT2uytm",
+	"SMRCHoEUIlMMjYAmvnJJVeRK0/5rLtU8IV3o5/f657NPP719/1Mv2eCd2wsre1KzJzW3cd258KEGUcV3",
+	"NfeExOF1G00aVHbXofBAFzV3IiFAyVEITL9Y+pw453nw1AK6kNahvx3+ftVsxdJHV7LdPhqUbOWe7sN+",
+	"71T8uQB5BbAUO+jreUHOLS14S8F4CP7uQ9KF2rTYAB9j6TIk6boJD4s1QQMsxwzGrVrA9yt6QLD8bCjY",
+	"FzalDGn3zj5bKAc3BIb7gIJNUOlKjW7yyoQzCjZ5nw1nsN8/n85M4Ny4hicot9E0tdrhLKiGn+bUNTOB",
+	"+grImSJZUwXgs6+F+pAAameoAc1852u7rtlvvoc9DFeEh0ymhxNt9C+ZG73ZgjmWEZTmor5heDHWALqQ",
+	"o6oz8iLI0ZF9EdKNRiRVXBjo+t2F7txYPBa6eArs+33x6ez957PXF28/vP9sdYVTaFNsFMUK6NBObawY",
+	"vYaPpkIqFvXIrz44AoOfN0RH1MQ3f56PE24eP/yghghXj5Rq39V9wdSYGp7UoclF7ccHa33hoXs9mpNX",
+	"hCo2IBS8uQTdq2T09apj7/eqM/ja6/W+BVcdzadXncFVp9frXXW+ja4E5suO7Gsj0qXk4sbu+xCqtVEh",
+	"BQ9pjIN2r9kK7pWSCb9hzqEYECGJTmnIHPl0A2o+HRGu8f7GVLMXzwiLnjx/fvISdkbNXDm/pn0fduRU",
+	"y3WQwagUbjcLlemtyoo9868EVpI7YiKEsDVjjyD7O8qgW0gSS2El13xTgEDa5VhHpPus3ycJjS0I+/Ir",
+	"VwJv174Xs4mBuiouZgccX1RLMcDamLBP2MUGVGERAuzerLXXNe+PJyDBqyXhBcZQ+FWXGMRmtfFXCBWj",
+	"JSJWihojXc/DuYjYTVGAOQwqmmNCI2xlbkh3ZJF0hKFpCdOaTtkIe9S7yDRfeP0wAFbntgdIjQQgythg",
+	"gTBWJZ6Lm21l8LP6AuUutKQ7MjcjFL0+/3x29OT5Cx+LUVwMF2TGbg6JVOS1TJh59ePFgQYpxr9dpuKO",
+	"2o3sGyMrWEozs4Q8cxaYG7t5M1ciS19vrzun1FgQ6ww6//tb/+glPZqcHf345euLZ9/+45H16IubOiZX",
+	"H4S4CWQQDOD09m2aHpXEnBXwvYgiVg+2V2JRB2KM4E+PBIACW0nQgsu4VceMz+/OSP5R264Zvq1jlUxc",
+	"5gvZrWuGlVyoMYqP567KyQO1tHicnh1/oIiv7Kq2B30VwGsf93UXKaOEdVvRa5OJJB9mq8m6NOvA1WVD",
+	"huz8dKBulrAQHxcqv+fWWkctvP0aQgMiH7NDY7PaQBXu15694PLR7dn5Vhqshov8hT2vvItVuwS2G1Eh",
+	"2ZXrXZ7rolR0LeQSsbA5tvcy+WPH9V6ebyfvl+d7un5ni2I9bK1H8FpY/WumRVVctmMWSh/1CQ5UuRSu",
+	"EehManOKptlC6wPf7qDOZzTl2jB1ef59ZUxdnu8jsfYmq8cPj/gEAiShkIF4eZ7X4y0hoFwKnaGbziMk",
+	"FglRDqEOK6Qr57nb2gwBTvt8A8DtAGYK8ma+AeGJ5UFQisVQw+r473dXzezyvEn2s0/2Qt9dhD6g4Bsh",
+	"7njGtZFqtdE7fHmOXAod0ZXC77mPulSYekajgMg4ynzUqCwh3yNGkoy5KSpgkLmIoGAqD2e5slQHxD+7",
+	"RX9vsOzX1QjQB5r4A9+D9q1B23sALs8BdLpWtFmHSuf8s4/yOsRleNyOG06sbESMCipkmhEyiVBCPUyw",
+	"t/OEkRE1o0HBVAAv2UFQ84eu6V79zxDAio0TqcIacv6z1ObM3LbWTJ2RjpqN1oKderE+JIa9dSfdhGKV",
+	"G6m7h72p/pHR1RJ0hHgH7IC71BAK9xE0U/+tOJrh+w5GCxdaWiEVZbLgdULL9cCg7ig2tHWV6LeHV6Tw",
+	"3KyOR73NFvYwpaC+J7OI3+t240h+XXscfPTA1lZoQLoO7g908RUYZLyC/2/VZ44NUwkX9K/cMKn2rIvN",
+	"ktYNMxPF6qwyF/4ob2GW2ReX25tg/gwmGBDmqOuDVLHAaCPTlEVABaZSRiUbTEaJthMtl4lWECjWefuv",
+	"7o1b4mGN89xnv2lDFVAKaoilM5Z3o2f904+vydOnT18SJ3XXSe+ai5B1WgvsfyxhAw9/u6jhr3EvaDxu",
+	"XI6zVKZSYel6BOyqcx5APcBW5xl79U7x8SrLghdRgEUhqU/4zJ3lgWf3Y26FiAWN56wmHxQBpUhpLCiv",
+	"ERvfdeW3r525ijuDzsyYdHB8fPLkb71+r987Gfy9//c+wLajH3UmAaxWaTSLJwMS8wUTTOuAKEYjjv9M",
+	"mFE81L5YTE0ahXDtfRxWQwB9lW58rsRW5lkXILxob1+IIx+z50YshT1VR4Zgb6MYTSweOfGILSwM5GO4",
+	"v6tfv1nwiNn7Gs9FFLvAcj7hFliInExiLlhxGHy7YRmlc/G1y11WBlZP0GuhTHVL+rRDY5x8mGJPmPWR",
+	"LrkycxqThIYze58uwpxBRXa2IoqKYsRT3RDnEhofX55rMmZmyZiTcgsbKXTOqn6PFUZhYogxO0rotaXj",
+	"+ddYm6365ZnXqjXpfn53pg8bF5Dp37ULwJCBwGVhV/PldLAeEYdR8YVUNH/UWf2r9UneioXkIVs/Iw/h",
+	"3AKkg5w81MV9Azh6cwQKwtFeJN2LpK242bf/FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
