@@ -1,25 +1,29 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/evidence"
 )
 
-const evidenceSynopsis = `bbus evidence export --node URL --vm VM > bundle.json
-bbus evidence verify bundle.json --genesis genesis.json [--output json]
+const evidenceSynopsis = `bbus evidence export --node URL --vm VM [--trust HEIGHT[:HASH]] > bundle.json
+bbus evidence verify bundle.json --genesis genesis.json [--trust HEIGHT:HASH] [--output json]
 
 export asks a node for the evidence bundle of a VM: every transaction that
 touched it with its signed bytes, Merkle proofs of its inclusion and result,
 the signed block headers and the validator sets. verify checks a bundle
 offline against the chain's genesis document, contacting no node: the clouds'
 signatures, the proofs, and commits by more than two thirds of the voting power
-of validator sets followed from genesis. It exits 1, naming what broke, if
-anything does not verify.`
+of the validator sets, followed from genesis through every change of
+validators, or from a checkpoint the auditor trusts (--trust HEIGHT:HASH, the
+"trust" line of any member's bbus query status; export the bundle with the
+same --trust). It exits 1, naming what broke, if anything does not verify.`
 
 func runEvidence(args []string, e *env) error {
 	words := firstWords(args, 1)
@@ -40,13 +44,25 @@ func runEvidence(args []string, e *env) error {
 }
 
 func evidenceExport(args []string, e *env) error {
-	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --invoice ID) > bundle.json\n\nPrints the evidence bundle of a VM as JSON.")
+	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --invoice ID) [--trust HEIGHT[:HASH]] > bundle.json\n\nPrints the evidence bundle of a VM as JSON.")
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	token := f.tokenFlag()
 	vm := f.String("vm", "", "the VM whose history to prove")
 	invoice := f.String("invoice", "", "the invoice whose lines to prove (not available yet)")
+	trust := f.String("trust", "", "HEIGHT or HEIGHT:HASH: a checkpoint the auditor trusts, which the bundle then holds")
 	if _, err := f.parse(args, 1); err != nil {
 		return err
+	}
+	var checkpoint int64
+	var want *evidence.Checkpoint
+	if *trust != "" {
+		if h, err := strconv.ParseInt(*trust, 10, 64); err == nil && h > 0 {
+			checkpoint = h
+		} else if want, err = evidence.ParseCheckpoint(*trust); err != nil {
+			return f.fail("--trust: %v", err)
+		} else {
+			checkpoint = want.Height
+		}
 	}
 	switch {
 	case *invoice != "":
@@ -54,16 +70,24 @@ func evidenceExport(args []string, e *env) error {
 	case *vm == "":
 		return f.fail("flag --vm is required")
 	}
-	b, err := newClient(*node, *token, 2*time.Minute).Evidence(e.ctx, *vm)
+	b, err := newClient(*node, *token, 2*time.Minute).Evidence(e.ctx, *vm, checkpoint)
 	if err != nil {
 		return err
+	}
+	if want != nil {
+		for _, h := range b.Headers {
+			if h.Header.Height == want.Height && !bytes.Equal(h.Header.Hash(), want.Hash) {
+				return bbus.Errorf(bbus.EINVALID, "the node's block at height %d is %s, not the checkpoint %s: it follows another history", want.Height, h.Header.Hash(), want)
+			}
+		}
 	}
 	return printJSON(e.stdout, b)
 }
 
 func evidenceVerify(args []string, e *env) error {
-	f := newFlags("evidence verify", "bbus evidence verify BUNDLE --genesis FILE [--output json]\n\nChecks a bundle against the chain's genesis document, offline. BUNDLE - reads standard input.")
+	f := newFlags("evidence verify", "bbus evidence verify BUNDLE --genesis FILE [--trust HEIGHT:HASH] [--output json]\n\nChecks a bundle against the chain's genesis document, offline. BUNDLE - reads standard input.")
 	genesis := f.String("genesis", "", "the chain's genesis document (a node's HOME/config/genesis.json)")
+	trust := f.String("trust", "", "HEIGHT:HASH: a block header you trust (the trust line of a member's bbus query status)")
 	out := f.outputFlag()
 	pos, err := f.parse(args, 2)
 	if err != nil {
@@ -71,6 +95,12 @@ func evidenceVerify(args []string, e *env) error {
 	}
 	if err := f.required("genesis"); err != nil {
 		return err
+	}
+	var checkpoint *evidence.Checkpoint
+	if *trust != "" {
+		if checkpoint, err = evidence.ParseCheckpoint(*trust); err != nil {
+			return f.fail("--trust: %v", err)
+		}
 	}
 	var bundle []byte
 	if pos[1] == "-" {
@@ -85,7 +115,7 @@ func evidenceVerify(args []string, e *env) error {
 	if err != nil {
 		return bbus.Errorf(bbus.EINVALID, "read the genesis document: %v", err)
 	}
-	rep, err := evidence.Verify(bundle, gen)
+	rep, err := evidence.VerifyTrusting(bundle, gen, checkpoint)
 	if err != nil {
 		return bbus.Errorf(bbus.EINVALID, "the bundle does not verify: %v", err)
 	}

@@ -171,9 +171,16 @@ func (f *federation) vm(id string) {
 
 func (f *federation) export(k int, vm string) []byte {
 	f.t.Helper()
+	return f.exportFor(k, vm, 0)
+}
+
+// exportFor exports the bundle of vm from node k for an auditor who trusts
+// the header at height checkpoint (0: genesis only).
+func (f *federation) exportFor(k int, vm string, checkpoint int64) []byte {
+	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := f.nodes[k].Evidence(ctx, vm)
+	b, err := f.nodes[k].Evidence(ctx, vm, checkpoint)
 	if err != nil {
 		f.t.Fatalf("export %s: %v", vm, err)
 	}
@@ -245,7 +252,7 @@ func TestExportAndVerify(t *testing.T) {
 	} else {
 		t.Logf("another genesis: %v", err)
 	}
-	if _, err := f.nodes[0].Evidence(context.Background(), "nope"); bbus.ErrorCode(err) != bbus.ENOTFOUND {
+	if _, err := f.nodes[0].Evidence(context.Background(), "nope", 0); bbus.ErrorCode(err) != bbus.ENOTFOUND {
 		t.Fatalf("unknown VM: %v", err)
 	}
 

@@ -20,7 +20,7 @@ type exporter struct {
 	bundle *evidence.Bundle
 }
 
-func (e exporter) Evidence(_ context.Context, vm string) (*evidence.Bundle, error) {
+func (e exporter) Evidence(_ context.Context, vm string, _ int64) (*evidence.Bundle, error) {
 	if vm != e.bundle.VM {
 		return nil, bbus.Errorf(bbus.ENOTFOUND, "no VM %q", vm)
 	}
