@@ -21,7 +21,7 @@ import (
 // registered.
 type changingFederation struct {
 	*federation
-	trust   *evidence.Checkpoint
+	trust    *evidence.Checkpoint
 	admitted int64 // the height of cloud2's admission
 }
 
