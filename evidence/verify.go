@@ -967,6 +967,10 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, included in its block and applied there\n", len(r.Txs))
 	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets)\n",
 		r.Headers, r.Commits, r.Signatures, r.ValidatorSets)
-	fmt.Fprintf(&b, "  validators followed from %s through %d changes, none skipped\n", r.Trust, r.ValidatorChanges)
+	changes := fmt.Sprintf("%d changes", r.ValidatorChanges)
+	if r.ValidatorChanges == 1 {
+		changes = "1 change"
+	}
+	fmt.Fprintf(&b, "  validators followed from %s through %s of the set\n", r.Trust, changes)
 	return b.String()
 }

@@ -105,7 +105,7 @@ func TestEvidenceAcrossValidatorChange(t *testing.T) {
 	plain := []byte(run(t, 0, "evidence", "export", "--node", founder.api, "--vm", "vm-1"))
 	withTrust := []byte(run(t, 0, "evidence", "export", "--node", founder.api, "--vm", "vm-1", "--trust", trust))
 	out = run(t, 0, "evidence", "verify", write("plain.json", plain), "--genesis", genesis)
-	if !strings.Contains(out, "validators followed from genesis through 1 changes") {
+	if !strings.Contains(out, "validators followed from genesis through 1 change of the set") {
 		t.Fatalf("verify:\n%s", out)
 	}
 	out = run(t, 0, "evidence", "verify", write("trust.json", withTrust), "--genesis", genesis, "--trust", trust)
