@@ -110,6 +110,14 @@ func (s blockStore) ValidatorChanges(ctx context.Context, from, to int64) ([]int
 		return nil
 	})
 	initial := s.n.cmt.GenesisDoc().InitialHeight
+	return validatorChanges(from, to, initial, indexed, cands,
+		func(upTo int64) ([]int64, error) { return s.n.vals.upTo(s, initial, upTo) }, s.changedAt)
+}
+
+// validatorChanges returns the changes in (from, to]: below the heights the
+// index covers (see chain.ValidatorChanges), those scan finds in
+// (initial, upTo]; above, the index's candidates that changed confirms.
+func validatorChanges(from, to, initial, indexed int64, cands []int64, scan func(upTo int64) ([]int64, error), changed func(int64) (bool, error)) ([]int64, error) {
 	cover := initial // the index holds every change from here on
 	switch {
 	case indexed == 0:
@@ -119,7 +127,7 @@ func (s blockStore) ValidatorChanges(ctx context.Context, from, to int64) ([]int
 	}
 	var out []int64
 	if from+1 < cover {
-		early, err := s.n.vals.upTo(s, initial, min(to, cover-1))
+		early, err := scan(min(to, cover-1))
 		if err != nil {
 			return nil, err
 		}
@@ -133,11 +141,11 @@ func (s blockStore) ValidatorChanges(ctx context.Context, from, to int64) ([]int
 		if h < cover || h <= from || h > to {
 			continue
 		}
-		changed, err := s.changedAt(h)
+		ok, err := changed(h)
 		if err != nil {
 			return nil, err
 		}
-		if changed {
+		if ok {
 			out = append(out, h)
 		}
 	}
