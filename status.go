@@ -12,19 +12,17 @@ type Validator struct {
 
 // Status describes a node and the chain it follows.
 type Status struct {
-	ChainID    string    `json:"chain_id"`
-	Cloud      string    `json:"cloud"` // the cloud this node signs for
-	NodeID     string    `json:"node_id"`
-	Height     int64     `json:"latest_height"`
-	AppHash    string    `json:"app_hash"` // hex
-	BlockTime  time.Time `json:"latest_block_time"`
-	CatchingUp bool      `json:"catching_up"`
-	Version    string    `json:"version,omitempty"` // the bbus version the node runs
-	// Trust is HEIGHT:HASH, the hash of the header of the node's latest
-	// block: a checkpoint an auditor can pass to bbus evidence verify --trust.
-	Trust      string      `json:"trust,omitempty"`
-	Params     *Params     `json:"params,omitempty"` // the federation's parameters (genesis)
+	ChainID    string      `json:"chain_id"`
+	Cloud      string      `json:"cloud"` // the cloud this node signs for
+	NodeID     string      `json:"node_id"`
+	Height     int64       `json:"latest_height"`
+	AppHash    string      `json:"app_hash"` // hex
+	BlockTime  time.Time   `json:"latest_block_time"`
+	CatchingUp bool        `json:"catching_up"`
+	Version    string      `json:"version,omitempty"` // the bbus version the node runs
+	Params     *Params     `json:"params,omitempty"`  // the federation's parameters (genesis)
 	Validators []Validator `json:"validators"`
+	Trust      string      `json:"trust,omitempty"` // HEIGHT:HASH of the latest block's header: a checkpoint for bbus evidence verify --trust
 }
 
 // TxResult is the outcome of a submitted transaction. Code and Message are set
