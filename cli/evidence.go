@@ -12,11 +12,12 @@ import (
 	"github.com/bbusdev/bbus/evidence"
 )
 
-const evidenceSynopsis = `bbus evidence export --node URL --vm VM [--trust HEIGHT[:HASH]] > bundle.json
+const evidenceSynopsis = `bbus evidence export --node URL (--vm VM | --agreement ID) [--trust HEIGHT[:HASH]] > bundle.json
 bbus evidence verify bundle.json --genesis genesis.json [--trust HEIGHT:HASH] [--output json]
 
-export asks a node for the evidence bundle of a VM: every transaction that
-touched it with its signed bytes, Merkle proofs of its inclusion and result,
+export asks a node for the evidence bundle of a VM (or of an agreement: its
+proposal and the other party's signature): every transaction that touched it
+with its signed bytes, Merkle proofs of its inclusion and result,
 the signed block headers and the validator sets. verify checks a bundle
 offline against the chain's genesis document, contacting no node: the clouds'
 signatures, the proofs, and commits by more than two thirds of the voting power
@@ -44,11 +45,12 @@ func runEvidence(args []string, e *env) error {
 }
 
 func evidenceExport(args []string, e *env) error {
-	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --invoice ID) [--trust HEIGHT[:HASH]] > bundle.json\n\nPrints the evidence bundle of a VM as JSON.")
+	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --agreement ID | --invoice ID) [--trust HEIGHT[:HASH]] > bundle.json\n\nPrints the evidence bundle of a VM or an agreement as JSON.")
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	token := f.tokenFlag()
 	vm := f.String("vm", "", "the VM whose history to prove")
 	invoice := f.String("invoice", "", "the invoice whose lines to prove (not available yet)")
+	agreement := f.String("agreement", "", "the agreement whose proposal and signature to prove")
 	trust := f.String("trust", "", "HEIGHT or HEIGHT:HASH: a checkpoint the auditor trusts, which the bundle then holds")
 	if _, err := f.parse(args, 1); err != nil {
 		return err
@@ -67,10 +69,19 @@ func evidenceExport(args []string, e *env) error {
 	switch {
 	case *invoice != "":
 		return bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; export the evidence of each VM the invoice bills with --vm")
-	case *vm == "":
-		return f.fail("flag --vm is required")
+	case *vm != "" && *agreement != "":
+		return f.fail("flags --vm and --agreement exclude each other: one bundle proves one thing")
+	case *vm == "" && *agreement == "":
+		return f.fail("flag --vm (or --agreement) is required")
 	}
-	b, err := newClient(*node, *token, 2*time.Minute).Evidence(e.ctx, *vm, checkpoint)
+	c := newClient(*node, *token, 2*time.Minute)
+	var b *evidence.Bundle
+	var err error
+	if *agreement != "" {
+		b, err = c.AgreementEvidence(e.ctx, *agreement, checkpoint)
+	} else {
+		b, err = c.Evidence(e.ctx, *vm, checkpoint)
+	}
 	if err != nil {
 		return err
 	}
@@ -136,6 +147,9 @@ func printReport(w io.Writer, r *evidence.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if r.VM == "" {
+		return printSigners(w, r)
+	}
 	fmt.Fprint(w, "\nwhere it ran:\n")
 	tw = newTable(w)
 	fmt.Fprintln(tw, "  CLOUD\tFROM\tUNTIL\tVIA")
@@ -149,8 +163,12 @@ func printReport(w io.Writer, r *evidence.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	return printSigners(w, r)
+}
+
+func printSigners(w io.Writer, r *evidence.Report) error {
 	fmt.Fprint(w, "\nsigners:\n")
-	tw = newTable(w)
+	tw := newTable(w)
 	for _, s := range r.Signers {
 		fmt.Fprintf(tw, "  %s\tkey from %s\n", s.Cloud, s.From)
 	}

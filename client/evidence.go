@@ -24,3 +24,18 @@ func (c *Client) Evidence(ctx context.Context, vm string, checkpoint int64) (*ev
 	}
 	return &b, nil
 }
+
+// AgreementEvidence returns the evidence bundle of an agreement: its
+// proposal and the other party's signature or refusal, proved as Evidence
+// proves a VM's transactions.
+func (c *Client) AgreementEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
+	var b evidence.Bundle
+	q := url.Values{"agreement": {id}}
+	if checkpoint > 0 {
+		q.Set("trust", strconv.FormatInt(checkpoint, 10))
+	}
+	if err := c.get(ctx, "/v1/evidence", q, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}

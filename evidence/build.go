@@ -64,7 +64,6 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int6
 	if err != nil {
 		return nil, err
 	}
-	bl := &builder{ctx: ctx, c: c, blocks: map[int64]*block{}}
 	want := map[string]int64{}
 	stamp := func(s *bbus.Stamp) {
 		if s != nil && s.Tx != "" {
@@ -84,6 +83,33 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int6
 		stamp(m.Completed)
 		stamp(m.Ended)
 	}
+	return build(ctx, c, r, doc, &Bundle{VM: vm}, want, checkpoint)
+}
+
+// BuildAgreement assembles the evidence bundle of an agreement: its
+// proposal and the other party's signature or refusal, as Build does a VM's.
+func BuildAgreement(ctx context.Context, c Chain, r kv.Reader, id string, checkpoint int64) (*Bundle, error) {
+	a, err := ledger.Agreement(r, id)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := c.Genesis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]int64{a.Proposed.Tx: a.Proposed.Height}
+	for _, s := range []*bbus.Stamp{a.Signed, a.Declined} {
+		if s != nil && s.Tx != "" {
+			want[s.Tx] = s.Height
+		}
+	}
+	return build(ctx, c, r, doc, &Bundle{Agreement: id}, want, checkpoint)
+}
+
+// build completes the bundle b of a subject whose transactions want names
+// (id -> height).
+func build(ctx context.Context, c Chain, r kv.Reader, doc *types.GenesisDoc, b *Bundle, want map[string]int64, checkpoint int64) (*Bundle, error) {
+	bl := &builder{ctx: ctx, c: c, blocks: map[int64]*block{}}
 	txs, err := bl.find(want)
 	if err != nil {
 		return nil, err
@@ -150,8 +176,8 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int6
 	for _, h := range changes {
 		signed[h-1], signed[h] = true, true
 	}
-	b := &Bundle{Format: Format, ChainID: doc.ChainID, VM: vm, Txs: txs, Keys: keyTxs,
-		Headers: []Header{}, ValidatorSets: []ValidatorSet{}, Checkpoint: checkpoint}
+	b.Format, b.ChainID, b.Txs, b.Keys, b.Checkpoint = Format, doc.ChainID, txs, keyTxs, checkpoint
+	b.Headers, b.ValidatorSets = []Header{}, []ValidatorSet{}
 	heights := make([]int64, 0, len(signed)+len(linked))
 	for h := range signed {
 		heights = append(heights, h)
@@ -198,7 +224,7 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int6
 		return nil, err
 	}
 	if _, err := VerifyTrusting(raw, gen, trust); err != nil {
-		return nil, bbus.Errorf(bbus.EINTERNAL, "the bundle built for VM %s does not verify: %v", vm, err)
+		return nil, bbus.Errorf(bbus.EINTERNAL, "the bundle built for %s does not verify: %v", b.subject(), err)
 	}
 	return b, nil
 }

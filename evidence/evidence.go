@@ -32,14 +32,17 @@ import (
 // Format names the version of the bundle layout. Verify rejects any other.
 const Format = "bbus-evidence/1"
 
-// Bundle is the evidence of one VM's history. Every field is checked by
-// Verify: a bundle holds nothing that is not proved.
+// Bundle is the evidence of one VM's history, or of one agreement's. Every
+// field is checked by Verify: a bundle holds nothing that is not proved.
 type Bundle struct {
 	Format  string `json:"format"`
 	ChainID string `json:"chain_id"`
-	VM      string `json:"vm"`
-	// Txs are the transactions that touched the VM, in chain order (height,
-	// then position in the block).
+	// VM or Agreement names what the bundle proves the history of: exactly
+	// one of them is set.
+	VM        string `json:"vm,omitempty"`
+	Agreement string `json:"agreement,omitempty"`
+	// Txs are the transactions that touched the VM (or made the agreement),
+	// in chain order (height, then position in the block).
 	Txs []Tx `json:"txs"`
 	// Keys are the cloud_join transactions that registered the signing keys
 	// of the clouds that signed Txs, for the clouds not founded in genesis
@@ -55,6 +58,14 @@ type Bundle struct {
 	// Checkpoint is the height of the header an auditor trusts that the
 	// bundle was built for (Headers holds it), or 0.
 	Checkpoint int64 `json:"checkpoint,omitempty"`
+}
+
+// subject names what b proves the history of.
+func (b *Bundle) subject() string {
+	if b.Agreement != "" {
+		return "agreement " + b.Agreement
+	}
+	return "VM " + b.VM
 }
 
 // Checkpoint is a block an auditor trusts: its height and header hash, as

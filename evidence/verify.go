@@ -37,8 +37,9 @@ func fail(field, format string, args ...any) *Error {
 
 // Report is what a verified bundle proves.
 type Report struct {
-	ChainID string `json:"chain_id"`
-	VM      string `json:"vm"`
+	ChainID   string `json:"chain_id"`
+	VM        string `json:"vm,omitempty"`
+	Agreement string `json:"agreement,omitempty"`
 	// Txs are the VM's transactions in chain order, each at the time of its
 	// block (BFT time).
 	Txs []Entry `json:"txs"`
@@ -163,10 +164,16 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{ChainID: b.ChainID, VM: b.VM, Headers: len(b.Headers), Commits: v.commits,
+	rep := &Report{ChainID: b.ChainID, VM: b.VM, Agreement: b.Agreement, Headers: len(b.Headers), Commits: v.commits,
 		Signatures: v.signatures, ValidatorSets: len(b.ValidatorSets), ValidatorChanges: v.changes, Trust: v.anchor,
 		Txs: []Entry{}, Signers: []Signer{}}
-	st := &story{vm: b.VM, migs: map[string]*mig{}, intervals: []Interval{}}
+	vs := &story{vm: b.VM, migs: map[string]*mig{}, intervals: []Interval{}}
+	var st interface {
+		apply(field string, t *vtx) (*Entry, error)
+	} = vs
+	if b.Agreement != "" {
+		st = &agreementStory{id: b.Agreement}
+	}
 	used := map[string]bool{}
 	var last position
 	for i := range b.Txs {
@@ -214,7 +221,7 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 		return nil, err
 	}
 	sort.Slice(rep.Signers, func(i, j int) bool { return rep.Signers[i].Cloud < rep.Signers[j].Cloud })
-	rep.Intervals = st.intervals
+	rep.Intervals = vs.intervals
 	return rep, nil
 }
 
@@ -476,6 +483,15 @@ func (v *verifier) top() error {
 		return fail("format", "is %q; this verifier reads %q", b.Format, Format)
 	case b.ChainID != v.g.chainID:
 		return fail("chain_id", "the bundle is for chain %q, the genesis document is of chain %q", b.ChainID, v.g.chainID)
+	}
+	switch {
+	case (b.VM == "") == (b.Agreement == ""):
+		return fail("vm", "the bundle must name either a VM or an agreement")
+	case b.Agreement != "":
+		if err := bbus.ValidateID("agreement", b.Agreement); err != nil {
+			return fail("agreement", "%s", bbus.ErrorMessage(err))
+		}
+		return nil
 	}
 	if err := bbus.ValidateID("vm", b.VM); err != nil {
 		return fail("vm", "%s", bbus.ErrorMessage(err))
@@ -960,10 +976,80 @@ func (s *story) apply(field string, t *vtx) (*Entry, error) {
 	return e, nil
 }
 
+// agreementStory replays an agreement's transactions: its proposal by one
+// party, then the other party's signature or refusal.
+type agreementStory struct {
+	id                 string
+	other              string // the party that did not propose
+	proposed, answered bool
+}
+
+func (s *agreementStory) apply(field string, t *vtx) (*Entry, error) {
+	a, signer := &t.stx.Action, t.stx.Signer
+	e := &Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: a.Type(), Signer: signer, ID: t.t.Result.ID}
+	if a.AgreementPropose == nil && !s.proposed {
+		return nil, fail(field, "comes before the agreement's proposal: the bundle lacks it")
+	}
+	if s.answered {
+		return nil, fail(field, "comes after the agreement was signed or declined")
+	}
+	answer := func(ref, verb string) error {
+		if ref != s.id {
+			return fail(field+".raw", "is about agreement %s, not %s", ref, s.id)
+		}
+		if signer != s.other {
+			return fail(field, "%s the agreement, signed by %s, not by the other party %s", verb, signer, s.other)
+		}
+		s.answered = true
+		return nil
+	}
+	switch {
+	case a.AgreementPropose != nil:
+		p := a.AgreementPropose
+		if s.proposed {
+			return nil, fail(field, "proposes the agreement a second time")
+		}
+		if t.t.Result.ID != s.id {
+			return nil, fail(field+".result.id", "is %q: the proposal made another agreement than %s", t.t.Result.ID, s.id)
+		}
+		switch signer {
+		case p.Provider:
+			s.other = p.Consumer
+		case p.Consumer:
+			s.other = p.Provider
+		default:
+			return nil, fail(field, "proposes an agreement between %s and %s, signed by %s, neither of them", p.Provider, p.Consumer, signer)
+		}
+		s.proposed = true
+		e.Summary = fmt.Sprintf("%s proposes %s: provider %s, consumer %s, %d micro-credits per vCPU-hour, availability %d/1000 %%, penalty %d/1000 %%",
+			signer, s.id, p.Provider, p.Consumer, p.PriceVCPUHour, p.Availability, p.PenaltyPct)
+		if p.Until != 0 {
+			e.Summary += fmt.Sprintf(", until %s", time.Unix(p.Until, 0).UTC().Format(time.RFC3339))
+		}
+	case a.AgreementSign != nil:
+		if err := answer(a.AgreementSign.Agreement, "signs"); err != nil {
+			return nil, err
+		}
+		e.Summary = fmt.Sprintf("%s signs %s: in force from here", signer, s.id)
+	case a.AgreementDecline != nil:
+		if err := answer(a.AgreementDecline.Agreement, "declines"); err != nil {
+			return nil, err
+		}
+		e.Summary = fmt.Sprintf("%s declines %s", signer, s.id)
+	default:
+		return nil, fail(field+".raw", "is a %s transaction, which does not make agreement %s", a.Type(), s.id)
+	}
+	return e, nil
+}
+
 // String renders a report for a reader.
 func (r *Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "verified: the history of VM %s on chain %s\n", r.VM, r.ChainID)
+	if r.Agreement != "" {
+		fmt.Fprintf(&b, "verified: agreement %s on chain %s\n", r.Agreement, r.ChainID)
+	} else {
+		fmt.Fprintf(&b, "verified: the history of VM %s on chain %s\n", r.VM, r.ChainID)
+	}
 	fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, included in its block and applied there\n", len(r.Txs))
 	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets)\n",
 		r.Headers, r.Commits, r.Signatures, r.ValidatorSets)

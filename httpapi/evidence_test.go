@@ -27,6 +27,10 @@ func (e exporter) Evidence(_ context.Context, vm string, _ int64) (*evidence.Bun
 	return e.bundle, nil
 }
 
+func (e exporter) AgreementEvidence(_ context.Context, id string, _ int64) (*evidence.Bundle, error) {
+	return nil, bbus.Errorf(bbus.ENOTFOUND, "no agreement %q", id)
+}
+
 func TestEvidence(t *testing.T) {
 	raw, err := os.ReadFile("../evidence/testdata/vm-1.json")
 	if err != nil {

@@ -29,6 +29,18 @@ func (n *Node) Evidence(ctx context.Context, vm string, checkpoint int64) (*evid
 	return b, err
 }
 
+// AgreementEvidence builds the evidence bundle of an agreement (see
+// evidence.BuildAgreement). It implements httpapi.EvidenceExporter.
+func (n *Node) AgreementEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
+	var b *evidence.Bundle
+	err := n.store.View(func(r kv.Reader) error {
+		var err error
+		b, err = evidence.BuildAgreement(ctx, blockStore{n}, r, id, checkpoint)
+		return err
+	})
+	return b, err
+}
+
 // blockStore is the node's CometBFT block and state stores as evidence.Chain.
 type blockStore struct{ n *Node }
 

@@ -24,7 +24,7 @@ import (
 // from genesis and from the checkpoint bbus query status prints, and refuses,
 // naming why, the bundle with the change skipped (whole or half), with a
 // block the founding validator signed alone after the change, or against a
-// checkpoint of another history.
+// checkpoint of another history; an agreement exports and verifies alone.
 func TestEvidenceAcrossValidatorChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two nodes as processes")
@@ -177,6 +177,17 @@ func TestEvidenceAcrossValidatorChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("a block the founder signed alone after the change", encode(b), fmt.Sprintf("the block at height %d is signed by validators", cp.Height+2), "--trust", trust)
+	// An agreement exported alone, signed after the change.
+	var agr struct{ ID string }
+	json.Unmarshal([]byte(tx(founder, "agreement", "propose", "--provider", "cloud1", "--consumer", "cloud0",
+		"--price-vcpu-hour", "0.5", "--availability", "99", "--penalty-pct", "10")), &agr)
+	tx(joiner, "agreement", "sign", agr.ID)
+	bundle := write("agreement.json", []byte(run(t, 0, "evidence", "export", "--node", joiner.api, "--agreement", agr.ID)))
+	if out := run(t, 0, "evidence", "verify", bundle, "--genesis", genesis); !strings.Contains(out, "verified: agreement "+agr.ID) ||
+		!strings.Contains(out, "cloud1 signs "+agr.ID) {
+		t.Fatalf("verify the agreement:\n%s", out)
+	}
+
 	var stdout, stderr bytes.Buffer
 	if code := runCLI([]string{"evidence", "verify", write("x.json", plain), "--genesis", genesis, "--trust", "12"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "HEIGHT:HASH") {
 		t.Errorf("--trust 12: exit %d, %s", code, stderr.String())
