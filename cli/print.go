@@ -69,6 +69,7 @@ func printStatus(w io.Writer, st *bbus.Status) error {
 		"app hash", orDash(st.AppHash),
 		"catching up", strconv.FormatBool(st.CatchingUp),
 		"version", orDash(st.Version),
+		"trust", orDash(st.Trust),
 	); err != nil {
 		return err
 	}

@@ -52,6 +52,7 @@ type Node struct {
 	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
 	cs    waiter        // CometBFT's consensus state machine
 	log   cmtlog.Logger // the node's structured log
+	vals  valScan       // validator changes below the index (evidence.go)
 }
 
 func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
@@ -277,6 +278,9 @@ func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
 		ChainID: st.NodeInfo.Network, Cloud: n.Config.Cloud, NodeID: string(st.NodeInfo.ID()),
 		Height: height, AppHash: strings.ToUpper(hex.EncodeToString(hash)), BlockTime: t,
 		CatchingUp: st.SyncInfo.CatchingUp, Validators: []bbus.Validator{}, Version: bbus.Version,
+	}
+	if st.SyncInfo.LatestBlockHeight > 0 {
+		s.Trust = fmt.Sprintf("%d:%s", st.SyncInfo.LatestBlockHeight, st.SyncInfo.LatestBlockHash)
 	}
 	vals, err := n.rpc.Validators(ctx, nil, nil, nil)
 	if err != nil {

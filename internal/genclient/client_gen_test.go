@@ -384,7 +384,12 @@ type EventID = string
 
 // EvidenceBundle defines model for EvidenceBundle.
 type EvidenceBundle struct {
-	ChainId string `json:"chain_id"`
+	// Agreement the agreement the bundle proves (or vm)
+	Agreement *string `json:"agreement,omitempty"`
+	ChainId   string  `json:"chain_id"`
+
+	// Checkpoint the height of the trusted header the bundle was built for
+	Checkpoint *int64 `json:"checkpoint,omitempty"`
 
 	// Format Example: bbus-evidence/1
 	Format string `json:"format"`
@@ -413,7 +418,9 @@ type EvidenceBundle struct {
 			PubKey  []byte `json:"pub_key"`
 		} `json:"validators"`
 	} `json:"validator_sets"`
-	Vm string `json:"vm"`
+
+	// Vm the VM the bundle proves the history of (or agreement)
+	Vm *string `json:"vm,omitempty"`
 }
 
 // EvidenceTx defines model for EvidenceTx.
@@ -869,8 +876,11 @@ type Status struct {
 	NodeId          string    `json:"node_id"`
 
 	// Params the federation's parameters, from genesis (docs/TRANSACTIONS.md): approval_num/approval_den is the share of active members a vote must pass
-	Params     *map[string]interface{} `json:"params,omitempty"`
-	Validators []Validator             `json:"validators"`
+	Params *map[string]interface{} `json:"params,omitempty"`
+
+	// Trust HEIGHT:HASH of the node's latest block header, a checkpoint for `bbus evidence verify --trust`
+	Trust      *string     `json:"trust,omitempty"`
+	Validators []Validator `json:"validators"`
 
 	// Version the bbus version the node runs
 	Version *string `json:"version,omitempty"`
@@ -1194,7 +1204,14 @@ type EventsParams struct {
 
 // EvidenceParams defines parameters for Evidence.
 type EvidenceParams struct {
-	Vm string `form:"vm" json:"vm"`
+	// Vm the VM whose history to prove (this or agreement)
+	Vm *string `form:"vm,omitempty" json:"vm,omitempty"`
+
+	// Agreement the agreement whose proposal and signature (or refusal) to prove
+	Agreement *string `form:"agreement,omitempty" json:"agreement,omitempty"`
+
+	// Trust the height of a header the auditor trusts (`bbus evidence verify --trust HEIGHT:HASH`); the bundle then holds it
+	Trust *int64 `form:"trust,omitempty" json:"trust,omitempty"`
 }
 
 // InvoicesParams defines parameters for Invoices.
@@ -1829,7 +1846,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Evidence The evidence bundle of a VM, verifiable offline
+	// Evidence The evidence bundle of a VM or an agreement, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -2780,7 +2797,7 @@ func (c *Client) Events(ctx context.Context, params *EventsParams, reqEditors ..
 	return c.Client.Do(req)
 }
 
-// Evidence The evidence bundle of a VM, verifiable offline
+// Evidence The evidence bundle of a VM or an agreement, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -4894,12 +4911,40 @@ func NewEvidenceRequest(server string, params *EvidenceParams) (*http.Request, e
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "vm", params.Vm, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
+		if params.Vm != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "vm", *params.Vm, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
 			}
+
+		}
+
+		if params.Agreement != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agreement", *params.Agreement, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Trust != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "trust", *params.Trust, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
 		}
 
 		if encoded := queryValues.Encode(); encoded != "" {
@@ -7863,7 +7908,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	EventsWithResponse(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*EventsResponse, error)
 
-	// EvidenceWithResponse The evidence bundle of a VM, verifiable offline
+	// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -15221,7 +15266,7 @@ func (c *ClientWithResponses) EventsWithResponse(ctx context.Context, params *Ev
 	return ParseEventsResponse(rsp)
 }
 
-// EvidenceWithResponse The evidence bundle of a VM, verifiable offline
+// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -22228,232 +22273,236 @@ func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L15c9u2ujD+VTD63RnL99KynO2cyHPmjpOmbe4vTjKJ6868da4EkZCEYxLgASDJOnnz3d/B8wBcRFIS",
-	"vTVt9U8biyTWZ1+/dkKZpFIwYXRn8LWTUkUTZpiCv84mhin7j4jpUPHUcCk6g46ZMTIS7MaMSDhXWioi",
-	"J8T+mCq24HKuSUqnrBN0uH37X3OmVp2gI2jCOoMOhTGDjg5nLKF2cLNK7QNtFBfTzrdvQeftD/Z3+Dql",
-	"ZpZ/zKNO0FHsX3OuWNQZGDVnxZH+Q7FJZ9D5/47zTR3jU3389gcY+h1PuKluiRuWaJIytWnpMXxbnDBi",
-	"EzqPTWdw0u8HnYTe8GSewF/2Ty7cn4HfIxeGTZmClZzzqaJ2+tvult3QJI3tiwmfHp10gpqT/JXW7XZJ",
-	"uSETqeDSQpkk3JAuDA+/uF0dEnuzIl7BqzRKuNZcCmIkvJWwJJUyJt0JjTULyJP+k8OGg7Pz1Z8b7smt",
-	"eyxlzKjofLMrt/tm2rySEWcAjG+S1KzsP0IpDBOwLZqmMQ/hFI//qe3evhZmoVHE7SMaf1QyZcrASLhc",
-	"P6cc/5OFBqcsH5KQZsbFNLCnQAVhdnqCr58itFMzI3aHmixn1MBvNLRfE64JHcu56eBOdCqFxl2cRQk3",
-	"xl5ni41sguuLm09M27Os2QJ1k1WuzF7IP+AgDk8JNw4GNNFSCjIXMdMaPohZNGWKKGZ3re2bXBD74jiW",
-	"4XXnW9B5RaNPeFP3tqM3Skn1yR1a3bYSGk+kSlhkr4aLBY15RBy84HURo6jQ7jIKG5lwEWn/iV3+a9j4",
-	"Y91H6GcjVEQE5mBuGWIS8/ARz5ASNY+ZJ9zZPU/mmkX2nruUKJbGdBVY4J8LOjczqbh9qvlUMBUQIUlI",
-	"UxpyswpIr9c7PCUjBXsfEU1XFiuYYgHhEzvgkmqS7d/u+UepxjyKmHi8TdutGnnNxIEmOpQpI5Fkmghp",
-	"CI1juSRmxjVunUb4JpGCULJU3LBDB1tLNgYuYQ+PWirBFJGKT7kgmgkDpzf6AD+MYGw7rZARO9BELgUR",
-	"ALVwVqYXSqWH+LUewQSjzyw8+pGZcHb0mRs2IqGSWh/pbAUW/0Y/S21GQGeABGVz5DvSTC0Y6b79SGgU",
-	"KaY10wGJZUjjmdQGIBCXYP/UI0IVw2+iQ3s9b4VhStD4MUESmIKHSbubU9hsLKdkRrXjTYbyWNsVvpfm",
-	"RzkX0eOtUEii5+GMKBZKBUB8IeU7qqbscWHY0ToyltHKwoBcMFWEMhRUcHnnVKweb3XZSkIax0wdaKKo",
-	"YbigIF9nKIVgQJ21hWi2sHijjWI00UQK5kGWdK2QYvHwkCR0RWYyjhALrRRJjJQkoWLlD0STJTczS/4B",
-	"dY3lyhyxAZnERMmkOH4n6MwYjZy4+4kZtTpqEHo1C6VlHkYSJ840S2YbJT97aL94evpv9rjgi8eAxwPk",
-	"GU7DnhFjEYvK5/Hrr78enc3NjAljVwRA3rzpdeHT7XNBeUzH8SNjCJDCkIqcEAJpF3JJutpQZUCyC6kJ",
-	"rYxH5mlAqJeEAWyMlNcAX7F0MiA3AH6aUI1AtxGIKUhLMLU+BDHQrR+EwKliLPEnsUlKTQs/fe24w+Qx",
-	"N6thkqK8YEUhahDEXjzrVCEusOeu5wlC9do12cMLYy4QDjed+2dDk9R+wG5Srpge0jrNYsYsv7TLlprG",
-	"yIisvBCR8cqiviDuc2BAXBPFErlgEenSMXBPKULmP5GK+NVZ1SLbaUQNOzI8YVWdJ7BaU902E3ozjKlh",
-	"IlwNE73jwaVM0LjdWaeKh2w45ePhTM7VMOGhkq0+XYTp/Dbf2hNvcYvug3qYSJVc8KjhoWLUIWwdZ7LP",
-	"yJQvLIFBYgxSJY3r7grveec1a0PNXJd1XyvkL2oBYS4Mj0vHtwFuvhXp+W+oemenUMCgwsE1XVhQg6dr",
-	"oJRtpXBxXyo6aZATindctyUWYNIo/WPTGeck6Vu2DqoUXdm/Bbsx9Zaa0pnBPBu3UVAVN+6kCliTmE61",
-	"FQ3H47km5oZQP6YjNuyUwHVoEGTPzj/88v5CB6R4FUBy/D2koSEfX1/4K6gnsttO7SPur0hft9mgdqJE",
-	"mQDR30SVHFHaYYFlorQVFhI5F6aGIrX5MCcg20/kLpjahKTlhZdxslM+w1qQxa1UiBwVDrYsLIaKRdxY",
-	"KLN8iic0djTPkMTqWC9IGtPQ6l3UKmq4A6Klk0yttGD1ZHZDQ0O6mdyCYgY3IETgtRMgLUduQssMcwp4",
-	"8uTps97zF3/7+8sTuzFqrOLWGXT+97f+0csv/9W9uurBv76eBC++Hf73f9TRyldgz2kpjaTpcEb1rJ4T",
-	"WAJndRH7hhfXiyZitCDVLMUPWX3A+HS2KxuOqTZDmGPYOOBGFgjAtyNIBh1zszupzS1E65R2DbTdht1a",
-	"3MlUtxbkN1HiTnZNdaD9OpbzqO1dF8yWO7FqGsfS6gxbv/jEtJyrkIFKT1Neexk0tWhO4/IhV29hjW95",
-	"81SrNdjnMafCDBVLpTK7yoozqQ2LhoudhUse7UYd/ylbiedoc685HUtbhjhpFV1DCxQHGgjQgLyWCTOv",
-	"frxAesSjgDzrk1gumQqpZmTGbkjEp9zoOlxIn6RDr1/XzuWsFOl8HPOQpIwpr48H5OcPny8GHz98ugjI",
-	"csbDmVWr1IokLBmDOQFtXNyCQt3Udom7Sszz8fCarUpvj1emFr1BSWkNfk612fnm2sGbYuncgAI9HKc7",
-	"ftNOgAZjATVSDXc/qzo5GiAyP3B/TQUhOEPUIuHIIL+EW/kx1aHq+rE00r8HF6iRyj6AMA0D/5JadnR7",
-	"cZqq6RyE54JEDSSAzGHkilS8EakzpC3abusxvCS52Nd6MO0R7bmfB09evHj+YrvYV1hP3Sn9gHaDB1E4",
-	"nE2icka5YpzQm3dMTM2sM3jy/EXdXqoL5jqd736lTTPvMBMY0FpOEMqI1dhEDR3HbEAyh1zgfWsBWSop",
-	"psNwRrkIyJhGQ6vrUzNXLHAmoCggRsphTNWUke6zfv/42cnTw9Mrgd4mb3WM7LOTw1My8Q4j+8PTw1Mi",
-	"pBlO5FzAG88OTzOP1VxcC7kUQ+ep8iOivTWA75Ch4L+5WHBjH9BYMRqthuyGayvWc6HnkwkPORNmmPu6",
-	"3B6HIOIGVyLxnvyhTJkISExT7Xx8FpLQQ6TmMdNr/rbus/5Lu2xq2BBM5LDZJy/dIXjTKek+h/1y55Kx",
-	"f/cPr0QdzU6Y1nTKthMYuNH8/S9NgJJZWtsBDPNAttWUi7wMBOLdXavlveBktVtY3MLKaozSzd/UMP6M",
-	"on3tTJRMOoMOELU+aPIONophGtK/Yf9a2PcXydFJpw5ZWyk92yVKOA8UK9sqOPWyXNnRTg0JqXMhnxJn",
-	"0Z1IlQdIOMiPOBiEudEsnpAuRZw5rJ0ZflgLd8Ez7WXGs53kkHV9Cj4J3H03Qg+G51SsAGDutzxOagCS",
-	"gIyu5v3+0xBngX+zI/xJ4F/Ov1t9bYQRNqAk0zhGKkENwXcOdK1af4T/b1Do3yx4xETIXs1FFLdFXqDa",
-	"wwZDuoeX4o1YHnnE3JTHJ7Vqfe5XKp8laLLEPSZcuF0TqSKmTomZSc28Kdl5aDKPdyahEs2c48a5DsBD",
-	"lwlqrThdUhshRnOlyK3C0fI1Q0YRdWlU50ksjFTce90QuQSuWV3UmojYjT2y0nu6UxtvVrYswIx1ML8u",
-	"rl6zld6gMg6tjF6kAhqvQbEp14YphjzQjmIPDDkyumSBddurEmTKBNNcF69sMxVDSLu4qVuxs8VspFXa",
-	"e/nm4cwt8fLccnYCsI/Adz/LWbubov7QAiyzUW49QkF6fyS9eQ3ocg1gXRPcDodrQxVOYxcYtix2mzzk",
-	"9hLkxA++Q3ByaJBTscq11rOPDC7aXVXErHTW2kYXIqx/ra5kI0F3DtndZQEhRVijDUBwRZ8YSZ7874tn",
-	"RycDgvvAsEEjMZDM0ecXz47G+DuYt7sQWTXmU//LYUAEW1h+mDmDBcP4q0ks4aKyxc4zt0kWgPv3Z89e",
-	"/O3Zs/7fnv6t//L58yflgNxarwqSpnrDzk3T2W0QToZOONmKFzh6Jo4U4M8tyZ94flWBv+wvdxUZUyXl",
-	"pCWgQZRy5frf2dv5BDHUMVuwGINtUOajEzJP6w1rVqAf0rkwLY1r5qb9V+s2BIy2zkZaW07d2Sq63Mpb",
-	"DrxHx1JFiATJ4x4bj+Be9PE+gfiLgpztYkxRHGpSGHZQFKtn0eSr8LQLzyrbnoe0ukP9iaZtSZ2P0bq9",
-	"/uvzEDYpwD8zGiOot1hbwcYqLLH5rSOvC6M3LMd9VbsKro1Uq7bWSmGYqtisN3ob3Bd12JZRtd2Hy/Ib",
-	"mjnyps8vz6tcP4H8Ar+v0qrqDq5Bc+MRRO6i/GpVMhrGwFouz9cUrbOj/0OP/m3VrPyfveHRl6/94MXT",
-	"b7V6V3aILQG6GBFWGTT0Hrsq7xa7uxcKpoiakTT71+5OBGV2nnUX2Qsu1i7Ab9VPUnur7oQf3IK/CR/u",
-	"asR/CybHu9vvddWAj9ZMsD76Bw7E8UnFbN3oFwSjhEcTbrT3BpJugzfwcIBqFbyX0CxEEhajVyIkyxmP",
-	"UXWHxQA4ZobSQkwoBPHEfMECeFpQNZO5dgaAIk8rqDK5elI9NhY9ef785KV3TFyzldfi3dzCkO7TJ8i5",
-	"SyGHTZ7BXA2onbR0hMUV2KntkeYWDDw0u7sZBX9cO+3K77sB2iQP21qBqNBLplr4L8O4VQTixqhUtKPu",
-	"qpHMpDZcTIcxF6yNv95+0ybKskELyKatcSNxpQ056ff7BN4i3Z/eXJDjxckxx0vRx1959A28GcJiBaEk",
-	"5toMXA7KjCVo/Kp8coyzBrsSM/j0HResjp7BWENP1WpsPaU8T9yJD+qRGtYNPw5I7fZwrf8NX/yjFmsh",
-	"HIsz3S7o1QVxtbn2HUNbq/yxItZxrecg6NIwZClK9xF68SLkZNp+G3QWkkc1EmDQMdLQuNWOHyimFbDN",
-	"j+7heR2t1s97HYWqt1jeYdHfHzeGvBYB9T5lKAoBfflhr6VGsCk1fMHQEO+DRItEuPlOnAy2G6XyRvKd",
-	"pZCMXFYMsxzn9eDoLiO/plqQ+53C01UWYdUmFMvl3LSVS3e7iQWXcbM4vIvYCjfgrIQ58PmFIGDkm1gD",
-	"wQIobEGDRxB0N/KGe5B1cfjH2cYDbuEeo0kceyRACTtV806bgPLfO9gaR6w7t3Nqwrb2k2ZlN5TaDFOm",
-	"2pOfiWKsFeWRk8n28/wAL902FC+UqsaEB2oVUVRca5Qdd+FB6xY7p0PDrv1e6o9vfe1+XY2X+eBYjCDz",
-	"ADh8XjR/tHKrOOlu59DnzbYcmaQxazMeE1GLt73itGteHARe+GS+3Thn61yzW3L/isRdCPcoyNz5idqZ",
-	"7HXjz1SELI7h3xiR1SCD35r/5z5CJz8bRCi/h7osr+KBb4TSh0e0TfbZe0O2ezZxZTZMknvX2mgBeNvb",
-	"meR2+7SrJ1QxYxpZeyDvZcRu5U7YxA7BuMai5ih7gjYcLqaEa5J9gPVguF4Lq4fsaKnsq9wUYrGyujwu",
-	"9wQdssPcz1id3L7noluWYCBwMTNlkxcOBNlRNSueUU00Y4JoLkLm0qWUYdEp6RM+AYPJbhraxswHb9TM",
-	"QlrQOqhndiKs+pNPti3ZocasHk92vR+4ktI8hZPPTq1+NLxJOLOFtHog8UH2NUMxpXlTBi9gmnuD5CN7",
-	"GKFCyLkI87MBj6OQJoeurVKkl0/8tRRBubjRWnBrQq4Hp5cFDN7mWG6mix/GUBJAPXj61e0SphpkBBcg",
-	"vfPs+L7aloX0O6XZ5HJFGfpTJiKLON0sHnxJOaDSRCqLVUwfBgTTZUi3zr1xGPhyBqU0h6YMm9pcmQwn",
-	"MtnBn35+rpsg6748S0WuK93YrT1IEP7uPj7Qt8gmWzsiP9GmA3hwQpDh8APITR+83nkvEsLvVYvC888H",
-	"VhAMnbbIuqXbA4I8YyqK8E01HvJNNt7jw0OiN0A8CBjeo7ULTBBerqor1EC6PoEe16qDShL9YdVKls5v",
-	"UT0h4vp6yGV6m8oLCUuGCR/f4kvBzDAZ32rSRy/eYOi0BII5J1NsyqX4B5s3J2o0xdqtLaYW6iBM4cFF",
-	"I6sgcjFtmd59S4kq4vqWEzbISPeVDf6nS39eyyqhmmuSSi6MHoD/vU/+k3T9XZD/Ik8OyXHph8JVwePd",
-	"dMtcmrxNJnQm5GWpznkmcwVu6qFpl5RnxKyH50eIwA/BkGDkz4aCiH4bx/AaApahxT2ASAuOaq+RMVNU",
-	"hL5GKodaZDxiEVlyEcnlAcT1ju21kQWN5zvaIm5PEGRGHmsQ9I+NOq11JXcWBQRa92O0xqM6sPsY1maC",
-	"fXx9Uaz5kzIVMmHolJE8B+Kk3y8XA3p6f8WAzEzONRWRmWkMZXUrKNcFevmy9/L5topAT5sqAn1iNGob",
-	"cxxTw7LaNO3yS92nrXIXqg4CSN/eOdh6fdagZgN1UPEJIOaRaje2ii5p9PG0rHu4kdSEUkXtzC23Csto",
-	"KW3s7LDJSAdGHZdiNeoK92UbrgeFguLaRmdH1aVMWBZcmTmNyeuPv+idmUmuy5QHs4/I2+MPxE6LB2qp",
-	"DgSj7DZ4QdlZq7/OEqlWhAtyzl/taIEvqD/rkVdmKdU1OR9zc6xv4+1O5518scUzKUxbd3cIoe20W7B2",
-	"d9GxYSH4EOOsV65YUUPZeQ9CRMuEQVeBqtuqBYq0IpK7JO7zaPdk/e1pniZPtW849tsIcZv8YLcr2PUY",
-	"QlO2tkxq8qLmrmJSo4mqSdypHsemW3hwnSC77hqajaS4rX7RPGKtOpFP03AOToa4ZeXDKji6otLDebrJ",
-	"4aiJNjyOwW9gBUGgKRoFSG40FE3Ste67jcm8GZo05Ov7OtgRFlnWFuE3yGOPJcpt8gpBT6JNBVlqK4BP",
-	"WOT43oEmeVujAE/YFRwg3UiG+vji09n7z2evL95+eP+5l0SHA+KtPUMxT46zPyIm0E/LiJ5RhR0g0B+E",
-	"XlLLYhfSuDyOlGq9sarD7pB/mTlF60SfVv5cuHs1F9u9LYVM5KrLdl10LtSgrMJOGSuCbfn7F7Qtd3CW",
-	"rLr0nPkOyaBojMGXaxfUNoN/LKPV9nJGr+xbwMGiemH7fmqhNnp1I3ZTeFIS/ZqyaG+TAh2QMdXsxbMB",
-	"ShYfP3zGFBFzo6EtjMaw6a1myE0Z+rcoZtSYzL8tXT8vxbpeUcieTT38vJKttem8nsOWQlT5POVLgSuI",
-	"V1A5Iat3RpOsFj/JLssORLqLZOjLtgSkUscAe/xglYXiMk7Af7H2y90rUGziFX+p8hPNRPl25SGyKmr3",
-	"UXEg1xIOtGsTZvmMKy7XSM/Kg/hySL5atMsyK9MTR0nmacrUkY8buLN21BS04OLBnH6U0AgvH4LnpCBd",
-	"SgRb5jhyoCGswSHIfVHajRVJNnD7smo3IJ9/Pjt68vyFP1ffj0NGq6DpENuSwjpAuzxvCWIzqc2G0OXt",
-	"UZs8aTrKUjWEXQxgKRPDzQnzcikaswh97atHiJBeKz+j5kKgfaF6p0wlXNDdfaW11rMlkhy4q2qwMzDB",
-	"fPvFg68HkQfXPy/PH8IfdXl+j9ERiyQrl9Y+xuHkvmMcWiNbwb+gZ/TJ8xeD3/pHL+nR5MvXF8/qq2Ts",
-	"FEdxcq9xFHXAXDYd1t5zMer2noqtbYjX+v7KsF0WsyTvLxn3ls6Q0ne4SL5grVphzaiaslbhbBtMKj4f",
-	"zpXrhCrlrphgHdhvrHjwuzh67tYVq1UCcEu3kcqcbDUx9Q+ZFtwq8cfbRQrZkMVMYLeJDSnBNQ6nTUC+",
-	"BsDrd7HFW5Uh88Nz3YxsPADz/RXiL+7D/1pjJPUhHcX3A+xK5+I/dnTNuZd3hXd8XzW1VbNw5Aos+3Q3",
-	"IDT/mks1T2orDbShJ2UasOFY3Iu3ORG5YCqmdT7ACbbYdi+kWYjNgKxv3ofg2N/xHaveZyMHG0NjdoJc",
-	"BC7n4q8B3pbkpKYaXMpEJ4eP7FzShgTFh3SI17jAiwE1jd4jPKQHpyIO0R+MhDxqIMf9BmE0MscFU5Hr",
-	"JO4hDjhSIeoJLEVhPI9qIW7tDDMWlsVNVA+gtjqkZuFccbP6bC/TWcUZVfUVsbEjLZjwRqgWwQ+hYtQw",
-	"cnQ0kwkjP7z9RI6OsHG3YjT6v9CWe9RxvVXBTYYzZOuZGZNij1guJtL3oKV4Phgbm9tNUiXrDakXM0Y+",
-	"vfl8Qc4+vsWAK3gfeyUVHOVS+DgA725z8Vm5M8rFAlwJ7L6L3Y0uz4miIiBzYWVJHCITI7AC2tL1MpZL",
-	"FoGTnpvelbgSZ3FMxjLiLpz+fz5/eN8jb2BU6Ipgvxl9vcIWCVedwdcrsORddQZXnV6vd9UJrrwNKv/t",
-	"27eRi127Es9ubgjSBJi21Ns54drQa6ahewepa8sfkGf9E1JuPBxciWf9p6Shy7r94pnv4OGShV6Sunb1",
-	"AXl28hR79FqRyA775GW1JzSGaDy/ucnW77rTdJ/3+8Q1HQ/I8/7TcsNgIZeHvStxVm1xUGplT8ZzQ3za",
-	"uTesO3jgAly5GC5CYy1JSJXiTF8J3yl/4Nowr3fIh8u1BBbvNaVTpgdkBF1CRqR74kIM+wGJGLZNP+n3",
-	"DwlQvEK7PVe3awS/jACUrsTIUs9RQKqFvSYyjuUSskfplAWY3JlI5Z940Io5lKnDOEY6jtmVgIrpAdGy",
-	"MAhO5Ir+QRsUjZcMDWItAsGCiVnyECsWJlxreCDYlYDDhl4sViKwS0npFIImMQ8YESAMmdZYLg3bWNth",
-	"C/Rkrft+QsMZF8zelD+5LvbBhxFGhAs7c/aNxfTeP7UUAxJLmY5peB0Qy8NJ1pr8FDdVSGJG1zosxoH1",
-	"lcAldWvJG9I0JGeHATjECNVkdOa61gDpGJBXQN0INpCAIVz/iN6VwIsB3xo4nzVdkdFrbLh9dLFK2YCs",
-	"99weId7CxSy5Zoc98sk3UoejW7LxlQDQswCCfWyk4lMuECqhsy826Hl6SOYiZloTPMxQKj10747A64TH",
-	"gz8FVwJyJqUbxk8KDharRuctHrDhm2TYMwBQs0cu8hbfKYx7JYrduO3Y5Xbcvnk3lPincYwtdVxD2Kw5",
-	"VXalWRceCA84+/i2l0QA9NrVv0u40ZY4QM4MHobj3HBUpW6dp4UA4eqr67G8V8K9TbqWtx6eQpwZfvfp",
-	"x9fk6dOnL0kegGZXAf5HkzXiyFhVpxAa0DnxZm3osdh52uv3nmJw8Ax48/EMcpv/bf89rWs2cQap6po8",
-	"6fcLZTxTJS3+uU7n5OeLi49ANhyswKVZGohtFbi2BEcxYaCdE1T4FPbzVMkx0z3ynrFIZwjc68CSkXO+",
-	"jToDX5EZDM/QlgjW/qTfv7f28j7Fu9pXPuvnbk/yWf9p00jZ0o5/9B2r4IsnL7d/cSHlORUg4j7fZYZi",
-	"g/2i0NUZ/PYl6Oh5klC16gw6v7obKTZnK99c198FeLAgsxLzbTtf7MDHCTOKh7oRPCxKflQQ38gsgWM3",
-	"lnb77jhrjeGACA7/cwQIOArtV+OJsT9oZvlj9eLP3fRbb95OfJzGlK/d+bqUWxs0tL4BJ6XDfZ/sdBtZ",
-	"m7HvGUgysCjs191vQPBqsOxudjH1MAHh9jtSDCtOYmUQw7TJmvyIsEDmrUQR0rl9ME/xk5x2uAVZyuuk",
-	"YRCINYjIVnpDomSxdCVCoOXwsT0Doeca64kYaRVtpD52+bwV+cGkiAekPjhBDXRmx3LqJB3FJjELMU4X",
-	"DuhA+7NFR9wjwV9/+/tvXd+6B6dqmwGom913A4lbnBxnWlczoTsD2TirG519gLpBQo3T/yY8xoBDl1AG",
-	"ArL914osrcTvS0JVoewsX4SLfoTQxc7gt/W1SBGvfIcsUCMgutPVAde5e0IqUrBQW9LY+decqZVPSRzk",
-	"ddd3AlMsfvS1dqTMgJQPtUt6V/2E+e6P31mhq7PDi2fQ2eHblwdE0+yGwARWg640A5ICRAFG7oAvr2jk",
-	"vcvfM+d5FMzPcD1HCtL9/O5MH25FrAKSFy7hC/hZdQ1if3ZxMatCMSoN9MPqja6GuyvoDhYQ35UOVVpg",
-	"GadQM6ZgKsGyV141sg//AVbFUY+cNaeL/JOFRq+ZDxwzzYgamndAgHK2BNKttyUcosKUN7Dl2octZ/wX",
-	"lbuUKrNy2is3p37kHo9GWBVME15DsD7iiZ8VPF9rZGsLyv5KLWp/Qcsj08ZHS94vsmZIVbZxGjVn3+qJ",
-	"xWZgfZ219fkWdJ70n2z/4izKP/iOSUH/2fYv3kvzo5wLN8XLXU5LTGKO5tVnJ093IjbvqJqyP4Rckhu3",
-	"f/vy7cuajG2Rg1BRwMCCLpRxa+rQz0jSrTaddlTtsImqVQQYKLy/QTbPx4bQzVCqaAAr4EwHrkRLANoh",
-	"DxnJ/ND2GfqcwSQboGWXmxVWwQLmv0GkqZIGkCFcKy4nQnDMcCoiaIM4MVVHNd1GH4f3NymReQDA94yy",
-	"3zm7/yCKB9kK5o99f/bB178ep69gnmuEf68I2F54f1AGv9br/5vj73t2vmfn98/OL9Y5t6M2usrgizK1",
-	"V0oC4qpMOuN5KjWN6/i9G7Ylvz+2svue8EVur98p1asHS/8KZ/r4TZIaV0RrT8b2ZOwRyBgq/TvRsDpy",
-	"ZT/fRqswxf34K9r+v210JWGjbTLhLPZBNIWQC0cuIrABucgDWO3chDIBuxujIWSSWTpSbPxeJRSvXAP/",
-	"7QQiS/dsJhKt0hkeVE/BbTXoKGN8+OfC9+/dglkHwZViK5hr2Ay/BRwr/ZxhGcad7ei+KFVJcBFrXVfL",
-	"IMibYmJIhSvo6GsdHAL3jhD/qmj1GtfR1hT4PZn5YQvbTfzuxPfm/Tsgx0U9MAZQeKhoyneHvQbux/M0",
-	"crmQ9ZIvhkeVexlEnMYuaIstsxigLGjMBdm4mHvwO3NDpAhAQJVzAyGMEItWhf5fYD2vnVftO7KGw5Jw",
-	"dXt7+F7y/A4kT19JXWc9pi2CsiWUQMrQslvuco34fridMGy2guNoBQP4NVvpwJmxAxLSlIbetu1DsGkc",
-	"y5BCJQDLngOS1+KC94r9VxrYYmuS8PaHR+B0TcIixgbsJb87GbN9gMUO4OoKTm3gZhaHoM5UHlh7zdCo",
-	"47uYIJoAREA+lZmV+iwdFEPYIWAIgmd4DSs7w9XcHnD3hpI9u/rzsCtoBESMJNB5ACwmXk1aZ1IOj3fk",
-	"Useuu04j1n/AaC/E9ZHL3h+RhMKvuI4V6cKQw39KLg4txtuhoe4TZGRkldfwWz6BVAwRXAno4grDwzqQ",
-	"n2GzwkJCSUlGH+VvDo2Jhy6veYTxJvnDKxG6OHld8XwfaKRk2YGCC9WfaI84Fg37KQjeMV+wK1FYKddZ",
-	"OgLYj0dCmqFrnTQiYzaRaDZWVrF2NDNhSSpljCH0ZaKHbZR+D5p3L/y83AVqL+DvKebvSDERC3WJVB5o",
-	"lFiko1rUv2zJ1TodxQF2JaNopto7wTBgPdmLbntCtCdEZdENSQShvm3qGr3Bx5voDWQXbjKyjyAPCV47",
-	"wiTEUTl7+UBjiqIzOAq5BNOiRfVM2Mqyp3xO6ugd1eboDYz69oeR95J1HRVyab55uePDHnlDw5lLhrQK",
-	"3ohHI9LlRl8JP3pARphRiu4tTCk9wp98gulhQEYwCH4MBUMxfXIUUUNHpEsFgXVZWvo/nz+8P+xdiU/M",
-	"Z2WKaTEDSBvCI+ztmyX8Qln8QgYtFMeGnM1TK6X6B1ciywW1D10CvUv2hD7BXRDyXIowHKj91p01BIhH",
-	"CpKALCCMLSJdCbsl7GowcPmr8P5wPJ9MmLK7h8KJcI+YfewINBVubnu3q5SR0ZSmoyuBTY/t0WBk5080",
-	"7a3d3oBUT31kVz5PMom7uDuAHmquhEud6o76o0FurZZxhHlVcXRYJ9C+WbRIKGHanRhsSkMd+4QeaWY/",
-	"hmNVLGUUUr8PT8koq5Q4wgQYpt3S8ye9/xw1pJ6AV3RLoEXNKt2NwrFwjRW36obHGiet0lqaZwNvgMtN",
-	"zjJtul54weLiATEyAFqjgtoUnMN7zcFZ72Rlp8hoCHdUBgopWGEljHm+kazegYhICTYbFgij7rxAGKyU",
-	"KYTkKh9vfc62437ZLRu0SIXLKlTV1gkoKydQ7reAdxnydwv/xoYYUBF+fRoyUaBw26uWgn2YNApcpV01",
-	"Clz+rZ9o2vn2pcFOi1MP0HUMq7E6OtJnDuJ3iUIjs7GkibgCTDWk7M/m1byTHfcz9P09gvIMnnlLT6Wd",
-	"UA+/FyQHJykUJAceMVfAulZ2QE9lpeiIkfNwllUXDFxx64gIdmMfoqpQrLkO/OmcqeuYXYlUSTnRPp6A",
-	"izCea++vQK0iKNUGBlUE0RV9//ZhoXE/swKEYCxi0cBV7PEbIwum+GRFxnMRxQxKZ5CjI99wwf2/h/Un",
-	"whkLr8Gtmll2roRl8z0ClRd+fPPDm09nF28/vO8lEcFzGjvjDUbaFGpBJHQFWpkV62Tim9lAcYiCKxcs",
-	"cjoXRMpVpl2+Uy3/dPdWHyhUx3R2DyV8SNeOX/gruI/GgCD3dB8R9MhBDxna4A1gqJtFcEAjbr8icjKB",
-	"hIYiVXHQmNEVLhaSuwLSWwJ//KuBZ3TOWl2fMIyVd0bwzggz7k1j7mUY16c0v/Wr+84Tmv9AwUnuSLeH",
-	"J2WQsQ9QugOuvs2QZiPoF3A0O/e/bsqxOwIy5rGLtJpJDdaArC48GTOzZMw13V1KH4U4T61UMwKv1Cgg",
-	"CRdz7TIPOdM7pya/trfi7u77CsRyi9r7aPam0cc3jQJa1PliPcYaCRH3TgTI7KP+MRC7w3pityaQbM1D",
-	"9mNmZGbClTYEkqoCVGahr6IlGxSriWVCU7fc6wR1FTSQ6cNTMoJBhliG0BWys5RGyfl0Rn56g32oSis9",
-	"hk8aJZj7zV/mYvHo+ct+Iw2KAPeP92L9XcK93DE6+LUwVWCjuSq5I/oc0zBkqdn7NCEeDc7iHvFxn9i3",
-	"5+x/WqcnRH16Rh4QJCRgDPZ8t8Lc8Z0W3P044jqdm79mzAUoOopR7YPQXK/vzN/pDqemNAM++C4p2f0U",
-	"ZsAN7lWcPSH87gihw8rNlNC91IYUgvqwgxE2n/ZAl3Sdipg4yIwmWGdi3f7EVcGawkQUYDRwZitp1GXe",
-	"wVIfRaH5g5pWxQ7mVbzwvePksTWs9ohEupsRaVWHPZtxH6JdNhYycIUWnVUT44LkZMJQvJgoxvIss5AK",
-	"rH6PbY9ca01C9bVr+iHkMiCKimuUpWZyruIVCe0nKQg3PhHtlNi1k6kkRqLdlU9npTfcPt3jWC6ZqjWg",
-	"nsMOd3J6YjvFXWoh1PZnrB/Ud2e894HzHpn3PnTWpPJOI68TnJDx2AKvE2ihQh9c++L1x1+OLCwEFhnO",
-	"zj/88v6CxPyakX6v/7zBP5bQmyEMMVyE6XxoP28XhEWJoRiwh+AMXSdCqtQqIP//Py5PCyFi2Jo6hg7S",
-	"yDtq48DotLSC3VtdabMC7mOPuFN7dOBANJLEjC6gTAgG8lyeH2QdCQDzmkKzXL+kdv7Eh2RRgJZNzAly",
-	"W+wLWSLg3vl3Z0e9o+DgkDcS6TQll+dIlMdMG2e47oYzRlNWoclFTpJQdc1MgY/4MMldC3fkH9xf3fHz",
-	"fBG7uekh7PJAP2jgJQYDQJgrdGcpRAT8LqXMXU+1QpFpNJcwbAPqejOCuIw9oezPVIQsjuHfkFFX33dt",
-	"ff9ZvSVqsrjwhj1D6HM9u9nQnnDDlJgw1zAbOGVvNdsfSAnIsGG7ClDA3j2ZvQOZzQlQi9ruhcNvDrRA",
-	"G52exxAS62IGfOWXbISDjeXNs9V9X3EE2bL2Zra9me17KOeC2AJ5VpBZAEISR/kaE+cFVhV02RPe6Jah",
-	"YV2t8xKWV4SmbVVeihjuK71cngcENWzQxCOmDRdONS4033S9L30MtIstyCq0acPSDZJUa1KRffnQFV/y",
-	"JTYpEPkLe0PVXQxVSQEYWoDzX9nnT157k5iV9WcsvLZSMOYqMLVAkRh8aznWNgUK3BMu7oMC9kz6z8Ok",
-	"szCAKteNMJsocLgGJiSHjS0JGKq9+6AliEOGs9jToj0t2tOiNVpkESxSdFmmRtxsVfabyI4zwv11o5FQ",
-	"rTnQlWwLjNvOtZmC+HSgoat5TbTAa3eee+K1J1574rVGvNCa4Jww6FLEFM4SJfMuAijzoubgtGGKtSRs",
-	"SC328hQWtrJT7EnSniTtSVKFJE3mwOQbdbstdMeO1uyHhuwWwxLwbrvoJiyjNcgKeBOO5ppSBe+sVBFS",
-	"iYAss/bdXLviThxCNAU4TnGt6F7PyjUgLcEwKkeb7KSF0hRABINMxAHr8oIpDXVIoWCrkHMRssgSMFf/",
-	"C8fDlWsSWXKpZ3KpyShbzYAg2QP6xQWhZMKWxFU8rSsY8R5O8QEtuHaCjREg2KbjgOB97t2MRYwpHw4W",
-	"pnVQSDTDAiFJY5t4OQYzpNo1WiN7H5vQH0FkA85cuCmoGRURKbZ0VvmQzf5Hbq7id7HdvZ6f9t67fkew",
-	"bwWIXBxW+6/kl1HFhq2pvv7NghuuwDIqzjas1xhaug9ydDMqfHcNFbKFNRBnmT3fO9fu4lyTOQDsDKG3",
-	"6q/gxZri5YGW4mqM30eLhTtB816J2Ssxf94uC1lfkwz3sriR7JeadgvbacG2pgvlTgZkayODHvkgQkYS",
-	"CcWrqKh2TcBl0vhKmJliGsrYOjmxpE55NtytbDDIKdLI/nfII2wD4bQVYiTWC16XckVE9EqErmIh6FKn",
-	"oGPZH7wSxXRzQ4TfiULdK0ve90bY07nvL1qOlqRjwO0qhas2QthO4PbtENbbIezFrD352ZOf+o4IYpOA",
-	"5foinBJpRRzfDjjX4DWJuM4spluo1GSyu/3Mt4iMMNdQk24pcTbAZEgdEDshWM9we00GNJz7D209s1vY",
-	"wXSGO93bze5gZvi4BnxgE1tv55gl9P0VS33mbVQFW7p0YMXSmIauqWuq2ILLuSZS1NTBcQcMIP195dbA",
-	"kvaawp5VPz6rdkhRZ2ZABMvZM/zpWOSmJGOZMkFT3vM40Fiz4kPKxNnHt+QpiWQ4T7IuGFyTs49vA99A",
-	"okfeMxZZ5o/kqYbR4ox39YK6RFI5hviXBot6ddHfc0+JHATWBDTwP7v1N7ofFQ1jtrPzEd8mXR4xYTgU",
-	"BvEOHhT9UqkMuTwnKVOQyCtCts0F6VbwhxahYA87yFBur3sh6q7ORweIECtXC3U17kZ3+Ouwv93VCO+t",
-	"ORqv2eo2TkYY6n4LZaVKjtmj1/51O2nySbqntwbaP6N/0d/9TgB5L53bccD7bN1+fwC8L5W7F7H/mq3d",
-	"HVbmUneGpRWf40YKsc3f+I5fM/Lxw2csTV9tD38KNjqc3KK9kIXgx2u26jV57r5DGrBvdb6nIH/aVueZ",
-	"ALre59whb7nRufuxxsG3kZpsc+5BLEIpEgBpXEq1DgraIYRN5214IXrBCshWaEZJHQyGSy4iucT2uytm",
-	"SMRCHoEUIlMMjYAmvnJJVeRK0/5rLtU8IV3o5/f657NPP719/1Mv2eCd2wsre1KzJzW3cd258KEGUcV3",
-	"NfeExOF1G00aVHbXofBAFzV3IiFAyVEITL9Y+pw453nw1AK6kNahvx3+ftVsxdJHV7LdPhqUbOWe7sN+",
-	"71T8uQB5BbAUO+jreUHOLS14S8F4CP7uQ9KF2rTYAB9j6TIk6boJD4s1QQMsxwzGrVrA9yt6QLD8bCjY",
-	"FzalDGn3zj5bKAc3BIb7gIJNUOlKjW7yyoQzCjZ5nw1nsN8/n85M4Ny4hicot9E0tdrhLKiGn+bUNTOB",
-	"+grImSJZUwXgs6+F+pAAameoAc1852u7rtlvvoc9DFeEh0ymhxNt9C+ZG73ZgjmWEZTmor5heDHWALqQ",
-	"o6oz8iLI0ZF9EdKNRiRVXBjo+t2F7txYPBa6eArs+33x6ez957PXF28/vP9sdYVTaFNsFMUK6NBObawY",
-	"vYaPpkIqFvXIrz44AoOfN0RH1MQ3f56PE24eP/yghghXj5Rq39V9wdSYGp7UoclF7ccHa33hoXs9mpNX",
-	"hCo2IBS8uQTdq2T09apj7/eqM/ja6/W+BVcdzadXncFVp9frXXW+ja4E5suO7Gsj0qXk4sbu+xCqtVEh",
-	"BQ9pjIN2r9kK7pWSCb9hzqEYECGJTmnIHPl0A2o+HRGu8f7GVLMXzwiLnjx/fvISdkbNXDm/pn0fduRU",
-	"y3WQwagUbjcLlemtyoo9868EVpI7YiKEsDVjjyD7O8qgW0gSS2El13xTgEDa5VhHpPus3ycJjS0I+/Ir",
-	"VwJv174Xs4mBuiouZgccX1RLMcDamLBP2MUGVGERAuzerLXXNe+PJyDBqyXhBcZQ+FWXGMRmtfFXCBWj",
-	"JSJWihojXc/DuYjYTVGAOQwqmmNCI2xlbkh3ZJF0hKFpCdOaTtkIe9S7yDRfeP0wAFbntgdIjQQgythg",
-	"gTBWJZ6Lm21l8LP6AuUutKQ7MjcjFL0+/3x29OT5Cx+LUVwMF2TGbg6JVOS1TJh59ePFgQYpxr9dpuKO",
-	"2o3sGyMrWEozs4Q8cxaYG7t5M1ciS19vrzun1FgQ6ww6//tb/+glPZqcHf345euLZ9/+45H16IubOiZX",
-	"H4S4CWQQDOD09m2aHpXEnBXwvYgiVg+2V2JRB2KM4E+PBIACW0nQgsu4VceMz+/OSP5R264Zvq1jlUxc",
-	"5gvZrWuGlVyoMYqP567KyQO1tHicnh1/oIiv7Kq2B30VwGsf93UXKaOEdVvRa5OJJB9mq8m6NOvA1WVD",
-	"huz8dKBulrAQHxcqv+fWWkctvP0aQgMiH7NDY7PaQBXu15694PLR7dn5Vhqshov8hT2vvItVuwS2G1Eh",
-	"2ZXrXZ7rolR0LeQSsbA5tvcy+WPH9V6ebyfvl+d7un5ni2I9bK1H8FpY/WumRVVctmMWSh/1CQ5UuRSu",
-	"EehManOKptlC6wPf7qDOZzTl2jB1ef59ZUxdnu8jsfYmq8cPj/gEAiShkIF4eZ7X4y0hoFwKnaGbziMk",
-	"FglRDqEOK6Qr57nb2gwBTvt8A8DtAGYK8ma+AeGJ5UFQisVQw+r473dXzezyvEn2s0/2Qt9dhD6g4Bsh",
-	"7njGtZFqtdE7fHmOXAod0ZXC77mPulSYekajgMg4ynzUqCwh3yNGkoy5KSpgkLmIoGAqD2e5slQHxD+7",
-	"RX9vsOzX1QjQB5r4A9+D9q1B23sALs8BdLpWtFmHSuf8s4/yOsRleNyOG06sbESMCipkmhEyiVBCPUyw",
-	"t/OEkRE1o0HBVAAv2UFQ84eu6V79zxDAio0TqcIacv6z1ObM3LbWTJ2RjpqN1oKderE+JIa9dSfdhGKV",
-	"G6m7h72p/pHR1RJ0hHgH7IC71BAK9xE0U/+tOJrh+w5GCxdaWiEVZbLgdULL9cCg7ig2tHWV6LeHV6Tw",
-	"3KyOR73NFvYwpaC+J7OI3+t240h+XXscfPTA1lZoQLoO7g908RUYZLyC/2/VZ44NUwkX9K/cMKn2rIvN",
-	"ktYNMxPF6qwyF/4ob2GW2ReX25tg/gwmGBDmqOuDVLHAaCPTlEVABaZSRiUbTEaJthMtl4lWECjWefuv",
-	"7o1b4mGN89xnv2lDFVAKaoilM5Z3o2f904+vydOnT18SJ3XXSe+ai5B1WgvsfyxhAw9/u6jhr3EvaDxu",
-	"XI6zVKZSYel6BOyqcx5APcBW5xl79U7x8SrLghdRgEUhqU/4zJ3lgWf3Y26FiAWN56wmHxQBpUhpLCiv",
-	"ERvfdeW3r525ijuDzsyYdHB8fPLkb71+r987Gfy9//c+wLajH3UmAaxWaTSLJwMS8wUTTOuAKEYjjv9M",
-	"mFE81L5YTE0ahXDtfRxWQwB9lW58rsRW5lkXILxob1+IIx+z50YshT1VR4Zgb6MYTSweOfGILSwM5GO4",
-	"v6tfv1nwiNn7Gs9FFLvAcj7hFliInExiLlhxGHy7YRmlc/G1y11WBlZP0GuhTHVL+rRDY5x8mGJPmPWR",
-	"LrkycxqThIYze58uwpxBRXa2IoqKYsRT3RDnEhofX55rMmZmyZiTcgsbKXTOqn6PFUZhYogxO0rotaXj",
-	"+ddYm6365ZnXqjXpfn53pg8bF5Dp37ULwJCBwGVhV/PldLAeEYdR8YVUNH/UWf2r9UneioXkIVs/Iw/h",
-	"3AKkg5w81MV9Azh6cwQKwtFeJN2LpK242bf/FwAA//8=",
+	"7L15c9u2ujD+VTD63RlL99KynO2cyHPmjpOmbe4vTjKx6868da4EkZCEYxLgIUDJOnnz3d/B8wBcRFIS",
+	"vdVt9U8biyTWZ1+/dXwZxVIwoVVn+K0T04RGTLME/jqdapaYfwRM+QmPNZeiM+zoOSNjwW70mPhpomRC",
+	"5JSYH+OELbhMFYnpjHW8Djdv/ytlyarjdQSNWGfYoTCm11H+nEXUDK5XsXmgdMLFrPP9u9d5/4P5Hb6O",
+	"qZ7nH/Og43US9q+UJyzoDHWSsuJI/5GwaWfY+f+O8k0d4VN19P4HGPoDj7iubolrFikSs2TT0kP4tjhh",
+	"wKY0DXVneDwYeJ2I3vAojeAv8ycX9k/P7ZELzWYsgZWc8VlCzfS33S27oVEcmhcjPjs87ng1J/krrdvt",
+	"knJNpjKBS/NlFHFNujA8/GJ31SPmZkW4gldpEHGluBRES3grYlEsZUi6Uxoq5pFng2e9hoMz89WfG+7J",
+	"rnsiZcio6Hw3Kzf7Zkq/kQFnAIzvolivzD98KTQTsC0axyH34RSP/qnM3r4VZqFBwM0jGn5OZMwSDSPh",
+	"ct2ccvJP5mucsnxIQuo5FzPPnAIVhJnpCb5+gtBO9ZyYHSqynFMNv1HffE24InQiU93BnahYCoW7OA0i",
+	"rrW5zhYb2QTXFzdfmDJnWbMFaierXJm5kH/AQfROCNcWBhRRUgqSipApBR+ELJixhCTM7FqZN7kg5sVJ",
+	"KP3rznev84YGX/Cm7m1H75JEJl/sodVtK6LhVCYRC8zVcLGgIQ+IhRe8LqITKpS9jMJGplwEyn1ilv8W",
+	"Nv5Y9+G72QgVAYE5mF2GmIbcf8QzpCRJQ+YId3bP01SxwNxzl5KExSFdeQb4U0FTPZcJN08VnwmWeERI",
+	"4tOY+lyvPNLv93snZJzA3sdE0ZXBCpYwj/CpGXBJFcn2b/b8o0wmPAiYeLxNm61qec3EgSLKlzEjgWSK",
+	"CKkJDUO5JHrOFW6dBvgmkYJQsky4Zj0LW0s2AS5hDo8aKsESIhM+44IoJjSc3vgT/DCGsc20QgbsQBG5",
+	"FEQA1MJZ6b4vEzXCr9UYJhifM//wR6b9+eE512xM/EQqdaiyFRj8G/8slR4DnQESlM2R70ixZMFI9/1n",
+	"QoMgYUox5ZFQ+jScS6UBAnEJ5k81JjRh+E3QM9fzXmiWCBo+JkgCU3AwaXZzApsN5YzMqbK8SVMeKrPC",
+	"j1L/KFMRPN4KhSQq9eckYb5MAIgvpPxAkxl7XBi2tI5MZLAyMCAXLClCGQoquLwzKlaPt7psJT4NQ5Yc",
+	"KJJQzXBBXr5OXwrBgDorA9FsYfBG6YTRSBEpmANZ0jVCisHDHonoisxlGCAWGimSaClJRMXKHYgiS67n",
+	"hvwD6mrDlTliAzKJaSKj4vgdrzNnNLDi7hemk9Vhg9CrmC8N89CSWHGmWTLbKPmZQ/vF0dN/s8cFXzwG",
+	"PB4gz3Aa5owYC1hQPo9ff/318DTVcya0WREAefOm14VPu88F5SGdhI+MIUAKfSpyQgikXcgl6SpNEw2S",
+	"nU+1b2Q8ksYeoU4SBrDRUl4DfIXSyoBcA/gpQhUC3UYgpiAtwdSqB2KgXT8IgbOEscidxCYpNS789K1j",
+	"D5OHXK9GUYzyghGFqEYQe/WiU4U4z5y7SiOE6rVrMofnh1wgHG4693NNo9h8wG5injA1onWaxZwZfmmW",
+	"LRUNkREZeSEgk5VBfUHs58CAuCIJi+SCBaRLJ8A9pfCZ+0QmxK3OqBbZTgOq2aHmEavqPJ7Rmuq2GdGb",
+	"UUg1E/5qFKkdDy5mgobtzjpOuM9GMz4ZzWWajCLuJ7LVpws/Tm/zrTnxFrdoP6iHiTiRCx40PEwYtQhb",
+	"x5nMMzLjC0NgkBiDVEnDurvCe955zUpTnaqy7muE/EUtIKRC87B0fBvg5nuRnv+Gqnd2CgUMKhxc04V5",
+	"NXi6BkrZVgoX97Wik3o5ofjAVVtiASaN0j82nXFOkr5n66BJQlfmb8FudL2lpnRmMM/GbRRUxY07qQLW",
+	"NKQzZUTDySRVRN8Q6sa0xIadELgOBYLs6dmnXz5eKI8UrwJIjruH2Nfk89sLdwX1RHbbqX3G/RXp6zYb",
+	"1E6UKBMgBpuokiVKOyywTJS2wkIkU6FrKFKbD3MCsv1E7oKpTUhaXngZJzvlM6wFWdxKhchRYWHLwKKf",
+	"sIBrA2WGT/GIhpbmaRIZHesViUPqG72LGkUNd0CUtJKpkRaMnsxuqK9JN5NbUMzgGoQIvHYCpOXQTmiY",
+	"YU4Bj589f9F/+epvf399bDZGtVHcOsPO//42OHz99b+6V1d9+Ne3Y+/V995//0cdrXwD9pyW0kgcj+ZU",
+	"zes5gSFwRhcxbzhxvWgiRgtSzVLckNUHjM/mu7LhkCo9gjlGjQNuZIEAfDuCpNfRN7uT2txCtE5p10Db",
+	"btiuxZ5MdWtefhMl7mTWVAfab0OZBm3vumC23IlV0zCURmfY+sUXpmSa+AxUehrz2sugsUFzGpYPuXoL",
+	"a3zLmadarcE8DzkVepSwWCZ6V1lxLpVmwWixs3DJg92o4z9lK/Ecbe41p2NoywgnraKrb4DiQAEBGpK3",
+	"MmL6zY8XSI944JEXAxLKJUt8qhiZsxsS8BnXqg4X4mfxyOnXtXNZK0WcTkLuk5ixxOnjHvn50/nF8POn",
+	"LxceWc65PzdqVbIiEYsmYE5AGxc3oFA3tVnirhJzOhlds1Xp7clK16I3KCmtwc+qNjvfXDt4S1icalCg",
+	"R5N4x2/aCdBgLKBaJqPdz6pOjgaIzA/cXVNBCM4QtUg4Msgv4VZ+THWoun4sjfTvwQVqpLIPIEzDwL/E",
+	"hh3dXpymySwF4bkgUQMJICmMXJGKNyJ1hrRF2209hpckF/NaH6Y9pH378/DZq1cvX20X+wrrqTulH9Bu",
+	"8CAKh7VJVM4oV4wjevOBiZmed4bPXr6q20t1wVzF6e5X2jTzDjOBAa3lBL4MWI1NVNNJyIYkc8h5zrfm",
+	"kWUixWzkzykXHpnQYGR0farThHnWBBR4REs5CmkyY6T7YjA4enH8vHdyJdDb5KyOgXl23DshU+cwMj88",
+	"750QIfVoKlMBb7zonWQeq1RcC7kUI+upciOivdWD75Ch4L+5WHBtHtAwYTRYjdgNV0as50Kl0yn3ORN6",
+	"lPu67B5HIOJ6VyJynvyRjJnwSEhjZX18BpLQQ5SkIVNr/rbui8Frs2yq2QhM5LDZZ6/tITjTKem+hP1y",
+	"65Ixfw96V6KOZkdMKTpj2wkM3Gj+/tcmQMksre0Ahjkg22rKRV4GAvHurtXyXnCy2i0sbmFl1TpRzd/U",
+	"MP6Mon3rTBMZdYYdIGoD0OQtbBTDNKR7w/y1MO8vosPjTh2ytlJ6tkuUcB4oVrZVcOplubKjnWriU+tC",
+	"PiHWojuVSR4gYSE/4GAQ5lqxcEq6FHGmVzsz/LAW7oJn2s+MZzvJIev6FHzi2ftuhB4Mz6lYAcDcb3ic",
+	"VAAkHhlfpYPBcx9ngX+zQ/xJ4F/Wv1t9bYwRNqAk0zBEKkE1wXcOVK1af4j/b1Do3y14wITP3qQiCNsi",
+	"Ly36J2qEh4wTmr8mMAMxChpDh90iqr1I4AWjBvO8P2f+dSx505x4FI5+6iQ1AiFBZ1VxGUuqyCTlIYBd",
+	"0WfQjDXulSKIGaZ/yOwZHh3X2ilyR1l5uaCa26UpwkW29iRgyQnRc6mYs41bl1Pmws9EbqKY9URZXwi4",
+	"HDPJsxXrjmpD3miu5dlV2MNds8wUaREN6lyjhZGKe68bIlcpFKsLwxMBuzFHVnpPdWoD6MqmEpixDonX",
+	"5e9rtlIbdOCRUTqKZE3hNSRsxpVmCUOmbkYxB4YiBvqYQRYxVyXIjAmmuCpe2WayjJB2cVO3Ymtc2kh8",
+	"lXNbpv7cLvHyzIgqBNAOge9+lrN2N0WFqAVYZqPceoSCOvJIhoA1oMtVmnXVdjscrg1VOI1dYNjIDHUA",
+	"cXlWQ5KBfHKlZbIyEGsodEbBe1s3aY+kQL4RIC0i5XSwAhj1HDWDrHaXHTAjsLY2W/p4ON+qK9nIjayP",
+	"enfxSEjh1yhIEG8yIFqSZ//76sXh8ZDgPjCSUkuMrbMU/tWLwwn+DhZ/uCcy4TP3S88jgi2MiJD5xwXD",
+	"kLRpKOGOssWmmScpi0n++4sXr/724sXgb8//Nnj98uWzcoxyraMJiVu9reum6ew2yGsjK69tBTocPZPQ",
+	"CqBnl+ROPL8qz13217tK0XEi5bQloEHgduX6P5jb+QJh5SFbsBDjj1AMplOSxvW2RqPjjGgqdEt7o75p",
+	"/9W6WQUD0LOR1pZTd7YJXW7lTgfOyWXoKgTH5KGgjUdwLyaKAYGQlILqYcNuUaBq0qF20J2rZ9HkvnG0",
+	"C88q256DtLpD/YnGbUmdC1u7vUnApWZssgn8zGiIoN5ibQWzszDE5reOvC6M3rAc+1XtKpCdtTXgCs2S",
+	"ihl/owPGflGHbRlV2324LOWjmadv+vzyrCo3RJBy4fZVWlXdwTUoszyAYGaUgI2WSv0QWMvl2ZrueXr4",
+	"f+jhv43mmf+zPzr8+m3gvXr+vVYVzQ7xDkpoVV90Tswq7xa7e1wK1pmakRT71+5+lUTvPCve9Gbgh4s1",
+	"C3BbdZPU3qo94Qd3amzCh7v6Nd6DFfbuLg1V9WmggRcMsu6BBXF8UrHkN7pKwU7j0IRr5RykpNvgIO0N",
+	"UTGD9yKaRY3CYtRK+GQ55yEq/7AYAMfMdlwIk4W4ppAvmAdPC8pqlCprQijytIIylCs41WNjwbOXL49f",
+	"O1/NNVs5O4CdW2jSff4MOXcpCrPJWZqrAbWTlo6wuAIztTnS3AaCh2Z2N6fgomynn7l9N0Cb5H5rw5hQ",
+	"S5a0cOn6YaugzI2Bumha3lUjmUuluZiNQi5YmxAG802bwNMGLSCbtsazxhOlyfFgMCDwFun+9O6CHC2O",
+	"jzheijr6xoPv4OARBisIJSFXemjTcuYsQvNZ5ZMjnNXblZjBpx+4YHX0DMYaOapWYy0qpb7iTlyck1Sw",
+	"bvhxSGq3h2v9b/jiH7VYCxFqnKl2ccA2rq3Nte8Y7VvljxWxjiuVgqBLfZ/FKN0H6NgMkJMp863XWUge",
+	"1EiAXkdLTcNWO36gMF/ANje6g+d1tFo/73UUqt5ieYfFEIiwMQq4CKj3KUNRiHHMD3stW4TNqOYLhr4J",
+	"Fze7m0ndymC7USpnZt9ZCsnIZcW0y3FeB472MvJrqgW53yliP8mCztpEp9k0pLZy6W43seAybBaHdxFb",
+	"4QY8lF5z4HMLQcDIN7EGggVQ2IIGjyDobuQN9yDr4vCPs40H3MI9BthY9kiAEnaq5p02Mfa/d/w5jlh3",
+	"bmdU+23tJ83Kri+VHsUsaU9+pgljrSiPnE63n+cneOm20Ym+TGpMeKBWkYSKa4Wy4y48aN1iZ3Vo2LXb",
+	"S/3xra/dravxMh8cixFkHgCHz4rmj1ZuFSvd7RwNvtmWI6M4ZG3GYyJo8bZTnHZNFYRYFJffuBvnbJ1+",
+	"d0vuX5G4CxEwBZk7P1Ezk7lu/JkKn4Uh/BuD1Bpk8Fvzf55xfys/a0Qot4e6xLfigW+E0odHtE322XtD",
+	"tns2cWU2TJJ719poAXjb25nkdvu0LbFUMWNqWXsgH2XAbuVO2MQOwbjGgubEA4I2HC5mhCuSfYAlcrha",
+	"yzSAhHGZmFd50VmelSqy6TjokB3lfsbq5OY9Gx+zBAOBjbopm7xwIEgYq1nxnCqiGBNEceEzm0GWaBac",
+	"kAHhUzCY7KahbUwGcUbNLCgGrYNqbibCQkj5ZNvyP2rM6uF01/uBKynNUzj57NTqR8ObhDNbSKMHEpd3",
+	"UDMUSxRvSmoGTLNvkHxkByNUCJkKPz8b8DgKqXPo2ipFOvnEXUsRlIsbrQW3JuR6cHpZwOBtjuVmuvhp",
+	"AlUSkgfPSLtdDlmDjGBjxneeHd9PtiVm/U6ZR7lcUYb+mInAIE43C5FfUg6oNJWJwSqmeh7BDCLSrXNv",
+	"9DxX4aGU+dGUdFSbPpThRCY7uNPPz3UTZN2XZ6nIdaUdu7UHCTIC7McH6hYJdmtH5CbadAAPTggyHH4A",
+	"uemT0zvvRUL4vcpzOP75wAqCprMWich0e0CQY0xFEb6p7EW+ycZ7fHhIdAaIBwHDe7R2gQnCyVV1tStI",
+	"19UUwLUqr1JXoFe1ksXpLQpKBFxdj7iMb1OMImLRKOKTW3wpmB5Fk1tN+uj1LDSdlUAw52QJm3Ep/sHS",
+	"5tyVpli7tcXUQh2EKTy4aGQURC5mLTPebylRBVzdcsIGGem+EuT/dBnha3kpVHFFIMdGDcH/PiD/Sbru",
+	"Lsh/kWc9clT6oXBV8Hg33TKXJm+THJ4JeVn2d57cXYGbemjaJQscMevh+REi8EMwJBj5XFMQ0W/jGF5D",
+	"wDK02AcQacFR7dUyZAkVvisby6E8Gw9YQJZcBHJ5AHG9E3NtZEHDdEdbxO0JgszIYw2C/rFRp7WuZM+i",
+	"gEDrfozWeFQHdp/92lyyz28vimWQYpb4TGg6YyTPgTgeDMr1kZ7fX30kPZepoiLQc4WhrHYF5VJJr1/3",
+	"X7/cViTpeVORpC+MBm1jjkOqWVaup13Krf20Ve5C1UEAGe07B1uvz+rVbKAOKr4AxDxSOctW0SWNPp6W",
+	"pSA3khpfJkE7c8utwjJaShs7O2wy0oFRx6VYjbpahtmG60GhoLi20dlRdSkTlgVPdEpD8vbzL2pnZpLr",
+	"MuXBzCPy/ugTMdPigRqqA8Eouw1eUHbWStKzSCYrwgU54292tMAX1J/1yCu9lMk1OZtwfaRu4+2O006+",
+	"2OKZFKatuzuE0HbaLVi7u+jYMBDcwzjrla3f1FCJ34EQUTJi0Gih6rZqgSKtiOQutQx4sHv9gu2Jojqv",
+	"PtBw7LcR4jb5wW5Xw+wxhKZsbZnU5ETNXcWkRhNVk7hTPY5Nt/DgOkF23TU0G0lxW/2iecRadSKfpuEc",
+	"rAxxy2KQVXC0dbZHabzJ4aiI0jwMwW9gBEGgKQoFSK4V1JFSte67zaUlHJo0ZPy70uAB1p1WtnJEkzz2",
+	"WKLcJq8QtGnaVKOmtij6lAWW7x0oknd68vCEbckC0g2kr44uvpx+PD99e/H+08fzfhT0hsRZe0YijY6y",
+	"PwIm0E/LiJrTBJtioD8IvaSGxS6ktnkcMVWqri4EFPSoKSz27v1PP18Mfz49/3mttBieaKneBJRwz8qI",
+	"ANkeg7XVRZWSBUv4dEUOD2G68cbkld1R8DLzztbJYK0cywCESSq2u30KKdFV3/G6DF+oD1oF4jJ6ettK",
+	"EVzQtmzKmtTqjjrdISsVrUL4cu2C2pYSmMhgtb3U1BvzFrDSoF7qv586tY3u5YDdFJ6UZNCmdN7b5GJ7",
+	"ZEIVe/ViiCLO50/nmKuibxTU0lEYv73VHrqpVMAtCk01VhXYVjcgL5O7Xu3JnE09/LyRrdX6vLDEliJh",
+	"+TzlS4ErCFdQwiGrRUejrE8CyS7LDES6i2jkKtB4pFJQAfsvYbmH4jKOwZGy9svdS2FsYlp/qToYzUT5",
+	"dnUqsgp391H6IFdXDpRt4Wb4jC3810jPyoO4yk6ukndWgKtITywlSeOYJYcugOHOalpT9IQNTLOKWkQD",
+	"vHyI4pOCdCkRbJnjyIGC+AqLIPdFaTeWRtnA7cs65pCc/3x6+OzlK3eurleKDFZe0yG2JYV1gHZ51hLE",
+	"5lLpDTHU28NHedR0lKWyDLtY4mImRpsz9+VSNKYzujJejxCqvVYHJ0mFQENH9U5ZEnFBd3fa1prxlkhy",
+	"4K6qUdfABPPtFw++HkQeXBG+PHsIx9jl2T2GaSyirPJb+2CL4/sOtmiNbAVHh5rTZy9fDX8bHL6mh9Ov",
+	"3169qC/XsVNAx/G9BnTUAXPZhll7z8Xw33uqG7chcOzpVZS7LKZr3l9W8C29MqXvcJF8wVq1KZvTZMZa",
+	"xdVtsO24xDxbShUqyNu6iLXVSTeVXvhdPE5361jWKhO5pf8qybx9NcH9D5mf3CoDydlFCmmZxZRku4kN",
+	"uck1nq9NQL4GwOt3scVtliHzw3PdjGw8APP9FQJB7sMRXGOtdbElxfc97BhoA1F29BHal3eFd3w/aWp5",
+	"Z+DIFr92eXdAaP6VyiSNaksetKEnZRqw4Vjsi7c5EblgSUjrnJFTbH9uX4izWJ8hWd+8iwUyv+M7Rr3P",
+	"RvY2xujsBLkIXDbWoAZ4W5KTmrJ0MROdHD6yc4kbMiUf0jNf44svRvY0urHwkB6cilhEfzAS8qgRJfcb",
+	"DdLIHBcsCWyXdwdxwJEK4VdgKfLDNKiFuLUzzFhYFsBRPYDaMpWK+WnC9ercXKa1ijOa1Bf3xm7BYMJD",
+	"fwr+4CeMakYOD+cyYuSH91/I4SE2VU8YDf4vtEwfd2zfW/DX4QzZeuZax9i/l4updP2BKZ4PBunmdpM4",
+	"kfWG1Is5I1/enV+Q08/vMfIL3sc+VgWPvRQuIMH5/WygWO4Vs0EJVwI7I2PnqcszklDhkVQYWRKHyMQI",
+	"LMW2tH2m5ZIF4Hbiun8lrsRpGJKJDLiN6/+f808f++QdjAodK8w3429X2L7iqjP8dgWWvKvO8KrT7/ev",
+	"Ot6Vs0Hlv33/PrZBdFfixc0NQZoA05b6bkdcaXrNFHRWyTu0QCdj16PlxeCYlJtCe1fixeA5aeiAb754",
+	"4bqr2Kyl1+blNGTl1iYeeXH8HPsnG5HIDPvsdbVfN8aKvLy5ydZv3Xvdl4MBsQ3hPfJy8LzczFnIZa9/",
+	"JU6r7SeWxdqyZJJq4vLfnWHdwgMX4FNGByINlSQ+TRLO1JUYY4HW8dC2yOZrw8LlGgKL9xrTGVNDMoYO",
+	"LmPSPbaxjgOPBAxb2h8PBj0CFK/QCtEWEBvDL2MApSsxNtRz7JFqhbGpDEO5hDRWOmMeZplGMnFPHGiF",
+	"HOrlYUAlnYTsSkDxd48oWRgEJ7LVB6FFjcJLhua9BoFgwUQvuY+lEyOuFDwQ7ErAYUOfHCMRmKXEdAbR",
+	"m5iQjAjg+0wprNuGLcbNsAV6UrhxA1ER9edcMHNT7uS65jJ0H0YYEy7MzNk3BtP7/1RSDEkoZTyh/rVH",
+	"DA8nWdv4E9xUIZsaffywGAvWVwKX1K0lb0jTkJz1PHCIEarI+NR2FALSMSRvgLoRbO4BQ9jeHv0rgRcD",
+	"vjXwgiu6IuO32Az98GIVsyFZ74c+RryFi1lyxXp98sU1uYejW7LJlQDQMwCCPYZkwmdcIFRC12VsnvS8",
+	"R1IRMqUIHqYvEzWy747B64THgz95VwKSN6Udxk0KDhajRufdKrAZn2TY/gBQs08u8vbrMYx7JYqd0s3Y",
+	"5VbprrE6dCugYYjtjmyz3qxxWHalWYckiFM4/fy+HwUA9MoW4ou4VoY4QPIOHobl3HBUpU6qJ4VI5eqr",
+	"60HFV8K+TbqGt/ZOIOANv/vy41vy/Pnz1ySPhDOrAP+jznqKZKyqUwgN6Bw7szb0v+w87w/6zzFKeQ68",
+	"+WgOSdb/Nv+e1fXNOIWceUWeDQaFeqJxIg3+2S705OeLi89ANiyswKUZGogdIrgyBCdhQkOrLSg1Kszn",
+	"cSInTPXJR8YClSFwvwNLRs75PugMXWloMDxDyyhY+7PB4N5a/7tc82rP/6zXvjnJF4PnTSNlSzv60XUT",
+	"gy+evd7+xYWUZ1SAiPtylxl+yTt4lYSuzvC3r15HpVFEk1Vn2PnV3kixcV755rruLsCDBSmemPjb+WoG",
+	"PoqYTrivGsHDoOTnBAItmSFw7MbQbte5aC2yBojg6D/HgIBj33w1mWrzg2KGP1Yv/sxOv/XmzcRHcUj5",
+	"2p2vS7m10UvrG7BSOtz38U63kbWAe8pAkoFFYb/2fj2CV4P1f7OLqYcJiPvfkWIYcRJLlEBQletXJPwC",
+	"mTcShU9T8yCN8ZOcdtgFGcprpWEQiBWIyEZ6Q6JksHQlfKDl8LE5A6FShYVNtDSKNlIfs3zeivxgdsYD",
+	"Uh+coAY6s2M5sZJOwqYh8zFgGA4oD1hDR9wjwd9g+/vvbU/BB6dqmwGom913A4lbHB9lWlczoTsF2Tgr",
+	"YJ19gLpBRLXV/6Y8xMhHm9kGArL514osjcTvalNVoew0X4QNw4QYys7wt/W1SBGuXLMvUCMgzNQWJFe5",
+	"e0ImpGChNqSx86+UJSuXGznMC8DvBKZYhelb7UiZASkfapc8s/oJ890ffTBCV2eHF0+hxcT3rw+IptkN",
+	"gQmsBl1pBiQFiAKM3AFf3tDAeZefMud5FMzPcD1HCtI9/3CqelsRq4DkhUv4Cn7WukDgcxsXsypUxVJA",
+	"P4zeaIvJ28ryYAFxDfZQpQWWcQLFawqmEqy/5VQj8/AfYFUc98lpc97KP5mv1Zr5wDLTjKiheQcEKGtL",
+	"IN16W0IPFaa8pSJXLn4647+o3MU00SurvXJ94kbu82CM5ckU4TUE6zOe+GnB87VGtrag7K/UoPZXtDwy",
+	"pV205P0ia4ZUZRunTlL2vZ5YbAbWt1l/oe9e59ng2fYvToP8gydMCgYvtn/xUeofZSrsFK93OS0xDTma",
+	"V18cP9+J2HygyYz9IeSS3Lj929fvX9dkbIMchIq1pqZWF8q4NbXopyXpVhuCW6rWa6JqFQEGOgBskM3z",
+	"sSF005dJMIQVcKY8WyvGA+2Q+4xkfmjzDH3OYJL10LLL9QrLcQHz3yDSVEkDyBC2J5gVITimWhURtEGc",
+	"mCWHNY1TH4f3NymReQDAU0bZJ87uP4niQbaC+SPXO3/47a/H6SuY9wMexr0iYHvh/UEZvN1igb3v2fme",
+	"nT8QO79Y59yW2qgqgy/K1E4p8Ygtd2mN57FUNKzj93bYlvz+yMjue8IX2L0+UapXD5buFc7U0bso1raa",
+	"156M7cnYI5AxVPp3omF15Mp8vo1WYa790Te0/X/f6ErCdGsy5Sx0QTSFkAtLLgKwAdnIA1htqn0Zgd2N",
+	"UR8yyQwdKfawrxKKN2a0nQhElu7ZTCRapTM8qJ6C22rQUSb48M+F70/dglkHwZWqL5hr2Ay/BRwr/Zxh",
+	"Gcad7ei+KJVrsBFrXVtUwcu7c2JIha0s6You9IB7B4h/VbR6i+toawp8SmZ+2MJ2E7898b15/w7IcVEP",
+	"jB5UQCqa8u1hr4H7URoHNheyXvLF8KhyU4WA09AGbbFlFgOUBY3ZIBsbcw9+Z66JFB4IqDLVEMIIsWhV",
+	"6P8F1vPWetWekDUcloSr29vD95LnE5A8XUl3lTW7NgjKllCLKUPLbrndNuJ7bzth2GwFx9EKBvBrtlKe",
+	"NWN7xKcx9Z1t24Vg0zCUPoVKAIY9eyQvCgbvFRvBNLDF1iTh/Q+PwOmahEWMDdhLfncyZrsAix3A1Va+",
+	"2sDNDA5Bwas8sPaaoVHHtVNBNAGIgHwqPS81fDoohrBDwBAEz/AaVnaKq7k94O4NJXt29edhV9CRiGhJ",
+	"oAUCWEycmrTOpCwe78iljmybn0as/4TRXojrY5u9PyYRhV9xHSvShSFH/5Rc9AzGm6Gh7hNkZGSV1/Bb",
+	"PoVUDOFdCWgnC8PDOpCfYdfEQkJJSUYf52+OtA5HNq95jPEm+cMr4ds4eVXxfB8opGTZgYIL1Z1on1gW",
+	"DfspCN4hX7ArUVgpV1k6AtiPx0Lqke3hNCYTNpVoNk6MYm1pZsSiWMoQQ+jLRA/7Of0eNO9e+Hm5HdVe",
+	"wN9TzN+RYiIWqhKpPFAosUhLtah72ZCrdTqKA+xKRtFMtXeCYcB6tBfd9oRoT4jKohuSCEJd/9Y1eoOP",
+	"N9EbyC7cZGQfQx4SvHaISYjjcvbygcIURWtwFHIJpkWD6pmwlWVPuZzU8Qeq9OE7GPX9D2PnJetaKmTT",
+	"fPO6y70+eUf9uU2GNAremAdj0uVaXQk3ukfGmFGK7i1MKT3En1yCac8jYxgEP4aCoZg+OQ6opmPSpYLA",
+	"ugwt/Z/zTx97/SvxhbmsTDErZgApTXiATYazhF+oz1/IoIUq3ZCzeWKkVPfgSmS5oOahTaC3yZ7QsLgL",
+	"Qp5NEYYDNd/as4YA8SCBJCADCBODSFfCbAnbKwxt/iq8P5qk0ylLzO6hcCLcI2YfWwJNhZ3b3O0qZmQ8",
+	"o/H4SmD3ZXM0GNn5E437a7c3JNVTH5uVp1EmcRd3B9BD9ZWwqVPd8WA8zK3VMgwwryoMenUC7btFi4QS",
+	"puyJwaYUFNSP6KFi5mM41oTFjELqd++EjLNKiWNMgGHKLj1/0v/PcUPqCXhFtwRa1KzS3igcC1dYcatu",
+	"eKxx0iqtpXk28AbY3OQs06brhBescu4RLT2gNYlXm4LTu9ccnPWWWmaKjIZwS2WgkIIRVvyQ5xvJ6h2I",
+	"gJRgs2GBMOrOC4TBSplCSK7y8dbnbDvu192yQYtUuKxCVW2dgLJyCuV+C3iXIX+38G/szAGl6denIdME",
+	"FG5z1VKwT9NGgau0q0aBy731E40737822Glx6iG6jmE1RkdH+sxB/C5RaGQ2hjQRW4CphpT92byad7Lj",
+	"nkMD4kMoz+CYt3RU2gr18HtBcrCSQkFywEYBjbIDeiorRUe0TP15Vl3Qs8WtAyLYjXmIqkKx5jrwpzOW",
+	"XIfsSsSJlFPl4gm48MNUOX8FahVeqTZwoeUB+v7Nw8x2RBQzAoRgLGDBsKEDwiQVQcigdAY5PHSdH+z/",
+	"+1h/AlopgFs1s+xcCcPm+wQqL/z47od3X04v3n/62I8Cguc0scYbjLQp1IKI6Aq0MiPWych11YHiEAVX",
+	"LljkVC6IlKtM23ynWv5p720LB8X7ISgAzLnSMgE1F+Y15INDanIWH9XbjW1t5YmlzAM7fRZfCqkZfCao",
+	"ThMG4iLYymjYy5bWRPILEZQtV+NSvKeEOkEVFpkG3MAQ9MdQriBKQ/8MUujOMe6doF8eAAtNnq5NX5No",
+	"AS0/nmZ8lgOoN7CdxkAt+3QfqfXIwSgZQFpwAzC+PCPIKQvVuQBguRmFyOkUEk+K1N9SjYz+c7GQ3Bb6",
+	"3hKg5V71nEBivQr1id1YIWkM74yxMoJuzJH1w/rU8/dudU888fwPFERmj3R7GFkGGftAsjvg7vsMaTaC",
+	"fgFHs3P/66aG2yMgEx7aiLi5VGC1yer3kwnTS8Zsl+aldNGiaWxEiDF4D8ceibhIlc0Q5UztnEL+1tyK",
+	"vbunFTBnF7X3pe1N2I9vwga0qPOZO4zVEjIjrAiQ2bHdYyB2vXpityaQbM0Xd2NmZGbKE6UJJL95aHSA",
+	"rniGbFCs+pYJUd1yTxrUKVFBUL0TMoZBRlgu0hYcNJQmkelsTn56h/3CSis9gk8aJZj7zTPnYvHoeeZu",
+	"Iw2KAXeP92L+XcLy7DFa+DUwVWCjucq/I/ocUd9nsd77niFuEM7iHvFxn4C55+x/Wuc0ROc6Ru4RJCRg",
+	"tHd8t8Lc8Z0W3P0o4CpO9V8zNgYUnYRR5YIFbXP4zC9tD6emhAY+eJKU7H4KaOAG9yrOnhA+OUJosXIz",
+	"JbQvtSGFoD7sYITNpz1QJV2nIiYOM6MJ1gNZtz/xpGBNYSLw0IWR2UoadZkPsNRHUWj+oKZVsYN5FS98",
+	"70h5bA2rPSKR7mZEWtVhz2bch6ikjQUnbEFMa9VE/6mcThmKF9OEsTwb0KcCuxRgeyrbApVQdW2bswi5",
+	"9EhCxTXKUnOZJuGK+OaTGIQblzB4QszayUwSLdHuymfz0ht2n/ZxKJcsqTWgnsEO64nEussF2l7u4hOt",
+	"7aNZP6jronnvA+e9TO996KyZ6J1GXic4PuOhAV4r0EIlRbj2xdvPvxwaWPAMMpyeffrl4wUJ+TUjg/7g",
+	"ZYN/LKI3IxhitPDjdGQ+b+eKp0RTDKxEcIbuID5NkpVH/v9/XJ4UQvmwhXgInb6Rd9Q61emstILdW5Ip",
+	"vQLuY464U3t04EDUkoSMLqCcCwZcXZ4dZJ0jAPOaoiZsX6t2/sSHZFGAlk3MCXKQzAtZwube+Xdnx72l",
+	"4OCQ1xLpNHjugShPmNLWcN3154zGrEKTi5wkosk10wU+4sJZdy2wkn9wf/Xhz/JF7Oamh/DYA/WgAbIY",
+	"DADhyNBFpxAR8LuUnLe97wrFwNFcwrBdq+2hCeIy9u4yP1PhszCEf0PmY31/vPX9Z3WxqM7i9xv2DCHq",
+	"9exmQxvJDVNiYmPDbOCUvdVsfyAlIMOG7SpAAXv3ZPYOZDYnQC1q8BcOvznQAm10Kg0hdNnGDLgKPdkI",
+	"BxvL0Gere1pxBNmy9ma2vZntKZTdQWyBfDjIAAEhiaN8jQUOBFZ/tFkuzuiWoWFdTfoSlleEpm3VeIoY",
+	"7iryXJ55BDVs0MQDpjQXVjUuhGHaHqUuVt3GFmSV9JRm8QZJqjWpyL586Mo8+RKbFIj8hb2h6i6GqqgA",
+	"DC3A+a/s8ydvnUnMyPpz5l8bKRhzSliyQJEYfGs51jYFCtwTLu6DAvZM+s/DpLMwgCrXDTDry7O4BiYk",
+	"i40tCRiqvfugJYhDhrPY06I9LdrTojVaZBAsSOiyTI243qrsN5Eda4T760YjoVpzoCrZFhi3nWszBfHp",
+	"QEH3+Zpogbf2PPfEa0+89sRrjXihNcE6YWyONqR0liiZcxFAOZ4kBacNS1hLwobUYi9PYQEyM8WeJO1J",
+	"0p4kVUjSNAUm36jbbaE7ZrRmPzRkt2gWgXfbRjdhubNhVmidcDTXlCqtZyWlkEp4ZJm1WefKFuHiEKIp",
+	"wHGKa0X3elZWA2kJhlFZ2mQmLZQQASLoZSIOWJcXLFFQLxYK6wqZCp8FhoDZOm04Hq5ckcCQSzWXS0XG",
+	"2WqGBMke0C8uCCVTtiS2Mm1dYY+PcIoPaME1E2yMAMF2KgcE73PvZixiTPlwsICwhUKiGBZyiRrb+csJ",
+	"mCGTXaM1svdJN2E0OITIBpy5cFNQ2ysgUmzpgPMpm/2P3ATH7WK7ez0/7b13/Y5g3woQuehV++Tkl1HF",
+	"hq2pvu7NghuuwDIqzjasq+kbug9ydDMqPLnGF9nCGoizzJ7vnWt3ca7JHAB2htBb9cFwYk3x8kBLsbXg",
+	"76MVxp2gea/E7JWYP283jKz/TIZ7WdxI9ktNW4zttGBbc4xyxwmyteFEn3wSPiORhOJVVFS7W+AyaXgl",
+	"9DxhCsoNWzmxpE45NtytbNDLKdLY/HfEA2zXYbUVoiXWdV6XckVA1Er4trIk6FInoGOZH5wSxVRz44rf",
+	"iULdK0ve97DY07mnFy1HS9Ix4HaVwlUbVmwncPu2FettK/Zi1p787MlPfecKsUnAsv0rTog0Io5r25xr",
+	"8IoEXGUW0y1Uajrd3X7mWnkGmGuoSLeUOOthMqTyiJkQrGe4vSYDGs79h7aemS3sYDrDne7tZncwM3xe",
+	"Az6wia233cwS+v6KpT7zdreCLW06cMLikPq2+W6csAWXqSJS1NTBsQcMIP20cmtgSXtNYc+qH59VW6So",
+	"MzMgguXsGf60LHJTkrGMmaAx7zscaKxZ8Slm4vTze/KcBNJPo6xbCVfk9PN7zzX66JOPjAWG+SN5qmG0",
+	"OONdvaA2kVROIP6lwaJeXfRT7v2Rg8CagAb+Z7v+RvdjQv2Q7ex8xLdJlwdMaA6FQZyDB0W/WCaaXJ6R",
+	"mCWQyCt8ts0FaVfwhxahYA87yFB2r3sh6q7ORwuIECtXC3U17kZ7+Ouwv93VCO+tORqv2eo2TkYY6n4L",
+	"ZcWJnLBHr/1rd9Lkk7RPbw20f0b/orv7nQDyXjrs44D32WL//gB4Xyp3L2L/NVvwW6zMpe4MSys+x40U",
+	"Ypu/8QO/ZuTzp3MsTV9t438CNjqc3KC9kIXgx2u26jd57p4gDdi3pN9TkD9tS/pMAF3vR2+Rt9yQ3v5Y",
+	"4+DbSE22OfcgFqEUCYA0LqZKeQXtEMKm83bJEL1gBGQjNKOkDgbDJReBXGKb5BXTJGA+D0AKkTGGRkCz",
+	"ZbmkSWBL0/4rlUkakS70XXz78+mXn95//KkfbfDO7YWVPanZk5rbuO5s+FCDqOK6zztCYvG6jSYNKrvt",
+	"WHigipo7kRCgZCkEpl8sXU6c9Tw4agHdYuvQ3wx/v2p2wuJHV7LtPhqU7MQ+3Yf93qn4cwHyCmApdtDX",
+	"84KcW1oll4LxEPzth6QLtWl7AOUYS5chSddO2CvWBPWwHDMYt2oB363oAcHyXFOwL2xKGVL2nX22UA5u",
+	"CAz3AQWboNKWGt3klfHnFGzyLhtOm4GxHpln3biaRyi30Tg22uHcq4af5tQ1M4G6CsiZIllTBeDc1UJ9",
+	"SAA1M9SAZr7ztV3X7Dffwx6GK8JDJtPDiTb6l/SN2mzBnMgASnNR19i9GGsA3eJR1Rk7EeTw0LwI6UZj",
+	"EidcaOjO3oUu6lg8Frp4CuzPfvHl9OP56duL958+nhtd4QTaFOuEYgV0aKc2SRi9ho9mQiYs6JNfXXAE",
+	"Bj9viI6oiW8+TycR148fflBDhKtHSpXrvr9gyYRqHtWhyUXtxwdr/fuVwXQ0J68ITdiQUPDmEnSvkvG3",
+	"q46536vO8Fu/3//uXXUUn111hledfr9/1fk+vhKYLzs2r41Jl5KLG7PvHlRro0IK7tMQB+1esxXcKyVT",
+	"fsOsQ9EjQhIVU59Z8mkHVHw2Jlzh/U2oYq9eEBY8e/ny+HWhzzz4Nc37sCOrWq6DDEalcLNZqExvVNaA",
+	"+ZBljJXkDpnwIWxNmyPI/g4y6BaShFIYyTXfFCCQsjnWAem+GAxIREMDwq78ypXA2zXvhWyqoa6KjdkB",
+	"xxdVUgyxNibsE3axAVVYgAC7N2vtdc374wlI8GpJeIExFH5VJQaxWW38FULFaImIlaLGSNfxcC4CdlMU",
+	"YHpeRXOMaICtzDXpjg2SjjE0LWJK0RkbY496G5nmCq/3PGB1dnuA1EgAgowNFghjVeK5uNlWBj+rL1Du",
+	"Qku6Y30zRtHr/OfTw2cvX7lYjOJiuCBzdtMjMiFvZcT0mx8vDhRIMe7tMhW31G5s3hgbwVLquSHkmbNA",
+	"35jN6zQRWfp6e905ptqAWGfY+d/fBoev6eH09PDHr99evfj+H4+sR1/c1DG5+iDETSCDYACnt2/T9Kgk",
+	"5rSA70UUMXqwuRKDOhBjBH86JAAU2EqCFlyGrTpmnH84JflHbbtmuLaOVTJxmS9kt64ZRnKhWid8ktoq",
+	"Jw/U0uJxenb8gSK+sqvaHvRVAK993NddpIwS1m1Fr00mknyYrSbr0qxDW5cNGbL104G6WcJCfFyo/J5b",
+	"ay21cPZrCA0IXMwODfVqA1W4X3v2gstHt2fnW2mwGi7yF/a88i5W7RLYbkSFaFeud3mmilLRtZBLxMLm",
+	"2N7L6I8d13t5tp28X57t6fqdLYr1sLUewWtg9a+ZFlVx2U6YL13UJzhQ5VLYRqBzqfQJmmYLrQ9cu4M6",
+	"n9GMK82Sy7OnlTF1ebaPxNqbrB4/POILCJCEQgbi5Vlej7eEgHIpVIZuKo+QWEQksQjVq5CunOduazME",
+	"OO3yDQC3PZjJy5v5eoRHhgdBKRZNNavjv0+umtnlWZPsZ57shb67CH1AwTdC3NGcKy2T1Ubv8OUZcil0",
+	"RFcKv+c+6lJh6jkNPCLDIPNRo7KEfI9oSTLmllABg6QigIKp3J/nylIdEP9sF/3UYNmtqxGgDxRxB74H",
+	"7VuDtvMAXJ4B6HSNaLMOldb5Zx7ldYjL8LgdN6xY2YgYFVTINCNkEr6Eephgb+cRI2Oqx8OCqQBeMoOg",
+	"5g9d0536nyGAERunMvFryPnPUulTfdtaM3VGOqo3Wgt26sX6kBj23p50E4pVbqTuHvam+kdGV0PQEeIt",
+	"sAPuUk0o3IfXTP234miG7zsYLWxoaYVUlMmC0wkN1wODuqXY0NZVot8eXpHCcbM6HvU+W9jDlIJ6SmYR",
+	"t9ftxpH8uvY4+OiBra3QgHQt3B+o4iswyGQF/9+qzxxplkRc0L9yw6Tasy42S1o3zEwTVmeVuXBHeQuz",
+	"zL643N4E82cwwYAwR20fpIoFRmkZxywAKjCTMijZYDJKtJ1o2Uy0gkCxztt/tW/cEg9rnOcu+01pmgCl",
+	"oJoYOmN4N3rWv/z4ljx//vw1sVJ3nfSuuPBZp7XA/scSNvDwt4sa7hr3gsbjxuVYS2UsEyxdj4Bddc4D",
+	"qHvY6jxjr84pPlllWfAi8LAoJHUJn7mz3HPsfsKNELGgYcpq8kERUIqUxoDyGrFxXVd++9ZJk7Az7My1",
+	"jodHR8fP/tYf9Af94+HfB38fAGxb+lFnEsBqlVqxcDokIV8wwZTySMJowPGfEdMJ95UrFlOTRiFsex+L",
+	"1RBAX6Ub55XYyjzrAoQX5ewLYeBi9uyIpbCn6sgQ7K0TRiODR1Y8YgsDA/kY9u/q1+8WPGDmviapCEIb",
+	"WM6n3AALkdNpyAUrDoNvNyyjdC6udrnNysDqCWotlKluSV92aIyTD1PsCbM+0iVPdEpDElF/bu7TRpgz",
+	"qMjOViShohjxVDfEmYTGx5dnikyYXjJmpdzCRgqds6rfY4VRmBhizA4jem3oeP411marfnnqtGpFuucf",
+	"TlWvcQGZ/l27AAwZ8GwWdjVfTnnrEXEYFV9IRXNHndW/Wp/kvVhI7rP1M3IQzg1AWsjJQ13sN4CjN4eg",
+	"IBzuRdK9SNqKm33/fwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

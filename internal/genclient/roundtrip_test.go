@@ -168,7 +168,7 @@ func TestRoundTrip(t *testing.T) {
 	// shows the nonce as signed.
 	vm, _ := sign(bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-1", Resources: bbus.Resources{CPU: 2, MemMiB: 2048}}})
 	submit("vm register", vm)
-	ev, err := gc.EvidenceWithResponse(ctx, &EvidenceParams{Vm: "vm-1"})
+	ev, err := gc.EvidenceWithResponse(ctx, &EvidenceParams{Vm: ptr("vm-1")})
 	if err != nil || ev.JSON200 == nil {
 		t.Fatalf("evidence: %v %s", err, body(ev))
 	}
