@@ -722,7 +722,7 @@ func (r *scriptRunner) query(a *args) []string {
 		return out
 	case "node":
 		a.done(2)
-		ok, who := NodeAllowed(r.st, testNodeID(id()))
+		ok, who := NodeAllowed(r.st, testNodeID(id()), r.h.Height)
 		return []string{fmt.Sprintf("node %s allowed=%v (%s)", id(), ok, r.shorten(who))}
 	case "observer":
 		v, err = Observer(r.st, id())

@@ -96,6 +96,7 @@ func (d *directory) pass() {
 	self := string(n.cmt.NodeInfo().ID())
 	var dial []string
 	var drop []p2p.Peer
+	height, _, _ := n.store.Last()
 	n.store.View(func(r kv.Reader) error {
 		for _, c := range members(r) {
 			if c.NodeID == self || c.P2PAddress == "" || sw.Peers().Has(p2p.ID(c.NodeID)) {
@@ -104,7 +105,7 @@ func (d *directory) pass() {
 			dial = append(dial, c.NodeID+"@"+c.P2PAddress)
 		}
 		for _, p := range peerList(sw) {
-			if ok, _ := ledger.NodeAllowed(r, string(p.ID())); !ok {
+			if ok, _ := ledger.NodeAllowed(r, string(p.ID()), height); !ok {
 				drop = append(drop, p)
 			}
 		}
