@@ -1,0 +1,229 @@
+// Package wan puts a wide-area network between processes on one machine: a
+// Proxy accepts TCP connections on a loopback address and forwards each to a
+// target, every byte delivered a fixed one-way delay after it was read, in
+// each direction, in order. It keeps at most a bounded number of bytes in
+// flight per direction, so a fast sender is slowed as a real link would slow
+// it (back-pressure through TCP). A proxy can also be cut, as a partition cuts
+// a link, and healed.
+//
+// bbus's WAN benchmark (bbus bench --wan-delay) and its WAN tests put one
+// proxy between every ordered pair of validators; the kernel's netem qdisc
+// would do the same with network namespaces, but is not always there.
+package wan
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// chunkSize is the most a proxy reads at once; queueChunks bound how many
+// chunks wait in each direction of a connection (2 MiB at most).
+const (
+	chunkSize   = 32 << 10
+	queueChunks = 64
+)
+
+// Proxy forwards the connections it accepts to its target with a delay.
+type Proxy struct {
+	ln     net.Listener
+	target string
+	delay  time.Duration
+
+	mu     sync.Mutex
+	open   *sync.Cond // broadcast when cut becomes false or the proxy closes
+	cut    bool
+	closed bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+// Listen starts a proxy on addr ("127.0.0.1:0" picks a port) that forwards
+// to target, delaying each direction by delay.
+func Listen(addr, target string, delay time.Duration) (*Proxy, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
+	p.open = sync.NewCond(&p.mu)
+	p.wg.Add(1)
+	go p.serve()
+	return p, nil
+}
+
+// Addr returns the host:port the proxy listens on.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Delay returns the one-way delay of each direction.
+func (p *Proxy) Delay() time.Duration { return p.delay }
+
+// Cut stops forwarding, as a partition would: the bytes of open connections
+// stay where they are (neither end learns of the cut; a sender blocks once
+// the buffers fill) and new connections are refused. Heal resumes them.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	p.cut = true
+	p.mu.Unlock()
+}
+
+// Heal undoes Cut: open connections go on where they stopped (or end, if an
+// end closed meanwhile) and new ones are forwarded again.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	p.cut = false
+	p.open.Broadcast()
+	p.mu.Unlock()
+}
+
+// Close stops the proxy and closes every connection through it.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.open.Broadcast()
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+// wait blocks while the proxy is cut; it reports false once it is closed.
+func (p *Proxy) wait() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.cut && !p.closed {
+		p.open.Wait()
+	}
+	return !p.closed
+}
+
+func (p *Proxy) track(cs ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.cut {
+		return false
+	}
+	for _, c := range cs {
+		p.conns[c] = struct{}{}
+	}
+	return true
+}
+
+func (p *Proxy) untrack(cs ...net.Conn) {
+	p.mu.Lock()
+	for _, c := range cs {
+		delete(p.conns, c)
+		c.Close()
+	}
+	p.mu.Unlock()
+}
+
+func (p *Proxy) serve() {
+	defer p.wg.Done()
+	for {
+		down, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		refuse := p.cut || p.closed
+		p.mu.Unlock()
+		if refuse {
+			down.Close()
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			up, err := net.DialTimeout("tcp", p.target, 3*time.Second)
+			if err != nil {
+				down.Close()
+				return
+			}
+			if !p.track(down, up) {
+				down.Close()
+				up.Close()
+				return
+			}
+			var dirs sync.WaitGroup
+			dirs.Add(2)
+			go func() { defer dirs.Done(); p.forward(up, down) }()
+			go func() { defer dirs.Done(); p.forward(down, up) }()
+			dirs.Wait()
+			p.untrack(down, up)
+		}()
+	}
+}
+
+// chunk is bytes read from one end, due at the other at due.
+type chunk struct {
+	b   []byte
+	due time.Time
+	err error // the read's error (io.EOF at the end), with or without b
+}
+
+var chunks = sync.Pool{New: func() any { return make([]byte, chunkSize) }}
+
+// forward copies src to dst, each chunk delivered p.delay after it was read.
+// The reader stops reading while the queue is full, which is what bounds the
+// memory and slows the sender.
+func (p *Proxy) forward(dst, src net.Conn) {
+	q := make(chan chunk, queueChunks)
+	go func() {
+		defer close(q)
+		for {
+			if !p.wait() {
+				return
+			}
+			b := chunks.Get().([]byte)
+			n, err := src.Read(b)
+			q <- chunk{b: b[:n], due: time.Now().Add(p.delay), err: err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	failed := false
+	for c := range q {
+		if failed {
+			chunks.Put(c.b[:cap(c.b)])
+			continue
+		}
+		time.Sleep(time.Until(c.due))
+		if !p.wait() {
+			failed = true
+		}
+		if !failed && len(c.b) > 0 {
+			if _, err := dst.Write(c.b); err != nil {
+				failed = true
+			}
+		}
+		chunks.Put(c.b[:cap(c.b)])
+		if failed || c.err == nil {
+			continue
+		}
+		if errors.Is(c.err, io.EOF) {
+			// The sender closed its side: pass the end on and keep the other
+			// direction going.
+			if tc, ok := dst.(*net.TCPConn); ok {
+				tc.CloseWrite()
+				continue
+			}
+		}
+		failed = true
+	}
+	if failed {
+		// A broken end breaks the whole connection, as TCP would.
+		dst.Close()
+		src.Close()
+	}
+}
