@@ -55,6 +55,10 @@ type Config struct {
 	PeerGossipSleep           Duration `json:"peer_gossip_sleep"`
 	FlushThrottle             Duration `json:"flush_throttle"`
 	MempoolSize               int      `json:"mempool_size"`
+	// PeerTimeout is how long a peer connection may bring nothing before the
+	// node drops it and dials again (node/heartbeat.go); 0 leaves it to
+	// CometBFT's ping (45 s after a ping sent every 60 s).
+	PeerTimeout Duration `json:"peer_timeout"`
 	// REST is how the REST API serves: access, limits, TLS (node/api.go).
 	REST RESTConfig `json:"rest"`
 	// Health is what /readyz and /healthz judge by (node/liveness.go).
@@ -74,6 +78,7 @@ func DefaultConfig(cloud string) Config {
 		PeerGossipSleep:           Duration(10 * time.Millisecond),
 		FlushThrottle:             Duration(10 * time.Millisecond),
 		MempoolSize:               50000,
+		PeerTimeout:               Duration(4 * time.Second),
 		REST:                      DefaultRESTConfig(),
 		Health:                    DefaultHealthConfig(),
 	}

@@ -36,6 +36,10 @@ type directory struct {
 	done chan struct{}
 	// started is set once start ran, so close knows whether to wait.
 	started bool
+	// routes are the addresses persistent_peers gives for node ids: the
+	// operator's own way to a member's node (a private link, a tunnel), dialled
+	// instead of the address the ledger publishes.
+	routes map[string]string
 
 	mu         sync.Mutex
 	lastSigned map[string]int64 // validator address (upper hex) -> height
@@ -43,8 +47,14 @@ type directory struct {
 }
 
 func newDirectory(n *Node) *directory {
-	return &directory{n: n, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		lastSigned: map[string]int64{}}
+	d := &directory{n: n, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		lastSigned: map[string]int64{}, routes: map[string]string{}}
+	for _, p := range strings.Split(n.Config.PersistentPeers, ",") {
+		if id, addr, ok := strings.Cut(strings.TrimSpace(p), "@"); ok && id != "" && addr != "" {
+			d.routes[id] = addr
+		}
+	}
+	return d
 }
 
 // poke asks for a pass soon; it never blocks (the consensus goroutine calls it).
@@ -98,10 +108,14 @@ func (d *directory) pass() {
 	var drop []p2p.Peer
 	n.store.View(func(r kv.Reader) error {
 		for _, c := range members(r) {
-			if c.NodeID == self || c.P2PAddress == "" || sw.Peers().Has(p2p.ID(c.NodeID)) {
+			addr := c.P2PAddress
+			if a, ok := d.routes[c.NodeID]; ok {
+				addr = a
+			}
+			if c.NodeID == self || addr == "" || sw.Peers().Has(p2p.ID(c.NodeID)) {
 				continue
 			}
-			dial = append(dial, c.NodeID+"@"+c.P2PAddress)
+			dial = append(dial, c.NodeID+"@"+addr)
 		}
 		for _, p := range peerList(sw) {
 			if ok, _ := ledger.NodeAllowed(r, string(p.ID())); !ok {

@@ -227,3 +227,55 @@ func (p *Proxy) forward(dst, src net.Conn) {
 		src.Close()
 	}
 }
+
+// Mesh is a proxy for every ordered pair of n endpoints: Mesh[k][j] carries
+// the connections k opens to j (nil where k == j).
+type Mesh [][]*Proxy
+
+// NewMesh starts the proxies between targets (host:port each), on loopback
+// ports, each direction delayed by delay.
+func NewMesh(targets []string, delay time.Duration) (Mesh, error) {
+	m := make(Mesh, len(targets))
+	for k := range targets {
+		m[k] = make([]*Proxy, len(targets))
+		for j, target := range targets {
+			if j == k {
+				continue
+			}
+			p, err := Listen("127.0.0.1:0", target, delay)
+			if err != nil {
+				m.Close()
+				return nil, err
+			}
+			m[k][j] = p
+		}
+	}
+	return m, nil
+}
+
+// Isolate cuts (or, with cut false, heals) every proxy to and from endpoint i.
+func (m Mesh) Isolate(i int, cut bool) {
+	for k := range m {
+		for j, p := range m[k] {
+			if p == nil || (k != i && j != i) {
+				continue
+			}
+			if cut {
+				p.Cut()
+			} else {
+				p.Heal()
+			}
+		}
+	}
+}
+
+// Close stops every proxy of the mesh.
+func (m Mesh) Close() {
+	for _, row := range m {
+		for _, p := range row {
+			if p != nil {
+				p.Close()
+			}
+		}
+	}
+}
