@@ -110,16 +110,34 @@ func TestWANPartitionHeals(t *testing.T) {
 	t.Logf("%d writes one at a time at %s round trip: p50 %s, max %s", len(lat), 2*delay,
 		lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 
-	// Cut node3 off for longer than the peer timeout.
-	cut := 2*time.Duration(nodes[3].Config.PeerTimeout) + 2*time.Second
+	// Cut node3 off. The others go on committing, and every end drops its
+	// connections across the cut (CometBFT alone would keep them for up to
+	// its ping interval and pong timeout, 105 s).
 	mesh.Isolate(3, true)
 	cutAt := time.Now()
-	for i := 0; time.Since(cutAt) < cut; i++ {
+	id3 := nodes[3].cmt.NodeInfo().ID()
+	dropped := func() bool {
+		for _, n := range nodes[:3] {
+			if n.cmt.Switch().Peers().Has(id3) {
+				return false
+			}
+		}
+		return nodes[3].cmt.Switch().Peers().Size() == 0
+	}
+	for i := 0; !dropped(); i++ {
+		if time.Since(cutAt) > 30*time.Second {
+			t.Fatalf("30 s into the partition some nodes still hold connections across it")
+		}
 		if _, err := submit(nodes[i%3], sign(registerVM(fmt.Sprint("during-", i))), 30*time.Second); err != nil {
 			t.Fatalf("write %d during the partition: %v", i, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	t.Logf("every connection across the partition dropped %s after the cut", time.Since(cutAt).Round(time.Millisecond))
+	if _, err := submit(nodes[1], sign(registerVM("during-last")), 30*time.Second); err != nil {
+		t.Fatalf("the last write during the partition: %v", err)
+	}
+	cut := time.Since(cutAt)
 	majority := lastHeight(nodes[0])
 	if h := lastHeight(nodes[3]); h >= majority {
 		t.Fatalf("the cut-off validator is at height %d, the others at %d", h, majority)

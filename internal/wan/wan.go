@@ -62,7 +62,10 @@ func (p *Proxy) Delay() time.Duration { return p.delay }
 
 // Cut stops forwarding, as a partition would: the bytes of open connections
 // stay where they are (neither end learns of the cut; a sender blocks once
-// the buffers fill) and new connections are refused. Heal resumes them.
+// the buffers fill) and new connections are refused. Heal resumes them. An
+// end that closes its connection during the cut is not passed on: the other
+// end learns of it only when it next sends (and meets the closed socket), as
+// across a real partition, where the closing end's FIN is lost.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.cut = true
@@ -96,15 +99,26 @@ func (p *Proxy) Close() error {
 	return err
 }
 
-// wait blocks while the proxy is cut; it reports false once it is closed.
-func (p *Proxy) wait() bool {
+// wait blocks while the proxy is cut; it reports false once it is closed,
+// and whether it waited.
+func (p *Proxy) wait() (open, waited bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.cut && !p.closed {
+		waited = true
 		p.open.Wait()
 	}
-	return !p.closed
+	return !p.closed, waited
 }
+
+func (p *Proxy) isCut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut
+}
+
+// errLostEnd marks an end of stream that came while the proxy was cut.
+var errLostEnd = errors.New("wan: the end of the stream was lost in a cut")
 
 func (p *Proxy) track(cs ...net.Conn) bool {
 	p.mu.Lock()
@@ -181,11 +195,15 @@ func (p *Proxy) forward(dst, src net.Conn) {
 	go func() {
 		defer close(q)
 		for {
-			if !p.wait() {
+			open, waited := p.wait()
+			if !open {
 				return
 			}
 			b := chunks.Get().([]byte)
 			n, err := src.Read(b)
+			if errors.Is(err, io.EOF) && (waited || p.isCut()) {
+				err = errLostEnd
+			}
 			q <- chunk{b: b[:n], due: time.Now().Add(p.delay), err: err}
 			if err != nil {
 				return
@@ -199,7 +217,7 @@ func (p *Proxy) forward(dst, src net.Conn) {
 			continue
 		}
 		time.Sleep(time.Until(c.due))
-		if !p.wait() {
+		if open, _ := p.wait(); !open {
 			failed = true
 		}
 		if !failed && len(c.b) > 0 {
@@ -209,6 +227,12 @@ func (p *Proxy) forward(dst, src net.Conn) {
 		}
 		chunks.Put(c.b[:cap(c.b)])
 		if failed || c.err == nil {
+			continue
+		}
+		if c.err == errLostEnd {
+			// An end that closed across the cut: the other end learns of it
+			// only when what it sends meets the closed socket, as after a
+			// real partition (its FIN was lost).
 			continue
 		}
 		if errors.Is(c.err, io.EOF) {
