@@ -13,8 +13,9 @@ import (
 )
 
 // wanTestnet starts n validators whose every peer connection goes through a
-// delaying proxy (delay each way): mesh[k][j] carries what node k dials to
-// reach node j, both through persistent_peers and through the directory.
+// delaying proxy (delay each way), with the consensus timers for that round
+// trip: mesh[k][j] carries what node k dials to reach node j, both through
+// persistent_peers and through the directory.
 func wanTestnet(t *testing.T, n int, delay time.Duration) ([]*Node, wan.Mesh) {
 	t.Helper()
 	base := freePorts(t, n)
@@ -48,6 +49,7 @@ func wanTestnet(t *testing.T, n int, delay time.Duration) ([]*Node, wan.Mesh) {
 			t.Fatal(err)
 		}
 		c.PersistentPeers = strings.Join(peers, ",")
+		*c = c.ForRoundTrip(2 * delay)
 		if err := c.Save(h); err != nil {
 			t.Fatal(err)
 		}

@@ -211,6 +211,15 @@ func (p *Proxy) forward(dst, src net.Conn) {
 		}
 	}()
 	failed := false
+	fail := func() {
+		if !failed {
+			// A broken end breaks the whole connection, as TCP would; closing
+			// both also stops the reader.
+			failed = true
+			dst.Close()
+			src.Close()
+		}
+	}
 	for c := range q {
 		if failed {
 			chunks.Put(c.b[:cap(c.b)])
@@ -218,37 +227,31 @@ func (p *Proxy) forward(dst, src net.Conn) {
 		}
 		time.Sleep(time.Until(c.due))
 		if open, _ := p.wait(); !open {
-			failed = true
+			fail()
 		}
 		if !failed && len(c.b) > 0 {
 			if _, err := dst.Write(c.b); err != nil {
-				failed = true
+				fail()
 			}
 		}
 		chunks.Put(c.b[:cap(c.b)])
-		if failed || c.err == nil {
-			continue
-		}
-		if c.err == errLostEnd {
+		switch {
+		case failed || c.err == nil:
+		case c.err == errLostEnd:
 			// An end that closed across the cut: the other end learns of it
 			// only when what it sends meets the closed socket, as after a
 			// real partition (its FIN was lost).
-			continue
-		}
-		if errors.Is(c.err, io.EOF) {
+		case errors.Is(c.err, io.EOF):
 			// The sender closed its side: pass the end on and keep the other
 			// direction going.
 			if tc, ok := dst.(*net.TCPConn); ok {
 				tc.CloseWrite()
-				continue
+			} else {
+				fail()
 			}
+		default:
+			fail()
 		}
-		failed = true
-	}
-	if failed {
-		// A broken end breaks the whole connection, as TCP would.
-		dst.Close()
-		src.Close()
 	}
 }
 

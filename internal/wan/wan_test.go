@@ -138,3 +138,59 @@ func TestProxyClose(t *testing.T) {
 		t.Fatal("a connection stayed open after its proxy closed")
 	}
 }
+
+// An end that closes during a cut is not passed on at the heal: the other
+// end learns of it only when what it sends meets the closed socket.
+func TestProxyCutLosesTheEnd(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	server := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			server <- c
+		}
+	}()
+	p := proxy(t, ln.Addr().String(), time.Millisecond)
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("hi"))
+	s := <-server
+	defer s.Close()
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatal(err)
+	}
+	p.Cut()
+	c.Close()
+	time.Sleep(50 * time.Millisecond)
+	p.Heal()
+	s.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := s.Read(buf); n > 0 || err == nil || !isTimeout(err) {
+		t.Fatalf("the server learnt of a close made during the cut: %d bytes, %v", n, err)
+	}
+	// Each write goes to the closed socket, which answers with a reset; the
+	// proxy then closes the server's side.
+	for i := 0; ; i++ {
+		if i == 100 {
+			t.Fatal("the server's writes never met the closed end")
+		}
+		if _, err := s.Write([]byte("ping")); err != nil {
+			break
+		}
+		s.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := s.Read(buf); err != nil && !isTimeout(err) {
+			break
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
