@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
@@ -266,9 +268,9 @@ func (ch *child) kill() {
 }
 
 // wanMesh starts a delaying proxy for every ordered pair of the validators of
-// homes and points each one's persistent peers at its proxies to the others
-// (which its directory then dials too, instead of the addresses on the
-// ledger). Proxies on loopback give what network namespaces with a netem
+// homes and points each one's persistent peers at its proxies to the others;
+// it takes the founding clouds' addresses out of the genesis, so that no
+// node's directory dials around the proxies. Proxies on loopback give what network namespaces with a netem
 // delay on each link would (a fixed delay each way, order, back-pressure)
 // without root or the kernel's netem, and the CPU they take is the load
 // generator's, measured apart from the nodes'. With timers, the nodes run
@@ -299,6 +301,9 @@ func wanMesh(homes []string, delay time.Duration, timers bool) (wan.Mesh, error)
 		}
 		c, err := node.LoadConfig(h)
 		if err == nil {
+			err = unpublishAddresses(h)
+		}
+		if err == nil {
 			c.PersistentPeers = strings.Join(peers, ",")
 			if timers {
 				*c = c.ForRoundTrip(2 * delay)
@@ -311,6 +316,26 @@ func wanMesh(homes []string, delay time.Duration, timers bool) (wan.Mesh, error)
 		}
 	}
 	return mesh, nil
+}
+
+// unpublishAddresses removes the founding clouds' p2p addresses from the
+// genesis of home (their node ids stay, for the peer filter).
+func unpublishAddresses(home string) error {
+	doc, err := cmttypes.GenesisDocFromFile(node.GenesisPath(home))
+	if err != nil {
+		return err
+	}
+	var g bbus.Genesis
+	if err := json.Unmarshal(doc.AppState, &g); err != nil {
+		return err
+	}
+	for i := range g.Clouds {
+		g.Clouds[i].P2PAddress = ""
+	}
+	if doc.AppState, err = json.Marshal(&g); err != nil {
+		return err
+	}
+	return doc.SaveAs(node.GenesisPath(home))
 }
 
 // stop stops every node that still runs, gracefully (SIGTERM), so that what

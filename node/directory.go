@@ -36,9 +36,9 @@ type directory struct {
 	done chan struct{}
 	// started is set once start ran, so close knows whether to wait.
 	started bool
-	// routes are the addresses persistent_peers gives for node ids: the
-	// operator's own way to a member's node (a private link, a tunnel), dialled
-	// instead of the address the ledger publishes.
+	// routes, set by tests before the node starts, replace the address the
+	// ledger publishes for the given node ids (the WAN tests put their
+	// delaying proxies there).
 	routes map[string]string
 
 	mu         sync.Mutex
@@ -47,14 +47,8 @@ type directory struct {
 }
 
 func newDirectory(n *Node) *directory {
-	d := &directory{n: n, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		lastSigned: map[string]int64{}, routes: map[string]string{}}
-	for _, p := range strings.Split(n.Config.PersistentPeers, ",") {
-		if id, addr, ok := strings.Cut(strings.TrimSpace(p), "@"); ok && id != "" && addr != "" {
-			d.routes[id] = addr
-		}
-	}
-	return d
+	return &directory{n: n, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		lastSigned: map[string]int64{}}
 }
 
 // poke asks for a pass soon; it never blocks (the consensus goroutine calls it).

@@ -15,7 +15,8 @@ import (
 // wanTestnet starts n validators whose every peer connection goes through a
 // delaying proxy (delay each way), with the consensus timers for that round
 // trip: mesh[k][j] carries what node k dials to reach node j, both through
-// persistent_peers and through the directory.
+// persistent_peers and through the directory (which, in place of the
+// addresses the ledger publishes, dials the proxies).
 func wanTestnet(t *testing.T, n int, delay time.Duration) ([]*Node, wan.Mesh) {
 	t.Helper()
 	base := freePorts(t, n)
@@ -57,6 +58,12 @@ func wanTestnet(t *testing.T, n int, delay time.Duration) ([]*Node, wan.Mesh) {
 	for k, h := range homes {
 		if nodes[k], err = Open(h, io.Discard); err != nil {
 			t.Fatal(err)
+		}
+		nodes[k].dir.routes = map[string]string{}
+		for j := range homes {
+			if j != k {
+				nodes[k].dir.routes[ids[j]] = mesh[k][j].Addr()
+			}
 		}
 		if err := nodes[k].Start(""); err != nil {
 			t.Fatal(err)
@@ -156,5 +163,26 @@ func TestWANPartitionHeals(t *testing.T) {
 	sign3 := signer(t, nodes[3].Home, "cloud3", "bbus-testnet")
 	if _, err := submit(nodes[3], sign3(registerVM("after")), 30*time.Second); err != nil {
 		t.Fatalf("a write to the healed validator: %v", err)
+	}
+}
+
+func TestForRoundTrip(t *testing.T) {
+	c := DefaultConfig("cloud0")
+	if got := c.ForRoundTrip(time.Millisecond); got.TimeoutCommit != c.TimeoutCommit || got.TimeoutPropose != c.TimeoutPropose {
+		t.Fatalf("a 1 ms round trip changed the timers: %+v", got)
+	}
+	for _, tc := range []struct{ rtt, commit, propose time.Duration }{
+		{20 * time.Millisecond, 20 * time.Millisecond, 500 * time.Millisecond},
+		{80 * time.Millisecond, 80 * time.Millisecond, 800 * time.Millisecond},
+		{200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
+	} {
+		got := c.ForRoundTrip(tc.rtt)
+		if time.Duration(got.TimeoutCommit) != tc.commit || time.Duration(got.TimeoutPropose) != tc.propose {
+			t.Errorf("round trip %s: timeout_commit %s, timeout_propose %s; want %s, %s", tc.rtt,
+				time.Duration(got.TimeoutCommit), time.Duration(got.TimeoutPropose), tc.commit, tc.propose)
+		}
+		if got.PeerTimeout != c.PeerTimeout || got.FlushThrottle != c.FlushThrottle {
+			t.Errorf("round trip %s changed more than the consensus timers", tc.rtt)
+		}
 	}
 }
