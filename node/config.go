@@ -93,9 +93,9 @@ func DefaultConfig(cloud string) Config {
 //     transactions; waiting a round trip lets the writes sent in answer to
 //     the last commit reach the proposer and ride in that block instead of
 //     the one after it.
-//   - timeout_propose ten round trips, at least 500 ms: a proposal and its
-//     block's parts must reach every validator before it, under load too,
-//     or the height takes another round.
+//   - timeout_propose ten round trips, at least 1.5 s: a proposal and its
+//     block's parts must be built, reach every validator and be checked
+//     before it, under load too, or the height takes another round.
 //
 // For rtt under 10 ms it changes nothing.
 func (c Config) ForRoundTrip(rtt time.Duration) Config {
@@ -103,7 +103,7 @@ func (c Config) ForRoundTrip(rtt time.Duration) Config {
 		return c
 	}
 	c.TimeoutCommit = Duration(rtt)
-	c.TimeoutPropose = Duration(max(500*time.Millisecond, 10*rtt))
+	c.TimeoutPropose = Duration(max(1500*time.Millisecond, 10*rtt))
 	return c
 }
 

@@ -172,8 +172,8 @@ func TestForRoundTrip(t *testing.T) {
 		t.Fatalf("a 1 ms round trip changed the timers: %+v", got)
 	}
 	for _, tc := range []struct{ rtt, commit, propose time.Duration }{
-		{20 * time.Millisecond, 20 * time.Millisecond, 500 * time.Millisecond},
-		{80 * time.Millisecond, 80 * time.Millisecond, 800 * time.Millisecond},
+		{20 * time.Millisecond, 20 * time.Millisecond, 1500 * time.Millisecond},
+		{80 * time.Millisecond, 80 * time.Millisecond, 1500 * time.Millisecond},
 		{200 * time.Millisecond, 200 * time.Millisecond, 2 * time.Second},
 	} {
 		got := c.ForRoundTrip(tc.rtt)
