@@ -12,7 +12,7 @@ import (
 	"github.com/bbusdev/bbus/bench"
 )
 
-const benchSynopsis = `bbus bench [--validators N] [--duration D] [--clients C] [--moderate D] [--kill-one] [--output json] [--out DIR]
+const benchSynopsis = `bbus bench [--validators N] [--duration D] [--clients C] [--moderate D] [--kill-one] [--wan-delay D] [--output json] [--out DIR]
 bbus bench --node URL --home DIR --from ID [--to ID] [--duration D] [--clients C]
 
 Starts its own chains in a temporary folder, each node a child process of this
@@ -25,6 +25,9 @@ lifecycles: register a VM, propose, accept, complete), then, with --kill-one and
 percentiles, committed transactions and migrations per second, the nodes' CPU and
 peak memory, disk bytes per migration, bbus as a ratio of the baseline, and the
 product's targets. --out DIR writes report.json and charts (PNG) there.
+--wan-delay D puts a proxy between every two validators that delays each
+direction by D (40ms: 80 ms round trips), as between regions; the nodes run
+with the consensus timers for that round trip unless --loopback-timers.
 With --node it loads an existing node instead (no baseline, no node resources),
 signing with the keys of --home: --from's, and --to's or a cloud --from admits.
 Progress goes to stderr. docs/BENCHMARKS.md has the method and the results.`
@@ -40,6 +43,8 @@ func benchLeaf(e *env) *cobra.Command {
 	apps := f.String("app", "both", "what to run: both, bbus or kv (the baseline)")
 	kvBytes := f.Int("kv-bytes", 0, "size of the baseline's transactions (0: the mean size of bbus's)")
 	procs := f.Int("node-gomaxprocs", 0, "GOMAXPROCS of each node (default: all CPUs for one node; CPUs divided among several)")
+	wanDelay := f.Duration("wan-delay", 0, "with 2 or more validators: delay every link between two of them by this much each way (a round trip takes twice it)")
+	loopbackTimers := f.Bool("loopback-timers", false, "with --wan-delay: keep one machine's consensus timers (default: those for the round trip, node.Config.ForRoundTrip)")
 	perVM := f.Int("migrations-per-vm", 1, "migrations of each VM a lifecycle registers (back and forth between two clouds)")
 	out := f.String("out", "", "write report.json and the charts (latency.png, throughput.png, memory.png) into this `directory`")
 	dir := f.String("dir", "", "lay the chains' homes out in this `directory` (default: a new temporary one)")
@@ -63,7 +68,7 @@ func benchLeaf(e *env) *cobra.Command {
 			return r.WriteFiles(*out)
 		}
 		o := bench.Options{Validators: *validators, Clients: *clients, Duration: *duration, Moderate: *moderate,
-			ModerateClients: *moderateClients, KillOne: *killOne, KVBytes: *kvBytes, MigrationsPerVM: *perVM, NodeProcs: *procs, Dir: *dir, Keep: *keep, ProfileDir: *profile,
+			ModerateClients: *moderateClients, KillOne: *killOne, KVBytes: *kvBytes, MigrationsPerVM: *perVM, NodeProcs: *procs, WANDelay: *wanDelay, LoopbackTimers: *loopbackTimers, Dir: *dir, Keep: *keep, ProfileDir: *profile,
 			Node: *nodeURL, Home: *home, From: *from, To: *to, Progress: e.stderr, ProgressTTY: isTerminal(e.stderr)}
 		switch *apps {
 		case "both":
@@ -79,6 +84,10 @@ func benchLeaf(e *env) *cobra.Command {
 			return f.fail("--clients must be between 1 and 10000")
 		case *duration <= 0:
 			return f.fail("--duration must be positive")
+		case *wanDelay < 0 || *wanDelay > 10*time.Second:
+			return f.fail("--wan-delay must be between 0 and 10s")
+		case *wanDelay > 0 && (*validators < 2 || *nodeURL != ""):
+			return f.fail("--wan-delay needs --validators 2 or more (and no --node)")
 		case *perVM < 1:
 			return f.fail("--migrations-per-vm must be at least 1")
 		case *moderate < 0 || *moderateClients < 1:

@@ -44,6 +44,10 @@ type Config struct {
 	PeerGossipSleep           Duration `json:"peer_gossip_sleep"`
 	FlushThrottle             Duration `json:"flush_throttle"`
 	MempoolSize               int      `json:"mempool_size"`
+	// PeerTimeout is how long a peer connection may bring nothing before the
+	// node drops it and dials again (node/heartbeat.go); 0 leaves it to
+	// CometBFT's ping (45 s after a ping sent every 60 s).
+	PeerTimeout Duration `json:"peer_timeout"`
 	// REST is how the REST API serves: access, limits, TLS (node/api.go).
 	REST RESTConfig `json:"rest"`
 	// Health is what /readyz and /healthz judge by (node/liveness.go).
@@ -63,9 +67,33 @@ func DefaultConfig(cloud string) Config {
 		PeerGossipSleep:           Duration(10 * time.Millisecond),
 		FlushThrottle:             Duration(10 * time.Millisecond),
 		MempoolSize:               50000,
+		PeerTimeout:               Duration(4 * time.Second),
 		REST:                      DefaultRESTConfig(),
 		Health:                    DefaultHealthConfig(),
 	}
+}
+
+// ForRoundTrip returns c with the consensus timers of a federation whose
+// validators are up to rtt apart (the longest round trip between two of
+// them), as docs/DESIGN.md ("Consensus settings", "Across regions") explains:
+//   - timeout_commit a round trip: after a block that changed the state,
+//     CometBFT proposes the next (the block that signs the new app hash) as
+//     soon as timeout_commit has passed, whether or not there are
+//     transactions; waiting a round trip lets the writes sent in answer to
+//     the last commit reach the proposer and ride in that block instead of
+//     the one after it.
+//   - timeout_propose ten round trips, at least 1.5 s: a proposal and its
+//     block's parts must be built, reach every validator and be checked
+//     before it, under load too, or the height takes another round.
+//
+// For rtt under 10 ms it changes nothing.
+func (c Config) ForRoundTrip(rtt time.Duration) Config {
+	if rtt < 10*time.Millisecond {
+		return c
+	}
+	c.TimeoutCommit = Duration(rtt)
+	c.TimeoutPropose = Duration(max(1500*time.Millisecond, 10*rtt))
+	return c
 }
 
 // Paths of a home.

@@ -164,7 +164,8 @@ func Open(home string, logs io.Writer) (*Node, error) {
 			cmtnode.DefaultGenesisDocProviderFunc(cfg),
 			closeSafeDBProvider,
 			n.metricsProvider(cfg),
-			n.log)
+			n.log,
+			cmtnode.CustomReactors(n.reactors()))
 	})
 	if err != nil {
 		st.Close()
