@@ -188,6 +188,48 @@ func runScript(t *testing.T, file string) {
 			t.Fatal(err)
 		}
 	}
+	checkStateBytes(t, file, r.st)
+}
+
+// checkStateBytes pins the consensus bytes a script leaves: every key and
+// value of the state, and the SHA-256 of them all, in testdata/state/NAME.state
+// beside the script. Any change to how a record encodes (a field reordered,
+// renamed or made omitempty, a time in another zone) fails here, even when
+// every output of the script stays the same: validators on the old and the new
+// encoding would compute different app hashes. -rewrite accepts a deliberate
+// change, which then needs a new chain.AppVersion.
+func checkStateBytes(t *testing.T, script string, st kv.Reader) {
+	t.Helper()
+	var b strings.Builder
+	st.Iterate(nil, nil, func(k, v []byte) bool {
+		fmt.Fprintf(&b, "%q = %q\n", k, v)
+		return true
+	})
+	fmt.Fprintf(&b, "state sha256 %x\n", sha256.Sum256(dumpStore(st)))
+	file := filepath.Join("testdata", "state", strings.TrimSuffix(filepath.Base(script), ".txt")+".state")
+	if *rewrite {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%s: %v (go test ./ledger -run TestGolden -rewrite writes it)", script, err)
+	}
+	if got := b.String(); got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) && i < len(wl); i++ {
+			if gl[i] != wl[i] {
+				t.Errorf("%s: the state's bytes changed (%s line %d):\nwant %s\ngot  %s", script, file, i+1, wl[i], gl[i])
+				return
+			}
+		}
+		t.Errorf("%s: the state's bytes changed (%s: %d lines, want %d)", script, file, len(gl), len(wl))
+	}
 }
 
 func indent(lines []string) string {
