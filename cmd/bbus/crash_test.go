@@ -104,6 +104,20 @@ func crashOnce(t *testing.T, after time.Duration) {
 			}
 		}(w)
 	}
+	// The kill comes `after` past the first acknowledged write, so that every
+	// round kills a node under load (a new chain takes its first block before
+	// it admits writes).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(acks)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write was acknowledged in 30 s; node output:\n%s", p.logs)
+		}
+	}
 	time.Sleep(after)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
