@@ -1,7 +1,6 @@
 package nova_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -12,16 +11,6 @@ import (
 	"github.com/bbusdev/bbus/agent/nova"
 	"github.com/bbusdev/bbus/keys"
 )
-
-type testLog struct {
-	t     *testing.T
-	cloud string
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.t.Logf("%s: %s", l.cloud, bytes.TrimSpace(p))
-	return len(p), nil
-}
 
 // agentOf runs cloud's agent on f: a recorder with the cloud's own key,
 // registering new VMs, reading the rig's exchange through a queue of its
@@ -43,7 +32,7 @@ func (r *rig) agentOf(f *fedtest.Fed, cloud string) *agent.Recorder {
 		t.Fatal(err)
 	}
 	rec, err := agent.New(agent.Config{Cloud: cloud, Key: k.PrivKey, Client: f.Client(), Home: f.Home(cloud), Source: "nova",
-		RegisterNew: true, Poll: 20 * time.Millisecond, Log: &testLog{t, cloud}})
+		RegisterNew: true, Poll: 20 * time.Millisecond, Log: fedtest.Log(t, cloud)})
 	if err != nil {
 		t.Fatal(err)
 	}

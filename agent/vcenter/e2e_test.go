@@ -1,7 +1,6 @@
 package vcenter_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -16,16 +15,6 @@ import (
 	"github.com/bbusdev/bbus/keys"
 )
 
-type testLog struct {
-	t     *testing.T
-	cloud string
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.t.Logf("%s: %s", l.cloud, bytes.TrimSpace(p))
-	return len(p), nil
-}
-
 // agentOf runs cloud's agent on f: a recorder with the cloud's own key,
 // following the simulator through a Source of its own.
 func (s *sim) agentOf(f *fedtest.Fed, cloud string) *agent.Recorder {
@@ -36,7 +25,7 @@ func (s *sim) agentOf(f *fedtest.Fed, cloud string) *agent.Recorder {
 		t.Fatal(err)
 	}
 	rec, err := agent.New(agent.Config{Cloud: cloud, Key: k.PrivKey, Client: f.Client(), Home: f.Home(cloud), Source: "vcenter",
-		Poll: 20 * time.Millisecond, Log: &testLog{t, cloud}})
+		Poll: 20 * time.Millisecond, Log: fedtest.Log(t, cloud)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 package fedtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -148,4 +149,18 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return fmt.Sprint(l.Addr())
+}
+
+// Log returns a writer that sends each line written to it (an agent's log) to
+// t's log, prefixed with name.
+func Log(t testing.TB, name string) io.Writer { return &testLog{t: t, name: name} }
+
+type testLog struct {
+	t    testing.TB
+	name string
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.t.Logf("%s: %s", l.name, bytes.TrimSpace(p))
+	return len(p), nil
 }
