@@ -63,14 +63,14 @@ type App struct {
 	internalErrors prometheus.Counter
 	clock          func() time.Time // the node's clock, for admission (SetClock)
 
+	waiters  Waiters[Outcome]
 	mu       sync.Mutex
-	waiters  map[[32]byte][]chan Outcome
 	watchers []func(*Block)
 }
 
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
-	return &App{ledger: l, store: st, decode: bbus.DecodeTx, waiters: make(map[[32]byte][]chan Outcome),
+	return &App{ledger: l, store: st, decode: bbus.DecodeTx,
 		logger: cmtlog.NewNopLogger(), clock: time.Now,
 		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bbus_ledger_internal_errors_total",
@@ -218,14 +218,9 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	for _, w := range watchers {
 		w(&b)
 	}
-	a.mu.Lock()
 	for _, o := range b.Txs {
-		for _, ch := range a.waiters[o.Hash] {
-			ch <- o
-		}
-		delete(a.waiters, o.Hash)
+		a.waiters.Done(o.Hash, o)
 	}
-	a.mu.Unlock()
 	return &abci.CommitResponse{}, nil
 }
 
@@ -233,26 +228,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 // channel receives its outcome once a block holding it is committed; cancel
 // withdraws the interest.
 func (a *App) Wait(hash [32]byte) (outcome <-chan Outcome, cancel func()) {
-	ch := make(chan Outcome, 1)
-	a.mu.Lock()
-	a.waiters[hash] = append(a.waiters[hash], ch)
-	a.mu.Unlock()
-	return ch, func() {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		ws := a.waiters[hash]
-		for i, w := range ws {
-			if w == ch {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
-		if len(ws) == 0 {
-			delete(a.waiters, hash)
-		} else {
-			a.waiters[hash] = ws
-		}
-	}
+	return a.waiters.Wait(hash)
 }
 
 // Watch calls fn with every block committed from now on, on the consensus
