@@ -161,6 +161,12 @@ func checkValidators(g *bbus.Genesis, vals []abci.ValidatorUpdate) error {
 // that depend on the block are left to FinalizeBlock, which judges expiry by
 // the block's own time.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+	if IsTick(req.Tx) {
+		if err := a.checkTick(req.Tx); err != nil {
+			return &abci.CheckTxResponse{Code: ABCICode(bbus.ErrorCode(err)), Log: bbus.ErrorMessage(err)}, nil
+		}
+		return &abci.CheckTxResponse{}, nil
+	}
 	res := a.ledger.Check(a.store.Committed(), a.CheckHeader(), req.Tx)
 	return &abci.CheckTxResponse{Code: ABCICode(res.Code), Log: res.Message}, nil
 }
@@ -176,6 +182,12 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	a.block.Begin = a.ledger.BeginBlock(st, h)
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
+		if IsTick(tx) {
+			// ProcessProposal let only well-formed ticks through; each is a no-op.
+			a.block.Txs[i] = Outcome{Hash: sha256.Sum256(tx), Height: req.Height, Index: i, Result: ledger.Result{Type: TickType}}
+			results[i] = &abci.ExecTxResult{Log: TickType}
+			continue
+		}
 		r := a.ledger.Apply(st, h, tx)
 		if r.Code == bbus.EINTERNAL {
 			// A rule of the ledger failed (a bug): the transaction is rejected
