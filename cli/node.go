@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,7 @@ import (
 )
 
 func initCmd(e *env) *cobra.Command {
-	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)")
+	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\n          [--round-trip D]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,... [--round-trip D]   (a node that joins an existing chain)")
 	home := f.homeFlag()
 	cloud := f.String("cloud", "", "the id of the cloud this node signs for (a key of that name is created)")
 	chainID := f.String("chain-id", "", "the id of the new chain (default bbus-CLOUD)")
@@ -33,11 +34,15 @@ func initCmd(e *env) *cobra.Command {
 	peers := f.String("peers", "", "with --genesis: the nodes to reach the chain through, NODEID@HOST:PORT,...")
 	api := f.String("api", "", "the REST API's listen address (default 127.0.0.1:8080)")
 	p2p := f.String("p2p", "", "the consensus peer-to-peer listen address (default tcp://0.0.0.0:26656)")
+	rtt := f.Duration("round-trip", 0, "the longest round trip between two of the federation's validators (80ms, 200ms): sets this node's consensus timers for it,\ntimeout_commit one round trip and timeout_propose ten (at least 1.5s); under 10ms keeps one machine's (docs/FEDERATION.md, Across regions)")
 	gen := defineGenesisFlags(f)
 	out := f.outputFlag()
 	return f.command(0, func([]string) error {
 		if err := f.required("cloud"); err != nil {
 			return err
+		}
+		if *rtt < 0 || *rtt > maxRoundTrip {
+			return f.fail("--round-trip must be from 0 to %s, not %s", maxRoundTrip, *rtt)
 		}
 		if *peers != "" && *genesis == "" {
 			return f.fail("--peers needs --genesis")
@@ -59,6 +64,7 @@ func initCmd(e *env) *cobra.Command {
 		if *p2p != "" {
 			c.P2PListen = *p2p
 		}
+		c = c.ForRoundTrip(*rtt)
 		id, err := node.Init(node.InitOptions{Home: *home, Cloud: *cloud, ChainID: *chainID, Capacity: capacity,
 			Genesis: *genesis, Peers: *peers, Config: &c, Params: params})
 		if err != nil {
@@ -81,6 +87,10 @@ func initCmd(e *env) *cobra.Command {
 		return nil
 	})
 }
+
+// maxRoundTrip is the longest round trip bbus init takes: ten of them make
+// timeout_propose, how long the chain waits for a proposer that is down.
+const maxRoundTrip = 5 * time.Second
 
 func startCmd(e *env) *cobra.Command {
 	f := newFlags("start", "bbus start --home DIR [--api 127.0.0.1:8080] [--p2p tcp://0.0.0.0:26656]\n(an empty or missing home is first initialised as a single-cloud federation of cloud \"local\")")
