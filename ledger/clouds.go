@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"github.com/bbusdev/bbus"
@@ -92,14 +91,7 @@ func (c *ctx) cloudApprove(a *bbus.CloudApprove) error {
 	if err != nil {
 		return err
 	}
-	if t.Status != bbus.CloudPending {
-		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only a pending applicant can be approved", id, t.Status)
-	}
-	if !bytes.Equal(t.PubKey, a.PubKey) {
-		return bbus.Errorf(bbus.ESTATE, "cloud %s applied with another pub_key than this vote names; a vote counts only for the key it names", id)
-	}
-	c.id = id
-	passed, err := c.vote(&t.Approvals, "approve "+id, "", "cloud.approval", "cloud", id)
+	passed, err := c.approve("cloud", id, t.Status, t.PubKey, a.PubKey, &t.Approvals, "approve "+id)
 	if err != nil {
 		return err
 	}

@@ -208,3 +208,18 @@ func dueKeys(st kv.Store, prefix []byte, now time.Time) [][]byte {
 	})
 	return due
 }
+
+// approve counts the signer's vote, a vote to approve (motion) that names
+// pub_key voted, for the applicant id of kind ("cloud", "oracle") in status
+// that applied with key and holds the votes approvals. It reports whether the
+// vote passed.
+func (c *ctx) approve(kind, id, status string, key, voted []byte, approvals *[]string, motion string) (bool, error) {
+	if status != bbus.CloudPending {
+		return false, bbus.Errorf(bbus.ESTATE, "%s %s is %s, only a pending applicant can be approved", kind, id, status)
+	}
+	if !bytes.Equal(key, voted) {
+		return false, bbus.Errorf(bbus.ESTATE, "%s %s applied with another pub_key than this vote names; a vote counts only for the key it names", kind, id)
+	}
+	c.id = id
+	return c.vote(approvals, motion, "", kind+".approval", kind, id)
+}

@@ -265,14 +265,7 @@ func (c *ctx) oracleApprove(a *bbus.OracleApprove) error {
 	if !getJSON(c.st, oracleKey(id), o) {
 		return bbus.Errorf(bbus.ENOTFOUND, "no oracle %s", id)
 	}
-	if o.Status != bbus.CloudPending {
-		return bbus.Errorf(bbus.ESTATE, "oracle %s is %s, only a pending applicant can be approved", id, o.Status)
-	}
-	if !bytes.Equal(o.PubKey, a.PubKey) {
-		return bbus.Errorf(bbus.ESTATE, "oracle %s applied with another pub_key than this vote names; a vote counts only for the key it names", id)
-	}
-	c.id = id
-	passed, err := c.vote(&o.Approvals, "approve oracle "+id, "", "oracle.approval", "oracle", id)
+	passed, err := c.approve("oracle", id, o.Status, o.PubKey, a.PubKey, &o.Approvals, "approve oracle "+id)
 	if err != nil {
 		return err
 	}
