@@ -91,15 +91,8 @@ func (c *ctx) cloudApprove(a *bbus.CloudApprove) error {
 	if err != nil {
 		return err
 	}
-	passed, err := c.approve("cloud", id, t.Status, t.PubKey, a.PubKey, &t.Approvals, "approve "+id)
-	if err != nil {
-		return err
-	}
-	if passed {
-		c.admitCloud(t)
-	}
-	putJSON(c.st, cloudKey(id), t)
-	return nil
+	return c.approve(approval{kind: "cloud", id: id, status: t.Status, key: t.PubKey, voted: a.PubKey, votes: &t.Approvals,
+		motion: "approve " + id, admit: func() { c.admitCloud(t) }, store: func() { putJSON(c.st, cloudKey(id), t) }})
 }
 
 // admitCloud makes the pending cloud t an active member (the caller stores t).

@@ -265,15 +265,8 @@ func (c *ctx) oracleApprove(a *bbus.OracleApprove) error {
 	if !getJSON(c.st, oracleKey(id), o) {
 		return bbus.Errorf(bbus.ENOTFOUND, "no oracle %s", id)
 	}
-	passed, err := c.approve("oracle", id, o.Status, o.PubKey, a.PubKey, &o.Approvals, "approve oracle "+id)
-	if err != nil {
-		return err
-	}
-	if passed {
-		c.admitOracle(o)
-	}
-	putJSON(c.st, oracleKey(id), o)
-	return nil
+	return c.approve(approval{kind: "oracle", id: id, status: o.Status, key: o.PubKey, voted: a.PubKey, votes: &o.Approvals,
+		motion: "approve oracle " + id, admit: func() { c.admitOracle(o) }, store: func() { putJSON(c.st, oracleKey(id), o) }})
 }
 
 // admitOracle makes the pending oracle o active (the caller stores o).
