@@ -23,42 +23,42 @@ func testnet(t *testing.T, n int, edit func(k int, c *Config, ids []string)) ([]
 	return testnetStarting(t, n, edit, n)
 }
 
-// testnetStarting is testnet that starts only the first m nodes.
+// testnetStarting is testnet that starts only the first m nodes. Its ports
+// are chosen again while another program takes one before a node binds it.
 func testnetStarting(t *testing.T, n int, edit func(k int, c *Config, ids []string), m int) ([]*Node, []string) {
 	t.Helper()
-	base := freePorts(t, n)
-	homes, err := Testnet(TestnetOptions{Validators: n, Out: t.TempDir(), P2PPort: base, APIPort: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]string, n)
-	for k, h := range homes {
-		if ids[k], err = NodeID(h); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var homes []string
 	nodes := make([]*Node, n)
-	for k, h := range homes {
+	onFreePorts(t, n, func(base int) error {
+		var err error
+		homes, err = Testnet(TestnetOptions{Validators: n, Out: t.TempDir(), P2PPort: base, APIPort: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, n)
+		for k, h := range homes {
+			if ids[k], err = NodeID(h); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if edit != nil {
-			c, err := LoadConfig(h)
-			if err != nil {
-				t.Fatal(err)
+			for k, h := range homes {
+				c, err := LoadConfig(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				edit(k, c, ids)
+				if err := c.Save(h); err != nil {
+					t.Fatal(err)
+				}
 			}
-			edit(k, c, ids)
-			if err := c.Save(h); err != nil {
-				t.Fatal(err)
-			}
 		}
-		if k >= m {
-			continue
-		}
-		if nodes[k], err = Open(h, io.Discard); err != nil {
-			t.Fatal(err)
-		}
-		if err := nodes[k].Start(""); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nodes[k].Stop)
+		started, err := startAll(t, homes[:m])
+		copy(nodes, started)
+		return err
+	})
+	for _, s := range nodes[:m] {
+		t.Cleanup(s.Stop)
 	}
 	return nodes, homes
 }
