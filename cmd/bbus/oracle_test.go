@@ -156,7 +156,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 		return func() bool { return lastEnd("vm-1") >= at.Unix() && lastEnd("vm-2") >= at.Unix() }
 	}
 	// Two windows up, then an outage of about three and a half.
-	waitFor(t, 20*time.Second, "two windows reported", settledPast(time.Now().Add(2*period)), logs)
+	waitFor(t, 60*time.Second, "two windows reported", settledPast(time.Now().Add(2*period)), logs)
 	downAt := time.Now()
 	down.Store(true)
 	time.Sleep(7 * time.Second)
@@ -168,7 +168,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 	o.Process.Signal(syscall.SIGKILL)
 	o.Wait()
 	o = startOracle(t, logs, args...)
-	waitFor(t, 20*time.Second, "a window reported after the kill", settledPast(time.Now().Add(period)), logs)
+	waitFor(t, 60*time.Second, "a window reported after the kill", settledPast(time.Now().Add(period)), logs)
 
 	// Stop the node for two windows and more; the oracle catches up.
 	p.cmd.Process.Signal(os.Interrupt)
@@ -176,7 +176,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 	time.Sleep(2*period + period/2)
 	p = startNode(t, home, api)
 	back := time.Now()
-	waitFor(t, 30*time.Second, "the windows of the node's absence reported", settledPast(back.Add(period)), logs)
+	waitFor(t, 60*time.Second, "the windows of the node's absence reported", settledPast(back.Add(period)), logs)
 
 	var m bytes.Buffer
 	if r, err := http.Get("http://" + metrics + "/metrics"); err != nil {
