@@ -206,11 +206,13 @@ func TestAddressChangeReachesMembers(t *testing.T) {
 	}
 	// node3 is not started until it has moved.
 	nodes, homes := testnetStarting(t, 4, nil, 3)
-	moved := loopback(freePorts(t, 1))
-	ln, err := net.Listen("tcp", moved)
+	// The new address is held from the start (not found free and closed,
+	// which another program could take before the test listened there).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	moved := ln.Addr().String()
 	dialed := make(chan struct{}, 16)
 	go func() {
 		for {
