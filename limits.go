@@ -1,6 +1,7 @@
 package bbus
 
 import (
+	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -318,4 +319,18 @@ func (a *InvoiceDispute) Validate() error {
 		return err
 	}
 	return ValidateText("reason", a.Reason, false)
+}
+
+// Validate checks the invoice id, the amounts (micro-credits, not negative)
+// and the reason, which a correction must give.
+func (a *InvoiceCorrect) Validate() error {
+	return first(
+		func() error { return ValidateID("invoice", a.Invoice) },
+		func() error {
+			return checkRange("invoice_correct.hosting_micro", a.Hosting, math.MaxInt64, "micro-credits")
+		},
+		func() error {
+			return checkRange("invoice_correct.penalties_micro", a.Penalties, math.MaxInt64, "micro-credits")
+		},
+		func() error { return ValidateText("reason", a.Reason, true) })
 }

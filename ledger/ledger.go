@@ -610,6 +610,8 @@ func (c *ctx) run() error {
 		return c.observerRemove(a.ObserverRemove)
 	case a.OracleRemove != nil:
 		return c.oracleRemove(a.OracleRemove)
+	case a.InvoiceCorrect != nil:
+		return c.invoiceCorrect(a.InvoiceCorrect)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }

@@ -335,6 +335,20 @@ type CloudUpdateRequest struct {
 	P2pAddress string `json:"p2p_address"`
 }
 
+// CorrectRequest the flags of bbus tx invoice correct; hosting and penalties are AMOUNTs
+type CorrectRequest struct {
+	// Hosting an AMOUNT of credits, a decimal with at most 6 places, as a string so that it stays exact (the node holds it as integer micro-credits)
+	//
+	// Example: 1234.567891
+	Hosting Amount `json:"hosting"`
+
+	// Penalties an AMOUNT of credits, a decimal with at most 6 places, as a string so that it stays exact (the node holds it as integer micro-credits)
+	//
+	// Example: 1234.567891
+	Penalties *Amount `json:"penalties,omitempty"`
+	Reason    string  `json:"reason"`
+}
+
 // DeclineRequest the flags of bbus tx agreement decline
 type DeclineRequest struct {
 	Reason *string `json:"reason,omitempty"`
@@ -518,8 +532,20 @@ type Invoice struct {
 	Answered *Stamp `json:"answered,omitempty"`
 
 	// Closed when (block time) and by which transaction the ledger recorded something
-	Closed       Stamp     `json:"closed"`
-	Consumer     string    `json:"consumer"`
+	Closed   Stamp  `json:"closed"`
+	Consumer string `json:"consumer"`
+
+	// CorrectedBy on a disputed invoice, the correction that answers it
+	CorrectedBy *string `json:"corrected_by,omitempty"`
+
+	// CorrectionReason the provider's reason for a correction
+	CorrectionReason *string `json:"correction_reason,omitempty"`
+
+	// Corrects on a corrected invoice (a credit note), the disputed invoice it answers
+	Corrects *string `json:"corrects,omitempty"`
+
+	// CreditMicro how much less than the invoice it corrects a correction asks
+	CreditMicro  *int64    `json:"credit_micro,omitempty"`
 	From         time.Time `json:"from"`
 	HostingLines int64     `json:"hosting_lines"`
 	HostingMicro int64     `json:"hosting_micro"`
@@ -1241,6 +1267,12 @@ type AcceptInvoiceParams struct {
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// CorrectInvoiceParams defines parameters for CorrectInvoice.
+type CorrectInvoiceParams struct {
+	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // DisputeInvoiceParams defines parameters for DisputeInvoice.
 type DisputeInvoiceParams struct {
 	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
@@ -1521,6 +1553,9 @@ type CloseInvoiceJSONRequestBody = InvoiceRequest
 
 // AcceptInvoiceJSONRequestBody defines body for AcceptInvoice for application/json ContentType.
 type AcceptInvoiceJSONRequestBody = AcceptInvoiceJSONBody
+
+// CorrectInvoiceJSONRequestBody defines body for CorrectInvoice for application/json ContentType.
+type CorrectInvoiceJSONRequestBody = CorrectRequest
 
 // DisputeInvoiceJSONRequestBody defines body for DisputeInvoice for application/json ContentType.
 type DisputeInvoiceJSONRequestBody = DisputeRequest
@@ -1906,6 +1941,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 	AcceptInvoice(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CorrectInvoiceWithBody The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithBody(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CorrectInvoice The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoice(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DisputeInvoiceWithBody The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 	//
@@ -2918,6 +2971,44 @@ func (c *Client) AcceptInvoiceWithBody(ctx context.Context, id string, params *A
 // Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 func (c *Client) AcceptInvoice(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAcceptInvoiceRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CorrectInvoiceWithBody The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *Client) CorrectInvoiceWithBody(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCorrectInvoiceRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CorrectInvoice The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *Client) CorrectInvoice(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCorrectInvoiceRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5168,6 +5259,80 @@ func NewAcceptInvoiceRequestWithBody(server string, id string, params *AcceptInv
 	}
 
 	operationPath := fmt.Sprintf("/v1/invoices/%s/accept", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCorrectInvoiceRequest calls the generic CorrectInvoice builder with application/json body
+func NewCorrectInvoiceRequest(server string, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCorrectInvoiceRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewCorrectInvoiceRequestWithBody constructs an http.Request for the CorrectInvoice method, with any body, and a specified content type
+func NewCorrectInvoiceRequestWithBody(server string, id string, params *CorrectInvoiceParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices/%s/correct", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -7975,6 +8140,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 	AcceptInvoiceWithResponse(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*AcceptInvoiceResponse, error)
 
+	// CorrectInvoiceWithBodyWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithBodyWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error)
+
+	// CorrectInvoiceWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error)
+
 	// DisputeInvoiceWithBodyWithResponse The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 	//
 	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The reason is recorded with the dispute.
@@ -10692,6 +10875,131 @@ func (r AcceptInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AcceptInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CorrectInvoiceResponse401Headers the declared response headers of an HTTP 401 response for CorrectInvoice
+type CorrectInvoiceResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// CorrectInvoiceResponse429Headers the declared response headers of an HTTP 429 response for CorrectInvoice
+type CorrectInvoiceResponse429Headers struct {
+	RetryAfter int
+}
+
+type CorrectInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Committed
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Admitted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CorrectInvoiceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CorrectInvoiceResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON200() *Committed {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON202() *Admitted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON429() *TooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CorrectInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CorrectInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CorrectInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CorrectInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15375,6 +15683,36 @@ func (c *ClientWithResponses) AcceptInvoiceWithResponse(ctx context.Context, id 
 	return ParseAcceptInvoiceResponse(rsp)
 }
 
+// CorrectInvoiceWithBodyWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *ClientWithResponses) CorrectInvoiceWithBodyWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error) {
+	rsp, err := c.CorrectInvoiceWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCorrectInvoiceResponse(rsp)
+}
+
+// CorrectInvoiceWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *ClientWithResponses) CorrectInvoiceWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error) {
+	rsp, err := c.CorrectInvoice(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCorrectInvoiceResponse(rsp)
+}
+
 // DisputeInvoiceWithBodyWithResponse The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 //
 // Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The reason is recorded with the dispute.
@@ -18282,6 +18620,125 @@ func ParseAcceptInvoiceResponse(rsp *http.Response) (*AcceptInvoiceResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers AcceptInvoiceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCorrectInvoiceResponse parses an HTTP response from a CorrectInvoiceWithResponse call
+func ParseCorrectInvoiceResponse(rsp *http.Response) (*CorrectInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CorrectInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Committed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Admitted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CorrectInvoiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CorrectInvoiceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22273,236 +22730,242 @@ func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L15c9u2ujD+VTD63RlL99KynO2cyHPmjpOmbe4vTjKx6868da4EkZCEYxLgIUDJOnnz3d/B8wBcRFIS",
-	"vdVt9U8biyTWZ1+/dXwZxVIwoVVn+K0T04RGTLME/jqdapaYfwRM+QmPNZeiM+zoOSNjwW70mPhpomRC",
-	"5JSYH+OELbhMFYnpjHW8Djdv/ytlyarjdQSNWGfYoTCm11H+nEXUDK5XsXmgdMLFrPP9u9d5/4P5Hb6O",
-	"qZ7nH/Og43US9q+UJyzoDHWSsuJI/5GwaWfY+f+O8k0d4VN19P4HGPoDj7iubolrFikSs2TT0kP4tjhh",
-	"wKY0DXVneDwYeJ2I3vAojeAv8ycX9k/P7ZELzWYsgZWc8VlCzfS33S27oVEcmhcjPjs87ng1J/krrdvt",
-	"knJNpjKBS/NlFHFNujA8/GJ31SPmZkW4gldpEHGluBRES3grYlEsZUi6Uxoq5pFng2e9hoMz89WfG+7J",
-	"rnsiZcio6Hw3Kzf7Zkq/kQFnAIzvolivzD98KTQTsC0axyH34RSP/qnM3r4VZqFBwM0jGn5OZMwSDSPh",
-	"ct2ccvJP5mucsnxIQuo5FzPPnAIVhJnpCb5+gtBO9ZyYHSqynFMNv1HffE24InQiU93BnahYCoW7OA0i",
-	"rrW5zhYb2QTXFzdfmDJnWbMFaierXJm5kH/AQfROCNcWBhRRUgqSipApBR+ELJixhCTM7FqZN7kg5sVJ",
-	"KP3rznev84YGX/Cm7m1H75JEJl/sodVtK6LhVCYRC8zVcLGgIQ+IhRe8LqITKpS9jMJGplwEyn1ilv8W",
-	"Nv5Y9+G72QgVAYE5mF2GmIbcf8QzpCRJQ+YId3bP01SxwNxzl5KExSFdeQb4U0FTPZcJN08VnwmWeERI",
-	"4tOY+lyvPNLv93snZJzA3sdE0ZXBCpYwj/CpGXBJFcn2b/b8o0wmPAiYeLxNm61qec3EgSLKlzEjgWSK",
-	"CKkJDUO5JHrOFW6dBvgmkYJQsky4Zj0LW0s2AS5hDo8aKsESIhM+44IoJjSc3vgT/DCGsc20QgbsQBG5",
-	"FEQA1MJZ6b4vEzXCr9UYJhifM//wR6b9+eE512xM/EQqdaiyFRj8G/8slR4DnQESlM2R70ixZMFI9/1n",
-	"QoMgYUox5ZFQ+jScS6UBAnEJ5k81JjRh+E3QM9fzXmiWCBo+JkgCU3AwaXZzApsN5YzMqbK8SVMeKrPC",
-	"j1L/KFMRPN4KhSQq9eckYb5MAIgvpPxAkxl7XBi2tI5MZLAyMCAXLClCGQoquLwzKlaPt7psJT4NQ5Yc",
-	"KJJQzXBBXr5OXwrBgDorA9FsYfBG6YTRSBEpmANZ0jVCisHDHonoisxlGCAWGimSaClJRMXKHYgiS67n",
-	"hvwD6mrDlTliAzKJaSKj4vgdrzNnNLDi7hemk9Vhg9CrmC8N89CSWHGmWTLbKPmZQ/vF0dN/s8cFXzwG",
-	"PB4gz3Aa5owYC1hQPo9ff/318DTVcya0WREAefOm14VPu88F5SGdhI+MIUAKfSpyQgikXcgl6SpNEw2S",
-	"nU+1b2Q8ksYeoU4SBrDRUl4DfIXSyoBcA/gpQhUC3UYgpiAtwdSqB2KgXT8IgbOEscidxCYpNS789K1j",
-	"D5OHXK9GUYzyghGFqEYQe/WiU4U4z5y7SiOE6rVrMofnh1wgHG4693NNo9h8wG5injA1onWaxZwZfmmW",
-	"LRUNkREZeSEgk5VBfUHs58CAuCIJi+SCBaRLJ8A9pfCZ+0QmxK3OqBbZTgOq2aHmEavqPJ7Rmuq2GdGb",
-	"UUg1E/5qFKkdDy5mgobtzjpOuM9GMz4ZzWWajCLuJ7LVpws/Tm/zrTnxFrdoP6iHiTiRCx40PEwYtQhb",
-	"x5nMMzLjC0NgkBiDVEnDurvCe955zUpTnaqy7muE/EUtIKRC87B0fBvg5nuRnv+Gqnd2CgUMKhxc04V5",
-	"NXi6BkrZVgoX97Wik3o5ofjAVVtiASaN0j82nXFOkr5n66BJQlfmb8FudL2lpnRmMM/GbRRUxY07qQLW",
-	"NKQzZUTDySRVRN8Q6sa0xIadELgOBYLs6dmnXz5eKI8UrwJIjruH2Nfk89sLdwX1RHbbqX3G/RXp6zYb",
-	"1E6UKBMgBpuokiVKOyywTJS2wkIkU6FrKFKbD3MCsv1E7oKpTUhaXngZJzvlM6wFWdxKhchRYWHLwKKf",
-	"sIBrA2WGT/GIhpbmaRIZHesViUPqG72LGkUNd0CUtJKpkRaMnsxuqK9JN5NbUMzgGoQIvHYCpOXQTmiY",
-	"YU4Bj589f9F/+epvf399bDZGtVHcOsPO//42OHz99b+6V1d9+Ne3Y+/V995//0cdrXwD9pyW0kgcj+ZU",
-	"zes5gSFwRhcxbzhxvWgiRgtSzVLckNUHjM/mu7LhkCo9gjlGjQNuZIEAfDuCpNfRN7uT2txCtE5p10Db",
-	"btiuxZ5MdWtefhMl7mTWVAfab0OZBm3vumC23IlV0zCURmfY+sUXpmSa+AxUehrz2sugsUFzGpYPuXoL",
-	"a3zLmadarcE8DzkVepSwWCZ6V1lxLpVmwWixs3DJg92o4z9lK/Ecbe41p2NoywgnraKrb4DiQAEBGpK3",
-	"MmL6zY8XSI944JEXAxLKJUt8qhiZsxsS8BnXqg4X4mfxyOnXtXNZK0WcTkLuk5ixxOnjHvn50/nF8POn",
-	"LxceWc65PzdqVbIiEYsmYE5AGxc3oFA3tVnirhJzOhlds1Xp7clK16I3KCmtwc+qNjvfXDt4S1icalCg",
-	"R5N4x2/aCdBgLKBaJqPdz6pOjgaIzA/cXVNBCM4QtUg4Msgv4VZ+THWoun4sjfTvwQVqpLIPIEzDwL/E",
-	"hh3dXpymySwF4bkgUQMJICmMXJGKNyJ1hrRF2209hpckF/NaH6Y9pH378/DZq1cvX20X+wrrqTulH9Bu",
-	"8CAKh7VJVM4oV4wjevOBiZmed4bPXr6q20t1wVzF6e5X2jTzDjOBAa3lBL4MWI1NVNNJyIYkc8h5zrfm",
-	"kWUixWzkzykXHpnQYGR0farThHnWBBR4REs5CmkyY6T7YjA4enH8vHdyJdDb5KyOgXl23DshU+cwMj88",
-	"750QIfVoKlMBb7zonWQeq1RcC7kUI+upciOivdWD75Ch4L+5WHBtHtAwYTRYjdgNV0as50Kl0yn3ORN6",
-	"lPu67B5HIOJ6VyJynvyRjJnwSEhjZX18BpLQQ5SkIVNr/rbui8Frs2yq2QhM5LDZZ6/tITjTKem+hP1y",
-	"65Ixfw96V6KOZkdMKTpj2wkM3Gj+/tcmQMksre0Ahjkg22rKRV4GAvHurtXyXnCy2i0sbmFl1TpRzd/U",
-	"MP6Mon3rTBMZdYYdIGoD0OQtbBTDNKR7w/y1MO8vosPjTh2ytlJ6tkuUcB4oVrZVcOplubKjnWriU+tC",
-	"PiHWojuVSR4gYSE/4GAQ5lqxcEq6FHGmVzsz/LAW7oJn2s+MZzvJIev6FHzi2ftuhB4Mz6lYAcDcb3ic",
-	"VAAkHhlfpYPBcx9ngX+zQ/xJ4F/Wv1t9bYwRNqAk0zBEKkE1wXcOVK1af4j/b1Do3y14wITP3qQiCNsi",
-	"Ly36J2qEh4wTmr8mMAMxChpDh90iqr1I4AWjBvO8P2f+dSx505x4FI5+6iQ1AiFBZ1VxGUuqyCTlIYBd",
-	"0WfQjDXulSKIGaZ/yOwZHh3X2ilyR1l5uaCa26UpwkW29iRgyQnRc6mYs41bl1Pmws9EbqKY9URZXwi4",
-	"HDPJsxXrjmpD3miu5dlV2MNds8wUaREN6lyjhZGKe68bIlcpFKsLwxMBuzFHVnpPdWoD6MqmEpixDonX",
-	"5e9rtlIbdOCRUTqKZE3hNSRsxpVmCUOmbkYxB4YiBvqYQRYxVyXIjAmmuCpe2WayjJB2cVO3Ymtc2kh8",
-	"lXNbpv7cLvHyzIgqBNAOge9+lrN2N0WFqAVYZqPceoSCOvJIhoA1oMtVmnXVdjscrg1VOI1dYNjIDHUA",
-	"cXlWQ5KBfHKlZbIyEGsodEbBe1s3aY+kQL4RIC0i5XSwAhj1HDWDrHaXHTAjsLY2W/p4ON+qK9nIjayP",
-	"enfxSEjh1yhIEG8yIFqSZ//76sXh8ZDgPjCSUkuMrbMU/tWLwwn+DhZ/uCcy4TP3S88jgi2MiJD5xwXD",
-	"kLRpKOGOssWmmScpi0n++4sXr/724sXgb8//Nnj98uWzcoxyraMJiVu9reum6ew2yGsjK69tBTocPZPQ",
-	"CqBnl+ROPL8qz13217tK0XEi5bQloEHgduX6P5jb+QJh5SFbsBDjj1AMplOSxvW2RqPjjGgqdEt7o75p",
-	"/9W6WQUD0LOR1pZTd7YJXW7lTgfOyWXoKgTH5KGgjUdwLyaKAYGQlILqYcNuUaBq0qF20J2rZ9HkvnG0",
-	"C88q256DtLpD/YnGbUmdC1u7vUnApWZssgn8zGiIoN5ibQWzszDE5reOvC6M3rAc+1XtKpCdtTXgCs2S",
-	"ihl/owPGflGHbRlV2324LOWjmadv+vzyrCo3RJBy4fZVWlXdwTUoszyAYGaUgI2WSv0QWMvl2ZrueXr4",
-	"f+jhv43mmf+zPzr8+m3gvXr+vVYVzQ7xDkpoVV90Tswq7xa7e1wK1pmakRT71+5+lUTvPCve9Gbgh4s1",
-	"C3BbdZPU3qo94Qd3amzCh7v6Nd6DFfbuLg1V9WmggRcMsu6BBXF8UrHkN7pKwU7j0IRr5RykpNvgIO0N",
-	"UTGD9yKaRY3CYtRK+GQ55yEq/7AYAMfMdlwIk4W4ppAvmAdPC8pqlCprQijytIIylCs41WNjwbOXL49f",
-	"O1/NNVs5O4CdW2jSff4MOXcpCrPJWZqrAbWTlo6wuAIztTnS3AaCh2Z2N6fgomynn7l9N0Cb5H5rw5hQ",
-	"S5a0cOn6YaugzI2Bumha3lUjmUuluZiNQi5YmxAG802bwNMGLSCbtsazxhOlyfFgMCDwFun+9O6CHC2O",
-	"jzheijr6xoPv4OARBisIJSFXemjTcuYsQvNZ5ZMjnNXblZjBpx+4YHX0DMYaOapWYy0qpb7iTlyck1Sw",
-	"bvhxSGq3h2v9b/jiH7VYCxFqnKl2ccA2rq3Nte8Y7VvljxWxjiuVgqBLfZ/FKN0H6NgMkJMp863XWUge",
-	"1EiAXkdLTcNWO36gMF/ANje6g+d1tFo/73UUqt5ieYfFEIiwMQq4CKj3KUNRiHHMD3stW4TNqOYLhr4J",
-	"Fze7m0ndymC7USpnZt9ZCsnIZcW0y3FeB472MvJrqgW53yliP8mCztpEp9k0pLZy6W43seAybBaHdxFb",
-	"4QY8lF5z4HMLQcDIN7EGggVQ2IIGjyDobuQN9yDr4vCPs40H3MI9BthY9kiAEnaq5p02Mfa/d/w5jlh3",
-	"bmdU+23tJ83Kri+VHsUsaU9+pgljrSiPnE63n+cneOm20Ym+TGpMeKBWkYSKa4Wy4y48aN1iZ3Vo2LXb",
-	"S/3xra/dravxMh8cixFkHgCHz4rmj1ZuFSvd7RwNvtmWI6M4ZG3GYyJo8bZTnHZNFYRYFJffuBvnbJ1+",
-	"d0vuX5G4CxEwBZk7P1Ezk7lu/JkKn4Uh/BuD1Bpk8Fvzf55xfys/a0Qot4e6xLfigW+E0odHtE322XtD",
-	"tns2cWU2TJJ719poAXjb25nkdvu0LbFUMWNqWXsgH2XAbuVO2MQOwbjGgubEA4I2HC5mhCuSfYAlcrha",
-	"yzSAhHGZmFd50VmelSqy6TjokB3lfsbq5OY9Gx+zBAOBjbopm7xwIEgYq1nxnCqiGBNEceEzm0GWaBac",
-	"kAHhUzCY7KahbUwGcUbNLCgGrYNqbibCQkj5ZNvyP2rM6uF01/uBKynNUzj57NTqR8ObhDNbSKMHEpd3",
-	"UDMUSxRvSmoGTLNvkHxkByNUCJkKPz8b8DgKqXPo2ipFOvnEXUsRlIsbrQW3JuR6cHpZwOBtjuVmuvhp",
-	"AlUSkgfPSLtdDlmDjGBjxneeHd9PtiVm/U6ZR7lcUYb+mInAIE43C5FfUg6oNJWJwSqmeh7BDCLSrXNv",
-	"9DxX4aGU+dGUdFSbPpThRCY7uNPPz3UTZN2XZ6nIdaUdu7UHCTIC7McH6hYJdmtH5CbadAAPTggyHH4A",
-	"uemT0zvvRUL4vcpzOP75wAqCprMWich0e0CQY0xFEb6p7EW+ycZ7fHhIdAaIBwHDe7R2gQnCyVV1tStI",
-	"19UUwLUqr1JXoFe1ksXpLQpKBFxdj7iMb1OMImLRKOKTW3wpmB5Fk1tN+uj1LDSdlUAw52QJm3Ep/sHS",
-	"5tyVpli7tcXUQh2EKTy4aGQURC5mLTPebylRBVzdcsIGGem+EuT/dBnha3kpVHFFIMdGDcH/PiD/Sbru",
-	"Lsh/kWc9clT6oXBV8Hg33TKXJm+THJ4JeVn2d57cXYGbemjaJQscMevh+REi8EMwJBj5XFMQ0W/jGF5D",
-	"wDK02AcQacFR7dUyZAkVvisby6E8Gw9YQJZcBHJ5AHG9E3NtZEHDdEdbxO0JgszIYw2C/rFRp7WuZM+i",
-	"gEDrfozWeFQHdp/92lyyz28vimWQYpb4TGg6YyTPgTgeDMr1kZ7fX30kPZepoiLQc4WhrHYF5VJJr1/3",
-	"X7/cViTpeVORpC+MBm1jjkOqWVaup13Krf20Ve5C1UEAGe07B1uvz+rVbKAOKr4AxDxSOctW0SWNPp6W",
-	"pSA3khpfJkE7c8utwjJaShs7O2wy0oFRx6VYjbpahtmG60GhoLi20dlRdSkTlgVPdEpD8vbzL2pnZpLr",
-	"MuXBzCPy/ugTMdPigRqqA8Eouw1eUHbWStKzSCYrwgU54292tMAX1J/1yCu9lMk1OZtwfaRu4+2O006+",
-	"2OKZFKatuzuE0HbaLVi7u+jYMBDcwzjrla3f1FCJ34EQUTJi0Gih6rZqgSKtiOQutQx4sHv9gu2Jojqv",
-	"PtBw7LcR4jb5wW5Xw+wxhKZsbZnU5ETNXcWkRhNVk7hTPY5Nt/DgOkF23TU0G0lxW/2iecRadSKfpuEc",
-	"rAxxy2KQVXC0dbZHabzJ4aiI0jwMwW9gBEGgKQoFSK4V1JFSte67zaUlHJo0ZPy70uAB1p1WtnJEkzz2",
-	"WKLcJq8QtGnaVKOmtij6lAWW7x0oknd68vCEbckC0g2kr44uvpx+PD99e/H+08fzfhT0hsRZe0YijY6y",
-	"PwIm0E/LiJrTBJtioD8IvaSGxS6ktnkcMVWqri4EFPSoKSz27v1PP18Mfz49/3mttBieaKneBJRwz8qI",
-	"ANkeg7XVRZWSBUv4dEUOD2G68cbkld1R8DLzztbJYK0cywCESSq2u30KKdFV3/G6DF+oD1oF4jJ6ettK",
-	"EVzQtmzKmtTqjjrdISsVrUL4cu2C2pYSmMhgtb3U1BvzFrDSoF7qv586tY3u5YDdFJ6UZNCmdN7b5GJ7",
-	"ZEIVe/ViiCLO50/nmKuibxTU0lEYv73VHrqpVMAtCk01VhXYVjcgL5O7Xu3JnE09/LyRrdX6vLDEliJh",
-	"+TzlS4ErCFdQwiGrRUejrE8CyS7LDES6i2jkKtB4pFJQAfsvYbmH4jKOwZGy9svdS2FsYlp/qToYzUT5",
-	"dnUqsgp391H6IFdXDpRt4Wb4jC3810jPyoO4yk6ukndWgKtITywlSeOYJYcugOHOalpT9IQNTLOKWkQD",
-	"vHyI4pOCdCkRbJnjyIGC+AqLIPdFaTeWRtnA7cs65pCc/3x6+OzlK3eurleKDFZe0yG2JYV1gHZ51hLE",
-	"5lLpDTHU28NHedR0lKWyDLtY4mImRpsz9+VSNKYzujJejxCqvVYHJ0mFQENH9U5ZEnFBd3fa1prxlkhy",
-	"4K6qUdfABPPtFw++HkQeXBG+PHsIx9jl2T2GaSyirPJb+2CL4/sOtmiNbAVHh5rTZy9fDX8bHL6mh9Ov",
-	"3169qC/XsVNAx/G9BnTUAXPZhll7z8Xw33uqG7chcOzpVZS7LKZr3l9W8C29MqXvcJF8wVq1KZvTZMZa",
-	"xdVtsO24xDxbShUqyNu6iLXVSTeVXvhdPE5361jWKhO5pf8qybx9NcH9D5mf3CoDydlFCmmZxZRku4kN",
-	"uck1nq9NQL4GwOt3scVtliHzw3PdjGw8APP9FQJB7sMRXGOtdbElxfc97BhoA1F29BHal3eFd3w/aWp5",
-	"Z+DIFr92eXdAaP6VyiSNaksetKEnZRqw4Vjsi7c5EblgSUjrnJFTbH9uX4izWJ8hWd+8iwUyv+M7Rr3P",
-	"RvY2xujsBLkIXDbWoAZ4W5KTmrJ0MROdHD6yc4kbMiUf0jNf44svRvY0urHwkB6cilhEfzAS8qgRJfcb",
-	"DdLIHBcsCWyXdwdxwJEK4VdgKfLDNKiFuLUzzFhYFsBRPYDaMpWK+WnC9ercXKa1ijOa1Bf3xm7BYMJD",
-	"fwr+4CeMakYOD+cyYuSH91/I4SE2VU8YDf4vtEwfd2zfW/DX4QzZeuZax9i/l4updP2BKZ4PBunmdpM4",
-	"kfWG1Is5I1/enV+Q08/vMfIL3sc+VgWPvRQuIMH5/WygWO4Vs0EJVwI7I2PnqcszklDhkVQYWRKHyMQI",
-	"LMW2tH2m5ZIF4Hbiun8lrsRpGJKJDLiN6/+f808f++QdjAodK8w3429X2L7iqjP8dgWWvKvO8KrT7/ev",
-	"Ot6Vs0Hlv33/PrZBdFfixc0NQZoA05b6bkdcaXrNFHRWyTu0QCdj16PlxeCYlJtCe1fixeA5aeiAb754",
-	"4bqr2Kyl1+blNGTl1iYeeXH8HPsnG5HIDPvsdbVfN8aKvLy5ydZv3Xvdl4MBsQ3hPfJy8LzczFnIZa9/",
-	"JU6r7SeWxdqyZJJq4vLfnWHdwgMX4FNGByINlSQ+TRLO1JUYY4HW8dC2yOZrw8LlGgKL9xrTGVNDMoYO",
-	"LmPSPbaxjgOPBAxb2h8PBj0CFK/QCtEWEBvDL2MApSsxNtRz7JFqhbGpDEO5hDRWOmMeZplGMnFPHGiF",
-	"HOrlYUAlnYTsSkDxd48oWRgEJ7LVB6FFjcJLhua9BoFgwUQvuY+lEyOuFDwQ7ErAYUOfHCMRmKXEdAbR",
-	"m5iQjAjg+0wprNuGLcbNsAV6UrhxA1ER9edcMHNT7uS65jJ0H0YYEy7MzNk3BtP7/1RSDEkoZTyh/rVH",
-	"DA8nWdv4E9xUIZsaffywGAvWVwKX1K0lb0jTkJz1PHCIEarI+NR2FALSMSRvgLoRbO4BQ9jeHv0rgRcD",
-	"vjXwgiu6IuO32Az98GIVsyFZ74c+RryFi1lyxXp98sU1uYejW7LJlQDQMwCCPYZkwmdcIFRC12VsnvS8",
-	"R1IRMqUIHqYvEzWy747B64THgz95VwKSN6Udxk0KDhajRufdKrAZn2TY/gBQs08u8vbrMYx7JYqd0s3Y",
-	"5VbprrE6dCugYYjtjmyz3qxxWHalWYckiFM4/fy+HwUA9MoW4ou4VoY4QPIOHobl3HBUpU6qJ4VI5eqr",
-	"60HFV8K+TbqGt/ZOIOANv/vy41vy/Pnz1ySPhDOrAP+jznqKZKyqUwgN6Bw7szb0v+w87w/6zzFKeQ68",
-	"+WgOSdb/Nv+e1fXNOIWceUWeDQaFeqJxIg3+2S705OeLi89ANiyswKUZGogdIrgyBCdhQkOrLSg1Kszn",
-	"cSInTPXJR8YClSFwvwNLRs75PugMXWloMDxDyyhY+7PB4N5a/7tc82rP/6zXvjnJF4PnTSNlSzv60XUT",
-	"gy+evd7+xYWUZ1SAiPtylxl+yTt4lYSuzvC3r15HpVFEk1Vn2PnV3kixcV755rruLsCDBSmemPjb+WoG",
-	"PoqYTrivGsHDoOTnBAItmSFw7MbQbte5aC2yBojg6D/HgIBj33w1mWrzg2KGP1Yv/sxOv/XmzcRHcUj5",
-	"2p2vS7m10UvrG7BSOtz38U63kbWAe8pAkoFFYb/2fj2CV4P1f7OLqYcJiPvfkWIYcRJLlEBQletXJPwC",
-	"mTcShU9T8yCN8ZOcdtgFGcprpWEQiBWIyEZ6Q6JksHQlfKDl8LE5A6FShYVNtDSKNlIfs3zeivxgdsYD",
-	"Uh+coAY6s2M5sZJOwqYh8zFgGA4oD1hDR9wjwd9g+/vvbU/BB6dqmwGom913A4lbHB9lWlczoTsF2Tgr",
-	"YJ19gLpBRLXV/6Y8xMhHm9kGArL514osjcTvalNVoew0X4QNw4QYys7wt/W1SBGuXLMvUCMgzNQWJFe5",
-	"e0ImpGChNqSx86+UJSuXGznMC8DvBKZYhelb7UiZASkfapc8s/oJ890ffTBCV2eHF0+hxcT3rw+IptkN",
-	"gQmsBl1pBiQFiAKM3AFf3tDAeZefMud5FMzPcD1HCtI9/3CqelsRq4DkhUv4Cn7WukDgcxsXsypUxVJA",
-	"P4zeaIvJ28ryYAFxDfZQpQWWcQLFawqmEqy/5VQj8/AfYFUc98lpc97KP5mv1Zr5wDLTjKiheQcEKGtL",
-	"IN16W0IPFaa8pSJXLn4647+o3MU00SurvXJ94kbu82CM5ckU4TUE6zOe+GnB87VGtrag7K/UoPZXtDwy",
-	"pV205P0ia4ZUZRunTlL2vZ5YbAbWt1l/oe9e59ng2fYvToP8gydMCgYvtn/xUeofZSrsFK93OS0xDTma",
-	"V18cP9+J2HygyYz9IeSS3Lj929fvX9dkbIMchIq1pqZWF8q4NbXopyXpVhuCW6rWa6JqFQEGOgBskM3z",
-	"sSF005dJMIQVcKY8WyvGA+2Q+4xkfmjzDH3OYJL10LLL9QrLcQHz3yDSVEkDyBC2J5gVITimWhURtEGc",
-	"mCWHNY1TH4f3NymReQDAU0bZJ87uP4niQbaC+SPXO3/47a/H6SuY9wMexr0iYHvh/UEZvN1igb3v2fme",
-	"nT8QO79Y59yW2qgqgy/K1E4p8Ygtd2mN57FUNKzj93bYlvz+yMjue8IX2L0+UapXD5buFc7U0bso1raa",
-	"156M7cnYI5AxVPp3omF15Mp8vo1WYa790Te0/X/f6ErCdGsy5Sx0QTSFkAtLLgKwAdnIA1htqn0Zgd2N",
-	"UR8yyQwdKfawrxKKN2a0nQhElu7ZTCRapTM8qJ6C22rQUSb48M+F70/dglkHwZWqL5hr2Ay/BRwr/Zxh",
-	"Gcad7ei+KJVrsBFrXVtUwcu7c2JIha0s6You9IB7B4h/VbR6i+toawp8SmZ+2MJ2E7898b15/w7IcVEP",
-	"jB5UQCqa8u1hr4H7URoHNheyXvLF8KhyU4WA09AGbbFlFgOUBY3ZIBsbcw9+Z66JFB4IqDLVEMIIsWhV",
-	"6P8F1vPWetWekDUcloSr29vD95LnE5A8XUl3lTW7NgjKllCLKUPLbrndNuJ7bzth2GwFx9EKBvBrtlKe",
-	"NWN7xKcx9Z1t24Vg0zCUPoVKAIY9eyQvCgbvFRvBNLDF1iTh/Q+PwOmahEWMDdhLfncyZrsAix3A1Va+",
-	"2sDNDA5Bwas8sPaaoVHHtVNBNAGIgHwqPS81fDoohrBDwBAEz/AaVnaKq7k94O4NJXt29edhV9CRiGhJ",
-	"oAUCWEycmrTOpCwe78iljmybn0as/4TRXojrY5u9PyYRhV9xHSvShSFH/5Rc9AzGm6Gh7hNkZGSV1/Bb",
-	"PoVUDOFdCWgnC8PDOpCfYdfEQkJJSUYf52+OtA5HNq95jPEm+cMr4ds4eVXxfB8opGTZgYIL1Z1on1gW",
-	"DfspCN4hX7ArUVgpV1k6AtiPx0Lqke3hNCYTNpVoNk6MYm1pZsSiWMoQQ+jLRA/7Of0eNO9e+Hm5HdVe",
-	"wN9TzN+RYiIWqhKpPFAosUhLtah72ZCrdTqKA+xKRtFMtXeCYcB6tBfd9oRoT4jKohuSCEJd/9Y1eoOP",
-	"N9EbyC7cZGQfQx4SvHaISYjjcvbygcIURWtwFHIJpkWD6pmwlWVPuZzU8Qeq9OE7GPX9D2PnJetaKmTT",
-	"fPO6y70+eUf9uU2GNAremAdj0uVaXQk3ukfGmFGK7i1MKT3En1yCac8jYxgEP4aCoZg+OQ6opmPSpYLA",
-	"ugwt/Z/zTx97/SvxhbmsTDErZgApTXiATYazhF+oz1/IoIUq3ZCzeWKkVPfgSmS5oOahTaC3yZ7QsLgL",
-	"Qp5NEYYDNd/as4YA8SCBJCADCBODSFfCbAnbKwxt/iq8P5qk0ylLzO6hcCLcI2YfWwJNhZ3b3O0qZmQ8",
-	"o/H4SmD3ZXM0GNn5E437a7c3JNVTH5uVp1EmcRd3B9BD9ZWwqVPd8WA8zK3VMgwwryoMenUC7btFi4QS",
-	"puyJwaYUFNSP6KFi5mM41oTFjELqd++EjLNKiWNMgGHKLj1/0v/PcUPqCXhFtwRa1KzS3igcC1dYcatu",
-	"eKxx0iqtpXk28AbY3OQs06brhBescu4RLT2gNYlXm4LTu9ccnPWWWmaKjIZwS2WgkIIRVvyQ5xvJ6h2I",
-	"gJRgs2GBMOrOC4TBSplCSK7y8dbnbDvu192yQYtUuKxCVW2dgLJyCuV+C3iXIX+38G/szAGl6denIdME",
-	"FG5z1VKwT9NGgau0q0aBy731E40737822Glx6iG6jmE1RkdH+sxB/C5RaGQ2hjQRW4CphpT92byad7Lj",
-	"nkMD4kMoz+CYt3RU2gr18HtBcrCSQkFywEYBjbIDeiorRUe0TP15Vl3Qs8WtAyLYjXmIqkKx5jrwpzOW",
-	"XIfsSsSJlFPl4gm48MNUOX8FahVeqTZwoeUB+v7Nw8x2RBQzAoRgLGDBsKEDwiQVQcigdAY5PHSdH+z/",
-	"+1h/AlopgFs1s+xcCcPm+wQqL/z47od3X04v3n/62I8Cguc0scYbjLQp1IKI6Aq0MiPWych11YHiEAVX",
-	"LljkVC6IlKtM23ynWv5p720LB8X7ISgAzLnSMgE1F+Y15INDanIWH9XbjW1t5YmlzAM7fRZfCqkZfCao",
-	"ThMG4iLYymjYy5bWRPILEZQtV+NSvKeEOkEVFpkG3MAQ9MdQriBKQ/8MUujOMe6doF8eAAtNnq5NX5No",
-	"AS0/nmZ8lgOoN7CdxkAt+3QfqfXIwSgZQFpwAzC+PCPIKQvVuQBguRmFyOkUEk+K1N9SjYz+c7GQ3Bb6",
-	"3hKg5V71nEBivQr1id1YIWkM74yxMoJuzJH1w/rU8/dudU888fwPFERmj3R7GFkGGftAsjvg7vsMaTaC",
-	"fgFHs3P/66aG2yMgEx7aiLi5VGC1yer3kwnTS8Zsl+aldNGiaWxEiDF4D8ceibhIlc0Q5UztnEL+1tyK",
-	"vbunFTBnF7X3pe1N2I9vwga0qPOZO4zVEjIjrAiQ2bHdYyB2vXpityaQbM0Xd2NmZGbKE6UJJL95aHSA",
-	"rniGbFCs+pYJUd1yTxrUKVFBUL0TMoZBRlgu0hYcNJQmkelsTn56h/3CSis9gk8aJZj7zTPnYvHoeeZu",
-	"Iw2KAXeP92L+XcLy7DFa+DUwVWCjucq/I/ocUd9nsd77niFuEM7iHvFxn4C55+x/Wuc0ROc6Ru4RJCRg",
-	"tHd8t8Lc8Z0W3P0o4CpO9V8zNgYUnYRR5YIFbXP4zC9tD6emhAY+eJKU7H4KaOAG9yrOnhA+OUJosXIz",
-	"JbQvtSGFoD7sYITNpz1QJV2nIiYOM6MJ1gNZtz/xpGBNYSLw0IWR2UoadZkPsNRHUWj+oKZVsYN5FS98",
-	"70h5bA2rPSKR7mZEWtVhz2bch6ikjQUnbEFMa9VE/6mcThmKF9OEsTwb0KcCuxRgeyrbApVQdW2bswi5",
-	"9EhCxTXKUnOZJuGK+OaTGIQblzB4QszayUwSLdHuymfz0ht2n/ZxKJcsqTWgnsEO64nEussF2l7u4hOt",
-	"7aNZP6jronnvA+e9TO996KyZ6J1GXic4PuOhAV4r0EIlRbj2xdvPvxwaWPAMMpyeffrl4wUJ+TUjg/7g",
-	"ZYN/LKI3IxhitPDjdGQ+b+eKp0RTDKxEcIbuID5NkpVH/v9/XJ4UQvmwhXgInb6Rd9Q61emstILdW5Ip",
-	"vQLuY464U3t04EDUkoSMLqCcCwZcXZ4dZJ0jAPOaoiZsX6t2/sSHZFGAlk3MCXKQzAtZwube+Xdnx72l",
-	"4OCQ1xLpNHjugShPmNLWcN3154zGrEKTi5wkosk10wU+4sJZdy2wkn9wf/Xhz/JF7Oamh/DYA/WgAbIY",
-	"DADhyNBFpxAR8LuUnLe97wrFwNFcwrBdq+2hCeIy9u4yP1PhszCEf0PmY31/vPX9Z3WxqM7i9xv2DCHq",
-	"9exmQxvJDVNiYmPDbOCUvdVsfyAlIMOG7SpAAXv3ZPYOZDYnQC1q8BcOvznQAm10Kg0hdNnGDLgKPdkI",
-	"BxvL0Gere1pxBNmy9ma2vZntKZTdQWyBfDjIAAEhiaN8jQUOBFZ/tFkuzuiWoWFdTfoSlleEpm3VeIoY",
-	"7iryXJ55BDVs0MQDpjQXVjUuhGHaHqUuVt3GFmSV9JRm8QZJqjWpyL586Mo8+RKbFIj8hb2h6i6GqqgA",
-	"DC3A+a/s8ydvnUnMyPpz5l8bKRhzSliyQJEYfGs51jYFCtwTLu6DAvZM+s/DpLMwgCrXDTDry7O4BiYk",
-	"i40tCRiqvfugJYhDhrPY06I9LdrTojVaZBAsSOiyTI243qrsN5Eda4T760YjoVpzoCrZFhi3nWszBfHp",
-	"QEH3+Zpogbf2PPfEa0+89sRrjXihNcE6YWyONqR0liiZcxFAOZ4kBacNS1hLwobUYi9PYQEyM8WeJO1J",
-	"0p4kVUjSNAUm36jbbaE7ZrRmPzRkt2gWgXfbRjdhubNhVmidcDTXlCqtZyWlkEp4ZJm1WefKFuHiEKIp",
-	"wHGKa0X3elZWA2kJhlFZ2mQmLZQQASLoZSIOWJcXLFFQLxYK6wqZCp8FhoDZOm04Hq5ckcCQSzWXS0XG",
-	"2WqGBMke0C8uCCVTtiS2Mm1dYY+PcIoPaME1E2yMAMF2KgcE73PvZixiTPlwsICwhUKiGBZyiRrb+csJ",
-	"mCGTXaM1svdJN2E0OITIBpy5cFNQ2ysgUmzpgPMpm/2P3ATH7WK7ez0/7b13/Y5g3woQuehV++Tkl1HF",
-	"hq2pvu7NghuuwDIqzjasq+kbug9ydDMqPLnGF9nCGoizzJ7vnWt3ca7JHAB2htBb9cFwYk3x8kBLsbXg",
-	"76MVxp2gea/E7JWYP283jKz/TIZ7WdxI9ktNW4zttGBbc4xyxwmyteFEn3wSPiORhOJVVFS7W+AyaXgl",
-	"9DxhCsoNWzmxpE45NtytbNDLKdLY/HfEA2zXYbUVoiXWdV6XckVA1Er4trIk6FInoGOZH5wSxVRz44rf",
-	"iULdK0ve97DY07mnFy1HS9Ix4HaVwlUbVmwncPu2FettK/Zi1p787MlPfecKsUnAsv0rTog0Io5r25xr",
-	"8IoEXGUW0y1Uajrd3X7mWnkGmGuoSLeUOOthMqTyiJkQrGe4vSYDGs79h7aemS3sYDrDne7tZncwM3xe",
-	"Az6wia233cwS+v6KpT7zdreCLW06cMLikPq2+W6csAWXqSJS1NTBsQcMIP20cmtgSXtNYc+qH59VW6So",
-	"MzMgguXsGf60LHJTkrGMmaAx7zscaKxZ8Slm4vTze/KcBNJPo6xbCVfk9PN7zzX66JOPjAWG+SN5qmG0",
-	"OONdvaA2kVROIP6lwaJeXfRT7v2Rg8CagAb+Z7v+RvdjQv2Q7ex8xLdJlwdMaA6FQZyDB0W/WCaaXJ6R",
-	"mCWQyCt8ts0FaVfwhxahYA87yFB2r3sh6q7ORwuIECtXC3U17kZ7+Ouwv93VCO+tORqv2eo2TkYY6n4L",
-	"ZcWJnLBHr/1rd9Lkk7RPbw20f0b/orv7nQDyXjrs44D32WL//gB4Xyp3L2L/NVvwW6zMpe4MSys+x40U",
-	"Ypu/8QO/ZuTzp3MsTV9t438CNjqc3KC9kIXgx2u26jd57p4gDdi3pN9TkD9tS/pMAF3vR2+Rt9yQ3v5Y",
-	"4+DbSE22OfcgFqEUCYA0LqZKeQXtEMKm83bJEL1gBGQjNKOkDgbDJReBXGKb5BXTJGA+D0AKkTGGRkCz",
-	"ZbmkSWBL0/4rlUkakS70XXz78+mXn95//KkfbfDO7YWVPanZk5rbuO5s+FCDqOK6zztCYvG6jSYNKrvt",
-	"WHigipo7kRCgZCkEpl8sXU6c9Tw4agHdYuvQ3wx/v2p2wuJHV7LtPhqU7MQ+3Yf93qn4cwHyCmApdtDX",
-	"84KcW1oll4LxEPzth6QLtWl7AOUYS5chSddO2CvWBPWwHDMYt2oB363oAcHyXFOwL2xKGVL2nX22UA5u",
-	"CAz3AQWboNKWGt3klfHnFGzyLhtOm4GxHpln3biaRyi30Tg22uHcq4af5tQ1M4G6CsiZIllTBeDc1UJ9",
-	"SAA1M9SAZr7ztV3X7Dffwx6GK8JDJtPDiTb6l/SN2mzBnMgASnNR19i9GGsA3eJR1Rk7EeTw0LwI6UZj",
-	"EidcaOjO3oUu6lg8Frp4CuzPfvHl9OP56duL958+nhtd4QTaFOuEYgV0aKc2SRi9ho9mQiYs6JNfXXAE",
-	"Bj9viI6oiW8+TycR148fflBDhKtHSpXrvr9gyYRqHtWhyUXtxwdr/fuVwXQ0J68ITdiQUPDmEnSvkvG3",
-	"q46536vO8Fu/3//uXXUUn111hledfr9/1fk+vhKYLzs2r41Jl5KLG7PvHlRro0IK7tMQB+1esxXcKyVT",
-	"fsOsQ9EjQhIVU59Z8mkHVHw2Jlzh/U2oYq9eEBY8e/ny+HWhzzz4Nc37sCOrWq6DDEalcLNZqExvVNaA",
-	"+ZBljJXkDpnwIWxNmyPI/g4y6BaShFIYyTXfFCCQsjnWAem+GAxIREMDwq78ypXA2zXvhWyqoa6KjdkB",
-	"xxdVUgyxNibsE3axAVVYgAC7N2vtdc374wlI8GpJeIExFH5VJQaxWW38FULFaImIlaLGSNfxcC4CdlMU",
-	"YHpeRXOMaICtzDXpjg2SjjE0LWJK0RkbY496G5nmCq/3PGB1dnuA1EgAgowNFghjVeK5uNlWBj+rL1Du",
-	"Qku6Y30zRtHr/OfTw2cvX7lYjOJiuCBzdtMjMiFvZcT0mx8vDhRIMe7tMhW31G5s3hgbwVLquSHkmbNA",
-	"35jN6zQRWfp6e905ptqAWGfY+d/fBoev6eH09PDHr99evfj+H4+sR1/c1DG5+iDETSCDYACnt2/T9Kgk",
-	"5rSA70UUMXqwuRKDOhBjBH86JAAU2EqCFlyGrTpmnH84JflHbbtmuLaOVTJxmS9kt64ZRnKhWid8ktoq",
-	"Jw/U0uJxenb8gSK+sqvaHvRVAK993NddpIwS1m1Fr00mknyYrSbr0qxDW5cNGbL104G6WcJCfFyo/J5b",
-	"ay21cPZrCA0IXMwODfVqA1W4X3v2gstHt2fnW2mwGi7yF/a88i5W7RLYbkSFaFeud3mmilLRtZBLxMLm",
-	"2N7L6I8d13t5tp28X57t6fqdLYr1sLUewWtg9a+ZFlVx2U6YL13UJzhQ5VLYRqBzqfQJmmYLrQ9cu4M6",
-	"n9GMK82Sy7OnlTF1ebaPxNqbrB4/POILCJCEQgbi5Vlej7eEgHIpVIZuKo+QWEQksQjVq5CunOduazME",
-	"OO3yDQC3PZjJy5v5eoRHhgdBKRZNNavjv0+umtnlWZPsZ57shb67CH1AwTdC3NGcKy2T1Ubv8OUZcil0",
-	"RFcKv+c+6lJh6jkNPCLDIPNRo7KEfI9oSTLmllABg6QigIKp3J/nylIdEP9sF/3UYNmtqxGgDxRxB74H",
-	"7VuDtvMAXJ4B6HSNaLMOldb5Zx7ldYjL8LgdN6xY2YgYFVTINCNkEr6Eephgb+cRI2Oqx8OCqQBeMoOg",
-	"5g9d0536nyGAERunMvFryPnPUulTfdtaM3VGOqo3Wgt26sX6kBj23p50E4pVbqTuHvam+kdGV0PQEeIt",
-	"sAPuUk0o3IfXTP234miG7zsYLWxoaYVUlMmC0wkN1wODuqXY0NZVot8eXpHCcbM6HvU+W9jDlIJ6SmYR",
-	"t9ftxpH8uvY4+OiBra3QgHQt3B+o4iswyGQF/9+qzxxplkRc0L9yw6Tasy42S1o3zEwTVmeVuXBHeQuz",
-	"zL643N4E82cwwYAwR20fpIoFRmkZxywAKjCTMijZYDJKtJ1o2Uy0gkCxztt/tW/cEg9rnOcu+01pmgCl",
-	"oJoYOmN4N3rWv/z4ljx//vw1sVJ3nfSuuPBZp7XA/scSNvDwt4sa7hr3gsbjxuVYS2UsEyxdj4Bddc4D",
-	"qHvY6jxjr84pPlllWfAi8LAoJHUJn7mz3HPsfsKNELGgYcpq8kERUIqUxoDyGrFxXVd++9ZJk7Az7My1",
-	"jodHR8fP/tYf9Af94+HfB38fAGxb+lFnEsBqlVqxcDokIV8wwZTySMJowPGfEdMJ95UrFlOTRiFsex+L",
-	"1RBAX6Ub55XYyjzrAoQX5ewLYeBi9uyIpbCn6sgQ7K0TRiODR1Y8YgsDA/kY9u/q1+8WPGDmviapCEIb",
-	"WM6n3AALkdNpyAUrDoNvNyyjdC6udrnNysDqCWotlKluSV92aIyTD1PsCbM+0iVPdEpDElF/bu7TRpgz",
-	"qMjOViShohjxVDfEmYTGx5dnikyYXjJmpdzCRgqds6rfY4VRmBhizA4jem3oeP411marfnnqtGpFuucf",
-	"TlWvcQGZ/l27AAwZ8GwWdjVfTnnrEXEYFV9IRXNHndW/Wp/kvVhI7rP1M3IQzg1AWsjJQ13sN4CjN4eg",
-	"IBzuRdK9SNqKm33/fwEAAP//",
+	"7L15c9s2uzj6VTC6Z8bS+dFL1veNPO+ccdO0zbl1koldd+bWORJEQhZqEuALgJJ1cvPdf4PnAbiIpCR6",
+	"q9vqnzYWSazPvn7thTJJpWDC6N7way+liibMMAV/nUwNU/YfEdOh4qnhUvSGPTNjZCzYjRmTMFNaKiKn",
+	"xP6YKjbnMtMkpVesF/S4ffvfGVPLXtATNGG9YY/CmEFPhzOWUDu4Wab2gTaKi6vet29B7/339nf4OqVm",
+	"VnzMo17QU+zfGVcs6g2Nylh5pP9QbNob9v6fw2JTh/hUH77/Hob+mSfc1LfEDUs0SZlat/QYvi1PGLEp",
+	"zWLTGz47Ogp6Cb3hSZbAX/ZPLtyfgd8jF4ZdMQUrOeVXitrpb7tbdkOTNLYvJvxq/1kvaDjJX2nTbheU",
+	"GzKVCi4tlEnCDenD8PCL29WA2JsV8RJepVHCteZSECPhrYQlqZQx6U9prFlAnh89H7QcnJ2v+dxwT27d",
+	"EyljRkXvm1253TfT5jsZcQbA+C5JzdL+I5TCMAHbomka8xBO8fB3bff2tTQLjSJuH9H4k5IpUwZGwuX6",
+	"OeXkdxYanLJ6SEKaGRdXgT0FKgiz0xN8/RihnZoZsTvUZDGjBn6jof2acE3oRGamhzvRqRQad3ESJdwY",
+	"e50dNrIOrs9vPjNtz7JhC9RNVrsyeyH/goMYHBNuHAxooqUUJBMx0xo+iFl0xRRRzO5a2ze5IPbFSSzD",
+	"6963oPcdjT7jTd3bjt4pJdVnd2hN20poPJUqYZG9Gi7mNOYRcfCC10WMokK7yyhtZMpFpP0ndvlvYeOP",
+	"dR+hn41QERGYg7lliGnMw0c8Q0pUFjNPuPN7nmaaRfae+5QolsZ0GVjgzwTNzEwqbp9qfiWYCoiQJKQp",
+	"DblZBuTg4GBwTMYK9j4mmi4tVjDFAsKndsAF1STfv93zD1JNeBQx8Xibtls18pqJPU10KFNGIsk0EdIQ",
+	"GsdyQcyMa9w6jfBNIgWhZKG4YQMHWws2AS5hD49aKsEUkYpfcUE0EwZOb/wRfhjD2HZaISO2p4lcCCIA",
+	"auGszEEolR7h13oME4zPWLj/AzPhbP+MGzYmoZJa7+t8BRb/xj9JbcZAZ4AE5XMUO9JMzRnpv/9EaBQp",
+	"pjXTAYllSOOZ1AYgEJdg/9RjQhXDb6KBvZ73wjAlaPyYIAlMwcOk3c0xbDaWV2RGteNNhvJY2xV+kOYH",
+	"mYno8VYoJNFZOCOKhVIBEJ9L+TNVV+xxYdjROjKR0dLCgJwzVYYyFFRweadULB9vdflKQhrHTO1poqhh",
+	"uKCgWGcohWBAnbWFaDa3eKONYjTRRArmQZb0rZBi8XBAErokMxlHiIVWiiRGSpJQsfQHosmCm5kl/4C6",
+	"xnJljtiATGKqZFIevxf0ZoxGTtz9zIxa7rcIvZqF0jIPI4kTZ9ols7WSnz20Xzw9/V/2uOCLx4DHA+QZ",
+	"TsOeEWMRi6rn8euvv+6fZGbGhLErAiBv3/Sq8On2Oac8ppP4kTEESGFIRUEIgbQLuSB9bagyINmF1IRW",
+	"xiNZGhDqJWEAGyPlNcBXLJ0MyA2AnyZUI9CtBWIK0hJMrQcgBrr1gxB4pRhL/Emsk1LT0k9fe+4weczN",
+	"cpSkKC9YUYgaBLHXL3t1iAvsuessQaheuSZ7eGHMBcLhunM/MzRJ7QfsJuWK6RFt0ixmzPJLu2ypaYyM",
+	"yMoLEZksLeoL4j4HBsQ1USyRcxaRPp0A95QiZP4TqYhfnVUt8p1G1LB9wxNW13kCqzU1bTOhN6OYGibC",
+	"5SjRWx5cygSNu511qnjIRld8MprJTI0SHirZ6dN5mGa3+daeeIdbdB80w0Sq5JxHLQ8Vow5hmziTfUau",
+	"+NwSGCTGIFXSuOmu8J63XrM21GS6qvtaIX/eCAiZMDyuHN8auPlWpue/oeqdn0IJg0oH13ZhQQOeroBS",
+	"vpXSxX2p6aRBQSh+5rorsQCTRuUf6864IEnf8nVQpejS/i3YjWm21FTODOZZu42Sqrh2J3XAmsb0SlvR",
+	"cDLJNDE3hPoxHbFhxwSuQ4Mge3L68ZcP5zog5asAkuPvIQ0N+fT23F9BM5HddGqfcH9l+rrJBrUVJcoF",
+	"iKN1VMkRpS0WWCVKG2EhkZkwDRSpy4cFAdl8InfB1DYkrS68ipO96hk2gixupUbkqHCwZWExVCzixkKZ",
+	"5VM8obGjeYYkVsd6TdKYhlbvolZRwx0QLZ1kaqUFqyezGxoa0s/lFhQzuAEhAq+dAGnZdxNaZlhQwGfP",
+	"X7w8ePX6H/9888xujBqruPWGvf/57Wj/zZf/07+8PIB/fX0WvP42+K//aKKV34E9p6M0kqajGdWzZk5g",
+	"CZzVRewbXlwvm4jRgtSwFD9k/QHjV7Nt2XBMtRnBHKPWAdeyQAC+LUEy6Jmb7UltYSFapbQroO027Nbi",
+	"Tqa+taC4iQp3smtqAu23scyirnddMltuxappHEurM2z84jPTMlMhA5WeprzxMmhq0ZzG1UOu38IK3/Lm",
+	"qU5rsM9jToUZKZZKZbaVFWdSGxaN5lsLlzzajjr+LjuJ52hzbzgdS1tGOGkdXUMLFHsaCNCQvJUJM9/9",
+	"cI70iEcBeXlEYrlgKqSakRm7IRG/4kY34UL6PB15/bpxLmelSLNJzEOSMqa8Ph6Qnz6enQ8/ffx8HpDF",
+	"jIczq1apJUlYMgFzAtq4uAWFpqntEreVmLPJ6JotK29PlqYRvUFJ6Qx+TrXZ+ua6wZtiaWZAgR5N0i2/",
+	"6SZAg7GAGqlG259VkxwNEFkcuL+mkhCcI2qZcOSQX8Gt4piaUHX1WFrp34ML1EhlH0CYhoF/SS07ur04",
+	"TdVVBsJzSaIGEkAyGLkmFa9F6hxpy7bbZgyvSC72tQOYdp8euJ+Hz1+/fvV6s9hXWk/jKUmlWHifCgcX",
+	"c8lDRkIc+ZhYoLTyXKFV8Kr2UTtE90UHMdoPu/0nhXa+/gD9WvIvmk7xe7S+PIja5iw7tUMqNpDQm5+Z",
+	"uDKz3vD5q9dNEFFfMNdptj1itM28xUxghuw4QSgj1mBZNnQSsyHJ3ZqB91AGZKGkuBqFM8pFQCY0Gml+",
+	"JajJFAucIS0KiJFyFFN1xUj/5dHR4ctnLwbHlwJ9dt52G9lnzwbHZOrdbvaHF4NjIqQZTWUm4I2Xg+Pc",
+	"75eJayEXYuT8fX5EtFoH8B2yZfw3F3Nu7AMaK0aj5YjdcG2VIy50Np3ykDNhRoXH0O1xBIpCcCkSHw8x",
+	"kikTAYlpqp2n1EIS+tlUFjO94rXsvzx6Y5dNDRuBowE2+/yNOwRvgCb9V7Bf7hxb9u+jwaVo4nwJ05pe",
+	"sc1YBDdavP+lDVBye3U3gGEeyDYaxBH1Qa3Y3kFd3QtO1riF+S1s1cYo3f5Ng/iU84WvvamSSW/YA9Zw",
+	"BPYQBxvlYBfp37B/ze3782T/Wa8JWTupjpvlcjgPFM67qonNEnE1XIEaElLniD8mzi4+laoIM3GQH3Ew",
+	"q3OjWTwlfYo4M2icGX5YCRrCMz3ITZBbSXOrWil8Erj7boUeDHKq2VLAaWIlBakBSAIyvsyOjl6EOAv8",
+	"m+3jTwL/cl7y+mtjjFMCUwONY6QS1BB8Z083Gkf28f8tZpF3cx4xEbLvMhHFXZGXlr08DSJYzgntXxOY",
+	"gVg1l6Hbc540XiTwglGLkyOcsfA6lbxtTjwKTz+NyqxYTdDlV17GgmoyyXgMYFf2vLRjjX+lDGKW6e8z",
+	"d4aHzxqtPYW7sbpcMHC4pWnCRb52FTF1TMxMauY9DM5xlwdC5IoL0cz585xHCRy3ufzeiXUnjYGDtNCV",
+	"3Src4a7Yt8q0iEZNDubSSOW9Nw1RKGaaNQUziohZeZVU3tO9xjDEqsEJZmxC4lUt5pot9RpLwsiqbmWy",
+	"pvEaFLvi2jDFkKnbUeyBoYiBnnqQRexVCXLFBNNcl69sPVlGSDu/aVqxM9GtJb7aO3+zcOaWeHFqRRUC",
+	"aIfAdz/LWbmbslrZASzzUW49QkmpeyRzygrQFYrhqoFgMxyuDFU6jW1g2MoMTQBxcdpAkoF8cm2kWlqI",
+	"tRQ6p+CDjZt0R1Ii3wiQDpEKOlgDjGaOmkNWt8uOmBVYOxt/Qzycr/WVrOVGztO/vXgkpAgbFCSI2jki",
+	"RpLn//P65f6zIcF9YDyqkRih6Cj865f7E/wd/CZwT2TCr/wvg4AINrciQh5lIBgG9k1jCXeULzbL/XF5",
+	"ZPc/X758/Y+XL4/+8eIfR29evXpejfRudNchcWu2GN60nd0aeW3k5LWNQIej5xJaCfTckvyJF1cV+Mv+",
+	"clcpOlVSTjsCGoS/167/Z3s7nyE4P2ZzFmMUF4rBdEqytNlia3WcEc2E6Wi1NTfdv1o1TmEYfz7SynKa",
+	"zlbRxUbutOddhZauQohREVDbegT3YqI4IhDYU1I9XPAyClRtOtQWunP9LNqcYJ524Vnl2/OQ1nSoP9K0",
+	"K6nzwX+3Nwn4BJd1NoGfGI0R1DusrWS8F5bY/NaT16XRW5bjvmpcBbKzrmZwYZiqOUPWurHcF03YllO1",
+	"7YfLE2faefq6zy9O63JDAokrfl+VVTUdXIsyyyMICUcJ2GqpNIyBtVycruieJ/v/H93/X6t5Fv88GO1/",
+	"+XoUvH7xrVEVzQ/xDkpoXV/0ruA67xbb+61K1pmGkTT79/beKWW2nhVvej3ww8XaBfit+kkab9Wd8IO7",
+	"htbhw129Q+/BCnt3x5Cue4bQwAsGWf/AgTg+qVnyWx3OYKfxaMKN9m5m0m9xMw+GqJjBewnNY29hMXop",
+	"QrKY8RiVf1gMgGNuOy4FG4N/JuZzFsDTkrKaZNqZEMo8raQMFQpO/dhY9PzVq2dvvMfrmi29HcDNLQzp",
+	"v3iOnLsSy9rmci7UgMZJK0dYXoGd2h5pYQPBQ7O7m1Fw9HbTz/y+W6BN8rCzYUzoBVMdHONh3Cm0dW24",
+	"s3PfsWg0aThWyPaJ0IkUeZdf4HIW4MPcRIu70C3QUrw9Whcv66PX9rQPnXUXm3++ZnDdsv58i7nPsk9d",
+	"rBoREtKIIJVmZZsQcYabapwUBiiCkqsTz+SCJFk4Iy53kAqPjH5ov+jK7gjV13pLAyP4BLZVJZ17cxRz",
+	"wbpE8NhvusRdt6hv+bQNLlGutCHPjo6OCLxF+j++OyeH82eH7rD04VcefQPPnLAnSCiJuTZDl5U2Ywna",
+	"PWufHOKswbZcCD79mQvWxIhgrJFnRw1mvkrmN+7Eh/lJDeuGH4ekcXu41v+CL/7VSG6967tbGLwL6+xy",
+	"7VsGu9cFm5o8zrXOQEOhYchSVMs8lqEIotHlPpc8ahDdg56RhsaddvxAUe6AbX50D8+raLV63qsoVL/F",
+	"6g7LEUBxaxB8GVDvU/ilEDPRRtAEu6KGz5kjyG6j25EqJzxvR6m8f2Rr8THnczWbPMd5PTgWIR5+9U0g",
+	"9wclrKg85rJLcKbLwuuqUGx3E3Mu43Y9Zht9A24gQLWjAD6/EASMYhMrIFgChQ1o8AgaylrecA9KCg7/",
+	"ONt4wC08RHxZjLbdVbtclxSTPzr9AkdsOrdTasKuhq92K0UotRmlTHUnP1PFWCfKI6fTzef5EV66bXBu",
+	"KFWD7RX0YaKouNYoO27Dg1ZNrc74Abv2e2k+vtW1+3W1XuaDYzGCzAPg8GnZbtXJH+aku62TIdYb4WSS",
+	"xqzLeExEHd72itO2mbIQROTTe7fjnJ2zT2/J/WsSdyl0qSRzFydqZ/oddGGIMhchi2P4N0YXtsjgt+b/",
+	"POf+Tn42iFB+D015n+UDXwulD49o6wzr94Zs92ybzI3PpHCLdtEC8LY3M8nNjgVXYaxmfzay8UA+yIjd",
+	"yg+0jh2CVZRF7Xk3zsLDxRXhmuQfYIUorlcSbaBeglT2VV6OcsgrdblsNPSkjwoHcX1y+54LbFqAgcCF",
+	"S1VtlTgQ5Es2rHhGNdGMCaK5QKMSCNYsOiZHhE/BYLKdhrY2F8pbo/NoJjTr6pmdCOuAFZNtSn9q8IfE",
+	"023vB66kMk/p5PNTax4NbxLObC4hUcGn3TQMxZTmbTZKwDT3BilG9jBChZCZCIuzAVexkKaAro1SpJdP",
+	"/LWUQbm80UZwa0OuB6eXJQzeFBHQThc/TqBIiHrwhMzbpVC2yAgu2H/r2fF9tSkv8Q9KvCvkiir0p0xE",
+	"FnH6eW7DgnJApalUFquYHgQEE+hIv8kvNQh8gZNK4lNbzl1j9lyOE7ns4E+/ONd1kHVfLsEy15Vu7M6u",
+	"P0jlcB/v6Vvkl64ckZ9o3QE8OCHIcfgB5KaPXu+8Fwnhj6pO4/nnAysIhl51yMOnmyO5PGMqi/BtVV+K",
+	"Tbbe48NDojdAPAgY3qO1C0wQXq5qKt1C+r6kBq5VB7WyGoO6lSzNblFPJeL6esRleptaLAlLRgmf3OJL",
+	"wcwomdxq0kcv52LoVQUEC06m2BWX4l8sa086aguSXFlMI9RBfMmDi0ZWQeTiqmPBh1tKVBHXt5ywRUa6",
+	"r/oQf7mCCCsJRVRzTSA5Sg/B/35E/pP0/V2Q/0OeD8hh5YfSVcHj7XTLQpq8TW2EXMjLix8UtQ1qcNMM",
+	"TdsUQUDMenh+hAj8EAwJRj4zFET02ziGVxCwCi3uAURacFR7jYyZoiL0VZM5VCfkEYvIgotILvYgIHti",
+	"r43MaZxtaYu4PUGQOXlsQNA/N+p01pXcWZQQaNWP0RmPmsDuU9iYBPjp7Xm5CljKVMiEoVeMFMkrz46O",
+	"quXBXtxfeTAzk5mmIjIzjTHIbgXVSmFv3hy8ebWpRtiLthphnxmNugaLx9SwvFpVt1xp92mnpJO6gwBK",
+	"EWwdJb86a9CwgSao+AwQ80jVXDtFl7T6eDpWQl1LakKpom7mlluFZXSUNrZ22OSkA8PFK7EaTaU88w03",
+	"g0JJce2is6PqUiUsc65MRmPy9tMvemtmUugy1cHsI/L+8COx0+KBWqoDwSjbDV5SdlY6MrBEqiXhgpzy",
+	"77a0wJfUn9XIK7OQ6pqcTrg51LfxdqdZr1hs+UxK0zbdHUJoN+0WrN19dGxYCB5ggPzSlS9raUThQYho",
+	"mTDoM1J3W3VAkU5EcpsiFDzavvDE5gxfU5SNaDn22whx6/xgtyvh9xhCU762XGryoua2YlKriapN3Kkf",
+	"x7pbeHCdIL/uBpqNpLirftE+YqM6UUzTcg5OhrhlLdQ6OLoy86MsXedw1EQbHsfgN7CCINAUjQIkNxrK",
+	"qOlG9936miAeTVpKNfjK+BGWXdeu5EebPPZYotw6rxB0KVtXXKixJ8CURY7v7WlSNDoL8IRdrQnSj2So",
+	"D88/n3w4O3l7/v7jh7ODJBoMibf2jESWHOZ/REygn5YRPaMKe8KgPwi9pJbFzqVxCTgp1bqpoAdUYmmo",
+	"q/fu/Y8/nQ9/Ojn7aaWyHp5opVAIdDDI678A2R6DtdVHlZI5U3y6JPv7MN14bdbR9ih4kXtnm2SwTo5l",
+	"AEKVic1un1Iue913vCrDl8rj1oG4ip7BphoS57Qrm3ImtaajzrZIJ0arEL7cuKCuNSAmMlpurhH2nX0L",
+	"WGnULPXfT5nmVvdyxG5KTyoyaFse9m2S6AMyoZq9fjlEEefTxzPMVTE3GoogaYzf3mgPXVfj4RYVwlrL",
+	"QWwq+FBUiV4t02XPphl+vpOd1fqiIsiG6m7FPNVLgSuIl1B7Iy8iSJO8TQjJL8sORPrzZORLBwWkVgkD",
+	"249hnY7yMp6BI2Xll7vXMFnHtP5WBUzaifLtCozkpQnvo2ZFoa5AcuXvLuHQVWxspWfVQXxJLl/IPq+c",
+	"VqYnjpJkacrUvg9guLOa1hY94QLTnKKW0AgvH6L4pCB9SgRbFDiypyG+wiHIfVHatTVt1nD7qo45JGc/",
+	"new/f/Xan6tvFSSjZdB2iF1JYROgXZx2BLGZ1GZNDPXm8FGetB1lpZ7GNpa4lInR+pILciFa0xl9/bVH",
+	"CNVeKWCkMiHQ0FG/U6YSLuj2TttGM94CSQ7cVT3qGphgsf3ywTeDyIMrwhenD+EYuzi9xzCNeZKX7Ose",
+	"bPHsvoMtOiNbydGhZ/T5q9fD347239D96Zevr18211nZKqDj2b0GdDQBc9WG2XjP5fDfeyr4tyZw7OmV",
+	"Arwop2veX1bwLb0yle9wkXzOOnXpm1F1xTrF1a2x7fjEPFcDFxoouIKWzSUl1tTM+EM8Tndr2NcpE7mj",
+	"/0rl3r6G4P6HzE/ulIHk7SKltMxySrLbxJrc5AbP1zogXwHg1bvY4DbLkfnhuW5ONh6A+f4KgSD34Qhu",
+	"sNb62JLy+wE2zHSBKFv6CN3L28I7vq/aOj5aOHJVy33eHRCaf2dSZUljyYMu9KRKA9Yci3vxNici50zF",
+	"tMkZOcXu/+6FNI/1GZLVzftYIPs7vmPV+3zkYG2MzlaQi8DlYg0agLcjOWmoJ5gy0SvgIz+XtCVT8iE9",
+	"8w2++HJkT6sbCw/pwamIQ/QHIyGPGlFyv9EgrcxxzlTEcVEe4oAjlcKvwFIUxlnUCHErZ5izsDyAo34A",
+	"jfVFNQszxc3yzF6ms4ozqpqrsmOzbDDhoT8FfwgVo4aR/f2ZTBj5/v1nsr+vQ5lCD9zo/18obti459o+",
+	"g78OZ8jXMzMmxfbVXEylb49N8XwwSLewm6RKNhtSz2eMfH53dk5OPr3HyC94H9u4lTz2UviABO/3c4Fi",
+	"hVfMBSVcCmwMjo3XLk6JoiIgmbCyJA6RixFYQ2/h2qzLBYvA7cTNwaW4FCdxTCYy8k2R/vvs44cD8g5G",
+	"hVYj9pvx10vsO3LZG369BEveZW942Ts4OLjsBZfeBlX89u3b2AXRXYqXNzcEaQJMW2k7n3Bt6DXT0BKn",
+	"aK0Djbx9c52XR89ItSd6cCleHr2AnsXUt0mHkmpwnfaLl74tjstaemNfzmJW7UkTkJfPXmD7cCsS2WGf",
+	"v6m3q8dYkVc3N/n6nXuv/+royN4NzWITkFdHL6q9zIVcDA4uxUm9b8iiXBSYTDJDfP67N6w7eOACfMro",
+	"QKSxliSkSnGmL8UYK+uOh65DPF8ZFi7XEli815ReMT0kY2i9Myb9Zy7W8SggEYMd2L8GBCheqROoKyA2",
+	"hl/GAEqXYmyp5zgg9QpjUxnHcgFprPSKBZhlmkjln3jQijkUOsSASjqJ2aWAqv0B0bI0CE7kykZCbyGN",
+	"lwy9qy0CwYKJWfAQa14mXGt4INilgMOGBkdWIrBLSekVRG9iQjIiQBgyrbFuG3bYt8OW6Enpxi1EJTSc",
+	"ccHsTfmT69vLMAcwwphwYWfOv7GYfvC7lmJIYinTCQ2vA2J5uIVymGZwjJsqZVOjjx8W48D6UuCS+o3k",
+	"DWkakrNBAA4xQjUZn7hWUEA6huQ7oG4Eu7LAEK4py8GlwIsB3xp4wTVdkvFbKQwTZv98mbJhuULnod3R",
+	"GPEWLmbBNRscEGfVcgERCza5FAB6FkCwOZRU/IoLhEpoOo5dr14MSCagLCEeZiiVHrl3x+B1wuPBn4JL",
+	"Acmb0g3jJwUHi1WjizYj2ItSMuxbAah5QM79g5CmMO6lcEmhGHAnImx6Q7RRjCYQyAsRvdBmgsYx9qly",
+	"XeXyvnn5leatrSBO4eTT+4MkAqDXrhBfwo22xAGSd/AwHOeGo6o0Ej4uRSrXX10NKr4U7m3St7x1cAwB",
+	"b/jd5x/ekhcvXrwhRSScXQX4H03eDCZnVb1SaEDvmTdrQ/vX3ouDo4MXGKU8A958OIMk6/+1/75qanhy",
+	"4kpxPj86KhWCTZW0+IcXo8lP5+efgGw4WIFLszQQW3twbQmOYsJAjzSoESvs56mSE6YPyAfGIp0j8EEP",
+	"loyc833UG/qa3mB4hl5fsPbnR0eetfseWiugDqW9QarcJHP6XPNvNSmAO/AD0/vLoxdtI+VLO/zBt4GD",
+	"L56/2fzFuZSnVICI+2qbGX4pWq9VhK7e8LcvQU9nSULVsjfs/epupNw3snpzfX8X4MGCFE9M/O19sQMf",
+	"JswoHupW8LAo+UlBoCWzBI7dWNrtW06tRNYAERz95xgQcBzaryZTY3/QzPLH+sWfuuk33ryd+DCNKV+5",
+	"81UptzF6aXUDTkqH+3621W3kvfueMpDkYFHar7vfgODVYOHm/GKaYQLi/rekGFacxBIlEFTlG02JsETm",
+	"rUQR0sw+yFL8pKAdbkGW8jppGARiDSKyld6QKFksXYoQaDl8bM9A6ExjYRMjraKN1Mcun3ciP5id8YDU",
+	"BydogM78WI6dpKPYNGYhBgzDARUBa+iIeyT4O9r8/nvXDPLBqdp6AOrn991C4ubPDnOtq53QnYBsnFce",
+	"zz9A3SChxul/Ux5j5KPLbAMB2f5rSRZW4ve1qepQdlIswoVhQgxlb/hbvRJ1vPRd2kCNgDBTV0leF+4J",
+	"qUjJQm1JY+/fGVNLnxs5LCr3bwWmWIXpa+NIuQGpGGqbPLPmCYvdH/5sha7eFi+eQG+Qb18eEE3zGwIT",
+	"WAO60hxIShAFGLkFvnxHI+9dfsqc51EwP8f1AilI/+znEz3YiFglJC9dwhfwszYFAp+5uJhlqSqWBvph",
+	"9UbXBcBVjgcLiO+MiCotsIxjKF5TMpVg/S2vGtmH/wKr4viAnLTnrfwONdyr5gPHTHOihuYdEKCcLYH0",
+	"m20JA1SYil6YXPv46Zz/onKXUmWWTnvl5tiPfMCjMZYn04Q3EKxPeOInJc/XCtnagLK/UovaX9DyyLTx",
+	"0ZL3i6w5UlVtnEZl7FszsVgPrG/zxlDfgt7zo+ebvziJig+eMCk4ern5iw/S/CAz4aZ4s81piWnM0bz6",
+	"8tmLrYjNz1RdsT+FXFIYt3/78u3LioxtkYNQsdKN1ulCObemDv2MJP16J3dH1QZtVK0mwEAHgDWyeTE2",
+	"hG6GUkVDWAFnOnC1YgLQDnnISO6Hts/Q5wwm2QAtu9wssRwXMP81Ik2dNIAM4Zq5ORGCY6pVGUFbxIkr",
+	"td/Q8fZxeH+bElkEADxllH3i7P6jKB9kJ5g/jFgYuz4GfztOX8O87/Ew7hUBuwvvD8rg3RZL7H3Hznfs",
+	"/IHY+fkq53bURtcZfFmm9kpJQFy5S2c8T6WmcRO/d8N25PeHVnbfEb7I7fWJUr1msPSvcKYP3yWpcdW8",
+	"dmRsR8YegYyh0r8VDWsiV/bzTbQKc+0Pv6Lt/9taVxKmW5MpZ7EPoimFXDhyEYENyEUewGozE8oE7G6M",
+	"hpBJZulIiQg16Cbf2dG2IhB5umc7keiUzvCgegpuq0VHmeDDvxa+P3ULZhME16q+YK5hO/yWcKzyc45l",
+	"GHe2pfuiUq7BRaz1XVGFoGiriiEVrrKkL7owAO4dIf7V0eotrqOrKfApmflhC5tN/O7Ed+b9OyDHeTMw",
+	"BlABqWzKd4e9Au6HWRq5XMhmyRfDo6pNFSJOYxe0xRZ5DFAeNOaCbFzMPfiduSFSBCCgysxACCPEotWh",
+	"/xdYz1vnVXtC1nBYEq5uZw/fSZ5PQPL0Jd113qXcIihbQC2mHC371T7piO+DzYRhvRUcRysZwK/ZUgfO",
+	"jB2QkKY09LZtH4JN41iGFCoBWPYckKIoGLxXbgTTwhY7k4T33z8Cp2sTFjE2YCf53cmY7QMstgBXV/lq",
+	"DTezOAQFr4rA2muGRh3fTgXRBCAC8qnMrNLwaa8cwg4BQxA8wxtY2Qmu5vaAuzOU7NjVX4ddQUciYiSB",
+	"FghgMfFq0iqTcni8JZc6dG1+WrH+I0Z7Ia6PXfb+mCQUfsV1LEkfhhz9LrkYWIy3Q0PdJ8jIyCuv4bd8",
+	"CqkYIrgU0E4Whod1ID/DromlhJKKjD4u3hwZE49cXvMY402Kh5cidHHyuub53tNIyfIDBReqP9ED4lg0",
+	"7KckeMd8zi5FaaVc5+kIYD8eC2lGrofTmEzYVKLZWFnF2tHMhCWplDGG0FeJHvZz+iNo3r3w82o7qp2A",
+	"v6OYfyDFRCzUFVK5p1FikY5qUf+yJVerdBQH2JaMoplq5wTDgPVkJ7rtCNGOEFVFNyQRhPr+rSv0Bh+v",
+	"ozeQXbjOyD6GPCR4bR+TEMfV7OU9jSmKzuAo5AJMixbVc2Erz57yOanjn6k2++9g1Pffj72XrO+okEvz",
+	"LeouDw7IOxrOXDKkVfDGPBqTPjf6UvjRAzLGjFJ0b2FK6T7+5BNMBwEZwyD4MRQMxfTJcUQNHZM+FQTW",
+	"ZWnpf599/DA4uBSfmc/KFFflDCBtCI+wyXCe8Av1+UsZtFClG3I2j62U6h9cijwX1D50CfQu2RMaFvdB",
+	"yHMpwnCg9lt31hAgHilIArKAMLGIdCnslrC9wtDlr8L7o0k2nTJldw+FE+EeMfvYEWgq3Nz2bpcpI+Mr",
+	"mo4vBXZftkeDkZ0/0vRg5faGpH7qY7vyLMkl7vLuAHqouRQudao/PhoPC2u1jCPMq4qjQZNA+27eIaGE",
+	"aXdisCkNBfUTuq+Z/RiOVbGUUUj9HhyTcV4pcYwJMEy7pRdPDv5z3JJ6Al7RDYEWDat0NwrHwjVW3Goa",
+	"HmucdEpraZ8NvAEuNznPtOl74QWrnAfEyABojQoaU3AG95qDs9pSy06R0xDuqAwUUrDCShjzYiN5vQMR",
+	"kQpstiwQRt16gTBYJVMIyVUx3uqcXcf9sl02aJkKV1Wouq0TUFZOodxvCe9y5O+X/o2dOaA0/eo0ZKpA",
+	"4bZXLQX7OG0VuCq7ahW4/Fs/0rT37UuLnRanHqLrGFZjdXSkzxzE7wqFRmZjSRNxBZgaSNlfzat5Jzvu",
+	"GTQg3ofyDJ55S0+lnVAPv5ckBycplCQHbBTQKjugp7JWdMTILJzl1QUDV9w6IoLd2IeoKpRrrgN/OmXq",
+	"OmaXIlVSTrWPJ+AijDPt/RWoVQSV2sCllgfo+7cPc9sR0cwKEIKxiEXDlg4Ik0xEMYPSGWR/33d+cP8/",
+	"wPoT0EoB3Kq5ZedSWDZ/QKDywg/vvn/3+eT8/ccPB0lE8JwmzniDkTalWhAJXYJWZsU6mfiuOlAcouTK",
+	"BYucLgSRapVpl+/UyD/dvW3goHg/BAWAGddGKlBzYV5LPjikJufxUYPt2NZGnljJPHDT5/GlkJrBrwQ1",
+	"mWIgLoKtjMaDfGltJL8UQdlxNT7Fe0qoF1RhkVnELQxBfwztC6K09M8gpe4c48Ex+uUBsNDk6dv0tYkW",
+	"0PLjacZneYD6DrbTGqjlnu4itR45GCUHSAduAMYXpwQ5Zak6FwAst6MQOZ1C4kmZ+juqkdN/LuaSu0Lf",
+	"GwK0/KuBF0icV6E5sRsrJI3hnTFWRjCtObJh3Jx6/t6v7oknnv+JgsjckW4OI8shYxdIdgfcfZ8jzVrQ",
+	"L+Fofu5/39RwdwRkwmMXETeTGqw2ef1+MmFmwZjr0ryQPlo0S60IMQbv4TggCReZdhminOmtU8jf2ltx",
+	"d/e0Aubcona+tJ0J+/FN2IAWTT5zj7FGQmaEEwFyO7Z/DMRu0EzsVgSSjfnifsyczEy50oZA8luARgfo",
+	"imfJBsWqb7kQ1a/2pEGdEhUEPTgmYxhkhOUiXcFBS2mUzK5m5Md32C+sstJD+KRVgrnfPHMu5o+eZ+43",
+	"0qIYcP94J+bfJSzPHaODXwtTJTZaqPxbos8hDUOWmp3vGeIG4SzuER93CZg7zv6XdU5DdK5n5AFBQgJG",
+	"e893a8wd3+nA3Q9DqRQL/570CRQdfAva9fmWwu5MWOTPdU+TPiVYvJcIaVi+E00TRlKmuIyCcqV3L375",
+	"S5OKRFynmWGwAZMpMTi2S6L6GspLQkltM6O4ZfduVNw0GL/f/nTy+cf3H348SKKAXPa+9yNiIUxYNJdC",
+	"X/YaaO9bfP4kie/9JCzgBnda2Y52PxHa7W2eQU6maB2zHbUsaI4UDYTdPe5C2d1Mf2fKTrUPA8cWWEXE",
+	"kTuchuJI+OCvSybdBndkckcmn5yIGxUCTbuM617qQgrBMLSFe62Ydk9XrFg1A8AwN4djpadVzwJXJTs5",
+	"E1GAzuncCt5qpfoZlvoopqo/qdNMbOE4wwvfucgf23bWHZFIfz0iLZuwZz3uQ7zp2lJCrtSx81dhZIyc",
+	"ThmKF1PFWJHnHVKB/Wew8aBrbm31Ntd2S8hFQBQV1yhLzWSm4iUJ7ScpCDc+FfyY2LWTK0mMRI8av5pV",
+	"3nD7dI9juWCq0TV2CjtsJhKrznRoaLxNtEtjh+TmQX1/5HsfuOhSfe9D522i7zTyKsEJGY8t8DqBFmrk",
+	"wrXP3376Zd/CghX+ycnpx18+nJOYXzNydHD0qiXyIaE3IxhiNA/TbGQ/7xZkRYmhGDKP4Ax9n0Kq1DIg",
+	"/++/Lo5LQdrQ8i+NZcQ872gMl6JXlRVs32xSmyVwH3vEvcajg9AQI0nM6BwKdWEo7cXpXt4TCDCvLR7O",
+	"dSzsFinykCwK0LKNOUF2qX0hT8XfhXXcOSTLUXAItTIS6TTEZAFRnjBtnEuyH84YTVmNJpc5SULVNTMl",
+	"PuITFbYtnVV8cH+dP06LRWwXgAWJD3v6QVMfMMwLEk2gP1op1usPaSbiupqW2jyg3ZVhI27XHRnEZezK",
+	"aH+mImRxDP+GnPbmzqer+88rHlKTZ2a17BmSj5rZzZoGwWumxJT1ltkg3OZWs/2JlIAcGzarACXs3ZHZ",
+	"O5DZggB16K5SOvz2ELqK92XsosF87bV8hL21DUby1T2tCLF8WTsz287M9hQKqiG2QKYz5PaBkMRRvsbS",
+	"NQLr+rr8RW90y9GwqdtIBctrQtOmOmtlDPe11i5OA4IaNmjiEdOGC6calwLsXfdpn4XkosbyGqnasHSN",
+	"JNWZVORfPnTNtWKJbQpE8cLOUHUXQ1VSAoYO4Px3juYib71JzMr6MxZeWykYswWZmqNIDL61AmvbQsDu",
+	"CRd34V47Jv3XYdJ5gFed60aYzxs4XAMTksPGjgQM1d5dOCqERMFZ7GjRjhbtaNEKLbIIFim6qFIjbjYq",
+	"+21kxxnh/r7RSKjW7OlaHh1m5BTaTEl82tNEpqypQ8lbd5474rUjXjvitUK80JrgnDCu+gYk61comXcR",
+	"QKE1lYHThinWkbAhtdjJU1ha0k6xI0k7krQjSTWSNM2Aybfqdhvojh2t3Q8NeYuGJeDddtFNWMhymLfQ",
+	"IBzNNZUeGnmxQKQSAVnMGNiBwaOL5RU5hGgKjE6HtaJ7PS+YhLQEw6gcbbKTlopDAREMchEHrMtzpjRU",
+	"AoeS6UJmImSRJWCuAieOhyvXJLLkUs/kQpNxvpohQbIH9IsLQsmULYirOd5UsukDnOIDWnDtBGsjQLBR",
+	"1h7B+9y5GcsYUz0cLA3voJBohiW6khKe2AcFhsgJmCHVttEa+fukrxiN9iGyAWcu3RRUbYyIFBt6m33M",
+	"Z/8ztzfzu9jsXi9Oe+ddvyPYdwJELgb1DmjFZdSxYWMRB/9myQ1XYhk1ZxtWTA4t3Qc5uh0VnlxLo3xh",
+	"LcRZ5s93zrW7ONdkAQBbQ+itOhx5saZ8eaCluC4f99Hk6E7QvFNidkrMX7fPUd5ZLMe9PG4k/6Wh4dFm",
+	"WrCp7VG1lxDZ2ErogHwUIVvJsa/0LcJl0vhSmJliGgrJOzmxok55NtyvbTAoKNLY/nfEI2zE5LQVYiRW",
+	"7F+VckVE9FKErmYw6FJQGUDYH7wSxXR7S6I/iELdK0vedSfa0bmnFy1HK9Ix4HadwtVbEW0mcLuGRKsN",
+	"iXZi1o787MhPc08isU7Acp2Jjom0Io5vyF9o8JpEXOcW0w1Uajrd3n7mmzRHmGuoSb+SOBtgMqQOiJ0Q",
+	"rGe4vTYDGs79p7ae2S1sYTrDne7sZncwM3xaAT6wia02VM4T+v6ORZyLRuaCLVw6sGJpTEPXVj1VbM5l",
+	"pokUDXVw3AEDSD+t3BpY0k5T2LHqx2fVDimazAyIYAV7hj8di1yXZCxTJmjKDzwOtNas+JgycfLpPXlB",
+	"IhlmSd6Himty8ul94Fs4HZAPjEVQUhDIUwOjxRnv6gV1iaRyAvEvLRb1+qKfclenAgRWBDTwP7v1t7of",
+	"FQ1jtrXzEd8mfR4xYTgUBvEOHhT9UqkMuTglKVOQyCtCtskF6VbwpxahYA9byFBurzsh6q7ORweIECvX",
+	"CHUN7kZ3+Kuwv9nVCO+tOBqv2fI2TkYY6n4LZaVKTtijV3V3O2nzSbqntwbav6J/0d/9VgB5K88idCK3",
+	"Sq73cMCA2Kz8nvyK9wbAuyLoOxH77+N0FMSRWisAI1YWUneOpTWf41oKscnf+DO/ZuTTxzNsOoJFh8pf",
+	"HoONDie3aC9kKfjxmi0P2jx3T5AG3Fexxp07b0dBngYFQRzVBY7uaeTvEkjJ0vJxh7wWp2vkpMHBt5aa",
+	"bHLuQSxCJRIAaVxKtQ5K2iGETReN8CF6wQrIVmhGSR0MhgsuIrnABvhLZkjEQh6BFCJTDI2ANvpyQVXk",
+	"StP+O5MqS+pNBdq9czthZUdqdqTmNq47Fz7UIqo4713PExKH1100aVDZXS/aPV3W3ImEACVHITD9YuFz",
+	"4pznwVML6APehP52+PtVsxVLH13JdvtoUbKVe7oL+71T8ecS5JXAUmyhrxcFOTc0wa8E4yH4uw9JH2rT",
+	"DgDKMZYuR5K+m3BQrgkaYDlmMG41Ar5f0QOC5ZmhYF9YlzKk3Tu7bKEC3BAY7gMK1kGlKzW6zisTzijY",
+	"5H02nLEDYz2ywLlxDU9QbqNparXDWVAPPy2oa24C9RWQc0WyoQrAma+F+pAAamdoAM1i5yu7bthvsYcd",
+	"DNeEh1ymhxNt9S+ZG73egjmREZTmoi7dshJrwG5oaFDVGXsRZH/fvgjpRmOSKi6sPoFFuC8FFo+F/syC",
+	"gJ5w/vnkw9nJ2/P3Hz+cWV3hGDoVGUWxAjo0ypwoRq/hoyshFYsOyK8+OAKDn9dERzTEN59lk4Sbxw8/",
+	"aCDC9SOllncYpqHf/4QanjShyXnjx3sab8SPoC2mozl5SahiQ0LBm0vQvUrGXy979n4ve8OvBwcH34LL",
+	"nuZXl73hZe/g4OCy9218KTBfdmxfG5M+Jec3dt8DqNZGhRQ8pDEO2r9mS7hXSqb8hjmHYkCEJDqlIXPk",
+	"0w2o+dWYcI33N6GavX5JWPT81atnb2Bn1GTK+TXt+7Ajp1quggxGpXC7WahMb1XWiIWQZYyV5PaZCCFs",
+	"zdgjyP+OcugWksRSWMm12BQgkHY51hHpvzw6IgmNLQj78iuXAm/XvhezqYG6Ki5mBxxfVEsxxNqYsE/Y",
+	"xRpUYREC7M6stdM1748nIMFrJOElxlD6VVcYxHq18VcIFaMVIlaJGiN9z8O5iNhNWYAZBDXNMaERQ7WR",
+	"9McWSccYmpYwrekVG5PFjAkfmeYLrw8CYHVue4DUSACinA2WCGNd4jm/2VQGP68vUO0vTvpjczNG0evs",
+	"p5P9569e+1iM8mK4IDN2MyBSkbcyYea7H873NEgx/u0qFXfUbmzfGFvBUpqZJeS5s8Dc2M2bTIk8fb27",
+	"7pxSY0GsN+z9z29H+2/o/vRk/4cvX1+//PYfj6xHn980MbnmIMR1IINgAKe3a9P0qCTmpITvZRSxerC9",
+	"Eos6EGMEf3okABTYSILmXMadOmac/XxCio+6ds3wbR3rZOKiWMh2XTOs5EKNUXySuSonD9TS4nF6dvyJ",
+	"Ir7yq9oc9FUCr13c112kjArWbUSvdSaSYpiNJuvKrENXlw0ZsvPTgbpZwUJ8XKr8XlhrHbXw9msIDYh8",
+	"zA6NzXINVbhfe/acy0e3ZxdbabEazosXdrzyLlbtCtiuRYVkW653carLUtG1kAvEwvbY3ovkzx3Xe3G6",
+	"mbxfnO7o+p0tis2wtRrBa2H175kWVXPZTlgofdQnOFDlQrhGoDOpzTGaZkutD3y7gyaf0RXXhqmL06eV",
+	"MXVxuovE2pmsHj884jMIkIRCBuLFaVGPt4KAciF0jm66iJCYJ0Q5hBrUSFfBcze1GQKc9vkGgNsBzBQU",
+	"zXwDwhPLg6AUi6GGNfHfJ1fN7OK0TfazT3ZC312EPqDgayHucMa1kWq51jt8cYpcCh3RtcLvhY+6Uph6",
+	"RqOAyDjKfdSoLCHfI0aSnLkpKmCQTERQMJWHs0JZagLin9yinxos+3W1AvSeJv7Ad6B9a9D2HoCLUwCd",
+	"vhVtVqHSOf/so6IOcRUeN+OGEytbEaOGCrlmhEwilFAPE+ztPGFkTM14WDIVwEt2ENT8oWu6V/9zBLBi",
+	"41SqsIGc/yS1OTG3rTXTZKSjZq21YKterA+JYe/dSbehWO1Gmu5hZ6p/ZHS1BB0h3gE74C41hMJ9BO3U",
+	"fyOO5vi+hdHChZbWSEWVLHid0HI9MKg7ig1tXSX67eEVKTw3a+JR7/OFPUwpqKdkFvF73WwcKa5rh4OP",
+	"HtjaCQ1I38H9ni6/AoNMlvD/jfrMoWEq4YL+nRsmNZ51uVnSqmFmqliTVebcH+UtzDK74nI7E8xfwQQD",
+	"whx1fZBqFhhtZJqyCKjAlZRRxQaTU6LNRMtlopUEilXe/qt745Z42OA899lv2lAFlIIaYumM5d3oWf/8",
+	"w1vy4sWLN8RJ3U3Su+YiZL3OAvufS9jAw98savhr3AkajxuX4yyVqVRYuh4Bu+6cB1APsNV5zl69U3yy",
+	"zLPgRRRgUUjqEz4LZ3ng2f2EWyFiTuOMNeSDIqCUKY0F5RVi47uu/Pa1l6m4N+zNjEmHh4fPnv/j4Ojg",
+	"6ODZ8J9H/zwC2Hb0o8kkgNUqjWbxdEhiPmeCaR0QxWjE8Z8JM4qH2heLaUijEK69j8NqCKCv042zWmxl",
+	"kXUBwov29oU48jF7bsRK2FN9ZAj2NorRxOKRE4/Y3MJAMYb7u/71uzmPmL2vSSai2AWW8ym3wELkdBpz",
+	"wcrD4Nsty6ici69d7rIysHqCXgllalrS5y0a4xTDlHvCrI50wZXJaEwSGs7sfboIcwYV2dmSKCrKEU9N",
+	"Q5xKaHx8carJhJkFY07KLW2k1Dmr/j1WGIWJIcZsP6HXlo4XX2NttvqXJ16r1qR/9vOJHrQuINe/GxeA",
+	"IQOBy8Ku58vpYDUiDqPiS6lo/qjz+lerk7wXc8lDtnpGHsK5BUgHOUWoi/sGcPRmHxSE/Z1IuhNJO3Gz",
+	"b/83AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
