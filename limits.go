@@ -1,7 +1,6 @@
 package bbus
 
 import (
-	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -327,10 +326,10 @@ func (a *InvoiceCorrect) Validate() error {
 	return first(
 		func() error { return ValidateID("invoice", a.Invoice) },
 		func() error {
-			return checkRange("invoice_correct.hosting_micro", a.Hosting, math.MaxInt64, "micro-credits")
+			return checkRange("invoice_correct.hosting_micro", a.Hosting, 1<<63-1, "micro-credits")
 		},
 		func() error {
-			return checkRange("invoice_correct.penalties_micro", a.Penalties, math.MaxInt64, "micro-credits")
+			return checkRange("invoice_correct.penalties_micro", a.Penalties, 1<<63-1, "micro-credits")
 		},
 		func() error { return ValidateText("reason", a.Reason, true) })
 }
