@@ -43,7 +43,7 @@ type marker struct {
 type chart struct {
 	title, xlabel, ylabel  string
 	logX                   bool
-	logY                   bool // for charts whose legend goes top left (the scale charts)
+	logY                   bool
 	xmin, xmax, ymin, ymax float64
 	series                 []series
 	vmarks                 []marker
@@ -126,7 +126,6 @@ func (c *chart) plot() *plot.Plot {
 		}
 	}
 	p.Legend.Top = !c.logX || c.logY // a CDF leaves its lower right empty
-	p.Legend.Left = c.logY
 	return p
 }
 
