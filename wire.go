@@ -209,3 +209,12 @@ type DeclineRequest struct {
 type DisputeRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
+
+// CorrectRequest is the body of POST /v1/invoices/{id}/correct (bbus tx
+// invoice correct): the corrected invoice's hosting and penalties as AMOUNTs,
+// and the provider's reason.
+type CorrectRequest struct {
+	Hosting   Decimal `json:"hosting"`
+	Penalties Decimal `json:"penalties,omitempty"`
+	Reason    string  `json:"reason"`
+}

@@ -222,6 +222,9 @@ func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 // transaction ids are forgotten (their expiry alone now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	h = h.utc()
+	if nothingDue(st, h.Time) {
+		return nil // docs/TRANSACTIONS.md: an idle block reads one key and writes nothing
+	}
 	var events []Event
 	// Proposals not accepted in time lapse, at most MaxExpiriesPerBlock a
 	// block in the order they lapse; the rest in the next blocks (a proposal
@@ -245,6 +248,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 		st.Delete(k)
 		st.Delete(append(bytes.Clone(prefixReplay), k[len(prefixReplayByTime)+8:]...))
 	}
+	setNextDue(st)
 	return events
 }
 
@@ -254,7 +258,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 // blocks, in the same order.
 const (
 	MaxExpiriesPerBlock = 1000
-	MaxLapsesPerBlock   = 250
+	MaxLapsesPerBlock   = 100
 )
 
 // lapseMigration ends a proposal not accepted in time, whose lapse entry is
@@ -610,6 +614,8 @@ func (c *ctx) run() error {
 		return c.observerRemove(a.ObserverRemove)
 	case a.OracleRemove != nil:
 		return c.oracleRemove(a.OracleRemove)
+	case a.InvoiceCorrect != nil:
+		return c.invoiceCorrect(a.InvoiceCorrect)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }
@@ -641,6 +647,7 @@ func (c *ctx) rememberTx() {
 	id := hexID(c.tx.ID)
 	c.st.Set(replayKey(c.tx.ID), uint64be(uint64(c.tx.Expires)))
 	c.st.Set(append(append(bytes.Clone(prefixReplayByTime), uint64be(uint64(c.tx.Expires))...), id...), []byte{})
+	noteDue(c.st, dueSecond(uint64(c.tx.Expires), true))
 }
 
 func (c *ctx) emit(typ string, kvs ...string) {

@@ -312,9 +312,12 @@ type Cloud struct {
 	Removals   *[]string `json:"removals,omitempty"`
 
 	// Removed when (block time) and by which transaction the ledger recorded something
-	Removed      *Stamp `json:"removed,omitempty"`
-	Reports      int64  `json:"reports"`
-	ReputationBp int64  `json:"reputation_bp"`
+	Removed *Stamp `json:"removed,omitempty"`
+
+	// Removing a removed cloud whose open migrations and proposals are still being ended: members send cloud_remove again to continue
+	Removing     *bool `json:"removing,omitempty"`
+	Reports      int64 `json:"reports"`
+	ReputationBp int64 `json:"reputation_bp"`
 
 	// Status Example: active
 	Status          string  `json:"status"`
@@ -333,6 +336,20 @@ type CloudUpdateRequest struct {
 	//
 	// Example: node.cloud-a.example:26656
 	P2pAddress string `json:"p2p_address"`
+}
+
+// CorrectRequest the flags of bbus tx invoice correct; hosting and penalties are AMOUNTs
+type CorrectRequest struct {
+	// Hosting an AMOUNT of credits, a decimal with at most 6 places, as a string so that it stays exact (the node holds it as integer micro-credits)
+	//
+	// Example: 1234.567891
+	Hosting Amount `json:"hosting"`
+
+	// Penalties an AMOUNT of credits, a decimal with at most 6 places, as a string so that it stays exact (the node holds it as integer micro-credits)
+	//
+	// Example: 1234.567891
+	Penalties *Amount `json:"penalties,omitempty"`
+	Reason    string  `json:"reason"`
 }
 
 // DeclineRequest the flags of bbus tx agreement decline
@@ -518,8 +535,20 @@ type Invoice struct {
 	Answered *Stamp `json:"answered,omitempty"`
 
 	// Closed when (block time) and by which transaction the ledger recorded something
-	Closed       Stamp     `json:"closed"`
-	Consumer     string    `json:"consumer"`
+	Closed   Stamp  `json:"closed"`
+	Consumer string `json:"consumer"`
+
+	// CorrectedBy on a disputed invoice, the correction that answers it
+	CorrectedBy *string `json:"corrected_by,omitempty"`
+
+	// CorrectionReason the provider's reason for a correction
+	CorrectionReason *string `json:"correction_reason,omitempty"`
+
+	// Corrects on a corrected invoice (a credit note), the disputed invoice it answers
+	Corrects *string `json:"corrects,omitempty"`
+
+	// CreditMicro how much less than the invoice it corrects a correction asks
+	CreditMicro  *int64    `json:"credit_micro,omitempty"`
 	From         time.Time `json:"from"`
 	HostingLines int64     `json:"hosting_lines"`
 	HostingMicro int64     `json:"hosting_micro"`
@@ -1241,6 +1270,12 @@ type AcceptInvoiceParams struct {
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// CorrectInvoiceParams defines parameters for CorrectInvoice.
+type CorrectInvoiceParams struct {
+	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // DisputeInvoiceParams defines parameters for DisputeInvoice.
 type DisputeInvoiceParams struct {
 	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
@@ -1521,6 +1556,9 @@ type CloseInvoiceJSONRequestBody = InvoiceRequest
 
 // AcceptInvoiceJSONRequestBody defines body for AcceptInvoice for application/json ContentType.
 type AcceptInvoiceJSONRequestBody = AcceptInvoiceJSONBody
+
+// CorrectInvoiceJSONRequestBody defines body for CorrectInvoice for application/json ContentType.
+type CorrectInvoiceJSONRequestBody = CorrectRequest
 
 // DisputeInvoiceJSONRequestBody defines body for DisputeInvoice for application/json ContentType.
 type DisputeInvoiceJSONRequestBody = DisputeRequest
@@ -1906,6 +1944,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 	AcceptInvoice(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CorrectInvoiceWithBody The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithBody(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CorrectInvoice The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoice(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DisputeInvoiceWithBody The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 	//
@@ -2918,6 +2974,44 @@ func (c *Client) AcceptInvoiceWithBody(ctx context.Context, id string, params *A
 // Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 func (c *Client) AcceptInvoice(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAcceptInvoiceRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CorrectInvoiceWithBody The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *Client) CorrectInvoiceWithBody(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCorrectInvoiceRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CorrectInvoice The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *Client) CorrectInvoice(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCorrectInvoiceRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5168,6 +5262,80 @@ func NewAcceptInvoiceRequestWithBody(server string, id string, params *AcceptInv
 	}
 
 	operationPath := fmt.Sprintf("/v1/invoices/%s/accept", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCorrectInvoiceRequest calls the generic CorrectInvoice builder with application/json body
+func NewCorrectInvoiceRequest(server string, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCorrectInvoiceRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewCorrectInvoiceRequestWithBody constructs an http.Request for the CorrectInvoice method, with any body, and a specified content type
+func NewCorrectInvoiceRequestWithBody(server string, id string, params *CorrectInvoiceParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices/%s/correct", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -7975,6 +8143,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 	AcceptInvoiceWithResponse(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*AcceptInvoiceResponse, error)
 
+	// CorrectInvoiceWithBodyWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithBodyWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error)
+
+	// CorrectInvoiceWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error)
+
 	// DisputeInvoiceWithBodyWithResponse The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 	//
 	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The reason is recorded with the dispute.
@@ -10692,6 +10878,131 @@ func (r AcceptInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AcceptInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CorrectInvoiceResponse401Headers the declared response headers of an HTTP 401 response for CorrectInvoice
+type CorrectInvoiceResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// CorrectInvoiceResponse429Headers the declared response headers of an HTTP 429 response for CorrectInvoice
+type CorrectInvoiceResponse429Headers struct {
+	RetryAfter int
+}
+
+type CorrectInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Committed
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Admitted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CorrectInvoiceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CorrectInvoiceResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON200() *Committed {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON202() *Admitted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON429() *TooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CorrectInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CorrectInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CorrectInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CorrectInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15375,6 +15686,36 @@ func (c *ClientWithResponses) AcceptInvoiceWithResponse(ctx context.Context, id 
 	return ParseAcceptInvoiceResponse(rsp)
 }
 
+// CorrectInvoiceWithBodyWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *ClientWithResponses) CorrectInvoiceWithBodyWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error) {
+	rsp, err := c.CorrectInvoiceWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCorrectInvoiceResponse(rsp)
+}
+
+// CorrectInvoiceWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *ClientWithResponses) CorrectInvoiceWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error) {
+	rsp, err := c.CorrectInvoice(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCorrectInvoiceResponse(rsp)
+}
+
 // DisputeInvoiceWithBodyWithResponse The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 //
 // Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The reason is recorded with the dispute.
@@ -18282,6 +18623,125 @@ func ParseAcceptInvoiceResponse(rsp *http.Response) (*AcceptInvoiceResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers AcceptInvoiceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCorrectInvoiceResponse parses an HTTP response from a CorrectInvoiceWithResponse call
+func ParseCorrectInvoiceResponse(rsp *http.Response) (*CorrectInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CorrectInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Committed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Admitted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CorrectInvoiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CorrectInvoiceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22273,236 +22733,243 @@ func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L15c9u2ujD+VTD63RlL99KynO2cyHPmjpOmbe4vTjKx6868da4EkZCEYxLgIUDJOnnz3d/B8wBcRFIS",
-	"vdVt9U8biyTWZ1+/dXwZxVIwoVVn+K0T04RGTLME/jqdapaYfwRM+QmPNZeiM+zoOSNjwW70mPhpomRC",
-	"5JSYH+OELbhMFYnpjHW8Djdv/ytlyarjdQSNWGfYoTCm11H+nEXUDK5XsXmgdMLFrPP9u9d5/4P5Hb6O",
-	"qZ7nH/Og43US9q+UJyzoDHWSsuJI/5GwaWfY+f+O8k0d4VN19P4HGPoDj7iubolrFikSs2TT0kP4tjhh",
-	"wKY0DXVneDwYeJ2I3vAojeAv8ycX9k/P7ZELzWYsgZWc8VlCzfS33S27oVEcmhcjPjs87ng1J/krrdvt",
-	"knJNpjKBS/NlFHFNujA8/GJ31SPmZkW4gldpEHGluBRES3grYlEsZUi6Uxoq5pFng2e9hoMz89WfG+7J",
-	"rnsiZcio6Hw3Kzf7Zkq/kQFnAIzvolivzD98KTQTsC0axyH34RSP/qnM3r4VZqFBwM0jGn5OZMwSDSPh",
-	"ct2ccvJP5mucsnxIQuo5FzPPnAIVhJnpCb5+gtBO9ZyYHSqynFMNv1HffE24InQiU93BnahYCoW7OA0i",
-	"rrW5zhYb2QTXFzdfmDJnWbMFaierXJm5kH/AQfROCNcWBhRRUgqSipApBR+ELJixhCTM7FqZN7kg5sVJ",
-	"KP3rznev84YGX/Cm7m1H75JEJl/sodVtK6LhVCYRC8zVcLGgIQ+IhRe8LqITKpS9jMJGplwEyn1ilv8W",
-	"Nv5Y9+G72QgVAYE5mF2GmIbcf8QzpCRJQ+YId3bP01SxwNxzl5KExSFdeQb4U0FTPZcJN08VnwmWeERI",
-	"4tOY+lyvPNLv93snZJzA3sdE0ZXBCpYwj/CpGXBJFcn2b/b8o0wmPAiYeLxNm61qec3EgSLKlzEjgWSK",
-	"CKkJDUO5JHrOFW6dBvgmkYJQsky4Zj0LW0s2AS5hDo8aKsESIhM+44IoJjSc3vgT/DCGsc20QgbsQBG5",
-	"FEQA1MJZ6b4vEzXCr9UYJhifM//wR6b9+eE512xM/EQqdaiyFRj8G/8slR4DnQESlM2R70ixZMFI9/1n",
-	"QoMgYUox5ZFQ+jScS6UBAnEJ5k81JjRh+E3QM9fzXmiWCBo+JkgCU3AwaXZzApsN5YzMqbK8SVMeKrPC",
-	"j1L/KFMRPN4KhSQq9eckYb5MAIgvpPxAkxl7XBi2tI5MZLAyMCAXLClCGQoquLwzKlaPt7psJT4NQ5Yc",
-	"KJJQzXBBXr5OXwrBgDorA9FsYfBG6YTRSBEpmANZ0jVCisHDHonoisxlGCAWGimSaClJRMXKHYgiS67n",
-	"hvwD6mrDlTliAzKJaSKj4vgdrzNnNLDi7hemk9Vhg9CrmC8N89CSWHGmWTLbKPmZQ/vF0dN/s8cFXzwG",
-	"PB4gz3Aa5owYC1hQPo9ff/318DTVcya0WREAefOm14VPu88F5SGdhI+MIUAKfSpyQgikXcgl6SpNEw2S",
-	"nU+1b2Q8ksYeoU4SBrDRUl4DfIXSyoBcA/gpQhUC3UYgpiAtwdSqB2KgXT8IgbOEscidxCYpNS789K1j",
-	"D5OHXK9GUYzyghGFqEYQe/WiU4U4z5y7SiOE6rVrMofnh1wgHG4693NNo9h8wG5injA1onWaxZwZfmmW",
-	"LRUNkREZeSEgk5VBfUHs58CAuCIJi+SCBaRLJ8A9pfCZ+0QmxK3OqBbZTgOq2aHmEavqPJ7Rmuq2GdGb",
-	"UUg1E/5qFKkdDy5mgobtzjpOuM9GMz4ZzWWajCLuJ7LVpws/Tm/zrTnxFrdoP6iHiTiRCx40PEwYtQhb",
-	"x5nMMzLjC0NgkBiDVEnDurvCe955zUpTnaqy7muE/EUtIKRC87B0fBvg5nuRnv+Gqnd2CgUMKhxc04V5",
-	"NXi6BkrZVgoX97Wik3o5ofjAVVtiASaN0j82nXFOkr5n66BJQlfmb8FudL2lpnRmMM/GbRRUxY07qQLW",
-	"NKQzZUTDySRVRN8Q6sa0xIadELgOBYLs6dmnXz5eKI8UrwJIjruH2Nfk89sLdwX1RHbbqX3G/RXp6zYb",
-	"1E6UKBMgBpuokiVKOyywTJS2wkIkU6FrKFKbD3MCsv1E7oKpTUhaXngZJzvlM6wFWdxKhchRYWHLwKKf",
-	"sIBrA2WGT/GIhpbmaRIZHesViUPqG72LGkUNd0CUtJKpkRaMnsxuqK9JN5NbUMzgGoQIvHYCpOXQTmiY",
-	"YU4Bj589f9F/+epvf399bDZGtVHcOsPO//42OHz99b+6V1d9+Ne3Y+/V995//0cdrXwD9pyW0kgcj+ZU",
-	"zes5gSFwRhcxbzhxvWgiRgtSzVLckNUHjM/mu7LhkCo9gjlGjQNuZIEAfDuCpNfRN7uT2txCtE5p10Db",
-	"btiuxZ5MdWtefhMl7mTWVAfab0OZBm3vumC23IlV0zCURmfY+sUXpmSa+AxUehrz2sugsUFzGpYPuXoL",
-	"a3zLmadarcE8DzkVepSwWCZ6V1lxLpVmwWixs3DJg92o4z9lK/Ecbe41p2NoywgnraKrb4DiQAEBGpK3",
-	"MmL6zY8XSI944JEXAxLKJUt8qhiZsxsS8BnXqg4X4mfxyOnXtXNZK0WcTkLuk5ixxOnjHvn50/nF8POn",
-	"LxceWc65PzdqVbIiEYsmYE5AGxc3oFA3tVnirhJzOhlds1Xp7clK16I3KCmtwc+qNjvfXDt4S1icalCg",
-	"R5N4x2/aCdBgLKBaJqPdz6pOjgaIzA/cXVNBCM4QtUg4Msgv4VZ+THWoun4sjfTvwQVqpLIPIEzDwL/E",
-	"hh3dXpymySwF4bkgUQMJICmMXJGKNyJ1hrRF2209hpckF/NaH6Y9pH378/DZq1cvX20X+wrrqTulH9Bu",
-	"8CAKh7VJVM4oV4wjevOBiZmed4bPXr6q20t1wVzF6e5X2jTzDjOBAa3lBL4MWI1NVNNJyIYkc8h5zrfm",
-	"kWUixWzkzykXHpnQYGR0farThHnWBBR4REs5CmkyY6T7YjA4enH8vHdyJdDb5KyOgXl23DshU+cwMj88",
-	"750QIfVoKlMBb7zonWQeq1RcC7kUI+upciOivdWD75Ch4L+5WHBtHtAwYTRYjdgNV0as50Kl0yn3ORN6",
-	"lPu67B5HIOJ6VyJynvyRjJnwSEhjZX18BpLQQ5SkIVNr/rbui8Frs2yq2QhM5LDZZ6/tITjTKem+hP1y",
-	"65Ixfw96V6KOZkdMKTpj2wkM3Gj+/tcmQMksre0Ahjkg22rKRV4GAvHurtXyXnCy2i0sbmFl1TpRzd/U",
-	"MP6Mon3rTBMZdYYdIGoD0OQtbBTDNKR7w/y1MO8vosPjTh2ytlJ6tkuUcB4oVrZVcOplubKjnWriU+tC",
-	"PiHWojuVSR4gYSE/4GAQ5lqxcEq6FHGmVzsz/LAW7oJn2s+MZzvJIev6FHzi2ftuhB4Mz6lYAcDcb3ic",
-	"VAAkHhlfpYPBcx9ngX+zQ/xJ4F/Wv1t9bYwRNqAk0zBEKkE1wXcOVK1af4j/b1Do3y14wITP3qQiCNsi",
-	"Ly36J2qEh4wTmr8mMAMxChpDh90iqr1I4AWjBvO8P2f+dSx505x4FI5+6iQ1AiFBZ1VxGUuqyCTlIYBd",
-	"0WfQjDXulSKIGaZ/yOwZHh3X2ilyR1l5uaCa26UpwkW29iRgyQnRc6mYs41bl1Pmws9EbqKY9URZXwi4",
-	"HDPJsxXrjmpD3miu5dlV2MNds8wUaREN6lyjhZGKe68bIlcpFKsLwxMBuzFHVnpPdWoD6MqmEpixDonX",
-	"5e9rtlIbdOCRUTqKZE3hNSRsxpVmCUOmbkYxB4YiBvqYQRYxVyXIjAmmuCpe2WayjJB2cVO3Ymtc2kh8",
-	"lXNbpv7cLvHyzIgqBNAOge9+lrN2N0WFqAVYZqPceoSCOvJIhoA1oMtVmnXVdjscrg1VOI1dYNjIDHUA",
-	"cXlWQ5KBfHKlZbIyEGsodEbBe1s3aY+kQL4RIC0i5XSwAhj1HDWDrHaXHTAjsLY2W/p4ON+qK9nIjayP",
-	"enfxSEjh1yhIEG8yIFqSZ//76sXh8ZDgPjCSUkuMrbMU/tWLwwn+DhZ/uCcy4TP3S88jgi2MiJD5xwXD",
-	"kLRpKOGOssWmmScpi0n++4sXr/724sXgb8//Nnj98uWzcoxyraMJiVu9reum6ew2yGsjK69tBTocPZPQ",
-	"CqBnl+ROPL8qz13217tK0XEi5bQloEHgduX6P5jb+QJh5SFbsBDjj1AMplOSxvW2RqPjjGgqdEt7o75p",
-	"/9W6WQUD0LOR1pZTd7YJXW7lTgfOyWXoKgTH5KGgjUdwLyaKAYGQlILqYcNuUaBq0qF20J2rZ9HkvnG0",
-	"C88q256DtLpD/YnGbUmdC1u7vUnApWZssgn8zGiIoN5ibQWzszDE5reOvC6M3rAc+1XtKpCdtTXgCs2S",
-	"ihl/owPGflGHbRlV2324LOWjmadv+vzyrCo3RJBy4fZVWlXdwTUoszyAYGaUgI2WSv0QWMvl2ZrueXr4",
-	"f+jhv43mmf+zPzr8+m3gvXr+vVYVzQ7xDkpoVV90Tswq7xa7e1wK1pmakRT71+5+lUTvPCve9Gbgh4s1",
-	"C3BbdZPU3qo94Qd3amzCh7v6Nd6DFfbuLg1V9WmggRcMsu6BBXF8UrHkN7pKwU7j0IRr5RykpNvgIO0N",
-	"UTGD9yKaRY3CYtRK+GQ55yEq/7AYAMfMdlwIk4W4ppAvmAdPC8pqlCprQijytIIylCs41WNjwbOXL49f",
-	"O1/NNVs5O4CdW2jSff4MOXcpCrPJWZqrAbWTlo6wuAIztTnS3AaCh2Z2N6fgomynn7l9N0Cb5H5rw5hQ",
-	"S5a0cOn6YaugzI2Bumha3lUjmUuluZiNQi5YmxAG802bwNMGLSCbtsazxhOlyfFgMCDwFun+9O6CHC2O",
-	"jzheijr6xoPv4OARBisIJSFXemjTcuYsQvNZ5ZMjnNXblZjBpx+4YHX0DMYaOapWYy0qpb7iTlyck1Sw",
-	"bvhxSGq3h2v9b/jiH7VYCxFqnKl2ccA2rq3Nte8Y7VvljxWxjiuVgqBLfZ/FKN0H6NgMkJMp863XWUge",
-	"1EiAXkdLTcNWO36gMF/ANje6g+d1tFo/73UUqt5ieYfFEIiwMQq4CKj3KUNRiHHMD3stW4TNqOYLhr4J",
-	"Fze7m0ndymC7USpnZt9ZCsnIZcW0y3FeB472MvJrqgW53yliP8mCztpEp9k0pLZy6W43seAybBaHdxFb",
-	"4QY8lF5z4HMLQcDIN7EGggVQ2IIGjyDobuQN9yDr4vCPs40H3MI9BthY9kiAEnaq5p02Mfa/d/w5jlh3",
-	"bmdU+23tJ83Kri+VHsUsaU9+pgljrSiPnE63n+cneOm20Ym+TGpMeKBWkYSKa4Wy4y48aN1iZ3Vo2LXb",
-	"S/3xra/dravxMh8cixFkHgCHz4rmj1ZuFSvd7RwNvtmWI6M4ZG3GYyJo8bZTnHZNFYRYFJffuBvnbJ1+",
-	"d0vuX5G4CxEwBZk7P1Ezk7lu/JkKn4Uh/BuD1Bpk8Fvzf55xfys/a0Qot4e6xLfigW+E0odHtE322XtD",
-	"tns2cWU2TJJ719poAXjb25nkdvu0LbFUMWNqWXsgH2XAbuVO2MQOwbjGgubEA4I2HC5mhCuSfYAlcrha",
-	"yzSAhHGZmFd50VmelSqy6TjokB3lfsbq5OY9Gx+zBAOBjbopm7xwIEgYq1nxnCqiGBNEceEzm0GWaBac",
-	"kAHhUzCY7KahbUwGcUbNLCgGrYNqbibCQkj5ZNvyP2rM6uF01/uBKynNUzj57NTqR8ObhDNbSKMHEpd3",
-	"UDMUSxRvSmoGTLNvkHxkByNUCJkKPz8b8DgKqXPo2ipFOvnEXUsRlIsbrQW3JuR6cHpZwOBtjuVmuvhp",
-	"AlUSkgfPSLtdDlmDjGBjxneeHd9PtiVm/U6ZR7lcUYb+mInAIE43C5FfUg6oNJWJwSqmeh7BDCLSrXNv",
-	"9DxX4aGU+dGUdFSbPpThRCY7uNPPz3UTZN2XZ6nIdaUdu7UHCTIC7McH6hYJdmtH5CbadAAPTggyHH4A",
-	"uemT0zvvRUL4vcpzOP75wAqCprMWich0e0CQY0xFEb6p7EW+ycZ7fHhIdAaIBwHDe7R2gQnCyVV1tStI",
-	"19UUwLUqr1JXoFe1ksXpLQpKBFxdj7iMb1OMImLRKOKTW3wpmB5Fk1tN+uj1LDSdlUAw52QJm3Ep/sHS",
-	"5tyVpli7tcXUQh2EKTy4aGQURC5mLTPebylRBVzdcsIGGem+EuT/dBnha3kpVHFFIMdGDcH/PiD/Sbru",
-	"Lsh/kWc9clT6oXBV8Hg33TKXJm+THJ4JeVn2d57cXYGbemjaJQscMevh+REi8EMwJBj5XFMQ0W/jGF5D",
-	"wDK02AcQacFR7dUyZAkVvisby6E8Gw9YQJZcBHJ5AHG9E3NtZEHDdEdbxO0JgszIYw2C/rFRp7WuZM+i",
-	"gEDrfozWeFQHdp/92lyyz28vimWQYpb4TGg6YyTPgTgeDMr1kZ7fX30kPZepoiLQc4WhrHYF5VJJr1/3",
-	"X7/cViTpeVORpC+MBm1jjkOqWVaup13Krf20Ve5C1UEAGe07B1uvz+rVbKAOKr4AxDxSOctW0SWNPp6W",
-	"pSA3khpfJkE7c8utwjJaShs7O2wy0oFRx6VYjbpahtmG60GhoLi20dlRdSkTlgVPdEpD8vbzL2pnZpLr",
-	"MuXBzCPy/ugTMdPigRqqA8Eouw1eUHbWStKzSCYrwgU54292tMAX1J/1yCu9lMk1OZtwfaRu4+2O006+",
-	"2OKZFKatuzuE0HbaLVi7u+jYMBDcwzjrla3f1FCJ34EQUTJi0Gih6rZqgSKtiOQutQx4sHv9gu2Jojqv",
-	"PtBw7LcR4jb5wW5Xw+wxhKZsbZnU5ETNXcWkRhNVk7hTPY5Nt/DgOkF23TU0G0lxW/2iecRadSKfpuEc",
-	"rAxxy2KQVXC0dbZHabzJ4aiI0jwMwW9gBEGgKQoFSK4V1JFSte67zaUlHJo0ZPy70uAB1p1WtnJEkzz2",
-	"WKLcJq8QtGnaVKOmtij6lAWW7x0oknd68vCEbckC0g2kr44uvpx+PD99e/H+08fzfhT0hsRZe0YijY6y",
-	"PwIm0E/LiJrTBJtioD8IvaSGxS6ktnkcMVWqri4EFPSoKSz27v1PP18Mfz49/3mttBieaKneBJRwz8qI",
-	"ANkeg7XVRZWSBUv4dEUOD2G68cbkld1R8DLzztbJYK0cywCESSq2u30KKdFV3/G6DF+oD1oF4jJ6ettK",
-	"EVzQtmzKmtTqjjrdISsVrUL4cu2C2pYSmMhgtb3U1BvzFrDSoF7qv586tY3u5YDdFJ6UZNCmdN7b5GJ7",
-	"ZEIVe/ViiCLO50/nmKuibxTU0lEYv73VHrqpVMAtCk01VhXYVjcgL5O7Xu3JnE09/LyRrdX6vLDEliJh",
-	"+TzlS4ErCFdQwiGrRUejrE8CyS7LDES6i2jkKtB4pFJQAfsvYbmH4jKOwZGy9svdS2FsYlp/qToYzUT5",
-	"dnUqsgp391H6IFdXDpRt4Wb4jC3810jPyoO4yk6ukndWgKtITywlSeOYJYcugOHOalpT9IQNTLOKWkQD",
-	"vHyI4pOCdCkRbJnjyIGC+AqLIPdFaTeWRtnA7cs65pCc/3x6+OzlK3eurleKDFZe0yG2JYV1gHZ51hLE",
-	"5lLpDTHU28NHedR0lKWyDLtY4mImRpsz9+VSNKYzujJejxCqvVYHJ0mFQENH9U5ZEnFBd3fa1prxlkhy",
-	"4K6qUdfABPPtFw++HkQeXBG+PHsIx9jl2T2GaSyirPJb+2CL4/sOtmiNbAVHh5rTZy9fDX8bHL6mh9Ov",
-	"3169qC/XsVNAx/G9BnTUAXPZhll7z8Xw33uqG7chcOzpVZS7LKZr3l9W8C29MqXvcJF8wVq1KZvTZMZa",
-	"xdVtsO24xDxbShUqyNu6iLXVSTeVXvhdPE5361jWKhO5pf8qybx9NcH9D5mf3CoDydlFCmmZxZRku4kN",
-	"uck1nq9NQL4GwOt3scVtliHzw3PdjGw8APP9FQJB7sMRXGOtdbElxfc97BhoA1F29BHal3eFd3w/aWp5",
-	"Z+DIFr92eXdAaP6VyiSNaksetKEnZRqw4Vjsi7c5EblgSUjrnJFTbH9uX4izWJ8hWd+8iwUyv+M7Rr3P",
-	"RvY2xujsBLkIXDbWoAZ4W5KTmrJ0MROdHD6yc4kbMiUf0jNf44svRvY0urHwkB6cilhEfzAS8qgRJfcb",
-	"DdLIHBcsCWyXdwdxwJEK4VdgKfLDNKiFuLUzzFhYFsBRPYDaMpWK+WnC9ercXKa1ijOa1Bf3xm7BYMJD",
-	"fwr+4CeMakYOD+cyYuSH91/I4SE2VU8YDf4vtEwfd2zfW/DX4QzZeuZax9i/l4updP2BKZ4PBunmdpM4",
-	"kfWG1Is5I1/enV+Q08/vMfIL3sc+VgWPvRQuIMH5/WygWO4Vs0EJVwI7I2PnqcszklDhkVQYWRKHyMQI",
-	"LMW2tH2m5ZIF4Hbiun8lrsRpGJKJDLiN6/+f808f++QdjAodK8w3429X2L7iqjP8dgWWvKvO8KrT7/ev",
-	"Ot6Vs0Hlv33/PrZBdFfixc0NQZoA05b6bkdcaXrNFHRWyTu0QCdj16PlxeCYlJtCe1fixeA5aeiAb754",
-	"4bqr2Kyl1+blNGTl1iYeeXH8HPsnG5HIDPvsdbVfN8aKvLy5ydZv3Xvdl4MBsQ3hPfJy8LzczFnIZa9/",
-	"JU6r7SeWxdqyZJJq4vLfnWHdwgMX4FNGByINlSQ+TRLO1JUYY4HW8dC2yOZrw8LlGgKL9xrTGVNDMoYO",
-	"LmPSPbaxjgOPBAxb2h8PBj0CFK/QCtEWEBvDL2MApSsxNtRz7JFqhbGpDEO5hDRWOmMeZplGMnFPHGiF",
-	"HOrlYUAlnYTsSkDxd48oWRgEJ7LVB6FFjcJLhua9BoFgwUQvuY+lEyOuFDwQ7ErAYUOfHCMRmKXEdAbR",
-	"m5iQjAjg+0wprNuGLcbNsAV6UrhxA1ER9edcMHNT7uS65jJ0H0YYEy7MzNk3BtP7/1RSDEkoZTyh/rVH",
-	"DA8nWdv4E9xUIZsaffywGAvWVwKX1K0lb0jTkJz1PHCIEarI+NR2FALSMSRvgLoRbO4BQ9jeHv0rgRcD",
-	"vjXwgiu6IuO32Az98GIVsyFZ74c+RryFi1lyxXp98sU1uYejW7LJlQDQMwCCPYZkwmdcIFRC12VsnvS8",
-	"R1IRMqUIHqYvEzWy747B64THgz95VwKSN6Udxk0KDhajRufdKrAZn2TY/gBQs08u8vbrMYx7JYqd0s3Y",
-	"5VbprrE6dCugYYjtjmyz3qxxWHalWYckiFM4/fy+HwUA9MoW4ou4VoY4QPIOHobl3HBUpU6qJ4VI5eqr",
-	"60HFV8K+TbqGt/ZOIOANv/vy41vy/Pnz1ySPhDOrAP+jznqKZKyqUwgN6Bw7szb0v+w87w/6zzFKeQ68",
-	"+WgOSdb/Nv+e1fXNOIWceUWeDQaFeqJxIg3+2S705OeLi89ANiyswKUZGogdIrgyBCdhQkOrLSg1Kszn",
-	"cSInTPXJR8YClSFwvwNLRs75PugMXWloMDxDyyhY+7PB4N5a/7tc82rP/6zXvjnJF4PnTSNlSzv60XUT",
-	"gy+evd7+xYWUZ1SAiPtylxl+yTt4lYSuzvC3r15HpVFEk1Vn2PnV3kixcV755rruLsCDBSmemPjb+WoG",
-	"PoqYTrivGsHDoOTnBAItmSFw7MbQbte5aC2yBojg6D/HgIBj33w1mWrzg2KGP1Yv/sxOv/XmzcRHcUj5",
-	"2p2vS7m10UvrG7BSOtz38U63kbWAe8pAkoFFYb/2fj2CV4P1f7OLqYcJiPvfkWIYcRJLlEBQletXJPwC",
-	"mTcShU9T8yCN8ZOcdtgFGcprpWEQiBWIyEZ6Q6JksHQlfKDl8LE5A6FShYVNtDSKNlIfs3zeivxgdsYD",
-	"Uh+coAY6s2M5sZJOwqYh8zFgGA4oD1hDR9wjwd9g+/vvbU/BB6dqmwGom913A4lbHB9lWlczoTsF2Tgr",
-	"YJ19gLpBRLXV/6Y8xMhHm9kGArL514osjcTvalNVoew0X4QNw4QYys7wt/W1SBGuXLMvUCMgzNQWJFe5",
-	"e0ImpGChNqSx86+UJSuXGznMC8DvBKZYhelb7UiZASkfapc8s/oJ890ffTBCV2eHF0+hxcT3rw+IptkN",
-	"gQmsBl1pBiQFiAKM3AFf3tDAeZefMud5FMzPcD1HCtI9/3CqelsRq4DkhUv4Cn7WukDgcxsXsypUxVJA",
-	"P4zeaIvJ28ryYAFxDfZQpQWWcQLFawqmEqy/5VQj8/AfYFUc98lpc97KP5mv1Zr5wDLTjKiheQcEKGtL",
-	"IN16W0IPFaa8pSJXLn4647+o3MU00SurvXJ94kbu82CM5ckU4TUE6zOe+GnB87VGtrag7K/UoPZXtDwy",
-	"pV205P0ia4ZUZRunTlL2vZ5YbAbWt1l/oe9e59ng2fYvToP8gydMCgYvtn/xUeofZSrsFK93OS0xDTma",
-	"V18cP9+J2HygyYz9IeSS3Lj929fvX9dkbIMchIq1pqZWF8q4NbXopyXpVhuCW6rWa6JqFQEGOgBskM3z",
-	"sSF005dJMIQVcKY8WyvGA+2Q+4xkfmjzDH3OYJL10LLL9QrLcQHz3yDSVEkDyBC2J5gVITimWhURtEGc",
-	"mCWHNY1TH4f3NymReQDAU0bZJ87uP4niQbaC+SPXO3/47a/H6SuY9wMexr0iYHvh/UEZvN1igb3v2fme",
-	"nT8QO79Y59yW2qgqgy/K1E4p8Ygtd2mN57FUNKzj93bYlvz+yMjue8IX2L0+UapXD5buFc7U0bso1raa",
-	"156M7cnYI5AxVPp3omF15Mp8vo1WYa790Te0/X/f6ErCdGsy5Sx0QTSFkAtLLgKwAdnIA1htqn0Zgd2N",
-	"UR8yyQwdKfawrxKKN2a0nQhElu7ZTCRapTM8qJ6C22rQUSb48M+F70/dglkHwZWqL5hr2Ay/BRwr/Zxh",
-	"Gcad7ei+KJVrsBFrXVtUwcu7c2JIha0s6You9IB7B4h/VbR6i+toawp8SmZ+2MJ2E7898b15/w7IcVEP",
-	"jB5UQCqa8u1hr4H7URoHNheyXvLF8KhyU4WA09AGbbFlFgOUBY3ZIBsbcw9+Z66JFB4IqDLVEMIIsWhV",
-	"6P8F1vPWetWekDUcloSr29vD95LnE5A8XUl3lTW7NgjKllCLKUPLbrndNuJ7bzth2GwFx9EKBvBrtlKe",
-	"NWN7xKcx9Z1t24Vg0zCUPoVKAIY9eyQvCgbvFRvBNLDF1iTh/Q+PwOmahEWMDdhLfncyZrsAix3A1Va+",
-	"2sDNDA5Bwas8sPaaoVHHtVNBNAGIgHwqPS81fDoohrBDwBAEz/AaVnaKq7k94O4NJXt29edhV9CRiGhJ",
-	"oAUCWEycmrTOpCwe78iljmybn0as/4TRXojrY5u9PyYRhV9xHSvShSFH/5Rc9AzGm6Gh7hNkZGSV1/Bb",
-	"PoVUDOFdCWgnC8PDOpCfYdfEQkJJSUYf52+OtA5HNq95jPEm+cMr4ds4eVXxfB8opGTZgYIL1Z1on1gW",
-	"DfspCN4hX7ArUVgpV1k6AtiPx0Lqke3hNCYTNpVoNk6MYm1pZsSiWMoQQ+jLRA/7Of0eNO9e+Hm5HdVe",
-	"wN9TzN+RYiIWqhKpPFAosUhLtah72ZCrdTqKA+xKRtFMtXeCYcB6tBfd9oRoT4jKohuSCEJd/9Y1eoOP",
-	"N9EbyC7cZGQfQx4SvHaISYjjcvbygcIURWtwFHIJpkWD6pmwlWVPuZzU8Qeq9OE7GPX9D2PnJetaKmTT",
-	"fPO6y70+eUf9uU2GNAremAdj0uVaXQk3ukfGmFGK7i1MKT3En1yCac8jYxgEP4aCoZg+OQ6opmPSpYLA",
-	"ugwt/Z/zTx97/SvxhbmsTDErZgApTXiATYazhF+oz1/IoIUq3ZCzeWKkVPfgSmS5oOahTaC3yZ7QsLgL",
-	"Qp5NEYYDNd/as4YA8SCBJCADCBODSFfCbAnbKwxt/iq8P5qk0ylLzO6hcCLcI2YfWwJNhZ3b3O0qZmQ8",
-	"o/H4SmD3ZXM0GNn5E437a7c3JNVTH5uVp1EmcRd3B9BD9ZWwqVPd8WA8zK3VMgwwryoMenUC7btFi4QS",
-	"puyJwaYUFNSP6KFi5mM41oTFjELqd++EjLNKiWNMgGHKLj1/0v/PcUPqCXhFtwRa1KzS3igcC1dYcatu",
-	"eKxx0iqtpXk28AbY3OQs06brhBescu4RLT2gNYlXm4LTu9ccnPWWWmaKjIZwS2WgkIIRVvyQ5xvJ6h2I",
-	"gJRgs2GBMOrOC4TBSplCSK7y8dbnbDvu192yQYtUuKxCVW2dgLJyCuV+C3iXIX+38G/szAGl6denIdME",
-	"FG5z1VKwT9NGgau0q0aBy731E40737822Glx6iG6jmE1RkdH+sxB/C5RaGQ2hjQRW4CphpT92byad7Lj",
-	"nkMD4kMoz+CYt3RU2gr18HtBcrCSQkFywEYBjbIDeiorRUe0TP15Vl3Qs8WtAyLYjXmIqkKx5jrwpzOW",
-	"XIfsSsSJlFPl4gm48MNUOX8FahVeqTZwoeUB+v7Nw8x2RBQzAoRgLGDBsKEDwiQVQcigdAY5PHSdH+z/",
-	"+1h/AlopgFs1s+xcCcPm+wQqL/z47od3X04v3n/62I8Cguc0scYbjLQp1IKI6Aq0MiPWych11YHiEAVX",
-	"LljkVC6IlKtM23ynWv5p720LB8X7ISgAzLnSMgE1F+Y15INDanIWH9XbjW1t5YmlzAM7fRZfCqkZfCao",
-	"ThMG4iLYymjYy5bWRPILEZQtV+NSvKeEOkEVFpkG3MAQ9MdQriBKQ/8MUujOMe6doF8eAAtNnq5NX5No",
-	"AS0/nmZ8lgOoN7CdxkAt+3QfqfXIwSgZQFpwAzC+PCPIKQvVuQBguRmFyOkUEk+K1N9SjYz+c7GQ3Bb6",
-	"3hKg5V71nEBivQr1id1YIWkM74yxMoJuzJH1w/rU8/dudU888fwPFERmj3R7GFkGGftAsjvg7vsMaTaC",
-	"fgFHs3P/66aG2yMgEx7aiLi5VGC1yer3kwnTS8Zsl+aldNGiaWxEiDF4D8ceibhIlc0Q5UztnEL+1tyK",
-	"vbunFTBnF7X3pe1N2I9vwga0qPOZO4zVEjIjrAiQ2bHdYyB2vXpityaQbM0Xd2NmZGbKE6UJJL95aHSA",
-	"rniGbFCs+pYJUd1yTxrUKVFBUL0TMoZBRlgu0hYcNJQmkelsTn56h/3CSis9gk8aJZj7zTPnYvHoeeZu",
-	"Iw2KAXeP92L+XcLy7DFa+DUwVWCjucq/I/ocUd9nsd77niFuEM7iHvFxn4C55+x/Wuc0ROc6Ru4RJCRg",
-	"tHd8t8Lc8Z0W3P0o4CpO9V8zNgYUnYRR5YIFbXP4zC9tD6emhAY+eJKU7H4KaOAG9yrOnhA+OUJosXIz",
-	"JbQvtSGFoD7sYITNpz1QJV2nIiYOM6MJ1gNZtz/xpGBNYSLw0IWR2UoadZkPsNRHUWj+oKZVsYN5FS98",
-	"70h5bA2rPSKR7mZEWtVhz2bch6ikjQUnbEFMa9VE/6mcThmKF9OEsTwb0KcCuxRgeyrbApVQdW2bswi5",
-	"9EhCxTXKUnOZJuGK+OaTGIQblzB4QszayUwSLdHuymfz0ht2n/ZxKJcsqTWgnsEO64nEussF2l7u4hOt",
-	"7aNZP6jronnvA+e9TO996KyZ6J1GXic4PuOhAV4r0EIlRbj2xdvPvxwaWPAMMpyeffrl4wUJ+TUjg/7g",
-	"ZYN/LKI3IxhitPDjdGQ+b+eKp0RTDKxEcIbuID5NkpVH/v9/XJ4UQvmwhXgInb6Rd9Q61emstILdW5Ip",
-	"vQLuY464U3t04EDUkoSMLqCcCwZcXZ4dZJ0jAPOaoiZsX6t2/sSHZFGAlk3MCXKQzAtZwube+Xdnx72l",
-	"4OCQ1xLpNHjugShPmNLWcN3154zGrEKTi5wkosk10wU+4sJZdy2wkn9wf/Xhz/JF7Oamh/DYA/WgAbIY",
-	"DADhyNBFpxAR8LuUnLe97wrFwNFcwrBdq+2hCeIy9u4yP1PhszCEf0PmY31/vPX9Z3WxqM7i9xv2DCHq",
-	"9exmQxvJDVNiYmPDbOCUvdVsfyAlIMOG7SpAAXv3ZPYOZDYnQC1q8BcOvznQAm10Kg0hdNnGDLgKPdkI",
-	"BxvL0Gere1pxBNmy9ma2vZntKZTdQWyBfDjIAAEhiaN8jQUOBFZ/tFkuzuiWoWFdTfoSlleEpm3VeIoY",
-	"7iryXJ55BDVs0MQDpjQXVjUuhGHaHqUuVt3GFmSV9JRm8QZJqjWpyL586Mo8+RKbFIj8hb2h6i6GqqgA",
-	"DC3A+a/s8ydvnUnMyPpz5l8bKRhzSliyQJEYfGs51jYFCtwTLu6DAvZM+s/DpLMwgCrXDTDry7O4BiYk",
-	"i40tCRiqvfugJYhDhrPY06I9LdrTojVaZBAsSOiyTI243qrsN5Eda4T760YjoVpzoCrZFhi3nWszBfHp",
-	"QEH3+Zpogbf2PPfEa0+89sRrjXihNcE6YWyONqR0liiZcxFAOZ4kBacNS1hLwobUYi9PYQEyM8WeJO1J",
-	"0p4kVUjSNAUm36jbbaE7ZrRmPzRkt2gWgXfbRjdhubNhVmidcDTXlCqtZyWlkEp4ZJm1WefKFuHiEKIp",
-	"wHGKa0X3elZWA2kJhlFZ2mQmLZQQASLoZSIOWJcXLFFQLxYK6wqZCp8FhoDZOm04Hq5ckcCQSzWXS0XG",
-	"2WqGBMke0C8uCCVTtiS2Mm1dYY+PcIoPaME1E2yMAMF2KgcE73PvZixiTPlwsICwhUKiGBZyiRrb+csJ",
-	"mCGTXaM1svdJN2E0OITIBpy5cFNQ2ysgUmzpgPMpm/2P3ATH7WK7ez0/7b13/Y5g3woQuehV++Tkl1HF",
-	"hq2pvu7NghuuwDIqzjasq+kbug9ydDMqPLnGF9nCGoizzJ7vnWt3ca7JHAB2htBb9cFwYk3x8kBLsbXg",
-	"76MVxp2gea/E7JWYP283jKz/TIZ7WdxI9ktNW4zttGBbc4xyxwmyteFEn3wSPiORhOJVVFS7W+AyaXgl",
-	"9DxhCsoNWzmxpE45NtytbNDLKdLY/HfEA2zXYbUVoiXWdV6XckVA1Er4trIk6FInoGOZH5wSxVRz44rf",
-	"iULdK0ve97DY07mnFy1HS9Ix4HaVwlUbVmwncPu2FettK/Zi1p787MlPfecKsUnAsv0rTog0Io5r25xr",
-	"8IoEXGUW0y1Uajrd3X7mWnkGmGuoSLeUOOthMqTyiJkQrGe4vSYDGs79h7aemS3sYDrDne7tZncwM3xe",
-	"Az6wia233cwS+v6KpT7zdreCLW06cMLikPq2+W6csAWXqSJS1NTBsQcMIP20cmtgSXtNYc+qH59VW6So",
-	"MzMgguXsGf60LHJTkrGMmaAx7zscaKxZ8Slm4vTze/KcBNJPo6xbCVfk9PN7zzX66JOPjAWG+SN5qmG0",
-	"OONdvaA2kVROIP6lwaJeXfRT7v2Rg8CagAb+Z7v+RvdjQv2Q7ex8xLdJlwdMaA6FQZyDB0W/WCaaXJ6R",
-	"mCWQyCt8ts0FaVfwhxahYA87yFB2r3sh6q7ORwuIECtXC3U17kZ7+Ouwv93VCO+tORqv2eo2TkYY6n4L",
-	"ZcWJnLBHr/1rd9Lkk7RPbw20f0b/orv7nQDyXjrs44D32WL//gB4Xyp3L2L/NVvwW6zMpe4MSys+x40U",
-	"Ypu/8QO/ZuTzp3MsTV9t438CNjqc3KC9kIXgx2u26jd57p4gDdi3pN9TkD9tS/pMAF3vR2+Rt9yQ3v5Y",
-	"4+DbSE22OfcgFqEUCYA0LqZKeQXtEMKm83bJEL1gBGQjNKOkDgbDJReBXGKb5BXTJGA+D0AKkTGGRkCz",
-	"ZbmkSWBL0/4rlUkakS70XXz78+mXn95//KkfbfDO7YWVPanZk5rbuO5s+FCDqOK6zztCYvG6jSYNKrvt",
-	"WHigipo7kRCgZCkEpl8sXU6c9Tw4agHdYuvQ3wx/v2p2wuJHV7LtPhqU7MQ+3Yf93qn4cwHyCmApdtDX",
-	"84KcW1oll4LxEPzth6QLtWl7AOUYS5chSddO2CvWBPWwHDMYt2oB363oAcHyXFOwL2xKGVL2nX22UA5u",
-	"CAz3AQWboNKWGt3klfHnFGzyLhtOm4GxHpln3biaRyi30Tg22uHcq4af5tQ1M4G6CsiZIllTBeDc1UJ9",
-	"SAA1M9SAZr7ztV3X7Dffwx6GK8JDJtPDiTb6l/SN2mzBnMgASnNR19i9GGsA3eJR1Rk7EeTw0LwI6UZj",
-	"EidcaOjO3oUu6lg8Frp4CuzPfvHl9OP56duL958+nhtd4QTaFOuEYgV0aKc2SRi9ho9mQiYs6JNfXXAE",
-	"Bj9viI6oiW8+TycR148fflBDhKtHSpXrvr9gyYRqHtWhyUXtxwdr/fuVwXQ0J68ITdiQUPDmEnSvkvG3",
-	"q46536vO8Fu/3//uXXUUn111hledfr9/1fk+vhKYLzs2r41Jl5KLG7PvHlRro0IK7tMQB+1esxXcKyVT",
-	"fsOsQ9EjQhIVU59Z8mkHVHw2Jlzh/U2oYq9eEBY8e/ny+HWhzzz4Nc37sCOrWq6DDEalcLNZqExvVNaA",
-	"+ZBljJXkDpnwIWxNmyPI/g4y6BaShFIYyTXfFCCQsjnWAem+GAxIREMDwq78ypXA2zXvhWyqoa6KjdkB",
-	"xxdVUgyxNibsE3axAVVYgAC7N2vtdc374wlI8GpJeIExFH5VJQaxWW38FULFaImIlaLGSNfxcC4CdlMU",
-	"YHpeRXOMaICtzDXpjg2SjjE0LWJK0RkbY496G5nmCq/3PGB1dnuA1EgAgowNFghjVeK5uNlWBj+rL1Du",
-	"Qku6Y30zRtHr/OfTw2cvX7lYjOJiuCBzdtMjMiFvZcT0mx8vDhRIMe7tMhW31G5s3hgbwVLquSHkmbNA",
-	"35jN6zQRWfp6e905ptqAWGfY+d/fBoev6eH09PDHr99evfj+H4+sR1/c1DG5+iDETSCDYACnt2/T9Kgk",
-	"5rSA70UUMXqwuRKDOhBjBH86JAAU2EqCFlyGrTpmnH84JflHbbtmuLaOVTJxmS9kt64ZRnKhWid8ktoq",
-	"Jw/U0uJxenb8gSK+sqvaHvRVAK993NddpIwS1m1Fr00mknyYrSbr0qxDW5cNGbL104G6WcJCfFyo/J5b",
-	"ay21cPZrCA0IXMwODfVqA1W4X3v2gstHt2fnW2mwGi7yF/a88i5W7RLYbkSFaFeud3mmilLRtZBLxMLm",
-	"2N7L6I8d13t5tp28X57t6fqdLYr1sLUewWtg9a+ZFlVx2U6YL13UJzhQ5VLYRqBzqfQJmmYLrQ9cu4M6",
-	"n9GMK82Sy7OnlTF1ebaPxNqbrB4/POILCJCEQgbi5Vlej7eEgHIpVIZuKo+QWEQksQjVq5CunOduazME",
-	"OO3yDQC3PZjJy5v5eoRHhgdBKRZNNavjv0+umtnlWZPsZ57shb67CH1AwTdC3NGcKy2T1Ubv8OUZcil0",
-	"RFcKv+c+6lJh6jkNPCLDIPNRo7KEfI9oSTLmllABg6QigIKp3J/nylIdEP9sF/3UYNmtqxGgDxRxB74H",
-	"7VuDtvMAXJ4B6HSNaLMOldb5Zx7ldYjL8LgdN6xY2YgYFVTINCNkEr6Eephgb+cRI2Oqx8OCqQBeMoOg",
-	"5g9d0536nyGAERunMvFryPnPUulTfdtaM3VGOqo3Wgt26sX6kBj23p50E4pVbqTuHvam+kdGV0PQEeIt",
-	"sAPuUk0o3IfXTP234miG7zsYLWxoaYVUlMmC0wkN1wODuqXY0NZVot8eXpHCcbM6HvU+W9jDlIJ6SmYR",
-	"t9ftxpH8uvY4+OiBra3QgHQt3B+o4iswyGQF/9+qzxxplkRc0L9yw6Tasy42S1o3zEwTVmeVuXBHeQuz",
-	"zL643N4E82cwwYAwR20fpIoFRmkZxywAKjCTMijZYDJKtJ1o2Uy0gkCxztt/tW/cEg9rnOcu+01pmgCl",
-	"oJoYOmN4N3rWv/z4ljx//vw1sVJ3nfSuuPBZp7XA/scSNvDwt4sa7hr3gsbjxuVYS2UsEyxdj4Bddc4D",
-	"qHvY6jxjr84pPlllWfAi8LAoJHUJn7mz3HPsfsKNELGgYcpq8kERUIqUxoDyGrFxXVd++9ZJk7Az7My1",
-	"jodHR8fP/tYf9Af94+HfB38fAGxb+lFnEsBqlVqxcDokIV8wwZTySMJowPGfEdMJ95UrFlOTRiFsex+L",
-	"1RBAX6Ub55XYyjzrAoQX5ewLYeBi9uyIpbCn6sgQ7K0TRiODR1Y8YgsDA/kY9u/q1+8WPGDmviapCEIb",
-	"WM6n3AALkdNpyAUrDoNvNyyjdC6udrnNysDqCWotlKluSV92aIyTD1PsCbM+0iVPdEpDElF/bu7TRpgz",
-	"qMjOViShohjxVDfEmYTGx5dnikyYXjJmpdzCRgqds6rfY4VRmBhizA4jem3oeP411marfnnqtGpFuucf",
-	"TlWvcQGZ/l27AAwZ8GwWdjVfTnnrEXEYFV9IRXNHndW/Wp/kvVhI7rP1M3IQzg1AWsjJQ13sN4CjN4eg",
-	"IBzuRdK9SNqKm33/fwEAAP//",
+	"7L15k9u2ljj6VVB6U9XS/NiL13utrltTHcdJPC9tu+yOU/XSHgkiIQlpEuAFQKk1fv7uv8I5ABeRlMTe",
+	"0kn0T+IWSaxnX7/2QpmkUjBhdG/4tZdSRRNmmIK/zqaGKfuPiOlQ8dRwKXrDnpkzMhbs2oxJmCktFZFT",
+	"Yn9MFVtwmWmS0hnrBT1u3/53xtSqF/QETVhv2KMwZtDT4Zwl1A5uVql9oI3iYtb79i3ovf3e/g5fp9TM",
+	"i4951At6iv0744pFvaFRGSuP9B+KTXvD3v9zXGzqGJ/q47ffw9A/84Sb+pa4YYkmKVOblh7Dt+UJIzal",
+	"WWx6wycnJ0Evodc8yRL4y/7Jhfsz8HvkwrAZU7CScz5T1E5/092ya5qksX0x4bPDJ72g4SR/pU27XVJu",
+	"yFQquLRQJgk3pA/Dwy9uVwNib1bEK3iVRgnXmktBjIS3EpakUsakP6WxZgF5evJ00HJwdr7mc8M9uXVP",
+	"pIwZFb1vduV230yb72TEGQDjmyQ1K/uPUArDBGyLpmnMQzjF49+13dvX0iw0irh9ROMPSqZMGRgJl+vn",
+	"lJPfWWhwyuohCWnmXMwCewpUEGanJ/j6KUI7NXNid6jJck4N/EZD+zXhmtCJzEwPd6JTKTTu4ixKuDH2",
+	"OjtsZBNcX1x/ZNqeZcMWqJusdmX2Qv4FBzE4Jdw4GNBESylIJmKmNXwQs2jGFFHM7lrbN7kg9sVJLMOr",
+	"3reg9x2NPuJN3dmO3igl1Ud3aE3bSmg8lSphkb0aLhY05hFx8ILXRYyiQrvLKG1kykWk/Sd2+a9h4w91",
+	"H6GfjVAREZiDuWWIaczDBzxDSlQWM0+483ueZppF9p77lCiWxnQVWODPBM3MXCpun2o+E0wFREgS0pSG",
+	"3KwCcnR0NDglYwV7HxNNVxYrmGIB4VM74JJqku/f7vkHqSY8iph4uE3brRp5xcSBJjqUKSORZJoIaQiN",
+	"Y7kkZs41bp1G+CaRglCyVNywgYOtJZsAl7CHRy2VYIpIxWdcEM2EgdMbv4cfxjC2nVbIiB1oIpeCCIBa",
+	"OCtzFEqlR/i1HsME408sPPyBmXB++IkbNiahklof6nwFFv/GP0ltxkBngATlcxQ70kwtGOm//UBoFCmm",
+	"NdMBiWVI47nUBiAQl2D/1GNCFcNvooG9nrfCMCVo/JAgCUzBw6TdzSlsNpYzMqfa8SZDeaztCt9J84PM",
+	"RPRwKxSS6CycE8VCqQCIL6T8maoZe1gYdrSOTGS0sjAgF0yVoQwFFVzeORWrh1tdvpKQxjFTB5ooahgu",
+	"KCjWGUohGFBnbSGaLSzeaKMYTTSRgnmQJX0rpFg8HJCErshcxhFioZUiiZGSJFSs/IFosuRmbsk/oK6x",
+	"XJkjNiCTmCqZlMfvBb05o5ETdz8yo1aHLUKvZqG0zMNI4sSZdslso+RnD+0XT0//lz0s+OIx4PEAeYbT",
+	"sGfEWMSi6nn8+uuvh2eZmTNh7IoAyNs3vS58un0uKI/pJH5gDAFSGFJREEIg7UIuSV8bqgxIdiE1oZXx",
+	"SJYGhHpJGMDGSHkF8BVLJwNyA+CnCdUIdBuBmIK0BFPrAYiBbv0gBM4UY4k/iU1Salr66WvPHSaPuVmN",
+	"khTlBSsKUYMg9vJ5rw5xgT13nSUI1WvXZA8vjLlAONx07p8MTVL7AbtOuWJ6RJs0izmz/NIuW2oaIyOy",
+	"8kJEJiuL+oK4z4EBcU0US+SCRaRPJ8A9pQiZ/0Qq4ldnVYt8pxE17NDwhNV1nsBqTU3bTOj1KKaGiXA1",
+	"SvSOB5cyQeNuZ50qHrLRjE9Gc5mpUcJDJTt9ugjT7Cbf2hPvcIvug2aYSJVc8KjloWLUIWwTZ7LPyIwv",
+	"LIFBYgxSJY2b7grveec1a0NNpqu6rxXyF42AkAnD48rxbYCbb2V6/huq3vkplDCodHBtFxY04OkaKOVb",
+	"KV3cl5pOGhSE4meuuxILMGlU/rHpjAuS9C1fB1WKruzfgl2bZktN5cxgno3bKKmKG3dSB6xpTGfaioaT",
+	"SaaJuSbUj+mIDTslcB0aBNmz8/e/vLvQASlfBZAcfw9paMiH1xf+CpqJ7LZT+4D7K9PXbTaonShRLkCc",
+	"bKJKjijtsMAqUdoKC4nMhGmgSF0+LAjI9hO5Daa2IWl14VWc7FXPsBFkcSs1IkeFgy0Li6FiETcWyiyf",
+	"4gmNHc0zJLE61kuSxjS0ehe1ihrugGjpJFMrLVg9mV3T0JB+LregmMENCBF47QRIy6Gb0DLDggI+efrs",
+	"+dGLl//456sndmPUWMWtN+z9z28nh6++/J/+5eUR/Ovrk+Dlt8F//UcTrfwO7DkdpZE0Hc2pnjdzAkvg",
+	"rC5i3/DietlEjBakhqX4IesPGJ/Nd2XDMdVmBHOMWgfcyAIB+HYEyaBnrncntYWFaJ3SroG227BbizuZ",
+	"+taC4iYq3MmuqQm0X8cyi7redclsuROrpnEsrc6w9YuPTMtMhQxUepryxsugqUVzGlcPuX4La3zLm6c6",
+	"rcE+jzkVZqRYKpXZVVacS21YNFrsLFzyaDfq+LvsJJ6jzb3hdCxtGeGkdXQNLVAcaCBAQ/JaJsx898MF",
+	"0iMeBeT5CYnlkqmQakbm7JpEfMaNbsKF9Gk68vp141zOSpFmk5iHJGVMeX08ID+9/3Qx/PD+40VAlnMe",
+	"zq1apVYkYckEzAlo4+IWFJqmtkvcVWLOJqMrtqq8PVmZRvQGJaUz+DnVZuebg/ftWHWuk6tJcE9kOZea",
+	"EZkyQRLvRkKNymteKAZpw+OYTJhlO0xELBq6k9REM+FGG+HYhM4oB++OVdO5yEonkXtm7CK7IIViaWZg",
+	"eaNJuuM33aR8sGhQI9Vo9wttEvYBbQqo8LBUktRzalKmbjl6VghAcUxN9GT9WFqJ9L1L/cgK7kHih4F/",
+	"SS3PvLnMT9UsAwm/JPYj/Gcwck1030h5cspSNjA3k6GKeGVfO4JpD+mR+3n49OXLFy+3y6al9TSeklSK",
+	"hXepFXGxkDxkJMSRT4kFSov9herDqypS7RDdFx1kfT/s7p8UJoTNB+jXkn/RdIrfo4noXnRLZ36qHVKx",
+	"gYRe/8zEzMx7w6cvXjZBRH3BXKfZ7ojRNvMOM4GttOMEoYxYg/nb0EnMhiT3vQbejRqQpZJiNgrnlIuA",
+	"TGg00nwmqMkUC5y1LwqIkXIUUzVjpP/85OT4+ZNng9NLgY5Fb2CO7LMng1My9b5B+8OzwSkR0oymMhPw",
+	"xvPBae6czMSVkEsxck5JPyKa1gP4Djke/puLBTf2AY0Vo9FqxK65thocFzqbTnnImTCjwq3p9jgCbSa4",
+	"FDm3HVnmG5CYptq5cy0koTNQZTHTa67V/vOTV3bZ1LAReENgs09fuUPwVnLSfwH75c77Zv8+GVyKJs6X",
+	"MK3pjG3HIrjR4v0vbYCSG9W7AQzzQLbVao+oD7rP7l706l5wssYtLG5gUDdG6fZvGmS8nC987U2VTHrD",
+	"HrCGEzDaONgoR+RI/4b9a2HfXySHT3pNyNpJv92uPMB5oAbRVZdtFturMRXUkJC6aIFT4oz3U6mKWBgH",
+	"+REH2z83msVT0qeIM4PGmeGHtcgmPNOj3E66kzS3rjrDJ4G771bowUismsEHPDtWUpAagCQg48vs5ORZ",
+	"iLPAv9kh/iTwL+fKr782xmAqsIfQOEYqQQ3Bdw50owXnEP/fYrt5s+AREyH7LhNR3BV5adkV1SCC5ZzQ",
+	"/jWBGayOsWDom10kjRcJvGDU4okJ5yy8SiVvmxOPwtNPozIrVhP0S5aXsaSaTDIeA9iV3UPtWONfKYOY",
+	"ZfqHzJ3h8ZNGk1ThE60uF6wwbmmacJGvXUVMnRIDappzgzjvYh6tkSsuRDPndHRuL/Au5/J7J9adNEY3",
+	"0kKhd6twh7tmhCvTIho1ecFLI5X33jREoZhp1hRxKSJm5VVSeU/3GmMlq1YxmLEJide1mCu20hvMHSOr",
+	"upXJmsZrUGzGtWGKIVO3o9gDQxEDwwlAFrFXJciMCaa5Ll/ZZrKMkHZx3bRiZ0fcSHy191Bn4dwt8fO5",
+	"FVUIoB0C390sZ+1uymplB7DMR7nxCCWl7oFsPmtAVyiG6waC7XC4NlTpNHaBYSszNAHE5/MGkgzkk2sj",
+	"1cpCrKXQOQUfbN2kO5IS+UaAdIhU0MEaYDRz1Byyul12xKzA2tlCHeLhfK2vZCM3cuEIu4tHQoqwQUGC",
+	"0KITYiR5+j8vnx8+GRLcBwbNGolhlI7Cv3x+OMHfwbkD90QmfOZ/GQREsIUVEfJQCMEw+nAaS7ijfLFZ",
+	"7jTMw8//+fz5y388f37yj2f/OHn14sXTajh6o08RiVuzWfO67ew2yGsjJ69tBTocPZfQSqDnluRPvLiq",
+	"wF/2l9tK0amSctoR0CBGv3b9P9vb+QgZBDFbsBhDzVAMplOSpc1mZavjjGgmTEfTsrnu/tW6cQpzDfKR",
+	"1pbTdLaKLrdypwPvz7R0FeKgiqjf1iO4ExPFCYHoo5Lq4SKsUaBq06F20J3rZ9HmqfO0C88q356HtKZD",
+	"/ZGmXUmdj1C8uUnAZ+Fssgn8xGiMoN5hbSXjvbDE5reevCqN3rIc91XjKpCddTWDC8NUzWOz0dfmvmjC",
+	"tsLHsvNweXZPO0/f9Pnn87rckEB2jd9XZVVNB9eizPII4tZRArZaKg1jYC2fz9d0z7PD/48e/q/VPIt/",
+	"Ho0Ov3w9CV4++9aoiuaHeAsltK4ven91nXeL3Z1rJetMw0ia/Xt375QyO8+KN70Z+OFi7QL8Vv0kjbfq",
+	"TvjeXUOb8OG23qG3YIW9vWNI1z1DaOAFg6x/4EAcn9Qs+a1ecbDTeDThRntfOOm3+MIHQ1TM4L2E5gHC",
+	"sBi9EiFZznmMyj8sBsAxtx2XIqLBPxPzBQvgaUlZTTLtTAhlnlZShgoFp35sLHr64sWTV97jdcVW3g7g",
+	"5haG9J89Rc5dCbht84sXakDjpJUjLK/ATm2PtLCB4KHZ3c0pOHq76Wd+3y3QJnnY2TAm9JKpDt77MO4U",
+	"f7sxJtu571g0mjQcK6QkRehEirzLL3CJFfBhbqLFXegWaCneHm0K6vUhdgfax/e6i80/3zC4bll/vsXc",
+	"Z9mnLqCOCAm5TpDvs7ZNCIvDTTVOCgMUkdPViedySZIsnBOX4EiFR0Y/tF90ZXeE6iu9o4ERfAK7qpLO",
+	"vTmKuWBdwozsN12Cw1vUt3zaBpcoV9qQJycnJwTeIv0f31yQ48WTY3dY+vgrj76BZ07YEySUxFyboUud",
+	"m7ME7Z61T45x1mBXLgSf/swFa2JEMNbIs6MGM18lPR134mMRpYZ1w49D0rg9XOt/wRf/aiS33vXdLVbf",
+	"xZ52ufYdI/Lrgk1NHudaZ6Ch0DBkKaplHstQBNHocl9IHjWI7kHPSEPjTju+p1B8wDY/uofndbRaP+91",
+	"FKrfYnWH5QiguDVSvwyodyn8UoiZaCNogs2o4QvmCLLb6G6kygnPu1Eq7x/ZWXzM+VzNJs9xXg+ORYiH",
+	"X30TyP1BWTUqDwztEkHqUgW7KhS73cSCy7hdj9lF34AbCFDtKIDPLwQBo9jEGgiWQGELGjyAhrKRN9yB",
+	"koLDP8w27nEL9xFfFqNtd90u1yUP5o/OEcERm87tnJqwq+Gr3UoRSm1GKVPdyc9UMdaJ8sjpdPt5voeX",
+	"bhqcG0rVYHsFfZgoKq40yo678KB1U6szfsCu/V6aj2997X5drZd571iMIHMPOHxetlt18oc56W7njI3N",
+	"RjiZpDHrMh7Em+/8tlecdk3nhSAin4O8G+fsnCJ7Q+5fk7hLoUslmbs4UTvT76ALQ5S5CFkcw78xurBF",
+	"Br8x/+c593fys0GE8ntoSk4tH/hGKL1/RNtkWL8zZLtj22RufCaFW7SLFoC3vZ1JbncsuDJoNfuzkY0H",
+	"8k5G7EZ+oE3sEKyiLGpPDnIWHi5mhGuSf4BlrLheywaCog5S2Vd5OcqhlLQCKXPoSR8VDuL65PY9F9iE",
+	"KTYuXKpqq8SBIKmzYcVzqolmTBDNBRqVQLBm0Sk5IXwKBpPdNLSNCVveGp1HM6FZV8/tRFisrJhsW45W",
+	"gz8knu56P3AllXlKJ5+fWvNoeJNwZgsJiQo+7aZhKKY0b7NRAqa5N0gxsocRKoTMRFicDbiKhTQFdG2V",
+	"Ir184q+lDMrljTaCWxty3Tu9LGHwtoiAdrr4fgKVTNS9Z43eLM+zRUZwwf47z47vq23Jk39QdmAhV1Sh",
+	"P2UisojTz3MblpQDKk2lsljF9CAgmEBH+k1+qUHg0wsriU9tOXeN2XM5TuSygz/94lw3QdZduQTLXFe6",
+	"sTu7/iCVw318oG+QBLt2RH6iTQdw74Qgx+F7kJvee73zTiSEP6qEjuef96wgGDrrUCyAbo/k8oypLMK3",
+	"laYpNtl6j/cPid4AcS9geIfWLjBBeLmqqb4M6fu6H7hWHdRqfwzqVrI0u0HRl4jrqxGX6U0KxiQsGSV8",
+	"coMvBTOjZHKjSR+85oyhswoIFpxMsRmX4l8sa086aguSXFtMI9RBfMm9i0ZWQeRi1rEqxQ0lqojrG07Y",
+	"IiPdVRGLx1i14VYFEdYSiqjmmkBylB6C//2E/Cfp+7sg/4c8HZDjyg+lq4LHu+mWhTR5k9oIuZCXFz8o",
+	"ahvU4KYZmnYpgoCYdf/8CBH4PhgSjPzJUBDRb+IYXkPAKrS4BxBpwVHtNTJmiorQl3bmUEKRRywiSy4i",
+	"uTyAgOyJvTayoHG2oy3i5gRB5uSxAUH/3KjTWVdyZ1FCoHU/Rmc8agK7D2FjEuCH1xflUmUpUyEThs4Y",
+	"KZJXnpycVGuYPbu7GmZmLjNNRWTmGmOQ3Qqq5cxevTp69WJbIbNnbYXMPjIadQ0Wj6lheUmtbrnS7tNO",
+	"SSd1BwGUItg5Sn591qBhA01Q8REg5oFKznaKLmn18XQs17qR1IRSRd3MLTcKy+gobezssMlJB4aLV2I1",
+	"muqN5htuBoWS4tpFZ0fVpUpYFlyZjMbk9Ydf9M7MpNBlqoPZR+Tt8Xtip/V1rQgGo+w2eEnZWWsbwRKp",
+	"VoQLcs6/29ECX1J/1iOvzFKqK3I+4eZY38TbnWa9YrHlMylN23R3CKHdtFuwdvfRsWEheIAB8itXY62l",
+	"W4YHIaJlwqAZSt1t1QFFOhHJXYpQ8Gj3whPbM3xNUTai5dhvIsRt8oPdrM7gQwhN+dpyqcmLmruKSa0m",
+	"qjZxp34cm27h3nWC/LobaDaS4q76RfuIjepEMU3LOTgZ4oYFW+vg6Grhj7J0k8NRu5qCeiVCKwgCTdEo",
+	"QHKjoYyabnTfba4J4tGkpVSDL98fYW147Up+tMljDyXKbfIKQSu1TcWFGhsXTFnk+N6BJkU3tgBP2NWa",
+	"IP1Ihvr44uPZu09nry/evn/36SiJBkPirT0jkSXH+R8RE+inZUTPqcLGNegP8tUgKTiKMAEnpVo3FfSA",
+	"SiwNdfXevP3xp4vhT2efflqrrIcnWikUAm0W8vovQLbHYG31UaVkwRSfrsjhIUw33ph1tDsKfs69s00y",
+	"WCfHMgChysR2t08pl73uO16X4Us1fOtAXEXPYFsNiQvalU05k1rTUWc7pBOjVQhfblxQ1xoQExmtttcI",
+	"+86+Baw0apb676aWdKt7OWLXpScVGbQtD/smSfQBmVDNXj4foojz4f0nzFUx1xqKIGmM395qD91U4+EG",
+	"FcJay0FsK/hQlLJeL9Nlz6YZfr6TndX6oiLIlupuxTzVS4EriFdQeyMvIkiTvJcJyS/LDkT6i2TkSwcF",
+	"pFYJA3ukYZ2O8jKegCNl7Zfb1zDZxLT+VgVM2onyzQqM5KUJ76JmRaGuQHLl7y7h0FVsbKVn1UF8SS5f",
+	"bT+vnFamJ46SZGnK1KEPYLi1mtYWPeEC05yiltAILx+i+KQgfUoEWxY4cqAhvsIhyF1R2o01bTZw+6qO",
+	"OSSffjo7fPripT9X389IRqug7RC7ksImQPt83hHE5lKbDTHU28NHedJ2lJV6GrtY4lImRptLLsilaE1n",
+	"9PXXHiBUe62AkcqEQENH/U6ZSriguzttG814SyQ5cFf1qGtggsX2ywffDCL3rgh/Pr8Px9jn8zsM01gk",
+	"ecm+7sEWT+462KIzspUcHXpOn754Ofzt5PAVPZx++fryeXOdlZ0COp7caUBHEzBXbZiN91wO/72jgn8b",
+	"AsceXynAz+V0zbvLCr6hV6byHS6SL1inVoJzqmasU1zdBtuOT8xzNXChgYIraNlcUmJDzYw/xON0u66C",
+	"nTKRO/qvVO7tawjuv8/85E4ZSN4uUkrLLKcku01syE1u8HxtAvI1AF6/iy1usxyZ75/r5mTjHpjvrxAI",
+	"cheO4AZrrY8tKb8fYFdPF4iyo4/QvbwrvOP7qq0tpYUjV7Xc590Bofl3JlWWNJY86EJPqjRgw7G4F29y",
+	"InLBVEybnJFQ/UEQ90Kax/oMyfrmfSyQ/R3fsep9PnKwMUZnJ8hF4HKxBg3A25GcNNQTTJnoFfCRn0va",
+	"kil5n575Bl98ObKn1Y2Fh3TvVMQh+r2RkAeNKLnbaJBW5rhgKuK4KA9xwJFK4VdgKQrjLGqEuLUzzFlY",
+	"HsBRP4DG+qKahZniZvXJXqazijOqmquyY0dvMOGhPwV/CBWjhpHDw7lMGPn+7UdyeKhDmUKj3uj/Xypu",
+	"2LjnelODvw5nyNczNybFHttcTKXv4U3xfDBIt7CbpEo2G1Iv5ox8fPPpgpx9eIuRX/A+9poreeyl8AEJ",
+	"3u/nAsUKr5gLSrgU2L0cu8N9PieKioBkwsqSOEQuRmANvaXrBS+XLAK3EzdHl+JSnMUxmcjIN0X670/v",
+	"3x2RNzAqtBqx34y/XmLfkcve8OslWPIue8PL3tHR0WUvuPQ2qOK3b9/GLojuUjy/viZIE2DaSm/8hGtD",
+	"r5iGljhFax3oNu6b6zw/eUKqjduDS/H85Bk0Vqa+lzuUVIPrtF88921xXNbSK/tyFrNqT5qAPH/yDHuc",
+	"W5HIDvv0Vb2nPsaKvLi+ztfv3Hv9Fycn9m5oFpuAvDh5Vm24LuRycHQpzup9Q5blosBkkhni89+9Yd3B",
+	"AxfgU0YHIo21JCFVijN9KcZYWXc8dG3s+dqwcLmWwOK9pnTG9JCMofXOmPSfuFjHk4BEDHZg/xoQoHil",
+	"dqWugNgYfhkDKF2KsaWe44DUK4xNZRzLJaSx0hkLMMs0kco/8aAVcyh0iAGVdBKzSwFV+wOiZWkQnMiV",
+	"jYTeQhovGRpsWwSCBROz5CHWvEy41vBAsEsBhw0NjqxEYJeS0hlEb2JCMiJAGDKtsW6bJoKxyA5boiel",
+	"G7cQldBwzgWzN+VPrm8vwxzBCGPChZ05/8Zi+tHvWoohiaVMJzS8CrBzoYUmO83gFDdVyqZGHz8sxoH1",
+	"pcAl9RvJG9I0JGeDABxihGoyPnOtoIB0DMl3QN0IdmWBIVxTlqNLgRcDvjXwgmu6IuPXUhgmzOHFKmXD",
+	"coXOY7ujMeItXMySazY4Is6q5QIilmxyKQD0LIBgcyip+IwLhErojI5dr54NSCagLCEeZiiVHrl3x+B1",
+	"wuPBn4JLAcmb0g3jJwUHi1WjizYj2DBTMuxbAah5RC78g5CmMO6lcEmheSNJaHpDtFGMJhDICxG90GaC",
+	"xjH2qXJd5fK+efmV5q2tIE7h7MPboyQCoNeuEF/CjbbEAZJ38DAc54ajqnQ7Pi1FKtdfXQ8qvhTubdK3",
+	"vHVwCgFv+N3HH16TZ8+evSJFJJxdBfgfTd4MJmdVvVJoQO+JN2tDj9res6OTo2cYpTwH3nw8hyTr/7X/",
+	"njU1PDlzpTifnpyUCsGmSlr8w4vR5KeLiw9ANhyswKVZGoitPbi2BEcxYaBHGtSIFfbzVMkJ00fkHWOR",
+	"zhH4qAdLRs75NuoNfU1vMDxDry9Y+9OTE8/afQ+tNVCH0t4gVW6TOX2u+beaFMAd+IHp/fnJs7aR8qUd",
+	"/+DbwMEXT19t/+JCynMqQMR9scsMvxSt1ypCV2/425egp7MkoWrVG/Z+dTdS7htZvbm+vwvwYEGKJyb+",
+	"9r7YgY8TZhQPdSt4WJT8oCDQklkCx64t7fYtp9Yia4AIjv5zDAg4Du1Xk6mxP2hm+WP94s/d9Ftv3k58",
+	"nMaUr935upTbGL20vgEnpcN9P9npNvLefY8ZSHKwKO3X3W9A8GqwcHN+Mc0wAXH/O1IMK05iiRIIqvKN",
+	"pkRYIvNWoghpZh9kKX5S0A63IEt5nTQMArEGEdlKb0iULJauRAi0HD62ZyB0prGwiZFW0UbqY5fPO5Ef",
+	"zM64R+qDEzRAZ34sp07SUWwasxADhuGAioA1dMQ9EPydbH//rWsGee9UbTMA9fP7biFxiyfHudbVTujO",
+	"QDbOK4/nH6BukFDj9L8pjzHy0WW2gYBs/7UiSyvx+9pUdSg7KxbhwjAhhrI3/K1eiTpe+S5toEZAmKmr",
+	"JK8L94RUpGShtqSx9++MqZXPjRwWlft3AlOswvS1caTcgFQMtUueWfOExe6Pf7ZCV2+HF8+gN8i3L/eI",
+	"pvkNgQmsAV1pDiQliAKM3AFfvqOR9y4/Zs7zIJif43qBFKT/6eczPdiKWCUkL13CF/CzNgUCf3JxMatS",
+	"VSwN9MPqja4LgKscDxYQ3xkRVVpgGadQvKZkKsH6W141sg//BVbF8RE5a89b+R1quFfNB46Z5kQNzTsg",
+	"QDlbAuk32xIGqDAVvTC59vHTOf9F5S6lyqyc9srNqR/5iEdjLE+mCW8gWB/wxM9Knq81srUFZX+lFrW/",
+	"oOWRaeOjJe8WWXOkqto4jcrYt2ZisRlYX+eNob4FvacnT7d/cRYVHzxiUnDyfPsX76T5QWbCTfFql9MS",
+	"05ijefX5k2c7EZufqZqxP4VcUhi3f/vy7cuajG2Rg1Cx1o3W6UI5t6YO/Ywk/Xond0fVBm1UrSbAQAeA",
+	"DbJ5MTaEboZSRUNYAWc6cLViAtAOechI7oe2z9DnDCbZAC273KywHBcw/w0iTZ00gAzhmrk5EYJjqlUZ",
+	"QVvEiZk6bOh4+zC8v02JLAIAHjPKPnJ2/16UD7ITzB9HLIxdH4O/HaevYd73eBh3ioDdhfd7ZfBuiyX2",
+	"vmfne3Z+T+z8Yp1zO2qj6wy+LFN7pSQgrtylM56nUtO4id+7YTvy+2Mru+8JX+T2+kipXjNY+lc408dv",
+	"ktS4al57MrYnYw9AxlDp34mGNZEr+/k2WoW59sdf0fb/baMrCdOtyZSz2AfRlEIuHLmIwAbkIg9gtZkJ",
+	"ZQJ2N0ZDyCSzdKREhBp0k+/saDsRiDzds51IdEpnuFc9BbfVoqNM8OFfC98fuwWzCYJrVV8w17Adfks4",
+	"Vvk5xzKMO9vRfVEp1+Ai1vquqEJQtFXFkApXWdIXXRgA944Q/+po9RrX0dUU+JjM/LCF7SZ+d+J78/4t",
+	"kOOiGRgDqIBUNuW7w14D9+MsjVwuZLPki+FR1aYKEaexC9piyzwGKA8ac0E2LuYe/M7cECkCEFBlZiCE",
+	"EWLR6tD/C6zntfOqPSJrOCwJV7e3h+8lz0cgefqS7jrvUm4RlC2hFlOOlv1qn3TE98F2wrDZCo6jlQzg",
+	"V2ylA2fGDkhIUxp627YPwaZxLEMKlQAsew5IURQM3is3gmlhi51JwtvvH4DTtQmLGBuwl/xuZcz2ARY7",
+	"gKurfLWBm1kcgoJXRWDtFUOjjm+ngmgCEAH5VGZeafh0UA5hh4AhCJ7hDazsDFdzc8DdG0r27Oqvw66g",
+	"IxExkkALBLCYeDVpnUk5PN6RSx27Nj+tWP8eo70Q18cue39MEgq/4jpWpA9Djn6XXAwsxtuhoe4TZGTk",
+	"ldfwWz6FVAwRXApoJwvDwzqQn2HXxFJCSUVGHxdvjoyJRy6veYzxJsXDSxG6OHld83wfaKRk+YGCC9Wf",
+	"6BFxLBr2UxK8Y75gl6K0Uq7zdASwH4+FNCPXw2lMJmwq0WysrGLtaGbCklTKGEPoq0QP+zn9ETTvTvh5",
+	"tR3VXsDfU8w/kGIiFuoKqTzQKLFIR7Wof9mSq3U6igPsSkbRTLV3gmHAerIX3faEaE+IqqIbkghCff/W",
+	"NXqDjzfRG8gu3GRkH0MeErx2iEmI42r28oHGFEVncBRyCaZFi+q5sJVnT/mc1PHPVJvDNzDq2+/H3kvW",
+	"d1TIpfkWdZcHR+QNDecuGdIqeGMejUmfG30p/OgBGWNGKbq3MKX0EH/yCaaDgIxhEPwYCoZi+uQ4ooaO",
+	"SZ8KAuuytPS/P71/Nzi6FB+Zz8oUs3IGkDaER9hkOE/4hfr8pQxaqNINOZunVkr1Dy5FngtqH7oEepfs",
+	"CQ2L+yDkuRRhOFD7rTtrCBCPFCQBWUCYWES6FHZL2F5h6PJX4f3RJJtOmbK7h8KJcI+YfewINBVubnu3",
+	"q5SR8Yym40uB3Zft0WBk5480PVq7vSGpn/rYrjxLcom7vDuAHmouhUud6o9PxsPCWi3jCPOq4mjQJNC+",
+	"WXRIKGHanRhsSkNB/YQeamY/hmNVLGUUUr8Hp2ScV0ocYwIM027pxZOj/xy3pJ6AV3RLoEXDKt2NwrFw",
+	"jRW3mobHGied0lraZwNvgMtNzjNt+l54wSrnATEyAFqjgsYUnMGd5uCst9SyU+Q0hDsqA4UUrLASxrzY",
+	"SF7vQESkApstC4RRd14gDFbJFEJyVYy3PmfXcb/slg1apsJVFapu6wSUlVMo91vCuxz5+6V/Y2cOKE2/",
+	"Pg2ZKlC47VVLwd5PWwWuyq5aBS7/1o807X370mKnxamH6DqG1VgdHekzB/G7QqGR2VjSRFwBpgZS9lfz",
+	"at7KjvsJGhAfQnkGz7ylp9JOqIffS5KDkxRKkgM2CmiVHdBTWSs6YmQWzvPqgoErbh0Rwa7tQ1QVyjXX",
+	"gT+dM3UVs0uRKimn2scTcBHGmfb+CtQqgkpt4FLLA/T924e57YhoZgUIwVjEomFLB4RJJqKYQekMcnjo",
+	"Oz+4/x9h/QlopQBu1dyycyksmz8iUHnhhzffv/l4dvH2/bujJCJ4ThNnvMFIm1ItiISuQCuzYp1MfFcd",
+	"KA5RcuWCRU4Xgki1yrTLd2rkn+7etnBQvB+CAsCcayMVqLkwryUfHFKT8/iowW5saytPrGQeuOnz+FJI",
+	"zeAzQU2mGIiLYCuj8SBfWhvJL0VQdlyNT/GeEuoFVVhkFnELQ9AfQ/uCKC39M0ipO8d4cIp+eQAsNHn6",
+	"Nn1togW0/Hic8VkeoL6D7bQGarmn+0itBw5GyQHSgRuA8edzgpyyVJ0LAJbbUYicTiHxpEz9HdXI6T8X",
+	"C8ldoe8tAVr+1cALJM6r0JzYjRWSxvDOGCsjmNYc2TBuTj1/61f3yBPP/0RBZO5It4eR5ZCxDyS7Be6+",
+	"zZFmI+iXcDQ/979varg7AjLhsYuIm0sNVpu8fj+ZMLNkzHVpXkofLZqlVoQYg/dwHJCEi0y7DFHO9M4p",
+	"5K/trbi7e1wBc25Re1/a3oT98CZsQIsmn7nHWCMhM8KJALkd2z8GYjdoJnZrAsnWfHE/Zk5mplxpQyD5",
+	"LUCjA3TFs2SDYtW3XIjqV3vSoE6JCoIenJIxDDLCcpGu4KClNEpmszn58Q32C6us9Bg+aZVg7jbPnIvF",
+	"g+eZ+420KAbcP96L+bcJy3PH6ODXwlSJjRYq/47oc0zDkKVm73uGuEE4izvEx30C5p6z/2Wd0xCd6xl5",
+	"QJCQgNHe890ac8d3OnD341AqxcK/J30CRQffgnZ9vqWwOxMW+XM90KRPCRbvJUIalu9E04SRlCkuo6Bc",
+	"6d2LX/7SpCIR12lmGGzAZEoMTu2SqL6C8pJQUtvMKW7ZvRsVNw3G79c/nX388e27H4+SKCCXve/9iFgI",
+	"ExbNpdCXvQba+xqfP0riezcJC7jBvVa2p92PhHZ7m2eQkylax2xHLQuaI0UDYXePu1B2N9PfmbJT7cPA",
+	"sQVWEXHkDqehOBI++OuSSbfBPZnck8lHJ+JGhUDTLuO6l7qQQjAM7eBeK6Y90BUrVs0AMMzN4Vjpad2z",
+	"wFXJTs5EFKBzOreCt1qpfoalPoip6k/qNBM7OM7wwvcu8oe2nXVHJNLfjEirJuzZjPsQb7qxlJArdez8",
+	"VRgZI6dThuLFVDFW5HmHVGD/GWw86JpbW73Ntd0SchkQRcUVylJzmal4RUL7SQrCjU8FPyV27WQmiZHo",
+	"UeOzeeUNt0/3OJZLphpdY+eww2Yise5Mh4bGu0S7NHZIbh7U90e+84GLLtV3PnTeJvpWI68TnJDx2AKv",
+	"E2ihRi5c++L1h18OLSxY4Z+cnb//5d0FifkVIydHJy9aIh8Sej2CIUaLMM1G9vNuQVaUGIoh8wjO0Pcp",
+	"pEqtAvL//uvzaSlIG1r+pbGMmOcdjeFSdFZZwe7NJrVZAfexR9xrPDoIDTGSxIwuoFAXhtJ+Pj/IewIB",
+	"5rXFw7mOhd0iRe6TRQFatjEnyC61L+Sp+PuwjluHZDkKDqFWRiKdhpgsIMoTpo1zSfbDOaMpq9HkMidJ",
+	"qLpipsRHfKLCrqWzig/urvPHebGI3QKwIPHhQN9r6gOGeUGiCfRHK8V6/SHNRFxX01KbB7S7MmzE7boj",
+	"g7iMXRntz1SELI7h35DT3tz5dH3/ecVDavLMrJY9Q/JRM7vZ0CB4w5SYst4yG4Tb3Gi2P5ESkGPDdhWg",
+	"hL17MnsLMlsQoA7dVUqH3x5CV/G+jF00mK+9lo9wsLHBSL66xxUhli9rb2bbm9keQ0E1xBbIdIbcPhCS",
+	"OMrXWLpGYF1fl7/ojW45GjZ1G6lgeU1o2lZnrYzhvtba5/OAoIYNmnjEtOHCqcalAHvXfdpnIbmosbxG",
+	"qjYs3SBJdSYV+Zf3XXOtWGKbAlG8sDdU3cZQlZSAoQM4/52juchrbxKzsv6chVdWCsZsQaYWKBKDb63A",
+	"2rYQsDvCxX24155J/3WYdB7gVee6EebzBg7XwITksLEjAUO1dx+OCiFRcBZ7WrSnRXtatEaLLIJFii6r",
+	"1Iibrcp+G9lxRri/bzQSqjUHupZHhxk5hTZTEp8ONJEpa+pQ8tqd55547YnXnnitES+0JjgnjKu+Acn6",
+	"FUrmXQRQaE1l4LRhinUkbEgt9vIUlpa0U+xJ0p4k7UlSjSRNM2DyrbrdFrpjR2v3Q0PeomEJeLdddBMW",
+	"shzmLTQIR3NNpYdGXiwQqURAlnMGdmDw6GJ5RQ4hmgKj02Gt6F7PCyYhLcEwKkeb7KSl4lBABINcxAHr",
+	"8oIpDZXAoWS6kJkIWWQJmKvAiePhyjWJLLnUc7nUZJyvZkiQ7AH94oJQMmVL4mqON5VsegeneI8WXDvB",
+	"xggQbJR1QPA+927GMsZUDwdLwzsoJJphia6khCf2QYEhcgJmSLVrtEb+PukrRqNDiGzAmUs3BVUbIyLF",
+	"lt5m7/PZ/8ztzfwutrvXi9Pee9dvCfadAJGLQb0DWnEZdWzYWsTBv1lyw5VYRs3ZhhWTQ0v3QY5uR4VH",
+	"19IoX1gLcZb5871z7TbONVkAwM4QeqMOR16sKV8eaCmuy8ddNDm6FTTvlZi9EvPX7XOUdxbLcS+PG8l/",
+	"aWh4tJ0WbGt7VO0lRLa2Ejoi70XI1nLsK32LcJk0vhRmrpiGQvJOTqyoU54N92sbDAqKNLb/HfEIGzE5",
+	"bYUYiRX716VcERG9EqGrGQy6FFQGEPYHr0Qx3d6S6A+iUHfKkvfdifZ07vFFy9GKdAy4Xadw9VZE2wnc",
+	"viHRekOivZi1Jz978tPck0hsErBcZ6JTIq2I4xvyFxq8JhHXucV0C5WaTne3n/kmzRHmGmrSryTOBpgM",
+	"qQNiJwTrGW6vzYCGc/+prWd2CzuYznCne7vZLcwMH9aAD2xi6w2V84S+v2MR56KRuWBLlw6sWBrT0LVV",
+	"TxVbcJlpIkVDHRx3wADSjyu3Bpa01xT2rPrhWbVDiiYzAyJYwZ7hT8ciNyUZy5QJmvIjjwOtNSvep0yc",
+	"fXhLnpFIhlmS96Himpx9eBv4Fk5H5B1jEZQUBPLUwGhxxtt6QV0iqZxA/EuLRb2+6Mfc1akAgTUBDfzP",
+	"bv2t7kdFw5jt7HzEt0mfR0wYDoVBvIMHRb9UKkM+n5OUKUjkFSHb5oJ0K/hTi1Cwhx1kKLfXvRB1W+ej",
+	"A0SIlWuEugZ3ozv8ddjf7mqE99YcjVdsdRMnIwx1t4WyUiUn7MGrurudtPkk3dMbA+1f0b/o734ngLyR",
+	"ZxE6kVsl13s4YEBsVn5HfsU7A+B9EfS9iP33cToK4kitFYARKwupO8fSms9xI4XY5m/8mV8x8uH9J2w6",
+	"gkWHyl+ego0OJ7doL2Qp+PGKrY7aPHePkAbcVbHGvTtvT0EeBwVBHNUFjh5o5O8SSMnK8nGHvBana+Sk",
+	"wcG3kZpsc+5BLEIlEgBpXEq1DkraIYRNF43wIXrBCshWaEZJHQyGSy4iucQG+CtmSMRCHoEUIlMMjYA2",
+	"+nJJVeRK0/47kypL6k0F2r1ze2FlT2r2pOYmrjsXPtQiqjjvXc8TEofXXTRpUNldL9oDXdbciYQAJUch",
+	"MP1i6XPinOfBUwvoA96E/nb4u1WzFUsfXMl2+2hRspV7ug/7vVXx5xLklcBS7KCvFwU5tzTBrwTjIfi7",
+	"D0kfatMOAMoxli5Hkr6bcFCuCRpgOWYwbjUCvl/RPYLlJ0PBvrApZUi7d/bZQgW4ITDcBRRsgkpXanST",
+	"VyacU7DJ+2w4YwfGemSBc+ManqDcRtPUaofzoB5+WlDX3ATqKyDnimRDFYBPvhbqfQKonaEBNIudr+26",
+	"Yb/FHvYwXBMecpkeTrTVv2Su9WYL5kRGUJqLunTLSqwBu6ahQVVn7EWQw0P7IqQbjUmquLD6BBbhvhRY",
+	"PBb6MwsCesLFx7N3n85eX7x9/+6T1RVOoVORURQroEOjzIli9Ao+mgmpWHREfvXBERj8vCE6oiG++VM2",
+	"Sbh5+PCDBiJcP1JqeYdhGvr9T6jhSROaXDR+fKDxRvwI2mI6mpNXhCo2JBS8uQTdq2T89bJn7/eyN/x6",
+	"dHT0LbjsaT677A0ve0dHR5e9b+NLgfmyY/vamPQpubi2+x5AtTYqpOAhjXHQ/hVbwb1SMuXXzDkUAyIk",
+	"0SkNmSOfbkDNZ2PCNd7fhGr28jlh0dMXL568gp1Rkynn17Tvw46carkOMhiVwu1moTK9VVkjFkKWMVaS",
+	"O2QihLA1Y48g/zvKoVtIEkthJddiU4BA2uVYR6T//OSEJDS2IOzLr1wKvF37XsymBuqquJgdcHxRLcUQ",
+	"a2PCPmEXG1CFRQiwe7PWXte8O56ABK+RhJcYQ+lXXWEQm9XGXyFUjFaIWCVqjPQ9D+ciYtdlAWYQ1DTH",
+	"hEYM1UbSH1skHWNoWsK0pjM2Jss5Ez4yzRdeHwTA6tz2AKmRAEQ5GywRxrrEc3G9rQx+Xl+g2l+c9Mfm",
+	"eoyi16efzg6fvnjpYzHKi+GCzNn1gEhFXsuEme9+uDjQIMX4t6tU3FG7sX1jbAVLaeaWkOfOAnNtN28y",
+	"JfL09e66c0qNBbHesPc/v50cvqKH07PDH758ffn82388sB59cd3E5JqDEDeBDIIBnN6+TdODkpizEr6X",
+	"UcTqwfZKLOpAjBH86ZEAUGArCVpwGXfqmPHp5zNSfNS1a4Zv61gnE5+LhezWNcNKLtQYxSeZq3JyTy0t",
+	"HqZnx58o4iu/qu1BXyXw2sd93UbKqGDdVvTaZCIphtlqsq7MOnR12ZAhOz8dqJsVLMTHpcrvhbXWUQtv",
+	"v4bQgMjH7NDYrDZQhbu1Zy+4fHB7drGVFqvhonhhzytvY9WugO1GVEh25Xqfz3VZKroScolY2B7b+zn5",
+	"c8f1fj7fTt4/n+/p+q0tis2wtR7Ba2H175kWVXPZTlgofdQnOFDlUrhGoHOpzSmaZkutD3y7gyaf0Yxr",
+	"w9Tn88eVMfX5fB+JtTdZPXx4xEcQIAmFDMTP50U93goCyqXQObrpIkJikRDlEGpQI10Fz93WZghw2ucb",
+	"AG4HMFNQNPMNCE8sD4JSLIYa1sR/H101s8/nbbKffbIX+m4j9AEF3whxx3OujVSrjd7hz+fIpdARXSv8",
+	"XvioK4Wp5zQKiIyj3EeNyhLyPWIkyZmbogIGyUQEBVN5OC+UpSYg/skt+rHBsl9XK0AfaOIPfA/aNwZt",
+	"7wH4fA6g07eizTpUOueffVTUIa7C43bccGJlK2LUUCHXjJBJhBLqYYK9nSeMjKkZD0umAnjJDoKaP3RN",
+	"9+p/jgBWbJxKFTaQ85+kNmfmprVmmox01Gy0FuzUi/U+MeytO+k2FKvdSNM97E31D4yulqAjxDtgB9yl",
+	"hlC4j6Cd+m/F0RzfdzBauNDSGqmokgWvE1quBwZ1R7GhratEvz28IoXnZk086m2+sPspBfWYzCJ+r9uN",
+	"I8V17XHwwQNbO6EB6Tu4P9DlV2CQyQr+v1WfOTZMJVzQv3PDpMazLjdLWjfMTBVrsspc+KO8gVlmX1xu",
+	"b4L5K5hgQJijrg9SzQKjjUxTFgEVmEkZVWwwOSXaTrRcJlpJoFjn7b+6N26Ihw3Oc5/9pg1VQCmoIZbO",
+	"WN6NnvWPP7wmz549e0Wc1N0kvWsuQtbrLLD/uYQNPPztooa/xr2g8bBxOc5SmUqFpesRsOvOeQD1AFud",
+	"5+zVO8UnqzwLXkQBFoWkPuGzcJYHnt1PuBUiFjTOWEM+KAJKmdJYUF4jNr7rym9fe5mKe8Pe3Jh0eHz8",
+	"5Ok/jk6OTo6eDP958s8TgG1HP5pMAlit0mgWT4ck5gsmmNYBUYxGHP+ZMKN4qH2xmIY0CuHa+zishgD6",
+	"Ot34VIutLLIuQHjR3r4QRz5mz41YCXuqjwzB3kYxmlg8cuIRW1gYKMZwf9e/frPgEbP3NclEFLvAcj7l",
+	"FliInE5jLlh5GHy7ZRmVc/G1y11WBlZP0GuhTE1L+rhDY5ximHJPmPWRPnNlMhqThIZze58uwpxBRXa2",
+	"IoqKcsRT0xDnEhoffz7XZMLMkjEn5ZY2UuqcVf8eK4zCxBBjdpjQK0vHi6+xNlv9yzOvVWvS//TzmR60",
+	"LiDXvxsXgCEDgcvCrufL6WA9Ig6j4kupaP6o8/pX65O8FQvJQ7Z+Rh7CuQVIBzlFqIv7BnD0+hAUhMO9",
+	"SLoXSTtxs2//NwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
