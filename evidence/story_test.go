@@ -35,6 +35,9 @@ type randomHistory struct {
 	vms    []string
 	byID   map[string]*applied
 	log    []string
+	// removeAt is the step at which the members remove a cloud (0: none).
+	removeAt, steps int
+	removed         string
 }
 
 func (h *randomHistory) cloud() string { return h.clouds[h.r.IntN(len(h.clouds))] }
@@ -74,10 +77,17 @@ func (h *randomHistory) next() (string, bbus.Action) {
 			open = &hist.Migrations[n-1] // mostly the latest
 		}
 	}
-	k := h.r.IntN(100)
+	k, ends := h.r.IntN(100), 4
+	if hist.VM.Owner == h.removed {
+		ends = 15
+	}
 	switch {
-	case k < 3:
-		return h.pick(hist.VM.Owner), bbus.Action{VMTerminate: &bbus.VMRef{VM: vm}}
+	case k < ends:
+		by := hist.VM.Owner // or its host, which may when the owner was removed
+		if h.r.IntN(3) == 0 || by == h.removed {
+			by = hist.VM.Host
+		}
+		return h.pick(by), bbus.Action{VMTerminate: &bbus.VMRef{VM: vm}}
 	case k < 30 || open == nil:
 		return h.pick(hist.VM.Host), bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: h.cloud()}}
 	case k < 55:
@@ -99,11 +109,30 @@ func (h *randomHistory) step() {
 		h.c.Advance(d)
 		h.log = append(h.log, fmt.Sprintf("advance %s", d))
 	}
+	h.steps++
 	n := 1 + h.r.IntN(2)
+	signers, actions := make([]string, n), make([]bbus.Action, n)
+	for i := range n {
+		signers[i], actions[i] = h.next()
+	}
+	if h.steps == h.removeAt {
+		// The other members vote the removal of one cloud, which ends the
+		// migrations it takes part in and leaves its VMs without an owner.
+		target := h.cloud()
+		h.removed = target
+		signers, actions = nil, nil
+		for _, voter := range h.clouds {
+			if voter != target {
+				signers = append(signers, voter)
+				actions = append(actions, bbus.Action{CloudRemove: &bbus.CloudRef{Cloud: target}})
+			}
+		}
+		n = len(signers)
+	}
 	raws := make([][]byte, n)
 	what := make([]string, n)
 	for i := range raws {
-		signer, a := h.next()
+		signer, a := signers[i], actions[i]
 		raws[i] = h.c.Sign(signer, a)
 		b, _ := json.Marshal(&a)
 		what[i] = signer + " " + string(b)
@@ -136,6 +165,9 @@ func TestStoryAgreesWithLedger(t *testing.T) {
 		h := &randomHistory{t: t, r: rand.New(rand.NewPCG(uint64(n), 17)),
 			c: ledgertest.New(ledgertest.Founders("c0", "c1", "c2", "c3")...), clouds: []string{"c0", "c1", "c2", "c3"},
 			byID: map[string]*applied{}}
+		if h.r.IntN(2) == 0 {
+			h.removeAt = 1 + h.r.IntN(steps/2)
+		}
 		for range steps {
 			h.step()
 		}
@@ -151,11 +183,19 @@ func TestStoryAgreesWithLedger(t *testing.T) {
 				seen[m.Status]++
 			}
 			seen[hist.VM.State]++
+			if hist.VM.Terminated != nil && h.byID[hist.VM.Terminated.Tx].res.Signer != hist.VM.Owner {
+				seen["terminated by its host"]++
+			}
+			for _, m := range hist.Migrations {
+				if m.Ended != nil && h.byID[m.Ended.Tx] != nil && h.byID[m.Ended.Tx].res.Type == "cloud_remove" {
+					seen["ended by a removal"]++
+				}
+			}
 		}
 	}
 	t.Logf("migrations and VMs by final state: %v", seen)
 	for _, s := range []string{bbus.MigrationProposed, bbus.MigrationAccepted, bbus.MigrationCompleted, bbus.MigrationRejected,
-		bbus.MigrationCancelled, bbus.MigrationLapsed, bbus.VMRunning, bbus.VMTerminated} {
+		bbus.MigrationCancelled, bbus.MigrationLapsed, bbus.VMRunning, bbus.VMTerminated, "terminated by its host", "ended by a removal"} {
 		if seen[s] == 0 {
 			t.Errorf("no history ends with a migration or VM %s: the histories do not exercise it", s)
 		}
@@ -180,7 +220,8 @@ func compareStory(h *randomHistory, hist *bbus.History) error {
 		return a.index - b.index
 	})
 	s := &story{vm: vm, migs: map[string]*mig{}, intervals: []Interval{}}
-	last := map[string]string{} // migration -> type of the last transaction that names it
+	last := map[string]string{}   // migration -> type of the last transaction that names it
+	typeOf := map[string]string{} // transaction id -> type
 	for i, a := range txs {
 		stx, err := bbus.DecodeTx(a.raw)
 		if err != nil {
@@ -194,6 +235,7 @@ func compareStory(h *randomHistory, hist *bbus.History) error {
 		if e.Type != a.res.Type || e.ID != a.res.ID || e.Signer != a.res.Signer {
 			return fmt.Errorf("txs[%d]: the verifier reports %s %s by %s, the ledger %s %s by %s", i, e.Type, e.ID, e.Signer, a.res.Type, a.res.ID, a.res.Signer)
 		}
+		typeOf[e.TxID] = e.Type
 		if strings.HasPrefix(e.Type, "migration_") {
 			last[e.ID] = e.Type
 		}
@@ -251,10 +293,6 @@ func compareStory(h *randomHistory, hist *bbus.History) error {
 	if len(s.migs) != len(hist.Migrations) {
 		return fmt.Errorf("the verifier knows %d migrations, the ledger records %d", len(s.migs), len(hist.Migrations))
 	}
-	terminatedBy := ""
-	if hist.VM.Terminated != nil {
-		terminatedBy = hist.VM.Terminated.Tx
-	}
 	for _, m := range hist.Migrations {
 		got := s.migs[m.ID]
 		if got == nil || got.from != m.From || got.to != m.To {
@@ -271,9 +309,10 @@ func compareStory(h *randomHistory, hist *bbus.History) error {
 			ok = verb == "migration_complete"
 		case bbus.MigrationRejected:
 			ok = verb == "migration_reject"
-		case bbus.MigrationCancelled:
-			ok = verb == "migration_cancel" || m.Ended != nil && m.Ended.Tx == terminatedBy && s.ended &&
-				(verb == "migration_propose" || verb == "migration_accept")
+		case bbus.MigrationCancelled: // by its source, or by the VM's termination or a party's removal
+			by := typeOf[m.Ended.Tx]
+			ok = verb == "migration_cancel" ||
+				(verb == "migration_propose" || verb == "migration_accept") && (by == "vm_terminate" && s.ended || by == "cloud_remove")
 		}
 		if !ok {
 			return fmt.Errorf("migration %s: the ledger says %s, the verifier's last transaction for it is %q", m.ID, m.Status, verb)
