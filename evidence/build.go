@@ -64,6 +64,12 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int6
 	if err != nil {
 		return nil, err
 	}
+	return build(ctx, c, r, doc, &Bundle{VM: vm}, vmTxs(hist), checkpoint)
+}
+
+// vmTxs names the transactions a VM's bundle holds (id -> height): every one
+// the ledger stamped on the VM, its hosting intervals and its migrations.
+func vmTxs(hist *bbus.History) map[string]int64 {
 	want := map[string]int64{}
 	stamp := func(s *bbus.Stamp) {
 		if s != nil && s.Tx != "" {
@@ -83,7 +89,7 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int6
 		stamp(m.Completed)
 		stamp(m.Ended)
 	}
-	return build(ctx, c, r, doc, &Bundle{VM: vm}, want, checkpoint)
+	return want
 }
 
 // BuildAgreement assembles the evidence bundle of an agreement: its

@@ -120,8 +120,9 @@ type Signer struct {
 //     cloud_join transaction of the bundle, committed before it signed;
 //   - the transactions tell a consistent story of the VM: registered first,
 //     each migration proposed by the host of the time and answered by its
-//     destination; and every header serves a transaction or a change of
-//     validators.
+//     destination (or ended by the removal of one of its clouds), the VM
+//     terminated by its owner or, once the owner was removed, its host; and
+//     every header serves a transaction or a change of validators.
 //
 // A bundle cannot prove that nothing is missing after its last transaction:
 // the app hash commits to the state's changes as a hash chain, without proofs
@@ -875,6 +876,7 @@ type story struct {
 	registered, ended bool
 	owner, host       string
 	migs              map[string]*mig
+	open              string // the last migration proposed and not answered
 	intervals         []Interval
 }
 
@@ -915,12 +917,18 @@ func (s *story) apply(field string, t *vtx) (*Entry, error) {
 		if a.VMTerminate.VM != s.vm {
 			return nil, wrongVM(a.VMTerminate.VM)
 		}
-		if signer != s.owner {
-			return nil, fail(field, "terminates the VM, signed by %s, not its owner %s", signer, s.owner)
+		// The host may terminate a VM whose owner the members removed (which
+		// the bundle holds only if the removal ended a migration of the VM):
+		// the result proves the ledger allowed it.
+		if signer != s.owner && signer != s.host {
+			return nil, fail(field, "terminates the VM, signed by %s, neither its owner %s nor its host %s", signer, s.owner, s.host)
 		}
-		s.ended = true
+		s.ended, s.open = true, ""
 		s.intervals[len(s.intervals)-1].End = &at
 		e.Summary = fmt.Sprintf("%s terminates %s", signer, s.vm)
+		if signer != s.owner {
+			e.Summary = fmt.Sprintf("%s, its host, terminates %s, whose owner %s was removed", signer, s.vm, s.owner)
+		}
 	case a.MigrationPropose != nil:
 		p := a.MigrationPropose
 		if p.VM != s.vm {
@@ -933,6 +941,7 @@ func (s *story) apply(field string, t *vtx) (*Entry, error) {
 			return nil, fail(field+".result.id", "%q is not the id of a new migration", id)
 		}
 		s.migs[id] = &mig{from: signer, to: p.To}
+		s.open = id
 		e.Summary = fmt.Sprintf("%s proposes to send %s to %s as %s", signer, s.vm, p.To, id)
 		if p.Agreement != "" {
 			e.Summary += " under agreement " + p.Agreement
@@ -952,6 +961,9 @@ func (s *story) apply(field string, t *vtx) (*Entry, error) {
 			return nil, fail(field, "%s migration %s, signed by %s, not its destination %s", verb, ref.Migration, signer, m.to)
 		}
 		e.Summary = fmt.Sprintf("%s %s %s", signer, verb, ref.Migration)
+		if a.MigrationAccept == nil && ref.Migration == s.open {
+			s.open = ""
+		}
 		if a.MigrationComplete != nil {
 			if s.host != m.from {
 				return nil, fail(field, "completes migration %s from %s, but the VM ran at %s: the bundle lacks transactions", ref.Migration, m.from, s.host)
@@ -970,6 +982,19 @@ func (s *story) apply(field string, t *vtx) (*Entry, error) {
 			return nil, fail(field, "cancels migration %s, signed by %s, not its source %s", a.MigrationCancel.Migration, signer, m.from)
 		}
 		e.Summary = fmt.Sprintf("%s cancels %s", signer, a.MigrationCancel.Migration)
+		if a.MigrationCancel.Migration == s.open {
+			s.open = ""
+		}
+	case a.CloudRemove != nil:
+		// A cloud's removal ends the open migration it takes part in, in the
+		// transaction that passed the removal (or that continued it, when
+		// the cloud took part in many).
+		gone, m := a.CloudRemove.Cloud, s.migs[s.open]
+		if m == nil || gone != m.from && gone != m.to {
+			return nil, fail(field+".raw", "removes %s, which takes part in no open migration of VM %s", gone, s.vm)
+		}
+		e.Summary = fmt.Sprintf("the removal of %s ends %s", gone, s.open)
+		s.open = ""
 	default:
 		return nil, fail(field+".raw", "is a %s transaction, which does not change VM %s", a.Type(), s.vm)
 	}
