@@ -95,10 +95,22 @@ func TestFifthNodeFindsMembersOnTheLedger(t *testing.T) {
 		t.Fatalf("with node0 stopped: %+v %v", res, err)
 	}
 	waitFor(t, 20*time.Second, "node4 to hold vm-after", func() bool { return hasVM(nodes[4], "vm-after") })
-	health, err := nodes[4].Nodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The directory reads the commits' signatures on its own round (about
+	// once a second), so what node4 reports catches up a little after it
+	// holds the block.
+	var health []bbus.NodeHealth
+	waitFor(t, 20*time.Second, "node4 to report cloud1's signature of the write's block", func() bool {
+		var err error
+		if health, err = nodes[4].Nodes(ctx); err != nil {
+			return false
+		}
+		for _, h := range health {
+			if h.Cloud == "cloud1" {
+				return h.LastSignedHeight >= res.Height-1
+			}
+		}
+		return false
+	})
 	for _, h := range health {
 		// (Whether it still counts node0, stopped in this process rather than
 		// killed, depends on when its sockets close: the process tests check that.)
