@@ -77,20 +77,25 @@ func TestEvidenceAcrossValidatorChange(t *testing.T) {
 		return getJSON(t, founder.api+"/v1/vms/vm-1", &vm) == 200 && vm.Host == "cloud1"
 	})
 
-	// The auditor's checkpoint, as a member's node prints it.
-	out := run(t, 0, "query", "--node", joiner.api, "status")
-	trust := ""
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "trust" {
-			trust = f[1]
-		}
-	}
+	// The auditor's checkpoint, as a member's node prints it: the text and
+	// the JSON forms agree (asked again if a block committed in between).
+	var out, trust string
 	var st bbus.Status
-	json.Unmarshal([]byte(run(t, 0, "query", "--node", joiner.api, "--output", "json", "status")), &st)
-	cp, err := evidence.ParseCheckpoint(trust)
-	if err != nil || !strings.HasPrefix(st.Trust, fmt.Sprint(cp.Height, ":")) {
-		t.Fatalf("status prints trust %q (%v), JSON %q:\n%s", trust, err, st.Trust, out)
-	}
+	var cp *evidence.Checkpoint
+	eventually(t, 30*time.Second, "the text and JSON status to name the same checkpoint", func() bool {
+		out = run(t, 0, "query", "--node", joiner.api, "status")
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "trust" {
+				trust = f[1]
+			}
+		}
+		json.Unmarshal([]byte(run(t, 0, "query", "--node", joiner.api, "--output", "json", "status")), &st)
+		var err error
+		if cp, err = evidence.ParseCheckpoint(trust); err != nil {
+			t.Fatalf("status prints trust %q: %v\n%s", trust, err, out)
+		}
+		return st.Trust == trust
+	})
 
 	tx(founder, "vm", "register", "vm-2", "--cpu", "1", "--mem-mib", "1") // after the checkpoint
 
