@@ -138,7 +138,9 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	// ProcessProposal.
 	n.txs = chain.NewTxDecoder(8192)
 	verified := keys.NewVerifyCache(max(c.MempoolSize, 1000))
-	n.sigs = newSigBatcher(verified)
+	n.sigs = newSigBatcher(verified, func(v any) {
+		n.log.Error("checking a batch of submitted signatures failed; CheckTx checks each one itself", "err", fmt.Sprint(v))
+	})
 	n.app = chain.New(ledger.New(verified.Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
 	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))

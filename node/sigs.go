@@ -19,7 +19,8 @@ import (
 // checks what is queued, in batches of at most maxSigBatch, until the queue is
 // empty. A lone submitter is its own batch of one: no waiting for others.
 type sigBatcher struct {
-	cache *keys.VerifyCache
+	verify  func([]keys.Signed) // checks a batch: the cache's Prime
+	onPanic func(v any)         // logs a batch that failed (nil: nothing)
 
 	mu      sync.Mutex
 	queue   []*sigReq
@@ -33,35 +34,58 @@ type sigReq struct {
 
 const maxSigBatch = 128
 
-func newSigBatcher(cache *keys.VerifyCache) *sigBatcher { return &sigBatcher{cache: cache} }
+func newSigBatcher(cache *keys.VerifyCache, onPanic func(v any)) *sigBatcher {
+	return &sigBatcher{verify: cache.Prime, onPanic: onPanic}
+}
 
 // check returns once s was checked (and, if it verified, remembered).
 func (b *sigBatcher) check(s keys.Signed) {
 	r := &sigReq{s: s, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
-	if b.leaders >= runtime.GOMAXPROCS(0) {
-		b.mu.Unlock()
-		<-r.done
-		return
+	lead := b.leaders < runtime.GOMAXPROCS(0)
+	if lead {
+		b.leaders++
 	}
-	b.leaders++
-	for len(b.queue) > 0 {
+	b.mu.Unlock()
+	if lead {
+		b.lead()
+	}
+	<-r.done
+}
+
+// lead checks what is queued, a batch at a time, until the queue is empty.
+func (b *sigBatcher) lead() {
+	for {
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.leaders--
+			b.mu.Unlock()
+			return
+		}
 		n := min(len(b.queue), maxSigBatch)
 		batch := b.queue[:n:n]
 		b.queue = append([]*sigReq(nil), b.queue[n:]...)
 		b.mu.Unlock()
-		items := make([]keys.Signed, len(batch))
-		for i, q := range batch {
-			items[i] = q.s
+		b.prime(batch)
+	}
+}
+
+// prime checks one batch and releases its submitters, whatever happens: a
+// batch that fails (a panic in the verifier) is logged and left to the
+// ledger's own check of each signature.
+func (b *sigBatcher) prime(batch []*sigReq) {
+	defer func() {
+		if v := recover(); v != nil && b.onPanic != nil {
+			b.onPanic(v)
 		}
-		b.cache.Prime(items)
 		for _, q := range batch {
 			close(q.done)
 		}
-		b.mu.Lock()
+	}()
+	items := make([]keys.Signed, len(batch))
+	for i, q := range batch {
+		items[i] = q.s
 	}
-	b.leaders--
-	b.mu.Unlock()
-	<-r.done
+	b.verify(items)
 }
