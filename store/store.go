@@ -43,8 +43,9 @@ var (
 type Store struct {
 	db      *leveldb.DB
 	working *kv.Overlay
-	local   []kv.Change // SetLocal's writes for the next commit
-	cache   readCache   // of committed reads (cache.go)
+	local   []kv.Change   // SetLocal's writes for the next commit
+	cache   readCache     // of committed reads (cache.go)
+	batch   leveldb.Batch // Commit's, reused: its buffer grows to a block's writes once
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -156,7 +157,8 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	changes := s.working.Changes()
 	_, prev, _ := s.Last()
 	hash := chainHash(prev, changes)
-	b := new(leveldb.Batch)
+	b := &s.batch
+	b.Reset()
 	for _, c := range changes {
 		if c.Value == nil {
 			b.Delete(c.Key)
@@ -170,7 +172,11 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	b.Put(metaHeight, binary.BigEndian.AppendUint64(nil, uint64(height)))
 	b.Put(metaAppHash, hash)
 	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(blockTime.UnixNano())))
-	if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
+	err := s.db.Write(b, &opt.WriteOptions{Sync: true})
+	if len(b.Dump()) > maxKeptBatch {
+		s.batch = leveldb.Batch{} // an outsized block's buffer is not kept
+	}
+	if err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
 	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}})
@@ -181,6 +187,9 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	s.mu.Unlock()
 	return hash, nil
 }
+
+// maxKeptBatch bounds the commit batch buffer a store keeps between blocks.
+const maxKeptBatch = 16 << 20
 
 // chainHash extends prev with a block's sorted writes; no writes keep prev.
 func chainHash(prev []byte, changes []kv.Change) []byte {
