@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.json from a real two
 // genesis validator) and cloud1's node, which joined as a full node and
 // becomes a validator once cloud0 approves it.
 type federation struct {
-	t          *testing.T
+	t          testing.TB
 	homes      [3]string
 	nodes      [3]*node.Node
 	genesis    []byte
@@ -36,7 +36,7 @@ type federation struct {
 	nonce      uint64
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +46,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startFederation(t *testing.T) *federation {
+func startFederation(t testing.TB) *federation {
 	t.Helper()
 	dir := t.TempDir()
 	f := &federation{t: t}
@@ -324,4 +324,44 @@ func write(t *testing.T, name string, data []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote testdata/%s (%d bytes)", name, len(data))
+}
+
+// BenchmarkExportTraveller exports and verifies the bundle of a VM that
+// migrated 100 and 1,000 times between two validators' clouds, on a real
+// two-validator chain: the export's time and size, and the offline
+// verification's time (each step of each migration waits for its block, so
+// building the 1,000 takes a minute or two).
+//
+//	go test ./evidence -run '^$' -bench ExportTraveller -benchtime 1x
+func BenchmarkExportTraveller(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("migrations=%d", n), func(b *testing.B) {
+			f := startFederation(b)
+			f.join()
+			vm := "traveller"
+			f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
+			for i := 0; i < n; i++ {
+				from, to := i%2, 1-i%2
+				m := f.send(from, fmt.Sprint("cloud", from), bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: fmt.Sprint("cloud", to)}}).ID
+				f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: m}})
+				f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: m}})
+			}
+			b.ResetTimer()
+			t0 := time.Now()
+			bundle := f.export(0, vm)
+			export := time.Since(t0)
+			t0 = time.Now()
+			rep, err := evidence.Verify(bundle, f.genesis)
+			verify := time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(rep.Txs) != 1+3*n {
+				b.Fatalf("%d transactions proved, want %d", len(rep.Txs), 1+3*n)
+			}
+			b.ReportMetric(float64(export.Microseconds())/1000, "export-ms")
+			b.ReportMetric(float64(verify.Microseconds())/1000, "verify-ms")
+			b.ReportMetric(float64(len(bundle)), "bundle-bytes")
+		})
+	}
 }
