@@ -25,7 +25,7 @@ var pureImports = map[string]bool{
 	"time": true, "unicode": true, "unicode/utf8": true,
 	// a mutex for the memo of decoded records (memo.go), which holds only what
 	// decoding the same bytes gives, so no result depends on who read first
-	"sync": true,
+	"sync":                       true,
 	"github.com/bbusdev/bbus":    true,
 	"github.com/bbusdev/bbus/kv": true,
 	// an in-memory B-tree (the kv overlay's ordered staged writes): no I/O, clock or randomness
