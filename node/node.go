@@ -48,15 +48,15 @@ type Node struct {
 	ln    net.Listener
 	rest  restState // the REST API's key, events and metrics (api.go)
 	txs   *chain.TxDecoder
-	sigs  *sigBatcher // checks submitted signatures in batches (sigs.go)
-	// releaseCollector takes the node's collector settings (gc.go) back.
-	releaseCollector func()
-	live             *liveness     // whether consensus makes progress (liveness.go)
-	dir              *directory    // connections to the members' nodes, from the ledger (directory.go)
-	due              *dueWatch     // asks for a block when the ledger has work due (due.go)
-	cs               waiter        // CometBFT's consensus state machine
-	log              cmtlog.Logger // the node's structured log
-	vals             valScan       // validator changes below the index (evidence.go)
+	sigs  *sigBatcher   // checks submitted signatures in batches (sigs.go)
+	live  *liveness     // whether consensus makes progress (liveness.go)
+	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
+	due   *dueWatch     // asks for a block when the ledger has work due (due.go)
+	cs    waiter        // CometBFT's consensus state machine
+	log   cmtlog.Logger // the node's structured log
+	vals  valScan       // validator changes below the index (evidence.go)
+
+	releaseCollector func() // takes the node's collector settings (gc.go) back
 }
 
 func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
