@@ -19,6 +19,14 @@ require (
 )
 
 require (
+	github.com/cosmos/cosmos-db v1.0.0 // indirect
+	github.com/cosmos/iavl v1.2.6 // indirect
+	github.com/cosmos/ics23/go v0.11.0 // indirect
+	github.com/emicklei/dot v1.4.2 // indirect
+	github.com/spf13/cast v1.6.0 // indirect
+)
+
+require (
 	github.com/DataDog/zstd v1.4.5 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

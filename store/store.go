@@ -2,16 +2,17 @@
 // (goleveldb) and commits each block's writes, with the block's height, time and
 // app hash, in one atomic synced batch.
 //
-// The app hash is a hash chain over the blocks' write sets: after a block that
-// changed state, hash = SHA-256(previous hash || encoding of the block's writes in
-// key order). Two nodes with the same history hold the same hash, and any
-// difference in any write shows in every later hash. A block that changes
-// nothing leaves the hash as it was.
+// The app hash is the root of an IAVL Merkle tree (github.com/cosmos/iavl) over
+// the ledger's state: every key the ledger wrote, mapped to the SHA-256 of its
+// value. The tree lives in the same goleveldb under its own prefix and is the
+// commitment only: reads go to the flat keys (and their cache). Prove gives an
+// ICS23 proof that a key holds a value, or is absent, at the last committed
+// height; package proof verifies it against an app hash. A block that changes
+// nothing saves no tree version and leaves the hash as it was.
 package store
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ var (
 	metaHeight  = []byte("\x00meta/height")
 	metaAppHash = []byte("\x00meta/app_hash")
 	metaTime    = []byte("\x00meta/time")
+	// metaTree is the tree version that holds the committed state (versions
+	// count the blocks that changed the state, not heights).
+	metaTree = []byte("\x00meta/tree_version")
 	// LocalPrefix starts the keys of what a node keeps for itself beside the
 	// state (indexes): written with SetLocal, outside the app hash.
 	LocalPrefix = []byte("\x00local/")
@@ -45,6 +49,7 @@ type Store struct {
 	working *kv.Overlay
 	local   []kv.Change // SetLocal's writes for the next commit
 	cache   readCache   // of committed reads (cache.go)
+	tree    *tree       // the commitment (tree.go)
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -88,21 +93,47 @@ func OpenMem() *Store {
 func newStore(db *leveldb.DB) (*Store, error) {
 	s := &Store{db: db}
 	s.working = kv.NewOverlay(committed{s})
+	version := int64(0)
 	if v, err := db.Get(metaHeight, nil); err == nil {
 		s.height = int64(binary.BigEndian.Uint64(v))
 		s.appHash, _ = db.Get(metaAppHash, nil)
 		if t, err := db.Get(metaTime, nil); err == nil {
 			s.time = time.Unix(0, int64(binary.BigEndian.Uint64(t))).UTC()
 		}
+		tv, err := db.Get(metaTree, nil)
+		if err != nil {
+			db.Close()
+			return nil, ErrHashChainHome
+		}
+		version = int64(binary.BigEndian.Uint64(tv))
 	} else if !errors.Is(err, leveldb.ErrNotFound) {
 		db.Close()
 		return nil, fmt.Errorf("read state database: %w", err)
 	}
+	t, err := openTree(db, version)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.tree = t
+	if s.appHash != nil && !bytes.Equal(t.root(), s.appHash) {
+		t.close()
+		db.Close()
+		return nil, fmt.Errorf("state database: the state tree's root %X at version %d is not the committed app hash %X: restore it from a backup, or remove it to rebuild the state by replaying the chain", t.root(), version, s.appHash)
+	}
 	return s, nil
 }
 
+// ErrHashChainHome is returned by Open for a state written by bbus before the
+// state tree (ledger rules version 2 and older, whose app hash was a hash
+// chain over write sets): such a home cannot be upgraded in place.
+var ErrHashChainHome = errors.New("state database was written by an older bbus whose app hash is a hash chain over write sets (ledger rules version 2 or older), not the root of the state tree: this bbus cannot continue that chain; keep running the older bbus for it, or start a new chain in a new home")
+
 // Close closes the database. Staged writes are dropped.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.tree.close()
+	return s.db.Close()
+}
 
 // Last returns the height, app hash and block time of the last committed block
 // (height 0 and a nil hash for a store that never committed).
@@ -131,7 +162,11 @@ func (s *Store) View(fn func(r kv.Reader) error) error {
 func (s *Store) Working() kv.Store { return s.working }
 
 // Discard drops the writes staged since the last commit.
-func (s *Store) Discard() { s.working.Reset(); s.local = s.local[:0] }
+func (s *Store) Discard() {
+	s.working.Reset()
+	s.local = s.local[:0]
+	s.tree.discard()
+}
 
 // SetLocal stages a write under LocalPrefix that the next Commit writes in the
 // same atomic batch as the block's state but leaves out of the app hash: what
@@ -144,18 +179,28 @@ func (s *Store) SetLocal(key, value []byte) {
 }
 
 // WorkingHash returns the app hash the state will have once the staged writes
-// are committed.
+// are committed: the root of the tree with them applied. Called after the
+// block's last write, it spares Commit the work.
 func (s *Store) WorkingHash() []byte {
-	_, prev, _ := s.Last()
-	return chainHash(prev, s.working.Changes())
+	return s.tree.stage(s.working)
 }
 
 // Commit writes the staged writes with the block's height and time, in one
-// synced batch, and returns the new app hash.
+// synced batch, and returns the new app hash. The tree's new version is
+// written just before, unsynced, to the same journal: a crash between the two
+// leaves a tree version that the next Open rolls back.
 func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	changes := s.working.Changes()
-	_, prev, _ := s.Last()
-	hash := chainHash(prev, changes)
+	hash := s.tree.stage(s.working)
+	s.tree.mu.Lock()
+	defer s.tree.mu.Unlock()
+	version, err := s.tree.save()
+	if err != nil {
+		return nil, fmt.Errorf("commit block %d: state tree: %w", height, err)
+	}
+	if testHookAfterTree != nil {
+		testHookAfterTree()
+	}
 	b := new(leveldb.Batch)
 	for _, c := range changes {
 		if c.Value == nil {
@@ -170,39 +215,25 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	b.Put(metaHeight, binary.BigEndian.AppendUint64(nil, uint64(height)))
 	b.Put(metaAppHash, hash)
 	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(blockTime.UnixNano())))
+	b.Put(metaTree, binary.BigEndian.AppendUint64(nil, uint64(version)))
 	if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
-	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}})
+	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}, {Key: metaTree}})
 	s.working.Reset()
 	s.local = s.local[:0]
 	s.mu.Lock()
 	s.height, s.appHash, s.time = height, hash, blockTime.UTC()
 	s.mu.Unlock()
+	if err := s.tree.committed(version); err != nil {
+		return nil, fmt.Errorf("commit block %d: state tree: %w", height, err)
+	}
 	return hash, nil
 }
 
-// chainHash extends prev with a block's sorted writes; no writes keep prev.
-func chainHash(prev []byte, changes []kv.Change) []byte {
-	if len(changes) == 0 {
-		return prev
-	}
-	h := sha256.New()
-	h.Write(prev)
-	var n [binary.MaxVarintLen64]byte
-	for _, c := range changes {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Key)))])
-		h.Write(c.Key)
-		if c.Value == nil {
-			h.Write([]byte{0})
-			continue
-		}
-		h.Write([]byte{1})
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Value)))])
-		h.Write(c.Value)
-	}
-	return h.Sum(nil)
-}
+// testHookAfterTree, set by tests, runs between the tree's write and the
+// commit batch (a crash there).
+var testHookAfterTree func()
 
 type iteratorI interface {
 	Next() bool
