@@ -24,8 +24,10 @@ import (
 )
 
 // AppVersion is the version of the state machine's rules. 2: invitations, value ranges, removal
-// ending what the removed cloud touched, agreement proposal expiry and decline.
-const AppVersion = 2
+// ending what the removed cloud touched, agreement proposal expiry and decline. 3: the app hash is
+// the root of the state tree (store), no longer a hash chain over write sets; store.Open refuses
+// a state of version 2 or older (store.ErrHashChainHome).
+const AppVersion = 3
 
 // Outcome is one transaction of a committed block.
 type Outcome struct {
@@ -90,8 +92,8 @@ func (a *App) Collectors() []prometheus.Collector { return []prometheus.Collecto
 // instead of bbus.DecodeTx. Call it before the node starts.
 func (a *App) SetDecoder(dec ledger.DecodeFunc) { a.decode = dec }
 
-// Info reports the last committed height and app hash, so that CometBFT replays
-// exactly the blocks the state has not seen.
+// Info reports the last committed height and app hash (the state tree's root),
+// so that CometBFT replays exactly the blocks the state has not seen.
 func (a *App) Info(context.Context, *abci.InfoRequest) (*abci.InfoResponse, error) {
 	h, hash, _ := a.store.Last()
 	return &abci.InfoResponse{
