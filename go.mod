@@ -23,6 +23,7 @@ require (
 	github.com/cosmos/iavl v1.2.6 // indirect
 	github.com/cosmos/ics23/go v0.11.0 // indirect
 	github.com/emicklei/dot v1.4.2 // indirect
+	github.com/lazyledger/smt v0.2.0 // indirect
 	github.com/spf13/cast v1.6.0 // indirect
 )
 
