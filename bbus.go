@@ -4,6 +4,8 @@
 //
 // The package uses the standard library only. The ledger state machine lives in
 // package ledger, its storage in package store, the CometBFT adapter in package chain.
+// The shapes of the REST API's bodies and of the ledger's queries are here too
+// (wire.go, query.go), so that a client of the API needs this package alone.
 package bbus
 
 import (

@@ -140,6 +140,22 @@ type Params struct {
 	// for the other party's signature before it expires and is removed. 0 (a
 	// genesis written before the parameter existed) means the default, 7 days.
 	AgreementProposalTTLSeconds int64 `json:"agreement_proposal_ttl_seconds,omitempty"`
+	// OracleQuorum is how many oracles' reports of a VM's window decide it
+	// (docs/CHARGING.md). 0 (a genesis written before the parameter existed)
+	// means 1: the first report decides.
+	OracleQuorum int64 `json:"oracle_quorum,omitempty"`
+}
+
+// MaxOracleQuorum bounds oracle_quorum: the reports of one window that take
+// part in its decision, which one transaction combines.
+const MaxOracleQuorum = 32
+
+// Quorum returns oracle_quorum, or 1 when unset.
+func (p Params) Quorum() int64 {
+	if p.OracleQuorum == 0 {
+		return 1
+	}
+	return p.OracleQuorum
 }
 
 // DefaultAgreementProposalTTLSeconds is the default agreement_proposal_ttl_seconds: 7 days.
@@ -161,7 +177,7 @@ func (p Params) AgreementProposalTTL() int64 {
 func DefaultParams() Params {
 	return Params{ApprovalNum: 2, ApprovalDen: 3, MigrationLapseSeconds: 3600, TxMaxTTLSeconds: 3600, JoinPower: 10,
 		InvitationTTLSeconds: 7 * 24 * 3600, ApplicationTTLSeconds: 7 * 24 * 3600,
-		AgreementProposalTTLSeconds: DefaultAgreementProposalTTLSeconds}
+		AgreementProposalTTLSeconds: DefaultAgreementProposalTTLSeconds, OracleQuorum: 1}
 }
 
 // Validate checks that p can govern a federation.
@@ -181,6 +197,8 @@ func (p Params) Validate() error {
 		return Errorf(EINVALID, "application_ttl_seconds must be between 1 and %d", MaxParamSeconds)
 	case p.AgreementProposalTTLSeconds < 0 || p.AgreementProposalTTLSeconds > MaxParamSeconds:
 		return Errorf(EINVALID, "agreement_proposal_ttl_seconds must be between 1 and %d (100 years), or absent for the default %d (7 days)", MaxParamSeconds, DefaultAgreementProposalTTLSeconds)
+	case p.OracleQuorum < 0 || p.OracleQuorum > MaxOracleQuorum:
+		return Errorf(EINVALID, "oracle_quorum must be between 1 and %d, or absent for 1", MaxOracleQuorum)
 	case p.MigrationLapseSeconds > MaxParamSeconds || p.TxMaxTTLSeconds > MaxParamSeconds:
 		return Errorf(EINVALID, "migration_lapse_seconds and tx_max_ttl_seconds must be at most %d (100 years)", MaxParamSeconds)
 	}

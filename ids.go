@@ -22,7 +22,7 @@ func ValidateID(what, id string) error {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 			i > 0 && (c == '.' || c == '_' || c == '-')
 		if !ok {
-			return Errorf(EINVALID, "%s id %q: only letters, digits, '.', '_' and '-' are allowed, starting with a letter or digit", what, clip(id))
+			return Errorf(EINVALID, "%s id %q: only letters, digits, '.', '_' and '-' are allowed, starting with a letter or digit", what, Clip(id))
 		}
 	}
 	return nil
@@ -56,13 +56,14 @@ func ValidateImage(s string) error {
 	}
 	h, ok := strings.CutPrefix(s, "sha256:")
 	if _, err := hex.DecodeString(h); !ok || len(h) != 64 || err != nil || strings.ToLower(h) != h {
-		return Errorf(EINVALID, "image %q is not a digest of the form sha256:<64 lowercase hex digits>", clip(s))
+		return Errorf(EINVALID, "image %q is not a digest of the form sha256:<64 lowercase hex digits>", Clip(s))
 	}
 	return nil
 }
 
-// clip shortens s for an error message and makes it printable.
-func clip(s string) string {
+// Clip shortens s, something a caller sent, for an error message and makes it
+// printable.
+func Clip(s string) string {
 	if len(s) > 70 {
 		s = s[:64] + "..."
 	}

@@ -65,6 +65,84 @@ type Oracle struct {
 	Joined    Stamp    `json:"joined"`
 	Admitted  *Stamp   `json:"admitted,omitempty"`
 	Approvals []string `json:"approvals,omitempty"`
+	Removed   *Stamp   `json:"removed,omitempty"`  // removed by the members' vote; reports no more
+	Removals  []string `json:"removals,omitempty"` // members who voted to remove it, sorted
+	// Accountability (docs/CHARGING.md): Reports counts every report it made;
+	// of those in decided windows, Agreeing were within OracleToleranceMpct of
+	// the window's combined value and Disagreeing were not.
+	// ReputationBP = 10000 * (Agreeing + 2) / (Agreeing + Disagreeing + 2).
+	Reports      int64 `json:"reports"`
+	Agreeing     int64 `json:"agreeing_reports"`
+	Disagreeing  int64 `json:"disagreeing_reports"`
+	ReputationBP int64 `json:"reputation_bp"`
+}
+
+// OracleToleranceMpct is how far, in thousandths of a percent, an oracle's
+// report may lie from its window's combined value and still agree with it:
+// availability within 5 percentage points, and latency within 5 % of the
+// combined latency or OracleLatencySlackMS, whichever is more.
+const OracleToleranceMpct = 5_000
+
+// OracleLatencySlackMS is the least latency difference that counts as a
+// disagreement: probes of one VM from different places differ by that much.
+const OracleLatencySlackMS = 20
+
+// Agrees reports whether a measurement (availability, latency) agrees with a
+// window's combined value within the tolerance.
+func Agrees(avail, latency, combinedAvail, combinedLatency int64) bool {
+	d := avail - combinedAvail
+	if d < 0 {
+		d = -d
+	}
+	if d > OracleToleranceMpct {
+		return false
+	}
+	if combinedLatency == 0 {
+		return true
+	}
+	dl := latency - combinedLatency
+	if dl < 0 {
+		dl = -dl
+	}
+	return dl <= OracleLatencySlackMS || dl*MaxPct <= OracleToleranceMpct*combinedLatency
+}
+
+// Window statuses.
+const (
+	WindowOpen       = "open"       // fewer reports than the quorum so far
+	WindowDecided    = "decided"    // combined from the quorum's reports
+	WindowOverlapped = "overlapped" // reached the quorum, but overlaps a window decided before: decides nothing
+)
+
+// Window is one window [Start, End) of a VM as its oracles reported it: every
+// report of that exact window, and once a quorum of them came, the combined
+// value the ledger checked against the agreements (docs/CHARGING.md).
+type Window struct {
+	VM      string         `json:"vm"`
+	Start   time.Time      `json:"start"`
+	End     time.Time      `json:"end"`
+	Status  string         `json:"status"`
+	Reports []WindowReport `json:"reports"`
+	// Decided is when the quorum-th report came; Availability and LatencyMS
+	// are then the combined value, Decider the report that completed the
+	// quorum, and Violations what the combined value recorded.
+	Decided      *Stamp   `json:"decided,omitempty"`
+	Availability int64    `json:"availability_mpct,omitempty"`
+	LatencyMS    int64    `json:"latency_ms,omitempty"`
+	Decider      string   `json:"decider,omitempty"`
+	Violations   []string `json:"violations,omitempty"`
+	Overlaps     string   `json:"overlaps,omitempty"` // for an overlapped window: the decided window's report it overlaps
+}
+
+// WindowReport is one oracle's report of a window. Verdict is "" while the
+// window is open, then "agree" or "disagree" with the combined value, or
+// "excluded" for a report whose oracle was removed before the decision.
+type WindowReport struct {
+	Report       string `json:"report"`
+	Oracle       string `json:"oracle"`
+	Availability int64  `json:"availability_mpct"`
+	LatencyMS    int64  `json:"latency_ms,omitempty"`
+	Verdict      string `json:"verdict,omitempty"`
 }
 
 // Report is an oracle's signed measurement of a VM over a past window.

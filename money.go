@@ -13,7 +13,7 @@ const MaxPrice = 1_000_000_000_000
 func ParseAmount(s string) (int64, error) {
 	v, err := parseFixed(s, 6)
 	if err != nil {
-		return 0, Errorf(EINVALID, "amount %q: %v (a decimal with at most 6 places, like 0.05)", clip(s), ErrorMessage(err))
+		return 0, Errorf(EINVALID, "amount %q: %v (a decimal with at most 6 places, like 0.05)", Clip(s), ErrorMessage(err))
 	}
 	return v, nil
 }
@@ -29,7 +29,7 @@ func ParsePct(s string) (int64, error) {
 		err = Errorf(EINVALID, "above 100")
 	}
 	if err != nil {
-		return 0, Errorf(EINVALID, "percentage %q: %v (a decimal from 0 to 100 with at most 3 places, like 99.95)", clip(s), ErrorMessage(err))
+		return 0, Errorf(EINVALID, "percentage %q: %v (a decimal from 0 to 100 with at most 3 places, like 99.95)", Clip(s), ErrorMessage(err))
 	}
 	return v, nil
 }

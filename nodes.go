@@ -26,7 +26,7 @@ func ValidateNodeID(what, id string, required bool) error {
 		return nil
 	}
 	if _, err := hex.DecodeString(id); len(id) != NodeIDLen || err != nil || strings.ToLower(id) != id {
-		return Errorf(EINVALID, "%s %q is not a node id (40 lowercase hex digits, as in the home's config/node_key.json)", what, clip(id))
+		return Errorf(EINVALID, "%s %q is not a node id (40 lowercase hex digits, as in the home's config/node_key.json)", what, Clip(id))
 	}
 	return nil
 }
@@ -47,16 +47,16 @@ func ValidateP2PAddress(what, addr string, required bool) error {
 	}
 	i := strings.LastIndexByte(addr, ':')
 	if i < 0 {
-		return Errorf(EINVALID, "%s %q is not HOST:PORT", what, clip(addr))
+		return Errorf(EINVALID, "%s %q is not HOST:PORT", what, Clip(addr))
 	}
 	host, port := addr[:i], addr[i+1:]
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != port {
-		return Errorf(EINVALID, "%s %q: port must be a number from 1 to 65535", what, clip(addr))
+		return Errorf(EINVALID, "%s %q: port must be a number from 1 to 65535", what, Clip(addr))
 	}
 	if v6, ok := strings.CutPrefix(host, "["); ok {
 		v6, ok = strings.CutSuffix(v6, "]")
 		if !ok || !strings.Contains(v6, ":") || strings.Trim(v6, "0123456789abcdefABCDEF:.") != "" {
-			return Errorf(EINVALID, "%s %q: %q is not an IPv6 address in brackets", what, clip(addr), clip(host))
+			return Errorf(EINVALID, "%s %q: %q is not an IPv6 address in brackets", what, Clip(addr), Clip(host))
 		}
 		return nil
 	}
@@ -69,21 +69,21 @@ func ValidateP2PAddress(what, addr string, required bool) error {
 			}
 		}
 		if len(parts) != 4 {
-			return Errorf(EINVALID, "%s %q: %q is not an IPv4 address", what, clip(addr), clip(host))
+			return Errorf(EINVALID, "%s %q: %q is not an IPv4 address", what, Clip(addr), Clip(host))
 		}
 		return nil
 	}
 	if host == "" || len(host) > 253 {
-		return Errorf(EINVALID, "%s %q: the host is empty or longer than 253 characters", what, clip(addr))
+		return Errorf(EINVALID, "%s %q: the host is empty or longer than 253 characters", what, Clip(addr))
 	}
 	for _, label := range strings.Split(host, ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return Errorf(EINVALID, "%s %q: %q is not a host name or an IP address", what, clip(addr), clip(host))
+			return Errorf(EINVALID, "%s %q: %q is not a host name or an IP address", what, Clip(addr), Clip(host))
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return Errorf(EINVALID, "%s %q: %q is not a host name or an IP address", what, clip(addr), clip(host))
+				return Errorf(EINVALID, "%s %q: %q is not a host name or an IP address", what, Clip(addr), Clip(host))
 			}
 		}
 	}

@@ -22,6 +22,7 @@ type Status struct {
 	Version    string      `json:"version,omitempty"` // the bbus version the node runs
 	Params     *Params     `json:"params,omitempty"`  // the federation's parameters (genesis)
 	Validators []Validator `json:"validators"`
+	Trust      string      `json:"trust,omitempty"` // HEIGHT:HASH of the latest block's header: a checkpoint for bbus evidence verify --trust
 }
 
 // TxResult is the outcome of a submitted transaction. Code and Message are set

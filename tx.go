@@ -68,6 +68,7 @@ type Action struct {
 	ObserverInvite    *ObserverInvite   `json:"observer_invite,omitempty"`
 	ObserverApprove   *ObserverApprove  `json:"observer_approve,omitempty"`
 	ObserverRemove    *ObserverRef      `json:"observer_remove,omitempty"`
+	OracleRemove      *OracleRef        `json:"oracle_remove,omitempty"`
 }
 
 // OfferPublish publishes (or replaces) the signer's offer: the capacity it
@@ -110,7 +111,7 @@ type AgreementDecline struct {
 // a reason that is valid free text.
 func (a AgreementDecline) Validate() error {
 	if !validSeqID("agr", a.Agreement) {
-		return Errorf(EINVALID, "agreement %q is not an agreement id (agr-N)", clip(a.Agreement))
+		return Errorf(EINVALID, "agreement %q is not an agreement id (agr-N)", Clip(a.Agreement))
 	}
 	return ValidateText("reason", a.Reason, false)
 }
@@ -133,7 +134,7 @@ type OracleJoin struct {
 	PubKey []byte `json:"pub_key"`
 }
 
-// OracleRef names an oracle.
+// OracleRef names an oracle: a member's vote to remove it (oracle_remove).
 type OracleRef struct {
 	Oracle string `json:"oracle"`
 }
@@ -244,9 +245,13 @@ func TxID(body []byte) string {
 }
 
 // DecodeTx parses raw as a transaction. It rejects, with EMALFORMED or ETOOLARGE,
-// anything but the one canonical encoding: unknown or duplicate fields, other
-// field orders, white space, escapes, and not exactly one action. It checks
-// neither the signature nor any rule of the ledger.
+// anything but the one canonical encoding, the bytes encoding/json writes for
+// the body: unknown or duplicate fields, other field orders, white space, an
+// escape json.Marshal does not write (\u0041 for A) or a character it escapes
+// written bare (<, > and & are written \u003c, \u003e and \u0026, which
+// DecodeTx therefore accepts), and not exactly one action. It checks neither
+// the signature nor any rule of the ledger: Body.Validate refuses <, > and &
+// in every text field (EINVALID).
 func DecodeTx(raw []byte) (*SignedTx, error) {
 	if len(raw) > MaxTxBytes {
 		return nil, Errorf(ETOOLARGE, "transaction is %d bytes, the limit is %d", len(raw), MaxTxBytes)

@@ -93,3 +93,34 @@ func FuzzDecodeCanonicalAgreesWithStrict(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) { checkAgrees(t, raw) })
 }
+
+// TestDecodeTxEscapes pins what DecodeTx says of escapes: json.Marshal's
+// spelling of '<' (\u003c) is the canonical one and decodes, and the body's
+// validation then refuses the character; a bare '<', or an escape Marshal
+// does not write, is not canonical.
+func TestDecodeTxEscapes(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	raw, _, err := SignTx(&Body{ChainID: "bbus-test", Signer: "cloud0", Nonce: 9, Expires: 1 << 31,
+		Action: Action{AgreementDecline: &AgreementDecline{Agreement: "agr-1", Reason: "a<b"}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte(`a\u003cb`)) {
+		t.Fatalf("the canonical body does not escape '<':\n%s", raw)
+	}
+	tx, err := DecodeTx(raw)
+	if err != nil {
+		t.Fatalf("the canonical escape is refused: %v", err)
+	}
+	if err := tx.Body.Validate(); ErrorCode(err) != EINVALID {
+		t.Errorf("a reason with '<' validates: %v", err)
+	}
+	for _, bad := range [][]byte{
+		bytes.Replace(raw, []byte(`a\u003cb`), []byte(`a<b`), 1),
+		bytes.Replace(raw, []byte(`"agr-1"`), []byte(`"\u0061gr-1"`), 1),
+	} {
+		if _, err := DecodeTx(bad); ErrorCode(err) != EMALFORMED {
+			t.Errorf("DecodeTx(%s) = %v, want malformed", bad, err)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -25,7 +24,7 @@ func recorder(t *testing.T, f *fedtest.Fed, cloud string, reg prometheus.Registe
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := agent.Config{Cloud: cloud, Key: k.PrivKey, Client: f.Client(), Home: f.Home(cloud), Source: "test", Registerer: reg, Log: &testLog{t: t, cloud: cloud}}
+	cfg := agent.Config{Cloud: cloud, Key: k.PrivKey, Client: f.Client(), Home: f.Home(cloud), Source: "test", Registerer: reg, Log: fedtest.Log(t, cloud)}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -34,17 +33,6 @@ func recorder(t *testing.T, f *fedtest.Fed, cloud string, reg prometheus.Registe
 		t.Fatal(err)
 	}
 	return r
-}
-
-// testLog sends the agent's log lines to the test's log.
-type testLog struct {
-	t     *testing.T
-	cloud string
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.t.Logf("%s: %s", l.cloud, bytes.TrimSpace(p))
-	return len(p), nil
 }
 
 func register(t *testing.T, f *fedtest.Fed, cloud, vm string, cpu int64) {

@@ -6,9 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"encoding/xml"
+	"image/color"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,40 +56,68 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestGlyphs(t *testing.T) {
-	for r, g := range glyphs {
-		for _, row := range g {
-			if len(row) != glyphW {
-				t.Fatalf("glyph %q has a row %q of %d columns", r, row, len(row))
-			}
-		}
-	}
-}
-
-func TestChartsRender(t *testing.T) {
+// TestCharts draws each chart of a small report and reads the files back:
+// PNGs of the chart's size in which the series' colours show, and SVGs.
+func TestCharts(t *testing.T) {
 	q := quantiles([]time.Duration{12 * time.Millisecond, 15 * time.Millisecond, 40 * time.Millisecond}, 200)
 	r := &Report{Options: OptionsJS{Validators: 1}, Runs: []*AppRun{
 		{App: AppKV, Phases: []*Phase{{Name: "saturation", Seconds: 1, BucketS: .5, Timeline: []float64{10, 20}, Quantiles: q}}, RSS: [][2]float64{{0, 30}, {1, 40}}},
-		{App: AppBBUS, Phases: []*Phase{{Name: "moderate", Seconds: 1, Quantiles: q}, {Name: "saturation", Seconds: 1, BucketS: .5, Timeline: []float64{5, 8}, Quantiles: q}}},
+		{App: AppBBUS, Phases: []*Phase{{Name: "moderate", Seconds: 1, Quantiles: q}, {Name: "saturation", Seconds: 1, BucketS: .5, Timeline: []float64{5, 8}, Quantiles: q}}, RSS: [][2]float64{{0, 50}, {1, 45}}},
 	}}
-	for _, c := range []*chart{r.latencyChart("1 node", 23.6), r.throughputChart("1 node"), r.memoryChart("1 node")} {
-		img := c.render()
-		if b := img.Bounds(); b.Dx() != chartW || b.Dy() < chartH {
-			t.Fatalf("%s: %v", c.title, b)
+	dir := t.TempDir()
+	if err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	near := func(a, b color.RGBA) bool {
+		d := func(x, y uint8) int { return max(int(x), int(y)) - min(int(x), int(y)) }
+		return d(a.R, b.R)+d(a.G, b.G)+d(a.B, b.B) < 30
+	}
+	for _, name := range []string{"latency", "throughput", "memory"} {
+		f, err := os.Open(filepath.Join(dir, name+".png"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		colored := 0
-		for y := 0; y < chartH; y++ {
-			for x := 0; x < chartW; x++ {
-				if c := img.RGBAAt(x, y); c == colBBUS || c == colKV {
-					colored++
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s.png: %v", name, err)
+		}
+		if b := img.Bounds(); b.Dx() != chartW || b.Dy() != chartH {
+			t.Errorf("%s.png is %dx%d, want %dx%d", name, b.Dx(), b.Dy(), chartW, chartH)
+		}
+		bbus, kv := 0, 0
+		for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+			for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+				c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+				if near(c, colBBUS) {
+					bbus++
+				}
+				if near(c, colKV) {
+					kv++
 				}
 			}
 		}
-		if colored < 50 {
-			t.Errorf("%s: the series drew %d pixels", c.title, colored)
+		if bbus < 50 || kv < 50 {
+			t.Errorf("%s.png: %d pixels of bbus's colour and %d of the baseline's", name, bbus, kv)
+		}
+		svg, err := os.ReadFile(filepath.Join(dir, name+".svg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			XMLName xml.Name
+			Width   string `xml:"width,attr"`
+		}
+		if err := xml.Unmarshal(svg, &doc); err != nil || doc.XMLName.Local != "svg" {
+			t.Errorf("%s.svg is not an SVG document: %v", name, err)
 		}
 	}
-	if err := r.WriteFiles(t.TempDir()); err != nil {
+	// A report read back draws the same charts (bbus bench --replot).
+	back, err := ReadReport(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.WriteFiles(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -21,12 +21,14 @@ import (
 	"syscall"
 	"time"
 
+	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/internal/wan"
 	"github.com/bbusdev/bbus/node"
 )
 
@@ -92,6 +94,7 @@ type cluster struct {
 	homes    []string
 	clouds   []string
 	children []*child
+	mesh     wan.Mesh // the delaying proxies between the validators (--wan-delay), or nil
 }
 
 // layout writes the homes of a chain of n validators under dir: one home made
@@ -163,13 +166,20 @@ func nodeProcs(n, set int) int {
 }
 
 // startCluster lays out and starts a chain of n validators running app under
-// dir, each with procs Go processors (0: Go's default).
-func startCluster(ctx context.Context, app, dir string, n, procs int, profile bool) (*cluster, error) {
+// dir, each with procs Go processors (0: Go's default). With a WAN delay every
+// validator reaches every other through a proxy of this process that delays
+// each direction by it (wanMesh).
+func startCluster(ctx context.Context, app, dir string, n, procs int, profile bool, delay time.Duration, wanTimers bool) (*cluster, error) {
 	homes, clouds, err := layout(dir, n)
 	if err != nil {
 		return nil, err
 	}
 	cl := &cluster{app: app, dir: dir, homes: homes, clouds: clouds}
+	if delay > 0 && n > 1 {
+		if cl.mesh, err = wanMesh(homes, delay, wanTimers); err != nil {
+			return nil, err
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -256,9 +266,83 @@ func (ch *child) kill() {
 	<-ch.done
 }
 
+// wanMesh starts a delaying proxy for every ordered pair of the validators of
+// homes and points each one's persistent peers at its proxies to the others;
+// it takes the founding clouds' addresses out of the genesis, so that no
+// node's directory dials around the proxies. Proxies on loopback give what network namespaces with a netem
+// delay on each link would (a fixed delay each way, order, back-pressure)
+// without root or the kernel's netem, and the CPU they take is the load
+// generator's, measured apart from the nodes'. With timers, the nodes run
+// with the consensus timers for that round trip (node.Config.ForRoundTrip).
+func wanMesh(homes []string, delay time.Duration, timers bool) (wan.Mesh, error) {
+	targets := make([]string, len(homes))
+	ids := make([]string, len(homes))
+	for k, h := range homes {
+		c, err := node.LoadConfig(h)
+		if err != nil {
+			return nil, err
+		}
+		targets[k] = strings.TrimPrefix(c.P2PListen, "tcp://")
+		if ids[k], err = node.NodeID(h); err != nil {
+			return nil, err
+		}
+	}
+	mesh, err := wan.NewMesh(targets, delay)
+	if err != nil {
+		return nil, err
+	}
+	for k, h := range homes {
+		var peers []string
+		for j := range homes {
+			if j != k {
+				peers = append(peers, ids[j]+"@"+mesh[k][j].Addr())
+			}
+		}
+		c, err := node.LoadConfig(h)
+		if err == nil {
+			err = unpublishAddresses(h)
+		}
+		if err == nil {
+			c.PersistentPeers = strings.Join(peers, ",")
+			if timers {
+				*c = c.ForRoundTrip(2 * delay)
+			}
+			err = c.Save(h)
+		}
+		if err != nil {
+			mesh.Close()
+			return nil, err
+		}
+	}
+	return mesh, nil
+}
+
+// unpublishAddresses removes the founding clouds' p2p addresses from the
+// genesis of home (their node ids stay, for the peer filter).
+func unpublishAddresses(home string) error {
+	doc, err := cmttypes.GenesisDocFromFile(node.GenesisPath(home))
+	if err != nil {
+		return err
+	}
+	var g bbus.Genesis
+	if err := json.Unmarshal(doc.AppState, &g); err != nil {
+		return err
+	}
+	for i := range g.Clouds {
+		g.Clouds[i].P2PAddress = ""
+	}
+	if doc.AppState, err = json.Marshal(&g); err != nil {
+		return err
+	}
+	return doc.SaveAs(node.GenesisPath(home))
+}
+
 // stop stops every node that still runs, gracefully (SIGTERM), so that what
 // they hold is on disk.
 func (cl *cluster) stop() {
+	if cl.mesh != nil {
+		defer cl.mesh.Close()
+	}
 	for _, ch := range cl.children {
 		if ch.cmd.Process != nil && !ch.dead.Load() {
 			ch.cmd.Process.Signal(syscall.SIGTERM)
@@ -349,20 +433,6 @@ func loadAvg() [3]float64 {
 	return l
 }
 
-// dirSize returns the bytes of the files under dir.
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}
-
 // compact opens a stopped node's goleveldb state, compacts all of it, and
 // returns its logical contents (bytes of keys and values by key prefix, the
 // text up to the first '/') and the size on disk of the durable ledger state
@@ -443,5 +513,5 @@ func leveldbSize(dir string, kvs [][2][]byte) (int64, error) {
 	if err := db.Close(); err != nil {
 		return 0, err
 	}
-	return dirSize(dir), nil
+	return node.DirSize(dir), nil
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
+	"github.com/bbusdev/bbus/client"
 )
 
 // conn is one client's keep-alive HTTP/1.1 connection to one node. A client
@@ -99,11 +99,11 @@ func (k *conn) try(ctx context.Context, raw []byte) (res *bbus.TxResult, err err
 		}
 		return &r, nil, false
 	}
-	var e httpapi.ErrorResponse
+	var e bbus.ErrorResponse
 	if json.Unmarshal(body, &e) == nil && e.Error != nil {
 		return e.Result, e.Error, false
 	}
-	return nil, bbus.Errorf(httpapi.Code(resp.StatusCode), "HTTP %s: %.200s", resp.Status, body), false
+	return nil, bbus.Errorf(client.CodeOfStatus(resp.StatusCode), "HTTP %s: %.200s", resp.Status, body), false
 }
 
 // conns is a client's connections, one per node, made when first used.

@@ -3,28 +3,27 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// Charts drawn with the standard library only: a frame, ticks, a legend and
-// polylines on an RGBA image, saved as PNG.
+// The charts are drawn by gonum's plot: a chart says what to show (series,
+// axes, marker lines) and becomes a PNG and an SVG of the same figure.
 
 var (
 	colBBUS    = color.RGBA{31, 100, 180, 255}
 	colKV      = color.RGBA{230, 120, 10, 255}
 	colAxis    = color.RGBA{60, 60, 60, 255}
-	colGrid    = color.RGBA{225, 225, 225, 255}
 	colMark    = color.RGBA{200, 30, 30, 255}
 	colMarkAlt = color.RGBA{40, 140, 60, 255}
-	colText    = color.RGBA{20, 20, 20, 255}
-	colBG      = color.RGBA{255, 255, 255, 255}
 )
 
 type series struct {
@@ -50,240 +49,99 @@ type chart struct {
 	hmarks                 []marker
 }
 
+// The size of a chart's PNG in pixels, at dpi.
 const (
 	chartW, chartH = 1000, 600
-	padL, padR     = 100, 30
-	padT, padB     = 60, 80
-	textScale      = 2
-	legendRow      = 24
+	dpi            = 96
 )
 
-func (c *chart) render() *image.RGBA {
-	// The legend goes in a band under the chart, two entries a row if they fit.
-	cols, colW := 2, (chartW-padL-padR)/2
+// plot returns the chart as a gonum plot.
+func (c *chart) plot() *plot.Plot {
+	p := plot.New()
+	p.Title.Text = c.title
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	p.X.Label.Text, p.Y.Label.Text = c.xlabel, c.ylabel
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = c.xmin, c.xmax, c.ymin, c.ymax
+	x := func(v float64) float64 { return v }
+	if c.logX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		x = func(v float64) float64 { return math.Max(v, c.xmin) } // a log axis has no 0
+	}
+	p.Add(plotter.NewGrid())
+	dashes := []vg.Length{vg.Points(6), vg.Points(4)}
 	for _, s := range c.series {
-		if 40+textWidth(s.name, textScale)+20 > colW {
-			cols = 1
+		xy := make(plotter.XYs, len(s.pts))
+		for i, pt := range s.pts {
+			xy[i] = plotter.XY{X: x(pt[0]), Y: pt[1]}
 		}
-	}
-	rows := (len(c.series) + cols - 1) / cols
-	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH+rows*legendRow+8))
-	draw.Draw(img, img.Bounds(), &image.Uniform{colBG}, image.Point{}, draw.Src)
-	x0, x1, y0, y1 := padL, chartW-padR, chartH-padB, padT // plot area; y grows down
-	fx := func(v float64) int {
-		if c.logX {
-			v, lo, hi := math.Log10(math.Max(v, c.xmin)), math.Log10(c.xmin), math.Log10(c.xmax)
-			return x0 + int(float64(x1-x0)*(v-lo)/(hi-lo))
-		}
-		return x0 + int(float64(x1-x0)*(v-c.xmin)/(c.xmax-c.xmin))
-	}
-	fy := func(v float64) int { return y0 - int(float64(y0-y1)*(v-c.ymin)/(c.ymax-c.ymin)) }
-
-	// grid and ticks
-	for _, t := range c.xticks() {
-		x := fx(t.v)
-		if x < x0 || x > x1 {
+		l, err := plotter.NewLine(xy)
+		if err != nil { // NaN or infinite values: leave the series out
 			continue
 		}
-		vline(img, x, y1, y0, colGrid)
-		vline(img, x, y0, y0+6, colAxis)
-		if t.label != "" {
-			drawText(img, x-textWidth(t.label, textScale)/2, y0+12, t.label, textScale, colText)
+		l.Color, l.Width = s.col, vg.Points(float64(max(s.width, 2))*0.6)
+		if s.dash {
+			l.Dashes = dashes
 		}
+		p.Add(l)
+		p.Legend.Add(s.name, l)
 	}
-	for _, v := range ticks(c.ymin, c.ymax, 6) {
-		y := fy(v)
-		hline(img, x0, x1, y, colGrid)
-		hline(img, x0-6, x0, y, colAxis)
-		l := fmtNum(v)
-		drawText(img, x0-10-textWidth(l, textScale), y-glyphH*textScale/2, l, textScale, colText)
+	var labels plotter.XYLabels
+	var colors []color.Color
+	mark := func(xy plotter.XYs, col color.Color, label string, at plotter.XY) {
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return
+		}
+		l.Color, l.Width, l.Dashes = col, vg.Points(1.5), dashes
+		p.Add(l)
+		labels.XYs = append(labels.XYs, at)
+		labels.Labels = append(labels.Labels, label)
+		colors = append(colors, col)
 	}
-	// frame
-	hline(img, x0, x1, y0, colAxis)
-	hline(img, x0, x1, y1, colAxis)
-	vline(img, x0, y1, y0, colAxis)
-	vline(img, x1, y1, y0, colAxis)
-	// markers
-	type label struct {
-		x, y int
-		text string
-		col  color.RGBA
-	}
-	var labels []label
 	for i, m := range c.vmarks {
-		x := fx(m.at)
-		if x < x0 || x > x1 {
+		if m.at < c.xmin || m.at > c.xmax {
 			continue
 		}
-		for y := y1; y < y0; y += 8 {
-			vline(img, x, y, min(y+4, y0), m.col)
-			vline(img, x+1, y, min(y+4, y0), m.col)
-		}
-		lx := x + 6
-		if lx+textWidth(m.label, textScale) > x1 {
-			lx = x - 6 - textWidth(m.label, textScale)
-		}
-		labels = append(labels, label{lx, y1 + 8 + i*20, m.label, m.col})
+		mark(plotter.XYs{{X: m.at, Y: c.ymin}, {X: m.at, Y: c.ymax}}, m.col, " "+m.label,
+			plotter.XY{X: m.at, Y: c.ymax - (c.ymax-c.ymin)*float64(i+1)*0.06})
 	}
 	for _, m := range c.hmarks {
-		y := fy(m.at)
-		if y < y1 || y > y0 {
+		if m.at < c.ymin || m.at > c.ymax {
 			continue
 		}
-		for x := x0; x < x1; x += 8 {
-			hline(img, x, min(x+4, x1), y, m.col)
-			hline(img, x, min(x+4, x1), y+1, m.col)
-		}
-		labels = append(labels, label{x1 - 6 - textWidth(m.label, textScale), y - 6 - glyphH*textScale, m.label, m.col})
+		mark(plotter.XYs{{X: x(c.xmin), Y: m.at}, {X: c.xmax, Y: m.at}}, m.col, m.label, plotter.XY{X: x(c.xmin), Y: m.at})
 	}
-	// series
-	clip := image.Rect(x0, y1, x1+1, y0+1)
-	for _, s := range c.series {
-		w := max(s.width, 2)
-		var px, py int
-		dist := 0.0
-		for i, p := range s.pts {
-			x, y := fx(p[0]), fy(p[1])
-			if i > 0 {
-				dist = line(img, clip, px, py, x, y, w, s.col, s.dash, dist)
+	if len(labels.Labels) > 0 {
+		if l, err := plotter.NewLabels(labels); err == nil {
+			for i := range l.TextStyle {
+				l.TextStyle[i].Color = colors[i]
 			}
-			px, py = x, y
-		}
-		if len(s.pts) == 1 {
-			line(img, clip, px, py, px, py, w+2, s.col, false, 0)
+			p.Add(l)
 		}
 	}
-	// the markers' labels, over the series on a white ground
-	for _, l := range labels {
-		fill(img, image.Rect(l.x-3, l.y-3, l.x+textWidth(l.text, textScale)+3, l.y+glyphH*textScale+3), colBG)
-		drawText(img, l.x, l.y, l.text, textScale, l.col)
-	}
-	// legend
-	for i, s := range c.series {
-		lx, ly := padL+(i%cols)*colW, chartH+(i/cols)*legendRow
-		line(img, img.Bounds(), lx, ly+7, lx+30, ly+7, 3, s.col, s.dash, 0)
-		drawText(img, lx+40, ly, s.name, textScale, colText)
-	}
-	// title and axis labels
-	drawText(img, (chartW-textWidth(c.title, textScale))/2, 20, c.title, textScale, colText)
-	drawText(img, x0+(x1-x0-textWidth(c.xlabel, textScale))/2, chartH-30, c.xlabel, textScale, colText)
-	drawTextUp(img, 16, y1+(y0-y1+textWidth(c.ylabel, textScale))/2, c.ylabel, textScale, colText)
-	return img
+	p.Legend.Top = !c.logX // a CDF leaves its lower right empty
+	return p
 }
 
-type tick struct {
-	v     float64
-	label string
-}
-
-func (c *chart) xticks() []tick {
-	var out []tick
-	if !c.logX {
-		for _, v := range ticks(c.xmin, c.xmax, 10) {
-			out = append(out, tick{v, fmtNum(v)})
-		}
-		return out
-	}
-	for d := math.Floor(math.Log10(c.xmin)); d <= math.Ceil(math.Log10(c.xmax)); d++ {
-		base := math.Pow(10, d)
-		for _, m := range []float64{1, 2, 5} {
-			v := m * base
-			if v < c.xmin*0.999 || v > c.xmax*1.001 {
-				continue
-			}
-			out = append(out, tick{v, fmtNum(v)})
-		}
-	}
-	return out
-}
-
-// ticks returns round values between lo and hi, about n of them.
-func ticks(lo, hi float64, n int) []float64 {
-	if hi <= lo {
-		return []float64{lo}
-	}
-	raw := (hi - lo) / float64(n)
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	step := mag
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*mag >= raw {
-			step = m * mag
-			break
-		}
-	}
-	var out []float64
-	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
-		out = append(out, v)
-	}
-	return out
-}
-
-// fmtNum renders an axis value: 0.5, 12, 2500, 40k.
-func fmtNum(v float64) string {
-	a := math.Abs(v)
-	switch {
-	case a >= 10000:
-		return strconv.FormatFloat(v/1000, 'f', -1, 64) + "k"
-	case a >= 1 || a == 0:
-		return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 2, 64)
-}
-
-func hline(img *image.RGBA, xa, xb, y int, c color.RGBA) {
-	for x := xa; x <= xb; x++ {
-		img.SetRGBA(x, y, c)
-	}
-}
-
-func vline(img *image.RGBA, x, ya, yb int, c color.RGBA) {
-	for y := ya; y <= yb; y++ {
-		img.SetRGBA(x, y, c)
-	}
-}
-
-func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
-	draw.Draw(img, r, &image.Uniform{c}, image.Point{}, draw.Src)
-}
-
-// line draws a w-pixel line from (xa, ya) to (xb, yb) inside clip, dashed if
-// dash (dist carries the dash phase from segment to segment).
-func line(img *image.RGBA, clip image.Rectangle, xa, ya, xb, yb, w int, c color.RGBA, dash bool, dist float64) float64 {
-	dx, dy := float64(xb-xa), float64(yb-ya)
-	n := int(math.Max(math.Abs(dx), math.Abs(dy)))
-	step := math.Hypot(dx, dy) / math.Max(float64(n), 1)
-	for i := 0; i <= n; i++ {
-		t := 0.0
-		if n > 0 {
-			t = float64(i) / float64(n)
-		}
-		if !dash || int(dist/8)%2 == 0 {
-			x, y := xa+int(math.Round(dx*t)), ya+int(math.Round(dy*t))
-			for oy := -w / 2; oy < w-w/2; oy++ {
-				for ox := -w / 2; ox < w-w/2; ox++ {
-					if p := image.Pt(x+ox, y+oy); p.In(clip) {
-						img.SetRGBA(p.X, p.Y, c)
-					}
-				}
-			}
-		}
-		if i < n {
-			dist += step
-		}
-	}
-	return dist
-}
-
-func savePNG(img image.Image, file string) error {
+// savePNG draws the chart as a chartW x chartH PNG.
+func (c *chart) savePNG(file string) error {
+	canvas := vgimg.NewWith(vgimg.UseWH(chartW*vg.Inch/dpi, chartH*vg.Inch/dpi), vgimg.UseDPI(dpi))
+	c.plot().Draw(draw.New(canvas))
 	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(f, img); err != nil {
+	if _, err := (vgimg.PngCanvas{Canvas: canvas}).WriteTo(f); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
+}
+
+// saveSVG draws the chart as an SVG of the PNG's size.
+func (c *chart) saveSVG(file string) error {
+	return c.plot().Save(chartW*vg.Inch/dpi, chartH*vg.Inch/dpi, file)
 }
 
 // ReadReport reads a report that WriteFiles wrote (report.json), to draw its
@@ -300,11 +158,11 @@ func ReadReport(file string) (*Report, error) {
 	return &r, nil
 }
 
-// WriteFiles writes the report (report.json) and its charts into dir:
-// latency.png (the distribution of submit-to-commit latency, as a cumulative
+// WriteFiles writes the report (report.json) and its charts into dir, each
+// as NAME.png (chartW x chartH pixels) and NAME.svg: latency (the distribution of submit-to-commit latency, as a cumulative
 // distribution on a log scale, with the target and the paper's 2.36 s),
-// throughput.png (committed transactions per second over the load phases)
-// and memory.png (the first node's resident memory over the run).
+// throughput (committed transactions per second over the load phases) and
+// memory (the first node's resident memory over the run).
 func (r *Report) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -325,11 +183,14 @@ func (r *Report) WriteFiles(dir string) error {
 		file string
 		c    *chart
 	}{
-		{"latency.png", r.latencyChart(scope, target)},
-		{"throughput.png", r.throughputChart(scope)},
-		{"memory.png", r.memoryChart(scope)},
+		{"latency", r.latencyChart(scope, target)},
+		{"throughput", r.throughputChart(scope)},
+		{"memory", r.memoryChart(scope)},
 	} {
-		if err := savePNG(c.c.render(), filepath.Join(dir, c.file)); err != nil {
+		if err := c.c.savePNG(filepath.Join(dir, c.file+".png")); err != nil {
+			return err
+		}
+		if err := c.c.saveSVG(filepath.Join(dir, c.file+".svg")); err != nil {
 			return err
 		}
 	}

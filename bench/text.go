@@ -18,6 +18,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if o.NodeProcs > 0 {
 		where += fmt.Sprintf(" with GOMAXPROCS=%d each", o.NodeProcs)
 	}
+	if o.WANDelayMS > 0 {
+		where += fmt.Sprintf(", every link between two delayed %g ms each way (%g ms round trip)", o.WANDelayMS, 2*o.WANDelayMS)
+		if !o.WANTimers {
+			where += " with one machine's consensus timers"
+		}
+	}
 	if o.Node != "" {
 		where = "node " + o.Node
 	}
@@ -25,7 +31,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		where, o.Clients, o.DurationS, o.ModerateClients, o.ModerateS, o.MigrationsPerVM)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "app\tphase\tclients\ttx/s\tmigrations/s\tp50 ms\tp95 ms\tp99 ms\tblocks/s\tnode CPU\tloadgen CPU\tload\terrors\t")
+	fmt.Fprintln(tw, "app\tphase\tclients\ttx/s\tmigrations/s\tp50 ms\tp95 ms\tp99 ms\tblocks/s\trounds/height\tnode CPU\tloadgen CPU\tload\terrors\t")
 	for _, run := range r.Runs {
 		for _, p := range run.Phases {
 			mig := "-"
@@ -36,8 +42,12 @@ func (r *Report) WriteText(w io.Writer) error {
 			if len(run.Nodes) > 0 {
 				cpu = fmt.Sprintf("%.2f", p.NodeCPU)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%s\t\n", appName(run.App), p.Name, p.Clients,
-				p.TxPerSec, mig, p.Latency.P50, p.Latency.P95, p.Latency.P99, float64(p.Blocks)/p.Seconds, cpu, p.GenCPU, p.Load1[1], errString(p.Errors))
+			rounds := "-"
+			if p.Rounds > 0 {
+				rounds = fmt.Sprintf("%.2f", p.Rounds)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.2f\t%.2f\t%s\t\n", appName(run.App), p.Name, p.Clients,
+				p.TxPerSec, mig, p.Latency.P50, p.Latency.P95, p.Latency.P99, float64(p.Blocks)/p.Seconds, rounds, cpu, p.GenCPU, p.Load1[1], errString(p.Errors))
 		}
 	}
 	tw.Flush()

@@ -39,12 +39,13 @@ type Outcome struct {
 
 // Block is what a committed block did.
 type Block struct {
-	Height   int64
-	Time     time.Time
-	AppHash  []byte
-	Txs      []Outcome
-	Begin    []ledger.Event // what the ledger did by itself (lapses)
-	Validate []ledger.ValidatorUpdate
+	Height  int64
+	Time    time.Time
+	AppHash []byte
+	Txs     []Outcome
+	Begin   []ledger.Event // what the ledger did by itself (lapses)
+	// ValidatorUpdates are the changes of voting power the block's end made.
+	ValidatorUpdates []ledger.ValidatorUpdate
 }
 
 // App is the ABCI application. It is safe for concurrent use by CometBFT's
@@ -188,9 +189,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		a.block.Txs[i] = Outcome{Hash: sha256.Sum256(tx), Height: req.Height, Index: i, Result: r}
 		results[i] = &abci.ExecTxResult{Code: ABCICode(r.Code), Log: r.Message, Data: []byte(r.ID)}
 	}
-	a.block.Validate = a.ledger.EndBlock(st)
-	updates := make([]abci.ValidatorUpdate, len(a.block.Validate))
-	for i, u := range a.block.Validate {
+	a.block.ValidatorUpdates = a.ledger.EndBlock(st)
+	updates := make([]abci.ValidatorUpdate, len(a.block.ValidatorUpdates))
+	for i, u := range a.block.ValidatorUpdates {
 		updates[i] = abci.ValidatorUpdate{Power: u.Power, PubKeyType: "ed25519", PubKeyBytes: u.PubKey}
 	}
 	return &abci.FinalizeBlockResponse{

@@ -171,7 +171,7 @@ func TestIdleBlocksKeepTheAppHash(t *testing.T) {
 	if err != nil || v == nil {
 		t.Fatalf("prove v/vm1: %q %v", v, err)
 	}
-	if err := proof.Verify(info.LastBlockAppHash, &proof.Proof{Key: []byte("v/vm1"), Value: v, Height: h, Proof: p}); err != nil {
+	if err := proof.Verify(info.LastBlockAppHash, &bbus.Proof{Key: []byte("v/vm1"), Value: v, Height: h, Proof: p}); err != nil {
 		t.Fatal(err)
 	}
 }

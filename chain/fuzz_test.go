@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ var (
 		"", "a", "b", "c", "o", "x", "n1", "vm1", "vm2", "vm3", "mig-1", "mig-2", "mig-0", "agr-1", "agr-2",
 		"agr-18446744073709551615", "inv-1", "inv-2", "rep-1", strings.Repeat("v", 64), strings.Repeat("v", 65),
 		strings.Repeat("n", 300), "é", "\x00", "a/b", "<&>", " ", "sha256:" + strings.Repeat("ab", 32), "\u2028", "k",
+		// node ids and peer addresses, valid and not
+		strings.Repeat("ab", 20), strings.Repeat("AB", 20), strings.Repeat("a", 39), "node.example:26656", "127.0.0.1:65536", ":0", "[::1]:26656",
 	}
 	// Times relative to the last block are marked by these values and resolved in fuzzInts.
 	fuzzIntPool = []int64{
@@ -40,6 +43,10 @@ var (
 	}
 	fuzzDeltas = []time.Duration{time.Second, 5 * time.Second, time.Minute, 10 * time.Minute, time.Hour, 0}
 )
+
+// fuzzActionKinds is how many action builders action picks from (the last is
+// the default case); TestFuzzCoversEveryAction checks they are every type.
+const fuzzActionKinds = 28
 
 const fuzzRelative = 6 // the int choices after the pool: last-30, last-10, last-1, last, last+10, 8 raw bytes
 
@@ -108,9 +115,10 @@ func (r *fuzzReader) resources() bbus.Resources {
 
 // action builds one action of a type the fuzzer picks, every field drawn.
 func (r *fuzzReader) action(signer string) bbus.Action {
-	switch r.byte() % 22 {
+	switch r.byte() % fuzzActionKinds {
 	case 0:
-		return bbus.Action{CloudJoin: &bbus.CloudJoin{Name: r.str(), PubKey: r.key(signer), ValidatorKey: r.key(signer), API: r.str(), Resources: r.resources()}}
+		return bbus.Action{CloudJoin: &bbus.CloudJoin{Name: r.str(), PubKey: r.key(signer), ValidatorKey: r.key(signer), API: r.str(), Resources: r.resources(),
+			NodeID: r.str(), P2PAddress: r.str()}}
 	case 1:
 		return bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: r.str(), PubKey: r.key(signer)}}
 	case 2:
@@ -152,12 +160,22 @@ func (r *fuzzReader) action(signer string) bbus.Action {
 		return bbus.Action{InvoiceAccept: &bbus.InvoiceRef{Invoice: r.str()}}
 	case 19:
 		who := fuzzSigners[int(r.byte())%len(fuzzSigners)]
-		return bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: who, PubKey: r.key(who), ValidatorKey: r.key(who)}}
+		return bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: who, PubKey: r.key(who), ValidatorKey: r.key(who), NodeID: r.str()}}
 	case 20:
 		who := fuzzSigners[int(r.byte())%len(fuzzSigners)]
 		return bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: who, PubKey: r.key(who)}}
 	case 21:
 		return bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: r.str(), Reason: r.str()}}
+	case 22:
+		return bbus.Action{CloudUpdate: &bbus.CloudUpdate{P2PAddress: r.str()}}
+	case 23:
+		return bbus.Action{ObserverInvite: &bbus.ObserverInvite{Observer: r.str(), NodeID: r.str()}}
+	case 24:
+		return bbus.Action{ObserverApprove: &bbus.ObserverApprove{Observer: r.str(), NodeID: r.str()}}
+	case 25:
+		return bbus.Action{ObserverRemove: &bbus.ObserverRef{Observer: r.str()}}
+	case 26:
+		return bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: r.str()}}
 	}
 	return bbus.Action{InvoiceDispute: &bbus.InvoiceDispute{Invoice: r.str(), Reason: r.str()}}
 }
@@ -370,4 +388,23 @@ func FuzzChain(f *testing.F) {
 			r.last = now.Unix()
 		}
 	})
+}
+
+// TestFuzzCoversEveryAction: the fuzz target's generator builds every action
+// type the transaction format has, so a new action cannot stay out of the
+// consensus-path fuzzing unnoticed.
+func TestFuzzCoversEveryAction(t *testing.T) {
+	seen := map[string]bool{}
+	for k := 0; k < fuzzActionKinds; k++ {
+		r := &fuzzReader{b: bytes.Repeat([]byte{byte(k)}, 64)}
+		a := r.action("a")
+		seen[a.Type()] = true
+	}
+	typ := reflect.TypeOf(bbus.Action{})
+	for i := 0; i < typ.NumField(); i++ {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if !seen[name] {
+			t.Errorf("FuzzChain never builds %s", name)
+		}
+	}
 }

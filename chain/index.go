@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 
@@ -48,6 +49,7 @@ func TxIDOfHash(r kv.Reader, hash string) (string, bool) {
 // as a replay keeps pointing at the copy that was applied; any other later
 // occurrence of the same id (one rejected, then resubmitted) moves the entry.
 func (a *App) index(b *Block) {
+	a.indexValidators(b)
 	for _, o := range b.Txs {
 		r := &o.Result
 		if r.TxID == "" || r.Code == bbus.EREPLAY {
@@ -80,4 +82,48 @@ func LookupTx(r kv.Reader, txid string) (*TxLocation, bool) {
 		return nil, false
 	}
 	return &loc, true
+}
+
+// The validator-set change index: one key per height at which the consensus
+// validator set may differ from the previous height's (the ledger returned
+// validator updates two blocks before), and a key naming the first height the
+// index covers. Evidence export walks the validator sets from genesis with it
+// instead of reading every header.
+var (
+	prefixValChange = append(append([]byte{}, store.LocalPrefix...), "valchange/"...)
+	keyValFrom      = append(append([]byte{}, store.LocalPrefix...), "valchange-from"...)
+)
+
+func valChangeKey(height int64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, prefixValChange...), uint64(height))
+}
+
+// indexValidators stages the index entry of a finalized block whose ledger
+// changed validators: CometBFT applies updates returned at height H from
+// height H+2. The first block a node commits with the index names where it
+// starts.
+func (a *App) indexValidators(b *Block) {
+	if a.store.Committed().Get(keyValFrom) == nil {
+		a.store.SetLocal(keyValFrom, binary.BigEndian.AppendUint64(nil, uint64(b.Height)))
+	}
+	if len(b.ValidatorUpdates) > 0 {
+		a.store.SetLocal(valChangeKey(b.Height+2), []byte{1})
+	}
+}
+
+// ValidatorChanges returns, in ascending order, the heights in (from, to] at
+// which the validator set may differ from the previous height's (a caller
+// compares the headers' validators_hash to be sure), from the node's index.
+// indexed is the height of the first block the node committed with the index
+// (0 if none yet): the index holds every change at a height above
+// indexed+1, and, when indexed is the chain's initial height, every change.
+func ValidatorChanges(r kv.Reader, from, to int64) (heights []int64, indexed int64) {
+	if v := r.Get(keyValFrom); len(v) == 8 {
+		indexed = int64(binary.BigEndian.Uint64(v))
+	}
+	kv.IterateRange(r, valChangeKey(from+1), valChangeKey(to+1), func(k, _ []byte) bool {
+		heights = append(heights, int64(binary.BigEndian.Uint64(k[len(prefixValChange):])))
+		return true
+	})
+	return heights, indexed
 }

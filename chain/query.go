@@ -21,7 +21,8 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryRespo
 		return &abci.QueryResponse{Code: 0}, nil
 	case strings.HasPrefix(req.Path, "/p2p/filter/id/"):
 		id := strings.TrimPrefix(req.Path, "/p2p/filter/id/")
-		ok, who := ledger.NodeAllowed(a.store.Committed(), id)
+		height, _, _ := a.store.Last()
+		ok, who := ledger.NodeAllowed(a.store.Committed(), id, height)
 		if !ok {
 			return &abci.QueryResponse{Code: 1, Log: "refused: " + who + " is not a member's, an observer's or an invited applicant's node"}, nil
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/agent"
@@ -114,13 +115,7 @@ func logf(log *slog.Logger, source string) func(string, ...any) {
 // agentSourceFlags are the source flags, in the order usage lists them.
 var agentSourceFlags = []string{"libvirt", "cloudevents", "vcenter", "nova"}
 
-func runAgent(args []string, e *env) error {
-	switch w := firstWords(args, 1, "register-new", "terminate-on-destroy"); {
-	case len(w) == 1 && w[0] == "status":
-		return runAgentStatus(args, e)
-	case len(w) == 1 && w[0] == "log":
-		return runAgentLog(args, e)
-	}
+func agentLeaf(e *env) *cobra.Command {
 	f := newFlags("agent", agentSynopsis)
 	home := f.homeFlag()
 	node := f.String("node", DefaultNode, "the URL of the node's API")
@@ -141,173 +136,170 @@ func runAgent(args []string, e *env) error {
 	registerNew := f.Bool("register-new", false, "register VMs created on the layer that the ledger does not know")
 	terminate := f.Bool("terminate-on-destroy", false, "terminate the VMs of the cloud destroyed on the layer")
 	metrics := f.String("metrics", "", "serve the bbus_agent_* metrics at http://`ADDR`/metrics")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := f.required("from"); err != nil {
-		return err
-	}
-	var kind, value string
-	for _, k := range agentSourceFlags {
-		if *srcs[k] != "" {
-			if kind != "" {
-				return f.fail("give one of --libvirt, --cloudevents, --vcenter, --nova, not --%s and --%s", kind, k)
+	return f.command(0, func([]string) error {
+		if err := f.required("from"); err != nil {
+			return err
+		}
+		var kind, value string
+		for _, k := range agentSourceFlags {
+			if *srcs[k] != "" {
+				if kind != "" {
+					return f.fail("give one of --libvirt, --cloudevents, --vcenter, --nova, not --%s and --%s", kind, k)
+				}
+				kind, value = k, *srcs[k]
 			}
-			kind, value = k, *srcs[k]
 		}
-	}
-	if kind == "" {
-		return f.fail("give one of --libvirt, --cloudevents, --vcenter, --nova")
-	}
-	cfg := &agent.FileConfig{}
-	if *config != "" {
-		var err error
-		if cfg, err = agent.LoadConfig(*config); err != nil {
-			return err
+		if kind == "" {
+			return f.fail("give one of --libvirt, --cloudevents, --vcenter, --nova")
 		}
-	}
-	for _, p := range peers {
-		uri, cloud, ok := strings.Cut(p, "=")
-		if !ok || uri == "" || cloud == "" {
-			return f.fail("--peer %q: want URI=CLOUD", p)
+		cfg := &agent.FileConfig{}
+		if *config != "" {
+			var err error
+			if cfg, err = agent.LoadConfig(*config); err != nil {
+				return err
+			}
 		}
-		if cfg.Peers == nil {
-			cfg.Peers = map[string]string{}
+		for _, p := range peers {
+			uri, cloud, ok := strings.Cut(p, "=")
+			if !ok || uri == "" || cloud == "" {
+				return f.fail("--peer %q: want URI=CLOUD", p)
+			}
+			if cfg.Peers == nil {
+				cfg.Peers = map[string]string{}
+			}
+			cfg.Peers[uri] = cloud
 		}
-		cfg.Peers[uri] = cloud
-	}
-	if err := cfg.Validate(); err != nil {
-		return f.fail("%s", bbus.ErrorMessage(err))
-	}
-	cfg.Cloud = *from
-	newSource := agentSources[kind]
-	if newSource == nil {
-		return bbus.Errorf(bbus.EINVALID, "the %s source is not built in this binary yet", kind)
-	}
-	key, err := keys.Load(*home, *from)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	src, err := newSource(value, cfg, log)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rec, err := agent.New(agent.Config{
-		Cloud: *from, Key: key.PrivKey, Client: newClient(*node, *token, 2*time.Minute), Home: *home,
-		Source: kind + " " + value, RegisterNew: *registerNew, TerminateOnDestroy: *terminate,
-		Agreements: cfg.Agreements, Registerer: reg, Log: e.stderr,
-	})
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *metrics != "" {
-		ln, err := net.Listen("tcp", *metrics)
+		if err := cfg.Validate(); err != nil {
+			return f.fail("%s", bbus.ErrorMessage(err))
+		}
+		cfg.Cloud = *from
+		newSource := agentSources[kind]
+		if newSource == nil {
+			return bbus.Errorf(bbus.EINVALID, "the %s source is not built in this binary yet", kind)
+		}
+		key, err := keys.Load(*home, *from)
 		if err != nil {
-			return bbus.Errorf(bbus.EUNAVAILABLE, "--metrics %s: %v", *metrics, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		log.Info("serving metrics", "addr", ln.Addr().String())
-	}
-	log.Info("agent started", "cloud", *from, "node", *node, "source", kind, "at", value)
-	// A layer that cannot be watched (libvirtd restarting, a lost
-	// connection) is watched again; each new start reconciles first.
-	backoff := time.Second
-	for {
-		start := time.Now()
-		err := rec.Run(ctx, src)
-		if ctx.Err() != nil {
-			log.Info("agent stopped")
-			return nil
-		}
-		if code := bbus.ErrorCode(err); code != bbus.EUNAVAILABLE && code != bbus.EINTERNAL {
 			return err
 		}
-		if time.Since(start) > time.Minute {
-			backoff = time.Second
+		log := slog.New(slog.NewTextHandler(e.stderr, nil))
+		src, err := newSource(value, cfg, log)
+		if err != nil {
+			return err
 		}
-		log.Warn("watching the layer failed; starting again", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		rec, err := agent.New(agent.Config{
+			Cloud: *from, Key: key.PrivKey, Client: newClient(*node, *token, 2*time.Minute), Home: *home,
+			Source: kind + " " + value, RegisterNew: *registerNew, TerminateOnDestroy: *terminate,
+			Agreements: cfg.Agreements, Registerer: reg, Log: e.stderr,
+		})
+		if err != nil {
+			return err
 		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
+		ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if *metrics != "" {
+			ln, err := net.Listen("tcp", *metrics)
+			if err != nil {
+				return bbus.Errorf(bbus.EUNAVAILABLE, "--metrics %s: %v", *metrics, err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go srv.Serve(ln)
+			defer srv.Close()
+			log.Info("serving metrics", "addr", ln.Addr().String())
+		}
+		log.Info("agent started", "cloud", *from, "node", *node, "source", kind, "at", value)
+		// A layer that cannot be watched (libvirtd restarting, a lost
+		// connection) is watched again; each new start reconciles first.
+		backoff := time.Second
+		for {
+			start := time.Now()
+			err := rec.Run(ctx, src)
+			if ctx.Err() != nil {
+				log.Info("agent stopped")
+				return nil
+			}
+			if code := bbus.ErrorCode(err); code != bbus.EUNAVAILABLE && code != bbus.EINTERNAL {
+				return err
+			}
+			if time.Since(start) > time.Minute {
+				backoff = time.Second
+			}
+			log.Warn("watching the layer failed; starting again", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+		}
+	})
 }
 
-func runAgentStatus(args []string, e *env) error {
+func agentStatusCmd(e *env) *cobra.Command {
 	f := newFlags("agent status", "bbus agent status --home DIR [--output json]\n\nWhat the agent of --home did since it started, what it waits for and its last refusal.")
 	home := f.homeFlag()
 	out := f.outputFlag()
-	if _, err := f.parse(args, 1); err != nil {
-		return err
-	}
-	s, err := agent.ReadState(*home)
-	if err != nil {
-		return err
-	}
-	up := alive(s.PID)
-	if *out == "json" {
-		return printJSON(e.stdout, struct {
-			*agent.State
-			Running bool `json:"running"`
-		}{s, up})
-	}
-	state := "not running"
-	if up {
-		state = "running"
-	}
-	w := e.stdout
-	fmt.Fprintf(w, "agent of cloud %s: %s (pid %d)\n", s.Cloud, state, s.PID)
-	fmt.Fprintf(w, "source:   %s\nnode:     %s\nstarted:  %s\nupdated:  %s\n", s.Source, s.Node, s.Started.Format(time.RFC3339), s.Updated.Format(time.RFC3339))
-	fmt.Fprintf(w, "since it started: %d events, %d steps recorded, %d refused, %d differences\n", s.Events, s.Steps, s.Refusals, s.Differences)
-	if len(s.Pending) > 0 {
-		fmt.Fprintf(w, "waiting (%d):\n", len(s.Pending))
-		for _, p := range s.Pending {
-			fmt.Fprintf(w, "  %s\n", entryLine(p))
+	return f.command(0, func([]string) error {
+		s, err := agent.ReadState(*home)
+		if err != nil {
+			return err
 		}
-	}
-	if s.LastRefusal != nil {
-		fmt.Fprintf(w, "last refusal:\n  %s\n", entryLine(*s.LastRefusal))
-	}
-	return nil
+		up := alive(s.PID)
+		if *out == "json" {
+			return printJSON(e.stdout, struct {
+				*agent.State
+				Running bool `json:"running"`
+			}{s, up})
+		}
+		state := "not running"
+		if up {
+			state = "running"
+		}
+		w := e.stdout
+		fmt.Fprintf(w, "agent of cloud %s: %s (pid %d)\n", s.Cloud, state, s.PID)
+		fmt.Fprintf(w, "source:   %s\nnode:     %s\nstarted:  %s\nupdated:  %s\n", s.Source, s.Node, s.Started.Format(time.RFC3339), s.Updated.Format(time.RFC3339))
+		fmt.Fprintf(w, "since it started: %d events, %d steps recorded, %d refused, %d differences\n", s.Events, s.Steps, s.Refusals, s.Differences)
+		if len(s.Pending) > 0 {
+			fmt.Fprintf(w, "waiting (%d):\n", len(s.Pending))
+			for _, p := range s.Pending {
+				fmt.Fprintf(w, "  %s\n", entryLine(p))
+			}
+		}
+		if s.LastRefusal != nil {
+			fmt.Fprintf(w, "last refusal:\n  %s\n", entryLine(*s.LastRefusal))
+		}
+		return nil
+	})
 }
 
-func runAgentLog(args []string, e *env) error {
+func agentLogCmd(e *env) *cobra.Command {
 	f := newFlags("agent log", "bbus agent log --home DIR [--limit N] [--output json]\n\nWhat the agent of --home did, or chose not to do, and why: its latest entries, oldest first.")
 	home := f.homeFlag()
 	limit := f.Int("limit", 50, "show the latest `N` entries (0: all the agent keeps)")
 	out := f.outputFlag()
-	if _, err := f.parse(args, 1); err != nil {
-		return err
-	}
-	if *limit < 0 {
-		return f.fail("--limit must not be negative")
-	}
-	s, err := agent.ReadState(*home)
-	if err != nil {
-		return err
-	}
-	log := s.Log
-	if *limit > 0 && len(log) > *limit {
-		log = log[len(log)-*limit:]
-	}
-	if *out == "json" {
-		return printJSON(e.stdout, log)
-	}
-	for _, en := range log {
-		fmt.Fprintln(e.stdout, entryLine(en))
-	}
-	return nil
+	return f.command(0, func([]string) error {
+		if *limit < 0 {
+			return f.fail("--limit must not be negative")
+		}
+		s, err := agent.ReadState(*home)
+		if err != nil {
+			return err
+		}
+		log := s.Log
+		if *limit > 0 && len(log) > *limit {
+			log = log[len(log)-*limit:]
+		}
+		if *out == "json" {
+			return printJSON(e.stdout, log)
+		}
+		for _, en := range log {
+			fmt.Fprintln(e.stdout, entryLine(en))
+		}
+		return nil
+	})
 }
 
 // entryLine is one entry of the agent's log, readable.
@@ -339,4 +331,13 @@ func alive(pid int) bool {
 	}
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func agentCmd(e *env) *cobra.Command {
+	c := agentLeaf(e)
+	for _, sub := range []*cobra.Command{agentStatusCmd(e), agentLogCmd(e)} {
+		c.AddCommand(sub)
+		shadow(c, sub)
+	}
+	return c
 }

@@ -363,7 +363,7 @@ func TestQuery(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.HasPrefix(lines[2], "c2 ") {
 		t.Errorf("clouds:\n%s", out)
 	}
-	var clouds httpapi.List[bbus.Cloud]
+	var clouds bbus.List[bbus.Cloud]
 	qjson(&clouds, "clouds")
 	if len(clouds.Items) != 2 || clouds.Next != "" {
 		t.Errorf("clouds json = %+v", clouds)
@@ -386,7 +386,7 @@ func TestQuery(t *testing.T) {
 	if vm.Host != "c2" || vm.Migration != "mig-2" {
 		t.Errorf("vm json = %+v", vm)
 	}
-	var vms httpapi.List[bbus.VM]
+	var vms bbus.List[bbus.VM]
 	qjson(&vms, "vms", "--limit", "5")
 	if len(vms.Items) != 5 || vms.Next != "vm-x03" {
 		t.Errorf("vms page json = %+v", vms)
@@ -395,7 +395,7 @@ func TestQuery(t *testing.T) {
 	if len(vms.Items) != 5 || vms.Items[0].ID != "vm-x04" {
 		t.Errorf("vms second page json = %+v", vms)
 	}
-	vms = httpapi.List[bbus.VM]{}
+	vms = bbus.List[bbus.VM]{}
 	qjson(&vms, "vms", "--limit", "5", "--all")
 	if len(vms.Items) != 13 || vms.Next != "" {
 		t.Errorf("vms --all json has %d items, next %q", len(vms.Items), vms.Next)
@@ -414,7 +414,7 @@ func TestQuery(t *testing.T) {
 	if !strings.Contains(out, "hosting intervals") || !strings.Contains(out, "running") || !strings.Contains(out, "mig-1") || !strings.Contains(out, "completed") {
 		t.Errorf("vm-history:\n%s", out)
 	}
-	var h ledger.History
+	var h bbus.History
 	qjson(&h, "vm-history", "vm-1")
 	if len(h.Intervals) != 2 || len(h.Migrations) != 2 {
 		t.Errorf("vm-history json = %+v", h)
@@ -441,12 +441,12 @@ func TestQuery(t *testing.T) {
 	if m.Status != bbus.MigrationProposed || m.From != "c2" {
 		t.Errorf("migration json = %+v", m)
 	}
-	var ms httpapi.List[bbus.Migration]
+	var ms bbus.List[bbus.Migration]
 	qjson(&ms, "migrations")
 	if len(ms.Items) != 2 {
 		t.Errorf("migrations json = %+v", ms)
 	}
-	ms = httpapi.List[bbus.Migration]{}
+	ms = bbus.List[bbus.Migration]{}
 	qjson(&ms, "migrations", "--vm", "vm-1", "--cloud", "c1", "--status", "proposed", "--since", moved.Format(time.RFC3339Nano))
 	if len(ms.Items) != 1 || ms.Items[0].ID != "mig-2" {
 		t.Errorf("filtered migrations json = %+v", ms)

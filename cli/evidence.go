@@ -1,98 +1,135 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/evidence"
 )
 
-const evidenceSynopsis = `bbus evidence export --node URL --vm VM > bundle.json
-bbus evidence verify bundle.json --genesis genesis.json [--output json]
+const evidenceSynopsis = `bbus evidence export --node URL (--vm VM | --agreement ID) [--trust HEIGHT[:HASH]] > bundle.json
+bbus evidence verify bundle.json --genesis genesis.json [--trust HEIGHT:HASH] [--output json]
 
-export asks a node for the evidence bundle of a VM: every transaction that
-touched it with its signed bytes, Merkle proofs of its inclusion and result,
+export asks a node for the evidence bundle of a VM (or of an agreement: its
+proposal and the other party's signature): every transaction that touched it
+with its signed bytes, Merkle proofs of its inclusion and result,
 the signed block headers and the validator sets. verify checks a bundle
 offline against the chain's genesis document, contacting no node: the clouds'
 signatures, the proofs, and commits by more than two thirds of the voting power
-of validator sets followed from genesis. It exits 1, naming what broke, if
-anything does not verify.`
+of the validator sets, followed from genesis through every change of
+validators, or from a checkpoint the auditor trusts (--trust HEIGHT:HASH, the
+"trust" line of any member's bbus query status; export the bundle with the
+same --trust). It exits 1, naming what broke, if anything does not verify.`
 
-func runEvidence(args []string, e *env) error {
-	words := firstWords(args, 1)
-	if len(words) == 0 {
-		f := newFlags("evidence", evidenceSynopsis)
-		if _, err := f.parse(args, -1); err != nil {
-			return err
+func evidenceCmd(e *env) *cobra.Command {
+	return group("evidence", newFlags("evidence", evidenceSynopsis).usage, func(words []string) string {
+		if len(words) == 0 {
+			return "missing subcommand: export or verify"
 		}
-		return f.fail("missing subcommand: export or verify")
-	}
-	switch words[0] {
-	case "export":
-		return evidenceExport(args, e)
-	case "verify":
-		return evidenceVerify(args, e)
-	}
-	return newFlags("evidence", evidenceSynopsis).fail("unknown subcommand %q: want export or verify", words[0])
+		return fmt.Sprintf("unknown subcommand %q: want export or verify", words[0])
+	}, evidenceExportCmd(e), evidenceVerifyCmd(e))
 }
 
-func evidenceExport(args []string, e *env) error {
-	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --invoice ID) > bundle.json\n\nPrints the evidence bundle of a VM as JSON.")
+func evidenceExportCmd(e *env) *cobra.Command {
+	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --agreement ID | --invoice ID) [--trust HEIGHT[:HASH]] > bundle.json\n\nPrints the evidence bundle of a VM or an agreement as JSON.")
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	token := f.tokenFlag()
 	vm := f.String("vm", "", "the VM whose history to prove")
 	invoice := f.String("invoice", "", "the invoice whose lines to prove (not available yet)")
-	if _, err := f.parse(args, 1); err != nil {
-		return err
-	}
-	switch {
-	case *invoice != "":
-		return bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; export the evidence of each VM the invoice bills with --vm")
-	case *vm == "":
-		return f.fail("flag --vm is required")
-	}
-	b, err := newClient(*node, *token, 2*time.Minute).Evidence(e.ctx, *vm)
-	if err != nil {
-		return err
-	}
-	return printJSON(e.stdout, b)
+	agreement := f.String("agreement", "", "the agreement whose proposal and signature to prove")
+	trust := f.String("trust", "", "HEIGHT or HEIGHT:HASH: a checkpoint the auditor trusts, which the bundle then holds")
+	return f.command(0, func([]string) error {
+		var checkpoint int64
+		var want *evidence.Checkpoint
+		if *trust != "" {
+			if h, err := strconv.ParseInt(*trust, 10, 64); err == nil && h > 0 {
+				checkpoint = h
+			} else if want, err = evidence.ParseCheckpoint(*trust); err != nil {
+				return f.fail("--trust: %v", err)
+			} else {
+				checkpoint = want.Height
+			}
+		}
+		switch {
+		case *invoice != "":
+			return bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; export the evidence of each VM the invoice bills with --vm")
+		case *vm != "" && *agreement != "":
+			return f.fail("flags --vm and --agreement exclude each other: one bundle proves one thing")
+		case *vm == "" && *agreement == "":
+			return f.fail("flag --vm (or --agreement) is required")
+		}
+		c := newClient(*node, *token, 2*time.Minute)
+		var raw []byte
+		var err error
+		if *agreement != "" {
+			raw, err = c.AgreementEvidence(e.ctx, *agreement, checkpoint)
+		} else {
+			raw, err = c.Evidence(e.ctx, *vm, checkpoint)
+		}
+		if err != nil {
+			return err
+		}
+		if want != nil {
+			b, err := evidence.Decode(raw)
+			if err != nil {
+				return err
+			}
+			for _, h := range b.Headers {
+				if h.Header.Height == want.Height && !bytes.Equal(h.Header.Hash(), want.Hash) {
+					return bbus.Errorf(bbus.EINVALID, "the node's block at height %d is %s, not the checkpoint %s: it follows another history", want.Height, h.Header.Hash(), want)
+				}
+			}
+		}
+		return printJSON(e.stdout, json.RawMessage(raw))
+	})
 }
 
-func evidenceVerify(args []string, e *env) error {
-	f := newFlags("evidence verify", "bbus evidence verify BUNDLE --genesis FILE [--output json]\n\nChecks a bundle against the chain's genesis document, offline. BUNDLE - reads standard input.")
+func evidenceVerifyCmd(e *env) *cobra.Command {
+	f := newFlags("evidence verify", "bbus evidence verify BUNDLE --genesis FILE [--trust HEIGHT:HASH] [--output json]\n\nChecks a bundle against the chain's genesis document, offline. BUNDLE - reads standard input.")
 	genesis := f.String("genesis", "", "the chain's genesis document (a node's HOME/config/genesis.json)")
+	trust := f.String("trust", "", "HEIGHT:HASH: a block header you trust (the trust line of a member's bbus query status)")
 	out := f.outputFlag()
-	pos, err := f.parse(args, 2)
-	if err != nil {
-		return err
-	}
-	if err := f.required("genesis"); err != nil {
-		return err
-	}
-	var bundle []byte
-	if pos[1] == "-" {
-		bundle, err = io.ReadAll(e.stdin)
-	} else {
-		bundle, err = os.ReadFile(pos[1])
-	}
-	if err != nil {
-		return bbus.Errorf(bbus.EINVALID, "read the bundle: %v", err)
-	}
-	gen, err := os.ReadFile(*genesis)
-	if err != nil {
-		return bbus.Errorf(bbus.EINVALID, "read the genesis document: %v", err)
-	}
-	rep, err := evidence.Verify(bundle, gen)
-	if err != nil {
-		return bbus.Errorf(bbus.EINVALID, "the bundle does not verify: %v", err)
-	}
-	if *out == "json" {
-		return printJSON(e.stdout, rep)
-	}
-	return printReport(e.stdout, rep)
+	return f.command(1, func(pos []string) error {
+		var err error
+		if err := f.required("genesis"); err != nil {
+			return err
+		}
+		var checkpoint *evidence.Checkpoint
+		if *trust != "" {
+			if checkpoint, err = evidence.ParseCheckpoint(*trust); err != nil {
+				return f.fail("--trust: %v", err)
+			}
+		}
+		var bundle []byte
+		if pos[0] == "-" {
+			bundle, err = io.ReadAll(e.stdin)
+		} else {
+			bundle, err = os.ReadFile(pos[0])
+		}
+		if err != nil {
+			return bbus.Errorf(bbus.EINVALID, "read the bundle: %v", err)
+		}
+		gen, err := os.ReadFile(*genesis)
+		if err != nil {
+			return bbus.Errorf(bbus.EINVALID, "read the genesis document: %v", err)
+		}
+		rep, err := evidence.VerifyTrusting(bundle, gen, checkpoint)
+		if err != nil {
+			return bbus.Errorf(bbus.EINVALID, "the bundle does not verify: %v", err)
+		}
+		if *out == "json" {
+			return printJSON(e.stdout, rep)
+		}
+		return printReport(e.stdout, rep)
+	})
 }
 
 func printReport(w io.Writer, r *evidence.Report) error {
@@ -105,6 +142,9 @@ func printReport(w io.Writer, r *evidence.Report) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.VM == "" {
+		return printSigners(w, r)
 	}
 	fmt.Fprint(w, "\nwhere it ran:\n")
 	tw = newTable(w)
@@ -119,8 +159,12 @@ func printReport(w io.Writer, r *evidence.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	return printSigners(w, r)
+}
+
+func printSigners(w io.Writer, r *evidence.Report) error {
 	fmt.Fprint(w, "\nsigners:\n")
-	tw = newTable(w)
+	tw := newTable(w)
 	for _, s := range r.Signers {
 		fmt.Fprintf(tw, "  %s\tkey from %s\n", s.Cloud, s.From)
 	}

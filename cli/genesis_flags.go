@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"flag"
+	"github.com/spf13/pflag"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +15,7 @@ type genesisFlags struct {
 	approval                                     *string
 	lapse, txTTL, inviteTTL, appTTL, proposalTTL *time.Duration
 	requireAgreement                             *bool
-	joinPower                                    *int64
+	joinPower, oracleQuorum                      *int64
 	names                                        []string
 }
 
@@ -31,14 +31,15 @@ func defineGenesisFlags(f *flags) *genesisFlags {
 	g.proposalTTL = f.Duration("agreement-proposal-ttl", sec(d.AgreementProposalTTLSeconds), "how long an agreement proposal may wait for the other party")
 	g.requireAgreement = f.Bool("require-agreement", false, "refuse migrations to a cloud other than the VM's owner that name no agreement")
 	g.joinPower = f.Int64("join-power", d.JoinPower, "the voting power of an admitted cloud that names a validator key")
-	g.names = []string{"approval", "migration-lapse", "tx-ttl", "invitation-ttl", "application-ttl", "agreement-proposal-ttl", "require-agreement", "join-power"}
+	g.oracleQuorum = f.Int64("oracle-quorum", d.Quorum(), "how many oracles' reports of a VM's window decide it, 1 to 32 (docs/CHARGING.md)")
+	g.names = []string{"approval", "migration-lapse", "tx-ttl", "invitation-ttl", "application-ttl", "agreement-proposal-ttl", "require-agreement", "join-power", "oracle-quorum"}
 	return g
 }
 
 // given returns the first genesis flag the command line set, or "".
 func (g *genesisFlags) given() string {
 	set := ""
-	g.f.Visit(func(fl *flag.Flag) {
+	g.f.Visit(func(fl *pflag.Flag) {
 		for _, n := range g.names {
 			if fl.Name == n && set == "" {
 				set = n
@@ -73,6 +74,10 @@ func (g *genesisFlags) params() (*bbus.Params, error) {
 		*s.into = int64(s.d / time.Second)
 	}
 	p.RequireAgreement, p.JoinPower = *g.requireAgreement, *g.joinPower
+	if q := *g.oracleQuorum; q < 1 || q > bbus.MaxOracleQuorum {
+		return nil, g.f.fail("--oracle-quorum must be between 1 and %d, not %d", bbus.MaxOracleQuorum, q)
+	}
+	p.OracleQuorum = *g.oracleQuorum
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

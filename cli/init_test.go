@@ -16,7 +16,7 @@ import (
 func TestInitGenesisParameters(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "h")
 	ok(t, "init", "--home", home, "--cloud", "alpha", "--approval", "1/2", "--migration-lapse", "90s", "--tx-ttl", "10m",
-		"--require-agreement", "--invitation-ttl", "48h", "--application-ttl", "72h", "--agreement-proposal-ttl", "1h", "--join-power", "5")
+		"--require-agreement", "--invitation-ttl", "48h", "--application-ttl", "72h", "--agreement-proposal-ttl", "1h", "--join-power", "5", "--oracle-quorum", "3")
 	b, err := os.ReadFile(filepath.Join(home, "config", "genesis.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -28,14 +28,15 @@ func TestInitGenesisParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := bbus.Params{ApprovalNum: 1, ApprovalDen: 2, MigrationLapseSeconds: 90, TxMaxTTLSeconds: 600, RequireAgreement: true,
-		InvitationTTLSeconds: 48 * 3600, ApplicationTTLSeconds: 72 * 3600, AgreementProposalTTLSeconds: 3600, JoinPower: 5}
+		InvitationTTLSeconds: 48 * 3600, ApplicationTTLSeconds: 72 * 3600, AgreementProposalTTLSeconds: 3600, JoinPower: 5, OracleQuorum: 3}
 	if doc.AppState.Params != want {
 		t.Fatalf("genesis params %+v, want %+v", doc.AppState.Params, want)
 	}
 	if c := doc.AppState.Clouds[0]; len(c.NodeID) != 40 {
 		t.Fatalf("the founding cloud publishes no node id: %+v", c)
 	}
-	for _, bad := range [][]string{{"--approval", "3/2"}, {"--approval", "two thirds"}, {"--migration-lapse", "1.5s"}, {"--tx-ttl", "0s"}} {
+	for _, bad := range [][]string{{"--approval", "3/2"}, {"--approval", "two thirds"}, {"--migration-lapse", "1.5s"}, {"--tx-ttl", "0s"},
+		{"--oracle-quorum", "0"}, {"--oracle-quorum", "33"}} {
 		h := filepath.Join(t.TempDir(), "bad")
 		r := run(t, append([]string{"init", "--home", h, "--cloud", "alpha"}, bad...)...)
 		if r.code == 0 || !strings.Contains(r.stderr, "error: ") {

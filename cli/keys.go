@@ -6,6 +6,8 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bbusdev/bbus/keys"
 )
 
@@ -19,51 +21,41 @@ type publicKey struct {
 	PubKey []byte `json:"pub_key"`
 }
 
-func runKeys(args []string, e *env) error {
-	words := firstWords(args, 1)
-	if len(words) == 0 {
-		f := newFlags("keys", keysSynopsis)
-		if _, err := f.parse(args, -1); err != nil {
-			return err
-		}
-		return f.fail("missing subcommand: add, show or list")
-	}
-	switch words[0] {
-	case "add", "show":
-		f := newFlags("keys "+words[0], keysSynopsis)
+func keysCmd(e *env) *cobra.Command {
+	usage := newFlags("keys", keysSynopsis).usage
+	var subs []*cobra.Command
+	for _, verb := range []string{"add", "show"} {
+		f := newFlags("keys "+verb, keysSynopsis)
 		home, out := f.homeFlag(), f.outputFlag()
 		bare := f.Bool("pub-key", false, "print only the public key in base64 (what cloud invite --pub-key takes)")
-		pos, err := f.parse(args, 2)
-		if err != nil {
-			return err
-		}
-		var k *keys.Key
-		if words[0] == "add" {
-			k, err = keys.Add(*home, pos[1])
-		} else {
-			k, err = keys.Load(*home, pos[1])
-		}
-		if err != nil {
-			return err
-		}
-		pub := publicKey{ID: k.ID, PubKey: k.PubKey}
-		if *bare {
-			fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(k.PubKey))
-			return nil
-		}
-		if *out == "json" {
-			return printJSON(e.stdout, pub)
-		}
-		if words[0] == "add" {
-			fmt.Fprintf(e.stdout, "added key %s to %s\n", k.ID, keys.Dir(*home))
-		}
-		return printKeys(e.stdout, []publicKey{pub})
-	case "list":
-		f := newFlags("keys list", keysSynopsis)
-		home, out := f.homeFlag(), f.outputFlag()
-		if _, err := f.parse(args, 1); err != nil {
-			return err
-		}
+		subs = append(subs, f.command(1, func(pos []string) error {
+			var k *keys.Key
+			var err error
+			if verb == "add" {
+				k, err = keys.Add(*home, pos[0])
+			} else {
+				k, err = keys.Load(*home, pos[0])
+			}
+			if err != nil {
+				return err
+			}
+			pub := publicKey{ID: k.ID, PubKey: k.PubKey}
+			if *bare {
+				fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(k.PubKey))
+				return nil
+			}
+			if *out == "json" {
+				return printJSON(e.stdout, pub)
+			}
+			if verb == "add" {
+				fmt.Fprintf(e.stdout, "added key %s to %s\n", k.ID, keys.Dir(*home))
+			}
+			return printKeys(e.stdout, []publicKey{pub})
+		}))
+	}
+	f := newFlags("keys list", keysSynopsis)
+	home, out := f.homeFlag(), f.outputFlag()
+	subs = append(subs, f.command(0, func([]string) error {
 		ks, err := keys.List(*home)
 		if err != nil {
 			return err
@@ -80,9 +72,13 @@ func runKeys(args []string, e *env) error {
 			return nil
 		}
 		return printKeys(e.stdout, pubs)
-	}
-	f := newFlags("keys", keysSynopsis)
-	return f.fail("unknown subcommand %q: want add, show or list", words[0])
+	}))
+	return group("keys", usage, func(words []string) string {
+		if len(words) == 0 {
+			return "missing subcommand: add, show or list"
+		}
+		return fmt.Sprintf("unknown subcommand %q: want add, show or list", words[0])
+	}, subs...)
 }
 
 func printKeys(w io.Writer, ks []publicKey) error {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/chain"
 	"github.com/bbusdev/bbus/client"
@@ -127,7 +129,7 @@ var nodeQueries = []queryCmd{
 	{name: "observers", about: "the observers: read-only nodes the members voted on",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, _ []string) error {
-				os, _, err := q.c.Observers(q.e.ctx, ledger.Page{Limit: ledger.MaxLimit})
+				os, _, err := q.c.Observers(q.e.ctx, bbus.Page{Limit: ledger.MaxLimit})
 				return q.print(os, err, func() error {
 					tw := newTable(q.e.stdout)
 					fmt.Fprintln(tw, "OBSERVER\tSTATUS\tNODE ID\tAPPROVALS\tREMOVALS")
@@ -174,18 +176,17 @@ type versionInfo struct {
 	AppVersion uint64 `json:"app_version"` // the ledger rules' version (chain.AppVersion)
 }
 
-func runVersion(args []string, e *env) error {
+func versionCmd(e *env) *cobra.Command {
 	f := newFlags("version", "bbus version [--output json]\n\nPrints the version of bbus and of the ledger's rules it applies.")
 	out := f.outputFlag()
-	if _, err := f.parse(args, 0); err != nil {
+	return f.command(0, func([]string) error {
+		v := versionInfo{Version: bbus.Version, AppVersion: chain.AppVersion}
+		if *out == "json" {
+			return printJSON(e.stdout, v)
+		}
+		_, err := fmt.Fprintf(e.stdout, "bbus %s (ledger rules version %d)\n", v.Version, v.AppVersion)
 		return err
-	}
-	v := versionInfo{Version: bbus.Version, AppVersion: chain.AppVersion}
-	if *out == "json" {
-		return printJSON(e.stdout, v)
-	}
-	_, err := fmt.Fprintf(e.stdout, "bbus %s (ledger rules version %d)\n", v.Version, v.AppVersion)
-	return err
+	})
 }
 
 // voteTally prints, after a vote to admit a cloud, how many votes the
@@ -207,7 +208,7 @@ func voteTally(e *env, c *client.Client, a *bbus.Action) {
 		return
 	}
 	var active int64
-	for p := (ledger.Page{Limit: ledger.MaxLimit}); ; {
+	for p := (bbus.Page{Limit: ledger.MaxLimit}); ; {
 		cs, next, err := c.Clouds(e.ctx, p)
 		if err != nil {
 			return

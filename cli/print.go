@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 // The readable forms: aligned tables for lists, "field  value" lines for one
@@ -70,6 +69,7 @@ func printStatus(w io.Writer, st *bbus.Status) error {
 		"app hash", orDash(st.AppHash),
 		"catching up", strconv.FormatBool(st.CatchingUp),
 		"version", orDash(st.Version),
+		"trust", orDash(st.Trust),
 	); err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func printVM(w io.Writer, vm *bbus.VM) error {
 	)
 }
 
-func printHistory(w io.Writer, h *ledger.History) error {
+func printHistory(w io.Writer, h *bbus.History) error {
 	vm := &h.VM
 	fmt.Fprintf(w, "VM %s (owner %s, %s, %s) now on %s\n\nhosting intervals:\n", vm.ID, vm.Owner, vm.State, vm.Resources, vm.Host)
 	tw := newTable(w)

@@ -5,9 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
-	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/ledger"
 )
 
@@ -38,17 +39,12 @@ var queryCmds = []queryCmd{
 				return q.print(st, err, func() error { return printStatus(q.e.stdout, st) })
 			}
 		}},
-	{name: "clouds", args: "[--limit N] [--after CLOUD] [--all]", about: "the federation's clouds",
-		define: func(f *flags) func(*query, []string) error {
-			lf := listFlags(f)
-			return func(q *query, _ []string) error {
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.Cloud, string, error) { return q.c.Clouds(q.e.ctx, p) })
-				if err != nil {
-					return err
-				}
-				return q.printList(l, l.Next, func() error { return printClouds(q.e.stdout, l.Items) })
+	listQuery("clouds", "[--limit N] [--after CLOUD] [--all]", "the federation's clouds",
+		func(*flags) func(q *query) func(bbus.Page) ([]bbus.Cloud, string, error) {
+			return func(q *query) func(bbus.Page) ([]bbus.Cloud, string, error) {
+				return func(p bbus.Page) ([]bbus.Cloud, string, error) { return q.c.Clouds(q.e.ctx, p) }
 			}
-		}},
+		}, printClouds),
 	{name: "cloud", args: "CLOUD", nargs: 1, about: "one cloud",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, pos []string) error {
@@ -56,17 +52,12 @@ var queryCmds = []queryCmd{
 				return q.print(cl, err, func() error { return printCloud(q.e.stdout, cl) })
 			}
 		}},
-	{name: "vms", args: "[--limit N] [--after VM] [--all]", about: "the VMs the ledger knows",
-		define: func(f *flags) func(*query, []string) error {
-			lf := listFlags(f)
-			return func(q *query, _ []string) error {
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.VM, string, error) { return q.c.VMs(q.e.ctx, p) })
-				if err != nil {
-					return err
-				}
-				return q.printList(l, l.Next, func() error { return printVMs(q.e.stdout, l.Items) })
+	listQuery("vms", "[--limit N] [--after VM] [--all]", "the VMs the ledger knows",
+		func(*flags) func(q *query) func(bbus.Page) ([]bbus.VM, string, error) {
+			return func(q *query) func(bbus.Page) ([]bbus.VM, string, error) {
+				return func(p bbus.Page) ([]bbus.VM, string, error) { return q.c.VMs(q.e.ctx, p) }
 			}
-		}},
+		}, printVMs),
 	{name: "vm", args: "VM", nargs: 1, about: "one VM",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, pos []string) error {
@@ -102,7 +93,7 @@ var queryCmds = []queryCmd{
 	{name: "migrations", args: "[--vm VM] [--cloud CLOUD] [--status S] [--since T] [--until T] [--limit N] [--after ID] [--all]",
 		about: "migrations in the order they were proposed; --since and --until bound the proposal time",
 		define: func(f *flags) func(*query, []string) error {
-			var mf ledger.MigrationFilter
+			var mf bbus.MigrationFilter
 			f.StringVar(&mf.VM, "vm", "", "only migrations of this VM")
 			f.StringVar(&mf.Cloud, "cloud", "", "only migrations from or to this cloud")
 			f.StringVar(&mf.Status, "status", "", "only migrations in this status: proposed, accepted, completed, rejected, cancelled or lapsed")
@@ -111,7 +102,7 @@ var queryCmds = []queryCmd{
 			lf := listFlags(f)
 			return func(q *query, _ []string) error {
 				mf.Since, mf.Until = *since, *until
-				l, err := collect(lf, func(p ledger.Page) ([]bbus.Migration, string, error) {
+				l, err := collect(lf, func(p bbus.Page) ([]bbus.Migration, string, error) {
 					return q.c.Migrations(q.e.ctx, mf, p)
 				})
 				if err != nil {
@@ -142,35 +133,27 @@ func queryUsage() *flags {
 	return newFlags("query", b.String())
 }
 
-func runQuery(args []string, e *env) error {
-	words := firstWords(args, 1, "all")
-	var qc *queryCmd
+func queryCommand(e *env) *cobra.Command {
+	u := queryUsage()
+	var subs []*cobra.Command
 	for i := range queryCmds {
-		if len(words) == 1 && words[0] == queryCmds[i].name {
-			qc = &queryCmds[i]
+		qc := &queryCmds[i]
+		f := newFlags("query "+qc.name, qc.line()+"\n\n"+strings.ToUpper(qc.about[:1])+qc.about[1:]+".\n\nEvery query also takes:\n  "+querySynopsis)
+		node := f.String("node", DefaultNode, "the URL of the node's API")
+		token := f.tokenFlag()
+		out := f.outputFlag()
+		run := qc.define(f)
+		subs = append(subs, f.command(qc.nargs, func(pos []string) error {
+			q := &query{e: e, c: newClient(*node, *token, time.Minute), out: *out}
+			return run(q, pos)
+		}))
+	}
+	return group("query", u.usage, func(words []string) string {
+		if len(words) == 0 {
+			return "missing what to query"
 		}
-	}
-	if qc == nil {
-		u := queryUsage()
-		switch {
-		case hasHelp(args):
-			return &helpRequest{usage: u.usage}
-		case len(words) == 0:
-			return u.fail("missing what to query")
-		}
-		return u.fail("unknown query %q", words[0])
-	}
-	f := newFlags("query "+qc.name, qc.line()+"\n\n"+strings.ToUpper(qc.about[:1])+qc.about[1:]+".\n\nEvery query also takes:\n  "+querySynopsis)
-	node := f.String("node", DefaultNode, "the URL of the node's API")
-	token := f.tokenFlag()
-	out := f.outputFlag()
-	run := qc.define(f)
-	pos, err := f.parse(args, 1+qc.nargs)
-	if err != nil {
-		return err
-	}
-	q := &query{e: e, c: newClient(*node, *token, time.Minute), out: *out}
-	return run(q, pos[1:])
+		return fmt.Sprintf("unknown query %q", words[0])
+	}, subs...)
 }
 
 // print prints v as JSON or, in the readable form, with text.
@@ -215,9 +198,9 @@ func listFlags(f *flags) *pageFlags {
 
 // collect fetches one page of a list, or with --all every page from the first
 // (or from --after) to the end.
-func collect[T any](pf *pageFlags, fetch func(ledger.Page) ([]T, string, error)) (*httpapi.List[T], error) {
-	p := ledger.Page{Limit: pf.limit, After: pf.after}
-	l := &httpapi.List[T]{Items: []T{}}
+func collect[T any](pf *pageFlags, fetch func(bbus.Page) ([]T, string, error)) (*bbus.List[T], error) {
+	p := bbus.Page{Limit: pf.limit, After: pf.after}
+	l := &bbus.List[T]{Items: []T{}}
 	for {
 		items, next, err := fetch(p)
 		if err != nil {
@@ -240,6 +223,8 @@ func (v timeValue) String() string {
 	}
 	return v.t.Format(time.RFC3339Nano)
 }
+
+func (v timeValue) Type() string { return "time" }
 
 func (v timeValue) Set(s string) error {
 	t, err := time.Parse(time.RFC3339Nano, s)

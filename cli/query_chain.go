@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
 )
 
 func init() { queryCmds = append(queryCmds, chainQueries...) }
@@ -45,7 +44,7 @@ func outcome(r *bbus.TxResult) string {
 	return "applied"
 }
 
-func printTx(w io.Writer, tx *httpapi.Tx) error {
+func printTx(w io.Writer, tx *bbus.CommittedTx) error {
 	action := "-"
 	if tx.Body != nil {
 		action = tx.Body.Action.Type()
@@ -60,7 +59,7 @@ func printTx(w io.Writer, tx *httpapi.Tx) error {
 	)
 }
 
-func printBlock(w io.Writer, b *httpapi.Block) error {
+func printBlock(w io.Writer, b *bbus.Block) error {
 	if err := fields(w,
 		"height", strconv.FormatInt(b.Height, 10),
 		"time", fmtTime(b.Time),

@@ -6,13 +6,12 @@ import (
 	"strings"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 func init() { queryCmds = append(queryCmds, marketQueries...) }
 
 // listQuery is a paginated query whose rows print as a table.
-func listQuery[T any](name, args, about string, filters func(f *flags) func(q *query) func(ledger.Page) ([]T, string, error), table func(io.Writer, []T) error) queryCmd {
+func listQuery[T any](name, args, about string, filters func(f *flags) func(q *query) func(bbus.Page) ([]T, string, error), table func(io.Writer, []T) error) queryCmd {
 	return queryCmd{name: name, args: args, about: about,
 		define: func(f *flags) func(*query, []string) error {
 			fetch := filters(f)
@@ -29,9 +28,9 @@ func listQuery[T any](name, args, about string, filters func(f *flags) func(q *q
 
 var marketQueries = []queryCmd{
 	listQuery("offers", "[--limit N] [--after CLOUD] [--all]", "the clouds' published offers",
-		func(*flags) func(q *query) func(ledger.Page) ([]bbus.Offer, string, error) {
-			return func(q *query) func(ledger.Page) ([]bbus.Offer, string, error) {
-				return func(p ledger.Page) ([]bbus.Offer, string, error) { return q.c.Offers(q.e.ctx, p) }
+		func(*flags) func(q *query) func(bbus.Page) ([]bbus.Offer, string, error) {
+			return func(q *query) func(bbus.Page) ([]bbus.Offer, string, error) {
+				return func(p bbus.Page) ([]bbus.Offer, string, error) { return q.c.Offers(q.e.ctx, p) }
 			}
 		}, printOffers),
 	{name: "match", args: "--cpu N --mem-mib N [--disk-iops N] [--net-mbps N] [--max-price-vcpu-hour AMOUNT] [--tag K=V]... [--exclude CLOUD]",
@@ -43,7 +42,7 @@ var marketQueries = []queryCmd{
 			var tags tagList
 			f.Var(&tags, "tag", "a K=V tag the offer must carry; repeat for more")
 			return func(q *query, _ []string) error {
-				req := ledger.MatchRequest{Resources: *res, MaxPriceVCPUHour: -1, Tags: tags, Exclude: *exclude}
+				req := bbus.MatchRequest{Resources: *res, MaxPriceVCPUHour: -1, Tags: tags, Exclude: *exclude}
 				if *ceiling != "" {
 					p, err := bbus.ParseAmount(*ceiling)
 					if err != nil {
@@ -56,12 +55,12 @@ var marketQueries = []queryCmd{
 			}
 		}},
 	listQuery("agreements", "[--cloud CLOUD] [--status proposed|active] [--limit N] [--after ID] [--all]", "agreements (SLAs) between clouds",
-		func(f *flags) func(q *query) func(ledger.Page) ([]bbus.Agreement, string, error) {
-			var af ledger.AgreementFilter
+		func(f *flags) func(q *query) func(bbus.Page) ([]bbus.Agreement, string, error) {
+			var af bbus.AgreementFilter
 			f.StringVar(&af.Cloud, "cloud", "", "only agreements of this cloud, as provider or consumer")
 			f.StringVar(&af.Status, "status", "", "only agreements in this status")
-			return func(q *query) func(ledger.Page) ([]bbus.Agreement, string, error) {
-				return func(p ledger.Page) ([]bbus.Agreement, string, error) { return q.c.Agreements(q.e.ctx, af, p) }
+			return func(q *query) func(bbus.Page) ([]bbus.Agreement, string, error) {
+				return func(p bbus.Page) ([]bbus.Agreement, string, error) { return q.c.Agreements(q.e.ctx, af, p) }
 			}
 		}, printAgreements),
 	{name: "agreement", args: "ID", nargs: 1, about: "one agreement",
@@ -72,25 +71,25 @@ var marketQueries = []queryCmd{
 			}
 		}},
 	listQuery("oracles", "[--limit N] [--after ORACLE] [--all]", "the oracles that report VM performance",
-		func(*flags) func(q *query) func(ledger.Page) ([]bbus.Oracle, string, error) {
-			return func(q *query) func(ledger.Page) ([]bbus.Oracle, string, error) {
-				return func(p ledger.Page) ([]bbus.Oracle, string, error) { return q.c.Oracles(q.e.ctx, p) }
+		func(*flags) func(q *query) func(bbus.Page) ([]bbus.Oracle, string, error) {
+			return func(q *query) func(bbus.Page) ([]bbus.Oracle, string, error) {
+				return func(p bbus.Page) ([]bbus.Oracle, string, error) { return q.c.Oracles(q.e.ctx, p) }
 			}
 		}, printOracles),
 	listQuery("violations", "[--cloud CLOUD] [--vm VM] [--limit N] [--after ID] [--all]", "SLA violations, each attributed to the cloud that hosted the VM",
-		func(f *flags) func(q *query) func(ledger.Page) ([]bbus.Violation, string, error) {
-			var vf ledger.ViolationFilter
+		func(f *flags) func(q *query) func(bbus.Page) ([]bbus.Violation, string, error) {
+			var vf bbus.ViolationFilter
 			f.StringVar(&vf.Cloud, "cloud", "", "only violations attributed to this cloud")
 			f.StringVar(&vf.VM, "vm", "", "only violations of this VM")
-			return func(q *query) func(ledger.Page) ([]bbus.Violation, string, error) {
-				return func(p ledger.Page) ([]bbus.Violation, string, error) { return q.c.Violations(q.e.ctx, vf, p) }
+			return func(q *query) func(bbus.Page) ([]bbus.Violation, string, error) {
+				return func(p bbus.Page) ([]bbus.Violation, string, error) { return q.c.Violations(q.e.ctx, vf, p) }
 			}
 		}, printViolations),
 	listQuery("invoices", "[--cloud CLOUD] [--limit N] [--after ID] [--all]", "invoices between clouds",
-		func(f *flags) func(q *query) func(ledger.Page) ([]bbus.Invoice, string, error) {
+		func(f *flags) func(q *query) func(bbus.Page) ([]bbus.Invoice, string, error) {
 			cloud := f.String("cloud", "", "only invoices of this cloud, as provider or consumer")
-			return func(q *query) func(ledger.Page) ([]bbus.Invoice, string, error) {
-				return func(p ledger.Page) ([]bbus.Invoice, string, error) { return q.c.Invoices(q.e.ctx, *cloud, p) }
+			return func(q *query) func(bbus.Page) ([]bbus.Invoice, string, error) {
+				return func(p bbus.Page) ([]bbus.Invoice, string, error) { return q.c.Invoices(q.e.ctx, *cloud, p) }
 			}
 		}, printInvoices),
 	{name: "invoice", args: "ID", nargs: 1, about: "one invoice with its lines and their evidence",
@@ -100,15 +99,60 @@ var marketQueries = []queryCmd{
 				return q.print(inv, err, func() error { return printInvoice(q.e.stdout, inv) })
 			}
 		}},
-	{name: "reputation", about: "every member's reputation from oracle reports, best first",
+	{name: "reputation", about: "every member's reputation from oracle reports, and every oracle's from how its reports agree with the quorum, best first",
 		define: func(*flags) func(*query, []string) error {
 			return func(q *query, _ []string) error {
-				s, err := q.c.Reputation(q.e.ctx)
+				s, err := q.c.Standings(q.e.ctx)
 				return q.print(s, err, func() error {
 					t := newTable(q.e.stdout)
 					fmt.Fprintln(t, "CLOUD\tREPUTATION\tREPORTS\tCOMPLIANT")
-					for _, r := range s {
+					for _, r := range s.Items {
 						fmt.Fprintf(t, "%s\t%s%%\t%d\t%d\n", r.Cloud, bbus.FormatPct(r.ReputationBP*10), r.Reports, r.Compliant)
+					}
+					if err := t.Flush(); err != nil || len(s.Oracles) == 0 {
+						return err
+					}
+					fmt.Fprintln(q.e.stdout)
+					t = newTable(q.e.stdout)
+					fmt.Fprintln(t, "ORACLE\tSTATUS\tREPUTATION\tREPORTS\tAGREEING\tDISAGREEING")
+					for _, o := range s.Oracles {
+						fmt.Fprintf(t, "%s\t%s\t%s%%\t%d\t%d\t%d\n", o.Oracle, o.Status, bbus.FormatPct(o.ReputationBP*10), o.Reports, o.Agreeing, o.Disagreeing)
+					}
+					return t.Flush()
+				})
+			}
+		}},
+	{name: "windows", args: "VM [--since RFC3339] [--limit N] [--after CURSOR] [--all]", nargs: 1,
+		about: "a VM's reported windows: each oracle's report and, once a quorum decided, the combined value",
+		define: func(f *flags) func(*query, []string) error {
+			since := timeFlag(f, "since", "only windows starting at or after this `time`, RFC 3339")
+			lf := listFlags(f)
+			return func(q *query, pos []string) error {
+				l, err := collect(lf, func(p bbus.Page) ([]bbus.Window, string, error) { return q.c.Windows(q.e.ctx, pos[0], *since, p) })
+				if err != nil {
+					return err
+				}
+				return q.printList(l, l.Next, func() error {
+					t := newTable(q.e.stdout)
+					fmt.Fprintln(t, "START\tEND\tSTATUS\tCOMBINED\tREPORTS\tVIOLATIONS")
+					for _, w := range l.Items {
+						combined := "-"
+						if w.Status == bbus.WindowDecided {
+							combined = bbus.FormatPct(w.Availability) + "%"
+							if w.LatencyMS > 0 {
+								combined += fmt.Sprintf(" %dms", w.LatencyMS)
+							}
+						}
+						var reps []string
+						for _, r := range w.Reports {
+							x := r.Oracle + "=" + bbus.FormatPct(r.Availability) + "%"
+							if r.Verdict != "" {
+								x += "(" + r.Verdict + ")"
+							}
+							reps = append(reps, x)
+						}
+						fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(w.Start), fmtTime(w.End), w.Status, combined,
+							strings.Join(reps, " "), orDash(strings.Join(w.Violations, ",")))
 					}
 					return t.Flush()
 				})
@@ -134,7 +178,7 @@ func printOffers(w io.Writer, offers []bbus.Offer) error {
 	return t.Flush()
 }
 
-func printMatches(w io.Writer, ms []ledger.Match) error {
+func printMatches(w io.Writer, ms []bbus.Match) error {
 	t := newTable(w)
 	fmt.Fprintln(t, "RANK\tCLOUD\tCOST/HOUR\tREPUTATION\tFREE\tTAGS")
 	for i, m := range ms {

@@ -14,8 +14,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
-	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/tokens"
 )
 
@@ -39,24 +41,21 @@ type tokenOutput struct {
 	Token   string    `json:"token,omitempty"` // the secret, by create only
 }
 
-func runToken(args []string, e *env) error {
-	words := firstWords(args, 1)
-	f := newFlags("token", tokenSynopsis)
-	if len(words) == 0 {
-		if _, err := f.parse(args, -1); err != nil {
-			return err
+func tokenCmd(e *env) *cobra.Command {
+	return group("token", newFlags("token", tokenSynopsis).usage, func(words []string) string {
+		if len(words) == 0 {
+			return "missing subcommand: create, list or revoke"
 		}
-		return f.fail("missing subcommand: create, list or revoke")
-	}
-	switch words[0] {
-	case "create":
-		f = newFlags("token create", tokenSynopsis)
-		home, out := f.homeFlag(), f.outputFlag()
-		scope := f.String("scope", "", "what the token may do: read or write (required)")
-		name := f.String("name", "", "a name to recognise the token by in bbus token list")
-		if _, err := f.parse(args, 1); err != nil {
-			return err
-		}
+		return fmt.Sprintf("unknown subcommand %q: want create, list or revoke", words[0])
+	}, tokenCreateCmd(e), tokenListCmd(e), tokenRevokeCmd(e))
+}
+
+func tokenCreateCmd(e *env) *cobra.Command {
+	f := newFlags("token create", tokenSynopsis)
+	home, out := f.homeFlag(), f.outputFlag()
+	scope := f.String("scope", "", "what the token may do: read or write (required)")
+	name := f.String("name", "", "a name to recognise the token by in bbus token list")
+	return f.command(0, func([]string) error {
 		if err := f.required("scope"); err != nil {
 			return err
 		}
@@ -71,12 +70,13 @@ func runToken(args []string, e *env) error {
 		fmt.Fprintf(e.stdout, "%s\n", secret)
 		fmt.Fprintf(e.stderr, "made %s token %s in %s; it is shown only now (the home keeps its hash)\n", t.Scope, t.ID, tokens.Path(*home))
 		return nil
-	case "list":
-		f = newFlags("token list", tokenSynopsis)
-		home, out := f.homeFlag(), f.outputFlag()
-		if _, err := f.parse(args, 1); err != nil {
-			return err
-		}
+	})
+}
+
+func tokenListCmd(e *env) *cobra.Command {
+	f := newFlags("token list", tokenSynopsis)
+	home, out := f.homeFlag(), f.outputFlag()
+	return f.command(0, func([]string) error {
 		ts, err := tokens.List(*home)
 		if err != nil {
 			return err
@@ -93,20 +93,19 @@ func runToken(args []string, e *env) error {
 			return nil
 		}
 		return printTokens(e.stdout, list)
-	case "revoke":
-		f = newFlags("token revoke", tokenSynopsis)
-		home := f.homeFlag()
-		pos, err := f.parse(args, 2)
-		if err != nil {
+	})
+}
+
+func tokenRevokeCmd(e *env) *cobra.Command {
+	f := newFlags("token revoke", tokenSynopsis)
+	home := f.homeFlag()
+	return f.command(1, func(pos []string) error {
+		if err := tokens.Revoke(*home, pos[0]); err != nil {
 			return err
 		}
-		if err := tokens.Revoke(*home, pos[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "revoked %s\n", pos[1])
+		fmt.Fprintf(e.stdout, "revoked %s\n", pos[0])
 		return nil
-	}
-	return f.fail("unknown subcommand %q: want create, list or revoke", words[0])
+	})
 }
 
 func printTokens(w io.Writer, ts []tokenOutput) error {
@@ -140,7 +139,7 @@ until interrupted. --type migration matches every migration.* event. --after
 resumes after an event id a previous run printed; a notice on stderr says when
 the node no longer holds every event since.`
 
-func runEvents(args []string, e *env) error {
+func eventsCmd(e *env) *cobra.Command {
 	f := newFlags("events", eventsSynopsis)
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	token := f.tokenFlag()
@@ -149,46 +148,45 @@ func runEvents(args []string, e *env) error {
 	cloud := f.String("cloud", "", "only events that name this cloud")
 	after := f.String("after", "", "resume after this event id")
 	out := f.outputFlag()
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	filter := httpapi.EventFilter{VM: *vm, Cloud: *cloud}
-	if *typ != "" {
-		filter.Types = strings.Split(*typ, ",")
-	}
-	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	e = &env{ctx: ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr}
-	s, err := newClient(*node, *token, 0).Events(ctx, filter, *after)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	for {
-		ev, err := s.Next()
-		var gap *client.GapError
-		switch {
-		case asGap(err, &gap):
-			fmt.Fprintf(e.stderr, "bbus: %s\n", gap.Gap.Message)
-			continue
-		case err != nil:
-			if e.ctx.Err() != nil {
-				return nil
-			}
+	return f.command(0, func([]string) error {
+		filter := bbus.EventFilter{VM: *vm, Cloud: *cloud}
+		if *typ != "" {
+			filter.Types = strings.Split(*typ, ",")
+		}
+		ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		e = &env{ctx: ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr}
+		s, err := newClient(*node, *token, 0).Events(ctx, filter, *after)
+		if err != nil {
 			return err
 		}
-		if *out == "json" {
-			if err := printJSONLine(e.stdout, ev); err != nil {
+		defer s.Close()
+		for {
+			ev, err := s.Next()
+			var gap *client.GapError
+			switch {
+			case asGap(err, &gap):
+				fmt.Fprintf(e.stderr, "bbus: %s\n", gap.Gap.Message)
+				continue
+			case err != nil:
+				if e.ctx.Err() != nil {
+					return nil
+				}
 				return err
 			}
-			continue
+			if *out == "json" {
+				if err := printJSONLine(e.stdout, ev); err != nil {
+					return err
+				}
+				continue
+			}
+			var attrs []string
+			for _, k := range sortedKeys(ev.Attrs) {
+				attrs = append(attrs, k+"="+ev.Attrs[k])
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", ev.ID, fmtTime(ev.Time), ev.Type, strings.Join(attrs, " "))
 		}
-		var attrs []string
-		for _, k := range sortedKeys(ev.Attrs) {
-			attrs = append(attrs, k+"="+ev.Attrs[k])
-		}
-		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", ev.ID, fmtTime(ev.Time), ev.Type, strings.Join(attrs, " "))
-	}
+	})
 }
 
 func asGap(err error, gap **client.GapError) bool { return errors.As(err, gap) }

@@ -95,7 +95,7 @@ func TestQueryTxAndBlock(t *testing.T) {
 			t.Errorf("query tx lacks %q:\n%s", want, out)
 		}
 	}
-	var tx httpapi.Tx
+	var tx bbus.CommittedTx
 	decode(t, ok(t, "query", "tx", res.TxID, "--node", url, "--output", "json"), &tx)
 	if tx.Height != res.Height || tx.Body == nil || tx.Body.Action.VMRegister == nil {
 		t.Errorf("query tx json: %+v", tx)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/keys"
@@ -185,27 +187,36 @@ func txUsage(w io.Writer) {
 	newFlags("tx", b.String()).usage(w)
 }
 
-func runTx(args []string, e *env) error {
-	words := firstWords(args, 2, "sign-only", "validator")
-	var a *txAction
+func txCmd(e *env) *cobra.Command {
+	groups := map[string][]*cobra.Command{}
+	var order []string
+	var leaves []*cobra.Command
 	for i := range txActions {
-		if n := len(strings.Fields(txActions[i].words)); n <= len(words) && strings.Join(words[:n], " ") == txActions[i].words {
-			a = &txActions[i]
+		c := txActionCmd(e, &txActions[i])
+		if first, _, two := strings.Cut(txActions[i].words, " "); two {
+			if groups[first] == nil {
+				order = append(order, first)
+			}
+			groups[first] = append(groups[first], c)
+		} else {
+			leaves = append(leaves, c)
 		}
 	}
-	if a == nil {
-		bad := &usageError{usage: txUsage}
-		switch {
-		case hasHelp(args):
-			return &helpRequest{usage: txUsage}
-		case len(words) == 0:
-			bad.msg = "missing action"
-		default:
-			bad.msg = fmt.Sprintf("unknown action %q", strings.Join(words, " "))
-		}
-		return bad
+	for _, first := range order {
+		leaves = append(leaves, group(first, txUsage, func(words []string) string {
+			return fmt.Sprintf("unknown action %q", strings.Join(append([]string{first}, words[:min(1, len(words))]...), " "))
+		}, groups[first]...))
 	}
+	return group("tx", txUsage, func(words []string) string {
+		if len(words) == 0 {
+			return "missing action"
+		}
+		return fmt.Sprintf("unknown action %q", strings.Join(words[:min(2, len(words))], " "))
+	}, leaves...)
+}
 
+// txActionCmd returns the command of one action.
+func txActionCmd(e *env, a *txAction) *cobra.Command {
 	f := newFlags("tx "+a.words, a.line()+"\n\n"+strings.ToUpper(a.about[:1])+a.about[1:]+".\n\nEvery action also takes:\n  "+txSynopsis)
 	home := f.homeFlag()
 	node := f.String("node", DefaultNode, "the URL of the node's API")
@@ -215,60 +226,57 @@ func runTx(args []string, e *env) error {
 	signOnly := f.Bool("sign-only", false, "print the signed transaction and submit nothing")
 	out := f.outputFlag()
 	build := a.define(f)
-	nwords := len(strings.Fields(a.words))
-	pos, err := f.parse(args, nwords+a.nargs)
-	if err != nil {
-		return err
-	}
-	if err := f.required(append([]string{"from"}, a.required...)...); err != nil {
-		return err
-	}
-	key, err := keys.Load(*home, *from)
-	if err != nil {
-		return err
-	}
-	action, err := build(pos[nwords:], key)
-	if err != nil {
-		return err
-	}
-	c := newClient(*node, *token, 2*time.Minute)
-	if err := applicantKey(e.ctx, c, &action); err != nil {
-		return err
-	}
-	if err := observerNode(e.ctx, c, &action); err != nil {
-		return err
-	}
-	if *chainID == "" {
-		st, err := c.Status(e.ctx)
-		if err != nil {
-			return bbus.Errorf(bbus.ErrorCode(err), "getting the chain id (or give --chain-id): %s", bbus.ErrorMessage(err))
-		}
-		*chainID = st.ChainID
-	}
-	raw, _, err := client.Signer{ChainID: *chainID, ID: *from, Key: key.PrivKey}.Sign(action)
-	if err != nil {
-		return err
-	}
-	if *signOnly {
-		// Exactly the bytes: a trailing newline would make them non-canonical.
-		if _, err := e.stdout.Write(raw); err != nil {
+	return f.command(a.nargs, func(pos []string) error {
+		if err := f.required(append([]string{"from"}, a.required...)...); err != nil {
 			return err
 		}
-		if isTerminal(e.stdout) {
-			fmt.Fprintln(e.stdout)
+		key, err := keys.Load(*home, *from)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	res, err := c.Submit(e.ctx, raw, true)
-	if res != nil && *out == "json" {
-		if perr := printJSON(e.stdout, res); perr != nil && err == nil {
-			err = perr
+		action, err := build(pos, key)
+		if err != nil {
+			return err
 		}
-	} else if err == nil {
-		printTxResult(e.stdout, res)
-		voteTally(e, c, &action)
-	}
-	return err
+		c := newClient(*node, *token, 2*time.Minute)
+		if err := applicantKey(e.ctx, c, &action); err != nil {
+			return err
+		}
+		if err := observerNode(e.ctx, c, &action); err != nil {
+			return err
+		}
+		if *chainID == "" {
+			st, err := c.Status(e.ctx)
+			if err != nil {
+				return bbus.Errorf(bbus.ErrorCode(err), "getting the chain id (or give --chain-id): %s", bbus.ErrorMessage(err))
+			}
+			*chainID = st.ChainID
+		}
+		raw, _, err := client.Signer{ChainID: *chainID, ID: *from, Key: key.PrivKey}.Sign(action)
+		if err != nil {
+			return err
+		}
+		if *signOnly {
+			// Exactly the bytes: a trailing newline would make them non-canonical.
+			if _, err := e.stdout.Write(raw); err != nil {
+				return err
+			}
+			if isTerminal(e.stdout) {
+				fmt.Fprintln(e.stdout)
+			}
+			return nil
+		}
+		res, err := c.Submit(e.ctx, raw, true)
+		if res != nil && *out == "json" {
+			if perr := printJSON(e.stdout, res); perr != nil && err == nil {
+				err = perr
+			}
+		} else if err == nil {
+			printTxResult(e.stdout, res)
+			voteTally(e, c, &action)
+		}
+		return err
+	})
 }
 
 func printTxResult(w io.Writer, res *bbus.TxResult) {
@@ -277,18 +285,6 @@ func printTxResult(w io.Writer, res *bbus.TxResult) {
 		what += " " + res.ID
 	}
 	fmt.Fprintf(w, "committed %s at height %d (tx %s)\n", what, res.Height, res.TxID)
-}
-
-func hasHelp(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "-h", "--h", "-help", "--help":
-			return true
-		case "--":
-			return false
-		}
-	}
-	return false
 }
 
 // isTerminal reports whether w is a terminal (a character device).

@@ -118,6 +118,15 @@ var marketActions = []txAction{
 		},
 	},
 	{
+		words: "oracle remove", args: "ORACLE", nargs: 1,
+		about: "vote to remove an active oracle: once the vote passes it reports no more, and its reports in windows not yet decided stop counting toward their quorum",
+		define: func(*flags) builder {
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				return bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: pos[0]}}, nil
+			}
+		},
+	},
+	{
 		words: "report", args: "VM", nargs: 1, flags: "--start RFC3339 --end RFC3339 --availability PCT [--latency-ms N]",
 		about: "report a VM's measured service over a past window (signed by an oracle)", required: []string{"start", "end", "availability"},
 		define: func(f *flags) builder {
@@ -171,6 +180,8 @@ var marketActions = []txAction{
 type tagList []bbus.Tag
 
 func (t *tagList) String() string { return "" }
+
+func (t *tagList) Type() string { return "K=V" }
 
 func (t *tagList) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")

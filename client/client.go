@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 // maxResponseBytes bounds what the client reads of one response.
@@ -108,8 +106,8 @@ func (c *Client) Send(ctx context.Context, s Signer, action bbus.Action) (*bbus.
 
 // Clouds returns one page of the federation's clouds in id order, and the
 // cursor of the next page ("" after the last).
-func (c *Client) Clouds(ctx context.Context, p ledger.Page) ([]bbus.Cloud, string, error) {
-	var l httpapi.List[bbus.Cloud]
+func (c *Client) Clouds(ctx context.Context, p bbus.Page) ([]bbus.Cloud, string, error) {
+	var l bbus.List[bbus.Cloud]
 	if err := c.get(ctx, "/v1/clouds", pageQuery(p), &l); err != nil {
 		return nil, "", err
 	}
@@ -126,8 +124,8 @@ func (c *Client) Cloud(ctx context.Context, id string) (*bbus.Cloud, error) {
 }
 
 // VMs returns one page of VMs in id order, and the cursor of the next page.
-func (c *Client) VMs(ctx context.Context, p ledger.Page) ([]bbus.VM, string, error) {
-	var l httpapi.List[bbus.VM]
+func (c *Client) VMs(ctx context.Context, p bbus.Page) ([]bbus.VM, string, error) {
+	var l bbus.List[bbus.VM]
 	if err := c.get(ctx, "/v1/vms", pageQuery(p), &l); err != nil {
 		return nil, "", err
 	}
@@ -144,8 +142,8 @@ func (c *Client) VM(ctx context.Context, id string) (*bbus.VM, error) {
 }
 
 // VMHistory returns a VM with all its hosting intervals and migrations.
-func (c *Client) VMHistory(ctx context.Context, id string) (*ledger.History, error) {
-	var h ledger.History
+func (c *Client) VMHistory(ctx context.Context, id string) (*bbus.History, error) {
+	var h bbus.History
 	if err := c.get(ctx, "/v1/vms/"+url.PathEscape(id)+"/history", nil, &h); err != nil {
 		return nil, err
 	}
@@ -173,7 +171,7 @@ func (c *Client) Migration(ctx context.Context, id string) (*bbus.Migration, err
 
 // Migrations returns one page of the migrations that match f, in the order
 // they were proposed, and the cursor of the next page.
-func (c *Client) Migrations(ctx context.Context, f ledger.MigrationFilter, p ledger.Page) ([]bbus.Migration, string, error) {
+func (c *Client) Migrations(ctx context.Context, f bbus.MigrationFilter, p bbus.Page) ([]bbus.Migration, string, error) {
 	q := pageQuery(p)
 	for k, v := range map[string]string{"vm": f.VM, "cloud": f.Cloud, "status": f.Status} {
 		if v != "" {
@@ -186,14 +184,14 @@ func (c *Client) Migrations(ctx context.Context, f ledger.MigrationFilter, p led
 	if !f.Until.IsZero() {
 		q.Set("until", f.Until.Format(time.RFC3339Nano))
 	}
-	var l httpapi.List[bbus.Migration]
+	var l bbus.List[bbus.Migration]
 	if err := c.get(ctx, "/v1/migrations", q, &l); err != nil {
 		return nil, "", err
 	}
 	return l.Items, l.Next, nil
 }
 
-func pageQuery(p ledger.Page) url.Values {
+func pageQuery(p bbus.Page) url.Values {
 	q := url.Values{}
 	if p.Limit > 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))
@@ -232,7 +230,7 @@ func (c *Client) request(ctx context.Context, method, path string, q url.Values,
 // do sends req and decodes a 2xx response's body into out. For any other status
 // it returns the error shape the node sent (if it sent one) and the error as a
 // *bbus.Error.
-func (c *Client) do(req *http.Request, out any) (*httpapi.ErrorResponse, error) {
+func (c *Client) do(req *http.Request, out any) (*bbus.ErrorResponse, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
@@ -251,7 +249,7 @@ func (c *Client) do(req *http.Request, out any) (*httpapi.ErrorResponse, error) 
 		}
 		return nil, nil
 	}
-	var e httpapi.ErrorResponse
+	var e bbus.ErrorResponse
 	if json.Unmarshal(body, &e) == nil && e.Error != nil && e.Error.Code != "" {
 		return &e, e.Error
 	}
@@ -259,7 +257,7 @@ func (c *Client) do(req *http.Request, out any) (*httpapi.ErrorResponse, error) 
 	if len(text) > 200 {
 		text = text[:200] + "..."
 	}
-	return nil, bbus.Errorf(httpapi.Code(resp.StatusCode), "%s %s: HTTP %s: %s", req.Method, req.URL.Path, resp.Status, text)
+	return nil, bbus.Errorf(CodeOfStatus(resp.StatusCode), "%s %s: HTTP %s: %s", req.Method, req.URL.Path, resp.Status, text)
 }
 
 // unwrapURLError drops the method and URL that *url.Error repeats.

@@ -18,7 +18,6 @@ import (
 	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/internal/ledgertest"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 // setup serves a chain of clouds c1 and c2 over a real HTTP server and returns
@@ -72,11 +71,11 @@ func TestMigrationLifecycle(t *testing.T) {
 	}
 	moved := chain.Last().Time
 
-	clouds, next, err := c.Clouds(ctx, ledger.Page{Limit: 1})
+	clouds, next, err := c.Clouds(ctx, bbus.Page{Limit: 1})
 	if err != nil || len(clouds) != 1 || clouds[0].ID != "c1" || next != "c1" {
 		t.Fatalf("clouds page 1: %+v %q %v", clouds, next, err)
 	}
-	clouds, next, err = c.Clouds(ctx, ledger.Page{Limit: 1, After: next})
+	clouds, next, err = c.Clouds(ctx, bbus.Page{Limit: 1, After: next})
 	if err != nil || len(clouds) != 1 || clouds[0].ID != "c2" || next != "" {
 		t.Fatalf("clouds page 2: %+v %q %v", clouds, next, err)
 	}
@@ -84,7 +83,7 @@ func TestMigrationLifecycle(t *testing.T) {
 	if err != nil || cl.HostedVMs != 1 || cl.Allocated.CPU != 2 {
 		t.Fatalf("cloud c2: %+v %v", cl, err)
 	}
-	vms, next, err := c.VMs(ctx, ledger.Page{})
+	vms, next, err := c.VMs(ctx, bbus.Page{})
 	if err != nil || len(vms) != 1 || next != "" {
 		t.Fatalf("vms: %+v %q %v", vms, next, err)
 	}
@@ -108,12 +107,12 @@ func TestMigrationLifecycle(t *testing.T) {
 	if err != nil || m.Status != bbus.MigrationCompleted {
 		t.Fatalf("migration: %+v %v", m, err)
 	}
-	ms, next, err := c.Migrations(ctx, ledger.MigrationFilter{VM: "vm-1", Cloud: "c2", Status: bbus.MigrationCompleted,
-		Since: moved.Add(-time.Hour), Until: moved}, ledger.Page{})
+	ms, next, err := c.Migrations(ctx, bbus.MigrationFilter{VM: "vm-1", Cloud: "c2", Status: bbus.MigrationCompleted,
+		Since: moved.Add(-time.Hour), Until: moved}, bbus.Page{})
 	if err != nil || len(ms) != 1 || next != "" {
 		t.Fatalf("migrations: %+v %q %v", ms, next, err)
 	}
-	ms, _, err = c.Migrations(ctx, ledger.MigrationFilter{Since: moved}, ledger.Page{})
+	ms, _, err = c.Migrations(ctx, bbus.MigrationFilter{Since: moved}, bbus.Page{})
 	if err != nil || len(ms) != 0 {
 		t.Fatalf("migrations proposed since the move: %+v %v", ms, err)
 	}
@@ -132,7 +131,7 @@ func TestPagingFollowsNext(t *testing.T) {
 	}
 	chain.Block(txs...)
 	var got []string
-	p := ledger.Page{Limit: 4}
+	p := bbus.Page{Limit: 4}
 	for {
 		vms, next, err := c.VMs(ctx, p)
 		if err != nil {
@@ -164,7 +163,7 @@ func TestErrors(t *testing.T) {
 	wantCode(t, "unknown cloud", err, bbus.ENOTFOUND)
 	_, err = c.Migration(ctx, "mig-7")
 	wantCode(t, "unknown migration", err, bbus.ENOTFOUND)
-	_, _, err = c.VMs(ctx, ledger.Page{Limit: 5000})
+	_, _, err = c.VMs(ctx, bbus.Page{Limit: 5000})
 	wantCode(t, "limit too large", err, bbus.EINVALID)
 	_, err = c.Cloud(ctx, "a/b")
 	wantCode(t, "id with a slash", err, bbus.ENOTFOUND)

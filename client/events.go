@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
 )
 
 // EventStream is an open stream of a node's ledger events (GET /v1/events).
@@ -24,7 +23,7 @@ type EventStream struct {
 	// To resume a stream the node ended because it had lasted its time.
 	c      *Client
 	ctx    context.Context
-	filter httpapi.EventFilter
+	filter bbus.EventFilter
 	resume bool
 }
 
@@ -32,7 +31,7 @@ type EventStream struct {
 // every event after the position the stream resumed from (it restarted, or
 // dropped them to bound its memory): the caller should re-read the state it
 // keeps. The stream goes on; Next returns the following events.
-type GapError struct{ Gap httpapi.Gap }
+type GapError struct{ Gap bbus.EventGap }
 
 func (e *GapError) Error() string { return "events missed: " + e.Gap.Message }
 
@@ -43,7 +42,7 @@ func (e *GapError) Error() string { return "events missed: " + e.Gap.Message }
 // lasts until ctx is done or Close (the node ends each stream after its
 // rest.max_stream_duration; Next then resumes it where it was, unseen); send
 // it through a client whose http.Client has no Timeout.
-func (c *Client) Events(ctx context.Context, f httpapi.EventFilter, after string) (*EventStream, error) {
+func (c *Client) Events(ctx context.Context, f bbus.EventFilter, after string) (*EventStream, error) {
 	body, err := c.openEvents(ctx, f, after)
 	if err != nil {
 		return nil, err
@@ -52,7 +51,7 @@ func (c *Client) Events(ctx context.Context, f httpapi.EventFilter, after string
 }
 
 // openEvents sends GET /v1/events and returns the stream's body.
-func (c *Client) openEvents(ctx context.Context, f httpapi.EventFilter, after string) (io.ReadCloser, error) {
+func (c *Client) openEvents(ctx context.Context, f bbus.EventFilter, after string) (io.ReadCloser, error) {
 	q := url.Values{}
 	if len(f.Types) > 0 {
 		q.Set("type", strings.Join(f.Types, ","))
@@ -73,11 +72,11 @@ func (c *Client) openEvents(ctx context.Context, f httpapi.EventFilter, after st
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e httpapi.ErrorResponse
+		var e bbus.ErrorResponse
 		if json.Unmarshal(body, &e) == nil && e.Error != nil && e.Error.Code != "" {
 			return nil, e.Error
 		}
-		return nil, bbus.Errorf(httpapi.Code(resp.StatusCode), "GET /v1/events: HTTP %s", resp.Status)
+		return nil, bbus.Errorf(CodeOfStatus(resp.StatusCode), "GET /v1/events: HTTP %s", resp.Status)
 	}
 	return resp.Body, nil
 }
@@ -85,7 +84,7 @@ func (c *Client) openEvents(ctx context.Context, f httpapi.EventFilter, after st
 // Next returns the next event. It returns a *GapError (and the stream goes
 // on) when events were missed, and io.EOF when the node closed the stream
 // (other than to have it resumed, which Next does).
-func (s *EventStream) Next() (*httpapi.Event, error) {
+func (s *EventStream) Next() (*bbus.Event, error) {
 	var id, typ string
 	var data strings.Builder
 	for {
@@ -123,7 +122,7 @@ func (s *EventStream) Next() (*httpapi.Event, error) {
 				}
 				return nil, e
 			}
-			ev := new(httpapi.Event)
+			ev := new(bbus.Event)
 			if err := json.Unmarshal([]byte(data.String()), ev); err != nil {
 				return nil, bbus.Errorf(bbus.EINTERNAL, "an event that is not JSON: %v", err)
 			}
@@ -133,7 +132,7 @@ func (s *EventStream) Next() (*httpapi.Event, error) {
 			return ev, nil
 		}
 		if strings.HasPrefix(line, ":") {
-			if line == httpapi.ResumeComment {
+			if line == bbus.StreamResumeComment {
 				s.resume = true
 			}
 			continue

@@ -11,7 +11,6 @@ import (
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
-	"github.com/bbusdev/bbus/httpapi"
 )
 
 // TestEventStreamParsing reads a stream as a node writes it, with comments,
@@ -33,7 +32,7 @@ func TestEventStreamParsing(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := client.New(srv.URL, client.WithToken("bbus_secret"))
-	s, err := c.Events(context.Background(), httpapi.EventFilter{Types: []string{"vm", "migration"}, VM: "vm-1"}, "3-0")
+	s, err := c.Events(context.Background(), bbus.EventFilter{Types: []string{"vm", "migration"}, VM: "vm-1"}, "3-0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +56,7 @@ func TestEventStreamParsing(t *testing.T) {
 	if _, err := s.Next(); err != io.EOF {
 		t.Fatalf("end of stream: %v", err)
 	}
-	_, err = c.Events(context.Background(), httpapi.EventFilter{}, "")
+	_, err = c.Events(context.Background(), bbus.EventFilter{}, "")
 	if bbus.ErrorCode(err) != bbus.EINVALID {
 		t.Errorf("a refused stream: %v", err)
 	}
@@ -74,13 +73,13 @@ func TestEventStreamResumes(t *testing.T) {
 		switch len(asked) {
 		case 1:
 			fmt.Fprint(w, "id: 7-0\nevent: vm.registered\ndata: {\"id\":\"7-0\",\"type\":\"vm.registered\"}\n\n")
-			fmt.Fprint(w, "id: 9-0\n"+httpapi.ResumeComment+"\n\n")
+			fmt.Fprint(w, "id: 9-0\n"+bbus.StreamResumeComment+"\n\n")
 		default:
 			fmt.Fprint(w, "id: 10-0\nevent: vm.registered\ndata: {\"id\":\"10-0\",\"type\":\"vm.registered\"}\n\n")
 		}
 	}))
 	defer srv.Close()
-	s, err := client.New(srv.URL).Events(context.Background(), httpapi.EventFilter{}, "")
+	s, err := client.New(srv.URL).Events(context.Background(), bbus.EventFilter{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

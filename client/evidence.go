@@ -2,18 +2,37 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
-
-	"github.com/bbusdev/bbus/evidence"
+	"strconv"
 )
 
-// Evidence returns the evidence bundle of a VM: what proves its history to
-// someone who runs no node (evidence.Verify checks it). The node may wait a
-// moment for the block that proves the VM's last transaction.
-func (c *Client) Evidence(ctx context.Context, vm string) (*evidence.Bundle, error) {
-	var b evidence.Bundle
-	if err := c.get(ctx, "/v1/evidence", url.Values{"vm": {vm}}, &b); err != nil {
+// Evidence returns the evidence bundle of a VM, as the node sent it: the JSON
+// document that proves the VM's history to someone who runs no node
+// (evidence.Decode reads it, evidence.VerifyTrusting checks it). It comes back
+// as bytes so that this package needs no CometBFT types: a bundle holds
+// CometBFT's signed headers and commits, which only a verifier needs to
+// decode. The node may wait a moment for the block that proves the VM's last
+// transaction. A checkpoint above 0 is the height of a header the auditor
+// trusts, which the bundle then holds.
+func (c *Client) Evidence(ctx context.Context, vm string, checkpoint int64) (json.RawMessage, error) {
+	return c.evidence(ctx, url.Values{"vm": {vm}}, checkpoint)
+}
+
+// AgreementEvidence returns the evidence bundle of an agreement: its
+// proposal and the other party's signature or refusal, proved as Evidence
+// proves a VM's transactions.
+func (c *Client) AgreementEvidence(ctx context.Context, id string, checkpoint int64) (json.RawMessage, error) {
+	return c.evidence(ctx, url.Values{"agreement": {id}}, checkpoint)
+}
+
+func (c *Client) evidence(ctx context.Context, q url.Values, checkpoint int64) (json.RawMessage, error) {
+	if checkpoint > 0 {
+		q.Set("trust", strconv.FormatInt(checkpoint, 10))
+	}
+	var b json.RawMessage
+	if err := c.get(ctx, "/v1/evidence", q, &b); err != nil {
 		return nil, err
 	}
-	return &b, nil
+	return b, nil
 }

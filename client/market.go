@@ -4,15 +4,14 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 // list fetches one page of a list route.
 func list[T any](ctx context.Context, c *Client, path string, q url.Values) ([]T, string, error) {
-	var l httpapi.List[T]
+	var l bbus.List[T]
 	if err := c.get(ctx, path, q, &l); err != nil {
 		return nil, "", err
 	}
@@ -39,12 +38,12 @@ func withFilters(q url.Values, kv ...string) url.Values {
 }
 
 // Offers lists published offers.
-func (c *Client) Offers(ctx context.Context, p ledger.Page) ([]bbus.Offer, string, error) {
+func (c *Client) Offers(ctx context.Context, p bbus.Page) ([]bbus.Offer, string, error) {
 	return list[bbus.Offer](ctx, c, "/v1/offers", pageQuery(p))
 }
 
 // Match ranks the clouds able to host a request (see ledger.MatchClouds).
-func (c *Client) Match(ctx context.Context, req ledger.MatchRequest) ([]ledger.Match, error) {
+func (c *Client) Match(ctx context.Context, req bbus.MatchRequest) ([]bbus.Match, error) {
 	q := url.Values{}
 	q.Set("cpu", strconv.FormatInt(req.Resources.CPU, 10))
 	q.Set("mem_mib", strconv.FormatInt(req.Resources.MemMiB, 10))
@@ -57,12 +56,12 @@ func (c *Client) Match(ctx context.Context, req ledger.MatchRequest) ([]ledger.M
 		q.Add("tag", t.Key+"="+t.Value)
 	}
 	withFilters(q, "exclude", req.Exclude)
-	items, _, err := list[ledger.Match](ctx, c, "/v1/match", q)
+	items, _, err := list[bbus.Match](ctx, c, "/v1/match", q)
 	return items, err
 }
 
 // Agreements lists agreements.
-func (c *Client) Agreements(ctx context.Context, f ledger.AgreementFilter, p ledger.Page) ([]bbus.Agreement, string, error) {
+func (c *Client) Agreements(ctx context.Context, f bbus.AgreementFilter, p bbus.Page) ([]bbus.Agreement, string, error) {
 	return list[bbus.Agreement](ctx, c, "/v1/agreements", withFilters(pageQuery(p), "cloud", f.Cloud, "status", f.Status))
 }
 
@@ -72,7 +71,7 @@ func (c *Client) Agreement(ctx context.Context, id string) (*bbus.Agreement, err
 }
 
 // Oracles lists oracles.
-func (c *Client) Oracles(ctx context.Context, p ledger.Page) ([]bbus.Oracle, string, error) {
+func (c *Client) Oracles(ctx context.Context, p bbus.Page) ([]bbus.Oracle, string, error) {
 	return list[bbus.Oracle](ctx, c, "/v1/oracles", pageQuery(p))
 }
 
@@ -87,12 +86,12 @@ func (c *Client) Report(ctx context.Context, id string) (*bbus.Report, error) {
 }
 
 // Violations lists SLA violations.
-func (c *Client) Violations(ctx context.Context, f ledger.ViolationFilter, p ledger.Page) ([]bbus.Violation, string, error) {
+func (c *Client) Violations(ctx context.Context, f bbus.ViolationFilter, p bbus.Page) ([]bbus.Violation, string, error) {
 	return list[bbus.Violation](ctx, c, "/v1/violations", withFilters(pageQuery(p), "cloud", f.Cloud, "vm", f.VM))
 }
 
 // Invoices lists invoices, of one cloud if cloud is set.
-func (c *Client) Invoices(ctx context.Context, cloud string, p ledger.Page) ([]bbus.Invoice, string, error) {
+func (c *Client) Invoices(ctx context.Context, cloud string, p bbus.Page) ([]bbus.Invoice, string, error) {
 	return list[bbus.Invoice](ctx, c, "/v1/invoices", withFilters(pageQuery(p), "cloud", cloud))
 }
 
@@ -101,8 +100,23 @@ func (c *Client) Invoice(ctx context.Context, id string) (*bbus.Invoice, error) 
 	return one[bbus.Invoice](ctx, c, "/v1/invoices/"+url.PathEscape(id))
 }
 
+// Standings returns every member's and every oracle's reputation, best first.
+func (c *Client) Standings(ctx context.Context) (*bbus.ReputationList, error) {
+	return one[bbus.ReputationList](ctx, c, "/v1/reputation")
+}
+
+// Windows returns one page of a VM's reported windows starting at or after
+// since (zero: from the first), with their reports and combined values.
+func (c *Client) Windows(ctx context.Context, vm string, since time.Time, p bbus.Page) ([]bbus.Window, string, error) {
+	q := pageQuery(p)
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339))
+	}
+	return list[bbus.Window](ctx, c, "/v1/vms/"+url.PathEscape(vm)+"/windows", q)
+}
+
 // Reputation lists every member's reputation, best first.
-func (c *Client) Reputation(ctx context.Context) ([]ledger.Standing, error) {
-	items, _, err := list[ledger.Standing](ctx, c, "/v1/reputation", nil)
+func (c *Client) Reputation(ctx context.Context) ([]bbus.Standing, error) {
+	items, _, err := list[bbus.Standing](ctx, c, "/v1/reputation", nil)
 	return items, err
 }

@@ -6,7 +6,6 @@ import (
 	"net/url"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
 )
 
 // The writes the node signs as its own cloud, for a client with a write token
@@ -15,7 +14,7 @@ import (
 // result and a *bbus.Error.
 
 // RegisterVM records a new VM that the node's cloud owns and hosts.
-func (c *Client) RegisterVM(ctx context.Context, vm httpapi.VMRequest, wait bool) (*bbus.TxResult, error) {
+func (c *Client) RegisterVM(ctx context.Context, vm bbus.VMRequest, wait bool) (*bbus.TxResult, error) {
 	return c.write(ctx, "/v1/vms", &vm, wait)
 }
 
@@ -26,7 +25,7 @@ func (c *Client) TerminateVM(ctx context.Context, vm string, wait bool) (*bbus.T
 
 // ProposeMigration proposes to send a VM the node's cloud hosts to another
 // cloud; the result's ID is the migration's.
-func (c *Client) ProposeMigration(ctx context.Context, m httpapi.MigrationRequest, wait bool) (*bbus.TxResult, error) {
+func (c *Client) ProposeMigration(ctx context.Context, m bbus.MigrationRequest, wait bool) (*bbus.TxResult, error) {
 	return c.write(ctx, "/v1/migrations", &m, wait)
 }
 
@@ -44,14 +43,14 @@ func (c *Client) VoteCloud(ctx context.Context, cloud, vote string, wait bool) (
 
 // InviteCloud invites, as the node's cloud, an applicant: only the key
 // inv.PubKey (and inv.ValidatorKey, if set) may then apply as cloud.
-func (c *Client) InviteCloud(ctx context.Context, cloud string, inv httpapi.InviteRequest, wait bool) (*bbus.TxResult, error) {
+func (c *Client) InviteCloud(ctx context.Context, cloud string, inv bbus.InviteRequest, wait bool) (*bbus.TxResult, error) {
 	return c.write(ctx, "/v1/clouds/"+url.PathEscape(cloud)+"/invite", &inv, wait)
 }
 
 // InviteOracle invites, as the node's cloud, an oracle: only the key pub may
 // then apply as oracle.
 func (c *Client) InviteOracle(ctx context.Context, oracle string, pub []byte, wait bool) (*bbus.TxResult, error) {
-	return c.write(ctx, "/v1/oracles/"+url.PathEscape(oracle)+"/invite", &httpapi.InviteRequest{PubKey: pub}, wait)
+	return c.write(ctx, "/v1/oracles/"+url.PathEscape(oracle)+"/invite", &bbus.InviteRequest{PubKey: pub}, wait)
 }
 
 func (c *Client) write(ctx context.Context, path string, body any, wait bool) (*bbus.TxResult, error) {
@@ -66,13 +65,13 @@ func (c *Client) write(ctx context.Context, path string, body any, wait bool) (*
 }
 
 // PublishOffer publishes (or replaces) the node's cloud's offer.
-func (c *Client) PublishOffer(ctx context.Context, o httpapi.OfferRequest, wait bool) (*bbus.TxResult, error) {
+func (c *Client) PublishOffer(ctx context.Context, o bbus.OfferRequest, wait bool) (*bbus.TxResult, error) {
 	return c.write(ctx, "/v1/offers", &o, wait)
 }
 
 // ProposeAgreement proposes an agreement the node's cloud is a party to; the
 // result's ID is the agreement's.
-func (c *Client) ProposeAgreement(ctx context.Context, a httpapi.AgreementRequest, wait bool) (*bbus.TxResult, error) {
+func (c *Client) ProposeAgreement(ctx context.Context, a bbus.AgreementRequest, wait bool) (*bbus.TxResult, error) {
 	return c.write(ctx, "/v1/agreements", &a, wait)
 }
 
@@ -84,7 +83,7 @@ func (c *Client) SignAgreement(ctx context.Context, agreement string, wait bool)
 // DeclineAgreement declines, as the node's cloud, an agreement the other party
 // proposed, with an optional reason: the proposal ends.
 func (c *Client) DeclineAgreement(ctx context.Context, agreement, reason string, wait bool) (*bbus.TxResult, error) {
-	return c.write(ctx, "/v1/agreements/"+url.PathEscape(agreement)+"/decline", &httpapi.DeclineRequest{Reason: reason}, wait)
+	return c.write(ctx, "/v1/agreements/"+url.PathEscape(agreement)+"/decline", &bbus.DeclineRequest{Reason: reason}, wait)
 }
 
 // ApproveOracle casts the node's cloud's vote to admit an applicant oracle.
@@ -94,7 +93,7 @@ func (c *Client) ApproveOracle(ctx context.Context, oracle string, wait bool) (*
 
 // CloseInvoice closes the node's cloud's invoice to a consumer; the result's ID
 // is the invoice's.
-func (c *Client) CloseInvoice(ctx context.Context, i httpapi.InvoiceRequest, wait bool) (*bbus.TxResult, error) {
+func (c *Client) CloseInvoice(ctx context.Context, i bbus.InvoiceRequest, wait bool) (*bbus.TxResult, error) {
 	return c.write(ctx, "/v1/invoices", &i, wait)
 }
 
@@ -104,5 +103,5 @@ func (c *Client) AnswerInvoice(ctx context.Context, invoice string, dispute bool
 	if !dispute {
 		return c.write(ctx, "/v1/invoices/"+url.PathEscape(invoice)+"/accept", nil, wait)
 	}
-	return c.write(ctx, "/v1/invoices/"+url.PathEscape(invoice)+"/dispute", &httpapi.DisputeRequest{Reason: reason}, wait)
+	return c.write(ctx, "/v1/invoices/"+url.PathEscape(invoice)+"/dispute", &bbus.DisputeRequest{Reason: reason}, wait)
 }

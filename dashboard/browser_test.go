@@ -315,6 +315,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := eval[string](t, ctx, `document.querySelector('article.cloud[data-cloud="local"] .validator').textContent`); !strings.HasPrefix(got, "Validator") {
 		t.Errorf("local's validator line %q", got)
 	}
+	// Beside the clouds, the oracle: its one report agreed with its window's combined value.
+	if got := eval[string](t, ctx, `document.querySelector('#oracles article.oracle[data-oracle="oracle1"]').textContent`); !strings.Contains(got, "1 of 1 reports in decided windows agreed") || !strings.Contains(got, "100") {
+		t.Errorf("oracle1's card %q", got)
+	}
 	shot.take(t, ctx, "overview")
 
 	// Keyboard: the first Tab reaches the skip link, visibly focused, and it
@@ -344,6 +348,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if got := eval[string](t, ctx, `document.querySelector('#violations tbody').textContent`); !strings.Contains(got, "vio-1") || !strings.Contains(got, "95 %") {
 		t.Errorf("vm violations %q", got)
+	}
+	// The window behind vio-1: oracle1's report, the combined value, decided.
+	if got := eval[string](t, ctx, `document.querySelector('#windows tbody tr[data-status="decided"] td[data-oracle="oracle1"]').textContent`); !strings.Contains(got, "95 %") || !strings.Contains(got, "agree") {
+		t.Errorf("vm-1's window, oracle1's report %q", got)
+	}
+	if got := eval[string](t, ctx, `document.querySelector('#windows tbody tr[data-status="decided"]').textContent`); !strings.Contains(got, "vio-1") {
+		t.Errorf("vm-1's decided window %q, want its violation vio-1", got)
 	}
 	if got := eval[string](t, ctx, `document.getElementById('evidence-link').getAttribute('href')`); got != "/v1/evidence?vm=vm-1" {
 		t.Errorf("evidence link %q", got)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/dashboard"
 	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/internal/ledgertest"
@@ -61,7 +62,7 @@ func TestServedByTheAPI(t *testing.T) {
 	}
 	for _, p := range []string{"/v1/nothing", "/ui/nothing.js", "/ui/", "/ui", "/index.html"} {
 		res, body := get(t, srv.URL+p)
-		var e httpapi.ErrorResponse
+		var e bbus.ErrorResponse
 		if res.StatusCode != 404 || json.Unmarshal([]byte(body), &e) != nil || e.Error == nil || e.Error.Code != "not_found" {
 			t.Errorf("GET %s: %d %q, want the API's JSON 404", p, res.StatusCode, body)
 		}

@@ -36,6 +36,10 @@ type Chain interface {
 	// Results returns what the application made of each transaction of the
 	// block at height, in order.
 	Results(ctx context.Context, height int64) ([]*abci.ExecTxResult, error)
+	// ValidatorChanges returns, in ascending order, every height in
+	// (from, to] whose header's validators_hash differs from the previous
+	// header's, without reading every header in between.
+	ValidatorChanges(ctx context.Context, from, to int64) ([]int64, error)
 }
 
 // NextBlockWait bounds how long Build waits for the block after the VM's last
@@ -44,8 +48,14 @@ const NextBlockWait = 10 * time.Second
 
 // Build assembles the evidence bundle of a VM from the ledger state r (which
 // names the transactions that touched it) and the chain c (which holds them).
-// It verifies the bundle before it returns it.
-func Build(ctx context.Context, c Chain, r kv.Reader, vm string) (*Bundle, error) {
+// Besides the headers the proofs need, it holds every change of validators
+// from genesis to its last header: at each, the header whose next validators
+// differ from its own and the one after it, both signed. With a checkpoint (a
+// height, or 0 for none) it also holds that header, and when nothing of the
+// bundle lies below it, the changes from there on only: an auditor who
+// trusts that header's hash (VerifyTrusting) then needs no validator set
+// before it. It verifies the bundle before it returns it.
+func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int64) (*Bundle, error) {
 	hist, err := ledger.VMHistory(r, vm)
 	if err != nil {
 		return nil, err
@@ -54,7 +64,6 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string) (*Bundle, error
 	if err != nil {
 		return nil, err
 	}
-	bl := &builder{ctx: ctx, c: c, blocks: map[int64]*block{}}
 	want := map[string]int64{}
 	stamp := func(s *bbus.Stamp) {
 		if s != nil && s.Tx != "" {
@@ -74,6 +83,33 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string) (*Bundle, error
 		stamp(m.Completed)
 		stamp(m.Ended)
 	}
+	return build(ctx, c, r, doc, &Bundle{VM: vm}, want, checkpoint)
+}
+
+// BuildAgreement assembles the evidence bundle of an agreement: its
+// proposal and the other party's signature or refusal, as Build does a VM's.
+func BuildAgreement(ctx context.Context, c Chain, r kv.Reader, id string, checkpoint int64) (*Bundle, error) {
+	a, err := ledger.Agreement(r, id)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := c.Genesis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]int64{a.Proposed.Tx: a.Proposed.Height}
+	for _, s := range []*bbus.Stamp{a.Signed, a.Declined} {
+		if s != nil && s.Tx != "" {
+			want[s.Tx] = s.Height
+		}
+	}
+	return build(ctx, c, r, doc, &Bundle{Agreement: id}, want, checkpoint)
+}
+
+// build completes the bundle b of a subject whose transactions want names
+// (id -> height).
+func build(ctx context.Context, c Chain, r kv.Reader, doc *types.GenesisDoc, b *Bundle, want map[string]int64, checkpoint int64) (*Bundle, error) {
+	bl := &builder{ctx: ctx, c: c, blocks: map[int64]*block{}}
 	txs, err := bl.find(want)
 	if err != nil {
 		return nil, err
@@ -106,11 +142,42 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string) (*Bundle, error
 	if err := bl.waitFor(top); err != nil {
 		return nil, err
 	}
-	if err := bl.trustPath(doc, signed); err != nil {
+	// The walk through the validator sets: from genesis, or from the
+	// checkpoint when the bundle needs nothing below it.
+	from := doc.InitialHeight - 1
+	var trust *Checkpoint
+	if checkpoint != 0 {
+		latest, err := c.Height(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if checkpoint < doc.InitialHeight || checkpoint > latest {
+			return nil, bbus.Errorf(bbus.EINVALID, "checkpoint height %d is not a block of this node: from %d to %d", checkpoint, doc.InitialHeight, latest)
+		}
+		hd, err := bl.header(checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		trust = &Checkpoint{Height: checkpoint, Hash: hd.Hash()}
+		low := checkpoint
+		for h := range linked {
+			low = min(low, h)
+		}
+		if low >= checkpoint {
+			from = checkpoint
+		}
+		signed[checkpoint] = true
+		top = max(top, checkpoint)
+	}
+	changes, err := c.ValidatorChanges(ctx, from, top)
+	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{Format: Format, ChainID: doc.ChainID, VM: vm, Txs: txs, Keys: keyTxs,
-		Headers: []Header{}, ValidatorSets: []ValidatorSet{}}
+	for _, h := range changes {
+		signed[h-1], signed[h] = true, true
+	}
+	b.Format, b.ChainID, b.Txs, b.Keys, b.Checkpoint = Format, doc.ChainID, txs, keyTxs, checkpoint
+	b.Headers, b.ValidatorSets = []Header{}, []ValidatorSet{}
 	heights := make([]int64, 0, len(signed)+len(linked))
 	for h := range signed {
 		heights = append(heights, h)
@@ -156,8 +223,8 @@ func Build(ctx context.Context, c Chain, r kv.Reader, vm string) (*Bundle, error
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Verify(raw, gen); err != nil {
-		return nil, bbus.Errorf(bbus.EINTERNAL, "the bundle built for VM %s does not verify: %v", vm, err)
+	if _, err := VerifyTrusting(raw, gen, trust); err != nil {
+		return nil, bbus.Errorf(bbus.EINTERNAL, "the bundle built for %s does not verify: %v", b.subject(), err)
 	}
 	return b, nil
 }
@@ -297,56 +364,4 @@ func (bl *builder) waitFor(h int64) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// trustPath adds to signed the headers at which the validator set changed
-// between genesis and the highest signed height, so that Verify can follow
-// the changes: walking the signed heights up, whenever a header's validators
-// are not the ones the last signed header named as next, it searches for the
-// last header that still had those validators, whose signed header names the
-// new ones.
-func (bl *builder) trustPath(doc *types.GenesisDoc, signed map[int64]bool) error {
-	var heights []int64
-	for h := range signed {
-		heights = append(heights, h)
-	}
-	sort.Slice(heights, func(i, j int) bool { return heights[i] < heights[j] })
-	next, at := doc.ValidatorHash(), doc.InitialHeight-1
-	for _, s := range heights {
-		for {
-			hd, err := bl.header(s)
-			if err != nil {
-				return err
-			}
-			if bytes.Equal(hd.ValidatorsHash, next) {
-				break
-			}
-			// header(lo) has the trusted validators, header(hi) others.
-			lo, hi := at+1, s
-			for hi-lo > 1 {
-				mid := lo + (hi-lo)/2
-				m, err := bl.header(mid)
-				if err != nil {
-					return err
-				}
-				if bytes.Equal(m.ValidatorsHash, next) {
-					lo = mid
-				} else {
-					hi = mid
-				}
-			}
-			l, err := bl.header(lo)
-			if err != nil {
-				return err
-			}
-			if !bytes.Equal(l.ValidatorsHash, next) {
-				return bbus.Errorf(bbus.EINTERNAL, "no header between %d and %d has the validators %X", at+1, s, next)
-			}
-			signed[lo] = true
-			next, at = l.NextValidatorsHash, lo
-		}
-		hd, _ := bl.header(s)
-		next, at = hd.NextValidatorsHash, s
-	}
-	return nil
 }

@@ -11,13 +11,18 @@
 //
 // Verify checks a bundle against the chain's genesis document alone: cloud
 // signatures, inclusion proofs, and commits signed by more than two thirds of
-// the voting power of validator sets that are trusted from genesis on, one
-// validator-set change at a time (see Verify). Build assembles a bundle from a
-// node's block store and ledger state (see Chain).
+// the voting power of the validator set in force at their height, followed
+// from genesis (or from a checkpoint the auditor trusts) through every change
+// of validators (see Verify). Build assembles a bundle from a node's block
+// store and ledger state (see Chain).
 package evidence
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	cmtbytes "github.com/cometbft/cometbft/libs/bytes"
@@ -27,14 +32,17 @@ import (
 // Format names the version of the bundle layout. Verify rejects any other.
 const Format = "bbus-evidence/1"
 
-// Bundle is the evidence of one VM's history. Every field is checked by
-// Verify: a bundle holds nothing that is not proved.
+// Bundle is the evidence of one VM's history, or of one agreement's. Every
+// field is checked by Verify: a bundle holds nothing that is not proved.
 type Bundle struct {
 	Format  string `json:"format"`
 	ChainID string `json:"chain_id"`
-	VM      string `json:"vm"`
-	// Txs are the transactions that touched the VM, in chain order (height,
-	// then position in the block).
+	// VM or Agreement names what the bundle proves the history of: exactly
+	// one of them is set.
+	VM        string `json:"vm,omitempty"`
+	Agreement string `json:"agreement,omitempty"`
+	// Txs are the transactions that touched the VM (or made the agreement),
+	// in chain order (height, then position in the block).
 	Txs []Tx `json:"txs"`
 	// Keys are the cloud_join transactions that registered the signing keys
 	// of the clouds that signed Txs, for the clouds not founded in genesis
@@ -47,6 +55,42 @@ type Bundle struct {
 	Headers []Header `json:"headers"`
 	// ValidatorSets are the validator sets that signed the commits, each once.
 	ValidatorSets []ValidatorSet `json:"validator_sets"`
+	// Checkpoint is the height of the header an auditor trusts that the
+	// bundle was built for (Headers holds it), or 0.
+	Checkpoint int64 `json:"checkpoint,omitempty"`
+}
+
+// subject names what b proves the history of.
+func (b *Bundle) subject() string {
+	if b.Agreement != "" {
+		return "agreement " + b.Agreement
+	}
+	return "VM " + b.VM
+}
+
+// Checkpoint is a block an auditor trusts: its height and header hash, as
+// "HEIGHT:HASH" (hex) in String and ParseCheckpoint, the form bbus query
+// status prints.
+type Checkpoint struct {
+	Height int64
+	Hash   cmtbytes.HexBytes
+}
+
+func (c *Checkpoint) String() string { return fmt.Sprintf("%d:%s", c.Height, c.Hash) }
+
+// ParseCheckpoint reads "HEIGHT:HASH", HASH the 64 hex digits of a header
+// hash.
+func ParseCheckpoint(s string) (*Checkpoint, error) {
+	hs, xs, ok := strings.Cut(s, ":")
+	h, err := strconv.ParseInt(hs, 10, 64)
+	if !ok || err != nil || h < 1 {
+		return nil, fmt.Errorf("checkpoint %q is not HEIGHT:HASH with a height from 1", s)
+	}
+	hash, err := hex.DecodeString(xs)
+	if err != nil || len(hash) != 32 {
+		return nil, fmt.Errorf("checkpoint %q: the hash is not 64 hex digits", s)
+	}
+	return &Checkpoint{Height: h, Hash: hash}, nil
 }
 
 // Tx is one committed transaction with what proves it.

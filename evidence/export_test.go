@@ -28,11 +28,11 @@ var update = flag.Bool("update", false, "rewrite testdata/*.json from a real two
 // becomes a validator once cloud0 approves it.
 type federation struct {
 	t          *testing.T
-	homes      [2]string
-	nodes      [2]*node.Node
+	homes      [3]string
+	nodes      [3]*node.Node
 	genesis    []byte
-	validators [2][]byte
-	nodeID1    string // cloud1's node's id: only an invited node may connect
+	validators [3][]byte
+	nodeIDs    [3]string // the nodes' ids: only an invited node may connect
 	nonce      uint64
 }
 
@@ -65,18 +65,24 @@ func startFederation(t *testing.T) *federation {
 		t.Fatal(err)
 	}
 	f.validators[0] = st.Validators[0].PubKey
-	f.homes[1] = filepath.Join(dir, "node1")
-	c := node.DefaultConfig("cloud1")
-	c.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", p1)
-	id, err := node.Init(node.InitOptions{Home: f.homes[1], Cloud: "cloud1", Genesis: node.GenesisPath(homes[0]),
-		Peers: fmt.Sprintf("%s@127.0.0.1:%d", st.NodeID, p0), Config: &c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.validators[1] = id.ValidatorKey
-	f.nodeID1 = id.NodeID
-	f.nodes[1] = f.start(1)
+	f.add(1, fmt.Sprintf("%s@127.0.0.1:%d", st.NodeID, p0), p1)
 	return f
+}
+
+// add lays out and starts node k, of cloud k, which knows the peer peer0.
+func (f *federation) add(k int, peer0 string, port int) {
+	f.t.Helper()
+	cloud := fmt.Sprint("cloud", k)
+	f.homes[k] = filepath.Join(filepath.Dir(f.homes[0]), fmt.Sprint("node", k))
+	c := node.DefaultConfig(cloud)
+	c.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	id, err := node.Init(node.InitOptions{Home: f.homes[k], Cloud: cloud, Genesis: node.GenesisPath(f.homes[0]), Peers: peer0, Config: &c})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.validators[k] = id.ValidatorKey
+	f.nodeIDs[k] = id.NodeID
+	f.nodes[k] = f.start(k)
 }
 
 func (f *federation) start(k int) *node.Node {
@@ -118,37 +124,49 @@ func (f *federation) send(k int, cloud string, a bbus.Action) *bbus.TxResult {
 // the chain together.
 func (f *federation) join() {
 	f.t.Helper()
-	key, err := keys.Load(f.homes[1], "cloud1")
+	f.joinAs(1)
+}
+
+// joinAs makes cloud k a member and a validator (cloud0 invites it, cloud1
+// approves it when it is a member), waits until node k runs the chain with
+// the others, and returns the height of the admission.
+func (f *federation) joinAs(k int) int64 {
+	f.t.Helper()
+	cloud := fmt.Sprint("cloud", k)
+	key, err := keys.Load(f.homes[k], cloud)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	// cloud0's invitation is its vote: as the only member, it admits cloud1.
-	// It names cloud1's node, which the members' nodes then let connect.
-	inv := f.send(0, "cloud0", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: "cloud1", PubKey: key.PubKey, ValidatorKey: f.validators[1], NodeID: f.nodeID1}})
+	// It names the node, which the members' nodes then let connect.
+	inv := f.send(0, "cloud0", bbus.Action{CloudInvite: &bbus.CloudInvite{Cloud: cloud, PubKey: key.PubKey, ValidatorKey: f.validators[k], NodeID: f.nodeIDs[k]}})
 	// A node that is still catching up neither relays transactions nor
 	// votes: with two validators, the chain would wait for it. It must also
 	// know the invitation to admit the join.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		st, err := f.nodes[1].Status(context.Background())
+		st, err := f.nodes[k].Status(context.Background())
 		if err == nil && !st.CatchingUp && st.Height >= inv.Height {
 			break
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("cloud1's node never caught up to height %d: %+v %v", inv.Height, st, err)
+			f.t.Fatalf("%s's node never caught up to height %d: %+v %v", cloud, inv.Height, st, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	f.send(1, "cloud1", bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "Cloud One", PubKey: key.PubKey,
-		ValidatorKey: f.validators[1], Resources: bbus.Resources{CPU: 1000, MemMiB: 1 << 20}}})
+	admitted := f.send(k, cloud, bbus.Action{CloudJoin: &bbus.CloudJoin{Name: "Cloud " + cloud, PubKey: key.PubKey,
+		ValidatorKey: f.validators[k], Resources: bbus.Resources{CPU: 1000, MemMiB: 1 << 20}}}).Height
+	if k > 1 {
+		admitted = f.send(1, "cloud1", bbus.Action{CloudApprove: &bbus.CloudApprove{Cloud: cloud, PubKey: key.PubKey}}).Height
+	}
 	deadline = time.Now().Add(20 * time.Second)
 	for {
-		st, err := f.nodes[1].Status(context.Background())
-		if err == nil && len(st.Validators) == 2 {
-			return
+		st, err := f.nodes[k].Status(context.Background())
+		if err == nil && len(st.Validators) == k+1 {
+			return admitted
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("cloud1 never became a validator: %+v %v", st, err)
+			f.t.Fatalf("%s never became a validator: %+v %v", cloud, st, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -171,9 +189,16 @@ func (f *federation) vm(id string) {
 
 func (f *federation) export(k int, vm string) []byte {
 	f.t.Helper()
+	return f.exportFor(k, vm, 0)
+}
+
+// exportFor exports the bundle of vm from node k for an auditor who trusts
+// the header at height checkpoint (0: genesis only).
+func (f *federation) exportFor(k int, vm string, checkpoint int64) []byte {
+	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := f.nodes[k].Evidence(ctx, vm)
+	b, err := f.nodes[k].Evidence(ctx, vm, checkpoint)
 	if err != nil {
 		f.t.Fatalf("export %s: %v", vm, err)
 	}
@@ -215,7 +240,7 @@ func TestExportAndVerify(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	// The proved history is the ledger's.
-	var hist *ledger.History
+	var hist *bbus.History
 	f.nodes[0].View(func(r kv.Reader) error {
 		hist, err = ledger.VMHistory(r, "vm-1")
 		return err
@@ -245,7 +270,7 @@ func TestExportAndVerify(t *testing.T) {
 	} else {
 		t.Logf("another genesis: %v", err)
 	}
-	if _, err := f.nodes[0].Evidence(context.Background(), "nope"); bbus.ErrorCode(err) != bbus.ENOTFOUND {
+	if _, err := f.nodes[0].Evidence(context.Background(), "nope", 0); bbus.ErrorCode(err) != bbus.ENOTFOUND {
 		t.Fatalf("unknown VM: %v", err)
 	}
 

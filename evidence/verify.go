@@ -37,8 +37,9 @@ func fail(field, format string, args ...any) *Error {
 
 // Report is what a verified bundle proves.
 type Report struct {
-	ChainID string `json:"chain_id"`
-	VM      string `json:"vm"`
+	ChainID   string `json:"chain_id"`
+	VM        string `json:"vm,omitempty"`
+	Agreement string `json:"agreement,omitempty"`
 	// Txs are the VM's transactions in chain order, each at the time of its
 	// block (BFT time).
 	Txs []Entry `json:"txs"`
@@ -51,6 +52,12 @@ type Report struct {
 	Commits       int `json:"commits"`
 	Signatures    int `json:"commit_signatures"`
 	ValidatorSets int `json:"validator_sets"`
+	// ValidatorChanges is how many changes of the validator set the bundle
+	// proves, each signed by the set before it and by the set after it.
+	ValidatorChanges int `json:"validator_changes"`
+	// Trust is where the walk through the validator sets started: "genesis",
+	// or the checkpoint the auditor trusts.
+	Trust string `json:"trust"`
 }
 
 // Entry is one proved transaction.
@@ -94,10 +101,16 @@ type Signer struct {
 //   - the bundle is in the canonical encoding of what it holds (white space
 //     aside), so that no byte of it is without meaning;
 //   - every header with a commit is signed by more than two thirds of the
-//     voting power of its validator set (every signature in the commit must
-//     verify), and that set is trusted: the genesis validators at first, then
-//     the set each verified header names as next. A bundle therefore carries
-//     the header at which each change of validators took effect;
+//     voting power of its validator set (types.VerifyCommit: every signature
+//     in the commit must verify), and that set is the one in force at its
+//     height: the genesis validators at first, then, at each change, the set
+//     the last header of the old set names as next. A bundle carries every
+//     change between genesis and its last header: the header at which the
+//     old set names the new one, signed by the old set, and the next header,
+//     signed by the new set and naming the first as its parent. A header
+//     signed by a set no longer in force at its height, or a skipped change,
+//     fails with the height where the walk broke (see VerifyTrusting for a
+//     walk from a checkpoint);
 //   - every header without a commit is named as parent by a trusted header;
 //   - every transaction is a canonical bbus transaction of this chain whose
 //     decoded view is exactly what its bytes say, signed by its signer's key,
@@ -112,8 +125,23 @@ type Signer struct {
 //
 // A bundle cannot prove that nothing is missing after its last transaction:
 // the app hash commits to the state's changes as a hash chain, without proofs
-// of single records.
+// of single records. Nor can it, from genesis alone, tell a true history from
+// one that a past validator set signed for heights after it was replaced,
+// if the bundle ends before anything the later sets signed: a checkpoint the
+// auditor trusts (VerifyTrusting) closes that (docs/FEDERATION.md).
 func Verify(bundle, genesis []byte) (*Report, error) {
+	return VerifyTrusting(bundle, genesis, nil)
+}
+
+// VerifyTrusting is Verify with a checkpoint the auditor trusts: the hash of
+// the header at one height, as any member's node prints it (bbus query
+// status). The bundle must hold that header. When the bundle holds nothing
+// below it, the walk through the validator sets starts there, with the
+// validators that header names, and the validator sets before it are not
+// trusted at all; otherwise the walk starts from genesis and must pass
+// through the checkpoint, which pins every change of validators up to it.
+// A nil trust is Verify.
+func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) {
 	g, err := parseGenesis(genesis)
 	if err != nil {
 		return nil, err
@@ -122,23 +150,30 @@ func Verify(bundle, genesis []byte) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &verifier{b: b, g: g, headers: map[int64]*header{}, batch: cmted25519.NewBatchVerifier()}
+	v := &verifier{b: b, g: g, headers: map[int64]*header{}, batch: cmted25519.NewBatchVerifier(), anchor: "genesis"}
 	if err := v.top(); err != nil {
 		return nil, err
 	}
 	if err := v.validatorSets(); err != nil {
 		return nil, err
 	}
-	if err := v.chain(); err != nil {
+	if err := v.chain(trust); err != nil {
 		return nil, err
 	}
 	signers, err := v.keys()
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{ChainID: b.ChainID, VM: b.VM, Headers: len(b.Headers), Commits: v.commits,
-		Signatures: v.signatures, ValidatorSets: len(b.ValidatorSets), Txs: []Entry{}, Signers: []Signer{}}
-	st := &story{vm: b.VM, migs: map[string]*mig{}, intervals: []Interval{}}
+	rep := &Report{ChainID: b.ChainID, VM: b.VM, Agreement: b.Agreement, Headers: len(b.Headers), Commits: v.commits,
+		Signatures: v.signatures, ValidatorSets: len(b.ValidatorSets), ValidatorChanges: v.changes, Trust: v.anchor,
+		Txs: []Entry{}, Signers: []Signer{}}
+	vs := &story{vm: b.VM, migs: map[string]*mig{}, intervals: []Interval{}}
+	var st interface {
+		apply(field string, t *vtx) (*Entry, error)
+	} = vs
+	if b.Agreement != "" {
+		st = &agreementStory{id: b.Agreement}
+	}
 	used := map[string]bool{}
 	var last position
 	for i := range b.Txs {
@@ -179,29 +214,42 @@ func Verify(bundle, genesis []byte) (*Report, error) {
 			return nil, fail(k.field, "registers the key of %s, which signs no transaction of the bundle", k.signer)
 		}
 	}
-	if err := v.everyHeaderServes(); err != nil {
+	if err := v.everyHeaderServes(trust); err != nil {
 		return nil, err
 	}
 	if err := v.verifySignatures(); err != nil {
 		return nil, err
 	}
 	sort.Slice(rep.Signers, func(i, j int) bool { return rep.Signers[i].Cloud < rep.Signers[j].Cloud })
-	rep.Intervals = st.intervals
+	rep.Intervals = vs.intervals
 	return rep, nil
 }
 
 // everyHeaderServes checks that each header is a transaction's block, the
-// next block that proves its result, or a block at which the validators
-// change: with nothing superfluous, a transaction dropped from a bundle leaves
-// its headers behind and is noticed.
-func (v *verifier) everyHeaderServes() error {
+// next block that proves its result, a block at which the validators change
+// or the block after it, or the checkpoint the bundle was built for or the
+// auditor trusts: with nothing superfluous, a transaction dropped from a
+// bundle leaves its headers behind and is noticed.
+func (v *verifier) everyHeaderServes(trust *Checkpoint) error {
 	needed := map[int64]bool{}
 	for _, t := range append(append([]Tx{}, v.b.Txs...), v.b.Keys...) {
 		needed[t.Height], needed[t.Height+1] = true, true
 	}
+	if v.b.Checkpoint != 0 {
+		needed[v.b.Checkpoint] = true
+	}
+	if trust != nil {
+		needed[trust.Height] = true
+	}
+	changed := map[int64]bool{} // heights whose previous block changed validators
+	for _, e := range v.b.Headers {
+		if h := e.Header; e.Commit != nil && !bytes.Equal(h.ValidatorsHash, h.NextValidatorsHash) {
+			changed[h.Height+1] = true
+		}
+	}
 	for i, e := range v.b.Headers {
 		h := e.Header
-		if !needed[h.Height] && (e.Commit == nil || bytes.Equal(h.ValidatorsHash, h.NextValidatorsHash)) {
+		if !needed[h.Height] && !changed[h.Height] && (e.Commit == nil || bytes.Equal(h.ValidatorsHash, h.NextValidatorsHash)) {
 			return fail(fmt.Sprintf("headers[%d]", i), "the block at height %d proves no transaction of the bundle and changes no validators: a transaction is missing, or the header does not belong", h.Height)
 		}
 	}
@@ -388,6 +436,8 @@ type verifier struct {
 	headers    map[int64]*header
 	commits    int
 	signatures int
+	changes    int    // changes of validators walked through
+	anchor     string // where the walk through the validator sets started
 	// Every signature of the bundle goes into one batch, verified last (one
 	// batch of hundreds costs a fraction of as many single verifications);
 	// sigs says, for each, what failed if it does not verify.
@@ -433,6 +483,15 @@ func (v *verifier) top() error {
 		return fail("format", "is %q; this verifier reads %q", b.Format, Format)
 	case b.ChainID != v.g.chainID:
 		return fail("chain_id", "the bundle is for chain %q, the genesis document is of chain %q", b.ChainID, v.g.chainID)
+	}
+	switch {
+	case (b.VM == "") == (b.Agreement == ""):
+		return fail("vm", "the bundle must name either a VM or an agreement")
+	case b.Agreement != "":
+		if err := bbus.ValidateID("agreement", b.Agreement); err != nil {
+			return fail("agreement", "%s", bbus.ErrorMessage(err))
+		}
+		return nil
 	}
 	if err := bbus.ValidateID("vm", b.VM); err != nil {
 		return fail("vm", "%s", bbus.ErrorMessage(err))
@@ -494,15 +553,20 @@ func newValidatorSet(vals []*types.Validator) (set *types.ValidatorSet, err erro
 	return types.NewValidatorSet(vals), nil
 }
 
-// chain verifies the headers: the signed ones in height order, each by a
-// validator set trusted from genesis on, then the others through the hash
-// their next block names.
-func (v *verifier) chain() error {
+// chain verifies the headers. The signed ones, in height order, follow the
+// validator sets from the anchor (the genesis validators, or the checkpoint
+// the auditor trusts) through every change: each header must be signed by
+// more than two thirds of the set in force at its height, and a header whose
+// next validators differ from its own (a change) must be followed in the
+// bundle by the next block's header, signed by the new set and naming the
+// change's hash as its parent, so that the new set itself vouches for where
+// the change happened. The headers without a commit are then trusted through
+// the hash their next block names.
+func (v *verifier) chain(trust *Checkpoint) error {
 	b := v.b
 	if len(b.Headers) == 0 {
 		return fail("headers", "the bundle holds no header")
 	}
-	trustedNext, trustedAt := v.g.valsHash, v.g.initialHeight-1
 	var prev int64
 	for i, e := range b.Headers {
 		field := fmt.Sprintf("headers[%d]", i)
@@ -520,47 +584,105 @@ func (v *verifier) chain() error {
 		if err := h.ValidateBasic(); err != nil {
 			return fail(field+".header", "%v", err)
 		}
-		hd := &header{h: h, hash: h.Hash()}
 		if (e.Commit == nil) != (e.ValidatorSet == nil) {
 			return fail(field, "has a commit without its validator set, or a validator set without a commit")
 		}
-		if e.Commit == nil {
+	}
+	// The anchor: the checkpoint when the bundle holds nothing below it.
+	w := walk{vals: v.g.valsHash, from: "the genesis document"}
+	if trust != nil {
+		if trust.Height < v.g.initialHeight {
+			return fail("", "the checkpoint you trust is at height %d, below the chain's initial height %d", trust.Height, v.g.initialHeight)
+		}
+		if b.Headers[0].Header.Height >= trust.Height {
+			w = walk{checkpoint: true}
+			v.anchor = fmt.Sprintf("the checkpoint %s", trust)
+		} else {
+			v.anchor = fmt.Sprintf("genesis, through the checkpoint %s", trust)
+		}
+	}
+	sawCheckpoint := false
+	for i, e := range b.Headers {
+		field := fmt.Sprintf("headers[%d]", i)
+		h := e.Header
+		atCheckpoint := trust != nil && h.Height == trust.Height
+		if trust != nil && !sawCheckpoint && h.Height > trust.Height {
+			return fail("headers", "the bundle holds no header at height %d, the checkpoint you trust; export the bundle with --trust %d", trust.Height, trust.Height)
+		}
+		if e.Commit == nil && !atCheckpoint {
 			continue
 		}
-		if *e.ValidatorSet < 0 || *e.ValidatorSet >= len(v.sets) {
-			return fail(field+".validator_set", "%d names no validator set of the bundle", *e.ValidatorSet)
-		}
-		set := v.sets[*e.ValidatorSet]
-		if !bytes.Equal(set.Hash(), h.ValidatorsHash) {
-			return fail(field+".validator_set", "validator set %d hashes to %X, but the header names validators %s", *e.ValidatorSet, set.Hash(), h.ValidatorsHash)
-		}
-		if !bytes.Equal(h.ValidatorsHash, trustedNext) {
-			from := "the genesis document names"
-			if trustedAt >= v.g.initialHeight {
-				from = fmt.Sprintf("the trusted header at height %d names", trustedAt)
+		hd := &header{h: h, hash: h.Hash()}
+		if w.change != nil {
+			c := w.change
+			if h.Height != c.h.Height+1 {
+				return fail(field, "the validators change after height %d (its header names %s as the next validators), but the bundle lacks the header at height %d, signed by them, that must follow that change", c.h.Height, c.h.NextValidatorsHash, c.h.Height+1)
 			}
-			return fail(field+".header.validators_hash", "the block at height %d is signed by validators %s, but %s %X as the validators that follow it; the bundle lacks the header at which the validators changed", h.Height, h.ValidatorsHash, from, trustedNext)
+			if !bytes.Equal(h.LastBlockID.Hash, c.hash) {
+				return fail(field+".header.last_block_id.hash", "names %s as the parent of the block at height %d, but the header at height %d, where the validators changed, is %X: the change is not the chain's", h.LastBlockID.Hash, h.Height, c.h.Height, c.hash)
+			}
+			w = walk{vals: c.h.NextValidatorsHash, from: fmt.Sprintf("the change at height %d", c.h.Height)}
+			v.changes++
 		}
-		// What types.SignedHeader.ValidateBasic checks, hashing the header once.
-		if err := e.Commit.ValidateBasic(); err != nil {
-			return fail(field+".commit", "%v", err)
+		if atCheckpoint {
+			sawCheckpoint = true
+			if !bytes.Equal(hd.hash, trust.Hash) {
+				return fail(field+".header", "the block at height %d hashes to %X, but the checkpoint you trust is %s", h.Height, hd.hash, trust)
+			}
+			if w.checkpoint {
+				w = walk{vals: h.ValidatorsHash, from: fmt.Sprintf("the checkpoint at height %d", h.Height)}
+			}
 		}
-		if e.Commit.Height != h.Height {
-			return fail(field+".commit.height", "is %d, the header's is %d", e.Commit.Height, h.Height)
+		if !bytes.Equal(h.ValidatorsHash, w.vals) {
+			return fail(field+".header.validators_hash", "the block at height %d is signed by validators %s, but the validators in force at that height are %X (from %s): the bundle lacks a change of validators, or the block is not the chain's", h.Height, h.ValidatorsHash, w.vals, w.from)
 		}
-		if !bytes.Equal(e.Commit.BlockID.Hash, hd.hash) {
-			return fail(field+".commit.block_id.hash", "the commit signs block %s, the header is block %X", e.Commit.BlockID.Hash, hd.hash)
+		if e.Commit != nil {
+			if *e.ValidatorSet < 0 || *e.ValidatorSet >= len(v.sets) {
+				return fail(field+".validator_set", "%d names no validator set of the bundle", *e.ValidatorSet)
+			}
+			set := v.sets[*e.ValidatorSet]
+			if !bytes.Equal(set.Hash(), h.ValidatorsHash) {
+				return fail(field+".validator_set", "validator set %d hashes to %X, but the header names validators %s", *e.ValidatorSet, set.Hash(), h.ValidatorsHash)
+			}
+			if e.Commit.Height != h.Height {
+				return fail(field+".commit.height", "is %d, the header's is %d", e.Commit.Height, h.Height)
+			}
+			if !bytes.Equal(e.Commit.BlockID.Hash, hd.hash) {
+				return fail(field+".commit.block_id.hash", "the commit signs block %s, the header is block %X", e.Commit.BlockID.Hash, hd.hash)
+			}
+			if err := e.Commit.ValidateBasic(); err != nil {
+				return fail(field+".commit", "%v", err)
+			}
+			// types.VerifyCommit finds each signer by its place in the set
+			// and ignores the address beside it, which must then be right too.
+			if len(e.Commit.Signatures) == set.Size() {
+				for j, cs := range e.Commit.Signatures {
+					if cs.BlockIDFlag != types.BlockIDFlagAbsent && !bytes.Equal(cs.ValidatorAddress, set.Validators[j].Address) {
+						return fail(fmt.Sprintf("%s.commit.signatures[%d].validator_address", field, j), "is %s, but validator %d of the set is %s", cs.ValidatorAddress, j, set.Validators[j].Address)
+					}
+				}
+			}
+			if err := types.VerifyCommit(b.ChainID, set, e.Commit.BlockID, h.Height, e.Commit); err != nil {
+				return fail(field+".commit", "does not prove the block at height %d: %v", h.Height, err)
+			}
+			v.commits++
+			for _, cs := range e.Commit.Signatures {
+				if cs.BlockIDFlag != types.BlockIDFlagAbsent {
+					v.signatures++
+				}
+			}
 		}
-		if err := v.commit(field+".commit", set, h, e.Commit); err != nil {
-			return err
-		}
-		v.commits++
 		v.headers[h.Height] = hd
-		trustedNext, trustedAt = h.NextValidatorsHash, h.Height
+		if !bytes.Equal(h.ValidatorsHash, h.NextValidatorsHash) {
+			w.change = hd
+		}
+	}
+	if trust != nil && !sawCheckpoint {
+		return fail("headers", "the bundle holds no header at height %d, the checkpoint you trust; export the bundle with --trust %d", trust.Height, trust.Height)
 	}
 	for i := len(b.Headers) - 1; i >= 0; i-- {
 		e := b.Headers[i]
-		if e.Commit != nil {
+		if v.headers[e.Header.Height] != nil {
 			continue
 		}
 		field := fmt.Sprintf("headers[%d]", i)
@@ -578,43 +700,14 @@ func (v *verifier) chain() error {
 	return nil
 }
 
-// commit checks that a commit of the block at h's height carries signatures
-// of more than two thirds of set's voting power, as types.VerifyCommit does:
-// every signature that is not absent must be its validator's, and all go into
-// the batch. If one does not verify, types.VerifyCommit says which.
-func (v *verifier) commit(field string, set *types.ValidatorSet, h *types.Header, c *types.Commit) error {
-	if set.Size() != len(c.Signatures) {
-		return fail(field+".signatures", "has %d signatures for %d validators", len(c.Signatures), set.Size())
-	}
-	needed := set.TotalVotingPower() * 2 / 3
-	var tallied int64
-	for idx, cs := range c.Signatures {
-		if cs.BlockIDFlag == types.BlockIDFlagAbsent {
-			continue
-		}
-		val := set.Validators[idx]
-		if !bytes.Equal(val.Address, cs.ValidatorAddress) {
-			return fail(fmt.Sprintf("%s.signatures[%d].validator_address", field, idx), "is %s, but validator %d of the set is %s", cs.ValidatorAddress, idx, val.Address)
-		}
-		chainID := v.b.ChainID
-		if err := v.signature(val.PubKey, c.VoteSignBytes(chainID, int32(idx)), cs.Signature, func() error {
-			err := types.VerifyCommit(chainID, set, c.BlockID, h.Height, c)
-			if err == nil {
-				err = fmt.Errorf("signature %d does not verify", idx)
-			}
-			return fail(field, "does not prove the block: %v", err)
-		}); err != nil {
-			return err
-		}
-		v.signatures++
-		if cs.BlockIDFlag == types.BlockIDFlagCommit {
-			tallied += val.VotingPower
-		}
-	}
-	if tallied <= needed {
-		return fail(field, "does not prove the block: validators with %d of %d voting power signed it, more than %d are needed", tallied, set.TotalVotingPower(), needed)
-	}
-	return nil
+// walk is where the walk through the validator sets is: the set in force
+// (vals, taken from where from says), or a change whose next header must
+// come next, or, before the first header, the checkpoint that starts it.
+type walk struct {
+	vals       []byte
+	from       string
+	change     *header
+	checkpoint bool
 }
 
 // position is where a transaction is in the chain: its height, then the
@@ -883,12 +976,87 @@ func (s *story) apply(field string, t *vtx) (*Entry, error) {
 	return e, nil
 }
 
+// agreementStory replays an agreement's transactions: its proposal by one
+// party, then the other party's signature or refusal.
+type agreementStory struct {
+	id                 string
+	other              string // the party that did not propose
+	proposed, answered bool
+}
+
+func (s *agreementStory) apply(field string, t *vtx) (*Entry, error) {
+	a, signer := &t.stx.Action, t.stx.Signer
+	e := &Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: a.Type(), Signer: signer, ID: t.t.Result.ID}
+	if a.AgreementPropose == nil && !s.proposed {
+		return nil, fail(field, "comes before the agreement's proposal: the bundle lacks it")
+	}
+	if s.answered {
+		return nil, fail(field, "comes after the agreement was signed or declined")
+	}
+	answer := func(ref, verb string) error {
+		if ref != s.id {
+			return fail(field+".raw", "is about agreement %s, not %s", ref, s.id)
+		}
+		if signer != s.other {
+			return fail(field, "%s the agreement, signed by %s, not by the other party %s", verb, signer, s.other)
+		}
+		s.answered = true
+		return nil
+	}
+	switch {
+	case a.AgreementPropose != nil:
+		p := a.AgreementPropose
+		if s.proposed {
+			return nil, fail(field, "proposes the agreement a second time")
+		}
+		if t.t.Result.ID != s.id {
+			return nil, fail(field+".result.id", "is %q: the proposal made another agreement than %s", t.t.Result.ID, s.id)
+		}
+		switch signer {
+		case p.Provider:
+			s.other = p.Consumer
+		case p.Consumer:
+			s.other = p.Provider
+		default:
+			return nil, fail(field, "proposes an agreement between %s and %s, signed by %s, neither of them", p.Provider, p.Consumer, signer)
+		}
+		s.proposed = true
+		e.Summary = fmt.Sprintf("%s proposes %s: provider %s, consumer %s, %d micro-credits per vCPU-hour, availability %d/1000 %%, penalty %d/1000 %%",
+			signer, s.id, p.Provider, p.Consumer, p.PriceVCPUHour, p.Availability, p.PenaltyPct)
+		if p.Until != 0 {
+			e.Summary += fmt.Sprintf(", until %s", time.Unix(p.Until, 0).UTC().Format(time.RFC3339))
+		}
+	case a.AgreementSign != nil:
+		if err := answer(a.AgreementSign.Agreement, "signs"); err != nil {
+			return nil, err
+		}
+		e.Summary = fmt.Sprintf("%s signs %s: in force from here", signer, s.id)
+	case a.AgreementDecline != nil:
+		if err := answer(a.AgreementDecline.Agreement, "declines"); err != nil {
+			return nil, err
+		}
+		e.Summary = fmt.Sprintf("%s declines %s", signer, s.id)
+	default:
+		return nil, fail(field+".raw", "is a %s transaction, which does not make agreement %s", a.Type(), s.id)
+	}
+	return e, nil
+}
+
 // String renders a report for a reader.
 func (r *Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "verified: the history of VM %s on chain %s\n", r.VM, r.ChainID)
+	if r.Agreement != "" {
+		fmt.Fprintf(&b, "verified: agreement %s on chain %s\n", r.Agreement, r.ChainID)
+	} else {
+		fmt.Fprintf(&b, "verified: the history of VM %s on chain %s\n", r.VM, r.ChainID)
+	}
 	fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, included in its block and applied there\n", len(r.Txs))
-	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets trusted from genesis)\n",
+	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets)\n",
 		r.Headers, r.Commits, r.Signatures, r.ValidatorSets)
+	changes := fmt.Sprintf("%d changes", r.ValidatorChanges)
+	if r.ValidatorChanges == 1 {
+		changes = "1 change"
+	}
+	fmt.Fprintf(&b, "  validators followed from %s through %s of the set\n", r.Trust, changes)
 	return b.String()
 }

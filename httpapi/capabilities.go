@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/bbusdev/bbus"
 )
@@ -26,9 +25,9 @@ type NodeSigner interface {
 // transactions: GET /v1/blocks/{height} and GET /v1/txs/{id} need it.
 type ChainReader interface {
 	// Block returns the committed block at height, or ENOTFOUND.
-	Block(ctx context.Context, height int64) (*Block, error)
+	Block(ctx context.Context, height int64) (*bbus.Block, error)
 	// Tx returns the committed transaction with the given bbus id, or ENOTFOUND.
-	Tx(ctx context.Context, id string) (*Tx, error)
+	Tx(ctx context.Context, id string) (*bbus.CommittedTx, error)
 }
 
 // EventSource is a backend that keeps the ledger's recent events: GET
@@ -40,40 +39,7 @@ type EventSource interface {
 	// bound memory, or precede the node's start); the events returned then
 	// start with the oldest held. wake is closed once events beyond next
 	// arrive. A nil after asks for none: next is then the current end.
-	Events(after *EventPos, max int) (events []Event, next EventPos, gap bool, wake <-chan struct{})
-}
-
-// Block is a committed block as GET /v1/blocks/{height} returns it.
-type Block struct {
-	Height   int64     `json:"height"`
-	Time     time.Time `json:"time"`
-	Hash     string    `json:"hash"`            // upper-case hex, as CometBFT prints it
-	LastHash string    `json:"last_block_hash"` // the previous block's hash
-	AppHash  string    `json:"app_hash"`        // the state's hash after the previous block
-	Proposer string    `json:"proposer"`        // the proposing validator's address
-	// Txs are the block's transactions in order, with what the ledger made of
-	// each: Code is set for one it rejected.
-	Txs []bbus.TxResult `json:"txs"`
-}
-
-// Tx is a committed transaction: where it is, what the ledger made of it (Code
-// set when it was rejected), and its signed bytes.
-type Tx struct {
-	bbus.TxResult
-	Time time.Time  `json:"time"`           // its block's time
-	Body *bbus.Body `json:"body,omitempty"` // what was signed, decoded
-	Raw  []byte     `json:"raw"`            // the transaction's exact bytes
-}
-
-// Event is one thing the ledger did, as GET /v1/events streams it: a cloud
-// joined, a VM was registered, a migration proposed, accepted, completed ...
-type Event struct {
-	ID     string            `json:"id"` // its position, "<height>-<n>": the SSE id to resume after
-	Height int64             `json:"height"`
-	Time   time.Time         `json:"time"`
-	Type   string            `json:"type"`
-	Tx     string            `json:"tx,omitempty"` // the transaction that caused it; empty for what the ledger did by itself
-	Attrs  map[string]string `json:"attrs"`
+	Events(after *EventPos, max int) (events []bbus.Event, next EventPos, gap bool, wake <-chan struct{})
 }
 
 // EventPos is a position in the chain's sequence of events: the N-th event
@@ -106,22 +72,14 @@ func ParseEventPos(s string) (EventPos, error) {
 	hs, ns, hasN := strings.Cut(s, "-")
 	h, err := strconv.ParseInt(hs, 10, 64)
 	if err != nil || h < 0 {
-		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", clip(s))
+		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", bbus.Clip(s))
 	}
 	if !hasN {
 		return EventPos{Height: h, N: AllOfHeight}, nil
 	}
 	n, err := strconv.Atoi(ns)
 	if err != nil || n < 0 || n >= AllOfHeight {
-		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", clip(s))
+		return EventPos{}, bbus.Errorf(bbus.EINVALID, "event id %q is not <height> or <height>-<n>", bbus.Clip(s))
 	}
 	return EventPos{Height: h, N: n}, nil
-}
-
-// clip shortens what a caller sent for an error message.
-func clip(s string) string {
-	if len(s) > 70 {
-		s = s[:64] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
 }

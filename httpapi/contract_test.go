@@ -34,7 +34,8 @@ import (
 var contract *checker
 
 // uncheckedHeader marks a request the checker lets by: one to a backend
-// that fails in ways a node does not (TestBackendFaults).
+// that fails in ways a node does not (TestBackendFaults), or one the node takes
+// beyond what the document allows (a decimal as a JSON number).
 const uncheckedHeader = "X-Bbus-Test-Unchecked"
 
 func TestMain(m *testing.M) {

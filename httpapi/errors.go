@@ -37,37 +37,11 @@ func Status(code string) int {
 	return http.StatusInternalServerError
 }
 
-// Code returns the bbus code that best describes an HTTP status, for a response
-// that does not carry the error shape (from a proxy, say): the inverse of Status
-// where Status is one to one, EINVALID for other 4xx, EUNAVAILABLE for 502, 503
-// and 504, EINTERNAL for anything else that is not 2xx, and "" for 2xx.
-func Code(status int) string {
-	switch {
-	case status >= 200 && status < 300:
-		return ""
-	case status == http.StatusUnauthorized:
-		return bbus.EUNAUTHENTICATED
-	case status == http.StatusForbidden:
-		return bbus.EFORBIDDEN
-	case status == http.StatusNotFound:
-		return bbus.ENOTFOUND
-	case status == http.StatusRequestEntityTooLarge:
-		return bbus.ETOOLARGE
-	case status == http.StatusTooManyRequests:
-		return bbus.ERATELIMITED
-	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
-		return bbus.EUNAVAILABLE
-	case status >= 400 && status < 500:
-		return bbus.EINVALID
-	}
-	return bbus.EINTERNAL
-}
-
-// writeError answers with err in the error shape and the status of its code.
-// An error that is not a *bbus.Error is a fault of the node: the caller gets
-// 500 (internal) without its text, which the api's fail logs.
+// writeError answers with err in the error shape and the status of its code,
+// as it is: it logs nothing and hides nothing. Handlers with an error that may
+// be a fault of the node call fail, which logs it and hides its text.
 func writeError(w http.ResponseWriter, err *bbus.Error) {
-	writeJSON(w, Status(err.Code), &ErrorResponse{Error: err})
+	writeJSON(w, Status(err.Code), &bbus.ErrorResponse{Error: err})
 }
 
 // fail answers with err, logging it first if it is a fault of the node.

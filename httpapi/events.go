@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,52 +13,12 @@ import (
 // DefaultEventHeartbeat is how often an idle event stream gets a comment line.
 const DefaultEventHeartbeat = 15 * time.Second
 
-// ResumeComment is the comment line with which the node ends an event stream
-// that has lasted Options.MaxStreamDuration: the client should reconnect with
-// Last-Event-ID set to the id of the stream's last event (an event with an id
-// and no data comes just before, with the position reached).
-const ResumeComment = ": resume: this stream has lasted its time; reconnect with Last-Event-ID"
-
 // eventBatch is how many events the stream takes from the backend at once.
 const eventBatch = 256
 
 // streamWriteTimeout bounds each write to an event stream: a subscriber that
 // does not read for this long is dropped.
 const streamWriteTimeout = 30 * time.Second
-
-// EventFilter selects events. Zero fields match everything.
-type EventFilter struct {
-	// Types match an event whose type equals one of them or starts with one
-	// of them and a dot: "migration" matches "migration.proposed".
-	Types []string
-	VM    string // the event's vm attribute
-	Cloud string // the event's cloud, from, to or voter attribute
-}
-
-// Match reports whether e passes f.
-func (f *EventFilter) Match(e *Event) bool {
-	if len(f.Types) > 0 && !slices.ContainsFunc(f.Types, func(t string) bool {
-		return e.Type == t || strings.HasPrefix(e.Type, t+".")
-	}) {
-		return false
-	}
-	if f.VM != "" && e.Attrs["vm"] != f.VM {
-		return false
-	}
-	if f.Cloud != "" && !slices.ContainsFunc([]string{"cloud", "from", "to", "voter", "provider", "consumer"}, func(k string) bool {
-		return e.Attrs[k] == f.Cloud
-	}) {
-		return false
-	}
-	return true
-}
-
-// Gap is the data of the "gap" event a stream sends when events the caller
-// asked to resume from are no longer held: it should re-read what it keeps.
-type Gap struct {
-	After   string `json:"after"`   // the position the caller asked to resume after
-	Message string `json:"message"` // what happened
-}
 
 // events serves GET /v1/events as server-sent events: every ledger event from
 // now (or after the Last-Event-ID header or the after parameter), filtered by
@@ -75,7 +34,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := EventFilter{VM: q.Get("vm"), Cloud: q.Get("cloud")}
+	f := bbus.EventFilter{VM: q.Get("vm"), Cloud: q.Get("cloud")}
 	for _, t := range q["type"] {
 		for _, s := range strings.Split(t, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -150,12 +109,12 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	// the position reached (so that a client resumes after the events it
 	// filtered out too), and a comment says to resume.
 	end := func(at EventPos) {
-		send("id: " + at.String() + "\n" + ResumeComment + "\n\n")
+		send("id: " + at.String() + "\n" + bbus.StreamResumeComment + "\n\n")
 	}
 	for {
 		var out strings.Builder
 		if gap {
-			b, _ := json.Marshal(&Gap{After: after.String(), Message: "the node no longer holds every event after " + after.String() + " (it restarted, or they were dropped to bound memory); re-read the state you keep"})
+			b, _ := json.Marshal(&bbus.EventGap{After: after.String(), Message: "the node no longer holds every event after " + after.String() + " (it restarted, or they were dropped to bound memory); re-read the state you keep"})
 			fmt.Fprintf(&out, "event: gap\ndata: %s\n\n", b)
 			gap = false
 		}

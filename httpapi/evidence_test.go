@@ -20,11 +20,15 @@ type exporter struct {
 	bundle *evidence.Bundle
 }
 
-func (e exporter) Evidence(_ context.Context, vm string) (*evidence.Bundle, error) {
+func (e exporter) Evidence(_ context.Context, vm string, _ int64) (*evidence.Bundle, error) {
 	if vm != e.bundle.VM {
 		return nil, bbus.Errorf(bbus.ENOTFOUND, "no VM %q", vm)
 	}
 	return e.bundle, nil
+}
+
+func (e exporter) AgreementEvidence(_ context.Context, id string, _ int64) (*evidence.Bundle, error) {
+	return nil, bbus.Errorf(bbus.ENOTFOUND, "no agreement %q", id)
 }
 
 func TestEvidence(t *testing.T) {

@@ -7,19 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/bbusdev/bbus"
 )
-
-// Ready is the body of GET /readyz when the node is caught up.
-type Ready struct {
-	Status    string    `json:"status"` // "ready"
-	Height    int64     `json:"latest_height"`
-	BlockTime time.Time `json:"latest_block_time"`
-}
 
 // ready serves GET /readyz: 200 once the node has caught up with its chain and
 // can answer with current state, 503 (unavailable) while it syncs or cannot
@@ -40,7 +32,7 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	case st.CatchingUp:
 		writeError(w, bbus.Errorf(bbus.EUNAVAILABLE, "catching up with the chain: at height %d", st.Height))
 	default:
-		writeJSON(w, http.StatusOK, &Ready{Status: "ready", Height: st.Height, BlockTime: st.BlockTime})
+		writeJSON(w, http.StatusOK, &bbus.Ready{Status: "ready", Height: st.Height, BlockTime: st.BlockTime})
 	}
 }
 

@@ -110,26 +110,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// List is one page of a list: its items and, when more follow, the cursor to
-// pass as the after parameter for the next page. Next is empty on the last page.
-type List[T any] struct {
-	Items []T    `json:"items"`
-	Next  string `json:"next,omitempty"`
-}
-
-// ErrorResponse is the body of every response whose status is not 2xx. Result
-// is set only when a submitted transaction was committed in a block but
-// rejected there by the ledger: it says where.
-type ErrorResponse struct {
-	Error  *bbus.Error    `json:"error"`
-	Result *bbus.TxResult `json:"result,omitempty"`
-}
-
-// Health is the body of GET /healthz.
-type Health struct {
-	Status string `json:"status"`
-}
-
 // api is the handler New returns.
 type api struct {
 	b       Backend
@@ -185,6 +165,7 @@ func (a *api) routes() {
 	a.mux.HandleFunc("GET /v1/vms/{id}", a.vm)
 	a.mux.HandleFunc("GET /v1/vms/{id}/history", a.vmHistory)
 	a.mux.HandleFunc("GET /v1/vms/{id}/intervals", a.vmIntervals)
+	a.mux.HandleFunc("GET /v1/vms/{id}/windows", a.vmWindows)
 	a.mux.HandleFunc("GET /v1/vms/{id}/host", a.hostAt)
 	a.mux.HandleFunc("GET /v1/migrations", a.migrations)
 	a.mux.HandleFunc("GET /v1/migrations/{id}", a.migration)
@@ -229,14 +210,14 @@ func (a *api) noRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	allowed := strings.Join(allow, ", ")
 	w.Header().Set("Allow", allowed)
-	writeJSON(w, http.StatusMethodNotAllowed, &ErrorResponse{Error: &bbus.Error{
+	writeJSON(w, http.StatusMethodNotAllowed, &bbus.ErrorResponse{Error: &bbus.Error{
 		Code:    bbus.EINVALID,
 		Message: "method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + allowed,
 	}})
 }
 
 func (a *api) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, &Health{Status: "ok"})
+	writeJSON(w, http.StatusOK, &bbus.Health{Status: "ok"})
 }
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
@@ -253,7 +234,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(&ErrorResponse{Error: bbus.Errorf(bbus.EINTERNAL, "encoding the response: %v", err)})
+		b, _ = json.Marshal(&bbus.ErrorResponse{Error: bbus.Errorf(bbus.EINTERNAL, "encoding the response: %v", err)})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -8,20 +8,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/internal/ledgertest"
 	"github.com/bbusdev/bbus/kv"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 var _ httpapi.Backend = (*ledgertest.Chain)(nil)
@@ -82,9 +86,9 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 // wantError checks that r is the error shape with the given status and code.
-func wantError(t *testing.T, what string, r response, status int, code string) *httpapi.ErrorResponse {
+func wantError(t *testing.T, what string, r response, status int, code string) *bbus.ErrorResponse {
 	t.Helper()
-	var e httpapi.ErrorResponse
+	var e bbus.ErrorResponse
 	if err := json.Unmarshal(r.body, &e); err != nil || e.Error == nil {
 		t.Fatalf("%s: body %s is not the error shape (%v)", what, r.body, err)
 	}
@@ -118,7 +122,7 @@ func TestHealthAndStatus(t *testing.T) {
 	chain := ledgertest.New(ledgertest.Founders("c1", "c2")...)
 	base := serve(t, chain, httpapi.Options{})
 
-	var h httpapi.Health
+	var h bbus.Health
 	getJSON(t, base+"/healthz", &h)
 	if h.Status != "ok" {
 		t.Errorf("healthz = %+v", h)
@@ -156,7 +160,7 @@ func TestMigrationThroughAPI(t *testing.T) {
 		t.Fatalf("complete result = %+v", res)
 	}
 
-	var clouds httpapi.List[bbus.Cloud]
+	var clouds bbus.List[bbus.Cloud]
 	getJSON(t, base+"/v1/clouds", &clouds)
 	if len(clouds.Items) != 2 || clouds.Items[0].ID != "c1" || clouds.Items[1].ID != "c2" || clouds.Next != "" {
 		t.Errorf("clouds = %+v", clouds)
@@ -167,7 +171,7 @@ func TestMigrationThroughAPI(t *testing.T) {
 		t.Errorf("cloud c2 = %+v", c2)
 	}
 
-	var vms httpapi.List[bbus.VM]
+	var vms bbus.List[bbus.VM]
 	getJSON(t, base+"/v1/vms", &vms)
 	if len(vms.Items) != 1 || vms.Items[0].Host != "c2" || vms.Next != "" {
 		t.Errorf("vms = %+v", vms)
@@ -178,13 +182,13 @@ func TestMigrationThroughAPI(t *testing.T) {
 		t.Errorf("vm = %+v", vm)
 	}
 
-	var hist ledger.History
+	var hist bbus.History
 	getJSON(t, base+"/v1/vms/vm-1/history", &hist)
 	if len(hist.Intervals) != 2 || hist.Intervals[0].Cloud != "c1" || hist.Intervals[1].Cloud != "c2" ||
 		len(hist.Migrations) != 1 || hist.Migrations[0].Status != bbus.MigrationCompleted {
 		t.Errorf("history = %+v", hist)
 	}
-	var page1, page2 httpapi.List[bbus.Interval]
+	var page1, page2 bbus.List[bbus.Interval]
 	getJSON(t, base+"/v1/vms/vm-1/intervals?limit=1", &page1)
 	getJSON(t, base+"/v1/vms/vm-1/intervals?limit=1&after="+page1.Next, &page2)
 	if len(page1.Items) != 1 || page1.Items[0].Cloud != "c1" || page1.Next != "1" || len(page2.Items) != 1 || page2.Items[0].Cloud != "c2" || page2.Next != "" {
@@ -219,7 +223,7 @@ func TestMigrationThroughAPI(t *testing.T) {
 	if m.Status != bbus.MigrationCompleted || m.From != "c1" || m.To != "c2" || m.Accepted == nil {
 		t.Errorf("migration = %+v", m)
 	}
-	var ms httpapi.List[bbus.Migration]
+	var ms bbus.List[bbus.Migration]
 	getJSON(t, base+"/v1/migrations?vm=vm-1&cloud=c2&status=completed", &ms)
 	if len(ms.Items) != 1 || ms.Items[0].ID != mig {
 		t.Errorf("migrations = %+v", ms)
@@ -254,7 +258,7 @@ func pages[T any](t *testing.T, url string, limit int, id func(T) string, betwee
 		if strings.Contains(url, "?") {
 			sep = "&"
 		}
-		var page httpapi.List[T]
+		var page bbus.List[T]
 		getJSON(t, fmt.Sprintf("%s%slimit=%d&after=%s", url, sep, limit, after), &page)
 		if len(page.Items) > limit {
 			t.Fatalf("%s: page of %d items, limit %d", url, len(page.Items), limit)
@@ -338,7 +342,7 @@ func TestPagination(t *testing.T) {
 		t.Errorf("migrations of vm-07 = %v", one)
 	}
 
-	var page httpapi.List[bbus.VM]
+	var page bbus.List[bbus.VM]
 	getJSON(t, base+"/v1/vms", &page)
 	if len(page.Items) != 53 || page.Next != "" {
 		t.Errorf("default page holds %d VMs, next %q", len(page.Items), page.Next)
@@ -499,25 +503,89 @@ func TestPanicIsInternal(t *testing.T) {
 }
 
 func TestStatusOfEveryCode(t *testing.T) {
-	want := map[string]int{
-		bbus.EMALFORMED: 400, bbus.EINVALID: 400, bbus.EWRONGCHAIN: 400, bbus.EBADSIG: 400, bbus.EEXPIRED: 400,
-		bbus.EREPLAY: 409, bbus.EUNKNOWNSIGNER: 409, bbus.EUNAUTHORIZED: 409, bbus.ENOTMEMBER: 409,
-		bbus.ENOTFOUND: 404, bbus.EEXISTS: 409, bbus.ECAPACITY: 409, bbus.ESTATE: 409, bbus.EOPEN: 409,
-		bbus.ELAPSED: 409, bbus.ETOOLARGE: 413, bbus.EUNAUTHENTICATED: 401, bbus.EFORBIDDEN: 403,
-		bbus.EUNAVAILABLE: 503, bbus.EINTERNAL: 500, "no_such_code": 500,
+	// The statuses by the class of the code; every code bbus.go declares must
+	// be in one class, so that a new code cannot fall to 500 unnoticed.
+	classes := map[int][]string{
+		400: {bbus.EMALFORMED, bbus.EINVALID, bbus.EWRONGCHAIN, bbus.EBADSIG, bbus.EEXPIRED},
+		401: {bbus.EUNAUTHENTICATED},
+		403: {bbus.EFORBIDDEN},
+		404: {bbus.ENOTFOUND},
+		409: {bbus.EREPLAY, bbus.EUNKNOWNSIGNER, bbus.EUNAUTHORIZED, bbus.ENOTMEMBER, bbus.EEXISTS, bbus.ECAPACITY,
+			bbus.ESTATE, bbus.EOPEN, bbus.ELAPSED, bbus.ENOTINVITED},
+		413: {bbus.ETOOLARGE},
+		429: {bbus.ERATELIMITED},
+		503: {bbus.EUNAVAILABLE},
+		500: {bbus.EINTERNAL},
 	}
-	for code, status := range want {
+	want := map[string]int{}
+	for status, codes := range classes {
+		for _, c := range codes {
+			want[c] = status
+		}
+	}
+	declared := errorCodes(t)
+	if len(declared) < 20 {
+		t.Fatalf("found %d codes in bbus.go", len(declared))
+	}
+	for _, code := range declared {
+		status, ok := want[code]
+		if !ok {
+			t.Errorf("code %q of bbus.go has no status in this test: give it one", code)
+			continue
+		}
 		if got := httpapi.Status(code); got != status {
 			t.Errorf("Status(%q) = %d, want %d", code, got, status)
 		}
+		delete(want, code)
+	}
+	for code := range want {
+		t.Errorf("code %q is not declared in bbus.go", code)
+	}
+	if got := httpapi.Status("no_such_code"); got != 500 {
+		t.Errorf("Status of an unknown code = %d, want 500", got)
 	}
 	// Code inverts Status where Status is one to one.
-	for _, code := range []string{bbus.ENOTFOUND, bbus.ETOOLARGE, bbus.EUNAUTHENTICATED, bbus.EFORBIDDEN, bbus.EUNAVAILABLE, bbus.EINTERNAL} {
-		if got := httpapi.Code(httpapi.Status(code)); got != code {
-			t.Errorf("Code(Status(%q)) = %q", code, got)
+	for status, codes := range classes {
+		if len(codes) == 1 {
+			if got := client.CodeOfStatus(status); got != codes[0] {
+				t.Errorf("Code(%d) = %q, want %q", status, got, codes[0])
+			}
 		}
 	}
-	if httpapi.Code(200) != "" || httpapi.Code(400) != bbus.EINVALID || httpapi.Code(502) != bbus.EUNAVAILABLE {
+	if client.CodeOfStatus(200) != "" || client.CodeOfStatus(400) != bbus.EINVALID || client.CodeOfStatus(502) != bbus.EUNAVAILABLE {
 		t.Error("Code of 200, 400 or 502 is wrong")
 	}
+}
+
+// errorCodes returns the values of the error codes bbus.go declares: its
+// string constants whose names start with E.
+func errorCodes(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../bbus.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "E") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					v, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					codes = append(codes, v)
+				}
+			}
+		}
+	}
+	return codes
 }

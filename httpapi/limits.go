@@ -129,7 +129,7 @@ func (l *Listener) refuse(c net.Conn, e *bbus.Error) {
 		defer l.refusing.Add(-1)
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(refuseTimeout))
-		body, _ := json.Marshal(&ErrorResponse{Error: e})
+		body, _ := json.Marshal(&bbus.ErrorResponse{Error: e})
 		status := Status(e.Code)
 		head := "HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) + "\r\n" +
 			"Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\n" +

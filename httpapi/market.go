@@ -36,7 +36,7 @@ func single[T any](a *api, find func(kv.Reader, string) (*T, error)) http.Handle
 }
 
 // list serves a paginated GET with fn over the page asked for.
-func (a *api) list(w http.ResponseWriter, r *http.Request, fn func(rd kv.Reader, p ledger.Page) (any, error)) {
+func (a *api) list(w http.ResponseWriter, r *http.Request, fn func(rd kv.Reader, p bbus.Page) (any, error)) {
 	p, err := pageParams(r.URL.Query())
 	if err != nil {
 		writeError(w, err)
@@ -46,61 +46,61 @@ func (a *api) list(w http.ResponseWriter, r *http.Request, fn func(rd kv.Reader,
 }
 
 func (a *api) offers(w http.ResponseWriter, r *http.Request) {
-	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
+	a.list(w, r, func(rd kv.Reader, p bbus.Page) (any, error) {
 		items, next := ledger.Offers(rd, p)
-		return &List[bbus.Offer]{Items: items, Next: next}, nil
+		return &bbus.List[bbus.Offer]{Items: items, Next: next}, nil
 	})
 }
 
 func (a *api) oracles(w http.ResponseWriter, r *http.Request) {
-	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
+	a.list(w, r, func(rd kv.Reader, p bbus.Page) (any, error) {
 		items, next := ledger.Oracles(rd, p)
-		return &List[bbus.Oracle]{Items: items, Next: next}, nil
+		return &bbus.List[bbus.Oracle]{Items: items, Next: next}, nil
 	})
 }
 
 func (a *api) agreements(w http.ResponseWriter, r *http.Request) {
-	f := ledger.AgreementFilter{Cloud: r.URL.Query().Get("cloud"), Status: r.URL.Query().Get("status")}
-	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
+	f := bbus.AgreementFilter{Cloud: r.URL.Query().Get("cloud"), Status: r.URL.Query().Get("status")}
+	a.list(w, r, func(rd kv.Reader, p bbus.Page) (any, error) {
 		items, next, err := ledger.Agreements(rd, f, p)
-		return &List[bbus.Agreement]{Items: items, Next: next}, err
+		return &bbus.List[bbus.Agreement]{Items: items, Next: next}, err
 	})
 }
 
 func (a *api) violations(w http.ResponseWriter, r *http.Request) {
-	f := ledger.ViolationFilter{Cloud: r.URL.Query().Get("cloud"), VM: r.URL.Query().Get("vm")}
-	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
+	f := bbus.ViolationFilter{Cloud: r.URL.Query().Get("cloud"), VM: r.URL.Query().Get("vm")}
+	a.list(w, r, func(rd kv.Reader, p bbus.Page) (any, error) {
 		items, next, err := ledger.Violations(rd, f, p)
-		return &List[bbus.Violation]{Items: items, Next: next}, err
+		return &bbus.List[bbus.Violation]{Items: items, Next: next}, err
 	})
 }
 
 func (a *api) invoices(w http.ResponseWriter, r *http.Request) {
 	cloud := r.URL.Query().Get("cloud")
-	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
+	a.list(w, r, func(rd kv.Reader, p bbus.Page) (any, error) {
 		items, next, err := ledger.Invoices(rd, cloud, p)
-		return &List[bbus.Invoice]{Items: items, Next: next}, err
+		return &bbus.List[bbus.Invoice]{Items: items, Next: next}, err
 	})
 }
 
 // invoiceLines serves one page of an invoice's lines, read from their own records.
 func (a *api) invoiceLines(w http.ResponseWriter, r *http.Request) {
-	a.list(w, r, func(rd kv.Reader, p ledger.Page) (any, error) {
+	a.list(w, r, func(rd kv.Reader, p bbus.Page) (any, error) {
 		items, next, err := ledger.InvoiceLines(rd, r.PathValue("id"), p)
-		return &List[bbus.InvoiceLine]{Items: items, Next: next}, err
+		return &bbus.List[bbus.InvoiceLine]{Items: items, Next: next}, err
 	})
 }
 
 func (a *api) reputation(w http.ResponseWriter, r *http.Request) {
 	a.read(w, r, func(rd kv.Reader) (any, error) {
-		return &List[ledger.Standing]{Items: ledger.Reputations(rd)}, nil
+		return &bbus.ReputationList{Items: ledger.Reputations(rd), Oracles: ledger.OracleReputations(rd)}, nil
 	})
 }
 
 // match serves GET /v1/match?cpu=&mem_mib=&disk_iops=&net_mbps=&max_price_vcpu_hour=&tag=K=V&exclude=.
 func (a *api) match(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := ledger.MatchRequest{MaxPriceVCPUHour: -1, Exclude: q.Get("exclude")}
+	req := bbus.MatchRequest{MaxPriceVCPUHour: -1, Exclude: q.Get("exclude")}
 	for _, f := range []struct {
 		name string
 		v    *int64
@@ -132,6 +132,6 @@ func (a *api) match(w http.ResponseWriter, r *http.Request) {
 	}
 	a.read(w, r, func(rd kv.Reader) (any, error) {
 		items, err := ledger.MatchClouds(rd, req)
-		return &List[ledger.Match]{Items: items}, err
+		return &bbus.List[bbus.Match]{Items: items}, err
 	})
 }

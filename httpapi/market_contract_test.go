@@ -45,7 +45,7 @@ func TestMarketReads(t *testing.T) {
 	rep := must("o1", bbus.Action{Report: &bbus.ReportAction{VM: "vm-1", Start: moved.Unix() + 1, End: moved.Add(5 * time.Minute).Unix(), Availability: 50000}}).ID
 	inv := must("b", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: chain.Last().Time.Unix()}}).ID
 
-	var violations httpapi.List[bbus.Violation]
+	var violations bbus.List[bbus.Violation]
 	getJSON(t, base+"/v1/violations?cloud=b&vm=vm-1", &violations)
 	if len(violations.Items) != 1 || violations.Items[0].Agreement != agr {
 		t.Fatalf("violations: %+v", violations)
@@ -56,7 +56,7 @@ func TestMarketReads(t *testing.T) {
 		t.Errorf("invoice: %+v", invoice)
 	}
 	// The lines page by page, from their own records: the hosting line, then the penalty.
-	var page1, page2 httpapi.List[bbus.InvoiceLine]
+	var page1, page2 bbus.List[bbus.InvoiceLine]
 	getJSON(t, base+"/v1/invoices/"+inv+"/lines?limit=1", &page1)
 	getJSON(t, base+"/v1/invoices/"+inv+"/lines?limit=1&after="+page1.Next, &page2)
 	if len(page1.Items) != 1 || page1.Items[0].Kind != "hosting" || page1.Next == "" ||
@@ -64,6 +64,21 @@ func TestMarketReads(t *testing.T) {
 		invoice.HostingLines != 1 || invoice.PenaltyLines != 1 {
 		t.Errorf("invoice lines: %+v then %+v (head %+v)", page1, page2, invoice)
 	}
+	// The window the report decided (oracle_quorum 1), and the oracle's
+	// standing beside the clouds'.
+	var windows bbus.List[bbus.Window]
+	getJSON(t, base+"/v1/vms/vm-1/windows", &windows)
+	if len(windows.Items) != 1 || windows.Items[0].Status != bbus.WindowDecided || windows.Items[0].Availability != 50000 ||
+		len(windows.Items[0].Reports) != 1 || windows.Items[0].Reports[0].Oracle != "o1" || windows.Items[0].Reports[0].Verdict != "agree" {
+		t.Errorf("windows: %+v", windows)
+	}
+	var reputation bbus.ReputationList
+	getJSON(t, base+"/v1/reputation", &reputation)
+	if len(reputation.Oracles) != 1 || reputation.Oracles[0].Oracle != "o1" || reputation.Oracles[0].Agreeing != 1 || reputation.Oracles[0].ReputationBP != 10000 {
+		t.Errorf("reputation: %+v", reputation)
+	}
+	wantError(t, "windows after x", do(t, "GET", base+"/v1/vms/vm-1/windows?after=x", nil), 400, bbus.EINVALID)
+	wantError(t, "windows of no VM", do(t, "GET", base+"/v1/vms/vm-9/windows", nil), 404, bbus.ENOTFOUND)
 	wantError(t, "lines after x", do(t, "GET", base+"/v1/invoices/"+inv+"/lines?after=x", nil), 400, bbus.EINVALID)
 	for _, path := range []string{
 		"/v1/offers", "/v1/offers?limit=1",
@@ -71,6 +86,7 @@ func TestMarketReads(t *testing.T) {
 		"/v1/agreements", "/v1/agreements?cloud=a&status=active", "/v1/agreements/" + agr,
 		"/v1/oracles", "/v1/reports/" + rep, "/v1/violations", "/v1/violations/" + violations.Items[0].ID,
 		"/v1/invoices?cloud=a", "/v1/reputation",
+		"/v1/vms/vm-1/windows?limit=1", "/v1/vms/vm-1/windows?since=2000-01-01T00:00:00Z",
 	} {
 		if r := do(t, "GET", base+path, nil); r.status != http.StatusOK {
 			t.Errorf("GET %s: %d %s", path, r.status, r.body)

@@ -22,7 +22,6 @@ import (
 	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/internal/ledgertest"
-	"github.com/bbusdev/bbus/ledger"
 	"github.com/bbusdev/bbus/node"
 	"github.com/bbusdev/bbus/tokens"
 )
@@ -87,7 +86,7 @@ func (l *liveNode) join(t *testing.T, write *client.Client, id string) client.Si
 	ctx := context.Background()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	s := client.Signer{ChainID: "bbus-local", ID: id, Key: key}
-	if _, err := write.InviteCloud(ctx, id, httpapi.InviteRequest{PubKey: key.Public().(ed25519.PublicKey)}, true); err != nil {
+	if _, err := write.InviteCloud(ctx, id, bbus.InviteRequest{PubKey: key.Public().(ed25519.PublicKey)}, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.client("").Send(ctx, s, bbus.Action{CloudJoin: &bbus.CloudJoin{
@@ -187,7 +186,7 @@ func TestNodeSignedWrites(t *testing.T) {
 	wantError(t, "unknown migration", call(t, "POST", l.base+"/v1/migrations/mig-99/cancel", nil, bearer(write)), 404, bbus.ENOTFOUND)
 
 	// Out to c2 (which signs its own steps) and back to local through the node.
-	out, err := w.ProposeMigration(ctx, httpapi.MigrationRequest{VM: "vm-1", To: "c2"}, true)
+	out, err := w.ProposeMigration(ctx, bbus.MigrationRequest{VM: "vm-1", To: "c2"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,11 +232,11 @@ func TestNodeSignedWrites(t *testing.T) {
 	if res := wantResult(t, "no wait", r, 202); len(res.TxID) != 64 || res.Height != 0 {
 		t.Errorf("202 result: %+v", res)
 	}
-	out, err = w.RegisterVM(ctx, httpapi.VMRequest{ID: "vm-3", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, false)
+	out, err = w.RegisterVM(ctx, bbus.VMRequest{ID: "vm-3", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, false)
 	if err != nil || out.TxID == "" {
 		t.Fatalf("register without waiting: %+v %v", out, err)
 	}
-	_, err = l.client(read).RegisterVM(ctx, httpapi.VMRequest{ID: "vm-4", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
+	_, err = l.client(read).RegisterVM(ctx, bbus.VMRequest{ID: "vm-4", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
 	wantCodeErr(t, "a read token's write through the client", err, bbus.EFORBIDDEN)
 }
 
@@ -331,10 +330,10 @@ func TestTokenLifecycle(t *testing.T) {
 }
 
 // collect reads n events (and any gap) from s, failing after a while.
-func collect(t *testing.T, s *client.EventStream, n int) (events []httpapi.Event, gaps int) {
+func collect(t *testing.T, s *client.EventStream, n int) (events []bbus.Event, gaps int) {
 	t.Helper()
 	type item struct {
-		e   *httpapi.Event
+		e   *bbus.Event
 		err error
 	}
 	ch := make(chan item, 1)
@@ -371,18 +370,18 @@ func TestEvents(t *testing.T) {
 	w := l.client(l.token(t, tokens.ScopeWrite))
 	c2 := l.join(t, w, "c2")
 
-	all, err := l.client("").Events(ctx, httpapi.EventFilter{}, "")
+	all, err := l.client("").Events(ctx, bbus.EventFilter{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer all.Close()
-	mine, err := l.client("").Events(ctx, httpapi.EventFilter{VM: "vm-1", Types: []string{"migration"}}, "")
+	mine, err := l.client("").Events(ctx, bbus.EventFilter{VM: "vm-1", Types: []string{"migration"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer mine.Close()
 
-	reg, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
+	reg, err := w.RegisterVM(ctx, bbus.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +392,7 @@ func TestEvents(t *testing.T) {
 	// The SSE data is the Event schema of the document.
 	checkEventSchema(t, evs[0])
 
-	prop, err := w.ProposeMigration(ctx, httpapi.MigrationRequest{VM: "vm-1", To: "c2"}, true)
+	prop, err := w.ProposeMigration(ctx, bbus.MigrationRequest{VM: "vm-1", To: "c2"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,11 +413,11 @@ func TestEvents(t *testing.T) {
 		}
 	}
 	for i := 2; i <= 4; i++ {
-		if _, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: fmt.Sprintf("vm-%d", i), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
+		if _, err := w.RegisterVM(ctx, bbus.VMRequest{ID: fmt.Sprintf("vm-%d", i), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	again, err := l.client("").Events(ctx, httpapi.EventFilter{}, last)
+	again, err := l.client("").Events(ctx, bbus.EventFilter{}, last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +431,7 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("after reconnecting: %d gaps, %v", gaps, types)
 	}
 	// The whole history from the start, page by page of ids: strictly ordered, no holes.
-	from0, err := l.client("").Events(ctx, httpapi.EventFilter{}, "0")
+	from0, err := l.client("").Events(ctx, bbus.EventFilter{}, "0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,11 +450,11 @@ func TestEvents(t *testing.T) {
 
 	// Past what the node holds: a gap first, then the oldest held.
 	for i := 5; i < 75; i++ {
-		if _, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: fmt.Sprintf("vm-%d", i), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, i == 74); err != nil {
+		if _, err := w.RegisterVM(ctx, bbus.VMRequest{ID: fmt.Sprintf("vm-%d", i), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, i == 74); err != nil {
 			t.Fatal(err)
 		}
 	}
-	old, err := l.client("").Events(ctx, httpapi.EventFilter{Types: []string{"vm.registered"}}, hist[0].ID)
+	old, err := l.client("").Events(ctx, bbus.EventFilter{Types: []string{"vm.registered"}}, hist[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +471,7 @@ func TestEvents(t *testing.T) {
 }
 
 // checkEventSchema validates an event against the document's Event schema.
-func checkEventSchema(t *testing.T, e httpapi.Event) {
+func checkEventSchema(t *testing.T, e bbus.Event) {
 	t.Helper()
 	b, _ := json.Marshal(e)
 	var v any
@@ -492,12 +491,12 @@ func TestPaginationWhileWriting(t *testing.T) {
 	l.join(t, w, "c2")
 	const n = 60
 	for i := range n {
-		if _, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: fmt.Sprintf("vm-%03d", 2*i), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, i == n-1); err != nil {
+		if _, err := w.RegisterVM(ctx, bbus.VMRequest{ID: fmt.Sprintf("vm-%03d", 2*i), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, i == n-1); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range n / 2 {
-		if _, err := w.ProposeMigration(ctx, httpapi.MigrationRequest{VM: fmt.Sprintf("vm-%03d", 2*i), To: "c2"}, i == n/2-1); err != nil {
+		if _, err := w.ProposeMigration(ctx, bbus.MigrationRequest{VM: fmt.Sprintf("vm-%03d", 2*i), To: "c2"}, i == n/2-1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -528,11 +527,11 @@ func TestPaginationWhileWriting(t *testing.T) {
 			if i >= n {
 				id = fmt.Sprintf("vm-%03d-%d", 2*(i%n), i)
 			}
-			if _, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: id, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
+			if _, err := w.RegisterVM(ctx, bbus.VMRequest{ID: id, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
 				t.Error(err)
 				return
 			}
-			if _, err := w.ProposeMigration(ctx, httpapi.MigrationRequest{VM: id, To: "c2"}, false); err != nil {
+			if _, err := w.ProposeMigration(ctx, bbus.MigrationRequest{VM: id, To: "c2"}, false); err != nil {
 				t.Error(err)
 				return
 			}
@@ -614,11 +613,11 @@ func TestBlocksAndTxs(t *testing.T) {
 	l := startNode(t, nil)
 	w := l.client(l.token(t, tokens.ScopeWrite))
 	c := l.client("")
-	reg, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
+	reg, err := w.RegisterVM(ctx, bbus.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
+	bad, err := w.RegisterVM(ctx, bbus.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true)
 	if bbus.ErrorCode(err) != bbus.EEXISTS || bad == nil {
 		t.Fatalf("duplicate: %+v %v", bad, err)
 	}
@@ -675,10 +674,10 @@ func TestMetricsAndReadiness(t *testing.T) {
 	ctx := context.Background()
 	l := startNode(t, nil)
 	w := l.client(l.token(t, tokens.ScopeWrite))
-	if _, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
+	if _, err := w.RegisterVM(ctx, bbus.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); bbus.ErrorCode(err) != bbus.EEXISTS {
+	if _, err := w.RegisterVM(ctx, bbus.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); bbus.ErrorCode(err) != bbus.EEXISTS {
 		t.Fatal(err)
 	}
 	call(t, "GET", l.base+"/v1/vms/nope", nil)
@@ -763,7 +762,7 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("local caller without a token: %d", r.status)
 		}
 	}
-	_, _, err := l.client(tok).Clouds(context.Background(), ledger.Page{})
+	_, _, err := l.client(tok).Clouds(context.Background(), bbus.Page{})
 	wantCodeErr(t, "limited through the client", err, bbus.ERATELIMITED)
 }
 

@@ -17,11 +17,6 @@ type NodeLister interface {
 	Nodes(ctx context.Context) ([]bbus.NodeHealth, error)
 }
 
-// NodeList is the body of GET /v1/nodes.
-type NodeList struct {
-	Items []bbus.NodeHealth `json:"items"`
-}
-
 // nodeRoutes registers the federation's nodes and observers, and their writes.
 func (a *api) nodeRoutes() {
 	a.mux.HandleFunc("GET /v1/nodes", a.nodes)
@@ -43,7 +38,7 @@ func (a *api) nodes(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, &NodeList{Items: items})
+	writeJSON(w, http.StatusOK, &bbus.NodeList{Items: items})
 }
 
 func (a *api) observers(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +49,7 @@ func (a *api) observers(w http.ResponseWriter, r *http.Request) {
 	}
 	a.read(w, r, func(rd kv.Reader) (any, error) {
 		items, next := ledger.Observers(rd, p)
-		return &List[bbus.Observer]{Items: items, Next: next}, nil
+		return &bbus.List[bbus.Observer]{Items: items, Next: next}, nil
 	})
 }
 
@@ -62,21 +57,9 @@ func (a *api) observer(w http.ResponseWriter, r *http.Request) {
 	a.read(w, r, func(rd kv.Reader) (any, error) { return ledger.Observer(rd, r.PathValue("id")) })
 }
 
-// CloudUpdateRequest is the body of POST /v1/clouds/update (bbus tx cloud
-// update): the node's cloud's new public peer address.
-type CloudUpdateRequest struct {
-	P2PAddress string `json:"p2p_address"`
-}
-
-// ObserverInviteRequest is the body of POST /v1/observers/{id}/invite (bbus
-// tx observer invite): the observer's node id.
-type ObserverInviteRequest struct {
-	NodeID string `json:"node_id"`
-}
-
 var nodeWrites = []write{
 	{"POST /v1/clouds/update", func(_ *http.Request, body []byte) (bbus.Action, error) {
-		var q CloudUpdateRequest
+		var q bbus.CloudUpdateRequest
 		if err := decodeBody(body, &q, false); err != nil {
 			return bbus.Action{}, err
 		}
@@ -84,7 +67,7 @@ var nodeWrites = []write{
 		return bbus.Action{CloudUpdate: a}, a.Validate()
 	}},
 	{"POST /v1/observers/{id}/invite", func(r *http.Request, body []byte) (bbus.Action, error) {
-		var q ObserverInviteRequest
+		var q bbus.ObserverInviteRequest
 		if err := decodeBody(body, &q, false); err != nil {
 			return bbus.Action{}, err
 		}

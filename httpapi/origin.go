@@ -43,7 +43,7 @@ func (a *api) checkHost(r *http.Request) *bbus.Error {
 			return nil
 		}
 	}
-	return bbus.Errorf(bbus.EFORBIDDEN, "this node does not serve the host name %q (a DNS name pointed at it by another site?): call it by IP address or localhost, or add the name to rest.hosts", clip(name))
+	return bbus.Errorf(bbus.EFORBIDDEN, "this node does not serve the host name %q (a DNS name pointed at it by another site?): call it by IP address or localhost, or add the name to rest.hosts", bbus.Clip(name))
 }
 
 // corsAllowed reports whether CORS lets pages of origin call the API.
@@ -60,7 +60,7 @@ func (a *api) checkOrigin(r *http.Request) *bbus.Error {
 		if a.corsAllowed(origin) || sameOrigin(origin, r) {
 			return nil
 		}
-		return bbus.Errorf(bbus.EFORBIDDEN, "requests from pages of %s are refused: this node serves pages of other origins only if rest.cors_origins names them", clip(origin))
+		return bbus.Errorf(bbus.EFORBIDDEN, "requests from pages of %s are refused: this node serves pages of other origins only if rest.cors_origins names them", bbus.Clip(origin))
 	}
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" &&
 		!((r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Sec-Fetch-Mode") == "navigate") {
@@ -92,5 +92,5 @@ func checkContentType(r *http.Request) *bbus.Error {
 	if ct == "" {
 		return bbus.Errorf(bbus.EMALFORMED, "a write must have Content-Type: application/json; the request has none")
 	}
-	return bbus.Errorf(bbus.EMALFORMED, "a write must have Content-Type: application/json, not %q", clip(ct))
+	return bbus.Errorf(bbus.EMALFORMED, "a write must have Content-Type: application/json, not %q", bbus.Clip(ct))
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/proof"
 )
 
 // Prover is a backend that proves entries of the committed state: GET
@@ -15,7 +14,7 @@ type Prover interface {
 	// Prove returns the value of key at the last committed height (none if
 	// absent) with a proof that verifies, with proof.Verify, against the app
 	// hash in the header of the next height.
-	Prove(ctx context.Context, key []byte) (*proof.Proof, error)
+	Prove(ctx context.Context, key []byte) (*bbus.Proof, error)
 }
 
 // proofKinds maps a record kind, as a query parameter, to its key prefix in

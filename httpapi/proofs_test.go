@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/node"
 	"github.com/bbusdev/bbus/proof"
 	"github.com/bbusdev/bbus/tokens"
@@ -22,7 +21,7 @@ func TestStateProofs(t *testing.T) {
 	l := startNode(t, func(c *node.Config) { c.CreateEmptyBlocksInterval = node.Duration(time.Second) })
 	w := l.client(l.token(t, tokens.ScopeWrite))
 	c := l.client("")
-	if _, err := w.RegisterVM(ctx, httpapi.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
+	if _, err := w.RegisterVM(ctx, bbus.VMRequest{ID: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}, true); err != nil {
 		t.Fatal(err)
 	}
 	// The app hash of height H is in the header of H+1.

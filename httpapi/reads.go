@@ -36,7 +36,7 @@ func (a *api) clouds(w http.ResponseWriter, r *http.Request) {
 	}
 	a.read(w, r, func(rd kv.Reader) (any, error) {
 		items, next := ledger.Clouds(rd, p)
-		return &List[bbus.Cloud]{Items: items, Next: next}, nil
+		return &bbus.List[bbus.Cloud]{Items: items, Next: next}, nil
 	})
 }
 
@@ -52,7 +52,7 @@ func (a *api) vms(w http.ResponseWriter, r *http.Request) {
 	}
 	a.read(w, r, func(rd kv.Reader) (any, error) {
 		items, next := ledger.VMs(rd, p)
-		return &List[bbus.VM]{Items: items, Next: next}, nil
+		return &bbus.List[bbus.VM]{Items: items, Next: next}, nil
 	})
 }
 
@@ -74,7 +74,31 @@ func (a *api) vmIntervals(w http.ResponseWriter, r *http.Request) {
 	}
 	a.read(w, r, func(rd kv.Reader) (any, error) {
 		items, next, err := ledger.VMIntervals(rd, r.PathValue("id"), p)
-		return &List[bbus.Interval]{Items: items, Next: next}, err
+		return &bbus.List[bbus.Interval]{Items: items, Next: next}, err
+	})
+}
+
+// vmWindows serves one page of a VM's reported windows, each with its
+// reports by oracle and, once decided, the combined value.
+func (a *api) vmWindows(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, err := pageParams(q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	since, terr := timeParam(q, "since")
+	if terr != nil {
+		writeError(w, terr)
+		return
+	}
+	var from int64
+	if !since.IsZero() {
+		from = since.Unix()
+	}
+	a.read(w, r, func(rd kv.Reader) (any, error) {
+		items, next, err := ledger.Windows(rd, r.PathValue("id"), from, p)
+		return &bbus.List[bbus.Window]{Items: items, Next: next}, err
 	})
 }
 
@@ -107,7 +131,7 @@ func (a *api) migrations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f := ledger.MigrationFilter{VM: q.Get("vm"), Cloud: q.Get("cloud"), Status: q.Get("status")}
+	f := bbus.MigrationFilter{VM: q.Get("vm"), Cloud: q.Get("cloud"), Status: q.Get("status")}
 	if f.Status != "" && !slices.Contains(migrationStatuses, f.Status) {
 		writeError(w, bbus.Errorf(bbus.EINVALID, "status %q is not one of %v", f.Status, migrationStatuses))
 		return
@@ -125,14 +149,14 @@ func (a *api) migrations(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		return &List[bbus.Migration]{Items: items, Next: next}, nil
+		return &bbus.List[bbus.Migration]{Items: items, Next: next}, nil
 	})
 }
 
 // pageParams reads limit (1 to ledger.MaxLimit; absent: ledger.DefaultLimit)
 // and after (the next cursor of the previous page).
-func pageParams(q url.Values) (ledger.Page, *bbus.Error) {
-	p := ledger.Page{After: q.Get("after")}
+func pageParams(q url.Values) (bbus.Page, *bbus.Error) {
+	p := bbus.Page{After: q.Get("after")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > ledger.MaxLimit {

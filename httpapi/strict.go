@@ -61,7 +61,7 @@ func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
 			k, _ := kt.(string)
 			name := path + k
 			if seen[k] {
-				return bbus.Errorf(bbus.EMALFORMED, "request body has the field %q twice", clip(name))
+				return bbus.Errorf(bbus.EMALFORMED, "request body has the field %q twice", bbus.Clip(name))
 			}
 			seen[k] = true
 			ft := elem
@@ -70,7 +70,7 @@ func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
 				if ft, known = fields[k]; !known {
 					for f := range fields {
 						if strings.EqualFold(f, k) {
-							return bbus.Errorf(bbus.EMALFORMED, "request body has the field %q: field names are case-sensitive, the field is %q", clip(name), path+f)
+							return bbus.Errorf(bbus.EMALFORMED, "request body has the field %q: field names are case-sensitive, the field is %q", bbus.Clip(name), path+f)
 						}
 					}
 				}

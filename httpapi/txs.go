@@ -47,7 +47,7 @@ func (a *api) answerSubmit(w http.ResponseWriter, r *http.Request, res *bbus.TxR
 	case res == nil:
 		a.fail(w, r, errors.New("backend returned no result and no error"))
 	case res.Code != "":
-		writeJSON(w, Status(res.Code), &ErrorResponse{Error: &bbus.Error{Code: res.Code, Message: res.Message}, Result: res})
+		writeJSON(w, Status(res.Code), &bbus.ErrorResponse{Error: &bbus.Error{Code: res.Code, Message: res.Message}, Result: res})
 	case !wait:
 		writeJSON(w, http.StatusAccepted, res)
 	default:
@@ -64,7 +64,7 @@ func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 	}
 	id := strings.ToLower(r.PathValue("id"))
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
-		writeError(w, bbus.Errorf(bbus.EINVALID, "%q is not a transaction id or hash: 64 hex digits, the SHA-256 of the signed body (tx) or of the whole transaction (hash)", clip(r.PathValue("id"))))
+		writeError(w, bbus.Errorf(bbus.EINVALID, "%q is not a transaction id or hash: 64 hex digits, the SHA-256 of the signed body (tx) or of the whole transaction (hash)", bbus.Clip(r.PathValue("id"))))
 		return
 	}
 	a.chainRead(w, r, func(ctx context.Context) (any, error) { return cr.Tx(ctx, id) })
@@ -79,7 +79,7 @@ func (a *api) block(w http.ResponseWriter, r *http.Request) {
 	}
 	h, err := strconv.ParseInt(r.PathValue("height"), 10, 64)
 	if err != nil || h < 1 {
-		writeError(w, bbus.Errorf(bbus.EINVALID, "block height must be a whole number from 1, got %q", clip(r.PathValue("height"))))
+		writeError(w, bbus.Errorf(bbus.EINVALID, "block height must be a whole number from 1, got %q", bbus.Clip(r.PathValue("height"))))
 		return
 	}
 	a.chainRead(w, r, func(ctx context.Context) (any, error) { return cr.Block(ctx, h) })

@@ -18,29 +18,6 @@ import (
 // matching bbus tx action in snake_case; ids in the path are its positional
 // argument. Adding one is adding a row to writes.
 
-// VMRequest is the body of POST /v1/vms (bbus tx vm register).
-type VMRequest struct {
-	ID string `json:"id"`
-	bbus.Resources
-	Image string `json:"image,omitempty"`
-}
-
-// MigrationRequest is the body of POST /v1/migrations (bbus tx migration propose).
-type MigrationRequest struct {
-	VM        string `json:"vm"`
-	To        string `json:"to"`
-	Agreement string `json:"agreement,omitempty"`
-}
-
-// InviteRequest is the body of POST /v1/clouds/{id}/invite (bbus tx cloud
-// invite) and POST /v1/oracles/{id}/invite (bbus tx oracle invite, which takes
-// no validator_key): the applicant's keys, base64.
-type InviteRequest struct {
-	PubKey       []byte `json:"pub_key"`
-	ValidatorKey []byte `json:"validator_key,omitempty"`
-	NodeID       string `json:"node_id,omitempty"` // the applicant's node, which may then sync (clouds only)
-}
-
 // empty is the body of a write that takes its argument from the path: nothing,
 // or {}.
 type empty struct{}
@@ -53,7 +30,7 @@ type write struct {
 
 var writes = []write{
 	{"POST /v1/vms", func(_ *http.Request, body []byte) (bbus.Action, error) {
-		var q VMRequest
+		var q bbus.VMRequest
 		if err := decodeBody(body, &q, false); err != nil {
 			return bbus.Action{}, err
 		}
@@ -72,7 +49,7 @@ var writes = []write{
 		return bbus.Action{VMTerminate: &bbus.VMRef{VM: id}}
 	})},
 	{"POST /v1/migrations", func(_ *http.Request, body []byte) (bbus.Action, error) {
-		var q MigrationRequest
+		var q bbus.MigrationRequest
 		if err := decodeBody(body, &q, false); err != nil {
 			return bbus.Action{}, err
 		}
@@ -102,7 +79,7 @@ var writes = []write{
 		return bbus.Action{MigrationCancel: &bbus.MigrationRef{Migration: id}}
 	})},
 	{"POST /v1/clouds/{id}/invite", func(r *http.Request, body []byte) (bbus.Action, error) {
-		var q InviteRequest
+		var q bbus.InviteRequest
 		if err := decodeBody(body, &q, false); err != nil {
 			return bbus.Action{}, err
 		}
@@ -203,7 +180,7 @@ func waitParam(r *http.Request) (bool, *bbus.Error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, bbus.Errorf(bbus.EINVALID, "wait must be true or false, got %q", clip(v))
+		return false, bbus.Errorf(bbus.EINVALID, "wait must be true or false, got %q", bbus.Clip(v))
 	}
 	return b, nil
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
 	"time"
@@ -11,60 +10,9 @@ import (
 
 func init() { writes = append(writes, marketWrites...) }
 
-// Decimal is an AMOUNT or PCT in a request body, as a JSON string ("0.05") or
-// number (0.05); it is parsed exactly, never through floating point.
-type Decimal string
-
-// UnmarshalJSON keeps the literal text of a string or number.
-func (d *Decimal) UnmarshalJSON(b []byte) error {
-	s := string(bytes.Trim(b, `"`))
-	if len(b) > 0 && b[0] != '"' && strings.ContainsAny(s, "eE") {
-		return bbus.Errorf(bbus.EINVALID, "%s: write decimals without an exponent", s)
-	}
-	*d = Decimal(s)
-	return nil
-}
-
-// OfferRequest is the body of POST /v1/offers (bbus tx offer publish).
-type OfferRequest struct {
-	bbus.Resources
-	PriceVCPUHour Decimal  `json:"price_vcpu_hour"`
-	PriceGiBHour  Decimal  `json:"price_gib_hour,omitempty"`
-	Tag           []string `json:"tag,omitempty"` // K=V
-}
-
-// AgreementRequest is the body of POST /v1/agreements (bbus tx agreement propose).
-type AgreementRequest struct {
-	Provider      string  `json:"provider"`
-	Consumer      string  `json:"consumer"`
-	PriceVCPUHour Decimal `json:"price_vcpu_hour"`
-	PriceGiBHour  Decimal `json:"price_gib_hour,omitempty"`
-	Availability  Decimal `json:"availability"`
-	MaxLatencyMS  int64   `json:"max_latency_ms,omitempty"`
-	PenaltyPct    Decimal `json:"penalty_pct"`
-	Until         string  `json:"until,omitempty"` // RFC 3339
-}
-
-// InvoiceRequest is the body of POST /v1/invoices (bbus tx invoice close).
-type InvoiceRequest struct {
-	Provider string `json:"provider"`
-	Consumer string `json:"consumer"`
-	Until    string `json:"until"` // RFC 3339
-}
-
-// DeclineRequest is the body of POST /v1/agreements/{id}/decline.
-type DeclineRequest struct {
-	Reason string `json:"reason,omitempty"`
-}
-
-// DisputeRequest is the body of POST /v1/invoices/{id}/dispute.
-type DisputeRequest struct {
-	Reason string `json:"reason,omitempty"`
-}
-
-func amount(name string, d Decimal, def string) (int64, error) {
+func amount(name string, d bbus.Decimal, def string) (int64, error) {
 	if d == "" {
-		d = Decimal(def)
+		d = bbus.Decimal(def)
 	}
 	v, err := bbus.ParseAmount(string(d))
 	if err != nil {
@@ -73,7 +21,7 @@ func amount(name string, d Decimal, def string) (int64, error) {
 	return v, nil
 }
 
-func pct(name string, d Decimal) (int64, error) {
+func pct(name string, d bbus.Decimal) (int64, error) {
 	v, err := bbus.ParsePct(string(d))
 	if err != nil {
 		return 0, bbus.Errorf(bbus.EINVALID, "%s: %s", name, bbus.ErrorMessage(err))
@@ -104,7 +52,7 @@ func steps(fs ...func() error) error {
 
 var marketWrites = []write{
 	{"POST /v1/offers", func(_ *http.Request, body []byte) (bbus.Action, error) {
-		var q OfferRequest
+		var q bbus.OfferRequest
 		o := new(bbus.OfferPublish)
 		err := steps(
 			func() error { return decodeBody(body, &q, false) },
@@ -124,7 +72,7 @@ var marketWrites = []write{
 		return bbus.Action{OfferPublish: o}, err
 	}},
 	{"POST /v1/agreements", func(_ *http.Request, body []byte) (bbus.Action, error) {
-		var q AgreementRequest
+		var q bbus.AgreementRequest
 		a := new(bbus.AgreementPropose)
 		err := steps(
 			func() error { return decodeBody(body, &q, false) },
@@ -140,14 +88,14 @@ var marketWrites = []write{
 		return bbus.Action{AgreementSign: &bbus.AgreementRef{Agreement: id}}
 	})},
 	{"POST /v1/agreements/{id}/decline", func(r *http.Request, body []byte) (bbus.Action, error) {
-		var q DeclineRequest
+		var q bbus.DeclineRequest
 		if err := decodeBody(body, &q, true); err != nil {
 			return bbus.Action{}, err
 		}
 		return bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: r.PathValue("id"), Reason: q.Reason}}, nil
 	}},
 	{"POST /v1/oracles/{id}/invite", func(r *http.Request, body []byte) (bbus.Action, error) {
-		var q InviteRequest
+		var q bbus.InviteRequest
 		if err := decodeBody(body, &q, false); err != nil {
 			return bbus.Action{}, err
 		}
@@ -164,8 +112,11 @@ var marketWrites = []write{
 	{"POST /v1/oracles/{id}/approve", pathAction("oracle", func(id string) bbus.Action {
 		return bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: id}}
 	})},
+	{"POST /v1/oracles/{id}/remove", pathAction("oracle", func(id string) bbus.Action {
+		return bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: id}}
+	})},
 	{"POST /v1/invoices", func(_ *http.Request, body []byte) (bbus.Action, error) {
-		var q InvoiceRequest
+		var q bbus.InvoiceRequest
 		a := new(bbus.InvoiceClose)
 		err := steps(
 			func() error { return decodeBody(body, &q, false) },
@@ -177,7 +128,7 @@ var marketWrites = []write{
 		return bbus.Action{InvoiceAccept: &bbus.InvoiceRef{Invoice: id}}
 	})},
 	{"POST /v1/invoices/{id}/dispute", func(r *http.Request, body []byte) (bbus.Action, error) {
-		var q DisputeRequest
+		var q bbus.DisputeRequest
 		if err := decodeBody(body, &q, true); err != nil {
 			return bbus.Action{}, err
 		}

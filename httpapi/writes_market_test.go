@@ -12,7 +12,6 @@ import (
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
-	"github.com/bbusdev/bbus/ledger"
 	"github.com/bbusdev/bbus/tokens"
 )
 
@@ -30,8 +29,12 @@ func TestMarketWrites(t *testing.T) {
 	wantError(t, "offer without a price", post("/v1/offers", `{"cpu":4,"mem_mib":4096}`), 400, bbus.EINVALID)
 	wantError(t, "over-precise price", post("/v1/offers", `{"cpu":4,"mem_mib":4096,"price_vcpu_hour":"0.0000001"}`), 400, bbus.EINVALID)
 	wantError(t, "price with an exponent", post("/v1/offers", `{"cpu":4,"price_vcpu_hour":1e3}`), 400, bbus.EMALFORMED)
-	wantResult(t, "offer", post("/v1/offers", `{"cpu":4,"mem_mib":4096,"price_vcpu_hour":0.25,"tag":["region=eu"]}`), 200)
-	offers, _, err := l.client("").Offers(ctx, ledger.Page{})
+	wantResult(t, "offer", post("/v1/offers", `{"cpu":4,"mem_mib":4096,"price_vcpu_hour":"0.5","tag":["region=eu"]}`), 200)
+	// A JSON number is taken too (docs/API.md), beyond the document, which
+	// says string so that a generated client keeps decimals exact.
+	wantResult(t, "offer priced with a number", call(t, "POST", l.base+"/v1/offers", []byte(`{"cpu":4,"mem_mib":4096,"price_vcpu_hour":0.25,"tag":["region=eu"]}`),
+		bearer(write), uncheckedHeader+": a decimal as a JSON number"), 200)
+	offers, _, err := l.client("").Offers(ctx, bbus.Page{})
 	if err != nil || len(offers) != 1 || offers[0].PriceVCPUHour != 250_000 || offers[0].Tags[0].Value != "eu" {
 		t.Fatalf("offers: %+v %v", offers, err)
 	}
@@ -104,6 +107,13 @@ func TestMarketWrites(t *testing.T) {
 	wantError(t, "approve twice", post("/v1/oracles/probe/approve", ``), 409, bbus.ESTATE)
 	if o, err := l.client("").Oracle(ctx, "probe"); err != nil || o.Status != bbus.CloudActive || !bytes.Equal(o.PubKey, opub) || len(o.Approvals) != 2 {
 		t.Fatalf("oracle after the votes: %+v %v", o, err)
+	}
+	// The node's vote to remove it: one of two members' votes, which does not pass alone.
+	wantResult(t, "vote an oracle out", post("/v1/oracles/probe/remove", ``), 200)
+	wantError(t, "vote an oracle out twice", post("/v1/oracles/probe/remove", ``), 409, bbus.ESTATE)
+	wantError(t, "vote an unknown oracle out", post("/v1/oracles/nobody/remove", ``), 404, bbus.ENOTFOUND)
+	if o, err := l.client("").Oracle(ctx, "probe"); err != nil || o.Status != bbus.CloudActive || len(o.Removals) != 1 || o.Removals[0] != "local" {
+		t.Fatalf("oracle after a removal vote: %+v %v", o, err)
 	}
 	if _, err := l.client("").Oracle(ctx, "nobody"); bbus.ErrorCode(err) != bbus.ENOTFOUND {
 		t.Fatalf("unknown oracle: %v", err)

@@ -86,7 +86,8 @@ func (o *Overlay) Get(key []byte) []byte {
 	return o.parent.Get(key)
 }
 
-// Set stages key = value. value must not be nil.
+// Set stages key = value. A nil value is staged as an empty one, not as a
+// delete: only Delete stages a delete.
 func (o *Overlay) Set(key, value []byte) {
 	if value == nil {
 		value = []byte{}

@@ -82,6 +82,11 @@ func newAdversary(t *testing.T) *adversary {
 		a.must(m, bbus.Action{CloudRemove: &bbus.CloudRef{Cloud: "d"}})
 	}
 	a.block(time.Minute)
+	// o reports vm2 over [now-20, now-10); a votes to remove o (not passed).
+	now := a.h.Time.Unix()
+	a.must("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 20, End: now - 10, Availability: 50_000}})
+	a.must("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}})
+	a.block(time.Minute)
 	return a
 }
 
@@ -234,6 +239,17 @@ func TestAdversarialInputs(t *testing.T) {
 		{"decline a signed agreement", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1"}}), bbus.ESTATE},
 		{"decline a migration id", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "mig-1"}}), bbus.EINVALID},
 		{"decline with a reason too long", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-1", Reason: strings.Repeat("x", 300)}}), bbus.EINVALID},
+		// The quorum of oracles (docs/CHARGING.md): each oracle reports a
+		// window once; only members vote an active oracle out.
+		{"an oracle reports its own window again", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 82, End: now - 72, Availability: 100_000}}), bbus.EEXISTS},
+		{"an oracle's window overlapping its own earlier one", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 75, End: now - 60, Availability: 100_000}}), bbus.EEXISTS},
+		{"an oracle's window covering its own earlier one", sign("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm2", Start: now - 90, End: now - 1, Availability: 100_000}}), bbus.EEXISTS},
+		{"an oracle votes an oracle out", sign("o", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}}), bbus.EUNAUTHORIZED},
+		{"remove an unknown oracle", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "ghost"}}), bbus.ENOTFOUND},
+		{"remove a pending oracle", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "p"}}), bbus.ESTATE},
+		{"remove an oracle id with a slash", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o/1"}}), bbus.EINVALID},
+		{"vote twice to remove an oracle", sign("a", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}}), bbus.ESTATE},
+		{"a removed cloud votes an oracle out", sign("d", bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: "o"}}), bbus.ENOTMEMBER},
 		{"decline an agreement never made", sign("a", bbus.Action{AgreementDecline: &bbus.AgreementDecline{Agreement: "agr-18446744073709551615"}}), bbus.ENOTFOUND},
 	}
 	// Every field at the extremes of its type: refused by the action's
@@ -424,38 +440,47 @@ func TestCursorAtLastSequence(t *testing.T) {
 	a.must("o", bbus.Action{Report: &bbus.ReportAction{VM: "vm1", Start: a.h.Time.Unix() - 30, End: a.h.Time.Unix() - 20, Availability: 50_000}})
 	a.block(time.Hour)
 	a.must("b", bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: "b", Consumer: "a", Until: a.h.Time.Unix() - 1}})
-	last := func(kind string) Page { return Page{After: kind + "-18446744073709551615"} }
-	lists := map[string]func(Page) (int, error){
-		"migrations": func(p Page) (int, error) { l, _, err := Migrations(a.st, MigrationFilter{}, p); return len(l), err },
-		"migrations of a cloud": func(p Page) (int, error) {
-			l, _, err := Migrations(a.st, MigrationFilter{Cloud: "b"}, p)
+	last := func(kind string) bbus.Page { return bbus.Page{After: kind + "-18446744073709551615"} }
+	lists := map[string]func(bbus.Page) (int, error){
+		"migrations": func(p bbus.Page) (int, error) {
+			l, _, err := Migrations(a.st, bbus.MigrationFilter{}, p)
 			return len(l), err
 		},
-		"migrations of a VM": func(p Page) (int, error) {
-			l, _, err := Migrations(a.st, MigrationFilter{VM: "vm1"}, p)
+		"migrations of a cloud": func(p bbus.Page) (int, error) {
+			l, _, err := Migrations(a.st, bbus.MigrationFilter{Cloud: "b"}, p)
 			return len(l), err
 		},
-		"agreements": func(p Page) (int, error) { l, _, err := Agreements(a.st, AgreementFilter{}, p); return len(l), err },
-		"agreements of a cloud": func(p Page) (int, error) {
-			l, _, err := Agreements(a.st, AgreementFilter{Cloud: "a"}, p)
+		"migrations of a VM": func(p bbus.Page) (int, error) {
+			l, _, err := Migrations(a.st, bbus.MigrationFilter{VM: "vm1"}, p)
 			return len(l), err
 		},
-		"invoices":            func(p Page) (int, error) { l, _, err := Invoices(a.st, "", p); return len(l), err },
-		"invoices of a cloud": func(p Page) (int, error) { l, _, err := Invoices(a.st, "a", p); return len(l), err },
-		"violations":          func(p Page) (int, error) { l, _, err := Violations(a.st, ViolationFilter{}, p); return len(l), err },
-		"violations of a VM": func(p Page) (int, error) {
-			l, _, err := Violations(a.st, ViolationFilter{VM: "vm1"}, p)
+		"agreements": func(p bbus.Page) (int, error) {
+			l, _, err := Agreements(a.st, bbus.AgreementFilter{}, p)
 			return len(l), err
 		},
-		"violations of a host": func(p Page) (int, error) {
-			l, _, err := Violations(a.st, ViolationFilter{Cloud: "b"}, p)
+		"agreements of a cloud": func(p bbus.Page) (int, error) {
+			l, _, err := Agreements(a.st, bbus.AgreementFilter{Cloud: "a"}, p)
+			return len(l), err
+		},
+		"invoices":            func(p bbus.Page) (int, error) { l, _, err := Invoices(a.st, "", p); return len(l), err },
+		"invoices of a cloud": func(p bbus.Page) (int, error) { l, _, err := Invoices(a.st, "a", p); return len(l), err },
+		"violations": func(p bbus.Page) (int, error) {
+			l, _, err := Violations(a.st, bbus.ViolationFilter{}, p)
+			return len(l), err
+		},
+		"violations of a VM": func(p bbus.Page) (int, error) {
+			l, _, err := Violations(a.st, bbus.ViolationFilter{VM: "vm1"}, p)
+			return len(l), err
+		},
+		"violations of a host": func(p bbus.Page) (int, error) {
+			l, _, err := Violations(a.st, bbus.ViolationFilter{Cloud: "b"}, p)
 			return len(l), err
 		},
 	}
 	kinds := map[string]string{"migrations": "mig", "agreements": "agr", "invoices": "inv", "violations": "vio"}
 	for name, list := range lists {
 		kind := kinds[strings.Fields(name)[0]]
-		if n, err := list(Page{}); err != nil || n == 0 {
+		if n, err := list(bbus.Page{}); err != nil || n == 0 {
 			t.Fatalf("%s: the first page has %d items (%v); the test needs some", name, n, err)
 		}
 		if n, err := list(last(kind)); err != nil || n != 0 {

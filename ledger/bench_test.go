@@ -220,7 +220,7 @@ func BenchmarkQueryMigrationsPage(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		err := f.st.View(func(r kv.Reader) error {
-			ms, next, err := ledger.Migrations(r, ledger.MigrationFilter{Cloud: "cloud1"}, ledger.Page{Limit: 100})
+			ms, next, err := ledger.Migrations(r, bbus.MigrationFilter{Cloud: "cloud1"}, bbus.Page{Limit: 100})
 			if err == nil && (len(ms) != 100 || next == "") {
 				err = fmt.Errorf("%d migrations, next %q", len(ms), next)
 			}

@@ -123,14 +123,14 @@ func TestPerVMLookupsReadLogarithmically(t *testing.T) {
 		t.Errorf("hostedParts of a 3-minute window found %d parts reading %d records; want >= 3 parts, at most 40 reads", len(parts), r.reads)
 	}
 	r.reads = 0
-	page, next, err := VMIntervals(r, vm.ID, Page{Limit: 10, After: "2000"})
+	page, next, err := VMIntervals(r, vm.ID, bbus.Page{Limit: 10, After: "2000"})
 	if err != nil || len(page) != 10 || page[0].Seq != 2001 || next != "2010" || r.reads > 15 {
 		t.Errorf("VMIntervals after 2000: %d intervals from %v, next %q, err %v, %d reads", len(page), page, next, err, r.reads)
 	}
-	if _, _, err := VMIntervals(r, vm.ID, Page{After: "x"}); bbus.ErrorCode(err) != bbus.EINVALID {
+	if _, _, err := VMIntervals(r, vm.ID, bbus.Page{After: "x"}); bbus.ErrorCode(err) != bbus.EINVALID {
 		t.Errorf("VMIntervals after x: %v, want invalid", err)
 	}
-	last, next, _ := VMIntervals(r, vm.ID, Page{Limit: 1000, After: strconv.Itoa(3500)})
+	last, next, _ := VMIntervals(r, vm.ID, bbus.Page{Limit: 1000, After: strconv.Itoa(3500)})
 	if len(last) != 500 || next != "" {
 		t.Errorf("the last page holds %d intervals, next %q; want 500, none", len(last), next)
 	}

@@ -500,6 +500,8 @@ func (d *decoder) params(p *bbus.Params) bool {
 			i, vok = 7, d.int(&p.ApplicationTTLSeconds)
 		case "agreement_proposal_ttl_seconds":
 			i, vok = 8, d.int(&p.AgreementProposalTTLSeconds)
+		case "oracle_quorum":
+			i, vok = 9, d.int(&p.OracleQuorum)
 		default:
 			return false
 		}

@@ -107,7 +107,7 @@ func (g fastGen) value(safe bool) any {
 	}
 	return &bbus.Params{ApprovalNum: g.int(), ApprovalDen: g.int(), MigrationLapseSeconds: g.int(), TxMaxTTLSeconds: g.int(),
 		JoinPower: g.int(), RequireAgreement: g.r.IntN(2) == 0, InvitationTTLSeconds: g.int(), ApplicationTTLSeconds: g.int(),
-		AgreementProposalTTLSeconds: g.int()}
+		AgreementProposalTTLSeconds: g.int(), OracleQuorum: g.int()}
 }
 
 // fastAgrees decodes b into a new value of v's type both ways and fails if the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/kv"
@@ -25,7 +26,7 @@ func TestDeterminism(t *testing.T) {
 	// answers, with block times that are not whole seconds.
 	for seed := int64(2001); seed <= 2010; seed++ {
 		trace, final := runInvoiceModel(t, seed, 300, map[string]int{})
-		replayTwice(t, fmt.Sprintf("market seed %d", seed), trace, final, marketGenesis())
+		replayTwice(t, fmt.Sprintf("market seed %d", seed), trace, final, marketGenesisFor(seed))
 	}
 }
 
@@ -107,4 +108,37 @@ func jsonString(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// TestBlockTimeZoneDoesNotMatter applies the same block on two ledgers whose
+// headers carry the same instant in different zones: the states must be the
+// same bytes, since the ledger normalises block time to UTC itself.
+func TestBlockTimeZoneDoesNotMatter(t *testing.T) {
+	g := testGenesis([]string{"a", "b"}, func(string) bbus.Resources { return bbus.Resources{CPU: 8, MemMiB: 8192} }, bbus.DefaultParams())
+	var dumps [2][]byte
+	for i, zone := range []*time.Location{time.UTC, time.FixedZone("CET", 3600)} {
+		l, st := newTestLedger(), kv.NewMem()
+		if err := l.InitGenesis(st, testChainID, g, testGenesisTime.In(zone)); err != nil {
+			t.Fatal(err)
+		}
+		h := Header{Height: 1, Time: testGenesisTime.Add(10 * time.Second).In(zone)}
+		l.BeginBlock(st, h)
+		for n, a := range []bbus.Action{
+			{VMRegister: &bbus.VMRegister{VM: "vm1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}},
+			{MigrationPropose: &bbus.Propose{VM: "vm1", To: "b"}},
+		} {
+			raw := txSpec{chain: testChainID, signer: "a", nonce: uint64(n + 1), expires: h.Time.Unix() + 60, action: a}.sign()
+			if r := l.Check(st, h, raw); !r.OK() {
+				t.Fatalf("check %s: %s %s", a.Type(), r.Code, r.Message)
+			}
+			if r := l.Apply(st, h, raw); !r.OK() {
+				t.Fatalf("%s: %s %s", a.Type(), r.Code, r.Message)
+			}
+		}
+		l.EndBlock(st)
+		dumps[i] = dumpStore(st)
+	}
+	if !bytes.Equal(dumps[0], dumps[1]) {
+		t.Fatalf("the same block in two zones gave two states: %s", firstDiff(dumps[0], dumps[1]))
+	}
 }

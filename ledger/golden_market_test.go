@@ -34,7 +34,7 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 	}
 	switch a.words[0] {
 	case "agreements":
-		f := AgreementFilter{Cloud: a.str("cloud", ""), Status: a.str("status", "")}
+		f := bbus.AgreementFilter{Cloud: a.str("cloud", ""), Status: a.str("status", "")}
 		a.done(1)
 		list, err := allAgreements(r.st, f)
 		if err != nil {
@@ -64,16 +64,19 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 		}
 	case "oracles":
 		a.done(1)
-		list, _ := Oracles(r.st, Page{Limit: MaxLimit})
+		list, _ := Oracles(r.st, bbus.Page{Limit: MaxLimit})
 		for _, o := range list {
 			l := fmt.Sprintf("%s %s name=%q", o.ID, o.Status, o.Name)
 			if len(o.Approvals) > 0 {
 				l += " approvals=" + strings.Join(o.Approvals, ",")
 			}
+			if len(o.Removals) > 0 {
+				l += " removals=" + strings.Join(o.Removals, ",")
+			}
 			out = append(out, l)
 		}
 	case "violations":
-		f := ViolationFilter{Cloud: a.str("cloud", ""), VM: a.str("vm", "")}
+		f := bbus.ViolationFilter{Cloud: a.str("cloud", ""), VM: a.str("vm", "")}
 		a.done(1)
 		list, err := allViolations(r.st, f)
 		if err != nil {
@@ -99,8 +102,8 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 			return fail(err)
 		}
 		// Every line, read in pages of 2 through the cursor.
-		if inv.Lines, err = pageAll(func(p Page) ([]bbus.InvoiceLine, string, error) {
-			return InvoiceLines(r.st, inv.ID, Page{Limit: 2, After: p.After})
+		if inv.Lines, err = pageAll(func(p bbus.Page) ([]bbus.InvoiceLine, string, error) {
+			return InvoiceLines(r.st, inv.ID, bbus.Page{Limit: 2, After: p.After})
 		}); err != nil {
 			return fail(err)
 		}
@@ -120,16 +123,57 @@ func (r *scriptRunner) marketQuery(a *args) []string {
 		for _, s := range Reputations(r.st) {
 			out = append(out, fmt.Sprintf("%s %dbp reports=%d compliant=%d", s.Cloud, s.ReputationBP, s.Reports, s.Compliant))
 		}
+		for _, s := range OracleReputations(r.st) {
+			out = append(out, fmt.Sprintf("oracle %s %s %dbp reports=%d agreeing=%d disagreeing=%d", s.Oracle, s.Status, s.ReputationBP, s.Reports, s.Agreeing, s.Disagreeing))
+		}
+	case "windows":
+		if len(a.words) < 2 {
+			r.fatalf("query windows needs a VM")
+		}
+		a.done(2)
+		list, _, err := Windows(r.st, a.words[1], 0, bbus.Page{Limit: MaxLimit})
+		if err != nil {
+			return fail(err)
+		}
+		for _, w := range list {
+			l := fmt.Sprintf("%s..%s %s", rel(w.Start), rel(w.End), w.Status)
+			if w.Decided != nil {
+				l += fmt.Sprintf(" combined=%s", bbus.FormatPct(w.Availability))
+				if w.LatencyMS > 0 {
+					l += fmt.Sprintf("/%dms", w.LatencyMS)
+				}
+				l += " decided=" + rel(w.Decided.At)
+			}
+			if len(w.Violations) > 0 {
+				l += " violations=" + strings.Join(w.Violations, ",")
+			}
+			if w.Overlaps != "" {
+				l += " overlaps=" + w.Overlaps
+			}
+			for _, wr := range w.Reports {
+				l += fmt.Sprintf(" %s:%s=%s", wr.Oracle, wr.Report, bbus.FormatPct(wr.Availability))
+				if wr.LatencyMS > 0 {
+					l += fmt.Sprintf("/%dms", wr.LatencyMS)
+				}
+				if wr.Verdict != "" {
+					l += "(" + wr.Verdict + ")"
+				}
+			}
+			out = append(out, l)
+		}
+		if len(out) == 0 {
+			out = []string{"(none)"}
+		}
 	case "offers":
 		a.done(1)
-		list, _ := Offers(r.st, Page{Limit: MaxLimit})
+		list, _ := Offers(r.st, bbus.Page{Limit: MaxLimit})
 		for _, o := range list {
 			out = append(out, fmt.Sprintf("%s cpu=%d mem=%d disk=%d net=%d vcpu=%d gib=%d%s published=%s",
 				o.Cloud, o.Resources.CPU, o.Resources.MemMiB, o.Resources.DiskIOPS, o.Resources.NetMbps,
 				o.PriceVCPUHour, o.PriceGiBHour, tagString(o.Tags), rel(o.Published.At)))
 		}
 	case "match":
-		req := MatchRequest{Resources: a.res("", bbus.Resources{}), MaxPriceVCPUHour: a.fixed("max", 6, -1),
+		req := bbus.MatchRequest{Resources: a.res("", bbus.Resources{}), MaxPriceVCPUHour: a.fixed("max", 6, -1),
 			Tags: a.tags("tags"), Exclude: a.str("exclude", "")}
 		a.done(1)
 		list, err := MatchClouds(r.st, req)

@@ -35,7 +35,7 @@ import (
 // Commands:
 //
 //	genesis clouds=a,b,c [cpu=N mem=N disk=N net=N] [<id>.cpu=N ...] [lapse=SECONDS ttl=SECONDS joinpower=N]
-//	        [require_agreement=true] [proposal_ttl=SECONDS]
+//	        [require_agreement=true] [proposal_ttl=SECONDS] [quorum=N]
 //	    founding clouds (validators of power 10), all with the given capacity
 //	    unless <id>.<resource> overrides it; genesis is at 2025-01-01T00:00:00Z
 //	block time=+DURATION
@@ -56,7 +56,7 @@ import (
 //	      agreement_propose provider=ID consumer=ID vcpu=AMOUNT [gib=AMOUNT] avail=PCT
 //	        [latency=MS] penalty=PCT [until=TIME]
 //	      agreement_sign agr=ID | agreement_decline agr=ID [reason=WORD]
-//	      oracle_join [name=S] | oracle_approve oracle=ID
+//	      oracle_join [name=S] | oracle_approve oracle=ID | oracle_remove oracle=ID
 //	      report vm=ID start=TIME end=TIME avail=PCT [latency=MS]
 //	      invoice_close [provider=ID] consumer=ID until=TIME   (provider defaults to the signer)
 //	      invoice_accept inv=ID | invoice_dispute inv=ID [reason=WORD]
@@ -70,7 +70,7 @@ import (
 //	      migration ID | migrations [vm=ID] [cloud=ID] [status=S] |
 //	      agreement ID | agreements [cloud=ID] [status=S] | oracles | report ID |
 //	      violations [cloud=ID] [vm=ID] | invoice ID | invoices [cloud=ID] |
-//	      reputation | offers | match cpu=N mem=N [disk=N net=N] [max=AMOUNT] [tags=K=V,...] [exclude=ID]
+//	      reputation | windows VM | offers | match cpu=N mem=N [disk=N net=N] [max=AMOUNT] [tags=K=V,...] [exclude=ID]
 //	    prints state: JSON for one record, one line per record for lists
 //	    (clouds: allocated/capacity per resource). host's at= is relative to genesis.
 //	    An invoice prints as one line for the invoice, one per invoice line and
@@ -187,6 +187,48 @@ func runScript(t *testing.T, file string) {
 		if err := os.WriteFile(file, []byte(formatScript(ds, trailing)), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	checkStateBytes(t, file, r.st)
+}
+
+// checkStateBytes pins the consensus bytes a script leaves: every key and
+// value of the state, and the SHA-256 of them all, in testdata/state/NAME.state
+// beside the script. Any change to how a record encodes (a field reordered,
+// renamed or made omitempty, a time in another zone) fails here, even when
+// every output of the script stays the same: validators on the old and the new
+// encoding would compute different app hashes. -rewrite accepts a deliberate
+// change, which then needs a new chain.AppVersion.
+func checkStateBytes(t *testing.T, script string, st kv.Reader) {
+	t.Helper()
+	var b strings.Builder
+	st.Iterate(nil, nil, func(k, v []byte) bool {
+		fmt.Fprintf(&b, "%q = %q\n", k, v)
+		return true
+	})
+	fmt.Fprintf(&b, "state sha256 %x\n", sha256.Sum256(dumpStore(st)))
+	file := filepath.Join("testdata", "state", strings.TrimSuffix(filepath.Base(script), ".txt")+".state")
+	if *rewrite {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%s: %v (go test ./ledger -run TestGolden -rewrite writes it)", script, err)
+	}
+	if got := b.String(); got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) && i < len(wl); i++ {
+			if gl[i] != wl[i] {
+				t.Errorf("%s: the state's bytes changed (%s line %d):\nwant %s\ngot  %s", script, file, i+1, wl[i], gl[i])
+				return
+			}
+		}
+		t.Errorf("%s: the state's bytes changed (%s: %d lines, want %d)", script, file, len(gl), len(wl))
 	}
 }
 
@@ -423,6 +465,7 @@ func (r *scriptRunner) genesis(a *args) []string {
 	p.InvitationTTLSeconds = a.int("invitettl", p.InvitationTTLSeconds)
 	p.ApplicationTTLSeconds = a.int("appttl", p.ApplicationTTLSeconds)
 	p.AgreementProposalTTLSeconds = a.int("proposal_ttl", p.AgreementProposalTTLSeconds)
+	p.OracleQuorum = a.int("quorum", p.OracleQuorum)
 	switch v := a.str("require_agreement", "false"); v {
 	case "true":
 		p.RequireAgreement = true
@@ -455,6 +498,9 @@ func (r *scriptRunner) genesis(a *args) []string {
 	}
 	if d := bbus.DefaultParams(); p.InvitationTTLSeconds != d.InvitationTTLSeconds || p.ApplicationTTLSeconds != d.ApplicationTTLSeconds {
 		out[0] += fmt.Sprintf(", invitations last %ds, applications %ds", p.InvitationTTLSeconds, p.ApplicationTTLSeconds)
+	}
+	if p.OracleQuorum != 1 {
+		out[0] += fmt.Sprintf(", oracle quorum %d", p.OracleQuorum)
 	}
 	if p.AgreementProposalTTLSeconds != bbus.DefaultAgreementProposalTTLSeconds {
 		out[0] += fmt.Sprintf(", agreement proposals expire after %ds", p.AgreementProposalTTLSeconds)
@@ -618,6 +664,8 @@ func (r *scriptRunner) tx(a *args) []string {
 		s.action.ObserverApprove = &bbus.ObserverApprove{Observer: a.need("observer"), NodeID: testNodeID(a.need("node"))}
 	case "observer_remove":
 		s.action.ObserverRemove = &bbus.ObserverRef{Observer: a.need("observer")}
+	case "oracle_remove":
+		s.action.OracleRemove = &bbus.OracleRef{Oracle: a.need("oracle")}
 	default:
 		r.fatalf("unknown action %q", act)
 	}
@@ -704,7 +752,7 @@ func (r *scriptRunner) query(a *args) []string {
 	case "migration":
 		v, err = Migration(r.st, id())
 	case "migrations":
-		f := MigrationFilter{VM: a.str("vm", ""), Cloud: a.str("cloud", ""), Status: a.str("status", "")}
+		f := bbus.MigrationFilter{VM: a.str("vm", ""), Cloud: a.str("cloud", ""), Status: a.str("status", "")}
 		a.done(1)
 		var out []string
 		for _, m := range allMigrations(r.st, f) {
@@ -716,7 +764,7 @@ func (r *scriptRunner) query(a *args) []string {
 		return out
 	case "node":
 		a.done(2)
-		ok, who := NodeAllowed(r.st, testNodeID(id()))
+		ok, who := NodeAllowed(r.st, testNodeID(id()), r.h.Height)
 		return []string{fmt.Sprintf("node %s allowed=%v (%s)", id(), ok, r.shorten(who))}
 	case "observer":
 		v, err = Observer(r.st, id())
@@ -724,7 +772,7 @@ func (r *scriptRunner) query(a *args) []string {
 		v, err = Agreement(r.st, id())
 	case "report":
 		v, err = Report(r.st, id())
-	case "agreements", "oracles", "violations", "invoice", "invoices", "reputation", "offers", "match":
+	case "agreements", "oracles", "violations", "invoice", "invoices", "reputation", "offers", "match", "windows":
 		return r.marketQuery(a)
 	default:
 		r.fatalf("unknown query %q", a.words[0])

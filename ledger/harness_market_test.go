@@ -17,10 +17,10 @@ import (
 
 // pageAll reads every page of a list, seven items at a time, so that paging is
 // exercised too.
-func pageAll[T any](list func(Page) ([]T, string, error)) ([]T, error) {
+func pageAll[T any](list func(bbus.Page) ([]T, string, error)) ([]T, error) {
 	var out []T
 	for after := ""; ; {
-		page, next, err := list(Page{Limit: 7, After: after})
+		page, next, err := list(bbus.Page{Limit: 7, After: after})
 		if err != nil {
 			return nil, err
 		}
@@ -32,22 +32,22 @@ func pageAll[T any](list func(Page) ([]T, string, error)) ([]T, error) {
 	}
 }
 
-func allAgreements(r kv.Reader, f AgreementFilter) ([]bbus.Agreement, error) {
-	return pageAll(func(p Page) ([]bbus.Agreement, string, error) { return Agreements(r, f, p) })
+func allAgreements(r kv.Reader, f bbus.AgreementFilter) ([]bbus.Agreement, error) {
+	return pageAll(func(p bbus.Page) ([]bbus.Agreement, string, error) { return Agreements(r, f, p) })
 }
 
-func allViolations(r kv.Reader, f ViolationFilter) ([]bbus.Violation, error) {
-	return pageAll(func(p Page) ([]bbus.Violation, string, error) { return Violations(r, f, p) })
+func allViolations(r kv.Reader, f bbus.ViolationFilter) ([]bbus.Violation, error) {
+	return pageAll(func(p bbus.Page) ([]bbus.Violation, string, error) { return Violations(r, f, p) })
 }
 
 // allInvoices lists every invoice with all its lines, read page by page.
 func allInvoices(r kv.Reader, cloud string) ([]bbus.Invoice, error) {
-	list, err := pageAll(func(p Page) ([]bbus.Invoice, string, error) { return Invoices(r, cloud, p) })
+	list, err := pageAll(func(p bbus.Page) ([]bbus.Invoice, string, error) { return Invoices(r, cloud, p) })
 	for i := range list {
 		if err != nil {
 			break
 		}
-		list[i].Lines, err = pageAll(func(p Page) ([]bbus.InvoiceLine, string, error) { return InvoiceLines(r, list[i].ID, p) })
+		list[i].Lines, err = pageAll(func(p bbus.Page) ([]bbus.InvoiceLine, string, error) { return InvoiceLines(r, list[i].ID, p) })
 	}
 	return list, err
 }
@@ -88,7 +88,7 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 		}
 	}
 
-	ags, err := allAgreements(r, AgreementFilter{})
+	ags, err := allAgreements(r, bbus.AgreementFilter{})
 	if !must(err) {
 		return bad
 	}
@@ -105,7 +105,7 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 		}
 	}
 
-	vios, err := allViolations(r, ViolationFilter{})
+	vios, err := allViolations(r, bbus.ViolationFilter{})
 	if !must(err) {
 		return bad
 	}
@@ -280,7 +280,7 @@ func checkAccruals(r kv.Reader) []string {
 		}
 		return true
 	})
-	vios, _ := allViolations(r, ViolationFilter{})
+	vios, _ := allViolations(r, bbus.ViolationFilter{})
 	for _, v := range vios {
 		last, _ := pairFrom(r, v.Cloud, v.Consumer)
 		if seq, _ := parseSeqID("vio", v.ID); seq > last.Violation {

@@ -141,7 +141,7 @@ func firstDiff(a, b []byte) string {
 func allClouds(r kv.Reader) []bbus.Cloud {
 	var out []bbus.Cloud
 	for after := ""; ; {
-		page, next := Clouds(r, Page{Limit: 7, After: after})
+		page, next := Clouds(r, bbus.Page{Limit: 7, After: after})
 		out = append(out, page...)
 		if next == "" {
 			return out
@@ -153,7 +153,7 @@ func allClouds(r kv.Reader) []bbus.Cloud {
 func allVMs(r kv.Reader) []bbus.VM {
 	var out []bbus.VM
 	for after := ""; ; {
-		page, next := VMs(r, Page{Limit: 7, After: after})
+		page, next := VMs(r, bbus.Page{Limit: 7, After: after})
 		out = append(out, page...)
 		if next == "" {
 			return out
@@ -162,10 +162,10 @@ func allVMs(r kv.Reader) []bbus.VM {
 	}
 }
 
-func allMigrations(r kv.Reader, f MigrationFilter) []bbus.Migration {
+func allMigrations(r kv.Reader, f bbus.MigrationFilter) []bbus.Migration {
 	var out []bbus.Migration
 	for after := ""; ; {
-		page, next, err := Migrations(r, f, Page{Limit: 7, After: after})
+		page, next, err := Migrations(r, f, bbus.Page{Limit: 7, After: after})
 		if err != nil {
 			panic(err)
 		}
@@ -189,7 +189,7 @@ func checkInvariants(r kv.Reader, now time.Time) []string {
 
 	clouds := allClouds(r)
 	vms := allVMs(r)
-	migs := allMigrations(r, MigrationFilter{})
+	migs := allMigrations(r, bbus.MigrationFilter{})
 
 	cloudByID := map[string]*bbus.Cloud{}
 	for i := range clouds {

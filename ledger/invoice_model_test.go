@@ -21,8 +21,13 @@ import (
 // record of where each VM ran, under which agreement, from when to when, and
 // from it alone (docs/CHARGING.md, bbus.Charge's doc comment) it works out
 //
-//   - every violation a report must record: its host, part, charge and penalty,
-//     and every cloud's report counts and reputation;
+//   - with three oracles and a random oracle_quorum (1 to 3), which reports
+//     decide a window (the first quorum of one exact window), its combined
+//     value (the lower median availability, the upper median latency), the
+//     windows that decide nothing (too few reports, or overlapping a decided
+//     window), and every oracle's agreeing and disagreeing counts;
+//   - every violation a decided window must record: its host, part, charge and
+//     penalty, and every cloud's report counts and reputation;
 //   - every hosting line an invoice must hold, each part's charge rounded down
 //     on its own, and that the penalties of an invoice are exactly the
 //     violations of its pair recorded since the pair's last invoice.
@@ -52,6 +57,14 @@ func marketGenesis() *bbus.Genesis {
 	p := bbus.DefaultParams()
 	p.AgreementProposalTTLSeconds = marketProposalTTL
 	return testGenesis(marketClouds, func(string) bbus.Resources { return marketCapacity }, p)
+}
+
+// marketGenesisFor is the market's genesis for one random history: its
+// oracle_quorum, 1 to 3, comes from the seed.
+func marketGenesisFor(seed int64) *bbus.Genesis {
+	g := marketGenesis()
+	g.Params.OracleQuorum = 1 + seed%3
+	return g
 }
 
 // The test's own record of the market.
@@ -97,26 +110,45 @@ type iInv struct {
 
 type iCount struct{ reports, compliant int64 }
 
+// iWin is one exact window of a VM as the test knows it: its reports in the
+// order they came and, once decided, the combined value.
+type iWin struct {
+	vm             string
+	start, end     int64
+	reports        []*bbus.ReportAction
+	oracles        []string
+	status         string
+	avail, latency int64
+}
+
+type iOracle struct{ reports, agree, disagree int64 }
+
+// modelOracles are the oracles of the invoice model's federation.
+var modelOracles = []string{"o1", "o2", "o3"}
+
 type invoiceWorld struct {
-	t        *testing.T
-	seed     int64
-	rnd      *rand.Rand
-	l        *Ledger
-	st       *countingStore
-	h        Header
-	nonce    uint64
-	trace    []traceStep
-	log      []string
-	agrs     []*iAgr
-	vms      []*iVM
-	migs     map[string]*iMig
-	nMig     int
-	windows  map[string]bool // vm/start/end reported
-	reported []*bbus.ReportAction
-	nRep     int
-	vios     []*iVio
-	counts   map[string]*iCount
-	invs     []*iInv
+	t       *testing.T
+	seed    int64
+	rnd     *rand.Rand
+	l       *Ledger
+	st      *countingStore
+	h       Header
+	nonce   uint64
+	trace   []traceStep
+	log     []string
+	agrs    []*iAgr
+	vms     []*iVM
+	migs    map[string]*iMig
+	nMig    int
+	quorum  int
+	groups  map[string]*iWin // vm/start/end -> the window's reports
+	wins    []*iWin          // the same, in the order they were first reported
+	own     map[string][]*bbus.ReportAction
+	oracles map[string]*iOracle
+	nRep    int
+	vios    []*iVio
+	counts  map[string]*iCount
+	invs    []*iInv
 	// per pair "provider/consumer":
 	lastUntil map[string]time.Time
 	pending   map[string][]*iVio // violations recorded since the pair's last invoice
@@ -431,12 +463,14 @@ func (w *invoiceWorld) vmByID(id string) *iVM {
 	return nil
 }
 
-// report sends an oracle report over a random past window of a random VM and
-// works out what it must record.
+// report sends a random oracle's report over a random past window of a
+// random VM, or over a window another oracle reported, and works out what it
+// must record.
 func (w *invoiceWorld) report() {
 	if len(w.vms) == 0 {
 		return
 	}
+	oracle := modelOracles[w.rnd.Intn(len(modelOracles))]
 	vm := w.vms[w.rnd.Intn(len(w.vms))]
 	first := vm.registered.Unix()
 	if vm.registered.Nanosecond() > 0 {
@@ -448,16 +482,17 @@ func (w *invoiceWorld) report() {
 	}
 	start := first + w.rnd.Int63n(now-first)
 	end := start + 1 + w.rnd.Int63n(min(now-start, 1800))
+	if len(w.wins) > 0 && w.rnd.Intn(2) == 0 {
+		// A window some oracle reported: the quorum's shared windows.
+		g := w.wins[w.rnd.Intn(len(w.wins))]
+		vm, start, end = w.vmByID(g.vm), g.start, g.end
+		if first = vm.registered.Unix(); vm.registered.Nanosecond() > 0 {
+			first++
+		}
+	}
 	a := &bbus.ReportAction{VM: vm.id, Start: start, End: end, Availability: int64(85_000 + w.rnd.Intn(15_001))}
 	if w.rnd.Intn(2) == 0 {
 		a.LatencyMS = int64(w.rnd.Intn(400))
-	}
-	if len(w.reported) > 0 && w.rnd.Intn(15) == 0 {
-		// A window reported before, whatever it measures now.
-		again := *w.reported[w.rnd.Intn(len(w.reported))]
-		again.Availability = a.Availability
-		w.submit("o1", bbus.Action{Report: &again}, bbus.EEXISTS, "o1 reports "+again.VM+" over a window reported before")
-		return
 	}
 	key := fmt.Sprintf("%s/%d/%d", vm.id, start, end)
 	want := ""
@@ -471,19 +506,60 @@ func (w *invoiceWorld) report() {
 	case k == 2:
 		w.submit(vm.owner, bbus.Action{Report: a}, bbus.EUNAUTHORIZED, vm.owner+" reports as if an oracle")
 		return
-	case w.overlaps(vm.id, start, end):
-		want = bbus.EEXISTS // each second of a VM is reported once
+	case w.overlapsOwn(oracle, vm.id, start, end):
+		want = bbus.EEXISTS // each oracle reports each second of a VM once
 	}
-	desc := fmt.Sprintf("o1 reports %s %s..%s avail=%d latency=%d", vm.id, rel(time.Unix(a.Start, 0)), rel(time.Unix(a.End, 0)), a.Availability, a.LatencyMS)
-	res := w.submit("o1", bbus.Action{Report: a}, want, desc)
+	desc := fmt.Sprintf("%s reports %s %s..%s avail=%d latency=%d", oracle, vm.id, rel(time.Unix(a.Start, 0)), rel(time.Unix(a.End, 0)), a.Availability, a.LatencyMS)
+	res := w.submit(oracle, bbus.Action{Report: a}, want, desc)
 	if want != "" {
 		return
 	}
-	w.windows[key] = true
-	w.reported = append(w.reported, a)
+	w.own[oracle] = append(w.own[oracle], a)
+	w.oracles[oracle].reports++
 	w.nRep++
 	if res.ID != seqID("rep", uint64(w.nRep)) {
 		w.failf("report id %s, want rep-%d", res.ID, w.nRep)
+	}
+	g := w.groups[key]
+	if g == nil {
+		g = &iWin{vm: vm.id, start: start, end: end, status: bbus.WindowOpen}
+		w.groups[key] = g
+		w.wins = append(w.wins, g)
+	}
+	g.reports = append(g.reports, a)
+	g.oracles = append(g.oracles, oracle)
+	switch {
+	case g.status == bbus.WindowDecided:
+		w.outcomes["(late reports)"]++
+		w.score(oracle, a, g)
+		return
+	case g.status != bbus.WindowOpen || len(g.reports) < w.quorum:
+		return
+	}
+	for _, o := range w.wins {
+		if o.vm == vm.id && o.status == bbus.WindowDecided && o.start < end && start < o.end {
+			g.status = bbus.WindowOverlapped
+			w.outcomes["(overlapped windows)"]++
+			return
+		}
+	}
+	g.status = bbus.WindowDecided
+	w.outcomes["(windows decided)"]++
+	var av, lat []int64
+	for _, r := range g.reports {
+		av = append(av, r.Availability)
+		if r.LatencyMS > 0 {
+			lat = append(lat, r.LatencyMS)
+		}
+	}
+	sort.Slice(av, func(i, j int) bool { return av[i] < av[j] })
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	g.avail = av[(len(av)-1)/2] // the lower middle value
+	if len(lat) > 0 {
+		g.latency = lat[len(lat)/2] // the upper middle value
+	}
+	for i, r := range g.reports {
+		w.score(g.oracles[i], r, g)
 	}
 	ws, we := time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
 	for _, iv := range vm.ivs {
@@ -501,7 +577,7 @@ func (w *invoiceWorld) report() {
 		}
 		cnt := w.counts[iv.cloud]
 		cnt.reports++
-		if a.Availability >= ag.avail && (ag.maxLat == 0 || a.LatencyMS <= ag.maxLat) {
+		if g.avail >= ag.avail && (ag.maxLat == 0 || g.latency <= ag.maxLat) {
 			cnt.compliant++
 			continue
 		}
@@ -512,6 +588,22 @@ func (w *invoiceWorld) report() {
 		w.outcomes["(violations)"]++
 		pair := v.cloud + "/" + v.consumer
 		w.pending[pair] = append(w.pending[pair], v)
+	}
+}
+
+// score counts an oracle's report against its decided window, by the
+// tolerance of docs/CHARGING.md written out: availability within 5000
+// thousandths of a percent, latency (where the window has one) within 20 ms
+// or 5 % of the combined latency.
+func (w *invoiceWorld) score(oracle string, r *bbus.ReportAction, g *iWin) {
+	abs := func(x int64) int64 { return max(x, -x) }
+	ok := abs(r.Availability-g.avail) <= 5000 &&
+		(g.latency == 0 || abs(r.LatencyMS-g.latency) <= 20 || abs(r.LatencyMS-g.latency)*100 <= 5*g.latency)
+	if ok {
+		w.oracles[oracle].agree++
+	} else {
+		w.oracles[oracle].disagree++
+		w.outcomes["(disagreeing reports)"]++
 	}
 }
 
@@ -721,7 +813,7 @@ func (w *invoiceWorld) jump() time.Duration {
 
 // check compares the ledger's violations and reputations with the test's.
 func (w *invoiceWorld) check() {
-	vios, err := allViolations(w.st, ViolationFilter{})
+	vios, err := allViolations(w.st, bbus.ViolationFilter{})
 	if err != nil {
 		w.failf("violations: %v", err)
 	}
@@ -733,6 +825,22 @@ func (w *invoiceWorld) check() {
 		if v.ID != x.id || v.VM != x.vm || v.Cloud != x.cloud || v.Consumer != x.consumer || v.Agreement != x.agr ||
 			!v.Start.Equal(x.start) || !v.End.Equal(x.end) || v.Charge != x.charge || v.Penalty != x.penalty {
 			w.failf("violation %+v; the test expects %+v", v, *x)
+		}
+	}
+	for _, id := range modelOracles {
+		o, err := Oracle(w.st, id)
+		x := w.oracles[id]
+		if err != nil || o.Reports != x.reports || o.Agreeing != x.agree || o.Disagreeing != x.disagree ||
+			o.ReputationBP != 10000*(x.agree+2)/(x.agree+x.disagree+2) {
+			w.failf("oracle %s: %+v (%v); the test expects %d reports, %d agreeing, %d disagreeing", id, o, err, x.reports, x.agree, x.disagree)
+		}
+	}
+	for _, g := range w.wins {
+		lw := new(bbus.Window)
+		if !getJSON(w.st, windowKey(g.vm, g.start, g.end), lw) || lw.Status != g.status || len(lw.Reports) != len(g.reports) ||
+			g.status == bbus.WindowDecided && (lw.Availability != g.avail || lw.LatencyMS != g.latency) {
+			w.failf("window %s %d..%d: ledger %s %d reports combined %d/%d; the test expects %s %d reports combined %d/%d",
+				g.vm, g.start, g.end, lw.Status, len(lw.Reports), lw.Availability, lw.LatencyMS, g.status, len(g.reports), g.avail, g.latency)
 		}
 	}
 	for _, c := range allClouds(w.st) {
@@ -800,21 +908,27 @@ func runInvoiceModel(t *testing.T, seed int64, steps int, outcomes map[string]in
 	t.Helper()
 	st := kv.NewMem()
 	l := newTestLedger()
-	if err := l.InitGenesis(st, testChainID, marketGenesis(), testGenesisTime); err != nil {
+	g := marketGenesisFor(seed)
+	if err := l.InitGenesis(st, testChainID, g, testGenesisTime); err != nil {
 		t.Fatal(err)
 	}
 	w := &invoiceWorld{t: t, seed: seed, rnd: rand.New(rand.NewSource(seed)), l: l, st: &countingStore{Store: st},
-		h: Header{Time: testGenesisTime}, migs: map[string]*iMig{}, windows: map[string]bool{}, counts: map[string]*iCount{},
+		h: Header{Time: testGenesisTime}, migs: map[string]*iMig{}, groups: map[string]*iWin{}, own: map[string][]*bbus.ReportAction{},
+		oracles: map[string]*iOracle{}, counts: map[string]*iCount{},
 		lastUntil: map[string]time.Time{}, pending: map[string][]*iVio{}, inInvoice: map[string]string{},
 		billed: map[string][][2]time.Time{}, hosting: map[string]int64{}, outcomes: outcomes}
 	for _, c := range marketClouds {
 		w.counts[c] = &iCount{}
 	}
 	w.block(10 * time.Second)
-	w.submit(marketClouds[0], bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: "o1", PubKey: testPub("o1")}}, "", marketClouds[0]+" invites o1")
-	w.submit("o1", bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: testPub("o1")}}, "", "o1 joins")
-	for _, c := range marketClouds[1:3] {
-		w.submit(c, bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: "o1", PubKey: testPub("o1")}}, "", c+" approves o1")
+	w.quorum = int(g.Params.OracleQuorum)
+	for _, o := range modelOracles {
+		w.oracles[o] = &iOracle{}
+		w.submit(marketClouds[0], bbus.Action{OracleInvite: &bbus.OracleInvite{Oracle: o, PubKey: testPub(o)}}, "", marketClouds[0]+" invites "+o)
+		w.submit(o, bbus.Action{OracleJoin: &bbus.OracleJoin{Name: "probe", PubKey: testPub(o)}}, "", o+" joins")
+		for _, c := range marketClouds[1:3] {
+			w.submit(c, bbus.Action{OracleApprove: &bbus.OracleApprove{Oracle: o, PubKey: testPub(o)}}, "", c+" approves "+o)
+		}
 	}
 	w.submit("o1", bbus.Action{VMRegister: &bbus.VMRegister{VM: "nope", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}},
 		bbus.EUNAUTHORIZED, "o1 registers a VM")
@@ -868,6 +982,7 @@ func TestInvoiceModel(t *testing.T) {
 		"agreement_sign not_found", "agreement_decline ok", "agreement_decline not_found",
 		"migration_complete ok", "migration_cancel ok", "vm_terminate ok",
 		"report ok", "report already_exists", "report invalid", "report unauthorized",
+		"(windows decided)", "(late reports)", "(overlapped windows)", "(disagreeing reports)",
 		"invoice_close ok", "invoice_close invalid", "invoice_close unauthorized",
 		"invoice_accept ok", "invoice_accept unauthorized", "invoice_dispute ok",
 		"(violations)", "(hosting lines)", "(penalty lines)", "(negative invoices)", "(hosting lines of a fraction of a second)",
@@ -888,9 +1003,10 @@ func TestInvoiceModel(t *testing.T) {
 	}
 }
 
-// overlaps reports whether [start, end) of vm overlaps a window reported before.
-func (w *invoiceWorld) overlaps(vm string, start, end int64) bool {
-	for _, r := range w.reported {
+// overlapsOwn reports whether [start, end) of vm overlaps a window the
+// oracle reported before.
+func (w *invoiceWorld) overlapsOwn(oracle, vm string, start, end int64) bool {
+	for _, r := range w.own[oracle] {
 		if r.VM == vm && r.Start < end && start < r.End {
 			return true
 		}

@@ -450,7 +450,7 @@ func addWide(a, b wide) wide {
 // InvoiceLines returns one page of an invoice's lines: its hosting lines in
 // the order they end, then its penalties in the order they were recorded;
 // and the cursor of the next page ("" at the end). A page costs what it holds.
-func InvoiceLines(r kv.Reader, id string, p Page) ([]bbus.InvoiceLine, string, error) {
+func InvoiceLines(r kv.Reader, id string, p bbus.Page) ([]bbus.InvoiceLine, string, error) {
 	seq, ok := parseSeqID("inv", id)
 	rec := new(invoiceRecord)
 	if !ok || !getJSON(r, seqKey("i/", seq), rec) {
@@ -461,7 +461,7 @@ func InvoiceLines(r kv.Reader, id string, p Page) ([]bbus.InvoiceLine, string, e
 	}
 	badCursor := bbus.Errorf(bbus.EINVALID, "after %q is not a cursor of invoice %s's lines", clipID(p.After), rec.ID)
 	out := []bbus.InvoiceLine{}
-	limit := p.limit()
+	limit := pageLimit(p)
 	next := ""
 	P, C := rec.Provider, rec.Consumer
 	hostingPrefix := []byte("pl/" + pairID(P, C))

@@ -124,7 +124,7 @@ var (
 	// a/<seq> -> Agreement; ac/<cloud>/<seq>, ap/<provider>/<consumer>/<seq> -> ""
 	// vi/<seq> -> Violation; viv/<vm>/<seq>, vic/<cloud>/<seq> -> ""
 	// i/<seq> -> Invoice; ic/<cloud>/<seq> -> ""; ip/<provider>/<consumer> -> last invoice
-	// rp/<seq> -> Report; rw/<vm>/<end><start> -> report seq (windows of a VM never overlap)
+	// rp/<seq> -> Report; wg/, dw/, ro/: the windows of the oracles' quorum (quorum.go)
 	// ib/<agreement seq>/<vm>/<interval seq> -> "": hosting intervals billed under an agreement
 	// vib/<provider>/<consumer>/<seq> -> "": violations to invoice
 )

@@ -79,6 +79,13 @@ type Header struct {
 	Time   time.Time
 }
 
+// utc returns h with its time in UTC: the same instant in another zone
+// would encode differently in state, and validators must write the same bytes.
+func (h Header) utc() Header {
+	h.Time = h.Time.UTC()
+	return h
+}
+
 // Attr is one attribute of an Event.
 type Attr struct {
 	Key   string `json:"key"`
@@ -214,6 +221,7 @@ func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 // are removed, agreement proposals not signed in time expire, and expired
 // transaction ids are forgotten (their expiry alone now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
+	h = h.utc()
 	var events []Event
 	// Proposals not accepted in time lapse, at most MaxExpiriesPerBlock a
 	// block in the order they lapse; the rest in the next blocks (a proposal
@@ -385,6 +393,7 @@ func (l *Ledger) EndBlock(st kv.Store) []ValidatorUpdate {
 // the next block to carry), replay, signer and signature. A consensus engine
 // calls it before admitting a transaction to its mempool.
 func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
+	last = last.utc()
 	tx, _, err := l.authenticate(r, last, raw, l.checkDecode)
 	res := Result{}
 	if tx != nil {
@@ -405,6 +414,7 @@ func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
 // failed. A storage fault (a panic with a *kv.StorageError) is not caught: a
 // validator that cannot read its state must stop.
 func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) (res Result) {
+	h = h.utc()
 	defer func() {
 		if v := recover(); v != nil {
 			if kv.IsStorageFault(v) {
@@ -598,6 +608,8 @@ func (c *ctx) run() error {
 		return c.observerApprove(a.ObserverApprove)
 	case a.ObserverRemove != nil:
 		return c.observerRemove(a.ObserverRemove)
+	case a.OracleRemove != nil:
+		return c.oracleRemove(a.OracleRemove)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }

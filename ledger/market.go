@@ -248,7 +248,8 @@ func (c *ctx) oracleJoin(a *bbus.OracleJoin) error {
 	if idTaken(c.st, id) {
 		return bbus.Errorf(bbus.EEXISTS, "oracle id %s is taken", id)
 	}
-	o := &bbus.Oracle{ID: id, Name: a.Name, PubKey: a.PubKey, Status: bbus.CloudPending, Joined: c.stamp, Approvals: c.consumeInvitation(id)}
+	o := &bbus.Oracle{ID: id, Name: a.Name, PubKey: a.PubKey, Status: bbus.CloudPending, Joined: c.stamp, Approvals: c.consumeInvitation(id),
+		ReputationBP: bbus.Reputation(0, 0)}
 	c.id = id
 	c.emit("oracle.applied", "oracle", id)
 	if c.passes(o.Approvals, "") {

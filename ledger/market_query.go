@@ -11,7 +11,7 @@ import (
 
 // listSeq pages through records numbered by sequence ("<kind>-<n>" ids) stored
 // under primary+<n>, walking index+<n> instead when index is set. keep filters.
-func listSeq[T any](r kv.Reader, kind, primary, index string, p Page, keep func(*T) bool, id func(*T) string) ([]T, string, error) {
+func listSeq[T any](r kv.Reader, kind, primary, index string, p bbus.Page, keep func(*T) bool, id func(*T) string) ([]T, string, error) {
 	prefix := []byte(primary)
 	if index != "" {
 		prefix = []byte(index)
@@ -29,7 +29,7 @@ func listSeq[T any](r kv.Reader, kind, primary, index string, p Page, keep func(
 	}
 	out := []T{}
 	next := ""
-	limit := p.limit()
+	limit := pageLimit(p)
 	r.Iterate(prefix, start, func(k, v []byte) bool {
 		var rec T
 		if index == "" {
@@ -69,27 +69,8 @@ func validFilterID(what, id string) error {
 }
 
 // Offers returns the published offers in cloud order, and the next page's cursor.
-func Offers(r kv.Reader, p Page) ([]bbus.Offer, string) {
+func Offers(r kv.Reader, p bbus.Page) ([]bbus.Offer, string) {
 	return listByID(r, prefixOffer, p, func(o *bbus.Offer) string { return o.Cloud })
-}
-
-// MatchRequest is what a cloud looks for: resources, a price ceiling per
-// vCPU-hour (negative: none), tags the offer must carry, and a cloud to leave out.
-type MatchRequest struct {
-	Resources        bbus.Resources
-	MaxPriceVCPUHour int64
-	Tags             []bbus.Tag
-	Exclude          string
-}
-
-// Match is one cloud able to host a request, as match-making ranks it.
-type Match struct {
-	Cloud        string         `json:"cloud"`
-	Free         bbus.Resources `json:"free"`
-	Offer        bbus.Offer     `json:"offer"`
-	CostPerHour  int64          `json:"cost_per_hour_micro"` // what the request costs per hour at the offer's prices
-	ReputationBP int64          `json:"reputation_bp"`
-	Score        int64          `json:"score"` // CostPerHour * 10000 / ReputationBP: lower ranks first
 }
 
 // MatchClouds ranks the active clouds whose offer can host req now: the request
@@ -98,11 +79,11 @@ type Match struct {
 // The score is the hourly cost divided by the reputation (as a fraction of
 // 10000), so a cheaper and a more reputable cloud both rank higher; ties go to
 // the higher reputation, then to the lower id.
-func MatchClouds(r kv.Reader, req MatchRequest) ([]Match, error) {
+func MatchClouds(r kv.Reader, req bbus.MatchRequest) ([]bbus.Match, error) {
 	if err := req.Resources.Validate("request", true); err != nil {
 		return nil, err
 	}
-	out := []Match{}
+	out := []bbus.Match{}
 	var offers []bbus.Offer
 	r.Iterate(prefixOffer, nil, func(_, v []byte) bool {
 		var o bbus.Offer
@@ -125,7 +106,7 @@ func MatchClouds(r kv.Reader, req MatchRequest) ([]Match, error) {
 			continue
 		}
 		rep := max(c.ReputationBP, 1)
-		out = append(out, Match{Cloud: c.ID, Free: free, Offer: o, CostPerHour: cost, ReputationBP: c.ReputationBP,
+		out = append(out, bbus.Match{Cloud: c.ID, Free: free, Offer: o, CostPerHour: cost, ReputationBP: c.ReputationBP,
 			Score: bbus.MulDiv(cost, 10000, rep)})
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -154,14 +135,8 @@ func hasTags(have, want []bbus.Tag) bool {
 	return true
 }
 
-// AgreementFilter narrows a list of agreements; zero fields match everything.
-type AgreementFilter struct {
-	Cloud  string // as provider or consumer
-	Status string
-}
-
 // Agreements lists agreements in the order they were proposed.
-func Agreements(r kv.Reader, f AgreementFilter, p Page) ([]bbus.Agreement, string, error) {
+func Agreements(r kv.Reader, f bbus.AgreementFilter, p bbus.Page) ([]bbus.Agreement, string, error) {
 	if err := validFilterID("cloud", f.Cloud); err != nil {
 		return nil, "", err
 	}
@@ -179,7 +154,7 @@ func Agreement(r kv.Reader, id string) (*bbus.Agreement, error) {
 }
 
 // Oracles lists oracles in id order.
-func Oracles(r kv.Reader, p Page) ([]bbus.Oracle, string) {
+func Oracles(r kv.Reader, p bbus.Page) ([]bbus.Oracle, string) {
 	return listByID(r, prefixOracle, p, func(o *bbus.Oracle) string { return o.ID })
 }
 
@@ -197,14 +172,8 @@ func Report(r kv.Reader, id string) (*bbus.Report, error) {
 	return getSeq[bbus.Report](r, "rep", "rp/", "report", id)
 }
 
-// ViolationFilter narrows a list of violations; zero fields match everything.
-type ViolationFilter struct {
-	Cloud string // the cloud it is attributed to
-	VM    string
-}
-
 // Violations lists SLA violations in the order they were recorded.
-func Violations(r kv.Reader, f ViolationFilter, p Page) ([]bbus.Violation, string, error) {
+func Violations(r kv.Reader, f bbus.ViolationFilter, p bbus.Page) ([]bbus.Violation, string, error) {
 	if err := validFilterID("cloud", f.Cloud); err != nil {
 		return nil, "", err
 	}
@@ -229,7 +198,7 @@ func Violation(r kv.Reader, id string) (*bbus.Violation, error) {
 
 // Invoices lists invoices in the order they were closed, those of one cloud
 // (as provider or consumer) if cloud is set.
-func Invoices(r kv.Reader, cloud string, p Page) ([]bbus.Invoice, string, error) {
+func Invoices(r kv.Reader, cloud string, p bbus.Page) ([]bbus.Invoice, string, error) {
 	if err := validFilterID("cloud", cloud); err != nil {
 		return nil, "", err
 	}
@@ -251,26 +220,18 @@ func Invoice(r kv.Reader, id string) (*bbus.Invoice, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv.Lines, inv.LinesNext, err = InvoiceLines(r, id, Page{Limit: MaxLimit})
+	inv.Lines, inv.LinesNext, err = InvoiceLines(r, id, bbus.Page{Limit: MaxLimit})
 	return inv, err
 }
 
-// Standing is a cloud's reputation.
-type Standing struct {
-	Cloud        string `json:"cloud"`
-	ReputationBP int64  `json:"reputation_bp"`
-	Reports      int64  `json:"reports"`
-	Compliant    int64  `json:"compliant_reports"`
-}
-
 // Reputations returns every active member's reputation, best first, ties by id.
-func Reputations(r kv.Reader) []Standing {
-	out := []Standing{}
+func Reputations(r kv.Reader) []bbus.Standing {
+	out := []bbus.Standing{}
 	r.Iterate(prefixCloud, nil, func(_, v []byte) bool {
 		var c bbus.Cloud
 		mustUnmarshal(v, &c)
 		if c.Status == bbus.CloudActive {
-			out = append(out, Standing{Cloud: c.ID, ReputationBP: c.ReputationBP, Reports: c.Reports, Compliant: c.Compliant})
+			out = append(out, bbus.Standing{Cloud: c.ID, ReputationBP: c.ReputationBP, Reports: c.Reports, Compliant: c.Compliant})
 		}
 		return true
 	})

@@ -216,9 +216,5 @@ func (c *ctx) mustBe(m *bbus.Migration, want string) error {
 	}
 }
 
-func clipID(s string) string {
-	if len(s) > 70 {
-		return s[:64] + "..."
-	}
-	return s
-}
+// clipID shortens an id a transaction named for an error message.
+func clipID(s string) string { return bbus.Clip(s) }

@@ -520,7 +520,7 @@ func (m *model) compare(r kv.Reader) []string {
 				vm.ID, vm.Owner, vm.Host, vm.State, vm.Migration, mv.owner, mv.host, mv.running, mv.mig)
 		}
 	}
-	migs := allMigrations(r, MigrationFilter{})
+	migs := allMigrations(r, bbus.MigrationFilter{})
 	if len(migs) != len(m.migs) {
 		fail("ledger has %d migrations, model %d", len(migs), len(m.migs))
 	}

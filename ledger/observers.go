@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/bbusdev/bbus"
@@ -65,7 +66,7 @@ func releaseNode(st kv.Store, nodeID, owner string) {
 // while it waits for the vote), of active observers, and those named by a live
 // invitation. A ledger where no cloud has published a node id (a chain from
 // before node ids) allows every node. It is one or two lookups.
-func NodeAllowed(r kv.Reader, nodeID string) (bool, string) {
+func NodeAllowed(r kv.Reader, nodeID string, height int64) (bool, string) {
 	owner := nodeOwner(r, nodeID)
 	if owner == "" {
 		any := false
@@ -84,6 +85,12 @@ func NodeAllowed(r kv.Reader, nodeID string) (bool, string) {
 		if getJSON(r, cloudKey(id), c) && (c.Status == bbus.CloudActive || c.Status == bbus.CloudPending) {
 			return true, "cloud " + id
 		}
+		// A removed cloud's validator signs until its removal takes effect in
+		// consensus, two blocks after the removal's: cut off sooner, a chain
+		// where it held a third or more of the power would stop.
+		if c.Status == bbus.CloudRemoved && c.Removed != nil && c.ValidatorKey != nil && height <= c.Removed.Height+ValidatorUpdateDelay {
+			return true, "removed cloud " + id + ", whose validator leaves the set after height " + strconv.FormatInt(c.Removed.Height+ValidatorUpdateDelay, 10)
+		}
 		return false, "node of " + c.Status + " cloud " + id
 	case ownerObserver:
 		o := new(bbus.Observer)
@@ -97,6 +104,12 @@ func NodeAllowed(r kv.Reader, nodeID string) (bool, string) {
 	return false, "unknown node " + nodeID
 }
 
+// ValidatorUpdateDelay is how many blocks after the one that made it a change
+// of validators takes effect in consensus (CometBFT applies a block's updates
+// from the block after next), and so how long a removed validator's node must
+// stay connected.
+const ValidatorUpdateDelay = 2
+
 // Observer returns the observer with the given id.
 func Observer(r kv.Reader, id string) (*bbus.Observer, error) {
 	o := new(bbus.Observer)
@@ -107,7 +120,7 @@ func Observer(r kv.Reader, id string) (*bbus.Observer, error) {
 }
 
 // Observers returns observers in id order, and the cursor of the next page.
-func Observers(r kv.Reader, p Page) ([]bbus.Observer, string) {
+func Observers(r kv.Reader, p bbus.Page) ([]bbus.Observer, string) {
 	return listByID(r, prefixObserver, p, func(o *bbus.Observer) string { return o.ID })
 }
 

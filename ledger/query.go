@@ -16,14 +16,9 @@ const MaxLimit = 1000
 // DefaultLimit is a page's size when the caller names none.
 const DefaultLimit = 100
 
-// Page asks for one page of a list: at most Limit items after the cursor After
-// (a Next value from the previous page; empty for the first page).
-type Page struct {
-	Limit int
-	After string
-}
-
-func (p Page) limit() int {
+// pageLimit is how many items a page holds: p.Limit within 1 and MaxLimit,
+// DefaultLimit when p names none.
+func pageLimit(p bbus.Page) int {
 	switch {
 	case p.Limit <= 0:
 		return DefaultLimit
@@ -43,17 +38,17 @@ func Cloud(r kv.Reader, id string) (*bbus.Cloud, error) {
 }
 
 // Clouds returns clouds in id order, and the cursor of the next page ("" at the end).
-func Clouds(r kv.Reader, p Page) ([]bbus.Cloud, string) {
+func Clouds(r kv.Reader, p bbus.Page) ([]bbus.Cloud, string) {
 	return listByID(r, prefixCloud, p, func(c *bbus.Cloud) string { return c.ID })
 }
 
 // listByID pages through the records stored under prefix+<id>, in id order;
 // the cursor is the last id of a page.
-func listByID[T any](r kv.Reader, prefix []byte, p Page, id func(*T) string) ([]T, string) {
+func listByID[T any](r kv.Reader, prefix []byte, p bbus.Page, id func(*T) string) ([]T, string) {
 	out := []T{}
 	next := ""
 	r.Iterate(prefix, after(prefix, p.After), func(_, v []byte) bool {
-		if len(out) == p.limit() {
+		if len(out) == pageLimit(p) {
 			next = id(&out[len(out)-1])
 			return false
 		}
@@ -75,24 +70,17 @@ func VM(r kv.Reader, id string) (*bbus.VM, error) {
 }
 
 // VMs returns VMs in id order, and the cursor of the next page.
-func VMs(r kv.Reader, p Page) ([]bbus.VM, string) {
+func VMs(r kv.Reader, p bbus.Page) ([]bbus.VM, string) {
 	return listByID(r, prefixVM, p, func(vm *bbus.VM) string { return vm.ID })
 }
 
-// History is everything the ledger knows of where a VM ran.
-type History struct {
-	VM         bbus.VM          `json:"vm"`
-	Intervals  []bbus.Interval  `json:"intervals"`
-	Migrations []bbus.Migration `json:"migrations"`
-}
-
 // VMHistory returns a VM with its hosting intervals and migrations, oldest first.
-func VMHistory(r kv.Reader, id string) (*History, error) {
+func VMHistory(r kv.Reader, id string) (*bbus.History, error) {
 	vm, err := VM(r, id)
 	if err != nil {
 		return nil, err
 	}
-	h := &History{VM: *vm, Intervals: intervals(r, id), Migrations: []bbus.Migration{}}
+	h := &bbus.History{VM: *vm, Intervals: intervals(r, id), Migrations: []bbus.Migration{}}
 	r.Iterate([]byte("mv/"+id+"/"), nil, func(k, _ []byte) bool {
 		var m bbus.Migration
 		getJSON(r, migrationKey(binary.BigEndian.Uint64(k[len(k)-8:])), &m)
@@ -117,7 +105,7 @@ func intervals(r kv.Reader, vm string) []bbus.Interval {
 // the cursor of the next page: the last interval's sequence number ("" at the
 // end). It seeks to the cursor, so a page costs what it holds, however long
 // the VM's history.
-func VMIntervals(r kv.Reader, id string, p Page) ([]bbus.Interval, string, error) {
+func VMIntervals(r kv.Reader, id string, p bbus.Page) ([]bbus.Interval, string, error) {
 	if _, err := VM(r, id); err != nil {
 		return nil, "", err
 	}
@@ -132,7 +120,7 @@ func VMIntervals(r kv.Reader, id string, p Page) ([]bbus.Interval, string, error
 	out := []bbus.Interval{}
 	next := ""
 	r.Iterate([]byte("h/"+id+"/"), intervalKey(id, from), func(_, v []byte) bool {
-		if len(out) == p.limit() {
+		if len(out) == pageLimit(p) {
 			next = strconv.FormatInt(out[len(out)-1].Seq, 10)
 			return false
 		}
@@ -195,19 +183,9 @@ func Migration(r kv.Reader, id string) (*bbus.Migration, error) {
 	return m, nil
 }
 
-// MigrationFilter narrows a list of migrations. Zero fields match everything.
-// Since and Until bound the time it was proposed: Since <= proposed < Until.
-type MigrationFilter struct {
-	VM     string
-	Cloud  string // as source or destination
-	Status string
-	Since  time.Time
-	Until  time.Time
-}
-
 // Migrations returns the migrations that match f, in the order they were
 // proposed, and the cursor of the next page.
-func Migrations(r kv.Reader, f MigrationFilter, p Page) ([]bbus.Migration, string, error) {
+func Migrations(r kv.Reader, f bbus.MigrationFilter, p bbus.Page) ([]bbus.Migration, string, error) {
 	if err := validFilterID("vm", f.VM); err != nil {
 		return nil, "", err
 	}

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"bytes"
-	"encoding/binary"
 	"time"
 
 	"github.com/bbusdev/bbus"
@@ -84,51 +82,37 @@ func (c *ctx) report(a *bbus.ReportAction) error {
 			unixString(a.Start), c.oracle.ID, admittedAt(c.oracle))
 	}
 	start, end := time.Unix(a.Start, 0).UTC(), time.Unix(a.End, 0).UTC()
-	if prev := c.overlappingReport(vm.ID, a.Start, a.End); prev != nil {
-		return bbus.Errorf(bbus.EEXISTS, "the window %s to %s of VM %s overlaps %s's window %s to %s: each second of a VM is reported once",
-			unixString(a.Start), unixString(a.End), vm.ID, prev.ID, prev.Start.Format(time.RFC3339), prev.End.Format(time.RFC3339))
+	oracle := c.tx.Signer
+	if seq, ok := overlapping(c.st, ownWindowPrefix(oracle, vm.ID), a.Start, a.End); ok {
+		prev := new(bbus.Report)
+		getJSON(c.st, seqKey("rp/", seq), prev)
+		return bbus.Errorf(bbus.EEXISTS, "the window %s to %s of VM %s overlaps %s's window %s to %s, which %s reported: an oracle reports each second of a VM once",
+			unixString(a.Start), unixString(a.End), vm.ID, prev.ID, prev.Start.Format(time.RFC3339), prev.End.Format(time.RFC3339), oracle)
+	}
+	w := &bbus.Window{VM: vm.ID, Start: start, End: end, Status: bbus.WindowOpen}
+	getJSON(c.st, windowKey(vm.ID, a.Start, a.End), w)
+	if len(w.Reports) >= MaxWindowReports {
+		return bbus.Errorf(bbus.ESTATE, "the window %s of VM %s already holds %d reports, the most one window keeps", windowTimes(a.Start, a.End), vm.ID, MaxWindowReports)
 	}
 	seq := nextSeq(c.st, keyReportSeq)
-	rep := &bbus.Report{ID: seqID("rep", seq), Oracle: c.tx.Signer, VM: vm.ID, Start: start, End: end,
+	rep := &bbus.Report{ID: seqID("rep", seq), Oracle: oracle, VM: vm.ID, Start: start, End: end,
 		Availability: a.Availability, LatencyMS: a.LatencyMS, Recorded: c.stamp}
-	for _, p := range c.hostedParts(vm.ID, start, end) {
-		if p.agreement == nil {
-			continue // hosted under no agreement: recorded, attributes nothing
+	o := new(bbus.Oracle)
+	getJSON(c.st, oracleKey(oracle), o)
+	o.Reports++
+	putJSON(c.st, oracleKey(oracle), o)
+	w.Reports = append(w.Reports, bbus.WindowReport{Report: rep.ID, Oracle: oracle, Availability: a.Availability, LatencyMS: a.LatencyMS})
+	switch w.Status {
+	case bbus.WindowDecided:
+		c.score(&w.Reports[len(w.Reports)-1], w) // late: scored, decides nothing
+	case bbus.WindowOpen:
+		if err := c.decide(w, vm, rep); err != nil {
+			return err
 		}
-		ag := p.agreement
-		host := c.loadCloud(p.iv.Cloud)
-		host.Reports++
-		missed := a.Availability < ag.Availability || ag.MaxLatencyMS > 0 && a.LatencyMS > ag.MaxLatencyMS
-		if !missed {
-			host.Compliant++
-		}
-		host.ReputationBP = bbus.Reputation(host.Reports, host.Compliant)
-		putJSON(c.st, cloudKey(host.ID), host)
-		if !missed {
-			continue
-		}
-		nanos, ok := spanNanos(p.start, p.end)
-		charge, fits := bbus.Charge(nanos, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
-		if !ok || !fits {
-			return bbus.Errorf(bbus.EINVALID, "the charge for this window does not fit in 64 bits")
-		}
-		vseq := nextSeq(c.st, keyViolationSeq)
-		v := &bbus.Violation{
-			ID: seqID("vio", vseq), VM: vm.ID, Cloud: host.ID, Consumer: ag.Consumer, Agreement: ag.ID, Report: rep.ID,
-			Start: p.start, End: p.end, Seconds: nanos / 1_000_000_000,
-			Availability: a.Availability, Objective: ag.Availability, LatencyMS: a.LatencyMS, MaxLatencyMS: ag.MaxLatencyMS,
-			Charge: charge, Penalty: bbus.Share(charge, ag.PenaltyPct), Recorded: c.stamp,
-		}
-		putJSON(c.st, seqKey("vi/", vseq), v)
-		c.st.Set(seqKey("viv/"+vm.ID+"/", vseq), []byte{})
-		c.st.Set(seqKey("vic/"+host.ID+"/", vseq), []byte{})
-		c.st.Set(seqKey("vib/"+host.ID+"/"+ag.Consumer+"/", vseq), []byte{})
-		c.accruePenalty(v, vseq)
-		rep.Violations = append(rep.Violations, v.ID)
-		c.emit("sla.violation", "violation", v.ID, "vm", vm.ID, "cloud", host.ID, "agreement", ag.ID)
 	}
+	putJSON(c.st, windowKey(vm.ID, a.Start, a.End), w)
 	putJSON(c.st, seqKey("rp/", seq), rep)
-	c.st.Set(reportWindowKey(vm.ID, a.End, a.Start), uint64be(seq))
+	c.st.Set(ownWindowKey(oracle, vm.ID, a.Start, a.End), uint64be(seq))
 	c.id = rep.ID
 	c.emit("report.recorded", "report", rep.ID, "vm", vm.ID, "oracle", rep.Oracle)
 	return nil
@@ -168,26 +152,4 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// reportWindowKey indexes a VM's reported windows by end, then start.
-func reportWindowKey(vm string, end, start int64) []byte {
-	return append(append([]byte("rw/"+vm+"/"), uint64be(uint64(end))...), uint64be(uint64(start))...)
-}
-
-// overlappingReport returns an earlier report of the VM whose window overlaps
-// [start, end), or nil. Recorded windows never overlap one another, so ordered
-// by end they are ordered by start too: the first window ending after start is
-// the only one that can overlap.
-func (c *ctx) overlappingReport(vm string, start, end int64) *bbus.Report {
-	var found *bbus.Report
-	prefix := []byte("rw/" + vm + "/")
-	c.st.Iterate(prefix, append(bytes.Clone(prefix), uint64be(uint64(start)+1)...), func(k, v []byte) bool {
-		if int64(binary.BigEndian.Uint64(k[len(k)-8:])) < end {
-			found = new(bbus.Report)
-			getJSON(c.st, seqKey("rp/", binary.BigEndian.Uint64(v)), found)
-		}
-		return false
-	})
-	return found
 }

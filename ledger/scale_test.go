@@ -254,7 +254,7 @@ func (f *scaleFed) closeAll(until time.Time) (*bbus.Invoice, int) {
 func pageAllLines(r kv.Reader, id string) ([]bbus.InvoiceLine, error) {
 	var out []bbus.InvoiceLine
 	for after := ""; ; {
-		page, next, err := ledger.InvoiceLines(r, id, ledger.Page{Limit: 37, After: after})
+		page, next, err := ledger.InvoiceLines(r, id, bbus.Page{Limit: 37, After: after})
 		if err != nil {
 			return nil, err
 		}
@@ -442,7 +442,7 @@ func scaleInvoice(b *testing.B, n int) {
 	}
 	b.ReportMetric(ms(median(21, func() time.Duration {
 		t0 := time.Now()
-		ledger.InvoiceLines(f.st.Working(), r.ID, ledger.Page{Limit: 100, After: inv.LinesNext})
+		ledger.InvoiceLines(f.st.Working(), r.ID, bbus.Page{Limit: 100, After: inv.LinesNext})
 		return time.Since(t0)
 	})), "page-ms")
 	d, _ = f.measure(consumer, bbus.Action{InvoiceAccept: &bbus.InvoiceRef{Invoice: r.ID}}, "")
@@ -520,7 +520,7 @@ func scaleTraveller(b *testing.B, n int) {
 	})), "hostat-ms")
 	b.ReportMetric(ms(median(21, func() time.Duration {
 		t0 := time.Now()
-		ledger.VMIntervals(f.st.Working(), vm, ledger.Page{Limit: 100, After: fmt.Sprint(n / 2)})
+		ledger.VMIntervals(f.st.Working(), vm, bbus.Page{Limit: 100, After: fmt.Sprint(n / 2)})
 		return time.Since(t0)
 	})), "intervals-page-ms")
 	end := f.h.Time.Add(-30 * time.Second).Unix()

@@ -307,7 +307,7 @@ func (n *Node) SignAndSubmit(ctx context.Context, action bbus.Action, wait bool)
 }
 
 // Block implements httpapi.ChainReader.
-func (n *Node) Block(ctx context.Context, height int64) (*httpapi.Block, error) {
+func (n *Node) Block(ctx context.Context, height int64) (*bbus.Block, error) {
 	if last, _, _ := n.store.Last(); height > last {
 		return nil, bbus.Errorf(bbus.ENOTFOUND, "no block at height %d: the chain is at %d", height, last)
 	}
@@ -319,7 +319,7 @@ func (n *Node) Block(ctx context.Context, height int64) (*httpapi.Block, error) 
 		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "block %d: %v", height, err)
 	}
 	b := rb.Block
-	out := &httpapi.Block{
+	out := &bbus.Block{
 		Height: b.Height, Time: b.Time.UTC(), Hash: rb.BlockID.Hash.String(), LastHash: b.LastBlockID.Hash.String(),
 		AppHash: b.AppHash.String(), Proposer: b.ProposerAddress.String(), Txs: []bbus.TxResult{},
 	}
@@ -330,7 +330,7 @@ func (n *Node) Block(ctx context.Context, height int64) (*httpapi.Block, error) 
 }
 
 // Tx implements httpapi.ChainReader.
-func (n *Node) Tx(ctx context.Context, id string) (*httpapi.Tx, error) {
+func (n *Node) Tx(ctx context.Context, id string) (*bbus.CommittedTx, error) {
 	id = strings.ToLower(id)
 	loc, ok := chain.LookupTx(n.store.Committed(), id)
 	if !ok {
@@ -347,7 +347,7 @@ func (n *Node) Tx(ctx context.Context, id string) (*httpapi.Tx, error) {
 		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "transaction %s in block %d: %v", id, loc.Height, err)
 	}
 	raw := []byte(rb.Block.Txs[loc.Index])
-	out := &httpapi.Tx{TxResult: n.txResult(raw, loc.Height, loc.Index), Time: rb.Block.Time.UTC(), Raw: raw}
+	out := &bbus.CommittedTx{TxResult: n.txResult(raw, loc.Height, loc.Index), Time: rb.Block.Time.UTC(), Raw: raw}
 	if tx, err := bbus.DecodeTx(raw); err == nil {
 		out.Body = &tx.Body
 	}
@@ -379,7 +379,7 @@ func (n *Node) txResult(raw []byte, height int64, index int) bbus.TxResult {
 }
 
 // Events implements httpapi.EventSource.
-func (n *Node) Events(after *httpapi.EventPos, max int) ([]httpapi.Event, httpapi.EventPos, bool, <-chan struct{}) {
+func (n *Node) Events(after *httpapi.EventPos, max int) ([]bbus.Event, httpapi.EventPos, bool, <-chan struct{}) {
 	return n.rest.events.after(after, max)
 }
 

@@ -268,3 +268,32 @@ func TestAddressChangeReachesMembers(t *testing.T) {
 		t.Fatalf("cloud3 publishes %q, want %q", published, moved)
 	}
 }
+
+// TestRemovingAHalfOfThePowerKeepsTheChain removes one of two validators of
+// equal power: the removed cloud's validator still signs the two blocks before
+// its removal takes effect in consensus, so its node must stay connected until
+// then. Cut off at once, the remaining half of the power could not commit, and
+// the chain would stop for good.
+func TestRemovingAHalfOfThePowerKeepsTheChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two validators")
+	}
+	nodes, homes := testnet(t, 2, nil)
+	waitFor(t, 30*time.Second, "the two nodes connected", func() bool { return nodes[0].cmt.Switch().Peers().Size() == 1 })
+	sign := signer(t, homes[0], "cloud0", "bbus-testnet")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := nodes[0].Submit(ctx, sign(bbus.Action{CloudRemove: &bbus.CloudRef{Cloud: "cloud1"}}), true)
+	if err != nil || res.Code != "" {
+		t.Fatalf("remove cloud1: %+v %v", res, err)
+	}
+	for i := 0; i < 3; i++ {
+		res, err := nodes[0].Submit(ctx, sign(bbus.Action{VMRegister: &bbus.VMRegister{VM: fmt.Sprintf("vm-after-%d", i), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}), true)
+		if err != nil || res.Code != "" {
+			t.Fatalf("write %d after the removal: %+v %v", i, res, err)
+		}
+	}
+	waitFor(t, 20*time.Second, "cloud1's node disconnected once its validator left the set", func() bool {
+		return nodes[0].cmt.Switch().Peers().Size() == 0
+	})
+}

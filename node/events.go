@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/chain"
 	"github.com/bbusdev/bbus/httpapi"
 	"github.com/bbusdev/bbus/ledger"
@@ -16,7 +17,7 @@ import (
 // started, is told of the gap (httpapi.EventSource).
 type eventRing struct {
 	mu   sync.Mutex
-	buf  []httpapi.Event // circular; the oldest is at start
+	buf  []bbus.Event // circular; the oldest is at start
 	pos  []httpapi.EventPos
 	size int
 	// start and n locate the held events in buf.
@@ -33,7 +34,7 @@ func newEventRing(size int, height int64) *eventRing {
 		size = 1
 	}
 	return &eventRing{
-		buf:     make([]httpapi.Event, size),
+		buf:     make([]bbus.Event, size),
 		pos:     make([]httpapi.EventPos, size),
 		size:    size,
 		dropped: httpapi.EventPos{Height: height, N: httpapi.AllOfHeight},
@@ -45,9 +46,9 @@ func newEventRing(size int, height int64) *eventRing {
 // add appends a committed block's events: what the ledger did by itself first,
 // then each applied transaction's, in block order.
 func (r *eventRing) add(b *chain.Block) {
-	var evs []httpapi.Event
+	var evs []bbus.Event
 	add := func(typ string, attrs map[string]string, tx string) {
-		evs = append(evs, httpapi.Event{
+		evs = append(evs, bbus.Event{
 			ID: strconv.FormatInt(b.Height, 10) + "-" + strconv.Itoa(len(evs)), Height: b.Height, Time: b.Time,
 			Type: typ, Tx: tx, Attrs: attrs,
 		})
@@ -91,7 +92,7 @@ func attrMap(attrs []ledger.Attr) map[string]string {
 }
 
 // after is httpapi.EventSource.Events.
-func (r *eventRing) after(after *httpapi.EventPos, max int) ([]httpapi.Event, httpapi.EventPos, bool, <-chan struct{}) {
+func (r *eventRing) after(after *httpapi.EventPos, max int) ([]bbus.Event, httpapi.EventPos, bool, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if after == nil {
@@ -100,7 +101,7 @@ func (r *eventRing) after(after *httpapi.EventPos, max int) ([]httpapi.Event, ht
 	gap := after.Less(r.dropped)
 	// The first held event past after.
 	i := sort.Search(r.n, func(i int) bool { return after.Less(r.pos[(r.start+i)%r.size]) })
-	var out []httpapi.Event
+	var out []bbus.Event
 	for ; i < r.n && len(out) < max; i++ {
 		out = append(out, r.buf[(r.start+i)%r.size])
 	}

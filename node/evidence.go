@@ -1,24 +1,41 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"strings"
+	"sync"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/chain"
 	"github.com/bbusdev/bbus/evidence"
 	"github.com/bbusdev/bbus/kv"
 )
 
 // Evidence builds the evidence bundle of a VM from this node's ledger state
-// and block store (see package evidence). It implements httpapi.EvidenceExporter.
-func (n *Node) Evidence(ctx context.Context, vm string) (*evidence.Bundle, error) {
+// and block store (see package evidence), for an auditor who trusts the
+// header at height checkpoint (0: genesis only). It implements
+// httpapi.EvidenceExporter.
+func (n *Node) Evidence(ctx context.Context, vm string, checkpoint int64) (*evidence.Bundle, error) {
 	var b *evidence.Bundle
 	err := n.store.View(func(r kv.Reader) error {
 		var err error
-		b, err = evidence.Build(ctx, blockStore{n}, r, vm)
+		b, err = evidence.Build(ctx, blockStore{n}, r, vm, checkpoint)
+		return err
+	})
+	return b, err
+}
+
+// AgreementEvidence builds the evidence bundle of an agreement (see
+// evidence.BuildAgreement). It implements httpapi.EvidenceExporter.
+func (n *Node) AgreementEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
+	var b *evidence.Bundle
+	err := n.store.View(func(r kv.Reader) error {
+		var err error
+		b, err = evidence.BuildAgreement(ctx, blockStore{n}, r, id, checkpoint)
 		return err
 	})
 	return b, err
@@ -90,4 +107,99 @@ func (s blockStore) Results(ctx context.Context, h int64) ([]*abci.ExecTxResult,
 		return nil, unavailable("results", h, err)
 	}
 	return r.TxResults, nil
+}
+
+// ValidatorChanges reads the app's index of validator-set changes
+// (chain.ValidatorChanges) and confirms each against the headers. Below the
+// heights the index covers (blocks committed before the node kept it), it
+// scans the headers once, the first time an export asks, and keeps what it
+// found.
+func (s blockStore) ValidatorChanges(ctx context.Context, from, to int64) ([]int64, error) {
+	var cands []int64
+	var indexed int64
+	s.n.store.View(func(r kv.Reader) error {
+		cands, indexed = chain.ValidatorChanges(r, from, to)
+		return nil
+	})
+	initial := s.n.cmt.GenesisDoc().InitialHeight
+	return validatorChanges(from, to, initial, indexed, cands,
+		func(upTo int64) ([]int64, error) { return s.n.vals.upTo(s, initial, upTo) }, s.changedAt)
+}
+
+// validatorChanges returns the changes in (from, to]: below the heights the
+// index covers (see chain.ValidatorChanges), those scan finds in
+// (initial, upTo]; above, the index's candidates that changed confirms.
+func validatorChanges(from, to, initial, indexed int64, cands []int64, scan func(upTo int64) ([]int64, error), changed func(int64) (bool, error)) ([]int64, error) {
+	cover := initial // the index holds every change from here on
+	switch {
+	case indexed == 0:
+		cover = to + 1
+	case indexed > initial:
+		cover = indexed + 2
+	}
+	var out []int64
+	if from+1 < cover {
+		early, err := scan(min(to, cover-1))
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range early {
+			if h > from && h <= to {
+				out = append(out, h)
+			}
+		}
+	}
+	for _, h := range cands {
+		if h < cover || h <= from || h > to {
+			continue
+		}
+		ok, err := changed(h)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// changedAt reports whether the validators of the block at h differ from
+// those of the block before it.
+func (s blockStore) changedAt(h int64) (bool, error) {
+	bs := s.n.cmt.BlockStore()
+	a, b := bs.LoadBlockMeta(h-1), bs.LoadBlockMeta(h)
+	if a == nil || b == nil {
+		return false, bbus.Errorf(bbus.EUNAVAILABLE, "this node does not hold the headers of blocks %d and %d, which evidence of a change of validators needs", h-1, h)
+	}
+	return !bytes.Equal(a.Header.ValidatorsHash, b.Header.ValidatorsHash), nil
+}
+
+// valScan is what a node found by reading headers for the validator-set
+// changes its index does not cover.
+type valScan struct {
+	mu      sync.Mutex
+	scanned int64   // heights up to here were read
+	changes []int64 // the changes found among them
+}
+
+// upTo returns the changes at heights in (initial, to], reading the headers
+// not read before.
+func (v *valScan) upTo(s blockStore, initial, to int64) ([]int64, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.scanned < initial {
+		v.scanned = initial
+	}
+	for h := v.scanned + 1; h <= to; h++ {
+		changed, err := s.changedAt(h)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			v.changes = append(v.changes, h)
+		}
+		v.scanned = h
+	}
+	return append([]int64(nil), v.changes...), nil
 }

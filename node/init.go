@@ -69,7 +69,7 @@ func Init(o InitOptions) (*Identity, error) {
 	if o.Genesis != "" {
 		b, err := os.ReadFile(o.Genesis)
 		if err != nil {
-			return nil, fmt.Errorf("read genesis: %w", err)
+			return nil, fileError(err, "read genesis")
 		}
 		doc, err := cmttypes.GenesisDocFromJSON(b)
 		if err != nil {
@@ -134,9 +134,17 @@ func prepareHome(home, cloud string, c *Config) (*Identity, error) {
 	if Initialized(home) {
 		return nil, bbus.Errorf(bbus.EEXISTS, "%s is already a bbus home", home)
 	}
+	if c != nil {
+		// Checked before anything is made: a wrong setting leaves no half-made home.
+		cc := *c
+		cc.Cloud = cloud
+		if err := cc.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range []string{"config", "data"} {
 		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
-			return nil, fmt.Errorf("create home: %w", err)
+			return nil, homeError(home, err)
 		}
 	}
 	cc := cometPaths(home)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/httpapi"
 )
 
 // capsNode starts a node whose REST API has small caps: 12 connections in
@@ -97,7 +96,7 @@ func refused(t *testing.T, local, addr, path string, status int, code string) {
 	t.Helper()
 	c := dialFrom(t, local, addr)
 	resp, b := ask(t, c, path)
-	var e httpapi.ErrorResponse
+	var e bbus.ErrorResponse
 	if resp.StatusCode != status || json.Unmarshal(b, &e) != nil || e.Error == nil || e.Error.Code != code {
 		t.Fatalf("from %s, GET %s: %d %s, want %d %s", local, path, resp.StatusCode, b, status, code)
 	}

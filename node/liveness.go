@@ -207,7 +207,7 @@ func (n *Node) Stalled() error { return n.live.stalled(time.Now()) }
 func (n *Node) guardHealth(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := n.live.err(); err != nil && r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-			b, _ := json.Marshal(&httpapi.ErrorResponse{Error: bbus.Errorf(bbus.EUNAVAILABLE, "%v", err)})
+			b, _ := json.Marshal(&bbus.ErrorResponse{Error: bbus.Errorf(bbus.EUNAVAILABLE, "%v", err)})
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusServiceUnavailable)

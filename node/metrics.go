@@ -46,7 +46,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "bbus_state_bytes",
 			Help: "Size on disk of the node's ledger state (its goleveldb files).",
-		}, func() float64 { return float64(dirSize(statePath(n.Home))) }),
+		}, func() float64 { return float64(DirSize(statePath(n.Home))) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "bbus_expiry_backlog",
 			Help: "Lapsing migration proposals and expired transaction ids due but not yet processed: BeginBlock processes at most ledger.MaxExpiriesPerBlock of each a block (counted up to 100,000).",
@@ -75,7 +75,9 @@ func (m *nodeMetrics) block(b *chain.Block) {
 	}
 }
 
-func dirSize(dir string) int64 {
+// DirSize returns the bytes of the files under dir: what a home's state or
+// data takes on disk.
+func DirSize(dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -52,6 +52,7 @@ type Node struct {
 	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
 	cs    waiter        // CometBFT's consensus state machine
 	log   cmtlog.Logger // the node's structured log
+	vals  valScan       // validator changes below the index (evidence.go)
 }
 
 func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
@@ -163,7 +164,8 @@ func Open(home string, logs io.Writer) (*Node, error) {
 			cmtnode.DefaultGenesisDocProviderFunc(cfg),
 			closeSafeDBProvider,
 			n.metricsProvider(cfg),
-			n.log)
+			n.log,
+			cmtnode.CustomReactors(n.reactors()))
 	})
 	if err != nil {
 		st.Close()
@@ -278,6 +280,9 @@ func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
 		Height: height, AppHash: strings.ToUpper(hex.EncodeToString(hash)), BlockTime: t,
 		CatchingUp: st.SyncInfo.CatchingUp, Validators: []bbus.Validator{}, Version: bbus.Version,
 	}
+	if st.SyncInfo.LatestBlockHeight > 0 {
+		s.Trust = fmt.Sprintf("%d:%s", st.SyncInfo.LatestBlockHeight, st.SyncInfo.LatestBlockHash)
+	}
 	vals, err := n.rpc.Validators(ctx, nil, nil, nil)
 	if err != nil {
 		return nil, bbus.Errorf(bbus.EUNAVAILABLE, "validators: %v", err)
@@ -288,7 +293,7 @@ func (n *Node) Status(ctx context.Context) (*bbus.Status, error) {
 			p := ledger.Params(r)
 			s.Params = &p
 		}
-		clouds, _ := ledger.Clouds(r, ledger.Page{Limit: ledger.MaxLimit})
+		clouds, _ := ledger.Clouds(r, bbus.Page{Limit: ledger.MaxLimit})
 		for _, c := range clouds {
 			owners[string(c.ValidatorKey)] = c.ID
 		}

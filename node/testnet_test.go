@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,26 +40,61 @@ func freePorts(t *testing.T, n int) int {
 	return 0
 }
 
+// onFreePorts runs try with the first of n free ports, and again on other
+// ports while try fails because another program took one of them between
+// freePorts finding it and a node binding it.
+func onFreePorts(t *testing.T, n int, try func(base int) error) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := try(freePorts(t, n))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "in use") || attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("again on other ports: %v", err)
+	}
+}
+
+// startAll opens and starts the node of each home; if one fails, it stops
+// those it started and returns the error.
+func startAll(t *testing.T, homes []string) ([]*Node, error) {
+	t.Helper()
+	var nodes []*Node
+	for _, h := range homes {
+		n, err := Open(h, io.Discard)
+		if err == nil {
+			err = n.Start("")
+		}
+		if err != nil {
+			for _, s := range nodes {
+				s.Stop()
+			}
+			return nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
 func loopback(p int) string { return (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}).String() }
 
 func TestFourValidatorsAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four validators")
 	}
-	base := freePorts(t, 4)
-	homes, err := Testnet(TestnetOptions{Validators: 4, Out: t.TempDir(), P2PPort: base, APIPort: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes := make([]*Node, len(homes))
-	for k, h := range homes {
-		if nodes[k], err = Open(h, io.Discard); err != nil {
+	var homes []string
+	var nodes []*Node
+	onFreePorts(t, 4, func(base int) (err error) {
+		if homes, err = Testnet(TestnetOptions{Validators: 4, Out: t.TempDir(), P2PPort: base, APIPort: 1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := nodes[k].Start(""); err != nil {
-			t.Fatal(err)
-		}
-		defer nodes[k].Stop()
+		nodes, err = startAll(t, homes)
+		return err
+	})
+	for _, n := range nodes {
+		defer n.Stop()
 	}
 	sign := signer(t, homes[0], "cloud0", "bbus-testnet")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -14,24 +14,7 @@ import (
 )
 
 // Duration is a time.Duration written as "5s" in JSON.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a Go duration string such as "60s" or "500ms".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New(`a duration is a string such as "60s"`)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = bbus.Duration
 
 // Config is what an oracle measures and how. DefaultConfig gives the defaults
 // of every field a configuration file leaves out.

@@ -43,7 +43,9 @@ type Runner struct {
 
 	mu       sync.Mutex
 	st       *State
-	assigned map[string]bool // Assigned mode: VM -> latency objective; nil until the ledger was read
+	assigned map[string]bool  // Assigned mode: VM -> latency objective; nil until the ledger was read
+	asked    map[string]int64 // VM -> when (Unix seconds) its registration was last asked for
+	warned   map[string]bool  // VMs whose registration could not be read, already logged
 }
 
 // New returns a runner that signs as oracle id with key, talks to the node
@@ -68,7 +70,8 @@ func New(cfg Config, id string, key ed25519.PrivateKey, c *client.Client, stateP
 		log = slog.Default()
 	}
 	r := &Runner{cfg: cfg, id: id, key: key, c: c, path: statePath, log: log.With("oracle", id),
-		prober: newProber(time.Duration(cfg.Timeout)), m: newMetrics(), wake: make(chan struct{}, 1), st: st}
+		prober: newProber(time.Duration(cfg.Timeout)), m: newMetrics(), wake: make(chan struct{}, 1), st: st,
+		asked: map[string]int64{}, warned: map[string]bool{}}
 	for _, v := range cfg.VMs {
 		for _, c := range []interface {
 			WithLabelValues(...string) prometheus.Counter
@@ -138,7 +141,16 @@ func (r *Runner) round(ctx context.Context, now time.Time) error {
 		r.poke()
 	}
 	targets := r.targets()
+	var unknown []string
+	for _, t := range targets {
+		s := r.st.VMs[t.VM]
+		if (s == nil || (lastEnd(s) == 0 && s.Since == 0)) && now.Unix()-r.asked[t.VM] >= r.period() {
+			r.asked[t.VM] = now.Unix()
+			unknown = append(unknown, t.VM)
+		}
+	}
 	r.mu.Unlock()
+	since := r.registrations(ctx, unknown)
 
 	results := make([]probeResult, len(targets))
 	var wg sync.WaitGroup
@@ -157,6 +169,12 @@ func (r *Runner) round(ctx context.Context, now time.Time) error {
 	ws := now.Unix() / p * p
 	for i, t := range targets {
 		s := r.vmState(t.VM)
+		if at, ok := since[t.VM]; ok && s.Since == 0 {
+			if at == unread {
+				at = ws // measure from this window, as if registered before it
+			}
+			s.Since = at
+		}
 		res := results[i]
 		if !r.record(s, t, ws, now, res) {
 			continue
@@ -168,6 +186,56 @@ func (r *Runner) round(ctx context.Context, now time.Time) error {
 		}
 	}
 	return r.st.Save(r.path)
+}
+
+// unread marks a VM whose registration the node did not tell.
+const unread = -1
+
+// registrations reads from the ledger when each of vms was registered, and
+// returns for each one found the first second a window of it may start at.
+// A VM the node did not answer for is unread: it is measured from the
+// current window on, so an oracle started while its node is down still
+// measures (its first window is refused if the VM was registered after that
+// window began). A VM not on the ledger is left out: it is not measured
+// until it is registered, and is asked for again once a period.
+func (r *Runner) registrations(ctx context.Context, vms []string) map[string]int64 {
+	out := map[string]int64{}
+	for _, id := range vms {
+		vm, err := r.c.VM(ctx, id)
+		if err != nil && ctx.Err() != nil {
+			return out
+		}
+		warn := err != nil && !r.warnedOnce(id)
+		switch {
+		case err == nil:
+			at := vm.Registered.At
+			sec := at.Unix()
+			if at.Nanosecond() != 0 {
+				sec++
+			}
+			out[id] = sec
+			r.log.Info("VM found on the ledger", "vm", id, "registered", at.UTC().Format(time.RFC3339Nano), "first_window_from", unixTime(sec))
+		case !warn:
+		case bbus.ErrorCode(err) == bbus.ENOTFOUND:
+			r.log.Warn("VM not on the ledger: not measured until it is registered", "vm", id)
+		default:
+			r.log.Warn("reading the VM's registration: measuring it from now", "vm", id, "error", err)
+		}
+		if err != nil && bbus.ErrorCode(err) != bbus.ENOTFOUND {
+			out[id] = unread
+		}
+	}
+	return out
+}
+
+// warnedOnce reports whether vm's registration was already logged as not
+// read, and marks it so.
+func (r *Runner) warnedOnce(vm string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.warned[vm]
+	r.warned[vm] = true
+	return w
 }
 
 // target is a VM to probe this round.
@@ -225,6 +293,8 @@ func (r *Runner) record(s *VMState, t target, ws int64, now time.Time, res probe
 		switch {
 		case ws < prev:
 			return false // the clock went back: never measure a window twice
+		case prev == 0 && (s.Since == 0 || ws < s.Since):
+			return false // the VM is not on the ledger yet, or was registered after the window began
 		case prev == 0 && now.Sub(time.Unix(ws, 0)) >= time.Duration(r.cfg.ProbeInterval):
 			return false // first run, mid-window: start with the next whole one
 		case prev != 0 && ws > prev:

@@ -205,9 +205,10 @@ func TestUnreachableNodeLosesWindowsOnlyAfterTheirExpiry(t *testing.T) {
 }
 
 // TestSettleTellsItsOwnReportsFromAnotherOracles submits queued windows to a
-// ledger that already holds reports: one by another oracle (a conflict), one
-// by this oracle through another transaction (a duplicate), one the very same
-// transaction (found recorded), and a new one (reported).
+// ledger that already holds reports: one by another oracle (no obstacle: the
+// quorum takes both, so it is reported), one by this oracle through another
+// transaction (a duplicate), one the very same transaction (found recorded),
+// and a new one (reported).
 func TestSettleTellsItsOwnReportsFromAnotherOracles(t *testing.T) {
 	chain := ledgertest.New(ledgertest.Founders("c1")...)
 	for _, o := range []string{"o1", "o2"} {
@@ -262,11 +263,11 @@ func TestSettleTellsItsOwnReportsFromAnotherOracles(t *testing.T) {
 	if r.submitAll(context.Background()) {
 		t.Fatalf("a window waits for a retry: %+v", s)
 	}
-	if s.Conflicts != 1 || s.Duplicates != 1 || s.Resolved != 1 || s.Reported != 2 || len(s.Queue) != 0 || s.LastEnd != t0+8 {
+	if s.Conflicts != 0 || s.Duplicates != 1 || s.Resolved != 1 || s.Reported != 3 || len(s.Queue) != 0 || s.LastEnd != t0+8 {
 		t.Fatalf("state %+v", s)
 	}
-	if s.LastReport != "rep-4" {
-		t.Fatalf("last report %s, want rep-4 (rep-1 o2's, rep-2 o1's own, rep-3 the crashed submission)", s.LastReport)
+	if s.LastReport != "rep-5" {
+		t.Fatalf("last report %s, want rep-5 (rep-1 o2's, rep-2 o1's own, rep-3 the crashed submission, rep-4 o1's of o2's window)", s.LastReport)
 	}
 	rep, err := client.New(srv.URL).Report(context.Background(), "rep-1")
 	if err != nil || rep.Oracle != "o2" || rep.Availability != 100000 {
@@ -321,5 +322,41 @@ func TestAssignedMeasuresVMsUnderObjectives(t *testing.T) {
 	r.assigned = got
 	if ts := r.targets(); len(ts) != 1 || ts[0].VM != "vm-1" || !ts[0].Latency {
 		t.Fatalf("targets %+v, want vm-1 alone, measured for latency (its agreement's objective)", ts)
+	}
+}
+
+// TestFirstWindowStartsAfterTheRegistration starts an oracle in the window in
+// which its VM was registered: that window began before the VM existed on
+// the ledger, which would refuse its report, so the oracle's first window is
+// the next one. A VM not on the ledger is not measured at all.
+func TestFirstWindowStartsAfterTheRegistration(t *testing.T) {
+	chain := ledgertest.New(ledgertest.Founders("c1")...)
+	// The next block comes 300 ms past an even second: mid-window.
+	chain.Advance(time.Duration(2e9-chain.Last().Time.UnixNano()%2e9) + 300*time.Millisecond - ledgertest.BlockStep)
+	if res := chain.Do("c1", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-1", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}); res.Code != "" {
+		t.Fatal(res.Message)
+	}
+	reg := chain.Last().Time
+	srv := httptest.NewServer(httpapi.New(chain, httpapi.Options{Logger: quiet}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.Period, cfg.ProbeInterval, cfg.Timeout = Duration(2*time.Second), Duration(500*time.Millisecond), Duration(400*time.Millisecond)
+	cfg.VMs = []VMConfig{{VM: "vm-1", Probe: srv.URL}, {VM: "vm-9", Probe: srv.URL}}
+	r, err := New(cfg, "o1", ed25519.NewKeyFromSeed(make([]byte, 32)), client.New(srv.URL), StatePath(t.TempDir(), "o1"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := reg.Unix() / 2 * 2
+	for _, now := range []time.Time{reg.Add(100 * time.Millisecond), time.Unix(ws+2, 0), time.Unix(ws+2, 5e8)} {
+		if err := r.round(context.Background(), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := r.st.VMs["vm-1"]
+	if s.Since != reg.Unix()+1 || s.Open == nil || s.Open.Start != ws+2 || s.Open.Probes != 2 || len(s.Queue) != 0 {
+		t.Fatalf("registered at %s: state %+v, open %+v; want the first window from %s", reg, s, s.Open, unixTime(ws+2))
+	}
+	if s := r.st.VMs["vm-9"]; s != nil && (s.Open != nil || s.Probes != 0 || s.Since != 0) {
+		t.Fatalf("a VM not on the ledger was measured: %+v", s)
 	}
 }

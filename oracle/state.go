@@ -38,6 +38,10 @@ type VMState struct {
 	// LastReport is the id of the last report of this oracle's the ledger
 	// recorded for the VM.
 	LastReport string `json:"last_report,omitempty"`
+	// Since is the first second a window of the VM may start at: the second
+	// after its registration on the ledger, read before its first window.
+	// The ledger refuses a window that starts before the VM was registered.
+	Since int64 `json:"since,omitempty"`
 	// Open is the window being measured.
 	Open *Tally `json:"open,omitempty"`
 	// Queue holds the completed windows not yet settled, oldest first.

@@ -14,22 +14,14 @@ import (
 	"fmt"
 
 	ics23 "github.com/cosmos/ics23/go"
-)
 
-// Proof is what a node gives for one key (GET /v1/proofs): the key, its value
-// at Height (nil: absent), and the proof bytes. The header at Height+1 carries
-// the app hash it verifies against.
-type Proof struct {
-	Key    []byte `json:"key"`
-	Value  []byte `json:"value,omitempty"`
-	Height int64  `json:"height"`
-	Proof  []byte `json:"proof"`
-}
+	"github.com/bbusdev/bbus"
+)
 
 // Verify reports whether p proves that p.Key holds p.Value (or, with a nil
 // Value, that p.Key is absent) in the state whose app hash is appHash. It
 // returns nil only if the proof holds.
-func Verify(appHash []byte, p *Proof) error {
+func Verify(appHash []byte, p *bbus.Proof) error {
 	if len(p.Key) == 0 {
 		return errors.New("proof: no key")
 	}

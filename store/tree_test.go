@@ -10,16 +10,17 @@ import (
 
 	"github.com/syndtr/goleveldb/leveldb"
 
+	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/proof"
 )
 
-func prove(t *testing.T, s *Store, key string) *proof.Proof {
+func prove(t *testing.T, s *Store, key string) *bbus.Proof {
 	t.Helper()
 	v, h, p, err := s.Prove([]byte(key))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &proof.Proof{Key: []byte(key), Value: v, Height: h, Proof: p}
+	return &bbus.Proof{Key: []byte(key), Value: v, Height: h, Proof: p}
 }
 
 // TestProofsVerifyAgainstTheAppHash: a key's value and a missing key's absence
@@ -58,7 +59,7 @@ func TestProofsVerifyAgainstTheAppHash(t *testing.T) {
 		}
 	}
 
-	tamper := func(name string, p proof.Proof, appHash []byte) {
+	tamper := func(name string, p bbus.Proof, appHash []byte) {
 		t.Helper()
 		if err := proof.Verify(appHash, &p); err == nil {
 			t.Errorf("%s: verified", name)

@@ -1,7 +1,6 @@
 package cloudevents_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -21,16 +20,6 @@ import (
 	"github.com/bbusdev/bbus/keys"
 )
 
-type testLog struct {
-	t    *testing.T
-	name string
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.t.Logf("%s: %s", l.name, bytes.TrimSpace(p))
-	return len(p), nil
-}
-
 // startAgent runs cloud's agent with the CloudEvents hook on a free port and
 // returns the hook's URL.
 func startAgent(t *testing.T, f *fedtest.Fed, cloud, token string) string {
@@ -40,7 +29,7 @@ func startAgent(t *testing.T, f *fedtest.Fed, cloud, token string) string {
 		t.Fatal(err)
 	}
 	rec, err := agent.New(agent.Config{Cloud: cloud, Key: k.PrivKey, Client: f.Client(), Home: f.Home(cloud), Source: "cloudevents",
-		RegisterNew: true, Poll: 20 * time.Millisecond, Log: &testLog{t, cloud}})
+		RegisterNew: true, Poll: 20 * time.Millisecond, Log: fedtest.Log(t, cloud)})
 	if err != nil {
 		t.Fatal(err)
 	}

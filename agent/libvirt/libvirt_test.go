@@ -1,7 +1,6 @@
 package libvirt
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -40,16 +39,6 @@ func (r *running) stop() {
 	<-r.done
 }
 
-type testLog struct {
-	t    *testing.T
-	name string
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.t.Logf("%s: %s", l.name, bytes.TrimSpace(p))
-	return len(p), nil
-}
-
 // startAgent runs cloud's agent on the libvirt at uri, whose peer is the
 // libvirt at peer, of cloud peerCloud.
 func startAgent(t *testing.T, f *fedtest.Fed, cloud, uri, peer, peerCloud string) *running {
@@ -57,7 +46,7 @@ func startAgent(t *testing.T, f *fedtest.Fed, cloud, uri, peer, peerCloud string
 	k, err := keys.Load(f.Home(cloud), cloud)
 	must(t, err)
 	rec, err := agent.New(agent.Config{Cloud: cloud, Key: k.PrivKey, Client: f.Client(), Home: f.Home(cloud), Source: uri,
-		RegisterNew: true, TerminateOnDestroy: true, Poll: 20 * time.Millisecond, Log: &testLog{t, cloud}})
+		RegisterNew: true, TerminateOnDestroy: true, Poll: 20 * time.Millisecond, Log: fedtest.Log(t, cloud)})
 	must(t, err)
 	src, err := New(Config{URI: uri, Peers: map[string]string{peer: peerCloud}})
 	must(t, err)

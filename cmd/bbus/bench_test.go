@@ -14,7 +14,7 @@ import (
 func TestBenchSmoke(t *testing.T) {
 	t.Setenv("BBUS_TEST_MAIN", "1") // the children the bench starts run bbus
 	out := t.TempDir()
-	stdout := run(t, 0, "bench", "--duration", "400ms", "--moderate", "200ms", "--clients", "4",
+	stdout := run(t, 0, "bench", "--duration", "2s", "--moderate", "1s", "--clients", "4", // long enough for a loaded machine to commit in each phase
 		"--output", "json", "--out", out, "--dir", t.TempDir())
 	var r struct {
 		Runs []struct {

@@ -50,21 +50,24 @@ func crashOnce(t *testing.T, after time.Duration) {
 	run(t, 0, "init", "--home", home, "--cloud", "local", "--chain-id", "bbus-crash", "--cpu", "1000000000", "--mem-mib", "1000000000",
 		"--p2p", "tcp://"+freeAddr(t))
 	// Turn CometBFT's own RPC on, to read block headers independently of bbus.
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		t.Fatal(err)
+	var rpc string
+	rebind := func() {
+		cfg, err := node.LoadConfig(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rpc = freeAddr(t)
+		cfg.RPCListen = "tcp://" + rpc
+		if err := cfg.Save(home); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rpc := freeAddr(t)
-	cfg.RPCListen = "tcp://" + rpc
-	if err := cfg.Save(home); err != nil {
-		t.Fatal(err)
-	}
+	rebind()
 	key, err := keys.Load(home, "local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := freeAddr(t)
-	p := startNode(t, home, api)
+	p := startNode(t, home, "", rebind)
 
 	var (
 		mu   sync.Mutex
@@ -101,6 +104,20 @@ func crashOnce(t *testing.T, after time.Duration) {
 			}
 		}(w)
 	}
+	// The kill comes `after` past the first acknowledged write, so that every
+	// round kills a node under load (a new chain takes its first block before
+	// it admits writes).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(acks)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write was acknowledged in 30 s; node output:\n%s", p.logs)
+		}
+	}
 	time.Sleep(after)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -112,7 +129,7 @@ func crashOnce(t *testing.T, after time.Duration) {
 		t.Fatalf("no write was acknowledged before the kill; node output:\n%s", p.logs)
 	}
 
-	p = startNode(t, home, api)
+	p = startNode(t, home, "", rebind)
 	for _, a := range acks {
 		var vm bbus.VM
 		if code := getJSON(t, p.api+"/v1/vms/"+a.vm, &vm); code != 200 || vm.Registered.Height != a.height {

@@ -20,7 +20,7 @@ import (
 // and says why on stderr, so that a supervisor restarts it.
 func TestStartExitsOnConsensusFailure(t *testing.T) {
 	home := t.TempDir() + "/home"
-	p := startNode(t, home, freeAddr(t))
+	p := startNode(t, home, "")
 	c := client.New(p.api)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -50,40 +53,114 @@ func freeAddr(t *testing.T) string {
 // process is a bbus node running as a child process.
 type process struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncBuffer
 	api  string
 }
 
-// startNode runs "bbus start" as a child process and waits until its API answers.
-func startNode(t *testing.T, home, api string) *process {
+// errInUse is a node's refusal to start on an address another program took
+// between the test choosing it and the node binding it.
+var errInUse = errors.New("an address the node was given is in use")
+
+// startNode runs "bbus start" as a child process and returns once it serves.
+// With api "" the node binds a port of its own choosing (127.0.0.1:0) and
+// reports the address: no other program can take it first. A fresh home's
+// peer-to-peer address is chosen again if another program takes it first,
+// and rebind, if given, chooses an initialised home's addresses again.
+func startNode(t *testing.T, home, api string, rebind ...func()) *process {
 	t.Helper()
-	args := []string{"start", "--home", home, "--api", api}
+	for try := 1; ; try++ {
+		initialized := node.Initialized(home)
+		p, err := tryStartNode(t, home, api)
+		if err == nil {
+			return p
+		}
+		if !errors.Is(err, errInUse) || try == 5 || initialized && len(rebind) == 0 {
+			t.Fatal(err)
+		}
+		t.Logf("starting again: %v", err)
+		if initialized {
+			rebind[0]()
+		}
+	}
+}
+
+// tryStartNode starts a node once, failing with errInUse if an address it was
+// given is in use.
+func tryStartNode(t *testing.T, home, api string) (*process, error) {
+	t.Helper()
+	if api == "" {
+		api = "127.0.0.1:0"
+	}
+	args := []string{"start", "--home", home, "--api", api, "--output", "json"}
 	if !node.Initialized(home) {
 		// Not CometBFT's default port, which tests of other packages may hold.
 		args = append(args, "--p2p", "tcp://"+freeAddr(t))
 	}
-	p := &process{cmd: exec.Command(os.Args[0], args...), logs: new(bytes.Buffer), api: "http://" + api}
+	p := &process{cmd: exec.Command(os.Args[0], args...), logs: new(syncBuffer)}
 	p.cmd.Env = append(os.Environ(), "BBUS_TEST_MAIN=1")
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	// Stdout's first line says where the API serves, once it does.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = w, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
 			p.cmd.Process.Kill()
 			p.cmd.Wait()
 		}
 	})
+	serving := make(chan string, 1)
+	go func() {
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		if sc.Scan() {
+			var line struct {
+				API string `json:"api"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				serving <- line.API
+			}
+			fmt.Fprintf(p.logs, "%s\n", sc.Bytes())
+		}
+		close(serving)
+		io.Copy(p.logs, r)
+	}()
+	select {
+	case url, ok := <-serving:
+		if ok {
+			p.api = url
+			waitHealthy(t, p)
+			return p, nil
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("node did not come up; its output:\n%s", p.logs)
+	}
+	// The node ended without serving.
+	p.cmd.Wait()
+	if strings.Contains(p.logs.String(), "in use") {
+		return nil, fmt.Errorf("%w: %s", errInUse, strings.TrimSpace(p.logs.String()))
+	}
+	return nil, fmt.Errorf("node did not come up: %v; its output:\n%s", p.cmd.ProcessState, p.logs)
+}
+
+// waitHealthy waits until the node's /healthz answers 200.
+func waitHealthy(t *testing.T, p *process) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if r, err := http.Get(p.api + "/healthz"); err == nil {
 			r.Body.Close()
 			if r.StatusCode == 200 {
-				return p
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("node did not come up; its output:\n%s", p.logs)
+			t.Fatalf("node is not healthy; its output:\n%s", p.logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -110,7 +187,7 @@ func getJSON(t *testing.T, url string, v any) int {
 // migration, its history, on a real node started by "bbus start" on an empty home.
 func TestWalkthrough(t *testing.T) {
 	home := t.TempDir() + "/home"
-	p := startNode(t, home, freeAddr(t))
+	p := startNode(t, home, "")
 	node := "--node=" + p.api
 	run(t, 0, "keys", "add", "cloud1", "--home", home)
 	// A join nobody invited is refused; local's invitation is its vote, which alone admits cloud1.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/bbusdev/bbus"
-	"github.com/bbusdev/bbus/ledger"
 )
 
 // TestAgreeMigrateReportInvoice runs the charging story end to end through the
@@ -19,7 +18,7 @@ func TestAgreeMigrateReportInvoice(t *testing.T) {
 		t.Skip("waits for block time to pass")
 	}
 	home := t.TempDir() + "/home"
-	p := startNode(t, home, freeAddr(t))
+	p := startNode(t, home, "")
 	node := "--node=" + p.api
 	tx := func(want int, from string, args ...string) string {
 		return run(t, want, append([]string{"tx", "--home", home, node, "--from", from, "--output", "json"}, args...)...)
@@ -47,7 +46,7 @@ func TestAgreeMigrateReportInvoice(t *testing.T) {
 	tx(0, "cloud1", "migration", "accept", "mig-1")
 	tx(0, "cloud1", "migration", "complete", "mig-1")
 
-	var h ledger.History
+	var h bbus.History
 	json.Unmarshal([]byte(run(t, 0, "query", node, "--output", "json", "vm-history", "vm-1")), &h)
 	if len(h.Intervals) != 2 || h.Intervals[1].Agreement != "agr-1" {
 		t.Fatalf("history: %+v", h)

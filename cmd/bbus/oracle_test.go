@@ -84,7 +84,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 		t.Skip("runs an oracle for a few dozen seconds")
 	}
 	home := t.TempDir() + "/home"
-	api := freeAddr(t)
+	api := freeAddr(t) // fixed: the oracle must find the node again at it after the node restarts
 	p := startNode(t, home, api)
 	node := "--node=" + p.api
 	tx := func(want int, from string, args ...string) string {

@@ -183,7 +183,7 @@ func (c *Chain) Status(ctx context.Context) (*bbus.Status, error) {
 		ChainID: ChainID, Cloud: c.founders[0], NodeID: "ledgertest", Height: c.last.Height,
 		AppHash: c.appHash(), BlockTime: c.last.Time, Validators: []bbus.Validator{},
 	}
-	clouds, _ := ledger.Clouds(c.st, ledger.Page{Limit: ledger.MaxLimit})
+	clouds, _ := ledger.Clouds(c.st, bbus.Page{Limit: ledger.MaxLimit})
 	for _, cl := range clouds {
 		if cl.Power > 0 {
 			addr := sha256.Sum256(cl.ValidatorKey)

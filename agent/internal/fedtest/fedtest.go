@@ -4,6 +4,7 @@
 package fedtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +15,6 @@ import (
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/client"
 	"github.com/bbusdev/bbus/keys"
-	"github.com/bbusdev/bbus/ledger"
 	"github.com/bbusdev/bbus/node"
 )
 
@@ -96,7 +96,7 @@ func (f *Fed) Send(t testing.TB, cloud string, a bbus.Action) *bbus.TxResult {
 // Migrations returns every migration of vm, in the order they were proposed.
 func (f *Fed) Migrations(t testing.TB, vm string) []bbus.Migration {
 	t.Helper()
-	ms, _, err := f.Client().Migrations(context.Background(), ledger.MigrationFilter{VM: vm}, ledger.Page{Limit: 100})
+	ms, _, err := f.Client().Migrations(context.Background(), bbus.MigrationFilter{VM: vm}, bbus.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +149,18 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return fmt.Sprint(l.Addr())
+}
+
+// Log returns a writer that sends each line written to it (an agent's log) to
+// t's log, prefixed with name.
+func Log(t testing.TB, name string) io.Writer { return &testLog{t: t, name: name} }
+
+type testLog struct {
+	t    testing.TB
+	name string
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.t.Logf("%s: %s", l.name, bytes.TrimSpace(p))
+	return len(p), nil
 }

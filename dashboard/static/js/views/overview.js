@@ -73,7 +73,7 @@ function count(label, value, more, href) {
 }
 
 async function load() {
-  const [status, clouds, vms, migs, open1, open2, vios, invs, nodes] = await Promise.all([
+  const [status, clouds, vms, migs, open1, open2, vios, invs, nodes, standings] = await Promise.all([
     api.get('/v1/status'),
     api.all('/v1/clouds', {}, 5),
     api.all('/v1/vms', {}, 1),
@@ -83,8 +83,20 @@ async function load() {
     api.all('/v1/violations', {}, 1),
     api.all('/v1/invoices', {}, 1),
     api.get('/v1/nodes').catch(() => ({ items: [] })),
+    api.get('/v1/reputation').catch(() => ({ oracles: [] })),
   ]);
-  return { status, clouds, vms, migs, open1, open2, vios, invs, nodes: nodes.items || [] };
+  return { status, clouds, vms, migs, open1, open2, vios, invs, nodes: nodes.items || [], oracles: standings.oracles || [] };
+}
+
+/** oracleCard shows an oracle's reputation: how its reports agreed with the quorum's combined values. */
+function oracleCard(o) {
+  const decided = (o.agreeing_reports || 0) + (o.disagreeing_reports || 0);
+  return h('article', { class: ['oracle', o.status], dataset: { oracle: o.oracle } },
+    h('h3', {}, h('span', { class: 'mono' }, o.oracle), ' ', badge(o.status)),
+    h('div', { class: 'rep' },
+      bar('Reputation', o.reputation_bp || 0, 10000, f.rep, f.rep(o.reputation_bp || 0)),
+      h('p', { class: 'muted small' }, f.num(o.agreeing_reports || 0) + ' of ' + f.num(decided) + ' reports in decided windows agreed with the combined value; ' +
+        f.num(o.reports || 0) + ' reports in all')));
 }
 
 function build(d) {
@@ -122,6 +134,9 @@ function build(d) {
       count('nodes connected', up, false, '#/')),
     section('Clouds',
       h('div', { class: 'clouds' }, clouds.items.map((c) => cloudCard(c, status)))),
+    section('Oracles',
+      d.oracles.length ? h('div', { class: 'clouds', id: 'oracles' }, d.oracles.map(oracleCard))
+        : h('p', { class: 'muted' }, 'No oracle has been admitted yet.')),
     section('Validators',
       table('Consensus validator set', ['Address', 'Cloud', 'Power', 'Share of votes'], byAddr)),
     section("Members' nodes",

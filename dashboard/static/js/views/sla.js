@@ -14,7 +14,7 @@ function evidence(stamps) {
 /** linesTable shows an invoice's lines. */
 export function linesTable(inv) {
   return table('Lines of ' + inv.id, ['Kind', 'VM', 'Agreement', 'Period', 'Seconds', 'Resources', 'Price / vCPU-h', 'Violation', 'Amount', 'Evidence'],
-    inv.lines.map((l) => h('tr', { class: l.kind },
+    (inv.lines || []).map((l) => h('tr', { class: l.kind },
       h('td', {}, badge(l.kind)),
       h('td', {}, f.vmLink(l.vm)),
       h('td', {}, l.agreement),
@@ -66,8 +66,9 @@ function pairCard(p) {
     p.invoices.slice().reverse().map((inv, i) => h('details', { class: 'invoice', open: i === 0, dataset: { invoice: inv.id } },
       h('summary', {}, invoiceSummary(inv)),
       invoiceFacts(inv),
-      linesTable(inv),
-      h('p', {}, inv.lines_more ? 'The first 100 lines. ' : '', link('#/invoice/' + inv.id, 'Open ' + inv.id + ' on its own')))));
+      (inv.lines || []).length || !(inv.hosting_lines + inv.penalty_lines) ? linesTable(inv)
+        : h('p', { class: 'muted' }, f.num(inv.hosting_lines + inv.penalty_lines) + ' lines: open the invoice to read them.'),
+      h('p', {}, link('#/invoice/' + inv.id, 'Open ' + inv.id + ' on its own')))));
 }
 
 export async function render(root, ctx) {
@@ -89,12 +90,12 @@ export async function render(root, ctx) {
       api.all('/v1/violations', { cloud }, 10),
       api.all('/v1/invoices', { cloud }, 10),
     ]);
-    // Lists carry each invoice's head only: its lines are records of their
-    // own, read a page at a time (the invoice's own page shows them all).
-    await Promise.all(invs.items.map(async (inv) => {
-      const page = await api.get('/v1/invoices/' + encodeURIComponent(inv.id) + '/lines', { limit: 100 });
+    // A list holds invoice heads: each pair's latest invoice (shown open) gets its first lines.
+    const latest = new Map();
+    invs.items.forEach((inv) => latest.set(inv.provider + '>' + inv.consumer, inv));
+    await Promise.all([...latest.values()].map(async (inv) => {
+      const page = await api.getOr('/v1/invoices/' + encodeURIComponent(inv.id) + '/lines', { items: [] }, { limit: 100 });
       inv.lines = page.items || [];
-      inv.lines_more = Boolean(page.next);
     }));
     if (!ctx.alive) return;
     if (pick.options.length === 1) {

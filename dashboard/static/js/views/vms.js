@@ -132,11 +132,13 @@ function agreementRow(ag, current) {
 
 async function loadVM(id) {
   const hist = await api.get('/v1/vms/' + encodeURIComponent(id) + '/history');
-  const [status, clouds, vios, served] = await Promise.all([
+  const since = new Date(Date.now() - WINDOW_HOURS * 3600e3).toISOString().replace(/\.\d+Z$/, 'Z');
+  const [status, clouds, vios, served, wins] = await Promise.all([
     api.get('/v1/status'),
     api.all('/v1/clouds', {}, 5),
     api.all('/v1/violations', { vm: id }, 5),
     api.hasRoute('/v1/evidence'),
+    api.all('/v1/vms/' + encodeURIComponent(id) + '/windows', { since }, 1, 200).catch(() => ({ items: [], more: false })),
   ]);
   const agIDs = [...new Set(hist.intervals.map((iv) => iv.agreement).concat(hist.migrations.map((m) => m.agreement)).filter(Boolean))];
   const repIDs = [...new Set(vios.items.map((v) => v.report))];
@@ -144,7 +146,39 @@ async function loadVM(id) {
     Promise.all(agIDs.map((a) => api.getOr('/v1/agreements/' + a, null))),
     Promise.all(repIDs.map((r) => api.getOr('/v1/reports/' + r, null))),
   ]);
-  return { hist, status, clouds, vios, ags: ags.filter(Boolean), reps: reps.filter(Boolean), served };
+  return { hist, status, clouds, vios, ags: ags.filter(Boolean), reps: reps.filter(Boolean), served, wins };
+}
+
+// WINDOW_HOURS is how far back the VM view lists the oracles' windows.
+const WINDOW_HOURS = 6;
+
+const verdictKind = { agree: 'active', disagree: 'warn', excluded: 'muted' };
+
+/**
+ * windowsTable shows each reported window of the VM: one column per oracle
+ * with what it measured and whether it agreed with the combined value, which
+ * the ledger took once a quorum of oracles had reported the window.
+ */
+function windowsTable(vmID, wins) {
+  const oracles = [...new Set(wins.items.flatMap((w) => w.reports.map((r) => r.oracle)))].sort();
+  const measured = (m) => f.pct(m.availability_mpct) + (m.latency_ms ? ', ' + m.latency_ms + ' ms' : '');
+  const rows = wins.items.map((w) => {
+    const by = Object.fromEntries(w.reports.map((r) => [r.oracle, r]));
+    return h('tr', { dataset: { start: w.start, status: w.status } },
+      h('td', {}, f.time(w.start), ' → ', f.time(w.end)),
+      h('td', {}, badge(w.status, w.status === 'decided' ? 'active' : w.status === 'open' ? 'proposed' : 'warn')),
+      h('td', { class: 'combined' }, w.status === 'decided' ? measured(w) : '—'),
+      oracles.map((o) => {
+        const r = by[o];
+        return h('td', { dataset: { oracle: o } }, r ? [measured(r), r.verdict ? [' ', badge(r.verdict, verdictKind[r.verdict])] : null] : '—');
+      }),
+      h('td', {}, (w.violations || []).join(', ') || (w.overlaps ? 'overlaps ' + w.overlaps : '—')));
+  });
+  return [
+    table('Windows of ' + vmID + ' reported in the last ' + WINDOW_HOURS + ' hours' + (wins.more ? ' (the first 200)' : ''),
+      ['Window', 'Status', 'Combined'].concat(oracles, ['Violations']), rows, { id: 'windows' }),
+    h('p', { class: 'muted small' }, 'A window is decided once the federation\'s quorum of oracles has reported it: the ledger takes the median of their measurements (for an even count, the one worse for the host) and checks only that against the agreement. Each report agrees or disagrees with it (within 5 percentage points), which makes the oracle\'s reputation; reports after the decision are kept and scored but change nothing.'),
+  ];
 }
 
 function buildVM(d) {
@@ -201,7 +235,8 @@ function buildVM(d) {
       table('Oracle reports behind them', ['Report', 'Oracle', 'Window', 'Availability', 'Latency', 'Recorded'],
         d.reps.map((r) => [r.id, r.oracle, [f.time(r.start), ' → ', f.time(r.end)], f.pct(r.availability_mpct),
           r.latency_ms ? r.latency_ms + ' ms' : '—', f.stamp(r.recorded)])),
-      h('p', { class: 'muted small' }, 'Compliant reports make no violation; the REST API lists reports by id only, so they show in the cloud\'s reputation rather than here.')),
+      h('p', { class: 'muted small' }, 'Compliant windows make no violation; every report, compliant or not, is in the windows below.')),
+    section('Oracle windows', windowsTable(vm.id, d.wins)),
   ];
 }
 
