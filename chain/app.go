@@ -65,6 +65,8 @@ type App struct {
 	internalErrors prometheus.Counter
 	clock          func() time.Time // the node's clock, for admission (SetClock)
 
+	snaps *snapshots // state sync snapshots and block retention (snapshot.go)
+
 	mu       sync.Mutex
 	waiters  map[[32]byte][]chan Outcome
 	watchers []func(*Block)
@@ -212,6 +214,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	b := a.block
 	b.AppHash = hash
 	a.block = Block{}
+	a.snapshotCommitted(b.Height)
 	// Watchers first: whoever learns that its transaction committed can then
 	// count on the watchers (event streams, metrics) having seen its block.
 	a.mu.Lock()
@@ -228,7 +231,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 		delete(a.waiters, o.Hash)
 	}
 	a.mu.Unlock()
-	return &abci.CommitResponse{}, nil
+	return &abci.CommitResponse{RetainHeight: a.retainHeight(b.Height)}, nil
 }
 
 // Wait registers interest in the transaction with the given hash. The returned

@@ -132,6 +132,16 @@ type Restore struct {
 	time        time.Time
 	imp         *iavl.Importer
 	nodes       int64
+	// The key range and height of each subtree the importer holds
+	// unresolved: an inner node's key is not in its hash, so a snapshot
+	// could rebuild the right root over keys that misroute every lookup;
+	// Add checks each inner node's key is its right subtree's first key.
+	stack []subtree
+}
+
+type subtree struct {
+	first, last []byte
+	height      int8
 }
 
 // ErrNotEmpty is returned by BeginRestore for a store that holds a state.
@@ -192,6 +202,9 @@ func (r *Restore) Add(chunk []byte) (err error) {
 			node.Value = d[:]
 			b.Put(node.Key, v)
 		}
+		if err := r.check(node); err != nil {
+			return fmt.Errorf("%w: record %d: %v", ErrBadChunk, r.nodes, err)
+		}
 		if err := r.imp.Add(node); err != nil {
 			return fmt.Errorf("%w: record %d: %v", ErrBadChunk, r.nodes, err)
 		}
@@ -200,6 +213,33 @@ func (r *Restore) Add(chunk []byte) (err error) {
 	if err := r.s.db.Write(b, nil); err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
+	return nil
+}
+
+// check keeps the stack of subtrees as the importer builds them, and
+// refuses a node that does not fit a search tree: leaves out of key order,
+// an inner node without two subtrees below it, or whose key is not the
+// first of its right subtree.
+func (r *Restore) check(n *iavl.ExportNode) error {
+	if n.Height == 0 {
+		if k := len(r.stack); k > 0 && bytes.Compare(r.stack[k-1].last, n.Key) >= 0 {
+			return fmt.Errorf("leaf %q out of key order", n.Key)
+		}
+		r.stack = append(r.stack, subtree{first: n.Key, last: n.Key})
+		return nil
+	}
+	k := len(r.stack)
+	if k < 2 {
+		return errors.New("inner node without two subtrees")
+	}
+	left, right := r.stack[k-2], r.stack[k-1]
+	if left.height >= n.Height || right.height >= n.Height || n.Height != max(left.height, right.height)+1 {
+		return errors.New("inner node height does not fit its subtrees")
+	}
+	if !bytes.Equal(n.Key, right.first) {
+		return fmt.Errorf("inner node key %q is not its right subtree's first key %q", n.Key, right.first)
+	}
+	r.stack = append(r.stack[:k-2], subtree{first: left.first, last: right.last, height: n.Height})
 	return nil
 }
 
@@ -220,6 +260,10 @@ var ErrRootMismatch = errors.New("store: the restored state's root is not the tr
 // caller trusts for that height). On any error the store is left empty.
 func (r *Restore) Finish(appHash []byte) error {
 	s := r.s
+	if len(r.stack) > 1 {
+		r.Abort()
+		return fmt.Errorf("%w: the snapshot ends with %d subtrees, not one tree", ErrBadChunk, len(r.stack))
+	}
 	if err := r.imp.Commit(); err != nil {
 		r.Abort()
 		return fmt.Errorf("%w: %v", ErrBadChunk, err)
