@@ -59,6 +59,9 @@ func (s blockStore) Height(ctx context.Context) (int64, error) {
 }
 
 func (s blockStore) Header(ctx context.Context, h int64) (*types.Header, error) {
+	if err := s.pruned("header", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.Header(ctx, &h)
 	if err != nil {
 		return nil, unavailable("header", h, err)
@@ -67,6 +70,9 @@ func (s blockStore) Header(ctx context.Context, h int64) (*types.Header, error) 
 }
 
 func (s blockStore) Block(ctx context.Context, h int64) (*types.Block, error) {
+	if err := s.pruned("block", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.Block(ctx, &h)
 	if err != nil || r.Block == nil {
 		return nil, unavailable("block", h, err)
@@ -75,6 +81,9 @@ func (s blockStore) Block(ctx context.Context, h int64) (*types.Block, error) {
 }
 
 func (s blockStore) Commit(ctx context.Context, h int64) (*types.Commit, error) {
+	if err := s.pruned("commit", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.Commit(ctx, &h)
 	if err != nil {
 		return nil, unavailable("commit", h, err)
@@ -83,6 +92,9 @@ func (s blockStore) Commit(ctx context.Context, h int64) (*types.Commit, error) 
 }
 
 func (s blockStore) Validators(ctx context.Context, h int64) (*types.ValidatorSet, error) {
+	if err := s.pruned("validators", h); err != nil {
+		return nil, err
+	}
 	var vals []*types.Validator
 	perPage := 100
 	for page := 1; ; page++ {
@@ -99,6 +111,9 @@ func (s blockStore) Validators(ctx context.Context, h int64) (*types.ValidatorSe
 }
 
 func (s blockStore) Results(ctx context.Context, h int64) ([]*abci.ExecTxResult, error) {
+	if err := s.pruned("results", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.BlockResults(ctx, &h)
 	if err != nil {
 		if strings.Contains(err.Error(), "discard") || strings.Contains(err.Error(), "not found") {

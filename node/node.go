@@ -93,6 +93,7 @@ func cometConfig(home string, c *Config) *cmtcfg.Config {
 	// Kept: evidence bundles prove each transaction's result against the next
 	// header's last_results_hash (package evidence), which needs the results.
 	cfg.Storage.DiscardABCIResponses = false
+	applyStateSync(cfg, c)
 	return cfg
 }
 
@@ -137,6 +138,10 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
 	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))
+	if err := n.app.SetSnapshots(snapshotConfig(home, c)); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := n.initREST(logs); err != nil {
 		st.Close()
 		return nil, err
