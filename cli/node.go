@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -20,7 +21,7 @@ import (
 )
 
 func initCmd(e *env) *cobra.Command {
-	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)")
+	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)\n          [--state-sync --trust HEIGHT:HASH --rpc-servers URL,URL]   (joins from a member's snapshot)")
 	home := f.homeFlag()
 	cloud := f.String("cloud", "", "the id of the cloud this node signs for (a key of that name is created)")
 	chainID := f.String("chain-id", "", "the id of the new chain (default bbus-CLOUD)")
@@ -33,11 +34,20 @@ func initCmd(e *env) *cobra.Command {
 	peers := f.String("peers", "", "with --genesis: the nodes to reach the chain through, NODEID@HOST:PORT,...")
 	api := f.String("api", "", "the REST API's listen address (default 127.0.0.1:8080)")
 	p2p := f.String("p2p", "", "the consensus peer-to-peer listen address (default tcp://0.0.0.0:26656)")
+	stateSync := f.Bool("state-sync", false, "with --genesis: join from a member's state snapshot instead of replaying every block (needs --trust and --rpc-servers)")
+	trust := f.String("trust", "", "with --state-sync: a header you trust, HEIGHT:HASH, the trust line of bbus query status on a member")
+	rpcServers := f.String("rpc-servers", "", "with --state-sync: members' CometBFT RPC addresses (their rpc_listen), http://HOST:PORT,... (one is listed twice)")
 	gen := defineGenesisFlags(f)
 	out := f.outputFlag()
 	return f.command(0, func([]string) error {
 		if err := f.required("cloud"); err != nil {
 			return err
+		}
+		if (*trust != "" || *rpcServers != "") && !*stateSync {
+			return f.fail("--trust and --rpc-servers go with --state-sync")
+		}
+		if *stateSync && (*genesis == "" || *trust == "" || *rpcServers == "") {
+			return f.fail("--state-sync needs --genesis, --trust HEIGHT:HASH and --rpc-servers URL,...")
 		}
 		if *peers != "" && *genesis == "" {
 			return f.fail("--peers needs --genesis")
@@ -58,6 +68,20 @@ func initCmd(e *env) *cobra.Command {
 		}
 		if *p2p != "" {
 			c.P2PListen = *p2p
+		}
+		if *stateSync {
+			h, hash, err := node.ParseTrust(*trust)
+			if err != nil {
+				return err
+			}
+			servers := strings.Split(*rpcServers, ",")
+			if len(servers) == 1 {
+				servers = append(servers, servers[0])
+			}
+			c.StateSync = node.StateSyncConfig{Enable: true, RPCServers: servers, TrustHeight: h, TrustHash: hash, TrustPeriod: c.StateSync.TrustPeriod}
+			if err := c.Validate(); err != nil {
+				return err
+			}
 		}
 		id, err := node.Init(node.InitOptions{Home: *home, Cloud: *cloud, ChainID: *chainID, Capacity: capacity,
 			Genesis: *genesis, Peers: *peers, Config: &c, Params: params})
