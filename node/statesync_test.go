@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -283,4 +284,45 @@ func (l *lockedBuffer) tail(lines int) string {
 		}
 	}
 	return string(bytes.Join(out[max(0, len(out)-lines):], []byte("\n")))
+}
+
+// TestPruningKeepsTheLatestSnapshot runs a node with retain_blocks: CometBFT
+// prunes old blocks, never past the latest snapshot's height, and evidence
+// that needs a pruned block is refused naming the first block kept.
+func TestPruningKeepsTheLatestSnapshot(t *testing.T) {
+	home := t.TempDir()
+	var n *Node
+	onFreePorts(t, 1, func(base int) error {
+		c := DefaultConfig("local")
+		c.P2PListen = "tcp://" + loopback(base)
+		c.SnapshotInterval, c.RetainBlocks = 10, 3
+		c.CreateEmptyBlocksInterval = Duration(100 * time.Millisecond)
+		os.RemoveAll(home)
+		if _, err := Init(InitOptions{Home: home, Cloud: "local", Config: &c, Out: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if n, err = Open(home, io.Discard); err != nil {
+			return err
+		}
+		return n.Start("")
+	})
+	defer n.Stop()
+	sign := signer(t, home, "local", "bbus-local")
+	res, err := n.Submit(context.Background(), sign(registerVM("vm-early")), true)
+	if err != nil || res.Code != "" {
+		t.Fatalf("register: %+v %v", res, err)
+	}
+	// CometBFT's pruner runs every 10 s.
+	waitFor(t, 2*time.Minute, "blocks pruned past the VM's", func() bool { return n.cmt.BlockStore().Base() > res.Height+1 })
+	base := n.cmt.BlockStore().Base()
+	hs, _ := n.app.WaitSnapshot(context.Background())
+	if len(hs) == 0 || base > hs[len(hs)-1] {
+		t.Fatalf("first block kept %d, snapshots %v: pruned past the latest snapshot", base, hs)
+	}
+	_, err = n.Evidence(context.Background(), "vm-early", 0)
+	if bbus.ErrorCode(err) != bbus.EUNAVAILABLE || !strings.Contains(err.Error(), "its first block is") {
+		t.Fatalf("evidence on a pruned node: %v", err)
+	}
+	t.Logf("first block kept %d, snapshots %v; %v", base, hs, err)
 }
