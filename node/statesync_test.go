@@ -203,7 +203,7 @@ func TestJoinByStateSync(t *testing.T) {
 
 	started := time.Now()
 	synced := joiner(t, n0, rpc, st.Trust)
-	syncTime := caughtUp(t, synced, target, started, 90*time.Second)
+	syncTime := caughtUp(t, synced, target, started, 5*time.Minute)
 	if got := synced.App().RestoredHeight(); got < snapAt {
 		t.Fatalf("the joining node restored height %d, want the snapshot at %d or later", got, snapAt)
 	}
