@@ -157,6 +157,18 @@ func (s *Store) BeginRestore(height, treeVersion int64, blockTime time.Time) (*R
 		return nil, fmt.Errorf("store: snapshot of height %d with tree version %d is not possible", height, treeVersion)
 	}
 	s.Discard()
+	// Nothing was committed, but a restore cut short (the node stopped
+	// mid-way) may have left values and tree nodes behind.
+	if err := wipe(s.db); err != nil {
+		return nil, fmt.Errorf("store: restore: %w", err)
+	}
+	s.tree.close()
+	t, err := openTree(s.db, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: restore: %w", err)
+	}
+	s.tree = t
+	s.cache.drop()
 	imp, err := s.tree.t.Import(treeVersion)
 	if err != nil {
 		return nil, fmt.Errorf("store: restore: %w", err)
