@@ -384,14 +384,14 @@ type EventID = string
 
 // EvidenceBundle defines model for EvidenceBundle.
 type EvidenceBundle struct {
-	// Agreement the agreement the bundle proves (or vm)
+	// Agreement the agreement the bundle proves
 	Agreement *string `json:"agreement,omitempty"`
 	ChainId   string  `json:"chain_id"`
 
 	// Checkpoint the height of the trusted header the bundle was built for
 	Checkpoint *int64 `json:"checkpoint,omitempty"`
 
-	// Format Example: bbus-evidence/1
+	// Format Example: bbus-evidence/2
 	Format string `json:"format"`
 
 	// Headers block headers in height order; those with a commit name the validator set that signed it
@@ -406,8 +406,23 @@ type EvidenceBundle struct {
 		ValidatorSet *int `json:"validator_set,omitempty"`
 	} `json:"headers"`
 
+	// Invoice the invoice the bundle proves
+	Invoice *string `json:"invoice,omitempty"`
+
 	// Keys the cloud_join transactions that registered the keys of signers not founded in genesis
 	Keys []EvidenceTx `json:"keys"`
+
+	// State state records proved at one height against the app hash of the header at height+1 (docs/TRANSACTIONS.md)
+	State struct {
+		Height int64 `json:"height"`
+		Proofs []struct {
+			Key []byte `json:"key"`
+
+			// Proof an ICS23 CommitmentProof in its protobuf encoding
+			Proof []byte `json:"proof"`
+			Value []byte `json:"value"`
+		} `json:"proofs"`
+	} `json:"state"`
 
 	// Txs the transactions that touched the VM, in chain order
 	Txs           []EvidenceTx `json:"txs"`
@@ -419,7 +434,10 @@ type EvidenceBundle struct {
 		} `json:"validators"`
 	} `json:"validator_sets"`
 
-	// Vm the VM the bundle proves the history of (or agreement)
+	// Violation the violation the bundle proves
+	Violation *string `json:"violation,omitempty"`
+
+	// Vm the VM the bundle proves the history of (or agreement, invoice, violation)
 	Vm *string `json:"vm,omitempty"`
 }
 
@@ -1236,6 +1254,12 @@ type EvidenceParams struct {
 	// Agreement the agreement whose proposal and signature (or refusal) to prove
 	Agreement *string `form:"agreement,omitempty" json:"agreement,omitempty"`
 
+	// Invoice the invoice whose head, lines, agreements and penalties to prove
+	Invoice *string `form:"invoice,omitempty" json:"invoice,omitempty"`
+
+	// Violation the violation to prove, with its report, agreement and VM
+	Violation *string `form:"violation,omitempty" json:"violation,omitempty"`
+
 	// Trust the height of a header the auditor trusts (`bbus evidence verify --trust HEIGHT:HASH`); the bundle then holds it
 	Trust *int64 `form:"trust,omitempty" json:"trust,omitempty"`
 }
@@ -1881,7 +1905,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Evidence The evidence bundle of a VM or an agreement, verifiable offline
+	// Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -2844,7 +2868,7 @@ func (c *Client) Events(ctx context.Context, params *EventsParams, reqEditors ..
 	return c.Client.Do(req)
 }
 
-// Evidence The evidence bundle of a VM or an agreement, verifiable offline
+// Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -4995,6 +5019,30 @@ func NewEvidenceRequest(server string, params *EvidenceParams) (*http.Request, e
 		if params.Agreement != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agreement", *params.Agreement, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Invoice != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "invoice", *params.Invoice, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Violation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "violation", *params.Violation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8079,7 +8127,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	EventsWithResponse(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*EventsResponse, error)
 
-	// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
+	// EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -15548,7 +15596,7 @@ func (c *ClientWithResponses) EventsWithResponse(ctx context.Context, params *Ev
 	return ParseEventsResponse(rsp)
 }
 
-// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
+// EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -22710,202 +22758,205 @@ var swaggerSpec = []string{
 	"RMmkM+gAUTsCTd7BRjlMQ/o37F9z+/48OXjaqUPWVkrPdokSzgPFyrYKTr0sV3W0U0NC6lzIx8RZdCdS",
 	"FQESDvIjDgZhbjSLJ6RLEWd6tTPDDyvhLnim/dx4tpMcsqpPwSeBu+9G6MHwnDUrAJj7LY+TGoAkIKOr",
 	"7OjoeYizwL/ZAf4k8C/n311/bYQRNqAk0zhGKkENwXee6Fq1/gD/36DQv5vziImQvclEFLdFXlr2T9QI",
-	"DzkntH+NYQZiFTSGDrt5UnuRwAuGDeb5cMbC61TypjnxKDz9NCqzAiFBZ1V5GQuqyTjjMYBd2WfQjDX+",
-	"lTKIWaZ/wNwZHj6ttVMUjrLqckE1d0vThIt87Spi6piYmdTM28adyyl34eciN9HMeaKcLwRcjrnk2Yp1",
-	"J7Uhb7TQ8twq3OGuWGbKtIhGda7R0kjlvdcNUagUmtWF4YmI3dgjq7ynO7UBdFVTCcxYh8Sr8vc1W+oN",
-	"OvDQKh1lsqbxGhSbcm2YYsjU7Sj2wFDEQB8zyCL2qgSZMsE01+Ur20yWEdIubupW7IxLG4mv9m7LLJy5",
-	"JV6eWVGFANoh8N3PclbupqwQtQDLfJRbj1BSRx7JELACdIVKs6rabofDlaFKp7ELDFuZoQ4gLs9qSDKQ",
-	"T66NVEsLsZZC5xS8t3WT7khK5BsB0iFSQQfXAKOeo+aQ1e6yI2YF1tZmyxAP5+v6SjZyI+ej3l08ElKE",
-	"NQoSxJscESPJs/959eLg6YDgPjCS0kiMrXMU/tWLgzH+DhZ/uCcy5lP/Sy8ggs2tiJD7xwXDkLRJLOGO",
-	"8sVmuScpj0n+54sXr/7x4sXRP57/4+j1y5fPqjHKtY4mJG71tq6bprPbIK8Nnby2Fehw9FxCK4GeW5I/",
-	"8eKqAn/ZX+4qRadKyklLQIPA7bXrf29v5zOElcdszmKMP0IxmE5IltbbGq2OM6SZMC3tjeam/VerZhUM",
-	"QM9HWllO3dkqutjKnZ54J5elqxAcU4SCNh7BvZgojgiEpJRUDxd2iwJVkw61g+68fhZN7htPu/Cs8u15",
-	"SKs71J9o2pbU+bC125sEfGrGJpvAz4zGCOot1lYyOwtLbH7ryOvS6A3LcV/VrgLZWVsDrjBMrZnxNzpg",
-	"3Bd12JZTtd2Hy1M+mnn6ps8vz9blhgRSLvy+KquqO7gGZZZHEMyMErDVUmkYA2u5PFvRPU8O/j968L9W",
-	"8yz+2R8efPl6FLx6/q1WFc0P8Q5K6Lq+6J2Y67xb7O5xKVlnakbS7D+7+1WU2XlWvOnNwA8Xaxfgt+on",
-	"qb1Vd8IP7tTYhA939WucghX27i4Nve7TQAMvGGT9Awfi+GTNkt/oKgU7jUcTbrR3kJJug4O0N0DFDN5L",
-	"aB41CovRSxGSxYzHqPzDYgAcc9txKUwW4ppiPmcBPC0pq0mmnQmhzNNKylCh4KwfG4uevXz59LX31Vyz",
-	"pbcDuLmFId3nz5BzV6Iwm5ylhRpQO2nlCMsrsFPbIy1sIHhodnczCi7KdvqZ33cDtEketjaMCb1gqoVL",
-	"N4xbBWVuDNRF0/KuGslMasPFdBhzwdqEMNhv2gSeNmgB+bQ1njWutCFPj46OCLxFuj+9uyCH86eHHC9F",
-	"H37l0Tdw8AiLFYSSmGszcGk5M5ag+Wztk0OcNdiVmMGn77lgdfQMxhp6qlZjLaqkvuJOfJyT1LBu+HFA",
-	"areHa/0/8MW/arEWItQ40+3igF1cW5tr3zHad50/rol1XOsMBF0ahixF6T5Cx2aEnEzbb4POXPKoRgIM",
-	"OkYaGrfa8QOF+QK2+dE9PK+i1ep5r6LQ+i1Wd1gOgYgbo4DLgHqfMhSFGMfisFeyRdiUGj5n6JvwcbO7",
-	"mdSdDLYbpfJm9p2lkJxcrpl2Oc7rwdFdRnFNtSD3O0XsqzzorE10mktDaiuX7nYTcy7jZnF4F7EVbiBA",
-	"6bUAPr8QBIxiEysgWAKFLWjwCILuRt5wD7IuDv8423jALdxjgI1jjwQoYWfdvNMmxv73jj/HEevO7Yya",
-	"sK39pFnZDaU2w5Sp9uRnohhrRXnkZLL9PD/CS7eNTgylqjHhgVpFFBXXGmXHXXjQqsXO6dCwa7+X+uNb",
-	"XbtfV+NlPjgWI8g8AA6flc0frdwqTrrbORp8sy1HJmnM2ozHRNTiba847ZoqCLEoPr9xN87ZOv3ultx/",
-	"TeIuRcCUZO7iRO1M9rrxZypCFsfwbwxSa5DBb83/ec79nfxsEKH8HuoS38oHvhFKHx7RNtln7w3Z7tnE",
-	"ldswSeFda6MF4G1vZ5Lb7dOuxNKaGdPI2gP5ICN2K3fCJnYIxjUWNSceELThcDElXJP8AyyRw/VKpgEk",
-	"jEtlX+VlZ3leqsil46BDdlj4Gdcnt++5+JgFGAhc1E3V5IUDQcJYzYpnVBPNmCCai5C5DDJlWHRMjgif",
-	"gMFkNw1tYzKIN2rmQTFoHdQzOxEWQiom25b/UWNWjye73g9cSWWe0snnp1Y/Gt4knNlcWj2Q+LyDmqGY",
-	"0rwpqRkwzb1BipE9jFAhZCbC4mzA4yikKaBrqxTp5RN/LWVQLm+0FtyakOvB6WUJg7c5lpvp4scxVElQ",
-	"D56RdrscsgYZwcWM7zw7vq+2JWb9TplHhVxRhf6UicgiTjcPkV9QDqg0kcpiFdO9gGAGEenWuTd6ga/w",
-	"UMn8aEo6qk0fynEilx386Rfnugmy7suzVOa60o3d2oMEGQHu4yf6Fgl2K0fkJ9p0AA9OCHIcfgC56aPX",
-	"O+9FQvi9ynN4/vnACoKh0xaJyHR7QJBnTGURvqnsRbHJxnt8eEj0BogHAcN7tHaBCcLLVXW1K0jX1xTA",
-	"tepgra5Ab91Klma3KCgRcX095DK9TTGKhCXDhI9v8aVgZpiMbzXpo9ezMHRaAcGCkyk25VL8i2XNuStN",
-	"sXYri6mFOghTeHDRyCqIXExbZrzfUqKKuL7lhA0y0n0lyP/pMsJX8lKo5ppAjo0egP/9iPwX6fq7IH8n",
-	"z3rksPJD6arg8W66ZSFN3iY5PBfy8uzvIrl7DW7qoWmXLHDErIfnR4jAD8GQYORzQ0FEv41jeAUBq9Di",
-	"HkCkBUe118iYKSpCXzaWQ3k2HrGILLiI5OIJxPWO7bWROY2zHW0RtycIMiePNQj6x0ad1rqSO4sSAq36",
-	"MVrjUR3YfQprc8k+vb0ol0FKmQqZMHTKSJED8fToqFof6fn91UcyM5lpKiIz0xjK6lZQLZX0+nX/9ctt",
-	"RZKeNxVJ+sxo1DbmOKaG5eV62qXcuk9b5S6sOwggo33nYOvVWYOaDdRBxWeAmEcqZ9kquqTRx9OyFORG",
-	"UhNKFbUzt9wqLKOltLGzwyYnHRh1XInVqKtlmG+4HhRKimsbnR1VlyphmXNlMhqTt59+0Tszk0KXqQ5m",
-	"H5HTw4/ETosHaqkOBKPsNnhJ2VkpSc8SqZaEC3LG3+xogS+pP6uRV2Yh1TU5G3NzqG/j7U6zTrHY8pmU",
-	"pq27O4TQdtotWLu76NiwENzDOOulq9/UUInfgxDRMmHQaGHdbdUCRVoRyV1qGfBo9/oF2xNFTVF9oOHY",
-	"byPEbfKD3a6G2WMITfnacqnJi5q7ikmNJqomcWf9ODbdwoPrBPl119BsJMVt9YvmEWvViWKahnMw7NMt",
-	"kiC3ej+L/hf4KvZRcUUc8noX5O/kKQmpUtwlL9M0Ja684Q5Q2ZjpAOV6IMugO6aavXqxUzZDng26ljR1",
-	"+vb82XOCHUQSJgwcGemmSho5ziYBcbNYeTRVTDPQnBSSlZDtmEqRsbpuRRr1q9KhuT0NCJZhttTVysf/",
-	"ff7xQy8nZXziixf4uvhOtYOzaZ1ggQp7Lio2pzOe52LpLeuLrlM4V7p9mKWbfNiaaMPjGFxRVrcANqVR",
-	"J7GnmDJMXV/3CG+uVuIpb0MRCV9tPsJS5toVI2kS8R9LO9jkaITOX5vKHtXW2Z+wyIlSTzQpmocFeMKu",
-	"CgbpRjLUhxefTz6cn7y9OP344byfRL0B8QbEociSw/yPiAl0/TOiZ1RhnxV0MaLj3Uptc2lcalBKta4r",
-	"NQI1Ympq1b07/enni8HPJ+c/r1SrwxOtlDCBrgB5ZRqQBEZgwPeBymTOFJ8sycEBTDfamA+1O1W/zB3+",
-	"dWJ9q1gFAEKVie2exFKW/Xo4wqpaWCo5uw7EVfQMtlW3uKBtJR9H45vp5S50C1+uXVDb6hRjGS23Vy97",
-	"Y98C6SyqVyTvp/RxY8RCxG5KTypqTVOG+G3S+z3jG6DU/OnjOaY/mRsN5Zk0pgRsZX6bqk/conZZY6GK",
-	"baUoisrLqwXE7NnUw88b2dpSVNQq2VJ3rpineilwBfESqoLk5Q1pkrfeIPll2YFId54MfVGjgKzV6MCW",
-	"XlhBpLyMp+CbW/nl7tVVNjGtv1RplWaifLvSJ3nRxPuoplFowE+06wpo+YyrJdlIz6qD+GJhvjh8XtOt",
-	"TE8cJcnSlKkDHxNzZ82/KSDHxTo63T+hEV4+BIZKQbqUCLYocOSJhpAdhyD3RWk3VtvZwO2rZosBOf/5",
-	"5ODZy1f+XH37HRktg6ZDbEsK6wDt8qytuii12RCWvz0imSdNR1mp9LFrt4DNxSDglQZOUi0FUr2mmVxg",
-	"u6jiJbJgivlo7ShvxAq1NnaxRKdMbFmsXIjGdF5fxu4RUhVW6kCpTAg09K0DIFMJF7RN0IK5GUZ8ynRT",
-	"ejaWvfOOSh41qSG+0LyrlgalPZ1w7+qo+WyKDY0fGu68UqAvnFExLdfmM+i+AkD1jR1LoNTeEobG/AVy",
-	"CUCv9dwLkFsKIGisHtPcP+Ly7MEtZJdnD+Exvzy7x/iteZKXhGwfhfX0vqOwWpPMkgdUz+izl68Gvx0d",
-	"vKYHky9fX72or+OzU6TX03uN9KqD76pzo/aey3kB91RQckNE6fdXavKynMd9f+UCbumurXyHi+Rz1qp/",
-	"4YyqKWsVcLvBQuczdl2NZWgtUTDgupyi5posv4sr+m6tDFuVKGjp2FZ5GEBN1s9DFi5olZrorVulfO1y",
-	"rQK3iQ1FC2pc4puAfAWAV+9iiz89R+aH57o52XgA5vsrRIjdR4RIjazng87K7wfYStRFqO0YPOBe3hXe",
-	"8X3V1AvTwpGriu8TcoHQ/CeTKktqa6G0oSdVGrDhWNyLtzkROWcqpnVRClAWRhD3QpoHAXoPVLF5HyRo",
-	"f8d3CDckHznYGLy3E+QicLkgpBrgbUlOaupVpkx0CvjIzyVtSKF+yJCdmiCdcshfo38bD+nBqYhD9Acj",
-	"IY8aana/YWKNzHHOVMRxUR7igCOV4jLB3hfGWVQLcStnmLOwPLJr/QBq69dqFmaKm+W5vUzn22BU1Vf9",
-	"xzbiYIhFrxj+ECpGDSMHBzOZMPLD6WdycKBDmUJ34Oj/Xyhu2KjjGmKD1xVnyNczMybFxt5cTKRvHE7x",
-	"fDB6v7B+pUrWm8MvZox8fnd+QU4+nWJIKLyPDe5KoTxS+Egl7711EaSFb9P5068EtkzHlnSXZ0RREZBM",
-	"WFkSh8jFCKzRuHAN6OXCmXm46V+JK3ESx2QsI+4Sfv77/OOHPnkHo0IrG/vN6OsV9rW56gy+XoE99qoz",
-	"uOr0+/2rTnDlLYnFb9++jVx07ZV4cXNDkCbk1qW8IX/CtaHXTEPLpaJ1ExggfPOmF0dPSbVbfHAlXhw9",
-	"h27O1DeQl4JQAtdpv3jh2y65dMbX9uUsZtWeRwF58fQ5Nla3IpEd9tnr9Ub+GET28uYmX79z0nZfHh3Z",
-	"u6FZbALy8uh5tcu7kIte/0qcrPelWZSLTpNxZogvjOHdIw4euABDDLqBaaylj0W5EiOs3DwauN75fGVY",
-	"uFxLYPFeUzplekBG0NppRLpPXRD0UUAiBjuwf/UIULxSj1RXWXAEv4wAlK7EyFLPUUDWSw9OZBzLBeS3",
-	"0ykLMP08kco/8aAVcyikiZHWdByzKwFdIQKiZWkQnMiVJYXeVRovGbp6WwSCBROz4CHWVE241vBAsCsB",
-	"hw0NtKxEYJeS0imEdWOlAkSAMGRaY0FHTQRjkR22RE9KN24hKqHhjAtmb8qfXNdehunDCCPChZ05/8Zi",
-	"ev/fWooBiaVMxzS8Dojl4RbKYZreMW6qVGYBIzVgMQ6srwQuqVtL3pCmITnrBeDWJFST0YlrNQakY0De",
-	"AHUj2PUHhnBNf/pXAi8GPKQQy6DpkozeSmGYMAcXy5QNyhVgD+2ORoi3cDELrlmvT5xVy4W1LNj4SgDo",
-	"WQDB5mNS8SkXCJXQjh27qj3vkUzETGuChxlKpYfu3RH4DvF48KfgSkBWt3TD+EnBTWbV6KKNDXbplAxj",
-	"jAA1++TCPwhpCuNeCZctjpG4IsKmSkQbxWgCEf4Q6g9tTGgcYx8018U77yiYX2neOg3MvCefTvtJBECv",
-	"XYXOhBttiQNk9eFhOM4NR1VpsXxcSmFYf3U12+BKuLdJ1/LW3jFEwuJ3n398S54/f/6aFCGydhXgRTZ5",
-	"s6GcVXVKAR6dp97eD41xO8/7R/3nmL4wA958OIPqC/9r/z2ta6hzAsU0NHl2dFQqNJwqafEPL0aTny8u",
-	"PgHZcLCCgWFGOxs615bgKCYM9OCDGsTCfp4qOWa6Tz4wFukcgfsdWDJyztOoM/A148EWDb3kYO3Pjo48",
-	"a/c92lZAHUrHg1S5Teb0RSi+rUkB3IEf+CReHD1vGilf2uGPvs0gfPHs9fYvLqQ8owJE3Je7zPBL0dqv",
-	"InR1Br99CTo6SxKqlp1B51d3I+WOmtWb6/q7AD8k5H5jRYDOFzvwYcKM4qFuBA+Lkp8URGAzS+DYjaXd",
-	"vqXZSnwUEMHhf40AAUeh/Wo8MfYHzSx/XL/4Mzf91pu3Ex+mMeUrd74q5dbGoK1uwEnpcN9Pd7qNvDfk",
-	"9wwkOViU9uvuNyB4NVgYPL+YepiAhKAdKYYVJzF6F0LjfCMzEZbIvJUoQprZB1mKnxS0wy3IUl4nDYNA",
-	"rEFEttIbEiWLpUsR5l6w0J6B0JnGikdGWkUbqY9dPm9FfjBt6wGpD05QA535sRw7SUexScxCzCSAAyrC",
-	"DtE390jwd7T9/VPXbPTBqdpmAOrm991A4uZPD3Otq5nQnYBsnFe2zz9A3SChxul/Ex5j/KqLiwYB2f5r",
-	"WXXar0PZSbEIF0wLkbCdwW+ra5EiXvougKBGQLCw61SgC/eEVKRkobaksfOfjKmlT5oeFJ0hdgJTLM/2",
-	"tXak3IBUDLVLAmr9hMXuD99boauzw4sn0Hvm25cHRNP8hsAEVoOuNAeSEkQBRu6AL29o5L3L3zPneRTM",
-	"z3G9QArSPX9/ontbEauE5KVL+AJ+1rpQj3MX3bQslcvTQD+s3ui6TLiWE2AB8Z03UaUFlnEMVa1KphIs",
-	"zOdVI/vwX2BVHPXJSXNC279ZCBEdZfOBY6Y5UUPzDghQzpZAuvW2hB4qTEWvVa59FHzOf1G5S6kyS6e9",
-	"cnPsR+7zaIR1CzXhNQTrE574ScnztUK2tqDsr9Si9he0PDJtfMzr/SJrjlRVG6dRGftWTyw2A+vbvPHY",
-	"t6Dz7OjZ9i9OouKD75gUHL3Y/sUHaX6UmXBTvN7ltMQk5mheffH0+U7E5j1VU/aHkEsK4/ZvX759WZGx",
-	"LXIQKla6HTtdKOfW1KGfkaTrQ4OKLxxV6zVRtTUBBlqDbJDNi7EhADeUKhrACjjTgSsiFYB2yENGcj+0",
-	"fYY+ZzDJBmjZ5WaJdfqA+W8QadZJA8gQrlmgEyE45mCWEbRBnJiqg5qOyo/D+5uUyCIA4HtG2e+c3X8U",
-	"5YNsBfOHEQtj1+DkL8fp1zDvBzyMe0XA9sL7gzJ4t8USe9+z8z07fyB2frHKuR210esMvixTe6UkIK4O",
-	"rjOep1LTuI7fu2Fb8vtDK7vvCV/k9vqdUr16sPSvcKYP3yWpcWX+9mRsT8YegYyh0r8TDasjV/bzbbQK",
-	"KyYcfkXb/7eNriRXyWPCWeyDaEohF45cRGADcpEHsNrMhDIBuxujIeQDWjpSzp1ZJxRv7Gg7EYg8abeZ",
-	"SLRKZ3hQPQW31aCjjPHhnwvfv3cLZh0Er5WDwozRZvgt4Vjl5xzLMO5sR/dFpeiGi1jrutIYQdG2F0Mq",
-	"XMlZXzqjB9w7QvxbR6u3uI62psDvycwPW9hu4ncnvjfv3wE5LuqBMYDSaGVTvjvsFXA/zNLIJYnWS74Y",
-	"HlXtthJxGrugLbbIY4DyoDEXZONi7sHvzA2RIgABVWYGQhghFm0d+n+B9bx1XrXvyBoOS8LV7e3he8nz",
-	"O5A8fa8HnXfBtwjKFlBRK0fLbrUPP+J7bzth2GwFx9FKBvBrttSBM2MHJKQpDb1t24dg0ziWIYV6DpY9",
-	"B6SoFgjvlTtENbDF1iTh9IdH4HRNwiLGBuwlvzsZs32AxQ7g6uqXbeBmFoegbFkRWHvN0Kjj+ywhmgBE",
-	"QD6VmVU6wT0ph7BjOcMZmIJqfDe4mtsD7t5QsmdXfx52Ba3KiJEEeqOAxcSrSatMyuHxjlzq0PX/asT6",
-	"jxjthbg+ctn7I5JQ+BXXsSRdGHL4b8lFz2K8HRqqd0FGRl4/D7/lE0jFEMGVgD7TMDysA/kZtlMtJZRU",
-	"ZPRR8ebQmHjo8ppHGG9SPLwSoYuT12ue7ycaKVl+oK5MK55onzgWDfspCd4xn7MrUVop13k6AtiPR0Ka",
-	"oWvuNiJjNpFoNlZWsXY0M2FJKmWMIfRVooeN3n4Pmncv/Lzap24v4O8p5u9IMRELdYVUPtEosUhHtah/",
-	"2ZKrVTqKA+xKRtFMtXeCYcB6shfd9oRoT4iqohuSCEJ9Y+cVeoOPN9EbyC7cZGQfQR4SvHaASYijavby",
-	"E40pis7gKOQCTIsW1XNhK8+e8jmpo/dUm4N3MOrpDyPvJes6KuTSfIvq2b0+eUfDmUuGtAreiEcj0uVG",
-	"Xwk/ekBGmFGK7i1MKT3An3yCaS8gIxgEP4ayr5g+OYqooSPSpYLAuvJK8f0r8Zn5rEwxLWcAaUN4hN3H",
-	"84RfaNxRyqCFWuuQs3nsa83bB1cizwW1D10CvUv2hE7mXRDyXIowHKj91p01BIhHCpKALCCMLSJdCSiX",
-	"B31XBi5/Fd4fjrPJhCm7e6xsb+8Rs48dgYYSf66fL5TCHU1pOroS2JbdHg1Gdv5E0/7K7Q3I+qmP7Mqz",
-	"JJe4y7sD6KHmSvgq/aOj0aCwVss4wryqOOrVCbTv5i0SSph2Jwab0tBpI6EHmtmP4VgVSxmF1O/eMRnl",
-	"xf5GmADDtFt68aT/X6OG1BPwim4JtKhZpbtROBauseJW3fBY46RVWkvzbOANcLnJeaZN1wsvWKs+IEYG",
-	"QGtUUJuC07vXHJzVXnt2ipyGcEdloJCCFVbCmBcbyesdiIhUYLNhgTDqzguEwSqZQkiuivFW52w77pfd",
-	"skHLVLiqQq3bOgFl5QSKNpfwLkf+bunf2LIHGgysTkMmChRue9VSsI+TRoGrsqtGgcu/9RNNO9++NNhp",
-	"ceoBuo5hNVZHR/rMQfyuUGhkNpY0EVeAqYaU/dm8mney455DZ/IDKM/gmbf0VNoJ9fB7SXJwkkJJcsCK",
-	"sI2yA3oq14qOGJmFs1LJVyxRHhHBbuxDVBXKlfOBP50xdR2zKwH9VLSPJ+AijDPt/RWoVQSVCs+lxhXo",
-	"+7cPc9sR0cwKEIKxiEWDhj4WWPEWSmeQgwPfv8P9v4/1J6AhBrhVc8vOlbBsvk+g8sKP73549/nk4vTj",
-	"h34SETynsTPeYKRNqRZEQpeglVmxTia+3RYUhyi5cl1t3lwQqdYKd/lOtfzT3dsWDor3Q1AAmHFtpAI1",
-	"F+a15INDanIeH9XbjW1t5YmVzAM3fR5fCqkZfCqoyRQDcRFsZTTu5UtrIvmlCMqWq/Ep3hNCvaAKi8wi",
-	"bmEIupxoXxCloQsKKfVYGfWwyZMrpQwmT9+/s0m0gMYt32d8lgeoN7CdxkAt93QfqfXIwSirlbsBjC/P",
-	"CHLKUnUuAFhuRyFyMoHEkzL1d1Qjp/9czCV3FdC3BGj5VwMvkDivQn1iN1ZIGsE7I6yMYBpzZMO4PvX8",
-	"1K/uO088/wMFkbkj3R5GlkPGPpDsDrh7miPNRtAv4Wh+7n/d1HB3BGTMYxcRN5MarDZFV4ExMwvGXPv2",
-	"hfTRollqRYgReA9HAUm4yLTLEOVM75xC/tbeiru77ytgzi1q70vbm7Af34QNaFHnM/cYayRkRjgRILdj",
-	"+8dA7Hr1xG5FINmaL+7HzMnMhCttCCS/BWh0gN6GlmxQrPqWC1Hdamch1ClRQdC9YzKCQYZYLtIVHLSU",
-	"RslsOiM/vcOub5WVHsInjRLM/eaZczF/9Dxzv5EGxYD7x3sx/y5hee4YHfxamCqx0ULl3xF9DmkYstTs",
-	"fc8QNwhncY/4uE/A3HP2P61zGqJzPSMPCBISMNp7vrvG3PGdFtz9MOI6zcxfMzYGFB3FqPbBgtgopfBL",
-	"u8OpKaGBD75LSnY/BTRwg3sVZ08IvztC6LByMyV0L7UhhaA+7GCELaZ9oiu6zpqYOMiNJlgPZNX+xFXJ",
-	"msJEFKALI7eVNOoy72Gpj6LQ/EFNq2IH8ype+N6R8tgaVntEIt3NiLSsw57NuA9RSRsLTriCmM6qif5T",
-	"OZkwFC8mirEiGzCkArsUYHsq1xWVUH3tmrMIuQiIouIaZamZzFS8JKH9JAXhxicMHhO7djKVxEi0u/Lp",
-	"rPKG26d7HMsFU7UG1DPYYT2RWHW5QNvLXXyitX006wf1XTTvfeCil+m9D503E73TyKsEJ2Q8tsDrBFqo",
-	"pAjXPn/76ZcDCwuBRYaTs4+/fLggMb9m5Kh/9LLBP5bQmyEMMZyHaTa0n7dzxVNiKAZWIjhDd5CQKrUM",
-	"yP/7r8vjUigfNoKPoV878o5apzqdVlawe0sybZbAfewRd2qPDhyIRpKY0TmUc8GAq8uzJ3nnCMC8pqgJ",
-	"19eqnT/xIVkUoGUTc4IcJPtCnrC5d/7d2XHvKDg45I1EOg2eeyDKY6aNM1x3wxmjKVujyWVOklB1zUyJ",
-	"j1Tas+9QYKXUqv3e6sOflVtr7+Kmh/DYJ/pBA2QxGADCkaGLTiki4HcpOe9635WKgaO5hGG7VtdDE8Rl",
-	"7N1lf6YiZHEM/4bMx/r+eKv7z+tiUZPH7zfsGULU69nNhjaSG6bExMaG2cApe6vZ/kBKQI4N21WAEvbu",
-	"yewdyGxBgFrU4C8dfnOgBdrodBZD6LKLGfAVevIRnmwsQ5+v7vuKI8iXtTez7c1s30PZHcQWyIeDDBAQ",
-	"kjjK11jgQGD1R5fl4o1uORrW1aSvYPma0LStGk8Zw31FnsuzgKCGDZp4xLThwqnGpTBM16PUx6q72IK8",
-	"kp42LN0gSbUmFfmXD12Zp1hikwJRvLA3VN3FUJWUgKEFOP+Vff7krTeJWVl/xsJrKwVjTglTcxSJwbdW",
-	"YG1ToMA94eI+KGDPpP88TDoPA1jnuhFmfQUO18CE5LCxJQFDtXcftARxyHAWe1q0p0V7WrRCiyyCRYou",
-	"qtSIm63KfhPZcUa4v240Eqo1T/RatgXGbRfaTEl8eqKh+3xNtMBbd5574rUnXnvitUK80JrgnDAuRxtS",
-	"OiuUzLsIoByPysBpwxRrSdiQWuzlKSxAZqfYk6Q9SdqTpDWSNMmAyTfqdlvojh2t2Q8N2S2GJeDddtFN",
-	"WO5skBdaJxzNNZVK63lJKaQSAVnkbda5dkW4OIRoCnCc4lrRvZ6X1UBagmFUjjbZSUslRIAIBrmIA9bl",
-	"OVMa6sVCYV0hMxGyyBIwV6cNx8OVaxJZcqlncqHJKF/NgCDZA/rFBaFkwhbEVaatK+zxAU7xAS24doKN",
-	"ESDYTuUJwfvcuxnLGFM9HCwg7KCQaIaFXJLGdv5yDGZItWu0Rv4+6SpGowOIbMCZSzcFtb0iIsWWDjgf",
-	"89n/yE1w/C62u9eL09571+8I9q0AkYveep+c4jLWsWFrqq9/s+SGK7GMNWcb1tUMLd0HOboZFb67xhf5",
-	"whqIs8yf751rd3GuyQIAdobQW/XB8GJN+fJAS3G14O+jFcadoHmvxOyVmD9vN4y8/0yOe3ncSP5LTVuM",
-	"7bRgW3OMascJsrXhRJ98FCEjiYTiVVSsd7fAZdL4SpiZYhrKDTs5saJOeTbcXdtgUFCkkf3vkEfYrsNp",
-	"K8RIrOu8KuWKiOilCF1lSdCljkHHsj94JYrp5sYVvxOFuleWvO9hsadz31+0HK1Ix4Db6xRuvWHFdgK3",
-	"b1ux2rZiL2btyc+e/NR3rhCbBCzXv+KYSCvi+LbNhQavScR1bjHdQqUmk93tZ76VZ4S5hpp0K4mzASZD",
-	"6oDYCcF6httrMqDh3H9o65ndwg6mM9zp3m52BzPDpxXgA5vYatvNPKHvr1jqs2h3K9jCpQMrlsY0dM13",
-	"U8XmXGaaSFFTB8cdMID095VbA0vaawp7Vv34rNohRZ2ZARGsYM/wp2ORm5KMZcoETXnf40BjzYqPKRMn",
-	"n07JcxLJMEvybiVck5NPp4Fv9NEnHxiLLPNH8lTDaHHGu3pBXSKpHEP8S4NFfX3R33PvjwIEVgQ08D+7",
-	"9Te6HxUNY7az8xHfJl0eMWE4FAbxDh4U/VKpDLk8IylTkMgrQrbNBelW8IcWoWAPO8hQbq97IequzkcH",
-	"iBArVwt1Ne5Gd/irsL/d1QjvrTgar9nyNk5GGOp+C2WlSo7Zo9f+dTtp8km6p7cG2j+jf9Hf/U4AeS8d",
-	"9nHA+2yxf38AvC+Vuxex/5ot+B1WFlJ3jqVrPseNFGKbv/E9v2bk08dzLE2/3sb/GGx0OLlFeyFLwY/X",
-	"bNlv8tx9hzRg35J+T0H+tC3pcwF0tR+9Q95qQ3r3Y42DbyM12ebcg1iESiQA0riUah2UtEMImy7aJUP0",
-	"ghWQrdCMkjoYDBdcRHKBbZKXzJCIhTwCKUSmGBoBzZblgqrIlab9TyZVlpAu9F18+/PJ559OP/zUTzZ4",
-	"5/bCyp7U7EnNbVx3LnyoQVTx3ec9IcHerRsNgXMaZyxvWyyMWq41mwcFBFr+WlpBx5qBHu+y4SBnI9dW",
-	"fI/xIG9yfvr2/NlzAishdEq5cMVvaZpa6WZW5NW5DrKu4adbhWA3RePykCrFmcbKnvkArs6XktK4asGn",
-	"J5fviVGMkYSmqSVYrpKP1aQcsYburuc/nxw8e/nKd7eFw+j1yQds0+0PZLwko2u2HPkWzn4ULsiM3Rxj",
-	"w9kf3p2f/vShn0TBlbjqvKdLmZmrTs8e23iJ/XXjJZyynJDRPBkFvuNiQEZ4f/AvaBtPutRZNaBgWa9P",
-	"PtHwmk7ZlRjBUY5IF//Rv4Sup6PeSkdcKzVCO9yaQK9P9sPdCv5es2WlCmBKjUWFzqDzP93fjg5e04PJ",
-	"ycGPX74++9b7+9/qCwLerkXtbmUfd/wwV/Hbf+k8Vs0fPqQx59yCGt5Wg0EHAdTz8RRf3Vsxb28ROnH4",
-	"7Q62jsaRComz5469sv3xO+LrhKo2Zkywl7p2sU902WxKJESHOvEMc98WnnA6t68X1YCY1cledvj7tXEq",
-	"lj66hdPtowEhlHu6z7m4U+X9EuSVwFLsYCwtqiFv6VNfiYRG8Hcfki4UBu8BlGMgc44kXTdhr1yQOcBa",
-	"+OBZqAV8v6KHpdVg3N2Ur6ndO/tUzQLcEBjuAwo2QaWr87xJEg5nFByiPhXZ2IE9qccYGsMTVJq97Bms",
-	"x/4X1DX3P/ny87kVr6YEy7kvRP2gwkSm60Cz2PnKrmv2W+xhD8NrmlsuiMGJNjr3zY3e7D4aywjqIlKv",
-	"E5UDvbwqQTUZef3v4MC+CLmeI5IqLgwoAl1QcrByN7RQFqirXHw++XB+8vbi9OOH834SQbgns5Ng+wno",
-	"ZTlWjF7DR1MhFYv65FcfmYaZJxtC02p0jvNsnHDz+LFfNUR4/Uip5R2GaWjJP6aGJ3VoclH78RONN+JH",
-	"0BbT0Ze3JFSxAaEQSkMwtoWMvl517P1edQZf+/3+t+Cqo/n0qjO46vT7/avOt9GVwGIFI/saqIIXN3bf",
-	"PSiVSYUUPKQxDtq9Zku4V0om/Ia5aI7Aan86pSFz5NMNqPl0RLjG+xtTzV69ICx69vLl09ewM2oy5YJK",
-	"7PuwI2fXWwUZDAnkdrPQFkRIsBVCiQcs43nARAgxw8YeQf53lEO3kCSWwkquxaYAgbQrcBGR7oujI5LQ",
-	"2IKwr311JfB27XsxmxgoauUCJiHqgGopBliYGPYJu9iAKixCgN37FPaGvvvjCUjwakl4iTGUftUVBrFZ",
-	"bfwV4nRphYhVQnZJ1/NwLiJ2UxZgesGa5pjQiKHaSLoji6QjjAtOmNZ0ykZkMWPChwX7rhe9AFid2x4g",
-	"NRKAKGeDJcK4LvFc3GzrQZIXd6m2ACfdkbkZoehVMuCVaDtSGLDOgQHurUyYefPjxRONFkP3dpWKO2o3",
-	"sm+MrGApzcwS8txTa27s5k2mRF47pL3uXDKgle1nr158+9sj69EXN3VMrj4CfBPIIBjA6e175D2yrarA",
-	"9zKKWD3YXolFHQjwhD89EgAKbCVBcy7jVu2Kzt+fkOKjti2LfE/ddTJxWSxkt5ZFVnKhxig+zlyJqQfq",
-	"J/Q4DZP+QOG2+VVtj7gtgdfeXH0XKaOCdVvRa5OJpBhmq8m6MuvAFcVEhuyCJEDdrGAhPi613SistY5a",
-	"ePs1xGVFPmCSxma5gSrcrz17zuWj27OLrTRYDefFC3teeRerdgVsN6JCsivXuzzTZanoWsgFYmFzYsVl",
-	"8sdOqrg8207eL8/2dP3OFsV62FpNn7Cw+tfMSV2LlxmzUPqQe3CgyoVwXZhnUptjNM2W+s74XjN1PqMp",
-	"14apy7PvK1318mwfBrs3WT1+bNpnECAJhfTvy7MiaKuCgHIhdI5uughPmydEOYTqrZGugudu6/EGOO2T",
-	"vQC3A5gpKDqpB4QnlgdBHSxDDavjv99dKcnLsybZzz7ZC313EfqAgm+EuMMZ10aq5Ubv8OUZcil0RK91",
-	"3Sh81JWuADMaBUTGUe6jRmUJ+R4xkuTMTVEBg2QigmrVPJwVylIdEP/sFv29wbJfVyNAP9HEH/getG8N",
-	"2t4DcHkGoNO1os0qVDrnn31UFIGvwuN23HBiZSNirKFCrhkhkwglFCMGeztPGBlRMxqUTAXwkh0ENX8z",
-	"YyJX/3MEsGLjRKqwhpz/LLU5Mbct9FVnpKNmo7Vgp0bYD4lhp+6km1Bs7Ubq7mFvqn9kdLUEHSHeATvg",
-	"LjWEwn0EzdR/K47m+L6D0cKFlq6RiipZ8Dqh5XpgUHcUG2LtJfrt4RUpPDer41Gn+cIepg7f92QW8Xvd",
-	"bhwprmuPg48e2NoKDUjXwf0TXX4FBhkv4f9b9ZlDw1TCBf0rd6urPetyp7pVw8xEsTqrzIU/yluYZfaV",
-	"PfcmmD+DCQaEOeqa0K1ZYLSRacoioAJTKaOKDSanRNuJlksDLgkUq7z9V/fGLfGwxnnuU4+1oQooBTXE",
-	"0hnLu9Gz/vnHt+T58+eviZO666R3zUVYTfXaSWD/YwkbePjbRQ1/jXtB43HjcpylMpUK+4YgYK875wHU",
-	"A8xOzdmrd4qPl3kJEhEFWJGX+mz7wlkeeHY/5laIwITe9WR8BJQypbGgvEJsfMur3752MhV3Bp2ZMeng",
-	"8PDps3/0j/pH/aeDfx798whg29GPOpMAlgo2msWTAYn5nAmmdUAUoxHHfybMKB5qX6mrJo1CuN5qDqsh",
-	"gH6dbpyvxVYWWRcgvGhvX4gjH7PnRqyEPa2PDMHeRjGaWDxy4hGbWxgoxnB/r3/9bs4jZu9rnIkodoHl",
-	"fMItsBA5mcRcsPIw+HbDMirn4htHuKwMLF2jV0KZ6pb0eYeuZKW811JDrtWRLrkyGY1JQsOZvU8XYc6g",
-	"HQZbEkVFOeKpbogzCV3nL880GTOzYMxJuaWNlNoWrn+P5Z1hYogxO0jotaXjxddYGHP9yxOvVWvSPX9/",
-	"onuNC8j179oFYMhA4EpgrOfL6WA1Ig6j4kupaJXk5LpJTsVc8pCtnpGHcG4B0kFOEerivgEcvTkABeFg",
-	"L5LuRdJW3Ozb/w0AAP//",
+	"DzkntH+NYQZiFTRWK5QDDxg2mOXDGQuvU8mb5sIj8HTTqMwKggSdVOXpF1STccZjALeyr6AZW/wrZdCy",
+	"zP6AubM7fFZrnygcZNXlgkrulqYJF/naVcTUMTEzqZm3iTtXU+66z0VtopnzQDkfCLgac4mzFctOakPd",
+	"aKHduVW4w12xyJRpEI3qXKKlkcp7rxuiUCU0qwu/ExG7sUdWeU93agPnqiYSmLEOeVflbi7mkoesHszc",
+	"w90A+pot9QYtemjVljJh1Hihik25NkwxFAvsKPboUUhBLzVIM/bSBZkywTTX5cvfTNgRZi9u6vYOkkpL",
+	"IRi+caEOGk8jItSAw9hBNp1SLrSLfEtTtPU5aHIomlOxvz8l3UiG+vDi88mH85O3F6cfP5z3E3DsVQG3",
+	"FctLlZSTqlbWAkd21f9hllo2cPr2/NlzgmFkliR+sm/6KLlUSSPH2YQwEcrIjhVsn2tO44y117RRs8aP",
+	"/YK3o0WTxdEda+0AN3qrKKC9Ez0LZw7cL8+s4EyAGSBJvB/QXqEYtwSEfJRbj1BSjh/JLLVyd4WCvWpo",
+	"aQ0GpdPYhbLOuYydjFsHF/nj3airlYfrhrk8W/8eKQ3XRqqlJTxdK0Z56STwVD0oltDbeozu0Etiiyef",
+	"CPqO/BdywBoI1kuSOQy3A6uIWUWttbk+9NextpKN0piLzdhdLRBS1LFUiLM6IkaSZ//z6sXB0wHBfWAE",
+	"sZEYU+oknFcvDsb4O3i64A7JmE/9L72ACDa3vCSPCxEMQzEnsYS7yheb5R7UPBb/ny9evPrHixdH/3j+",
+	"j6PXL18+q8bm1zpYkSXX23hvms5ug54ydHrKVuDD0XPNpAyCuCR/4sVVBf6yv9xVe8yZXAtAg4SFtet/",
+	"b2/nM6RTxGzOYoy7Q/WPTkiW1tvYrW4/pJkwLe3s5qb9V6vmREy8yEdaWU7d2Sq62MoHn3jnrqXgEBRW",
+	"hEA3HsG9mOaOCIRilVRuF26OCkWT7WAHm9H6WTQJEZ524Vnl29sknfxE07akzodr3t4U5lOSNtnCfmY0",
+	"RlBvsbaSu0VYYvNbR16XRm9YjvuqdhXI6to6LoRhas19tdHx6L6ow7acqu0+XJ7qVCs9JNs+vzxbl1AS",
+	"SDXy+6qsqu7gGow4PIIgftTbAiIVDWNgLZdnKzaXk4P/jx7879HB6y/FP/vDgy9fj4JXz7/VmmDyQ7yD",
+	"8WXdXuKd9+u8W+zuaSxZJWtG0uw/u/sTldl5VrzpzcAPF2sX4LfqJ6m9VXfCD+7M24QPd/XnnYL34e6u",
+	"PL3uy0PHBjgi/AMH4vhkTfVuDBEA+6RHE6vausAA0m0IDOgNUAWE9xKaR0vDYvRShGQx4zEaXGAxqCF4",
+	"n0kpPBzi+WI+ZwE8LZlYkkw7E1qZp5XUrkKVWj82Fj17+fLpa++jvGZLb7lwcwtDus+fIefu7ai4OzWg",
+	"dtLKEZZXYKe2R1rYAPHQ7O5mFFzz7TRBv+8GaPNWsDY0SegFUy1CGcK4VTDyxgB1dKnsqpHMpDZcTIcx",
+	"F6xN6I79pk3AdYMWkE9b41HmShvy9OjoiMBbpPvTuwtyOH966PRUffiVR9/AsSksVhBKYq7NwKWjzViC",
+	"5uO1Tw5x1mBXYgafvueC1dEzGGvoqVqNjbOS8o078fF9UsO64ccBqd0ervX/wBf/qsVaiMzkTLeLf3fx",
+	"nG2ufcco93X+uCbWca0zEHRpGLIUpfsIHfoRcjKN1r+55FGNBBh0jDQ0brXjBwpvB2zzo3t4XkWr1fNe",
+	"RaH1W6zusBz6EzdGv5cB9T5lKAqxvcVhr2RJsSk1fM7QJ+fjxXdzKTkZbDdK5d1MO0shOblcRdlrjvN6",
+	"cHSXUVxTLcj9TpkqKg+2bBOV6dLv2sqlu91ExYDZYJDcYn23NxCg9FoAn18IAkaxiRUQLIHCFjR4BEF3",
+	"I2+4B1kXh3+cbTzgFu4xsMz7HoESdtbNO21yS37vvAscse7czqgJ29pPmpXdUGozTJlqT34mirFWlEdO",
+	"JtvP8yO8dNuo3FCqGhMeqFVEUXGtUXbchQetWuycDg279nupP77Vtft1NV7mg2MxgswD4PBZ2fzRyq3i",
+	"pLudsyA223JkksaszXhMRC3e9orTrimyEIPl83p345yt005vyf3XJO5S5FdJ5i5O1M5krxt/piJkcQz/",
+	"xuDMBhn81vyf59zfyc8GEcrvoS7hs3zgG6H04RFtk3323pDtnk1cuQ2TFN61NloA3vZ2JrndPu1Ki62Z",
+	"MY2sPZAPMmK3cidsYodgXGNRc8INQRsOF1PCNck/wNJQXK9k2EChBKnsq9yUnOZ5iS6XhoYO2WHhZ1yf",
+	"3L7n4sMWYCBwUWdVkxcOBImSNSueUU00Y4JoLkLmMieVYdExOSJ8AgaT3TS0jUlQ3qiZh3KhdVDP7ERY",
+	"AKyYbFveU41ZPZ7sej9wJZV5Siefn1r9aHiTcGZzafVA4vNtaoZiSjcGbgCmuTdIMbKHESqEzERYnA14",
+	"HIU0BXRtlSK9fOKvpQzK5Y3WglsTcj04vSxh8DbHcjNd/DiG6iDqwTMxb5c72SAjuFyJnWfH99W2hMTf",
+	"KeOukCuq0J8yEVnE6eapIQvKAZUmUlmsYroXEMycI90690Yv8JVNKhlPTcl2tWlzOU7ksoM//eJcN0HW",
+	"fXmWylxXurFbe5AgE8Z9/ETfIrF05Yj8RJsO4MEJQY7DDyA3ffR6571ICL9XWRrPPx9YQTB02iIBn24P",
+	"CPKMqSzCN5V7KTbZeI8PD4neAPEgYHiP1i4wQXi5qq5mC+n6Whq4Vh2s1dNYjxkP0+wWhVQirq+HXKa3",
+	"KcKSsGSY8PEtvhTMDJPxrSZ99Douhk4rIFhwMsWmXIp/saw5Z6sp1m5lMbVQB2EKDy4aWQWRi2nLSg+3",
+	"lKgirm85YYOMdF+FIf50lRBW8rKo5ppAjpkegP/9iPwX6fq7IH8nz3rksPJD6arg8W66ZSFN3qYoQi7k",
+	"5VUPiqIGa3BTD027VD9AzHp4foQI/BAMCUY+NxRE9Ns4hlcQsAot7gFEWnBUe42MmaIi9OWSOZQl5BGL",
+	"yIKLSC6eQFzv2F4b8Rk4O8DL7QmCzMljDYL+sVGnta7kzqKEQKt+jNZ4VAd2n8LaXMpPby/K5b9SpkIm",
+	"DJ0yUuRAPD06qtYFe35/dcHMTGaaisjMNIayuhVUS4S9ft1//XJbcbDnTcXBPjMatY05jqlheZmqdqnm",
+	"7tNWuQvrDgKo5LBzsPXqrEHNBuqg4jNAzCOVcW0VXdLo42lZAnUjqQmlitqZW24VltFS2tjZYZOTDow6",
+	"rsRq1NXwzDdcDwolxbWNzo6qS5WwzLkyGY3J20+/6J2ZSaHLVAezj8jp4Udip8UDtVQHglF2G7yk7Ky0",
+	"YmCJVEvCBTnjb3a0wJfUn9XIK7OQ6pqcjbk51LfxdqdZp1hs+UxK09bdHUJoO+0WrN1ddGxYCO5hnPXS",
+	"1S1r6EDhQYhomTBoMLLutmqBIq2I5C41PHi0e92O7Smppqi60XDstxHiNvnBble77zGEpnxtudTkRc1d",
+	"xaRGE1WTuLN+HJtu4cF1gvy6a2g2kuK2+kXziLXqRDFNwzkY9ukWSZBbvZ9F3xd89bi2QgL5O3lKQqoU",
+	"d4nNvqTCbnS1MdMBCzlcsyXpjqlmr17slM3QtuRB1xc7CIibxcqjqWKageakkKyErFUNhNUuXRr1q9Kh",
+	"uT0NCJYft9TVysf/ff7xQy8nZXziS274fhBOtfOZ3beptVAtltAIUpm+Q13ddQrnWhYMs3STD1sTbXgc",
+	"gyvK6hbApjTqJFCZgmHq+rpHeHO1Hk95G0qf+C4LEZbw164YT5OI/1jawSZHI3S821Tuq7a/xIRFTpR6",
+	"oknRNC/AE3a1WxoKngyINyAORZYc5n9ETKDrnxE9owr7C6GLER3vVmqbS+NSg1KqdV2pHaiRVFOj8d3p",
+	"Tz9fDH4+Of95pUojnmilhA90w8grM4EkMAIDvg9UJnOm+GRJDg5gutHGfKjdqfpl7vCvE+tbxSoAEKpM",
+	"bPcklrLs18MRVtXCUqnldSCuomewrY7GBZ3erl5NM73cvUZM7YLaVqcYy2i5vWrfG/sWSGdRvSJ5PyW/",
+	"GyMWInZTelJRa5oyxG+T3u8Z3wCl5k8fzzH9ydxoKE+mMSVgK/PbVH3iFjX7GgtVbCtFUVQcXy2cZ8+m",
+	"Hn7eyNaWoqJWyZZ6i8U81UuBK4iXUBUkL+tJk7zlDMkvyw5EuvNk6EtxBWStRge2ssMKIuVlPAXf3Mov",
+	"d6+usolp/aVKqzQT5duVPsmLhd5HNY1CA36iXTdMy2dcDdVGelYdxBfL800R8pqGZXriKEmWpkwd+JiY",
+	"O2v+TQE5LtbR6f4JjfDyITBUCtKlRLBFgSNPNITsOAS5L0q7sdrOBm5fNVsMyPnPJwfPXr7y5+rbTslo",
+	"GTQdYltSWAdol2dt1UWpzYaw/O0RyTxpOspKpY9du2RsLgYBrzRwkmopkOo1zeQC26QVL5EFU8xHa0d5",
+	"A2KotbGLJTplYsti5UI0pvP64ouPkKqwUgdKZUKgoW8dAJlKuKBtghbMzTDiU6ab0rOxwJ53VPKoSQ3x",
+	"DRZcJTUoaeuEe1djzWdTbGh40nDnlVKA4YyKabkKoEH3FQCqb2haAqX2ljA05i+QSwB6redegNxSAEFj",
+	"9ZjmvimXZw9uIbs8ewiP+eXZPcZvzZO8kGn7KKyn9x2F1ZpkljygekafvXw1+O3o4DU9mHz5+upFfR2f",
+	"nSK9nt5rpFcdfFedG7X3XM4LuKfSlRsiSr+/opaX5Tzu+ysXcEt3beU7XCSfs1Z9O2dUTVmrgNsNFjqf",
+	"setqi0NLlYIB1+UUNddk+V1c0Xdr4dmqREFLx7bKwwBqsn4esnBBq9REb90q5WuXaxW4TWwoWlDjEt8E",
+	"5CsAvHoXW/zpOTI/PNfNycYDMN9fIULsPiJEamQ9H3RWfj/AFrouQm3H4AH38q7wju+rph6wFo5cNwif",
+	"kAuE5j+ZVFlSWwulDT2p0oANx+JevM2JyDlTMa2LUoCyMIK4F9I8CNB7oIrN+yBB+zu+Q7gh+cjBxuC9",
+	"nSAXgcsFIdXXfW9DTmrqVaZMdAr4yM8lbUihfsiQnZognXLIX6N/Gw/pwamIQ/QHIyGPGmp2v2Fijcxx",
+	"zlTEcVEe4oAjleIywd4XxllUC3ErZ5izsDyya/0AauvXahZmipvlub1M59tgVNV3vcD2+WCIRa8Y/hAq",
+	"Rg0jBwczmTDyw+lncnCgQ5lCV+zo/18obtio4xrBg9cVZ8jXMzMmxYb2XEykb5hP8Xwwer+wfqVK1pvD",
+	"L2aMfH53fkFOPp1iSCi8j40dS6E8UvhIJe+9dRGkhW/T+dOvxGLGFHOtGC/PiKIiIJmwsiQOUaq5TkWE",
+	"/g+uiVw4Mw83/StxJU7imIxlxF3Cz3+ff/zQJ+9gVGjhZL8Zfb3Cfk5XncHXK7DHXnUGV51+v3/VCa68",
+	"JbH47du3kYuuvRIvbm4I0oTcuhTSOAazbcK1oddMQ6uxomUZGCB807IXR0+JkJiWjrcaXIkXR8+hizl1",
+	"P9mTowSu037xwrcbc+mMr+3LWcyqvb4C8uLpc2KkJNDvzA777DX8DQYThQq6xiCylzc3+fqdk7b78ujI",
+	"3g3NYhOQl0fPSUgFdNdnag75+r3+lThZ78e0KBedJuPMEF8Yw7tHHDy4nhXoBqaxlj4W5UqMsHLzaEAQ",
+	"EPjKsHC5lsDivaZ0yvSAjKCl2Yh0n7og6KOARAx2YP/qEaB4pd7ArrLgCH4ZAShdiZGlnqOArJcenMg4",
+	"lgvIb6dTFmD6eSKVf+JBK+ZQSBMjrek4ZlcC+k8ERMvSIDiRK0sKPds0XjJ0s7cIBAsmZsFDrKmacK3h",
+	"gWBXAg4bGsdZicAuJaVTCOvGSgWIAGHItMaCjpoIxiI7bImelG7cQlRCwxkXzN6UP7muvQzThxFGhAs7",
+	"c/6NxfT+v7UUAxJLmY5peB0Qy8MtlMM0vWPcVKnMAkZqwGIcWF8JXFK3lrwhTUNy1gvArUmoJqMT12IP",
+	"SMeAvAHqRrDbFQzhml31rwReDHhIIZZB0yUZvZXCMGEOLpYpG5QrwB7aHY0Qb+FiFlyzXp84q5YLa1mw",
+	"8ZUA0LMAgk33pOJTLhAqFZtAZzJoHkgyETOtCR5mKJUeundH4DvE48GfgisBWd3SDeMnBTeZVaOLNk7Y",
+	"nVYyjDEC1OyTC/8gpCmMeyVctjhG4ooIm4kRbRSjCUT4Q6g/NEyhcYz9/1z3+ryTZn6lectAMPOefDrt",
+	"JxEAvXYVOhNutCUOkNWHh+E4NxxVpbX4cSmFYf3V1WyDK+HeJl3LW3vHEAmL333+8S15/vz5a1KEyNpV",
+	"gBfZ5M22clbVKQV4dJ56ez80hO487x/1n2P6wgx48+EMqi/8r/33tK6h1AkU09Dk2dFRqdBwqqTFP7wY",
+	"TX6+uPgEZMPBCgaGGe1s6FxbgqOYMNB7EmoQC/t5quSY6T75wFikcwTud2DJyDlPo87A14wHWzT0UIS1",
+	"Pzs68qzd9yZcAXUoHQ9S5TaZ0xeh+LYmBXAHfuCTeHH0vGmkfGmHP/r2mvDFs9fbv7iQ8owKEHFf7jLD",
+	"L0VLy4rQ1Rn89iXo6CxJqFp2Bp1f3Y2UO8lWb67r7wL8kJD7jRUBOl/swIcJM4qHuhE8LEp+UhCBzSyB",
+	"YzeWdvtWfivxUUAEh/81AgQchfar8cTYHzSz/HH94s/c9Ftv3k58mMaUr9z5qpRbG4O2ugEnpcN9P93p",
+	"NvKeqN8zkORgUdqvu9+A4NVgYfD8YuphAhKCdqQYVpzE6F0IjfON/ERYIvNWoghpZh9kKX5S0A63IEt5",
+	"nTQMArEGEdlKb0iULJYuRZh7wUJ7BkJnGiseGWkVbaQ+dvm8FfnBtK0HpD44QQ105sdy7CQdxSYxCzGT",
+	"AA6oCDtE39wjwd/R9vdPXZPdB6dqmwGom993A4mbPz3Mta5mQncCsnFe2T7/AHWDhBqn/014jPGrLi4a",
+	"BGT7r2XVab8OZSfFIlwwLUTCdga/ra5Finjpu2CCGgHBwq5TgS7cE1KRkoXaksbOfzKmlj5pelB0htgJ",
+	"TLE829fakXIDUjHULgmo9RMWuz98b4Wuzg4vnkDvmW9fHhBN8xsCE1gNutIcSEoQBRi5A768oZH3Ln/P",
+	"nOdRMD/H9QIpSPf8/YnubUWsEpKXLuEL+FnrQj3OXXTTslQuTwP9sHqj6zLhWk6ABcR3nkWVFljGMVS1",
+	"KplKsDCfV43sw3+BVXHUJyfNCW3/ZiFEdJTNB46Z5kQNzTsgQDlbAunW2xJ6qDAVPYa59lHwOf9F5S6l",
+	"yiyd9srNsR+5z6MR1i3UhNcQrE944iclz9cK2dqCsr9Si9pf0PLItPExr/eLrDlSVW2cRmXsWz2x2Ays",
+	"b/PGY9+CzrOjZ9u/OImKD75jUnD0YvsXH6T5UWbCTfF6l9MSk5ijefXF0+c7EZv3VE3ZH0IuKYzbv335",
+	"9mVFxrbIQahY6fLtdKGcW1OHfkaSrg8NKr5wVK3XRNXWBBhoDbJBNi/GhgDcUKpoACvgTAeuiFQA2iEP",
+	"Gcn90PYZ+pzBJBugZZebJdbpA+a/QaRZJw0gQ7hmgU6E4JiDWUbQBnFiqrD9/4o08Si8v0mJLAIAvmeU",
+	"/c7Z/UdRPshWMH8YsTB2DU7+cpx+DfN+wMO4VwRsL7w/KIN3Wyyx9z0737PzB2LnF6uc21Ebvc7gyzK1",
+	"V0oC4urgOuN5KjWN6/i9G7Ylvz+0svue8EVur98p1asHS/8KZ/rwXZIaV+ZvT8b2ZOwRyBgq/TvRsDpy",
+	"ZT/fRquwYsLhV7T9f9voSnKVPCacxT6IphRy4chFBDYgF3kAq81MKBOwuzEaQj6gpSPl3Jl1QvHGjrYT",
+	"gciTdpuJRKt0hgfVU3BbDTrKGB/+ufD9e7dg1kHwWjkozBhtht8SjlV+zrEM4852dF9Uim64iLWuK40R",
+	"FG17MaTClZz1pTN6wL0jxL91tHqL62hrCvyezPywhe0mfnfie/P+HZDjoh4YAyiNVjblu8NeAffDLI1c",
+	"kmi95IvhUdVuKxGnsQvaYos8BigPGnNBNi7mHvzO3BApAhBQZWYghBFi0dah/xdYz1vnVfuOrOGwJFzd",
+	"3h6+lzy/A8nT93rQeRd8i6BsARW1crTsVvvwI773thOGzVZwHK1kAL9mSx04M3ZAQprS0Nu2fQg2jWMZ",
+	"UqjnYNlzQIpqgfBeuUNUA1tsTRJOf3gETtckLGJswF7yu5Mx2wdY7ACurn7ZBm5mcQjKlhWBtdcMjTq+",
+	"zxKiCUAE5FOZWaUT3JNyCDuWM5yBKajGd4OruT3g7g0le3b152FX0KqMGEmgNwpYTLyatMqkHB7vyKUO",
+	"Xf+vRqz/iNFeiOsjl70/IgmFX3EdS9KFIYf/llz0LMbboaF6F2Rk5PXz8Fs+gVQMEVwJ6DMNw8M6kJ9h",
+	"O9VSQklFRh8Vbw6NiYcur3mE8SbFwysRujh5veb5fqKRkuUH6sq04on2iWPRsJ+S4B3zObsSpZVynacj",
+	"gP14JKQZuuZuIzJmE4lmY2UVa0czE5akUsYYQl8letjo7fegeffCz6t96vYC/p5i/o4UE7FQV0jlE40S",
+	"i3RUi/qXLblapaM4wK5kFM1UeycYBqwne9FtT4j2hKgquiGJINQ3dl6hN/h4E72B7MJNRvYR5CHBaweY",
+	"hDiqZi8/0Zii6AyOQi7AtGhRPRe28uwpn5M6ek+1OXgHo57+MPJesq6jQi7Nt6ie3euTdzScuWRIq+CN",
+	"eDQiXW70lfCjB2SEGaXo3sKU0gP8ySeY9gIygkHwYyj7iumTo4gaOiJdKgisK68U378Sn5nPyhTTcgaQ",
+	"NoRH2H08T/iFxh2lDFqotQ45m8e+1rx9cCXyXFD70CXQu2RP6GTeBSHPpQjDgdpv3VlDgHikIAnIAsLY",
+	"ItKVgHJ50Hdl4PJX4f3hOJtMmLK7x8r29h4x+9gRaCjx5/r5Qinc0ZSmoyuBbdnt0WBk50807a/c3oCs",
+	"n/rIrjxLcom7vDuAHmquhK/SPzoaDQprtYwjzKuKo16dQPtu3iKhhGl3YrApDZ02Enqgmf0YjlWxlFFI",
+	"/e4dk1Fe7G+ECTBMu6UXT/r/NWpIPQGv6JZAi5pVuhuFY+EaK27VDY81TlqltTTPBt4Al5ucZ9p0vfCC",
+	"teoDYmQAtEYFtSk4vXvNwVnttWenyGkId1QGCilYYSWMebGRvN6BiEgFNhsWCKPuvEAYrJIphOSqGG91",
+	"zrbjftktG7RMhasq1LqtE1BWTqBocwnvcuTvlv6NLXugwcDqNGSiQOG2Vy0F+zhpFLgqu2oUuPxbP9G0",
+	"8+1Lg50Wpx6g6xhWY3V0pM8cxO8KhUZmY0kTcQWYakjZn82reSc77jl0Jj+A8gyeeUtPpZ1QD7+XJAcn",
+	"KZQkB6wI2yg7oKdyreiIkVk4K5V8xRLlERHsxj5EVaFcOR/40xlT1zG7EtBPRft4Ai7CONPeX4FaRVCp",
+	"8FxqXIG+f/swtx0RzawAIRiLWDRo6GOBFW+hdAY5OPD9O9z/+1h/AhpigFs1t+xcCcvm+wQqL/z47od3",
+	"n08uTj9+6CcRwXMaO+MNRtqUakEkdAlamRXrZOLbbUFxiJIr19XmzQWRaq1wl+9Uyz/dvW3hoHg/BAWA",
+	"GddGKlBzYV5LPjikJufxUb3d2NZWnljJPHDT5/GlkJrBp4KaTDEQF8FWRuNevrQmkl+KoGy5Gi7mkofM",
+	"HwWjUUAgUjYoZ81iCQ5BY8NRNt+0Gjdk+7XkRdTyGYJCw8YSV6VVwaKaBYq8tmHrZfis9wmhXnaHe8si",
+	"btEKGr9oXyOmoTEMKbWdGfWw75WrLg1WYN/StEnagl4232fImsexN7Cdxtg193QfvPbI8TmrxcwBjC0v",
+	"KkeNwl8e9UHAyPElQEjmdngiJxNI0ilzSkdhc17phtklmM2/GnjhzXlg6pPgsZrUCN4ZYRUJ05hPHMb1",
+	"afqnfnXfeZL+Hyjgzh3p9pC7HDL2QXd3QOrTHGk2gn4JR/Nz/+um0XvaNuaxix6cSQ0WrqIDw5iZBWOu",
+	"1f1C+sjaLLXixwg8raOAJFxkuhB+dk63f2tv5TQXhb6j4EK3qL3fcW/uf3xzP6BFXXyBx1gjIYvEiQC5",
+	"zd8/BmLXqyd2KwLJ1tz6XPfxZGbClTZe/QEDDfSBtGSDYoW8XLrqVrswoYqEmoPuHZMRDDLE0pquOKOl",
+	"NEpm0xn56R12yKus9BA+aZRg7jcnn4v5o+fk+400aAxebdzL/3cKYXTH6ODXwlSJjRbmkR3R55CGIUvN",
+	"3k8PMZZwFveIj/tk1T1n/9M68iGS2TPygCAh0WXDwxpzx3dacPfDiOs0M3/NOCJQdBSj2gdWYlOZwofv",
+	"Dqem3Ag++C4p2f0UG8EN7lWcPSH87gihw8rNlNC91IYUgvqwgxG2mPaJrug6a2LiIDeaYO2UVfsTVyVr",
+	"ChNRgL6N3FbSqMu8h6U+ikLzBzWtih3Mq3jhew/LY2tY7RGJdDcj0rIOezbjPkRwbSzO4YqHOqsm+nfl",
+	"ZMJQvJgoxorMyZAK7OiArbxcB1lC9bVrZCPkIiCKimuUpWYyU/GShPaTFIQbn1x5TMBFPJXESLS78ums",
+	"8obbp3scywVTtQbUM9hhPZFYdblAi9BdnKW1PUfrB/UdR+994KLv670PnTdevdPIqwQnZDy2wOsEWqg6",
+	"Cdc+f/vplwMLC+BPPDn7+MuHCxLza0aO+kcvG/xjCb0ZwhDDeZhmQ/t5Ox89JYZiECqCM3RSCalSy4D8",
+	"v/+6PC6FPWLT/Bh62yPvqPW202llBbu3b9NmCdzHHnGn9ujAgWgkiRmdQ+kbDE67PHuSd9kAzGuKMHE9",
+	"wNr5Ex+SRQFaNjEnyNeyL+TJrXvn3509+o6Cg0PeSKTTlFyeIVEeM22c4bobzhhN2RpNLnOShKprZkp8",
+	"pNLKfodiNKW29vdWS/+s3IZ8Fzc9hBI/0Q8aTIzBABC6DR2HShEBv0t5ftcnsFQ4Hc0lDFvbun6jIC5j",
+	"nzP7MxUhi2P4N2SJ1vcSXN1/XkOMmjzXoWHPEM5fz242tNzcMCUmgTbMBk7ZW832B1ICcmzYrgKUsHdP",
+	"Zu9AZgsC1KJfQenwmwMt0EansxjCvF3MgK9mlI/wZGPJ/nx131ccQb6svZltb2b7HkoUIbZAfDJky4CQ",
+	"xFG+xmIQAitluowgb3TL0bCufn8Fy9eEpm2Vi8oY7qsXXZ4FBDVs0MQjpg0XTjUuRWi6fq4+rt/FFuRV",
+	"B7Vh6QZJqjWpyL986CpGxRKbFIjihb2h6i6GqqQEDC3A+a/s8ydvvUnMyvozFl5bKRjzb5iao0gMvrUC",
+	"a5sCBe4JF/dBAXsm/edh0nkYwDrXjTBDLnC4BiYkh40tCRiqvfugJYhDhrPY06I9LdrTohVaZBEsUnRR",
+	"pUbcbFX2m8iOM8L9daORUK15oteyLTBuu9BmSuLTEw2d+muiBd6689wTrz3x2hOvFeKF1gTnhHH57JDr",
+	"WaFk3kUApYtUBk4bplhLwobUYi9PYbE2O8WeJO1J0p4krZGkSQZMvlG320J37GjNfmjIbjEsAe+2i27C",
+	"0nCDvCg94ZErVlGqSp+X30IqEZBF3pKea1ewjEOIpgDHKa4V3et5CRKkJRhG5WiTnbRUbgWIYJCLOGBd",
+	"njOlobYuFCEWMhMhiywBczXtcDxcuSaRJZd6JheajPLVDAiSPaBfXBBKJmxBXBXfuiIoH+AUH9CCayfY",
+	"GAGCrWeeELzPvZuxjDHVw8Fiyw4KiWZY9CYp4Yl9UGCIHIMZUu0arZG/T7qK0egAIhtw5tJNQR20iEix",
+	"pVvQx3z2P3LDIL+L7e714rT33vU7gn0rQOSit95TqLiMdWzYmurr3yy54UosY83ZhjVIQ0v3QY5uRoXv",
+	"rklIvrAG4izz53vn2l2ca7IAgJ0h9FY9Q7xYU7480FJc3fz7aBtyJ2jeKzF7JebP2zkk79WT414eN5L/",
+	"UtNCZDst2NZIpNqdg2xtztEnH0XISCKheBUV651AcJk0vhJmppiG0sxOTqyoU54Nd9c2GBQUaWT/O+QR",
+	"tjZx2goxEmtgr0q5IiJ6KUJXhRN0qWPQsewPXoliurnJx+9Eoe6VJe/7fezp3PcXLUcr0jHg9jqFW2/u",
+	"sZ3A7Vt8rLb42ItZe/KzJz/1XT7EJgHL9fo4JtKKOL7FdaHBaxJxnVtMt1CpyWR3+5lvexphrqEm3Uri",
+	"bIDJkDogdkKwnuH2mgxoOPcf2npmt7CD6Qx3ureb3cHM8GkF+MAmttqiNE/o+yuW+ixaAwu2cOnAiqUx",
+	"DV2j4lSxOZeZJlLU1MFxBwwg/X3l1sCS9prCnlU/Pqt2SFFnZkAEK9gz/OlY5KYkY5kyQVPe9zjQWLPi",
+	"Y8rEyadT8pxEMsySvLML1+Tk02ngm6L0yQfGIsv8kTzVMFqc8a5eUJdIKscQ/9JgUV9f9PfcJ6UAgRUB",
+	"DfzPbv2N7kdFw5jt7HzEt0mXR0wYDoVBvIMHRb9UKkMuz0jKFCTyipBtc0G6FfyhRSjYww4ylNvrXoi6",
+	"q/PRASLEytVCXY270R3+KuxvdzXCeyuOxmu2vI2TEYa630JZqZJj9ui1f91OmnyS7umtgfbP6F/0d78T",
+	"QN7Kswi9fa2S6z0cMCC2/70nv+K9AfC+VO5exP7rOB1LPbg9VhZSd46laz7HjRRim7/xPb9m5NPHcyxN",
+	"X+7VjV8eg40OJ7doL2Qp+PGaLftNnrvvkAbs2/fvKciftn1/LoCu9u53yFtt3u9+rHHwbaQm25x7EItQ",
+	"iQRAGpdSrYOSdghh00VraYhesAJy0fIPDIYLLiK5wJbSS2ZIxEIegRQiUwyNgMbUckFV5ErT/ieTKktI",
+	"F3pUvv355PNPpx9+6icbvHN7YWVPavak5jauOxc+1CCq+E79npBgn9uNhsA5jTOWt3gWRi3XGvODAgLt",
+	"kS2toGPNQI932XCQs5FrK74fe5A3hD99e/7sOYGVEDqlXLjitzRNrXQzK/LqXLdd1wnUrUKwm6LJe0iV",
+	"4kxjZc98AFfnS0lpXLXg05PL98QoxkhC09QSLFfJx2pSjlhDJ9zzn08Onr185TsBw2H0+uQDtjT3BzJe",
+	"ktE1W458u2s/Chdkxm6OsTnvD+/OT3/60E+i4Epcdd7TpczMVadnj228xF7E8RJOWU7IaJ6MAt9xMSAj",
+	"vD/4F7TYJ13qrBpQsKzXJ59oeE2n7EqM4ChHpIv/6F9CO9RRb6V7sJUaoXVwTaDXJ/vhbgV/r9myUgUw",
+	"pcaiQmfQ+Z/ub0cHr+nB5OTgxy9fn33r/f1v9QUBb9fOd7eyjzt+mKv47b90HqvmDx/SmHNuQQ1vq8Gg",
+	"gwDq+XiKr+6tmLe3CJ04/HYHW0fjSIXE2XPHvuL++B3xdUJVGzMm2EtdH9knumw2JRKiQ514hrlvC084",
+	"ndvXi2pAzOpkLzv8/do4FUsf3cLp9tGAEMo93edc3KnyfgnySmApdjCWFtWQt/T0r0RCI/i7D0kXCoP3",
+	"AMoxkDlHkq6bsFcuyBxgLXzwLNQCvl/Rw9JqMO5uytfU7p19qmYBbggM9wEFm6DS1XneJAmHMwoOUZ+K",
+	"bOzAntRjDI3hCSrNXvYM1mP/C+qa+598+fncildTguXcF6J+UGEi03WgWex8Zdc1+y32sIfhNc0tF8Tg",
+	"RBud++ZGb3YfjWUEdRGp14nKgV5elaCajLz+d3BgX4RczxFJFRcGFIEuKDlYuRtaKAvUVS4+n3w4P3l7",
+	"cfrxw3k/iSDck9lJsP0E9LIcK0av4aOpkIpFffKrj0zDzJMNoWk1Osd5Nk64efzYrxoivH6k1PIOwzS0",
+	"5B9Tw5M6NLmo/fiJxhvxI2iL6ejLWxKq2IBQCKUhGNtCRl+vOvZ+rzqDr/1+/1tw1dF8etUZXHX6/f5V",
+	"59voSmCxgpF9DVTBixu77x6UyqRCCh7SGAftXrMl3CslE37DXDRHYLU/ndKQOfLpBtR8OiJc4/2NqWav",
+	"XhAWPXv58ulr2Bk1mXJBJfZ92JGz662CDIYEcrtZaAsiJNgKocQDlvE8YCKEmGFjjyD/O8qhW0gSS2El",
+	"12JTgEDaFbiISPfF0RFJaGxB2Ne+uhJ4u/a9mE0MFLVyAZMQdUC1FAMsTAz7hF1sQBUWIcDufQp7Q9/9",
+	"8QQkeLUkvMQYSr/qCoPYrDb+CnG6tELEKiG7pOt5OBcRuykLML1gTXNMaMRQbSTdkUXSEcYFJ0xrOmUj",
+	"spgx4cOCfdeLXgCszm0PkBoJQJSzwRJhXJd4Lm629SDJi7tUW4CT7sjcjFD0KhnwSrQdKQxY58AA91Ym",
+	"zLz58eKJRouhe7tKxR21G9k3RlawlGZmCXnuqTU3dvMmUyKvHdJedy4Z0Mr2s1cvvv3tkfXoi5s6Jlcf",
+	"Ab4JZBAM4PT2PfIe2VZV4HsZRawebK/Eog4EeMKfHgkABbaSoDmXcat2RefvT0jxUduWRb6n7jqZuCwW",
+	"slvLIiu5UGMUH2euxNQD9RN6nIZJf6Bw2/yqtkfclsBrb66+i5RRwbqt6LXJRFIMs9VkXZl14IpiIkN2",
+	"QRKgblawEB+X2m4U1lpHLbz9GuKyIh8wSWOz3EAV7teePefy0e3ZxVYarIbz4oU9r7yLVbsCthtRIdmV",
+	"612e6bJUdC3kArGwObHiMvljJ1Vcnm0n75dne7p+Z4tiPWytpk9YWP1r5qSuxcuMWSh9yD04UOVCuC7M",
+	"M6nNMZpmS31nfK+ZOp/RlGvD1OXZ95Wuenm2D4Pdm6wePzbtMwiQhEL69+VZEbRVQUC5EDpHN12Ep80T",
+	"ohxC9dZIV8Fzt/V4A5z2yV6A2wHMFBSd1APCE8uDoA6WoYbV8d/vrpTk5VmT7Gef7IW+uwh9QME3Qtzh",
+	"jGsj1XKjd/jyDLkUOqLXum4UPupKV4AZjQIi4yj3UaOyhHyPGEly5qaogEEyEUG1ah7OCmWpDoh/dov+",
+	"3mDZr6sRoJ9o4g98D9q3Bm3vAbg8A9DpWtFmFSqd888+KorAV+FxO244sbIRMdZQIdeMkEmEEooRg72d",
+	"J4yMqBkNSqYCeMkOgpq/mTGRq/85AlixcSJVWEPOf5banJjbFvqqM9JRs9FasFMj7IfEsFN30k0otnYj",
+	"dfewN9U/Mrpago4Q74AdcJcaQuE+gmbqvxVHc3zfwWjhQkvXSEWVLHid0HI9MKg7ig2x9hL99vCKFJ6b",
+	"1fGo03xhD1OH73syi/i9bjeOFNe1x8FHD2xthQak6+D+iS6/AoOMl/D/rfrMoWEq4YL+lbvV1Z51uVPd",
+	"qmFmolidVebCH+UtzDL7yp57E8yfwQQDwhx1TejWLDDayDRlEVCBqZRRxQaTU6LtRMulAZcEilXe/qt7",
+	"45Z4WOM896nH2lAFlIIaYumM5d3oWf/841vy/Pnz18RJ3XXSu+YirKZ67SSw/7GEDTz87aKGv8a9oPG4",
+	"cTnOUplKhX1DELDXnfMA6gFmp+bs1TvFx8u8BImIAqzIS322feEsDzy7H3MrRGBC73oyPgJKmdJYUF4h",
+	"Nr7l1W9fO5mKO4POzJh0cHj49Nk/+kf9o/7TwT+P/nkEsO3oR51JAEsFG83iyYDEfM4E0zogitGI4z8T",
+	"ZhQPta/UVZNGIVxvNYfVEEC/TjfO12Iri6wLEF60ty/EkY/ZcyNWwp7WR4Zgb6MYTSweOfGIzS0MFGO4",
+	"v9e/fjfnEbP3Nc5EFLvAcj7hFliInExiLlh5GHy7YRmVc/GNI1xWBpau0SuhTHVL+rxDV7JS3mupIdfq",
+	"SJdcmYzGJKHhzN6nizBn0A6DLYmiohzxVDfEmYSu85dnmoyZWTDmpNzSRkptC9e/x/LOMDHEmB0k9NrS",
+	"8eJrLIy5/uWJ16o16Z6/P9G9xgXk+nftAjBkIHAlMNbz5XSwGhGHUfGlVLRKcnLdJKdiLnnIVs/IQzi3",
+	"AOkgpwh1cd8Ajt4cgIJwsBdJ9yJpK2727f8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
