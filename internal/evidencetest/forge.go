@@ -278,3 +278,45 @@ func VMState(b *evidence.Bundle, vm string, height int64, priv crypto.PrivKey) e
 	}
 	return State(b, height, priv, values)
 }
+
+// DropTxs removes from b the transactions with the given types (their
+// actions' names) whose result names id, with the headers that served only
+// them and the key registrations of signers left with nothing signed: what
+// someone who cuts a bundle short would do so that no header is left over.
+func DropTxs(b *evidence.Bundle, id string, types ...string) {
+	drop := map[string]bool{}
+	for _, t := range types {
+		drop[t] = true
+	}
+	kept := b.Txs[:0]
+	signs := map[string]bool{}
+	for _, t := range b.Txs {
+		if t.Result.ID == id && drop[t.Decoded.Type] {
+			continue
+		}
+		kept = append(kept, t)
+		signs[t.Decoded.Signer] = true
+	}
+	b.Txs = kept
+	keys := b.Keys[:0]
+	for _, k := range b.Keys {
+		if signs[k.Decoded.Signer] {
+			keys = append(keys, k)
+		}
+	}
+	b.Keys = keys
+	needed := map[int64]bool{b.State.Height: true, b.Checkpoint: true}
+	for _, t := range append(append([]evidence.Tx{}, b.Txs...), b.Keys...) {
+		needed[t.Height], needed[t.Height+1] = true, true
+	}
+	for _, c := range Changes(b) {
+		needed[c], needed[c+1] = true, true
+	}
+	var gone []int64
+	for _, h := range b.Headers {
+		if !needed[h.Header.Height] {
+			gone = append(gone, h.Header.Height)
+		}
+	}
+	Drop(b, gone...)
+}
