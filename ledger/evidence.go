@@ -206,3 +206,15 @@ func LineCharge(start, end time.Time, r bbus.Resources, priceVCPUHour, priceGiBH
 	amount, fits := bbus.Charge(nanos, r, priceVCPUHour, priceGiBHour)
 	return amount, nanos / 1_000_000_000, fits
 }
+
+// HostingLineKey is the state key of the seq-th hosting line (of all pairs)
+// that provider bills consumer, ending at end.
+func HostingLineKey(provider, consumer string, end time.Time, seq uint64) []byte {
+	return hostingLineKey(provider, consumer, end, seq)
+}
+
+// PenaltyKey is the state key that lists the violation with sequence number
+// seq among the penalties provider owes consumer.
+func PenaltyKey(provider, consumer string, seq uint64) []byte {
+	return seqKey("vib/"+pairID(provider, consumer), seq)
+}
