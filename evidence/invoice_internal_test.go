@@ -40,11 +40,11 @@ func invoiceRecords(t *testing.T) map[string]any {
 		return string(k)
 	}
 	return map[string]any{
-		key("invoice", "inv-1"):   head,
-		key("agreement", "agr-1"): ag,
-		key("violation", "vio-1"): vio,
-		key("report", "rep-1"):    rep,
-		string(ledger.VMKey("vm-1")):                             vm,
+		key("invoice", "inv-1"):                                   head,
+		key("agreement", "agr-1"):                                 ag,
+		key("violation", "vio-1"):                                 vio,
+		key("report", "rep-1"):                                    rep,
+		string(ledger.VMKey("vm-1")):                              vm,
 		string(ledger.HostingLineKey("cloud1", "cloud0", end, 7)): line,
 		string(ledger.PenaltyKey("cloud1", "cloud0", 1)):          "",
 	}
