@@ -111,14 +111,6 @@ func Build(ctx context.Context, c Chain, p Prover, r kv.Reader, vm string, check
 	if err != nil {
 		return nil, err
 	}
-	st, err := prove(ctx, c, p, r, keys)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := c.Genesis(ctx)
-	if err != nil {
-		return nil, err
-	}
 	want := map[string]int64{}
 	stamp := func(s *bbus.Stamp) {
 		if s != nil && s.Tx != "" {
@@ -138,7 +130,7 @@ func Build(ctx context.Context, c Chain, p Prover, r kv.Reader, vm string, check
 		stamp(m.Completed)
 		stamp(m.Ended)
 	}
-	return build(ctx, c, r, doc, &Bundle{VM: vm, State: st}, want, checkpoint)
+	return buildState(ctx, c, p, r, &Bundle{VM: vm}, keys, want, checkpoint)
 }
 
 // BuildAgreement assembles the evidence bundle of an agreement: its record,
@@ -150,21 +142,13 @@ func BuildAgreement(ctx context.Context, c Chain, p Prover, r kv.Reader, id stri
 		return nil, err
 	}
 	key, _ := ledger.RecordKey("agreement", id)
-	st, err := prove(ctx, c, p, r, [][]byte{key})
-	if err != nil {
-		return nil, err
-	}
-	doc, err := c.Genesis(ctx)
-	if err != nil {
-		return nil, err
-	}
 	want := map[string]int64{a.Proposed.Tx: a.Proposed.Height}
 	for _, s := range []*bbus.Stamp{a.Signed, a.Declined} {
 		if s != nil && s.Tx != "" {
 			want[s.Tx] = s.Height
 		}
 	}
-	return build(ctx, c, r, doc, &Bundle{Agreement: id, State: st}, want, checkpoint)
+	return buildState(ctx, c, p, r, &Bundle{Agreement: id}, [][]byte{key}, want, checkpoint)
 }
 
 // BuildInvoice assembles the evidence bundle of an invoice: its head, every
@@ -176,7 +160,7 @@ func BuildInvoice(ctx context.Context, c Chain, p Prover, r kv.Reader, id string
 	if err != nil {
 		return nil, err
 	}
-	return buildState(ctx, c, p, r, &Bundle{Invoice: id}, keys, checkpoint)
+	return buildState(ctx, c, p, r, &Bundle{Invoice: id}, keys, map[string]int64{}, checkpoint)
 }
 
 // BuildViolation assembles the evidence bundle of a violation: the
@@ -186,10 +170,12 @@ func BuildViolation(ctx context.Context, c Chain, p Prover, r kv.Reader, id stri
 	if err != nil {
 		return nil, err
 	}
-	return buildState(ctx, c, p, r, &Bundle{Violation: id}, keys, checkpoint)
+	return buildState(ctx, c, p, r, &Bundle{Violation: id}, keys, map[string]int64{}, checkpoint)
 }
 
-func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, keys [][]byte, checkpoint int64) (*Bundle, error) {
+// buildState proves keys and completes the bundle b with the transactions
+// want names (id -> height).
+func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, keys [][]byte, want map[string]int64, checkpoint int64) (*Bundle, error) {
 	st, err := prove(ctx, c, p, r, keys)
 	if err != nil {
 		return nil, err
@@ -199,7 +185,7 @@ func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, 
 		return nil, err
 	}
 	b.State = st
-	return build(ctx, c, r, doc, b, map[string]int64{}, checkpoint)
+	return build(ctx, c, r, doc, b, want, checkpoint)
 }
 
 // build completes the bundle b of a subject whose transactions want names
