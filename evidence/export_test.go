@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.json from a real two
 // genesis validator) and cloud1's node, which joined as a full node and
 // becomes a validator once cloud0 approves it.
 type federation struct {
-	t          *testing.T
+	t          testing.TB
 	homes      [3]string
 	nodes      [3]*node.Node
 	genesis    []byte
@@ -36,7 +36,7 @@ type federation struct {
 	nonce      uint64
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +46,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startFederation(t *testing.T) *federation {
+func startFederation(t testing.TB) *federation {
 	t.Helper()
 	dir := t.TempDir()
 	f := &federation{t: t}

@@ -387,6 +387,16 @@ func (d *decoder) vm(v *bbus.VM) bool {
 			i, vok = 8, d.stampPtr(&v.Terminated)
 		case "intervals":
 			i, vok = 9, d.int(&v.Intervals)
+		case "migrations":
+			i, vok = 10, d.int(&v.Migrations)
+		case "last_migration":
+			i, vok = 11, d.str(&v.LastMigration)
+		case "txs":
+			i, vok = 12, d.int(&v.Txs)
+		case "tx_digest":
+			i, vok = 13, d.str(&v.TxDigest)
+		case "last_tx":
+			i, vok = 14, d.str(&v.LastTx)
 		default:
 			return false
 		}

@@ -20,25 +20,68 @@ import (
 // header at height checkpoint (0: genesis only). It implements
 // httpapi.EvidenceExporter.
 func (n *Node) Evidence(ctx context.Context, vm string, checkpoint int64) (*evidence.Bundle, error) {
-	var b *evidence.Bundle
-	err := n.store.View(func(r kv.Reader) error {
-		var err error
-		b, err = evidence.Build(ctx, blockStore{n}, r, vm, checkpoint)
-		return err
-	})
-	return b, err
+	return n.buildEvidence(ctx, vm, checkpoint, evidence.Build)
 }
 
 // AgreementEvidence builds the evidence bundle of an agreement (see
 // evidence.BuildAgreement). It implements httpapi.EvidenceExporter.
 func (n *Node) AgreementEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
-	var b *evidence.Bundle
-	err := n.store.View(func(r kv.Reader) error {
-		var err error
-		b, err = evidence.BuildAgreement(ctx, blockStore{n}, r, id, checkpoint)
-		return err
-	})
-	return b, err
+	return n.buildEvidence(ctx, id, checkpoint, evidence.BuildAgreement)
+}
+
+// InvoiceEvidence builds the evidence bundle of an invoice (see
+// evidence.BuildInvoice). It implements httpapi.EvidenceExporter.
+func (n *Node) InvoiceEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
+	return n.buildEvidence(ctx, id, checkpoint, evidence.BuildInvoice)
+}
+
+// ViolationEvidence builds the evidence bundle of a violation (see
+// evidence.BuildViolation). It implements httpapi.EvidenceExporter.
+func (n *Node) ViolationEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
+	return n.buildEvidence(ctx, id, checkpoint, evidence.BuildViolation)
+}
+
+type builder func(ctx context.Context, c evidence.Chain, p evidence.Prover, r kv.Reader, id string, checkpoint int64) (*evidence.Bundle, error)
+
+// buildEvidence builds a bundle over a snapshot of the state, again if a
+// block committed between the snapshot and the state proofs.
+func (n *Node) buildEvidence(ctx context.Context, id string, checkpoint int64, build builder) (*evidence.Bundle, error) {
+	for attempt := 0; ; attempt++ {
+		var b *evidence.Bundle
+		err := n.store.View(func(r kv.Reader) error {
+			var err error
+			b, err = build(ctx, blockStore{n}, prover{n}, r, id, checkpoint)
+			return err
+		})
+		if err != evidence.ErrStateMoved || attempt == 9 || ctx.Err() != nil {
+			return b, err
+		}
+	}
+}
+
+// prover is the node's state commitment as evidence.Prover.
+type prover struct{ n *Node }
+
+// ProveKeys proves every key at one height: again if a block committed
+// between two of the proofs.
+func (p prover) ProveKeys(ctx context.Context, keys [][]byte) ([]*bbus.Proof, error) {
+	for attempt := 0; attempt < 10; attempt++ {
+		out := make([]*bbus.Proof, 0, len(keys))
+		for _, k := range keys {
+			pr, err := p.n.Prove(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			if len(out) > 0 && pr.Height != out[0].Height {
+				break
+			}
+			out = append(out, pr)
+		}
+		if len(out) == len(keys) {
+			return out, nil
+		}
+	}
+	return nil, evidence.ErrStateMoved
 }
 
 // blockStore is the node's CometBFT block and state stores as evidence.Chain.

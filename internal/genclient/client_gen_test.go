@@ -384,14 +384,14 @@ type EventID = string
 
 // EvidenceBundle defines model for EvidenceBundle.
 type EvidenceBundle struct {
-	// Agreement the agreement the bundle proves (or vm)
+	// Agreement the agreement the bundle proves
 	Agreement *string `json:"agreement,omitempty"`
 	ChainId   string  `json:"chain_id"`
 
 	// Checkpoint the height of the trusted header the bundle was built for
 	Checkpoint *int64 `json:"checkpoint,omitempty"`
 
-	// Format Example: bbus-evidence/1
+	// Format Example: bbus-evidence/2
 	Format string `json:"format"`
 
 	// Headers block headers in height order; those with a commit name the validator set that signed it
@@ -406,8 +406,23 @@ type EvidenceBundle struct {
 		ValidatorSet *int `json:"validator_set,omitempty"`
 	} `json:"headers"`
 
+	// Invoice the invoice the bundle proves
+	Invoice *string `json:"invoice,omitempty"`
+
 	// Keys the cloud_join transactions that registered the keys of signers not founded in genesis
 	Keys []EvidenceTx `json:"keys"`
+
+	// State state records proved at one height against the app hash of the header at height+1 (docs/TRANSACTIONS.md)
+	State struct {
+		Height int64 `json:"height"`
+		Proofs []struct {
+			Key []byte `json:"key"`
+
+			// Proof an ICS23 CommitmentProof in its protobuf encoding
+			Proof []byte `json:"proof"`
+			Value []byte `json:"value"`
+		} `json:"proofs"`
+	} `json:"state"`
 
 	// Txs the transactions that touched the VM, in chain order
 	Txs           []EvidenceTx `json:"txs"`
@@ -419,7 +434,10 @@ type EvidenceBundle struct {
 		} `json:"validators"`
 	} `json:"validator_sets"`
 
-	// Vm the VM the bundle proves the history of (or agreement)
+	// Violation the violation the bundle proves
+	Violation *string `json:"violation,omitempty"`
+
+	// Vm the VM the bundle proves the history of (or agreement, invoice, violation)
 	Vm *string `json:"vm,omitempty"`
 }
 
@@ -965,6 +983,11 @@ type VM struct {
 	Id            ID      `json:"id"`
 	Image         *string `json:"image,omitempty"`
 	Intervals     int64   `json:"intervals"`
+	LastMigration *string `json:"last_migration,omitempty"`
+	LastTx        *string `json:"last_tx,omitempty"`
+
+	// Migrations how many migrations were proposed for the VM
+	Migrations    int64   `json:"migrations"`
 	OpenMigration *string `json:"open_migration,omitempty"`
 	Owner         string  `json:"owner"`
 
@@ -977,6 +1000,12 @@ type VM struct {
 
 	// Terminated when (block time) and by which transaction the ledger recorded something
 	Terminated *Stamp `json:"terminated,omitempty"`
+
+	// TxDigest the chain of their ids (docs/TRANSACTIONS.md), which proves an evidence bundle complete
+	TxDigest *string `json:"tx_digest,omitempty"`
+
+	// Txs how many transactions changed the VM, its intervals or its migrations
+	Txs int64 `json:"txs"`
 }
 
 // VMList defines model for VMList.
@@ -1224,6 +1253,12 @@ type EvidenceParams struct {
 
 	// Agreement the agreement whose proposal and signature (or refusal) to prove
 	Agreement *string `form:"agreement,omitempty" json:"agreement,omitempty"`
+
+	// Invoice the invoice whose head, lines, agreements and penalties to prove
+	Invoice *string `form:"invoice,omitempty" json:"invoice,omitempty"`
+
+	// Violation the violation to prove, with its report, agreement and VM
+	Violation *string `form:"violation,omitempty" json:"violation,omitempty"`
 
 	// Trust the height of a header the auditor trusts (`bbus evidence verify --trust HEIGHT:HASH`); the bundle then holds it
 	Trust *int64 `form:"trust,omitempty" json:"trust,omitempty"`
@@ -1870,7 +1905,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Evidence The evidence bundle of a VM or an agreement, verifiable offline
+	// Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -2833,7 +2868,7 @@ func (c *Client) Events(ctx context.Context, params *EventsParams, reqEditors ..
 	return c.Client.Do(req)
 }
 
-// Evidence The evidence bundle of a VM or an agreement, verifiable offline
+// Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -4984,6 +5019,30 @@ func NewEvidenceRequest(server string, params *EvidenceParams) (*http.Request, e
 		if params.Agreement != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agreement", *params.Agreement, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Invoice != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "invoice", *params.Invoice, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Violation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "violation", *params.Violation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8068,7 +8127,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	EventsWithResponse(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*EventsResponse, error)
 
-	// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
+	// EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -15537,7 +15596,7 @@ func (c *ClientWithResponses) EventsWithResponse(ctx context.Context, params *Ev
 	return ParseEventsResponse(rsp)
 }
 
-// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
+// EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -22655,244 +22714,249 @@ func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17c9s4sjj6VVC6WxXpLC3bee1Grq1fOZnMjM+Nk1Ts8VTdUY4EkZCENQlwCVCyTm6++6/QDfAhkpLo",
-	"13hm9M9MLJJ4NLob/e5vHV9GsRRMaNUZfOvENKER0yyBv06nmiXmHwFTfsJjzaXoDDp6zshYsBs9Jn6a",
-	"KJkQOSXmxzhhCy5TRWI6Yx2vw83b/0lZsup4HUEj1hl0KIzpdZQ/ZxE1g+tVbB4onXAx63z/7nXOfjC/",
-	"w9cx1fP8Yx50vE7C/pPyhAWdgU5SVhzpbwmbdgad/+cw39QhPlWHZz/A0B94xHV1S1yzSJGYJZuWHsK3",
-	"xQkDNqVpqDuD46MjrxPRGx6lEfxl/uTC/um5PXKh2YwlsJJzPkuomf62u2U3NIpD82LEZwfHHa8Gkr/S",
-	"ut0uKddkKhM4NF9GEdekC8PDL3ZXPWJOVoQreJUGEVeKS0G0hLciFsVShqQ7paFiHnl+9LzXADgzXz3c",
-	"cE923RMpQ0ZF57tZudk3U/qtDDgDZHwfxXpl/uFLoZmAbdE4DrkPUDz8tzJ7+1aYhQYBN49o+DmRMUs0",
-	"jITLdXPKyb+Zr3HKMpCE1HMuZp6BAhWEmekJvn6C2E71nJgdKrKcUw2/Ud98TbgidCJT3cGdqFgKhbs4",
-	"DSKutTnOFhvZhNeXN1+YMrCs2QK1k1WOzBzIvwAQvRPCtcUBRZSUgqQiZErBByELZiwhCTO7VuZNLoh5",
-	"cRJK/7rz3eu8pcEXPKl729H7JJHJFwu0um1FNJzKJGKBORouFjTkAbH4gsdFdEKFsodR2MiUi0C5T8zy",
-	"38HGH+s8fDcboSIgMAezyxDTkPuPCENKkjRkjnFn5zxNFQvMOXcpSVgc0pVnkD8VNNVzmXDzVPGZYIlH",
-	"hCQ+janP9coj/X6/d0LGCex9TBRdGapgCfMIn5oBl1SRbP9mzz/KZMKDgInH27TZqpbXTDxTRPkyZiSQ",
-	"TBEhNaFhKJdEz7nCrdMA3yRSEEqWCdesZ3FrySZwSxjgUcMlWEJkwmdcEMWEBuiNP8EPYxjbTCtkwJ4p",
-	"IpeCCMBagJXu+zJRI/xajWGC8QXzD35k2p8fXHDNxsRPpFIHKluBob/xz1LpMfAZYEHZHPmOFEsWjHTP",
-	"PhMaBAlTiimPhNKn4VwqDRiISzB/qjGhCcNvgp45njOhWSJo+JgoCZeCw0mzmxPYbChnZE6VvZs05aEy",
-	"K/wo9Y8yFcHjrVBIolJ/ThLmywSQ+FLKDzSZscfFYcvryEQGK4MDcsGSIpahoILLO6di9Xiry1bi0zBk",
-	"yTNFEqoZLsjL1+lLIRhwZ2Uwmi0M3SidMBopIgVzKEu6RkgxdNgjEV2RuQwDpEIjRRItJYmoWDmAKLLk",
-	"em7YP5CuNrcyR2rAS2KayKg4fsfrzBkNrLj7helkddAg9CrmS3N5aEmsONMsmW2U/AzQfnH89H/Z46Iv",
-	"ggHBA+wZoGFgxFjAgjI8fv3114PTVM+Z0GZFgOTNm14XPu0+F5SHdBI+MoUAK/SpyBkhsHYhl6SrNE00",
-	"SHY+1b6R8Ugae4Q6SRjQRkt5DfgVSisDcg3opwhViHQbkZiCtARTqx6IgXb9IATOEsYiB4lNUmpc+Olb",
-	"xwKTh1yvRlGM8oIRhahGFHv9slPFOM/AXaURYvXaMRng+SEXiIeb4H6haRSbD9hNzBOmRrROs5gzc1+a",
-	"ZUtFQ7yIjLwQkMnKkL4g9nO4gLgiCYvkggWkSydwe0rhM/eJTIhbnVEtsp0GVLMDzSNW1Xk8ozXVbTOi",
-	"N6OQaib81ShSOwIuZoKG7WAdJ9xnoxmfjOYyTUYR9xPZ6tOFH6e3+dZAvMUp2g/qcSJO5IIHDQ8TRi3B",
-	"1t1M5hmZ8YVhMMiMQaqkYd1Z4TnvvGalqU5VWfc1Qv6iFhFSoXlYAt8GvPle5Oe/oeqdQaFAQQXANR2Y",
-	"V0Ona6iUbaVwcF8rOqmXM4oPXLVlFmDSKP1jE4xzlvQ9WwdNEroyfwt2o+stNSWYwTwbt1FQFTfupIpY",
-	"05DOlBENJ5NUEX1DqBvTMht2QuA4FAiyp+effvl4qTxSPApgOe4cYl+Tz+8u3RHUM9ltUPuM+yvy1202",
-	"qJ04USZAHG3iSpYp7bDAMlPaiguRTIWu4UhtPswZyHaI3IVSm4i0vPAyTXbKMKxFWdxKhclRYXHL4KKf",
-	"sIBrg2XmnuIRDS3P0yQyOtZrEofUN3oXNYoa7oAoaSVTIy0YPZndUF+Tbia3oJjBNQgReOwEWMuBndBc",
-	"hjkHPH7+4mX/1et//PPNsdkY1UZx6ww6//Pb0cGbr3/vDod9+Ne3Y+/1997/+Vsdr3wL9pyW0kgcj+ZU",
-	"zetvAsPgjC5i3nDietFEjBakmqW4IasPGJ/Nd72GQ6r0COYYNQ648QoE5NsRJb2Ovtmd1eYWonVOu4ba",
-	"dsN2LRYy1a15+UmUbiezpjrUfhfKNGh71gWz5U5XNQ1DaXSGrV98YUqmic9Apacxrz0MGhsyp2EZyNVT",
-	"WLu3nHmq1RrM85BToUcJi2Wid5UV51JpFowWOwuXPNiNO/5bthLP0eZeAx3DW0Y4aZVcfYMUzxQwoAF5",
-	"JyOm3/54ifyIBx55eURCuWSJTxUjc3ZDAj7jWtXRQvw8Hjn9unYua6WI00nIfRIzljh93CM/f7q4HHz+",
-	"9OXSI8s59+dGrUpWJGLRBMwJaOPiBhXqpjZL3FViTieja7YqvT1Z6VryBiWlNfpZ1Wbnk2uHbwmLUw0K",
-	"9GgS7/hNOwEajAVUy2S0O6zq5GjAyBzg7pgKQnBGqEXGkWF+ibZyMNWR6jpYGvnfgwvUyGUfQJiGgX+J",
-	"zXV0e3GaJrMUhOeCRA0sgKQwckUq3kjUGdEWbbf1FF6SXMxrfZj2gPbtz4Pnr1+/er1d7Cuspw5KP6Dd",
-	"4EEUDmuTqMAoV4wjevOBiZmedwbPX72u20t1wVzF6e5H2jTzDjOBAa3lBL4MWI1NVNNJyAYkc8h5zrfm",
-	"kWUixWzkzykXHpnQYGR0farThHnWBBR4REs5CmkyY6T78ujo8OXxi97JUKC3yVkdA/PsuHdCps5hZH54",
-	"0TshQurRVKYC3njZO8k8Vqm4FnIpRtZT5UZEe6sH3+GFgv/mYsG1eUDDhNFgNWI3XBmxnguVTqfc50zo",
-	"Ue7rsnscgYjrDUXkPPkjGTPhkZDGyvr4DCahhyhJQ6bW/G3dl0dvzLKpZiMwkcNmn7+xQHCmU9J9Bfvl",
-	"1iVj/j7qDUUdz46YUnTGtjMYONH8/a9NiJJZWtshDHNIttWUi3cZCMS7u1bLe8HJarewuIWVVetENX9T",
-	"c/FnHO1bZ5rIqDPoAFM7Ak3e4kYxTEO6N8xfC/P+Ijo47tQRayulZ7tECfBAsbKtglMvy5Ud7VQTn1oX",
-	"8gmxFt2pTPIACYv5AQeDMNeKhVPSpUgzvdqZ4Ye1cBeEaT8znu0kh6zrU/CJZ8+7EXswPKdiBQBzv7nj",
-	"pAIk8ch4mB4dvfBxFvg3O8CfBP5l/bvV18YYYQNKMg1D5BJUE3znmapV6w/w/w0K/fsFD5jw2dtUBGFb",
-	"4qVF/0SN8JDdhOavCcxAjILG0GG3iGoPEu6CUYN53p8z/zqWvGlOBIXjnzpJjUBI0FlVXMaSKjJJeQho",
-	"V/QZNFONe6WIYubSP2AWhofHtXaK3FFWXi6o5nZpinCRrT0JWHJC9Fwq5mzj1uWUufAzkZsoZj1R1hcC",
-	"LsdM8mx1dUe1IW801/LsKixw1ywzRV5EgzrXaGGk4t7rhshVCsXqwvBEwG4MyErvqU5tAF3ZVAIz1hHx",
-	"uvx9zVZqgw48MkpHka0pPIaEzbjSLGF4qZtRDMBQxEAfM8gi5qgEmTHBFFfFI9vMlhHTLm/qVmyNSxuZ",
-	"r3Juy9Sf2yVenRtRhQDZIfLdz3LWzqaoELVAy2yUW49QUEceyRCwhnS5SrOu2m7Hw7WhCtDYBYeNzFCH",
-	"EFfnNSwZ2CdXWiYrg7GGQ2ccvLd1kxYkBfaNCGkJKeeDFcSov1EzzGp32AEzAmtrs6WPwPlWXcnG28j6",
-	"qHcXj4QUfo2CBPEmR0RL8vx/Xr88OB4Q3AdGUmqJsXWWw79+eTDB38HiD+dEJnzmful5RLCFEREy/7hg",
-	"GJI2DSWcUbbYNPMkZTHJ/3z58vU/Xr48+seLfxy9efXqeTlGudbRhMyt3tZ10wS7DfLayMprW5EOR88k",
-	"tALq2SU5iOdH5bnD/npXKTpOpJy2RDQI3K4c/wdzOl8grDxkCxZi/BGKwXRK0rje1mh0nBFNhW5pb9Q3",
-	"7b9aN6tgAHo20tpy6mCb0OXW2+mZc3IZvgrBMXkoaCMI7sVEcUQgJKWgetiwWxSomnSoHXTnKiya3DeO",
-	"dyGssu05TKsD6k80bsvqXNja7U0CLjVjk03gZ0ZDRPUWayuYnYVhNr915HVh9Ibl2K9qV4HXWVsDrtAs",
-	"qZjxNzpg7Bd11JZxtd2Hy1I+mu/0TZ9fnVflhghSLty+SquqA1yDMssDCGZGCdhoqdQP4Wq5Ol/TPU8P",
-	"/j968L9G88z/2R8dfP125L1+8b1WFc2AeAcltKovOidm9e4Wu3tcCtaZmpEU+8/ufpVE7zwrnvRm5IeD",
-	"NQtwW3WT1J6qhfCDOzU20cNd/RpnYIW9u0tDVX0aaOAFg6x7YFEcn1Qs+Y2uUrDTODLhWjkHKek2OEh7",
-	"A1TM4L2IZlGjsBi1Ej5ZznmIyj8sBtAxsx0XwmQhrinkC+bB04KyGqXKmhCKd1pBGcoVnCrYWPD81avj",
-	"N85Xc81Wzg5g5xaadF88x5u7FIXZ5CzN1YDaSUsgLK7ATG1AmttAEGhmd3MKLsp2+pnbdwO2Se63NowJ",
-	"tWRJC5euH7YKytwYqIum5V01krlUmovZKOSCtQlhMN+0CTxt0AKyaWs8azxRmhwfHR0ReIt0f3p/SQ4X",
-	"x4ccD0UdfuPBd3DwCEMVhJKQKz2waTlzFqH5rPLJIc7q7crM4NMPXLA6fgZjjRxXq7EWlVJfcScuzkkq",
-	"WDf8OCC128O1/h/44l+1VAsRapypdnHANq6tzbHvGO1bvR8rYh1XKgVBl/o+i1G6D9CxGeBNpsy3Xmch",
-	"eVAjAXodLTUNW+34gcJ8gdrc6A6f18lqHd7rJFQ9xfIOiyEQYWMUcBFR71OGohDjmAN7LVuEzajmC4a+",
-	"CRc3u5tJ3cpgu3EqZ2bfWQrJ2GXFtMtxXoeO9jDyY6pFud8pYj/Jgs7aRKfZNKS2culuJ7HgMmwWh3cR",
-	"W+EEPJRec+RzC0HEyDexhoIFVNhCBo8g6G68G+5B1sXhH2cbD7iFewywsdcjAU7YqZp32sTY/97x5zhi",
-	"HdzOqfbb2k+alV1fKj2KWdKe/UwTxlpxHjmdbofnJ3jpttGJvkxqTHigVpGEimuFsuMud9C6xc7q0LBr",
-	"t5d68K2v3a2r8TAfnIoRZR6Ahs+L5o9WbhUr3e0cDb7ZliOjOGRtxmMiaPG2U5x2TRWEWBSX37jbzdk6",
-	"/e6Wt39F4i5EwBRk7hyiZiZz3PgzFT4LQ/g3Bqk1yOC3vv95dvtb+VkjQbk91CW+FQG+EUsfntA22Wfv",
-	"jdju2cSV2TBJ7l1rowXgaW+/JLfbp22JpYoZU8tagHyUAbuVO2HTdQjGNRY0Jx4QtOFwMSNckewDLJHD",
-	"1VqmASSMy8S8yovO8qxUkU3HQYfsKPczVic379n4mCUYCGzUTdnkhQNBwljNiudUEcWYIIoLn9kMskSz",
-	"4IQcET4Fg8luGtrGZBBn1MyCYtA6qOZmIiyElE+2Lf+jxqweTnc9HziS0jwFyGdQqx8NTxJgtpBGDyQu",
-	"76BmKJYo3pTUDJRm3yD5yA5HqBAyFX4OG/A4Cqlz7NoqRTr5xB1LEZWLG61FtybienB+WaDgbY7lZr74",
-	"aQJVEpIHz0i7XQ5Zg4xgY8Z3nh3fT7YlZv1OmUe5XFHG/piJwBBONwuRX1IOpDSViaEqpnoewQwi0q1z",
-	"b/Q8V+GhlPnRlHRUmz6U0UQmOzjo53DdhFn35Vkq3rrSjt3agwQZAfbjZ+oWCXZrIHITbQLAgzOCjIYf",
-	"QG765PTOe5EQfq/yHO7+fGAFQdNZi0Rkuj0gyF1MRRG+qexFvsnGc3x4THQGiAdBw3u0doEJwslVdbUr",
-	"SNfVFMC1Kq9SV6BXtZLF6S0KSgRcXY+4jG9TjCJi0Sjik1t8KZgeRZNbTfro9Sw0nZVQML/JEjbjUvyL",
-	"pc25K02xdmuLqcU6CFN4cNHIKIhczFpmvN9Sogq4uuWEDTLSfSXI/+kywtfyUqjiikCOjRqA//2I/Bfp",
-	"urMgfyfPe+Sw9EPhqODxbrplLk3eJjk8E/Ky7O88ubuCN/XYtEsWOFLWw99HSMAPcSHByBeagoh+G8fw",
-	"GgGWscU+gEgLjmqvliFLqPBd2VgO5dl4wAKy5CKQy2cQ1zsxx0YWNEx3tEXcniHIjD3WEOgfm3Ra60oW",
-	"FgUCWvdjtKajOrT77Nfmkn1+d1ksgxSzxGdC0xkjeQ7E8dFRuT7Si/urj6TnMlVUBHquMJTVrqBcKunN",
-	"m/6bV9uKJL1oKpL0hdGgbcxxSDXLyvW0S7m1n7bKXag6CCCjfedg6/VZvZoN1GHFF8CYRypn2Sq6pNHH",
-	"07IU5EZW48skaGduuVVYRktpY2eHTcY6MOq4FKtRV8sw23A9KhQU1zY6O6ouZcay4IlOaUjeff5F7XyZ",
-	"5LpMeTDziJwdfiJmWgSo4ToQjLLb4AVlZ60kPYtksiJckHP+dkcLfEH9WY+80kuZXJPzCdeH6jbe7jjt",
-	"5IstwqQwbd3ZIYa2027B2t1Fx4bB4B7GWa9s/aaGSvwOhYiSEYNGC1W3VQsSacUkd6llwIPd6xdsTxTV",
-	"efWBBrDfRojb5Ae7XQ2zxxCasrVlUpMTNXcVkxpNVE3iThUcm07hwXWC7LhreDay4rb6RfOItepEPk0D",
-	"HDT7fIskyK3ez7z/Bb6KfVRsEYes3gX5OzkmPk0SbpOXaRwTW95wB6xszHSAcj2QZdCdUMVev9wpmyHL",
-	"Bq0kTZ29u3j+gmAHkYgJDSAj3TiRWk7SqUfsLEYejROmGGhOCbIVn+2YSpGyum5FCvWrAtDsngYEyzAb",
-	"7mrk4/+++PSxl7EyPnXFC1xdfKvaAWxaJ1igwp6Jis3pjBeZWHrL+qJVDmdLt4/SeJMPWxGleRiCK8ro",
-	"FnBNKdRJDBRjhqnrVY/w5moljvM2FJFw1eYDLGWubDGSJhH/sbSDTY5G6Py1qexRbZ39KQusKPVMkbx5",
-	"mIcQtlUwSDeQvjq8/HL68eL03eXZp48X/SjoDYgzII5EGh1mfwRMoOufETWnCfZZQRcjOt6N1LaQ2qYG",
-	"xVSpulIjUCOmplbd+7Offr4c/Hx68fNatTqEaKmECXQFyCrTgCQwBgO+C1QmC5bw6YocHMB04435ULtz",
-	"9avM4V8n1reKVQAkTFKx3ZNYyLKvhiOsq4WFkrNVJC6Tp7etusUlbSv5WB7fzC934Vv4cu2C2lanmMhg",
-	"tb162VvzFkhnQb0ieT+ljxsjFgJ2U3hSUmuaMsRvk97vLr4BSs2fP11g+pO+UVCeSWFKwNbLb1P1iVvU",
-	"LmssVLGtFEVeeXm9gJiBTT3+vJWtLUV5rZItdefyecqHAkcQrqAqSFbekEZZ6w2SHZYZiHQX0cgVNfJI",
-	"pUYHtvTCCiLFZRyDb27tl7tXV9l0af2lSqs0M+XblT7JiibeRzWNXAN+pmxXQHPP2FqSjfysPIgrFuaK",
-	"w2c13Yr8xHKSNI5ZcuBiYu6s+TcF5NhYR6v7RzTAw4fAUClIlxLBljmNPFMQsmMJ5L447cZqOxtu+7LZ",
-	"YkAufj49eP7qtYOra78jg5XXBMS2rLAO0a7O26qLUukNYfnbI5J51ATKUqWPXYy7MROjzcUg5FI0Zsi6",
-	"ynCPEP2/VlopSYVA21n1TFkScUF3jwOotQwvkeXAWVUD+eESzLdfBHw9ijy4beXq/CF8rVfn9xj5s4iy",
-	"YoLt43eO7zt+pzWxFXxnak6fv3o9+O3o4A09mH799vplfQWYnWKEju81RqgOmctm8dpzLkaU31Mpwg2x",
-	"iE+vSOFVMQP4/hLNb+noK32Hi+QL1qrz3ZwmM9YqVHODbcfletrqvNCUwJbarC14u6max+/ixLxbE7xW",
-	"ye0tXaJJ5kCuyRd5yJT3Vkltzi5SyPQtZrnbTWxId69xpm5C8jUEXj+LLZ7YjJgf/tbN2MYDXL6/QmzR",
-	"fcQW1FhrXbhS8X0Pm1Da2KYd3c725V3xHd9PmrooGjyy9dRdKicwmv+kMkmj2ioabfhJmQdsAIt98TYQ",
-	"kQuWhLTOvz3Fjvr2hTgLH3O+i3zzLrzM/I7vGPU+G9nbGPa1E+YictnwlRrkbclOaiodxkx0cvzI4BI3",
-	"JN8+ZLBHTXhHMVis0TOKQHpwLmIJ/cFYyKMGKd1vgFHj5bhgScBxUQ7j4EYqRPSBpcgP06AW49ZgmF1h",
-	"WUxQFQC1lU8V89OE69WFOUxrFWc0qa8Xjw2owYSH/hT8wU8Y1YwcHMxlxMgPZ1/IwQH26U8YDf5/6MI/",
-	"7thWyuCvwxmy9cy1jrElNBdT6VpOU4QPxn3ndpM4kfWG1Ms5I1/eX1yS089nGEwI72NrtEIQiBQuxsX5",
-	"/WzsYe4Vs57YocBm29jM7OqcJFR4JBVGlsQhMjECq/stbetyuWQBuJ247g/FUJyGIZnIgNtUkf+++PSx",
-	"T97DqNAExXwz/jbEjijDzuDbECx5w85g2On3+8OON3Q2qPy379/HNi5zKF7e3BDkCTBtqZV7xJWm10xB",
-	"s5686Q80x3Ztf14eHZNyn3FvKF4evYA+wNS1HpeCUALHab546Rr22ES4N+blNGTlbjkeeXn8AltyG5HI",
-	"DPv8TbUFPIYfvbq5ydZv3XvdV0dH5mxoGmqPvDp6Ue4PLuSy1x+K02pHk2WxXDGZpJq4kgrOsG7xgQvw",
-	"KaMDkYZKuiiGoRhjzd/xwHZd52vDwuEaBovnGtMZUwMyhqZAY9I9tuGzRx4JGOzA/NUjwPEK3TVtTbox",
-	"/DIGVBqKseGeY49Ui9ZNZRjKJWRG0xnzMHE5kol74lAr5FCCEWN06SRkQwH9BDyiZGEQnMgWtISuRwoP",
-	"GfpBGwKCBRO95D5W44y4UvBAsKEAYEPrJSMRmKXEdAYBwZjjjgTg+0wpLAWIXevNsAV+Ujhxg1ER9edc",
-	"MHNSDnJdcxi6DyOMCRdm5uwbQ+n9fyspBiSUMp5Q/9oj5g43WA7T9E5wU4UEffTxw2IsWg8FLqlby96Q",
-	"pyE763ngECNUkfGpbVIFrGNA3gJ3I9gvBoaw7WL6Q4EHA7418IIruiLjd9hf/+ByFbMBWW+xP0a6hYNZ",
-	"csV6fWKtWjYgYskmQwGoZxAE21bJhM+4QKyERt7Yj+tFj6QiZEoRBKYvEzWy747B64TgwZ+8oYB8YGmH",
-	"cZOCg8Wo0XkDFOzvKBlGpwBp9sll3tE/hnGHoth834xd7r7vevVDAwwahthBy/Z/znrRZUeaNd2COIXT",
-	"z2f9KACkV7a2Y8S1MswB8sEQGPbmBlCVmvOeFILfq6+ux6kPhX2bdM3d2juBGEr87suP78iLFy/ekDy4",
-	"0qwC/I86a1OTXVWdQmhA59iZtaGlaudF/6j/AgPf53A3H84hb/9/zb9nda1YTqEMgyLPj44KJWrjRBr6",
-	"w4NR5OfLy8/ANiyuYEiRVrbpCFeG4SRMaOjeBtVrhfk8TuSEqT75yFigMgLud2DJeHOeBZ2BqzYOhmfo",
-	"QgZrf3505K52191rDdWh6DhIldtkTle+4HtFCuAW/cD0/vLoRdNI2dIOf3QN6uCL52+2f3Ep5TkVIOK+",
-	"2mWGX/KmcCWhqzP47avXUWkU0WTVGXR+tSdS7MVYPrmuOwvwYEHWMOaSd76agQ8jphPuq0b0MCT5OYHY",
-	"XWYYHLsxvNs1w1qLrAEmOPqvMRDg2DdfTaba/KCYuR+rB39up9968mbiwzikfO3M16Xc2uil9Q1YKR3O",
-	"+3in08i6Cj5lJMnQorBfe74ewaPBktLZwdTjBKSS7MgxjDiJcZ8QVOVaYAm/wOaNROHT1DxIY/wk5x12",
-	"QYbzWmkYBGIFIrKR3pApGSpdCR94OXxsYCBUqrBWjpZG0UbuY5bPW7EfTPh5QO6DE9RgZwaWEyvpJGwa",
-	"Mh9j0AFAecAaOuIeCf+Otr9/ZttUPjhX24xA3ey8G1jc4vgw07qaGd0pyMZZTfTsA9QNIqqt/jflIUY+",
-	"2ohaEJDNv1ZkaSR+V+6simWn+SJsGCbEUHYGv62vRYpw5frHgRoBYaa2xr3K3RMyIQULtWGNnf+kLFm5",
-	"dNtB3lNgJzTFwl7fakfKDEj5ULukLtZPmO/+8IMRujo7vHgKXUu+f31AMs1OCExgNeRKMyQpYBRQ5A70",
-	"8pYGzrv8lG+eR6H8jNZzoiDdiw+nqreVsApEXjiEr+BnrQsEvrBxMatCoTUF/MPojbY/gW1WABYQ17MR",
-	"VVq4Mk6gHlLBVIIl3ZxqZB7+C6yK4z45bU6F+jfztVozH9jLNGNqaN4BAcraEki33pbQQ4Up79LJlYuf",
-	"zu5fVO5imuiV1V65PnEj93kwxop3ivAahvUZIX5a8Hytsa0tJPsrNaT9FS2PTGkXLXm/xJoRVdnGqZOU",
-	"fa9nFpuR9V3Wsuq713l+9Hz7F6dB/sETZgVHL7d/8VHqH2Uq7BRvdoGWmIYczasvj1/sxGw+0GTG/hBy",
-	"SW7c/u3r969rMrYhDkLFWp9cqwtltzW15Kcl6VZ7zFuu1mviahUBBppKbJDN87EhdNOXSTCAFXCmPFt+",
-	"yAPtkPuMZH5o8wx9zmCS9dCyy/UKK7zB5b9BpKmyBpAhbJs5K0JwzN4rEmiDODFLDmp68T7O3d+kROYB",
-	"AE+ZZJ/4df9JFAHZCucPA+aHtjXGX+6mr1DeDwiMeyXA9sL7g17wdouF631/ne+v8we6zi/Xb27LbVT1",
-	"gi/K1E4p8YitoGqN57FUNKy77+2wLe/7QyO77xlfYPf6RLlePVq6VzhTh++jWNsCcXs2tmdjj8DGUOnf",
-	"iYfVsSvz+TZehbn2h9/Q9v99oyvJ1oCYcha6IJpCyIVlFwHYgGzkAaw21b6MwO7GqA+ZZIaPFJhQjW7y",
-	"1oy2E4PI0j2bmUSrdIYH1VNwWw06ygQf/rno/albMOswuFJICHMNm/G3QGOlnzMqw7izHd0XpXINNmKt",
-	"a4sqeHnDVwypsMVKXdGFHtzeAdJflaze4TramgKfkpkftrDdxG8hvjfv34E4LuuR0YOiWkVTvgX2Grof",
-	"pnFgcyHrJV8Mjyr36Qg4DW3QFltmMUBZ0JgNsrEx9+B35ppI4YGAKlMNIYwQi1bF/l9gPe+sV+0JWcNh",
-	"Sbi6vT18L3k+AcnTdQlQWf90Q6BsCbWYMrLslju4I733tjOGzVZwHK1gAL9mK+VZM7ZHfBpT39m2XQg2",
-	"DUPpU6gEYK5nj+R15uC9Ym+hhmuxNUs4++ERbromYRFjA/aS352M2S7AYgd0tZWvNtxmhoag4FUeWHvN",
-	"0KjjOvQgmQBGQD6Vnpd6iD0rhrBjIbw5mIJqfDe4mtsj7t5Qsr+u/jzXFTS5IloS6KoBFhOnJq1fUpaO",
-	"d7ylDm3nqEaq/4TRXkjrY5u9PyYRhV9xHSvShSFH/5Zc9AzFm6Gh7hNkZGSV1/BbPoVUDOENBXQohuFh",
-	"HXifYSPOQkJJSUYf52+OtA5HNq95jPEm+cOh8G2cvKp4vp8p5GQZQG2BT4Ron9grGvZTELxDvmBDUVgp",
-	"V1k6AtiPx0LqkW0LNiYTNpVoNk6MYm15ZsSiWMoQQ+jLTA9bhP0ePO9e7vNyh7O9gL/nmL8jx0QqVCVW",
-	"+UyhxCIt16LuZcOu1vkoDrArG0Uz1d4JhgHr0V502zOiPSMqi27IIgh1LYHX+A0+3sRvILtwk5F9DHlI",
-	"8NoBJiGOy9nLzxSmKFqDo5BLMC0aUs+ErSx7yuWkjj9QpQ/ew6hnP4ydl6xruZBN883rLvf65D315zYZ",
-	"0ih4Yx6MSZdrNRRudI+MMaMU3VuYUnqAP7kE055HxjAIfgwFQzF9chxQTcekSwWBdWU1xvtD8YW5rEwx",
-	"K2YAKU14gH2rs4RfaPlQyKCFKt2Qs3niqpSbB0OR5YKahzaB3iZ7Qg/sLgh5NkUYAGq+tbCGAPEggSQg",
-	"gwgTQ0hDYbaEHTsGNn8V3h9N0umUJWb3WBPdnCNmH1sGTYWd25ztKmZkPKPxeCiwobcBDUZ2/kTj/trp",
-	"DUgV6mOz8jTKJO7i7gB7qB4KV999fDQe5NZqGQaYVxUGvTqB9v2iRUIJUxZisCkFPRoieqCY+RjAmrCY",
-	"UUj97p2QcVYpcYwJMEzZpedP+v81bkg9Aa/olkCLmlXaEwWwcIUVt+qGxxonrdJammcDb4DNTc4ybbpO",
-	"eMEq5x7R0gNek3i1KTi9e83BWe/SZqbIeAi3XAYKKRhhxQ95vpGs3oEISAk3GxYIo+68QBislCmE7Cof",
-	"b33OtuN+3S0btMiFyypU1dYJJCunUO63QHcZ8XcL/8ZmL1Cafn0aMk1A4TZHLQX7NG0UuEq7ahS43Fs/",
-	"0bjz/WuDnRanHqDrGFZjdHTkzxzE7xKHxsvGsCZiCzDVsLI/m1fzTnbcC+hpfQDlGdzlLR2XtkI9/F6Q",
-	"HKykUJAcsFFAo+yAnspK0REtU3+eVRf0bHHrgAh2Yx6iqlCsuQ730zlLrkM2FNCJQ7l4Ai78MFXOX4Fa",
-	"hVeqDVxoeYC+f/Mwsx0RxYwAIRgLWDBo6IAwSUUQMiidQQ4OXOcH+/8+1p+AVgrgVs0sO0Nhrvk+gcoL",
-	"P77/4f2X08uzTx/7UUAQThNrvMFIm0ItiIiuQCszYp2MXKMmKA5RcOWCRU7lgki5yrTNd6q9P+25bblB",
-	"8XwICgBzrrRMQM2FeQ374JCanMVH9Xa7trbeiaXMAzt9Fl8KqRl8JqhOEwbiItjKaNjLltbE8gsRlC1X",
-	"41K8p4Q6QRUWmQbc4BD0x1CuIEpD/wxS6M4x7mF7IEQsNHm6zo9NogW0/Hia8VkOod7CdhoDtezTfaTW",
-	"IwejZAhp0Q3Q+Oqc4E1ZqM4FCMvNKEROp5B4UuT+lmtk/J+LheS20PeWAC33qucEEutVqE/sxgpJY3hn",
-	"jJURdGOOrB/Wp56fudU98cTzP1AQmQXp9jCyDDP2gWR3oN2zjGg2on6BRjO4/3VTwy0IyISHNiJuLhVY",
-	"bbL6/WTC9JIx2/h7KV20aBobEWIM3sOxRyIuUmUzRDlTO6eQvzOnYs/uaQXM2UXtfWl7E/bjm7CBLOp8",
-	"5o5itYTMCCsCZHZs9xiYXa+e2a0JJFvzxd2YGZuZ8kRpAslvHhodoCueYRsUq75lQlS33JMGdUpUEFTv",
-	"hIxhkBGWi7QFBw2nSWQ6m5Of3mO/sNJKD+GTRgnmfvPMuVg8ep6520iDYsDd472Yf5ewPAtGi78GpwrX",
-	"aK7y70g+h9T3Waz3vmeIGwRY3CM97hMw9zf7n9Y5DdG57iL3CDISMNq7e7dyueM7LW73w4CrONV/zdgY",
-	"UHQSRpULFsRGKblf2gKnpoQGPniSnOx+CmjgBvcqzp4RPjlGaKlyMye0L7VhhaA+7GCEzad9pkq6TkVM",
-	"HGRGE6wHsm5/4knBmsJE4KELI7OVNOoyH2Cpj6LQ/EFNq2IH8yoe+N6R8tgaVntCIt3NhLSqo57NtA9R",
-	"SRsLTtiCmNaqif5TOZ0yFC+mCWN5NqBPBXYpwPZUtgUqoeraNmcRcumRhIprlKXmMk3CFfHNJzEINy5h",
-	"8ISYtZOZJFqi3ZXP5qU37D7t41AuWVJrQD2HHdYziXWXC7S93MUnWttHs35Q10Xz3gfOe5ne+9BZM9E7",
-	"jbzOcHzGQ4O8VqCFSopw7It3n385MLjgGWI4Pf/0y8dLEvJrRo76R68a/GMRvRnBEKOFH6cj83k7Vzwl",
-	"mmJgJaIzdAfxaZKsPPL//uvqpBDKhy3EQ+j0jXdHrVOdzkor2L0lmdIruH0MiDu1oAMHopYkZHQB5Vww",
-	"4Orq/FnWOQIorylqwva1audPfMgrCsiy6XKCHCTzQpawuXf+3dlxbzk4OOS1RD4NnntgyhOmtDVcd/05",
-	"ozGr8OTiTRLR5Jrpwj3iwll3LbCSf3B/9eHP80Xs5qaH8Nhn6kEDZDEYAMKRoYtOISLgdyk5b3vfFYqB",
-	"o7mEYbtW20MTxGXs3WV+psJnYQj/hszH+v546/vP6mJRncXvN+wZQtTrr5sNbSQ3TImJjQ2zgVP2VrP9",
-	"gZSAjBq2qwAF6t2z2Tuw2ZwBtajBXwB+c6AF2uhUGkLoso0ZcBV6shGebSxDn63uacURZMvam9n2Zran",
-	"UHYHqQXy4SADBIQkjvI1FjgQWP3RZrk4o1tGhnU16UtUXhGatlXjKVK4q8hzde4R1LBBEw+Y0lxY1bgQ",
-	"hml7lLpYdRtbkFXSU5rFGySp1qwi+/KhK/PkS2xSIPIX9oaquxiqogIytEDnv7LPn7xzJjEj68+Zf22k",
-	"YMwpYckCRWLwreVU2xQocE+0uA8K2F/Sf55LOgsDqN66AWZ9eZbWwIRkqbElA0O1dx+0BHHIAIs9L9rz",
-	"oj0vWuNFhsCChC7L3Ijrrcp+E9uxRri/bjQSqjXPVCXbAuO2c22mID49U9B9viZa4J2F55557ZnXnnmt",
-	"MS+0JlgnjM3RhpTOEidzLgIox5Ok4LRhCWvJ2JBb7OUpLEBmptizpD1L2rOkCkuapnDJN+p2W/iOGa3Z",
-	"Dw3ZLZpF4N220U1Y7myQFVonHM01pUrrWUkp5BIeWWZt1rmyRbg4hGgKcJziWtG9npXVQF6CYVSWN5lJ",
-	"CyVEgAl6mYgD1uUFSxTUi4XCukKmwmeBYWC2ThuOhytXJDDsUs3lUpFxtpoBQbYH/IsLQsmULYmtTFtX",
-	"2OMjQPEBLbhmgo0RINhO5RnB89y7GYsUUwYOFhC2WEgUw0IuUWM7fzkBM2Sya7RG9j7pJowGBxDZgDMX",
-	"TgpqewVEii0dcD5ls/+Rm+C4XWx3r+fQ3nvX74j2rRCRi161T05+GFVq2Jrq694suOEKV0bF2YZ1NX3D",
-	"90GObiaFJ9f4IltYA3OW2fO9c+0uzjWZI8DOGHqrPhhOrCkeHmgpthb8fbTCuBM275WYvRLz5+2GkfWf",
-	"yWgvixvJfqlpi7GdF2xrjlHuOEG2Npzok0/CZySSULyKimp3C1wmDYdCzxOmoNywlRNL6pS7hruVDXo5",
-	"Rxqb/454gO06rLZCtMS6zutSrgiIWgnfVpYEXeoEdCzzg1OimGpuXPE7cah7vZL3PSz2fO7pRcvRknQM",
-	"tF3lcNWGFdsZ3L5txXrbir2YtWc/e/ZT37lCbBKwbP+KEyKNiOPaNucavCIBV5nFdAuXmk53t5+5Vp4B",
-	"5hoq0i0lznqYDKk8YiYE6xlur8mAhnP/oa1nZgs7mM5wp3u72R3MDJ/XkA9sYuttN7OEvr9iqc+83a1g",
-	"S5sOnLA4pL5tvhsnbMFlqogUNXVwLIABpZ9Wbg0saa8p7K/qx7+qLVHUmRmQwPLrGf60V+SmJGMZM0Fj",
-	"3nc00Fiz4lPMxOnnM/KCBNJPo6xbCVfk9POZ5xp99MlHxgJz+SN7qrlocca7ekFtIqmcQPxLg0W9uuin",
-	"3PsjR4E1AQ38z3b9je7HhPoh29n5iG+TLg+Y0BwKgzgHD4p+sUw0uTonMUsgkVf4bJsL0q7gDy1CwR52",
-	"kKHsXvdC1F2djxYRIVauFutq3I0W+Ou4v93VCO+tORqv2eo2TkYY6n4LZcWJnLBHr/1rd9Lkk7RPb420",
-	"f0b/ojv7nRDyXjrs44D32WL//hB4Xyp3L2L/NVvwW6rMpe6MSis+x40cYpu/8QO/ZuTzpwssTV9t438C",
-	"Njqc3JC9kIXgx2u26jd57p4gD9i3pN9zkD9tS/pMAF3vR2+Jt9yQ3v5Y4+DbyE22OfcgFqEUCYA8LqZK",
-	"eQXtEMKm83bJEL1gBGQjNKOkDgbDJReBXGKb5BXTJGA+D0AKkTGGRkCzZbmkSWBL0/4nlUkakS70XXz3",
-	"8+mXn84+/tSPNnjn9sLKntXsWc1tXHc2fKhBVHHd5x0jwd6tGw2BCxqmLGtbLHSyqjSbBwUEWv4aXkEn",
-	"ioEeb7PhIGcj01Zcj3Eva3J+9u7i+QsCKyF0RrmwxW9pHBvpZp7n1dkOsrbhp12FYDd543KfJglnCit7",
-	"ZgPYOl+JlNpWCz47vfpAdMIYiWgcG4ZlK/kYTcoya+juevHz6cHzV69dd1sARq9PPmKbbgeQyYqMr9lq",
-	"7Fo4u1G4IHN2c4INZ394f3H208d+FHhDMex8oCuZ6mGnZ8A2WWF/3XAFUJZTMl5EY891XPTIGM8P/gVt",
-	"40mXWqsGFCzr9cln6l/TGRuKMYByTLr4j/4VdD0d99Y64hqpEdrh1gR6fTYf7lbw95qtSlUAY6oNKXQG",
-	"nf/p/nZ08IYeTE8Pfvz67fn33t//Vl8Q8HYtancr+7jjh5mK3/5L67Fq/vAhjTkXBtXwtBoMOoig7h6P",
-	"8dW9FfP2FqFTS98WsHU8jpRYnIE79sp24LfM1wpVbcyYYC+17WKfqaLZlEiIDrXiGea+LR3jtG5fJ6oB",
-	"M6uTvczw92vjTFj86BZOu48Ggkjs033OxZ0q7xcwr4CWYgdjaV4NeUuf+lIkNKK//ZB0oTB4D7AcA5kz",
-	"IunaCXvFgswe1sIHz0It4rsVPSyvBuPupnxNZd/Zp2rm6IbIcB9YsAkrbZ3nTZKwP6fgEHWpyNoM7Fg9",
-	"xtBoHqHS7GRPrxr7n3PXzP/kys9nVryaEiwXrhD1gwoTqapDzXzna7uu2W++hz0OVzS3TBADiDY69/WN",
-	"2uw+msgA6iJSpxMVA72cKkEVGTv97+DAvAi5nmMSJ1xoUAS6oORg5W5ooSxQV7n8cvrx4vTd5dmnjxf9",
-	"KIBwT2YmwfYT0MtykjB6DR/NhExY0Ce/usg0zDzZEJpWo3NcpJOI68eP/aphwlWQUnN3aKagJf+Eah7V",
-	"kcll7cfPFJ6IG0EZSkdf3orQhA0IhVAagrEtZPxt2DHnO+wMvvX7/e/esKP4bNgZDDv9fn/Y+T4eCixW",
-	"MDavgSp4eWP23YNSmVRIwX0a4qDda7aCc6Vkym+YjebwjPanYuozyz7tgIrPxoQrPL8JVez1S8KC569e",
-	"Hb+BnVGdJjaoxLwPO7J2vXWUwZBAbjYLbUGEBFshlHjAMp4HTPgQM6wNCLK/gwy7hSShFEZyzTcFBKRs",
-	"gYuAdF8eHZGIhgaFXe2rocDTNe+FbKqhqJUNmISoA6qkGGBhYtgn7GIDqbAAEXbvU9gb+u7vTkCGV8vC",
-	"CxdD4VdVuiA2q42/QpwuLTGxUsgu6bo7nIuA3RQFmJ5X0RwjGjBUG0l3bIh0jHHBEVOKztiYLOdMuLBg",
-	"1/Wi58FVZ7cHRI0MIMiuwQJjrEo8lzfbepBkxV3KLcBJd6xvxih6FQx4Bd6OHAasc2CAeycjpt/+ePlM",
-	"ocXQvl3m4pbbjc0bYyNYSj03jDzz1Oobs3mdJiKrHdJedy4Y0Ir2s9cvv//tkfXoy5u6S64+AnwTyiAa",
-	"APT2PfIe2VaV03uRRIwebI7EkA4EeMKfjgiABLayoAWXYat2RRcfTkn+UduWRa6nbpVNXOUL2a1lkZFc",
-	"qNYJn6S2xNQD9RN6nIZJf6Bw2+yotkfcFtBrb66+i5RRorqt5LXJRJIPs9VkXZp1YIti4oVsgyRA3SxR",
-	"IT4utN3IrbWWWzj7NcRlBS5gkoZ6tYEr3K89e8Hlo9uz8600WA0X+Qv7u/IuVu0S2m4khWjXW+/qXBWl",
-	"omshl0iFzYkVV9EfO6ni6nw7e7863/P1O1sU63FrPX3C4OpfMye1Ei8zYb50IffgQJVLYbswz6XSJ2ia",
-	"LfSdcb1m6nxGM640S67On1a66tX5Pgx2b7J6/Ni0LyBAEgrp31fnedBWiQDlUqiM3FQenraISGIJqldh",
-	"Xfmdu63HG9C0S/YC2vZgJi/vpO4RHpk7COpgaapZ3f375EpJXp03yX7myV7ou4vQBxx8I8YdzrnSMllt",
-	"9A5fneMthY7oSteN3Edd6gowp4FHZBhkPmpUlvDeI1qS7HJLqIBBUhFAtWruz3NlqQ6Jf7aLfmq47NbV",
-	"iNDPFHEA36P2rVHbeQCuzgF1uka0WcdK6/wzj/Ii8GV83E4bVqxsJIwKKWSaEV4SvoRixGBv5xEjY6rH",
-	"g4KpAF4yg6Dmr+dMZOp/RgBGbJzKxK9h5z9LpU/1bQt91RnpqN5oLdipEfZDUtiZhXQTiVVOpO4c9qb6",
-	"RyZXw9AR4y2yA+1STSich9fM/bfSaEbvOxgtbGhphVWU2YLTCc2tBwZ1y7Eh1l6i3x5ekcLdZnV31Fm2",
-	"sIepw/eUzCJur9uNI/lx7Wnw0QNbW5EB6Vq8f6aKr8AgkxX8f6s+c6hZEnFB/8rd6mphXexUt26YmSas",
-	"zipz6UB5C7PMvrLn3gTzZzDBgDBHbRO6igVGaRnHLAAuMJMyKNlgMk60nWnZNOCCQLF+t/9q37glHdY4",
-	"z13qsdI0AU5BNTF8xtzd6Fn/8uM78uLFizfESt110rviwi+neu0ksP+xhA0E/nZRwx3jXtB43Lgca6mM",
-	"ZYJ9QxCxq855QHUPs1Oz69U5xSerrASJCDysyEtdtn3uLPfcdT/hRojAhN5qMj4iSpHTGFReYzau5dVv",
-	"3zppEnYGnbnW8eDw8Pj5P/pH/aP+8eCfR/88Aty2/KPOJIClgrVi4XRAQr5gginlkYTRgOM/I6YT7itX",
-	"qasmjULY3mqWqiGAvso3LiqxlXnWBQgvytkXwsDF7NkRS2FP1ZEh2FsnjEaGjqx4xBYGB/Ix7N/Vr98v",
-	"eMDMeU1SEYQ2sJxPuUEWIqfTkAtWHAbfblhGCS6ucYTNysDSNWotlKluSV926EpWyHstNORaH+mKJzql",
-	"IYmoPzfnaSPMGbTDYCuSUFGMeKob4lxC1/mrc0UmTC8Zs1JuYSOFtoXV77G8M0wMMWYHEb02fDz/Ggtj",
-	"Vr88dVq1It2LD6eq17iATP+uXQCGDHi2BEY1X0556xFxGBVfSEUrJSfXTXImFpL7bB1GDsO5QUiLOXmo",
-	"i/0GaPTmABSEg71IuhdJW91m3/9vAAAA//8=",
+	"7L17c9s22jj6VTA6OxPpXVp2rruRZ+c3Tpq2fk+cZGLXnTl1XgkiIQlrEuACoGS9Ofnuv8HzALxIpCT6",
+	"1rTVP20skrg+9+vXTiiTVAomjO4MvnZSqmjCDFPw18nEMGX/ETEdKp4aLkVn0DEzRkaC3ZgRCTOlpSJy",
+	"QuyPqWJzLjNNUjplnaDD7dv/yZhadoKOoAnrDDoUxgw6OpyxhNrBzTK1D7RRXEw7374FndMf7O/wdUrN",
+	"rPiYR52go9h/Mq5Y1BkYlbHySH9TbNIZdP6fw2JTh/hUH57+AEO/5wk361vihiWapExtWnoM35YnjNiE",
+	"ZrHpDJ4eHQWdhN7wJEvgL/snF+7PwO+RC8OmTMFKzvhUUTv9bXfLbmiSxvbFhE8PnnaCmpP8ldbtdkG5",
+	"IROp4NJCmSTckC4MD7+4XfWIvVkRL+FVGiVcay4FMRLeSliSShmT7oTGmgXk2dGzXsPB2fnqzw335NY9",
+	"ljJmVHS+2ZXbfTNt3siIMwDGd0lqlvYfoRSGCdgWTdOYh3CKh//Wdm9fS7PQKOL2EY0/KZkyZWAkXK6f",
+	"U47/zUKDU1YPSUgz42Ia2FOggjA7PcHXjxHaqZkRu0NNFjNq4Dca2q8J14SOZWY6uBOdSqFxFydRwo2x",
+	"19liI5vg+uLmM9P2LGu2QN1ka1dmL+RfcBC9Y8KNgwFNtJSCZCJmWsMHMYumTBHF7K61fZMLYl8cxzK8",
+	"7nwLOm9o9Blv6t529E4pqT67Q6vbVkLjiVQJi+zVcDGnMY+Igxe8LmIUFdpdRmkjEy4i7T+xy38LG3+s",
+	"+wj9bISKiMAczC1DTGIePuIZUqKymHnCnd/zJNMssvfcpUSxNKbLwAJ/JmhmZlJx+1TzqWAqIEKSkKY0",
+	"5GYZkH6/3zsmIwV7HxFNlxYrmGIB4RM74IJqku/f7vlHqcY8iph4vE3brRp5zcQTTXQoU0YiyTQR0hAa",
+	"x3JBzIxr3DqN8E0iBaFkobhhPQdbCzYGLmEPj1oqwRSRik+5IJoJA6c3+gg/jGBsO62QEXuiiVwIIgBq",
+	"4axMP5RKD/FrPYIJRucsPPiRmXB2cM4NG5FQSa0PdL4Ci3+jn6U2I6AzQILyOYodaabmjHRPPxEaRYpp",
+	"zXRAYhnSeCa1AQjEJdg/9YhQxfCbqGev51QYpgSNHxMkgSl4mLS7OYbNxnJKZlQ73mQoj7Vd4QdpfpSZ",
+	"iB5vhUISnYUzolgoFQDxhZTvqZqyx4VhR+vIWEZLCwNyzlQZylBQweWdUbF8vNXlKwlpHDP1RBNFDcMF",
+	"BcU6QykEA+qsLUSzucUbbRSjiSZSMA+ypGuFFIuHPZLQJZnJOEIstFIkMVKShIqlPxBNFtzMLPkH1DWW",
+	"K3PEBmQSEyWT8vidoDNjNHLi7mdm1PKgQejVLJSWeRhJnDjTLJltlPzsof3i6en/sscFXzwGPB4gz3Aa",
+	"9owYi1hUPY9ff/314CQzMyaMXREAefOmV4VPt8855TEdx4+MIUAKQyoKQgikXcgF6WpDlQHJLqQmtDIe",
+	"ydKAUC8JA9gYKa8BvmLpZEBuAPw0oRqBbiMQU5CWYGrdAzHQrR+EwKliLPEnsUlKTUs/fe24w+QxN8th",
+	"kqK8YEUhahDEXr3orENcYM9dZwlC9co12cMLYy4QDjed+7mhSWo/YDcpV0wPaZ1mMWOWX9plS01jZERW",
+	"XojIeGlRXxD3OTAgroliiZyziHTpGLinFCHzn0hF/OqsapHvNKKGHRiesHWdJ7BaU902E3ozjKlhIlwO",
+	"E73jwaVM0LjdWaeKh2w45ePhTGZqmPBQyVafzsM0u8239sRb3KL7oB4mUiXnPGp4qBh1CFvHmewzMuVz",
+	"S2CQGINUSeO6u8J73nnN2lCT6arua4X8eS0gZMLwuHJ8G+DmW5me/4aqd34KJQwqHVzThQU1eLoCSvlW",
+	"Shf3ZU0nDQpC8Z7rtsQCTBqVf2w644IkfcvXQZWiS/u3YDem3lJTOTOYZ+M2Sqrixp2sA9YkplNtRcPx",
+	"ONPE3BDqx3TEhh0TuA4NguzJ2cdfPlzogJSvAkiOv4c0NOTT2wt/BfVEdtupfcL9lenrNhvUTpQoFyCO",
+	"NlElR5R2WGCVKG2FhURmwtRQpDYfFgRk+4ncBVObkLS68CpOdqpnWAuyuJU1IkeFgy0Li6FiETcWyiyf",
+	"4gmNHc0zJLE61iuSxjS0ehe1ihrugGjpJFMrLVg9md3Q0JBuLregmMENCBF47QRIy4Gb0DLDggI+ffb8",
+	"Rf/lq3/88/VTuzFqrOLWGXT+57ejg9df/t69uurDv74+DV596/2fv9XRyjdgz2kpjaTpcEb1rJ4TWAJn",
+	"dRH7hhfXyyZitCDVLMUPuf6A8elsVzYcU22GMMewccCNLBCAb0eQDDrmZndSW1iIVintCmi7Dbu1uJNZ",
+	"31pQ3ESFO9k11YH221hmUdu7Lpktd2LVNI6l1Rm2fvGZaZmpkIFKT1Neexk0tWhO4+ohr9/CCt/y5qlW",
+	"a7DPY06FGSqWSmV2lRVnUhsWDec7C5c82o06/lu2Es/R5l5zOpa2DHHSdXQNLVA80UCABuStTJh58+MF",
+	"0iMeBeTFEYnlgqmQakZm7IZEfMqNrsOF9Fk69Pp17VzOSpFm45iHJGVMeX08ID9/PL8YfPr4+SIgixkP",
+	"Z1atUkuSsGQM5gS0cXELCnVT2yXuKjFn4+E1W1beHi9NLXqDktIa/Jxqs/PNtYM3xdLMgAI9HKc7ftNO",
+	"gAZjATVSDXc/qzo5GiCyOHB/TSUhOEfUMuHIIb+CW8Ux1aHq6rE00r8HF6iRyj6AMA0D/5JadnR7cZqq",
+	"aQbCc0miBhJAMhh5TSreiNQ50pZtt/UYXpFc7Gt9mPaA9t3Pg2evXr18tV3sK62n7pR+QLvBgygcziax",
+	"dkaFYpzQm/dMTM2sM3j28lXdXtYXzHWa7X6lTTPvMBMY0FpOEMqI1dhEDR3HbEByh1zgfWsBWSgppsNw",
+	"RrkIyJhGQ6vrU5MpFjgTUBQQI+UwpmrKSPfF0dHhi6fPe8dXAr1N3uoY2WdPe8dk4h1G9ofnvWMipBlO",
+	"ZCbgjRe949xjlYlrIRdi6DxVfkS0twbwHTIU/DcXc27sAxorRqPlkN1wbcV6LnQ2mfCQM2GGha/L7XEI",
+	"Im5wJRLvyR/KlImAxDTVzsdnIQk9RCqLmV7xt3VfHL22y6aGDcFEDpt99todgjedku5L2C93Lhn791Hv",
+	"StTR7IRpTadsO4GBGy3e/9IEKLmltR3AMA9kW025yMtAIN7dtVrdC05Wu4X5Laysxijd/E0N488p2tfO",
+	"RMmkM+gAUTsCTd7BRjlMQ/o37F9z+/48OXjaqUPWVkrPdokSzgPFyrYKTr0sV3W0U0NC6lzIx8RZdCdS",
+	"FQESDvIjDgZhbjSLJ6RLEWd6tTPDDyvhLnim/dx4tpMcsqpPwSeBu+9G6MHwnDUrAJj7LY+TGoAkIKOr",
+	"7OjoeYizwL/ZAf4k8C/n311/bYQRNqAk0zhGKkENwXee6Fq1/gD/36DQv5vziImQvclEFLdFXlr2T9QI",
+	"DzkntH+NYQZiFTRWK5QDDxg2mOXDGQuvU8mb5sIj8HTTqMwKggSdVOXpF1STccZjALeyr6AZW/wrZdCy",
+	"zP6AubM7fFZrnygcZNXlgkrulqYJF/naVcTUMTEzqZm3iTtXU+66z0VtopnzQDkfCLgac4mzFctOakPd",
+	"aKHduVW4w12xyJRpEI3qXKKlkcp7rxuiUCU0qwu/ExG7sUdWeU93agPnqiYSmLEOeVflbi7mkoesHszc",
+	"w90A+pot9QYtemjVljJh1Hihik25NkwxFAvsKPboUUhBLzVIM/bSBZkywTTX5cvfTNgRZi9u6vYOkkpL",
+	"IRi+caEOGk8jItSAw9hBNp1SLrSLfEtTtPU5aHIomlOxvz8l3UiG+vDi88mH85O3F6cfP5z3E3DsVQG3",
+	"FctLlZSTqlbWAkd21f9hllo2cPr2/NlzgmFkliR+sm/6KLlUSSPH2YQwEcrIjhVsn2tO44y117RRs8aP",
+	"/YK3o0WTxdEda+0AN3qrKKC9Ez0LZw7cL8+s4EyAGSBJvB/QXqEYtwSEfJRbj1BSjh/JLLVyd4WCvWpo",
+	"aQ0GpdPYhbLOuYydjFsHF/nj3airlYfrhrk8W/8eKQ3XRqqlJTxdK0Z56STwVD0oltDbeozu0Etiiyef",
+	"CPqO/BdywBoI1kuSOQy3A6uIWUWttbk+9NextpKN0piLzdhdLRBS1LFUiLM6IkaSZ//z6sXB0wHBfWAE",
+	"sZEYU+oknFcvDsb4O3i64A7JmE/9L72ACDa3vCSPCxEMQzEnsYS7yheb5R7UPBb/ny9evPrHixdH/3j+",
+	"j6PXL18+q8bm1zpYkSXX23hvms5ug54ydHrKVuDD0XPNpAyCuCR/4sVVBf6yv9xVe8yZXAtAg4SFtet/",
+	"b2/nM6RTxGzOYoy7Q/WPTkiW1tvYrW4/pJkwLe3s5qb9V6vmREy8yEdaWU7d2Sq62MoHn3jnrqXgEBRW",
+	"hEA3HsG9mOaOCIRilVRuF26OCkWT7WAHm9H6WTQJEZ524Vnl29sknfxE07akzodr3t4U5lOSNtnCfmY0",
+	"RlBvsbaSu0VYYvNbR16XRm9YjvuqdhXI6to6LoRhas19tdHx6L6ow7acqu0+XJ7qVCs9JNs+vzxbl1AS",
+	"SDXy+6qsqu7gGow4PIIgftTbAiIVDWNgLZdnKzaXk4P/jx7879HB6y/FP/vDgy9fj4JXz7/VmmDyQ7yD",
+	"8WXdXuKd9+u8W+zuaSxZJWtG0uw/u/sTldl5VrzpzcAPF2sX4LfqJ6m9VXfCD+7M24QPd/XnnYL34e6u",
+	"PL3uy0PHBjgi/AMH4vhkTfVuDBEA+6RHE6vausAA0m0IDOgNUAWE9xKaR0vDYvRShGQx4zEaXGAxqCF4",
+	"n0kpPBzi+WI+ZwE8LZlYkkw7E1qZp5XUrkKVWj82Fj17+fLpa++jvGZLb7lwcwtDus+fIefu7ai4OzWg",
+	"dtLKEZZXYKe2R1rYAPHQ7O5mFFzz7TRBv+8GaPNWsDY0SegFUy1CGcK4VTDyxgB1dKnsqpHMpDZcTIcx",
+	"F6xN6I79pk3AdYMWkE9b41HmShvy9OjoiMBbpPvTuwtyOH966PRUffiVR9/AsSksVhBKYq7NwKWjzViC",
+	"5uO1Tw5x1mBXYgafvueC1dEzGGvoqVqNjbOS8o078fF9UsO64ccBqd0ervX/wBf/qsVaiMzkTLeLf3fx",
+	"nG2ufcco93X+uCbWca0zEHRpGLIUpfsIHfoRcjKN1r+55FGNBBh0jDQ0brXjBwpvB2zzo3t4XkWr1fNe",
+	"RaH1W6zusBz6EzdGv5cB9T5lKAqxvcVhr2RJsSk1fM7QJ+fjxXdzKTkZbDdK5d1MO0shOblcRdlrjvN6",
+	"cHSXUVxTLcj9TpkqKg+2bBOV6dLv2sqlu91ExYDZYJDcYn23NxCg9FoAn18IAkaxiRUQLIHCFjR4BEF3",
+	"I2+4B1kXh3+cbTzgFu4xsMz7HoESdtbNO21yS37vvAscse7czqgJ29pPmpXdUGozTJlqT34mirFWlEdO",
+	"JtvP8yO8dNuo3FCqGhMeqFVEUXGtUXbchQetWuycDg279nupP77Vtft1NV7mg2MxgswD4PBZ2fzRyq3i",
+	"pLudsyA223JkksaszXhMRC3e9orTrimyEIPl83p345yt005vyf3XJO5S5FdJ5i5O1M5krxt/piJkcQz/",
+	"xuDMBhn81vyf59zfyc8GEcrvoS7hs3zgG6H04RFtk3323pDtnk1cuQ2TFN61NloA3vZ2JrndPu1Ki62Z",
+	"MY2sPZAPMmK3cidsYodgXGNRc8INQRsOF1PCNck/wNJQXK9k2EChBKnsq9yUnOZ5iS6XhoYO2WHhZ1yf",
+	"3L7n4sMWYCBwUWdVkxcOBImSNSueUU00Y4JoLkLmMieVYdExOSJ8AgaT3TS0jUlQ3qiZh3KhdVDP7ERY",
+	"AKyYbFveU41ZPZ7sej9wJZV5Siefn1r9aHiTcGZzafVA4vNtaoZiSjcGbgCmuTdIMbKHESqEzERYnA14",
+	"HIU0BXRtlSK9fOKvpQzK5Y3WglsTcj04vSxh8DbHcjNd/DiG6iDqwTMxb5c72SAjuFyJnWfH99W2hMTf",
+	"KeOukCuq0J8yEVnE6eapIQvKAZUmUlmsYroXEMycI90690Yv8JVNKhlPTcl2tWlzOU7ksoM//eJcN0HW",
+	"fXmWylxXurFbe5AgE8Z9/ETfIrF05Yj8RJsO4MEJQY7DDyA3ffR6571ICL9XWRrPPx9YQTB02iIBn24P",
+	"CPKMqSzCN5V7KTbZeI8PD4neAPEgYHiP1i4wQXi5qq5mC+n6Whq4Vh2s1dNYjxkP0+wWhVQirq+HXKa3",
+	"KcKSsGSY8PEtvhTMDJPxrSZ99Douhk4rIFhwMsWmXIp/saw5Z6sp1m5lMbVQB2EKDy4aWQWRi2nLSg+3",
+	"lKgirm85YYOMdF+FIf50lRBW8rKo5ppAjpkegP/9iPwX6fq7IH8nz3rksPJD6arg8W66ZSFN3qYoQi7k",
+	"5VUPiqIGa3BTD027VD9AzHp4foQI/BAMCUY+NxRE9Ns4hlcQsAot7gFEWnBUe42MmaIi9OWSOZQl5BGL",
+	"yIKLSC6eQFzv2F4b8Rk4O8DL7QmCzMljDYL+sVGnta7kzqKEQKt+jNZ4VAd2n8LaXMpPby/K5b9SpkIm",
+	"DJ0yUuRAPD06qtYFe35/dcHMTGaaisjMNIayuhVUS4S9ft1//XJbcbDnTcXBPjMatY05jqlheZmqdqnm",
+	"7tNWuQvrDgKo5LBzsPXqrEHNBuqg4jNAzCOVcW0VXdLo42lZAnUjqQmlitqZW24VltFS2tjZYZOTDow6",
+	"rsRq1NXwzDdcDwolxbWNzo6qS5WwzLkyGY3J20+/6J2ZSaHLVAezj8jp4Udip8UDtVQHglF2G7yk7Ky0",
+	"YmCJVEvCBTnjb3a0wJfUn9XIK7OQ6pqcjbk51LfxdqdZp1hs+UxK09bdHUJoO+0WrN1ddGxYCO5hnPXS",
+	"1S1r6EDhQYhomTBoMLLutmqBIq2I5C41PHi0e92O7Smppqi60XDstxHiNvnBble77zGEpnxtudTkRc1d",
+	"xaRGE1WTuLN+HJtu4cF1gvy6a2g2kuK2+kXziLXqRDFNwzkY9ukWSZBbvZ9F3xd89bi2QgL5O3lKQqoU",
+	"d4nNvqTCbnS1MdMBCzlcsyXpjqlmr17slM3QtuRB1xc7CIibxcqjqWKageakkKyErFUNhNUuXRr1q9Kh",
+	"uT0NCJYft9TVysf/ff7xQy8nZXziS274fhBOtfOZ3beptVAtltAIUpm+Q13ddQrnWhYMs3STD1sTbXgc",
+	"gyvK6hbApjTqJFCZgmHq+rpHeHO1Hk95G0qf+C4LEZbw164YT5OI/1jawSZHI3S821Tuq7a/xIRFTpR6",
+	"oknRNC/AE3a1WxoKngyINyAORZYc5n9ETKDrnxE9owr7C6GLER3vVmqbS+NSg1KqdV2pHaiRVFOj8d3p",
+	"Tz9fDH4+Of95pUojnmilhA90w8grM4EkMAIDvg9UJnOm+GRJDg5gutHGfKjdqfpl7vCvE+tbxSoAEKpM",
+	"bPcklrLs18MRVtXCUqnldSCuomewrY7GBZ3erl5NM73cvUZM7YLaVqcYy2i5vWrfG/sWSGdRvSJ5PyW/",
+	"GyMWInZTelJRa5oyxG+T3u8Z3wCl5k8fzzH9ydxoKE+mMSVgK/PbVH3iFjX7GgtVbCtFUVQcXy2cZ8+m",
+	"Hn7eyNaWoqJWyZZ6i8U81UuBK4iXUBUkL+tJk7zlDMkvyw5EuvNk6EtxBWStRge2ssMKIuVlPAXf3Mov",
+	"d6+usolp/aVKqzQT5duVPsmLhd5HNY1CA36iXTdMy2dcDdVGelYdxBfL800R8pqGZXriKEmWpkwd+JiY",
+	"O2v+TQE5LtbR6f4JjfDyITBUCtKlRLBFgSNPNITsOAS5L0q7sdrOBm5fNVsMyPnPJwfPXr7y5+rbTslo",
+	"GTQdYltSWAdol2dt1UWpzYaw/O0RyTxpOspKpY9du2RsLgYBrzRwkmopkOo1zeQC26QVL5EFU8xHa0d5",
+	"A2KotbGLJTplYsti5UI0pvP64ouPkKqwUgdKZUKgoW8dAJlKuKBtghbMzTDiU6ab0rOxwJ53VPKoSQ3x",
+	"DRZcJTUoaeuEe1djzWdTbGh40nDnlVKA4YyKabkKoEH3FQCqb2haAqX2ljA05i+QSwB6redegNxSAEFj",
+	"9ZjmvimXZw9uIbs8ewiP+eXZPcZvzZO8kGn7KKyn9x2F1ZpkljygekafvXw1+O3o4DU9mHz5+upFfR2f",
+	"nSK9nt5rpFcdfFedG7X3XM4LuKfSlRsiSr+/opaX5Tzu+ysXcEt3beU7XCSfs1Z9O2dUTVmrgNsNFjqf",
+	"setqi0NLlYIB1+UUNddk+V1c0Xdr4dmqREFLx7bKwwBqsn4esnBBq9REb90q5WuXaxW4TWwoWlDjEt8E",
+	"5CsAvHoXW/zpOTI/PNfNycYDMN9fIULsPiJEamQ9H3RWfj/AFrouQm3H4AH38q7wju+rph6wFo5cNwif",
+	"kAuE5j+ZVFlSWwulDT2p0oANx+JevM2JyDlTMa2LUoCyMIK4F9I8CNB7oIrN+yBB+zu+Q7gh+cjBxuC9",
+	"nSAXgcsFIdXXfW9DTmrqVaZMdAr4yM8lbUihfsiQnZognXLIX6N/Gw/pwamIQ/QHIyGPGmp2v2Fijcxx",
+	"zlTEcVEe4oAjleIywd4XxllUC3ErZ5izsDyya/0AauvXahZmipvlub1M59tgVNV3vcD2+WCIRa8Y/hAq",
+	"Rg0jBwczmTDyw+lncnCgQ5lCV+zo/18obtio4xrBg9cVZ8jXMzMmxYb2XEykb5hP8Xwwer+wfqVK1pvD",
+	"L2aMfH53fkFOPp1iSCi8j40dS6E8UvhIJe+9dRGkhW/T+dOvxGLGFHOtGC/PiKIiIJmwsiQOUaq5TkWE",
+	"/g+uiVw4Mw83/StxJU7imIxlxF3Cz3+ff/zQJ+9gVGjhZL8Zfb3Cfk5XncHXK7DHXnUGV51+v3/VCa68",
+	"JbH47du3kYuuvRIvbm4I0oTcuhTSOAazbcK1oddMQ6uxomUZGCB807IXR0+JkJiWjrcaXIkXR8+hizl1",
+	"P9mTowSu037xwrcbc+mMr+3LWcyqvb4C8uLpc2KkJNDvzA777DX8DQYThQq6xiCylzc3+fqdk7b78ujI",
+	"3g3NYhOQl0fPSUgFdNdnag75+r3+lThZ78e0KBedJuPMEF8Yw7tHHDy4nhXoBqaxlj4W5UqMsHLzaEAQ",
+	"EPjKsHC5lsDivaZ0yvSAjKCl2Yh0n7og6KOARAx2YP/qEaB4pd7ArrLgCH4ZAShdiZGlnqOArJcenMg4",
+	"lgvIb6dTFmD6eSKVf+JBK+ZQSBMjrek4ZlcC+k8ERMvSIDiRK0sKPds0XjJ0s7cIBAsmZsFDrKmacK3h",
+	"gWBXAg4bGsdZicAuJaVTCOvGSgWIAGHItMaCjpoIxiI7bImelG7cQlRCwxkXzN6UP7muvQzThxFGhAs7",
+	"c/6NxfT+v7UUAxJLmY5peB0Qy8MtlMM0vWPcVKnMAkZqwGIcWF8JXFK3lrwhTUNy1gvArUmoJqMT12IP",
+	"SMeAvAHqRrDbFQzhml31rwReDHhIIZZB0yUZvZXCMGEOLpYpG5QrwB7aHY0Qb+FiFlyzXp84q5YLa1mw",
+	"8ZUA0LMAgk33pOJTLhAqFZtAZzJoHkgyETOtCR5mKJUeundH4DvE48GfgisBWd3SDeMnBTeZVaOLNk7Y",
+	"nVYyjDEC1OyTC/8gpCmMeyVctjhG4ooIm4kRbRSjCUT4Q6g/NEyhcYz9/1z3+ryTZn6lectAMPOefDrt",
+	"JxEAvXYVOhNutCUOkNWHh+E4NxxVpbX4cSmFYf3V1WyDK+HeJl3LW3vHEAmL333+8S15/vz5a1KEyNpV",
+	"gBfZ5M22clbVKQV4dJ56ez80hO487x/1n2P6wgx48+EMqi/8r/33tK6h1AkU09Dk2dFRqdBwqqTFP7wY",
+	"TX6+uPgEZMPBCgaGGe1s6FxbgqOYMNB7EmoQC/t5quSY6T75wFikcwTud2DJyDlPo87A14wHWzT0UIS1",
+	"Pzs68qzd9yZcAXUoHQ9S5TaZ0xeh+LYmBXAHfuCTeHH0vGmkfGmHP/r2mvDFs9fbv7iQ8owKEHFf7jLD",
+	"L0VLy4rQ1Rn89iXo6CxJqFp2Bp1f3Y2UO8lWb67r7wL8kJD7jRUBOl/swIcJM4qHuhE8LEp+UhCBzSyB",
+	"YzeWdvtWfivxUUAEh/81AgQchfar8cTYHzSz/HH94s/c9Ftv3k58mMaUr9z5qpRbG4O2ugEnpcN9P93p",
+	"NvKeqN8zkORgUdqvu9+A4NVgYfD8YuphAhKCdqQYVpzE6F0IjfON/ERYIvNWoghpZh9kKX5S0A63IEt5",
+	"nTQMArEGEdlKb0iULJYuRZh7wUJ7BkJnGiseGWkVbaQ+dvm8FfnBtK0HpD44QQ105sdy7CQdxSYxCzGT",
+	"AA6oCDtE39wjwd/R9vdPXZPdB6dqmwGom993A4mbPz3Mta5mQncCsnFe2T7/AHWDhBqn/014jPGrLi4a",
+	"BGT7r2XVab8OZSfFIlwwLUTCdga/ra5Finjpu2CCGgHBwq5TgS7cE1KRkoXaksbOfzKmlj5pelB0htgJ",
+	"TLE829fakXIDUjHULgmo9RMWuz98b4Wuzg4vnkDvmW9fHhBN8xsCE1gNutIcSEoQBRi5A768oZH3Ln/P",
+	"nOdRMD/H9QIpSPf8/YnubUWsEpKXLuEL+FnrQj3OXXTTslQuTwP9sHqj6zLhWk6ABcR3nkWVFljGMVS1",
+	"KplKsDCfV43sw3+BVXHUJyfNCW3/ZiFEdJTNB46Z5kQNzTsgQDlbAunW2xJ6qDAVPYa59lHwOf9F5S6l",
+	"yiyd9srNsR+5z6MR1i3UhNcQrE944iclz9cK2dqCsr9Si9pf0PLItPExr/eLrDlSVW2cRmXsWz2x2Ays",
+	"b/PGY9+CzrOjZ9u/OImKD75jUnD0YvsXH6T5UWbCTfF6l9MSk5ijefXF0+c7EZv3VE3ZH0IuKYzbv335",
+	"9mVFxrbIQahY6fLtdKGcW1OHfkaSrg8NKr5wVK3XRNXWBBhoDbJBNi/GhgDcUKpoACvgTAeuiFQA2iEP",
+	"Gcn90PYZ+pzBJBugZZebJdbpA+a/QaRZJw0gQ7hmgU6E4JiDWUbQBnFiqrD9/4o08Si8v0mJLAIAvmeU",
+	"/c7Z/UdRPshWMH8YsTB2DU7+cpx+DfN+wMO4VwRsL7w/KIN3Wyyx9z0737PzB2LnF6uc21Ebvc7gyzK1",
+	"V0oC4urgOuN5KjWN6/i9G7Ylvz+0svue8EVur98p1asHS/8KZ/rwXZIaV+ZvT8b2ZOwRyBgq/TvRsDpy",
+	"ZT/fRquwYsLhV7T9f9voSnKVPCacxT6IphRy4chFBDYgF3kAq81MKBOwuzEaQj6gpSPl3Jl1QvHGjrYT",
+	"gciTdpuJRKt0hgfVU3BbDTrKGB/+ufD9e7dg1kHwWjkozBhtht8SjlV+zrEM4852dF9Uim64iLWuK40R",
+	"FG17MaTClZz1pTN6wL0jxL91tHqL62hrCvyezPywhe0mfnfie/P+HZDjoh4YAyiNVjblu8NeAffDLI1c",
+	"kmi95IvhUdVuKxGnsQvaYos8BigPGnNBNi7mHvzO3BApAhBQZWYghBFi0dah/xdYz1vnVfuOrOGwJFzd",
+	"3h6+lzy/A8nT93rQeRd8i6BsARW1crTsVvvwI773thOGzVZwHK1kAL9mSx04M3ZAQprS0Nu2fQg2jWMZ",
+	"UqjnYNlzQIpqgfBeuUNUA1tsTRJOf3gETtckLGJswF7yu5Mx2wdY7ACurn7ZBm5mcQjKlhWBtdcMjTq+",
+	"zxKiCUAE5FOZWaUT3JNyCDuWM5yBKajGd4OruT3g7g0le3b152FX0KqMGEmgNwpYTLyatMqkHB7vyKUO",
+	"Xf+vRqz/iNFeiOsjl70/IgmFX3EdS9KFIYf/llz0LMbboaF6F2Rk5PXz8Fs+gVQMEVwJ6DMNw8M6kJ9h",
+	"O9VSQklFRh8Vbw6NiYcur3mE8SbFwysRujh5veb5fqKRkuUH6sq04on2iWPRsJ+S4B3zObsSpZVynacj",
+	"gP14JKQZuuZuIzJmE4lmY2UVa0czE5akUsYYQl8letjo7fegeffCz6t96vYC/p5i/o4UE7FQV0jlE40S",
+	"i3RUi/qXLblapaM4wK5kFM1UeycYBqwne9FtT4j2hKgquiGJINQ3dl6hN/h4E72B7MJNRvYR5CHBaweY",
+	"hDiqZi8/0Zii6AyOQi7AtGhRPRe28uwpn5M6ek+1OXgHo57+MPJesq6jQi7Nt6ie3euTdzScuWRIq+CN",
+	"eDQiXW70lfCjB2SEGaXo3sKU0gP8ySeY9gIygkHwYyj7iumTo4gaOiJdKgisK68U378Sn5nPyhTTcgaQ",
+	"NoRH2H08T/iFxh2lDFqotQ45m8e+1rx9cCXyXFD70CXQu2RP6GTeBSHPpQjDgdpv3VlDgHikIAnIAsLY",
+	"ItKVgHJ50Hdl4PJX4f3hOJtMmLK7x8r29h4x+9gRaCjx5/r5Qinc0ZSmoyuBbdnt0WBk50807a/c3oCs",
+	"n/rIrjxLcom7vDuAHmquhK/SPzoaDQprtYwjzKuKo16dQPtu3iKhhGl3YrApDZ02Enqgmf0YjlWxlFFI",
+	"/e4dk1Fe7G+ECTBMu6UXT/r/NWpIPQGv6JZAi5pVuhuFY+EaK27VDY81TlqltTTPBt4Al5ucZ9p0vfCC",
+	"teoDYmQAtEYFtSk4vXvNwVnttWenyGkId1QGCilYYSWMebGRvN6BiEgFNhsWCKPuvEAYrJIphOSqGG91",
+	"zrbjftktG7RMhasq1LqtE1BWTqBocwnvcuTvlv6NLXugwcDqNGSiQOG2Vy0F+zhpFLgqu2oUuPxbP9G0",
+	"8+1Lg50Wpx6g6xhWY3V0pM8cxO8KhUZmY0kTcQWYakjZn82reSc77jl0Jj+A8gyeeUtPpZ1QD7+XJAcn",
+	"KZQkB6wI2yg7oKdyreiIkVk4K5V8xRLlERHsxj5EVaFcOR/40xlT1zG7EtBPRft4Ai7CONPeX4FaRVCp",
+	"8FxqXIG+f/swtx0RzawAIRiLWDRo6GOBFW+hdAY5OPD9O9z/+1h/AhpigFs1t+xcCcvm+wQqL/z47od3",
+	"n08uTj9+6CcRwXMaO+MNRtqUakEkdAlamRXrZOLbbUFxiJIr19XmzQWRaq1wl+9Uyz/dvW3hoHg/BAWA",
+	"GddGKlBzYV5LPjikJufxUb3d2NZWnljJPHDT5/GlkJrBp4KaTDEQF8FWRuNevrQmkl+KoGy5Gi7mkofM",
+	"HwWjUUAgUjYoZ81iCQ5BY8NRNt+0Gjdk+7XkRdTyGYJCw8YSV6VVwaKaBYq8tmHrZfis9wmhXnaHe8si",
+	"btEKGr9oXyOmoTEMKbWdGfWw75WrLg1WYN/StEnagl4232fImsexN7Cdxtg193QfvPbI8TmrxcwBjC0v",
+	"KkeNwl8e9UHAyPElQEjmdngiJxNI0ilzSkdhc17phtklmM2/GnjhzXlg6pPgsZrUCN4ZYRUJ05hPHMb1",
+	"afqnfnXfeZL+Hyjgzh3p9pC7HDL2QXd3QOrTHGk2gn4JR/Nz/+um0XvaNuaxix6cSQ0WrqIDw5iZBWOu",
+	"1f1C+sjaLLXixwg8raOAJFxkuhB+dk63f2tv5TQXhb6j4EK3qL3fcW/uf3xzP6BFXXyBx1gjIYvEiQC5",
+	"zd8/BmLXqyd2KwLJ1tz6XPfxZGbClTZe/QEDDfSBtGSDYoW8XLrqVrswoYqEmoPuHZMRDDLE0pquOKOl",
+	"NEpm0xn56R12yKus9BA+aZRg7jcnn4v5o+fk+400aAxebdzL/3cKYXTH6ODXwlSJjRbmkR3R55CGIUvN",
+	"3k8PMZZwFveIj/tk1T1n/9M68iGS2TPygCAh0WXDwxpzx3dacPfDiOs0M3/NOCJQdBSj2gdWYlOZwofv",
+	"Dqem3Ag++C4p2f0UG8EN7lWcPSH87gihw8rNlNC91IYUgvqwgxG2mPaJrug6a2LiIDeaYO2UVfsTVyVr",
+	"ChNRgL6N3FbSqMu8h6U+ikLzBzWtih3Mq3jhew/LY2tY7RGJdDcj0rIOezbjPkRwbSzO4YqHOqsm+nfl",
+	"ZMJQvJgoxorMyZAK7OiArbxcB1lC9bVrZCPkIiCKimuUpWYyU/GShPaTFIQbn1x5TMBFPJXESLS78ums",
+	"8obbp3scywVTtQbUM9hhPZFYdblAi9BdnKW1PUfrB/UdR+994KLv670PnTdevdPIqwQnZDy2wOsEWqg6",
+	"Cdc+f/vplwMLC+BPPDn7+MuHCxLza0aO+kcvG/xjCb0ZwhDDeZhmQ/t5Ox89JYZiECqCM3RSCalSy4D8",
+	"v/+6PC6FPWLT/Bh62yPvqPW202llBbu3b9NmCdzHHnGn9ujAgWgkiRmdQ+kbDE67PHuSd9kAzGuKMHE9",
+	"wNr5Ex+SRQFaNjEnyNeyL+TJrXvn3509+o6Cg0PeSKTTlFyeIVEeM22c4bobzhhN2RpNLnOShKprZkp8",
+	"pNLKfodiNKW29vdWS/+s3IZ8Fzc9hBI/0Q8aTIzBABC6DR2HShEBv0t5ftcnsFQ4Hc0lDFvbun6jIC5j",
+	"nzP7MxUhi2P4N2SJ1vcSXN1/XkOMmjzXoWHPEM5fz242tNzcMCUmgTbMBk7ZW832B1ICcmzYrgKUsHdP",
+	"Zu9AZgsC1KJfQenwmwMt0EansxjCvF3MgK9mlI/wZGPJ/nx131ccQb6svZltb2b7HkoUIbZAfDJky4CQ",
+	"xFG+xmIQAitluowgb3TL0bCufn8Fy9eEpm2Vi8oY7qsXXZ4FBDVs0MQjpg0XTjUuRWi6fq4+rt/FFuRV",
+	"B7Vh6QZJqjWpyL986CpGxRKbFIjihb2h6i6GqqQEDC3A+a/s8ydvvUnMyvozFl5bKRjzb5iao0gMvrUC",
+	"a5sCBe4JF/dBAXsm/edh0nkYwDrXjTBDLnC4BiYkh40tCRiqvfugJYhDhrPY06I9LdrTohVaZBEsUnRR",
+	"pUbcbFX2m8iOM8L9daORUK15oteyLTBuu9BmSuLTEw2d+muiBd6689wTrz3x2hOvFeKF1gTnhHH57JDr",
+	"WaFk3kUApYtUBk4bplhLwobUYi9PYbE2O8WeJO1J0p4krZGkSQZMvlG320J37GjNfmjIbjEsAe+2i27C",
+	"0nCDvCg94ZErVlGqSp+X30IqEZBF3pKea1ewjEOIpgDHKa4V3et5CRKkJRhG5WiTnbRUbgWIYJCLOGBd",
+	"njOlobYuFCEWMhMhiywBczXtcDxcuSaRJZd6JheajPLVDAiSPaBfXBBKJmxBXBXfuiIoH+AUH9CCayfY",
+	"GAGCrWeeELzPvZuxjDHVw8Fiyw4KiWZY9CYp4Yl9UGCIHIMZUu0arZG/T7qK0egAIhtw5tJNQR20iEix",
+	"pVvQx3z2P3LDIL+L7e714rT33vU7gn0rQOSit95TqLiMdWzYmurr3yy54UosY83ZhjVIQ0v3QY5uRoXv",
+	"rklIvrAG4izz53vn2l2ca7IAgJ0h9FY9Q7xYU7480FJc3fz7aBtyJ2jeKzF7JebP2zkk79WT414eN5L/",
+	"UtNCZDst2NZIpNqdg2xtztEnH0XISCKheBUV651AcJk0vhJmppiG0sxOTqyoU54Nd9c2GBQUaWT/O+QR",
+	"tjZx2goxEmtgr0q5IiJ6KUJXhRN0qWPQsewPXoliurnJx+9Eoe6VJe/7fezp3PcXLUcr0jHg9jqFW2/u",
+	"sZ3A7Vt8rLb42ItZe/KzJz/1XT7EJgHL9fo4JtKKOL7FdaHBaxJxnVtMt1CpyWR3+5lvexphrqEm3Uri",
+	"bIDJkDogdkKwnuH2mgxoOPcf2npmt7CD6Qx3ureb3cHM8GkF+MAmttqiNE/o+yuW+ixaAwu2cOnAiqUx",
+	"DV2j4lSxOZeZJlLU1MFxBwwg/X3l1sCS9prCnlU/Pqt2SFFnZkAEK9gz/OlY5KYkY5kyQVPe9zjQWLPi",
+	"Y8rEyadT8pxEMsySvLML1+Tk02ngm6L0yQfGIsv8kTzVMFqc8a5eUJdIKscQ/9JgUV9f9PfcJ6UAgRUB",
+	"DfzPbv2N7kdFw5jt7HzEt0mXR0wYDoVBvIMHRb9UKkMuz0jKFCTyipBtc0G6FfyhRSjYww4ylNvrXoi6",
+	"q/PRASLEytVCXY270R3+KuxvdzXCeyuOxmu2vI2TEYa630JZqZJj9ui1f91OmnyS7umtgfbP6F/0d78T",
+	"QN7Kswi9fa2S6z0cMCC2/70nv+K9AfC+VO5exP7rOB1LPbg9VhZSd46laz7HjRRim7/xPb9m5NPHcyxN",
+	"X+7VjV8eg40OJ7doL2Qp+PGaLftNnrvvkAbs2/fvKciftn1/LoCu9u53yFtt3u9+rHHwbaQm25x7EItQ",
+	"iQRAGpdSrYOSdghh00VraYhesAJy0fIPDIYLLiK5wJbSS2ZIxEIegRQiUwyNgMbUckFV5ErT/ieTKktI",
+	"F3pUvv355PNPpx9+6icbvHN7YWVPavak5jauOxc+1CCq+E79npBgn9uNhsA5jTOWt3gWRi3XGvODAgLt",
+	"kS2toGPNQI932XCQs5FrK74fe5A3hD99e/7sOYGVEDqlXLjitzRNrXQzK/LqXLdd1wnUrUKwm6LJe0iV",
+	"4kxjZc98AFfnS0lpXLXg05PL98QoxkhC09QSLFfJx2pSjlhDJ9zzn08Onr185TsBw2H0+uQDtjT3BzJe",
+	"ktE1W458u2s/Chdkxm6OsTnvD+/OT3/60E+i4Epcdd7TpczMVadnj228xF7E8RJOWU7IaJ6MAt9xMSAj",
+	"vD/4F7TYJ13qrBpQsKzXJ59oeE2n7EqM4ChHpIv/6F9CO9RRb6V7sJUaoXVwTaDXJ/vhbgV/r9myUgUw",
+	"pcaiQmfQ+Z/ub0cHr+nB5OTgxy9fn33r/f1v9QUBb9fOd7eyjzt+mKv47b90HqvmDx/SmHNuQQ1vq8Gg",
+	"gwDq+XiKr+6tmLe3CJ04/HYHW0fjSIXE2XPHvuL++B3xdUJVGzMm2EtdH9knumw2JRKiQ514hrlvC084",
+	"ndvXi2pAzOpkLzv8/do4FUsf3cLp9tGAEMo93edc3KnyfgnySmApdjCWFtWQt/T0r0RCI/i7D0kXCoP3",
+	"AMoxkDlHkq6bsFcuyBxgLXzwLNQCvl/Rw9JqMO5uytfU7p19qmYBbggM9wEFm6DS1XneJAmHMwoOUZ+K",
+	"bOzAntRjDI3hCSrNXvYM1mP/C+qa+598+fncildTguXcF6J+UGEi03WgWex8Zdc1+y32sIfhNc0tF8Tg",
+	"RBud++ZGb3YfjWUEdRGp14nKgV5elaCajLz+d3BgX4RczxFJFRcGFIEuKDlYuRtaKAvUVS4+n3w4P3l7",
+	"cfrxw3k/iSDck9lJsP0E9LIcK0av4aOpkIpFffKrj0zDzJMNoWk1Osd5Nk64efzYrxoivH6k1PIOwzS0",
+	"5B9Tw5M6NLmo/fiJxhvxI2iL6ejLWxKq2IBQCKUhGNtCRl+vOvZ+rzqDr/1+/1tw1dF8etUZXHX6/f5V",
+	"59voSmCxgpF9DVTBixu77x6UyqRCCh7SGAftXrMl3CslE37DXDRHYLU/ndKQOfLpBtR8OiJc4/2NqWav",
+	"XhAWPXv58ulr2Bk1mXJBJfZ92JGz662CDIYEcrtZaAsiJNgKocQDlvE8YCKEmGFjjyD/O8qhW0gSS2El",
+	"12JTgEDaFbiISPfF0RFJaGxB2Ne+uhJ4u/a9mE0MFLVyAZMQdUC1FAMsTAz7hF1sQBUWIcDufQp7Q9/9",
+	"8QQkeLUkvMQYSr/qCoPYrDb+CnG6tELEKiG7pOt5OBcRuykLML1gTXNMaMRQbSTdkUXSEcYFJ0xrOmUj",
+	"spgx4cOCfdeLXgCszm0PkBoJQJSzwRJhXJd4Lm629SDJi7tUW4CT7sjcjFD0KhnwSrQdKQxY58AA91Ym",
+	"zLz58eKJRouhe7tKxR21G9k3RlawlGZmCXnuqTU3dvMmUyKvHdJedy4Z0Mr2s1cvvv3tkfXoi5s6Jlcf",
+	"Ab4JZBAM4PT2PfIe2VZV4HsZRawebK/Eog4EeMKfHgkABbaSoDmXcat2RefvT0jxUduWRb6n7jqZuCwW",
+	"slvLIiu5UGMUH2euxNQD9RN6nIZJf6Bw2/yqtkfclsBrb66+i5RRwbqt6LXJRFIMs9VkXZl14IpiIkN2",
+	"QRKgblawEB+X2m4U1lpHLbz9GuKyIh8wSWOz3EAV7teePefy0e3ZxVYarIbz4oU9r7yLVbsCthtRIdmV",
+	"612e6bJUdC3kArGwObHiMvljJ1Vcnm0n75dne7p+Z4tiPWytpk9YWP1r5qSuxcuMWSh9yD04UOVCuC7M",
+	"M6nNMZpmS31nfK+ZOp/RlGvD1OXZ95Wuenm2D4Pdm6wePzbtMwiQhEL69+VZEbRVQUC5EDpHN12Ep80T",
+	"ohxC9dZIV8Fzt/V4A5z2yV6A2wHMFBSd1APCE8uDoA6WoYbV8d/vrpTk5VmT7Gef7IW+uwh9QME3Qtzh",
+	"jGsj1XKjd/jyDLkUOqLXum4UPupKV4AZjQIi4yj3UaOyhHyPGEly5qaogEEyEUG1ah7OCmWpDoh/dov+",
+	"3mDZr6sRoJ9o4g98D9q3Bm3vAbg8A9DpWtFmFSqd888+KorAV+FxO244sbIRMdZQIdeMkEmEEooRg72d",
+	"J4yMqBkNSqYCeMkOgpq/mTGRq/85AlixcSJVWEPOf5banJjbFvqqM9JRs9FasFMj7IfEsFN30k0otnYj",
+	"dfewN9U/Mrpago4Q74AdcJcaQuE+gmbqvxVHc3zfwWjhQkvXSEWVLHid0HI9MKg7ig2x9hL99vCKFJ6b",
+	"1fGo03xhD1OH73syi/i9bjeOFNe1x8FHD2xthQak6+D+iS6/AoOMl/D/rfrMoWEq4YL+lbvV1Z51uVPd",
+	"qmFmolidVebCH+UtzDL7yp57E8yfwQQDwhx1TejWLDDayDRlEVCBqZRRxQaTU6LtRMulAZcEilXe/qt7",
+	"45Z4WOM896nH2lAFlIIaYumM5d3oWf/841vy/Pnz18RJ3XXSu+YirKZ67SSw/7GEDTz87aKGv8a9oPG4",
+	"cTnOUplKhX1DELDXnfMA6gFmp+bs1TvFx8u8BImIAqzIS322feEsDzy7H3MrRGBC73oyPgJKmdJYUF4h",
+	"Nr7l1W9fO5mKO4POzJh0cHj49Nk/+kf9o/7TwT+P/nkEsO3oR51JAEsFG83iyYDEfM4E0zogitGI4z8T",
+	"ZhQPta/UVZNGIVxvNYfVEEC/TjfO12Iri6wLEF60ty/EkY/ZcyNWwp7WR4Zgb6MYTSweOfGIzS0MFGO4",
+	"v9e/fjfnEbP3Nc5EFLvAcj7hFliInExiLlh5GHy7YRmVc/GNI1xWBpau0SuhTHVL+rxDV7JS3mupIdfq",
+	"SJdcmYzGJKHhzN6nizBn0A6DLYmiohzxVDfEmYSu85dnmoyZWTDmpNzSRkptC9e/x/LOMDHEmB0k9NrS",
+	"8eJrLIy5/uWJ16o16Z6/P9G9xgXk+nftAjBkIHAlMNbz5XSwGhGHUfGlVLRKcnLdJKdiLnnIVs/IQzi3",
+	"AOkgpwh1cd8Ajt4cgIJwsBdJ9yJpK2727f8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
