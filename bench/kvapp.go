@@ -29,6 +29,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/opt"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/chain"
 	"github.com/bbusdev/bbus/node"
 )
 
@@ -69,8 +70,7 @@ type kvApp struct {
 	next     []byte
 	outcomes map[[32]byte]kvOutcome
 
-	wmu     sync.Mutex
-	waiters map[[32]byte][]chan kvOutcome
+	waiters chain.Waiters[kvOutcome]
 }
 
 func openKVApp(dir string) (*kvApp, error) {
@@ -78,7 +78,7 @@ func openKVApp(dir string) (*kvApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &kvApp{db: db, waiters: map[[32]byte][]chan kvOutcome{}}
+	a := &kvApp{db: db}
 	if v, err := db.Get(kvMetaHeight, nil); err == nil {
 		a.height = int64(binary.BigEndian.Uint64(v))
 		a.hash, _ = db.Get(kvMetaHash, nil)
@@ -150,39 +150,11 @@ func (a *kvApp) Commit(context.Context, *abci.CommitRequest) (*abci.CommitRespon
 	a.mu.Lock()
 	a.height, a.hash = height, a.next
 	a.mu.Unlock()
-	a.wmu.Lock()
 	for h, o := range a.outcomes {
-		for _, ch := range a.waiters[h] {
-			ch <- o
-		}
-		delete(a.waiters, h)
+		a.waiters.Done(h, o)
 	}
-	a.wmu.Unlock()
 	a.batch, a.outcomes = nil, nil
 	return &abci.CommitResponse{}, nil
-}
-
-func (a *kvApp) wait(hash [32]byte) (<-chan kvOutcome, func()) {
-	ch := make(chan kvOutcome, 1)
-	a.wmu.Lock()
-	a.waiters[hash] = append(a.waiters[hash], ch)
-	a.wmu.Unlock()
-	return ch, func() {
-		a.wmu.Lock()
-		defer a.wmu.Unlock()
-		ws := a.waiters[hash]
-		for i, w := range ws {
-			if w == ch {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
-		if len(ws) == 0 {
-			delete(a.waiters, hash)
-		} else {
-			a.waiters[hash] = ws
-		}
-	}
 }
 
 // kvNode is the baseline node: CometBFT with bbus's configuration of the home,
@@ -268,7 +240,7 @@ func (n *kvNode) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := sha256.Sum256(raw)
 	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
-	ch, cancel := n.app.wait(hash)
+	ch, cancel := n.app.waiters.Wait(hash)
 	defer cancel()
 	rr, err := node.Broadcast(r.Context(), n.rpc, n.app.lastHeight, raw)
 	var invalid mempl.ErrInvalidTx

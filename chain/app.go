@@ -67,14 +67,14 @@ type App struct {
 
 	snaps *snapshots // state sync snapshots and block retention (snapshot.go)
 
+	waiters  Waiters[Outcome]
 	mu       sync.Mutex
-	waiters  map[[32]byte][]chan Outcome
 	watchers []func(*Block)
 }
 
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
-	return &App{ledger: l, store: st, decode: bbus.DecodeTx, waiters: make(map[[32]byte][]chan Outcome),
+	return &App{ledger: l, store: st, decode: bbus.DecodeTx,
 		logger: cmtlog.NewNopLogger(), clock: time.Now,
 		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bbus_ledger_internal_errors_total",
@@ -165,6 +165,12 @@ func checkValidators(g *bbus.Genesis, vals []abci.ValidatorUpdate) error {
 // that depend on the block are left to FinalizeBlock, which judges expiry by
 // the block's own time.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+	if IsTick(req.Tx) {
+		if err := a.checkTick(req.Tx); err != nil {
+			return &abci.CheckTxResponse{Code: ABCICode(bbus.ErrorCode(err)), Log: bbus.ErrorMessage(err)}, nil
+		}
+		return &abci.CheckTxResponse{}, nil
+	}
 	res := a.ledger.Check(a.store.Committed(), a.CheckHeader(), req.Tx)
 	return &abci.CheckTxResponse{Code: ABCICode(res.Code), Log: res.Message}, nil
 }
@@ -180,6 +186,12 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	a.block.Begin = a.ledger.BeginBlock(st, h)
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
+		if IsTick(tx) {
+			// ProcessProposal let only well-formed ticks through; each is a no-op.
+			a.block.Txs[i] = Outcome{Hash: sha256.Sum256(tx), Height: req.Height, Index: i, Result: ledger.Result{Type: TickType}}
+			results[i] = &abci.ExecTxResult{Log: TickType}
+			continue
+		}
 		r := a.ledger.Apply(st, h, tx)
 		if r.Code == bbus.EINTERNAL {
 			// A rule of the ledger failed (a bug): the transaction is rejected
@@ -223,14 +235,9 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	for _, w := range watchers {
 		w(&b)
 	}
-	a.mu.Lock()
 	for _, o := range b.Txs {
-		for _, ch := range a.waiters[o.Hash] {
-			ch <- o
-		}
-		delete(a.waiters, o.Hash)
+		a.waiters.Done(o.Hash, o)
 	}
-	a.mu.Unlock()
 	return &abci.CommitResponse{RetainHeight: a.retainHeight(b.Height)}, nil
 }
 
@@ -238,26 +245,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 // channel receives its outcome once a block holding it is committed; cancel
 // withdraws the interest.
 func (a *App) Wait(hash [32]byte) (outcome <-chan Outcome, cancel func()) {
-	ch := make(chan Outcome, 1)
-	a.mu.Lock()
-	a.waiters[hash] = append(a.waiters[hash], ch)
-	a.mu.Unlock()
-	return ch, func() {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		ws := a.waiters[hash]
-		for i, w := range ws {
-			if w == ch {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
-		if len(ws) == 0 {
-			delete(a.waiters, hash)
-		} else {
-			a.waiters[hash] = ws
-		}
-	}
+	return a.waiters.Wait(hash)
 }
 
 // Watch calls fn with every block committed from now on, on the consensus

@@ -10,13 +10,19 @@ import (
 
 // ProcessProposal refuses a proposed block that carries bytes no honest node
 // would have admitted to its mempool: transactions that do not decode as
-// canonical bbus transactions, or that name another chain. Everything else is
-// left to FinalizeBlock, which rejects rule-breaking transactions one by one,
-// the same way on every validator.
+// canonical bbus transactions or ticks of earlier heights (tick.go), or that
+// name another chain. Everything else is left to FinalizeBlock, which rejects
+// rule-breaking transactions one by one, the same way on every validator.
 func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
 	reject := &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}
 	chainID := ""
 	for _, raw := range req.Txs {
+		if IsTick(raw) {
+			if h, _, ok := parseTick(raw); !ok || h >= req.Height {
+				return reject, nil
+			}
+			continue
+		}
 		tx, err := a.decode(raw)
 		if err != nil {
 			return reject, nil

@@ -66,3 +66,48 @@ func TestTestnetJSON(t *testing.T) {
 		t.Fatalf("testnet --output json: %v\n%s", err, out)
 	}
 }
+
+// TestInitRoundTrip: bbus init --round-trip writes the consensus timers
+// node.Config.ForRoundTrip computes for it into the home, for a new chain and
+// for a node that joins one; without it the home keeps one machine's timers,
+// and a round trip out of range is refused and leaves no home.
+func TestInitRoundTrip(t *testing.T) {
+	config := func(home string) map[string]any {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(home, "config", "bbus.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c map[string]any
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	dir := t.TempDir()
+	wan := filepath.Join(dir, "wan")
+	ok(t, "init", "--home", wan, "--cloud", "alpha", "--round-trip", "80ms")
+	joined := filepath.Join(dir, "joined")
+	ok(t, "init", "--home", joined, "--cloud", "beta", "--genesis", filepath.Join(wan, "config", "genesis.json"), "--round-trip", "200ms")
+	lan := filepath.Join(dir, "lan")
+	ok(t, "init", "--home", lan, "--cloud", "gamma")
+	for _, c := range []struct {
+		home            string
+		commit, propose string
+	}{{wan, "80ms", "1.5s"}, {joined, "200ms", "2s"}, {lan, "10ms", "500ms"}} {
+		got := config(c.home)
+		if got["timeout_commit"] != c.commit || got["timeout_propose"] != c.propose {
+			t.Errorf("%s: timeout_commit %v, timeout_propose %v; want %s, %s", filepath.Base(c.home), got["timeout_commit"], got["timeout_propose"], c.commit, c.propose)
+		}
+	}
+	for _, bad := range []string{"-1ms", "6s", "fast"} {
+		h := filepath.Join(t.TempDir(), "bad")
+		r := run(t, "init", "--home", h, "--cloud", "alpha", "--round-trip", bad)
+		if r.code != 2 || !strings.Contains(r.stderr, "round-trip") {
+			t.Errorf("--round-trip %s: exit %d %s", bad, r.code, r.stderr)
+		}
+		if _, err := os.Stat(h); !os.IsNotExist(err) {
+			t.Errorf("--round-trip %s left a home behind", bad)
+		}
+	}
+}

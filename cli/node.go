@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,7 @@ import (
 )
 
 func initCmd(e *env) *cobra.Command {
-	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,...   (a node that joins an existing chain)\n          [--state-sync --trust HEIGHT:HASH --rpc-servers URL,URL]   (joins from a member's snapshot)")
+	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\n          [--round-trip D]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,... [--round-trip D]   (a node that joins an existing chain)\n          [--state-sync --trust HEIGHT:HASH --rpc-servers URL,URL]   (joins from a member's snapshot)")
 	home := f.homeFlag()
 	cloud := f.String("cloud", "", "the id of the cloud this node signs for (a key of that name is created)")
 	chainID := f.String("chain-id", "", "the id of the new chain (default bbus-CLOUD)")
@@ -37,6 +38,7 @@ func initCmd(e *env) *cobra.Command {
 	stateSync := f.Bool("state-sync", false, "with --genesis: join from a member's state snapshot instead of replaying every block (needs --trust and --rpc-servers)")
 	trust := f.String("trust", "", "with --state-sync: a header you trust, HEIGHT:HASH, the trust line of bbus query status on a member")
 	rpcServers := f.String("rpc-servers", "", "with --state-sync: members' CometBFT RPC addresses (their rpc_listen), http://HOST:PORT,... (one is listed twice)")
+	rtt := f.Duration("round-trip", 0, "the longest round trip between two of the federation's validators (80ms, 200ms): sets this node's consensus timers for it,\ntimeout_commit one round trip and timeout_propose ten (at least 1.5s); under 10ms keeps one machine's (docs/FEDERATION.md, Across regions)")
 	gen := defineGenesisFlags(f)
 	out := f.outputFlag()
 	return f.command(0, func([]string) error {
@@ -48,6 +50,9 @@ func initCmd(e *env) *cobra.Command {
 		}
 		if *stateSync && (*genesis == "" || *trust == "" || *rpcServers == "") {
 			return f.fail("--state-sync needs --genesis, --trust HEIGHT:HASH and --rpc-servers URL,...")
+		}
+		if *rtt < 0 || *rtt > maxRoundTrip {
+			return f.fail("--round-trip must be from 0 to %s, not %s", maxRoundTrip, *rtt)
 		}
 		if *peers != "" && *genesis == "" {
 			return f.fail("--peers needs --genesis")
@@ -83,6 +88,7 @@ func initCmd(e *env) *cobra.Command {
 				return err
 			}
 		}
+		c = c.ForRoundTrip(*rtt)
 		id, err := node.Init(node.InitOptions{Home: *home, Cloud: *cloud, ChainID: *chainID, Capacity: capacity,
 			Genesis: *genesis, Peers: *peers, Config: &c, Params: params})
 		if err != nil {
@@ -105,6 +111,10 @@ func initCmd(e *env) *cobra.Command {
 		return nil
 	})
 }
+
+// maxRoundTrip is the longest round trip bbus init takes: ten of them make
+// timeout_propose, how long the chain waits for a proposer that is down.
+const maxRoundTrip = 5 * time.Second
 
 func startCmd(e *env) *cobra.Command {
 	f := newFlags("start", "bbus start --home DIR [--api 127.0.0.1:8080] [--p2p tcp://0.0.0.0:26656]\n(an empty or missing home is first initialised as a single-cloud federation of cloud \"local\")")

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,24 +54,16 @@ type federation struct {
 	signers map[string]client.Signer
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startNode starts a real single-validator node of cloud "local" on
 // loopback, with settings changed by tune if it is not nil.
 func startNode(t *testing.T, tune func(c *node.Config)) *federation {
 	t.Helper()
 	home := t.TempDir()
 	cfg := node.DefaultConfig("local")
-	// Its own p2p port, so that other packages' nodes may run at the same time.
-	cfg.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	// A p2p port of its own choosing (not CometBFT's default, which other
+	// packages' nodes may hold; not one found free and closed, which another
+	// program could take before the node binds it).
+	cfg.P2PListen = "tcp://127.0.0.1:0"
 	if tune != nil {
 		tune(&cfg)
 	}

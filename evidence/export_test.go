@@ -50,47 +50,63 @@ func startFederation(t testing.TB) *federation {
 	t.Helper()
 	dir := t.TempDir()
 	f := &federation{t: t}
-	p0, p1 := freePort(t), freePort(t)
-	homes, err := node.Testnet(node.TestnetOptions{Validators: 1, Out: dir, ChainID: "bbus-evidence", P2PPort: p0, APIPort: 1})
-	if err != nil {
-		t.Fatal(err)
+	// Ports found free are chosen again while another program takes one
+	// before the node binds it.
+	var p0 int
+	for try := 1; f.nodes[0] == nil; try++ {
+		p0 = freePort(t)
+		homes, err := node.Testnet(node.TestnetOptions{Validators: 1, Out: filepath.Join(dir, fmt.Sprint(try)), ChainID: "bbus-evidence", P2PPort: p0, APIPort: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.homes[0] = homes[0]
+		if f.genesis, err = os.ReadFile(node.GenesisPath(homes[0])); err != nil {
+			t.Fatal(err)
+		}
+		f.nodes[0] = f.tryStart(0, try)
 	}
-	f.homes[0] = homes[0]
-	if f.genesis, err = os.ReadFile(node.GenesisPath(homes[0])); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes[0] = f.start(0)
 	st, err := f.nodes[0].Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.validators[0] = st.Validators[0].PubKey
-	f.add(1, fmt.Sprintf("%s@127.0.0.1:%d", st.NodeID, p0), p1)
+	f.add(1, fmt.Sprintf("%s@127.0.0.1:%d", st.NodeID, p0))
 	return f
 }
 
-// add lays out and starts node k, of cloud k, which knows the peer peer0.
-func (f *federation) add(k int, peer0 string, port int) {
+// add lays out and starts node k, of cloud k, which knows the peer peer0, on
+// a free port (chosen again while another program takes it before the node
+// binds it).
+func (f *federation) add(k int, peer0 string) {
 	f.t.Helper()
 	cloud := fmt.Sprint("cloud", k)
-	f.homes[k] = filepath.Join(filepath.Dir(f.homes[0]), fmt.Sprint("node", k))
-	c := node.DefaultConfig(cloud)
-	c.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	id, err := node.Init(node.InitOptions{Home: f.homes[k], Cloud: cloud, Genesis: node.GenesisPath(f.homes[0]), Peers: peer0, Config: &c})
-	if err != nil {
-		f.t.Fatal(err)
+	for try := 1; f.nodes[k] == nil; try++ {
+		f.homes[k] = filepath.Join(filepath.Dir(f.homes[0]), fmt.Sprint("node", k, "-", try))
+		c := node.DefaultConfig(cloud)
+		c.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(f.t))
+		id, err := node.Init(node.InitOptions{Home: f.homes[k], Cloud: cloud, Genesis: node.GenesisPath(f.homes[0]), Peers: peer0, Config: &c})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.validators[k] = id.ValidatorKey
+		f.nodeIDs[k] = id.NodeID
+		f.nodes[k] = f.tryStart(k, try)
 	}
-	f.validators[k] = id.ValidatorKey
-	f.nodeIDs[k] = id.NodeID
-	f.nodes[k] = f.start(k)
 }
 
-func (f *federation) start(k int) *node.Node {
+// tryStart starts node k; it returns nil if its port was in use, unless this
+// was the fifth try.
+func (f *federation) tryStart(k, try int) *node.Node {
+	f.t.Helper()
 	n, err := node.Open(f.homes[k], io.Discard)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	if err := n.Start(""); err != nil {
+		if strings.Contains(err.Error(), "in use") && try < 5 {
+			f.t.Logf("again on another port: %v", err)
+			return nil
+		}
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(n.Stop)

@@ -47,7 +47,7 @@ func startChangingFederation(t *testing.T) *changingFederation {
 	// bundle of vm-s holds: room for a forgery.
 	f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-mid", Resources: res}})
 	f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-pad", Resources: res}})
-	f.add(2, fmt.Sprintf("%s@%s", st.NodeID, strings.TrimPrefix(f.nodes[0].Config.P2PListen, "tcp://")), freePort(t))
+	f.add(2, fmt.Sprintf("%s@%s", st.NodeID, strings.TrimPrefix(f.nodes[0].Config.P2PListen, "tcp://")))
 	f.admitted = f.joinAs(2)
 	f.send(0, "cloud0", bbus.Action{VMTerminate: &bbus.VMRef{VM: "vm-s"}})
 	return f

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"github.com/bbusdev/bbus"
@@ -92,22 +91,8 @@ func (c *ctx) cloudApprove(a *bbus.CloudApprove) error {
 	if err != nil {
 		return err
 	}
-	if t.Status != bbus.CloudPending {
-		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only a pending applicant can be approved", id, t.Status)
-	}
-	if !bytes.Equal(t.PubKey, a.PubKey) {
-		return bbus.Errorf(bbus.ESTATE, "cloud %s applied with another pub_key than this vote names; a vote counts only for the key it names", id)
-	}
-	c.id = id
-	passed, err := c.vote(&t.Approvals, "approve "+id, "", "cloud.approval", "cloud", id)
-	if err != nil {
-		return err
-	}
-	if passed {
-		c.admitCloud(t)
-	}
-	putJSON(c.st, cloudKey(id), t)
-	return nil
+	return c.approve(approval{kind: "cloud", id: id, status: t.Status, key: t.PubKey, voted: a.PubKey, votes: &t.Approvals,
+		motion: "approve " + id, admit: func() { c.admitCloud(t) }, store: func() { putJSON(c.st, cloudKey(id), t) }})
 }
 
 // admitCloud makes the pending cloud t an active member (the caller stores t).

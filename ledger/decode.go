@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"encoding/base64"
+	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/bbusdev/bbus"
@@ -16,63 +18,180 @@ import (
 // key, an escape, a non-ASCII byte, null, a float, ...) makes it decline, and
 // mustUnmarshal falls back to encoding/json. What it accepts, it decodes
 // exactly as encoding/json does (decode_test.go checks both on the same input).
+//
+// Each type's fields come from its struct by reflection, once (fastTables), so
+// a field added to a record is decoded by the fast path too; a field of a type
+// it cannot decode makes the type's table fail to build, which a test reports.
+
+// fastTypes are the records the fast path decodes.
+var fastTypes = []any{&bbus.Cloud{}, &bbus.VM{}, &bbus.Migration{}, &bbus.Interval{}, &bbus.Params{}}
+
+// fastTables holds the table of each of fastTypes (by pointer type) that
+// builds; fastErrors says why the others do not.
+var fastTables, fastErrors = buildTables(fastTypes)
+
+func buildTables(types []any) (map[reflect.Type]*table, []error) {
+	tables := map[reflect.Type]*table{}
+	var errs []error
+	for _, v := range types {
+		t, err := newTable(reflect.TypeOf(v).Elem())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		tables[reflect.TypeOf(v)] = t
+	}
+	return tables, errs
+}
 
 // fastUnmarshal decodes b into v if it can, and reports whether it did. v is
 // left untouched when it declines.
 func fastUnmarshal(b []byte, v any) bool {
-	switch p := v.(type) {
-	case *bbus.Cloud:
-		if !reflect.ValueOf(p).Elem().IsZero() {
-			return false
-		}
-		d := decoder{b: b}
-		var x bbus.Cloud
-		if d.cloud(&x) && d.end() {
-			*p = x
-			return true
-		}
-	case *bbus.VM:
-		if !reflect.ValueOf(p).Elem().IsZero() {
-			return false
-		}
-		d := decoder{b: b}
-		var x bbus.VM
-		if d.vm(&x) && d.end() {
-			*p = x
-			return true
-		}
-	case *bbus.Migration:
-		if !reflect.ValueOf(p).Elem().IsZero() {
-			return false
-		}
-		d := decoder{b: b}
-		var x bbus.Migration
-		if d.migration(&x) && d.end() {
-			*p = x
-			return true
-		}
-	case *bbus.Interval:
-		if !reflect.ValueOf(p).Elem().IsZero() {
-			return false
-		}
-		d := decoder{b: b}
-		var x bbus.Interval
-		if d.interval(&x) && d.end() {
-			*p = x
-			return true
-		}
-	case *bbus.Params:
-		if *p != (bbus.Params{}) {
-			return false
-		}
-		d := decoder{b: b}
-		var x bbus.Params
-		if d.params(&x) && d.end() {
-			*p = x
-			return true
-		}
+	t := fastTables[reflect.TypeOf(v)]
+	if t == nil {
+		return false
 	}
+	rv := reflect.ValueOf(v).Elem()
+	if !rv.IsZero() {
+		return false
+	}
+	d := decoder{b: b}
+	if d.object(t, rv) && d.end() {
+		return true
+	}
+	rv.SetZero()
 	return false
+}
+
+// kind is how the fast path decodes one field.
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+	kBytes
+	kStrings
+	kTime
+	kStruct    // a nested record (its own table)
+	kStructPtr // a pointer to one, allocated when its key is there
+)
+
+var kinds = map[reflect.Type]kind{
+	reflect.TypeFor[string](): kString, reflect.TypeFor[int64](): kInt, reflect.TypeFor[bool](): kBool,
+	reflect.TypeFor[[]byte](): kBytes, reflect.TypeFor[[]string](): kStrings, reflect.TypeFor[time.Time](): kTime,
+}
+
+// table is how to decode one struct type: its fields by JSON key, in the
+// order the struct declares them.
+type table struct {
+	typ    reflect.Type
+	fields []field
+	byKey  map[string]int // index in fields
+}
+
+type field struct {
+	key   string
+	index int // in the struct
+	kind  kind
+	sub   *table // kStruct and kStructPtr
+}
+
+// newTable builds the table of struct type t, or says which field the fast
+// path cannot decode: every field must be exported, carry a json key and be of
+// a type in kinds or a struct (or pointer to one) whose fields are.
+func newTable(t reflect.Type) (*table, error) {
+	if t.Kind() != reflect.Struct || t.NumField() > 64 {
+		return nil, fmt.Errorf("%s: not a struct of at most 64 fields", t)
+	}
+	tb := &table{typ: t, byKey: map[string]int{}}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		key, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if !sf.IsExported() || key == "" || key == "-" {
+			return nil, fmt.Errorf("%s.%s: the fast decoder wants an exported field with a json key", t, sf.Name)
+		}
+		f := field{key: key, index: i}
+		k, ok := kinds[sf.Type]
+		switch {
+		case ok:
+			f.kind = k
+		case sf.Type.Kind() == reflect.Struct:
+			f.kind = kStruct
+		case sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct:
+			f.kind = kStructPtr
+		default:
+			return nil, fmt.Errorf("%s.%s: the fast decoder cannot decode a %s", t, sf.Name, sf.Type)
+		}
+		if f.kind == kStruct || f.kind == kStructPtr {
+			st := sf.Type
+			if f.kind == kStructPtr {
+				st = st.Elem()
+			}
+			sub, err := newTable(st)
+			if err != nil {
+				return nil, err
+			}
+			f.sub = sub
+		}
+		tb.byKey[key] = len(tb.fields)
+		tb.fields = append(tb.fields, f)
+	}
+	return tb, nil
+}
+
+// object decodes one object of table t into v (a settable struct of t's
+// type): exact keys, each at most once.
+func (d *decoder) object(t *table, v reflect.Value) bool {
+	more, ok := d.open()
+	var seen uint64
+	// json.Marshal writes the keys in the order of the fields, omitting
+	// some: the key is looked for after the last one first.
+	i := -1
+	for more && ok {
+		k, kok := d.key()
+		if !kok {
+			return false
+		}
+		for i++; i < len(t.fields) && t.fields[i].key != string(k); i++ {
+		}
+		if i == len(t.fields) {
+			var known bool
+			if i, known = t.byKey[string(k)]; !known {
+				return false
+			}
+		}
+		more, ok = d.next(&seen, i, d.value(&t.fields[i], v.Field(t.fields[i].index)))
+	}
+	return ok
+}
+
+// value decodes the value of field f into v.
+func (d *decoder) value(f *field, v reflect.Value) bool {
+	switch f.kind {
+	case kString:
+		s, ok := d.quoted()
+		v.SetString(string(s))
+		return ok
+	case kInt:
+		var n int64
+		ok := d.int(&n)
+		v.SetInt(n)
+		return ok
+	case kBool:
+		return d.bool(v.Addr().Interface().(*bool))
+	case kBytes:
+		return d.bytes(v.Addr().Interface().(*[]byte))
+	case kStrings:
+		return d.strings(v.Addr().Interface().(*[]string))
+	case kTime:
+		return d.time(v.Addr().Interface().(*time.Time))
+	case kStruct:
+		return d.object(f.sub, v)
+	}
+	p := reflect.New(f.sub.typ)
+	v.Set(p)
+	return d.object(f.sub, p.Elem())
 }
 
 // decoder reads the canonical JSON of one value from b. Its methods return
@@ -241,281 +360,4 @@ func (d *decoder) next(seen *uint64, index int, valueOK bool) (more, ok bool) {
 		return false, true
 	}
 	return true, d.byte(',')
-}
-
-func (d *decoder) resources(r *bbus.Resources) bool {
-	more, ok := d.open()
-	var seen uint64
-	for more && ok {
-		k, kok := d.key()
-		if !kok {
-			return false
-		}
-		var i int
-		var vok bool
-		switch string(k) {
-		case "cpu":
-			i, vok = 0, d.int(&r.CPU)
-		case "mem_mib":
-			i, vok = 1, d.int(&r.MemMiB)
-		case "disk_iops":
-			i, vok = 2, d.int(&r.DiskIOPS)
-		case "net_mbps":
-			i, vok = 3, d.int(&r.NetMbps)
-		default:
-			return false
-		}
-		more, ok = d.next(&seen, i, vok)
-	}
-	return ok
-}
-
-func (d *decoder) stamp(s *bbus.Stamp) bool {
-	more, ok := d.open()
-	var seen uint64
-	for more && ok {
-		k, kok := d.key()
-		if !kok {
-			return false
-		}
-		var i int
-		var vok bool
-		switch string(k) {
-		case "at":
-			i, vok = 0, d.time(&s.At)
-		case "height":
-			i, vok = 1, d.int(&s.Height)
-		case "tx":
-			i, vok = 2, d.str(&s.Tx)
-		default:
-			return false
-		}
-		more, ok = d.next(&seen, i, vok)
-	}
-	return ok
-}
-
-func (d *decoder) stampPtr(dst **bbus.Stamp) bool {
-	s := new(bbus.Stamp)
-	*dst = s
-	return d.stamp(s)
-}
-
-func (d *decoder) cloud(c *bbus.Cloud) bool {
-	more, ok := d.open()
-	var seen uint64
-	for more && ok {
-		k, kok := d.key()
-		if !kok {
-			return false
-		}
-		var i int
-		var vok bool
-		switch string(k) {
-		case "id":
-			i, vok = 0, d.str(&c.ID)
-		case "name":
-			i, vok = 1, d.str(&c.Name)
-		case "pub_key":
-			i, vok = 2, d.bytes(&c.PubKey)
-		case "validator_pub_key":
-			i, vok = 3, d.bytes(&c.ValidatorKey)
-		case "power":
-			i, vok = 4, d.int(&c.Power)
-		case "api":
-			i, vok = 5, d.str(&c.API)
-		case "status":
-			i, vok = 6, d.str(&c.Status)
-		case "capacity":
-			i, vok = 7, d.resources(&c.Capacity)
-		case "allocated":
-			i, vok = 8, d.resources(&c.Allocated)
-		case "joined":
-			i, vok = 9, d.stamp(&c.Joined)
-		case "admitted":
-			i, vok = 10, d.stampPtr(&c.Admitted)
-		case "removed":
-			i, vok = 11, d.stampPtr(&c.Removed)
-		case "approvals":
-			i, vok = 12, d.strings(&c.Approvals)
-		case "removals":
-			i, vok = 13, d.strings(&c.Removals)
-		case "hosted_vms":
-			i, vok = 14, d.int(&c.HostedVMs)
-		case "reports":
-			i, vok = 15, d.int(&c.Reports)
-		case "compliant_reports":
-			i, vok = 16, d.int(&c.Compliant)
-		case "reputation_bp":
-			i, vok = 17, d.int(&c.ReputationBP)
-		default:
-			return false
-		}
-		more, ok = d.next(&seen, i, vok)
-	}
-	return ok
-}
-
-func (d *decoder) vm(v *bbus.VM) bool {
-	more, ok := d.open()
-	var seen uint64
-	for more && ok {
-		k, kok := d.key()
-		if !kok {
-			return false
-		}
-		var i int
-		var vok bool
-		switch string(k) {
-		case "id":
-			i, vok = 0, d.str(&v.ID)
-		case "owner":
-			i, vok = 1, d.str(&v.Owner)
-		case "host":
-			i, vok = 2, d.str(&v.Host)
-		case "resources":
-			i, vok = 3, d.resources(&v.Resources)
-		case "image":
-			i, vok = 4, d.str(&v.Image)
-		case "state":
-			i, vok = 5, d.str(&v.State)
-		case "open_migration":
-			i, vok = 6, d.str(&v.Migration)
-		case "registered":
-			i, vok = 7, d.stamp(&v.Registered)
-		case "terminated":
-			i, vok = 8, d.stampPtr(&v.Terminated)
-		case "intervals":
-			i, vok = 9, d.int(&v.Intervals)
-		case "migrations":
-			i, vok = 10, d.int(&v.Migrations)
-		case "last_migration":
-			i, vok = 11, d.str(&v.LastMigration)
-		case "txs":
-			i, vok = 12, d.int(&v.Txs)
-		case "tx_digest":
-			i, vok = 13, d.str(&v.TxDigest)
-		case "last_tx":
-			i, vok = 14, d.str(&v.LastTx)
-		default:
-			return false
-		}
-		more, ok = d.next(&seen, i, vok)
-	}
-	return ok
-}
-
-func (d *decoder) migration(m *bbus.Migration) bool {
-	more, ok := d.open()
-	var seen uint64
-	for more && ok {
-		k, kok := d.key()
-		if !kok {
-			return false
-		}
-		var i int
-		var vok bool
-		switch string(k) {
-		case "id":
-			i, vok = 0, d.str(&m.ID)
-		case "vm":
-			i, vok = 1, d.str(&m.VM)
-		case "from":
-			i, vok = 2, d.str(&m.From)
-		case "to":
-			i, vok = 3, d.str(&m.To)
-		case "resources":
-			i, vok = 4, d.resources(&m.Resources)
-		case "agreement":
-			i, vok = 5, d.str(&m.Agreement)
-		case "status":
-			i, vok = 6, d.str(&m.Status)
-		case "proposed":
-			i, vok = 7, d.stamp(&m.Proposed)
-		case "lapses_at":
-			i, vok = 8, d.time(&m.LapsesAt)
-		case "accepted":
-			i, vok = 9, d.stampPtr(&m.Accepted)
-		case "completed":
-			i, vok = 10, d.stampPtr(&m.Completed)
-		case "ended":
-			i, vok = 11, d.stampPtr(&m.Ended)
-		default:
-			return false
-		}
-		more, ok = d.next(&seen, i, vok)
-	}
-	return ok
-}
-
-func (d *decoder) interval(iv *bbus.Interval) bool {
-	more, ok := d.open()
-	var seen uint64
-	for more && ok {
-		k, kok := d.key()
-		if !kok {
-			return false
-		}
-		var i int
-		var vok bool
-		switch string(k) {
-		case "vm":
-			i, vok = 0, d.str(&iv.VM)
-		case "seq":
-			i, vok = 1, d.int(&iv.Seq)
-		case "cloud":
-			i, vok = 2, d.str(&iv.Cloud)
-		case "agreement":
-			i, vok = 3, d.str(&iv.Agreement)
-		case "migration":
-			i, vok = 4, d.str(&iv.Migration)
-		case "start":
-			i, vok = 5, d.stamp(&iv.Start)
-		case "end":
-			i, vok = 6, d.stampPtr(&iv.End)
-		default:
-			return false
-		}
-		more, ok = d.next(&seen, i, vok)
-	}
-	return ok
-}
-
-func (d *decoder) params(p *bbus.Params) bool {
-	more, ok := d.open()
-	var seen uint64
-	for more && ok {
-		k, kok := d.key()
-		if !kok {
-			return false
-		}
-		var i int
-		var vok bool
-		switch string(k) {
-		case "approval_num":
-			i, vok = 0, d.int(&p.ApprovalNum)
-		case "approval_den":
-			i, vok = 1, d.int(&p.ApprovalDen)
-		case "migration_lapse_seconds":
-			i, vok = 2, d.int(&p.MigrationLapseSeconds)
-		case "tx_max_ttl_seconds":
-			i, vok = 3, d.int(&p.TxMaxTTLSeconds)
-		case "join_power":
-			i, vok = 4, d.int(&p.JoinPower)
-		case "require_agreement":
-			i, vok = 5, d.bool(&p.RequireAgreement)
-		case "invitation_ttl_seconds":
-			i, vok = 6, d.int(&p.InvitationTTLSeconds)
-		case "application_ttl_seconds":
-			i, vok = 7, d.int(&p.ApplicationTTLSeconds)
-		case "agreement_proposal_ttl_seconds":
-			i, vok = 8, d.int(&p.AgreementProposalTTLSeconds)
-		case "oracle_quorum":
-			i, vok = 9, d.int(&p.OracleQuorum)
-		default:
-			return false
-		}
-		more, ok = d.next(&seen, i, vok)
-	}
-	return ok
 }

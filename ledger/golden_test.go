@@ -16,12 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
+
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/kv"
 )
 
 // Golden transaction scripts: testdata/*.txt hold sequences of commands, each
-// followed by "----" and the output it must produce, then a blank line:
+// followed by "----" and the output it must produce, then a blank line, in
+// the format of github.com/cockroachdb/datadriven (what etcd's raft tests use),
+// which reads them, compares and rewrites:
 //
 //	# comment
 //	tx signer=a register vm=vm1 cpu=2 mem=4096
@@ -29,8 +33,12 @@ import (
 //	#1 ok vm_register id=vm1
 //	  event vm.registered vm=vm1 cloud=a
 //
-// `go test ./ledger -run Golden -rewrite` writes the outputs the ledger produces now
-// in place of the expected ones; read the diff before committing it.
+// `go test ./ledger -run TestGolden -rewrite` (datadriven's flag) writes the
+// outputs the ledger produces now in place of the expected ones and, in the
+// same run, the pinned states testdata/state/*.state (checkStateBytes); read
+// the diff before committing it. A command's arguments are parsed by
+// datadriven (KEY=VALUE or bare words; a value that starts with "(" is a list)
+// and handed to the runner as one line.
 //
 // Commands:
 //
@@ -83,7 +91,12 @@ import (
 // (checkInvariants, with checkMarketInvariants: the sums of every invoice, no
 // hosting second billed twice, each penalty in one invoice, reputations).
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of the golden scripts in testdata/")
+// rewriting reports whether the test runs with -rewrite: datadriven's flag,
+// which also makes checkStateBytes write the pinned states.
+func rewriting() bool {
+	f := flag.Lookup("rewrite")
+	return f != nil && f.Value.String() == "true"
+}
 
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
@@ -100,94 +113,25 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// directive is one command of a script with its expected output.
-type directive struct {
-	pre  []string // comment and blank lines before the command, kept verbatim
-	cmd  string
-	line int      // line number of cmd
-	want []string // expected output lines
-}
-
-// parseScript splits a script into directives and the lines after the last one.
-func parseScript(data string) ([]directive, []string, error) {
-	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")
-	var out []directive
-	var pre []string
-	for i := 0; i < len(lines); {
-		l := lines[i]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			pre = append(pre, l)
-			i++
-			continue
-		}
-		d := directive{pre: pre, cmd: l, line: i + 1}
-		pre = nil
-		i++
-		if i >= len(lines) || lines[i] != "----" {
-			return nil, nil, fmt.Errorf("line %d: command %q is not followed by ----", d.line, l)
-		}
-		i++
-		for i < len(lines) && lines[i] != "" {
-			d.want = append(d.want, lines[i])
-			i++
-		}
-		i++ // the blank line that ends the output
-		out = append(out, d)
-	}
-	return out, pre, nil
-}
-
-// formatScript is the inverse of parseScript.
-func formatScript(ds []directive, trailing []string) string {
-	var b strings.Builder
-	for _, d := range ds {
-		for _, l := range d.pre {
-			b.WriteString(l + "\n")
-		}
-		b.WriteString(d.cmd + "\n----\n")
-		for _, l := range d.want {
-			b.WriteString(l + "\n")
-		}
-		b.WriteString("\n")
-	}
-	for _, l := range trailing {
-		b.WriteString(l + "\n")
-	}
-	return strings.TrimSuffix(b.String(), "\n") + "\n"
-}
-
+// runScript runs the script file with datadriven (which compares or, with
+// -rewrite, rewrites each command's output), then pins the state it left.
 func runScript(t *testing.T, file string) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, trailing, err := parseScript(string(data))
-	if err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	r := &scriptRunner{t: t, file: file, l: newTestLedger(), st: kv.NewMem(), names: map[string]string{}}
-	for i := range ds {
-		d := &ds[i]
-		r.line = d.line
-		got := r.run(d.cmd)
-		for _, l := range got {
-			if strings.TrimSpace(l) == "" {
-				t.Fatalf("%s:%d: %s: output has a blank line, which the script format cannot hold", file, d.line, d.cmd)
-			}
+	r := &scriptRunner{t: t, l: newTestLedger(), st: kv.NewMem(), names: map[string]string{}}
+	datadriven.RunTest(t, file, func(t *testing.T, d *datadriven.TestData) string {
+		if d.Input != "" {
+			t.Fatalf("%s: a command of these scripts takes no input lines", d.Pos)
 		}
-		if *rewrite {
-			d.want = got
-			continue
+		words := []string{d.Cmd}
+		for _, a := range d.CmdArgs {
+			words = append(words, a.String())
 		}
-		if strings.Join(got, "\n") != strings.Join(d.want, "\n") {
-			t.Errorf("%s:%d: %s\nwant:\n%s\ngot:\n%s", file, d.line, d.cmd, indent(d.want), indent(got))
+		r.pos = d.Pos
+		out := r.run(strings.Join(words, " "))
+		if len(out) == 0 {
+			return ""
 		}
-	}
-	if *rewrite {
-		if err := os.WriteFile(file, []byte(formatScript(ds, trailing)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return strings.Join(out, "\n") + "\n"
+	})
 	checkStateBytes(t, file, r.st)
 }
 
@@ -207,7 +151,7 @@ func checkStateBytes(t *testing.T, script string, st kv.Reader) {
 	})
 	fmt.Fprintf(&b, "state sha256 %x\n", sha256.Sum256(dumpStore(st)))
 	file := filepath.Join("testdata", "state", strings.TrimSuffix(filepath.Base(script), ".txt")+".state")
-	if *rewrite {
+	if rewriting() {
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -232,18 +176,10 @@ func checkStateBytes(t *testing.T, script string, st kv.Reader) {
 	}
 }
 
-func indent(lines []string) string {
-	if len(lines) == 0 {
-		return "    (nothing)"
-	}
-	return "    " + strings.Join(lines, "\n    ")
-}
-
 // scriptRunner holds the state of one script as it runs.
 type scriptRunner struct {
 	t      *testing.T
-	file   string
-	line   int
+	pos    string // file:line of the command running
 	l      *Ledger
 	st     *kv.Mem
 	params bbus.Params
@@ -255,7 +191,7 @@ type scriptRunner struct {
 
 func (r *scriptRunner) fatalf(format string, args ...any) {
 	r.t.Helper()
-	r.t.Fatalf("%s:%d: %s", r.file, r.line, fmt.Sprintf(format, args...))
+	r.t.Fatalf("%s: %s", r.pos, fmt.Sprintf(format, args...))
 }
 
 // name makes outputs print short instead of long.
@@ -450,7 +386,7 @@ func (r *scriptRunner) run(cmd string) []string {
 		return out
 	}
 	if bad := checkInvariants(r.st, r.h.Time); len(bad) > 0 {
-		r.t.Errorf("%s:%d: %s: the ledger breaks its invariants:\n  %s", r.file, r.line, cmd, strings.Join(bad, "\n  "))
+		r.t.Errorf("%s: %s: the ledger breaks its invariants:\n  %s", r.pos, cmd, strings.Join(bad, "\n  "))
 	}
 	return out
 }
@@ -699,12 +635,12 @@ func (r *scriptRunner) apply(label string, raw []byte) []string {
 	after := dumpStore(r.st)
 	if !res.OK() {
 		if !bytes.Equal(before, after) {
-			r.t.Errorf("%s:%d: rejected transaction %s changed the state at %s", r.file, r.line, label, firstDiff(before, after))
+			r.t.Errorf("%s: rejected transaction %s changed the state at %s", r.pos, label, firstDiff(before, after))
 		}
 		return []string{r.shorten(fmt.Sprintf("%s rejected %s: %s", label, res.Code, res.Message))}
 	}
 	if bytes.Equal(before, after) {
-		r.t.Errorf("%s:%d: applied transaction %s changed nothing", r.file, r.line, label)
+		r.t.Errorf("%s: applied transaction %s changed nothing", r.pos, label)
 	}
 	out := []string{fmt.Sprintf("%s ok %s id=%s", label, res.Type, res.ID)}
 	for _, l := range r.eventLines(res.Events) {

@@ -208,3 +208,32 @@ func dueKeys(st kv.Store, prefix []byte, now time.Time) [][]byte {
 	})
 	return due
 }
+
+// approval is a member's vote to admit a pending applicant: a cloud or an oracle.
+type approval struct {
+	kind, id, status string    // "cloud" or "oracle", the applicant's id and status
+	key, voted       []byte    // the pub_key it applied with, and the one the vote names
+	votes            *[]string // the votes it holds
+	motion           string    // what the vote is to, for the message of a second vote
+	admit, store     func()    // admit it (once the vote passes), write its record
+}
+
+// approve counts the signer's vote a and admits the applicant if it passed.
+func (c *ctx) approve(a approval) error {
+	if a.status != bbus.CloudPending {
+		return bbus.Errorf(bbus.ESTATE, "%s %s is %s, only a pending applicant can be approved", a.kind, a.id, a.status)
+	}
+	if !bytes.Equal(a.key, a.voted) {
+		return bbus.Errorf(bbus.ESTATE, "%s %s applied with another pub_key than this vote names; a vote counts only for the key it names", a.kind, a.id)
+	}
+	c.id = a.id
+	passed, err := c.vote(a.votes, a.motion, "", a.kind+".approval", a.kind, a.id)
+	if err != nil {
+		return err
+	}
+	if passed {
+		a.admit()
+	}
+	a.store()
+	return nil
+}

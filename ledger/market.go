@@ -265,22 +265,8 @@ func (c *ctx) oracleApprove(a *bbus.OracleApprove) error {
 	if !getJSON(c.st, oracleKey(id), o) {
 		return bbus.Errorf(bbus.ENOTFOUND, "no oracle %s", id)
 	}
-	if o.Status != bbus.CloudPending {
-		return bbus.Errorf(bbus.ESTATE, "oracle %s is %s, only a pending applicant can be approved", id, o.Status)
-	}
-	if !bytes.Equal(o.PubKey, a.PubKey) {
-		return bbus.Errorf(bbus.ESTATE, "oracle %s applied with another pub_key than this vote names; a vote counts only for the key it names", id)
-	}
-	c.id = id
-	passed, err := c.vote(&o.Approvals, "approve oracle "+id, "", "oracle.approval", "oracle", id)
-	if err != nil {
-		return err
-	}
-	if passed {
-		c.admitOracle(o)
-	}
-	putJSON(c.st, oracleKey(id), o)
-	return nil
+	return c.approve(approval{kind: "oracle", id: id, status: o.Status, key: o.PubKey, voted: a.PubKey, votes: &o.Approvals,
+		motion: "approve oracle " + id, admit: func() { c.admitOracle(o) }, store: func() { putJSON(c.st, oracleKey(id), o) }})
 }
 
 // admitOracle makes the pending oracle o active (the caller stores o).

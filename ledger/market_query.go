@@ -174,18 +174,9 @@ func Report(r kv.Reader, id string) (*bbus.Report, error) {
 
 // Violations lists SLA violations in the order they were recorded.
 func Violations(r kv.Reader, f bbus.ViolationFilter, p bbus.Page) ([]bbus.Violation, string, error) {
-	if err := validFilterID("cloud", f.Cloud); err != nil {
+	index, err := filterIndex(f.VM, f.Cloud, "viv/", "vic/")
+	if err != nil {
 		return nil, "", err
-	}
-	if err := validFilterID("vm", f.VM); err != nil {
-		return nil, "", err
-	}
-	index := ""
-	switch {
-	case f.VM != "":
-		index = "viv/" + f.VM + "/"
-	case f.Cloud != "":
-		index = "vic/" + f.Cloud + "/"
 	}
 	return listSeq(r, "vio", "vi/", index, p, func(v *bbus.Violation) bool { return f.Cloud == "" || v.Cloud == f.Cloud },
 		func(v *bbus.Violation) string { return v.ID })

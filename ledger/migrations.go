@@ -25,6 +25,22 @@ func (c *ctx) findMigration(id string) (*bbus.Migration, uint64, error) {
 	return m, seq, nil
 }
 
+// destinationMigration returns the migration id that only its destination
+// may act on (verb: accept, complete), which must be in status.
+func (c *ctx) destinationMigration(id, verb, status string) (*bbus.Migration, uint64, error) {
+	m, seq, err := c.findMigration(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if m.To != c.tx.Signer {
+		return nil, 0, bbus.Errorf(bbus.EUNAUTHORIZED, "only the destination %s may %s migration %s, not %s", m.To, verb, m.ID, c.tx.Signer)
+	}
+	if err := c.mustBe(m, status); err != nil {
+		return nil, 0, err
+	}
+	return m, seq, nil
+}
+
 func (c *ctx) migrationPropose(a *bbus.Propose) error {
 	vm, err := c.loadVM(a.VM)
 	if err != nil {
@@ -85,14 +101,8 @@ func (c *ctx) migrationPropose(a *bbus.Propose) error {
 }
 
 func (c *ctx) migrationAccept(id string) error {
-	m, seq, err := c.findMigration(id)
+	m, seq, err := c.destinationMigration(id, "accept", bbus.MigrationProposed)
 	if err != nil {
-		return err
-	}
-	if m.To != c.tx.Signer {
-		return bbus.Errorf(bbus.EUNAUTHORIZED, "only the destination %s may accept migration %s, not %s", m.To, m.ID, c.tx.Signer)
-	}
-	if err := c.mustBe(m, bbus.MigrationProposed); err != nil {
 		return err
 	}
 	if !c.h.Time.Before(m.LapsesAt) {
@@ -120,14 +130,8 @@ func (c *ctx) migrationAccept(id string) error {
 }
 
 func (c *ctx) migrationComplete(id string) error {
-	m, seq, err := c.findMigration(id)
+	m, seq, err := c.destinationMigration(id, "complete", bbus.MigrationAccepted)
 	if err != nil {
-		return err
-	}
-	if m.To != c.tx.Signer {
-		return bbus.Errorf(bbus.EUNAUTHORIZED, "only the destination %s may complete migration %s, not %s", m.To, m.ID, c.tx.Signer)
-	}
-	if err := c.mustBe(m, bbus.MigrationAccepted); err != nil {
 		return err
 	}
 	vm, err := c.loadVM(m.VM)

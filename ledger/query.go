@@ -183,21 +183,31 @@ func Migration(r kv.Reader, id string) (*bbus.Migration, error) {
 	return m, nil
 }
 
+// filterIndex checks a filter's vm and cloud ids and returns the prefix of
+// the index a listing filtered by them reads: byVM + vm + "/" when vm is
+// given, else byCloud + cloud + "/" when cloud is, else "" (the whole list).
+func filterIndex(vm, cloud, byVM, byCloud string) (string, error) {
+	if err := validFilterID("vm", vm); err != nil {
+		return "", err
+	}
+	if err := validFilterID("cloud", cloud); err != nil {
+		return "", err
+	}
+	switch {
+	case vm != "":
+		return byVM + vm + "/", nil
+	case cloud != "":
+		return byCloud + cloud + "/", nil
+	}
+	return "", nil
+}
+
 // Migrations returns the migrations that match f, in the order they were
 // proposed, and the cursor of the next page.
 func Migrations(r kv.Reader, f bbus.MigrationFilter, p bbus.Page) ([]bbus.Migration, string, error) {
-	if err := validFilterID("vm", f.VM); err != nil {
+	index, err := filterIndex(f.VM, f.Cloud, "mv/", "mc/")
+	if err != nil {
 		return nil, "", err
-	}
-	if err := validFilterID("cloud", f.Cloud); err != nil {
-		return nil, "", err
-	}
-	index := ""
-	switch {
-	case f.VM != "":
-		index = "mv/" + f.VM + "/"
-	case f.Cloud != "":
-		index = "mc/" + f.Cloud + "/"
 	}
 	return listSeq(r, "mig", "m/", index, p, func(m *bbus.Migration) bool {
 		return (f.Cloud == "" || m.From == f.Cloud || m.To == f.Cloud) &&

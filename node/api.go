@@ -359,6 +359,10 @@ func (n *Node) Tx(ctx context.Context, id string) (*bbus.CommittedTx, error) {
 func (n *Node) txResult(raw []byte, height int64, index int) bbus.TxResult {
 	hash := sha256.Sum256(raw)
 	r := bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:])), Height: height, Index: index}
+	if chain.IsTick(raw) {
+		r.Type, r.Message = chain.TickType, "a node asked for this block: the ledger had work due by time (a lapse, an expiry); the tick itself changes nothing"
+		return r
+	}
 	tx, err := bbus.DecodeTx(raw)
 	if err != nil {
 		r.Code, r.Message = bbus.ErrorCode(err), bbus.ErrorMessage(err)

@@ -23,42 +23,42 @@ func testnet(t *testing.T, n int, edit func(k int, c *Config, ids []string)) ([]
 	return testnetStarting(t, n, edit, n)
 }
 
-// testnetStarting is testnet that starts only the first m nodes.
+// testnetStarting is testnet that starts only the first m nodes. Its ports
+// are chosen again while another program takes one before a node binds it.
 func testnetStarting(t *testing.T, n int, edit func(k int, c *Config, ids []string), m int) ([]*Node, []string) {
 	t.Helper()
-	base := freePorts(t, n)
-	homes, err := Testnet(TestnetOptions{Validators: n, Out: t.TempDir(), P2PPort: base, APIPort: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]string, n)
-	for k, h := range homes {
-		if ids[k], err = NodeID(h); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var homes []string
 	nodes := make([]*Node, n)
-	for k, h := range homes {
+	onFreePorts(t, n, func(base int) error {
+		var err error
+		homes, err = Testnet(TestnetOptions{Validators: n, Out: t.TempDir(), P2PPort: base, APIPort: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, n)
+		for k, h := range homes {
+			if ids[k], err = NodeID(h); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if edit != nil {
-			c, err := LoadConfig(h)
-			if err != nil {
-				t.Fatal(err)
+			for k, h := range homes {
+				c, err := LoadConfig(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				edit(k, c, ids)
+				if err := c.Save(h); err != nil {
+					t.Fatal(err)
+				}
 			}
-			edit(k, c, ids)
-			if err := c.Save(h); err != nil {
-				t.Fatal(err)
-			}
 		}
-		if k >= m {
-			continue
-		}
-		if nodes[k], err = Open(h, io.Discard); err != nil {
-			t.Fatal(err)
-		}
-		if err := nodes[k].Start(""); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nodes[k].Stop)
+		started, err := startAll(t, homes[:m])
+		copy(nodes, started)
+		return err
+	})
+	for _, s := range nodes[:m] {
+		t.Cleanup(s.Stop)
 	}
 	return nodes, homes
 }
@@ -137,7 +137,7 @@ func TestStrangerGetsNoBlock(t *testing.T) {
 
 	home := t.TempDir()
 	c := DefaultConfig("stranger")
-	c.P2PListen = "tcp://" + loopback(freePorts(t, 1))
+	c.P2PListen = "tcp://127.0.0.1:0" // a port of its own choosing: no other program can take it first
 	member := nodes[0].cmt.NodeInfo().(p2p.DefaultNodeInfo)
 	if _, err := Init(InitOptions{Home: home, Cloud: "stranger", Config: &c, Genesis: GenesisPath(homes[0]),
 		Peers: fmt.Sprintf("%s@%s", member.ID(), strings.TrimPrefix(nodes[0].Config.P2PListen, "tcp://"))}); err != nil {
@@ -206,11 +206,13 @@ func TestAddressChangeReachesMembers(t *testing.T) {
 	}
 	// node3 is not started until it has moved.
 	nodes, homes := testnetStarting(t, 4, nil, 3)
-	moved := loopback(freePorts(t, 1))
-	ln, err := net.Listen("tcp", moved)
+	// The new address is held from the start (not found free and closed,
+	// which another program could take before the test listened there).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	moved := ln.Addr().String()
 	dialed := make(chan struct{}, 16)
 	go func() {
 		for {

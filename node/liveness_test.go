@@ -80,7 +80,7 @@ func singleHome(t *testing.T) string {
 	t.Helper()
 	home := t.TempDir()
 	c := DefaultConfig("local")
-	c.P2PListen = "tcp://" + loopback(freePorts(t, 1))
+	c.P2PListen = "tcp://127.0.0.1:0" // a port of its own choosing: no other program can take it first
 	if _, err := Init(InitOptions{Home: home, Cloud: "local", Config: &c}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,25 +209,31 @@ func TestRunEndsOnConsensusFailure(t *testing.T) {
 // and once a submitted transaction has waited longer than the bound /readyz
 // says 503 while /healthz still serves.
 func TestReadyWhenTransactionsWait(t *testing.T) {
-	base := freePorts(t, 2)
-	homes, err := Testnet(TestnetOptions{Validators: 2, Out: t.TempDir(), P2PPort: base, APIPort: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	setHealth(t, homes[0], map[string]any{"stall_after": "1s"})
+	var homes []string
 	nodes := make([]*Node, 2)
-	for k, h := range homes {
-		if nodes[k], err = Open(h, io.Discard); err != nil {
+	onFreePorts(t, 2, func(base int) (err error) {
+		homes, err = Testnet(TestnetOptions{Validators: 2, Out: t.TempDir(), P2PPort: base, APIPort: 1})
+		if err != nil {
 			t.Fatal(err)
 		}
-		api := ""
-		if k == 0 {
-			api = "127.0.0.1:0"
+		setHealth(t, homes[0], map[string]any{"stall_after": "1s"})
+		for k, h := range homes {
+			if nodes[k], err = Open(h, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			api := ""
+			if k == 0 {
+				api = "127.0.0.1:0"
+			}
+			if err := nodes[k].Start(api); err != nil {
+				if k == 1 {
+					nodes[0].Stop()
+				}
+				return err
+			}
 		}
-		if err := nodes[k].Start(api); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return nil
+	})
 	defer nodes[0].Stop()
 	url := "http://" + nodes[0].APIAddr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

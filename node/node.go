@@ -50,6 +50,7 @@ type Node struct {
 	txs   *chain.TxDecoder
 	live  *liveness     // whether consensus makes progress (liveness.go)
 	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
+	due   *dueWatch     // asks for a block when the ledger has work due (due.go)
 	cs    waiter        // CometBFT's consensus state machine
 	log   cmtlog.Logger // the node's structured log
 	vals  valScan       // validator changes below the index (evidence.go)
@@ -131,6 +132,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	}
 	n := &Node{Home: home, Config: *c, store: st, live: newLiveness(c.Health)}
 	n.dir = newDirectory(n)
+	n.due = newDueWatch(n)
 	// Signatures CheckTx verified are not verified again in FinalizeBlock, and
 	// a submitted transaction is decoded once for Submit, CheckTx and
 	// ProcessProposal.
@@ -161,7 +163,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	n.app.Watch(func(b *chain.Block) { n.live.committed(); n.checkBlockTime(b, time.Now()); n.dir.poke() })
+	n.app.Watch(func(b *chain.Block) { n.live.committed(); n.checkBlockTime(b, time.Now()); n.dir.poke(); n.due.poke() })
 	n.log = failureLogger{Logger: logger(c.LogLevel, logs), onFailure: n.live.fail, clock: &n.live.clock}
 	n.withRegistry(func() {
 		n.cmt, err = cmtnode.NewNode(context.Background(), cfg, pv, nodeKey,
@@ -220,6 +222,7 @@ func (n *Node) Start(api string) error {
 			"p2p_listen in config/bbus.json, or bbus init --p2p / bbus start --p2p on an empty home")
 	}
 	n.dir.start()
+	n.due.start()
 	if api == "" {
 		return nil
 	}
@@ -262,6 +265,7 @@ func (n *Node) Stop() {
 		cancel()
 	}
 	n.live.stopWaiting()
+	n.due.close()
 	if n.cmt.IsRunning() {
 		n.dir.close()
 		n.cmt.Stop()

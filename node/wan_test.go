@@ -19,56 +19,67 @@ import (
 // addresses the ledger publishes, dials the proxies).
 func wanTestnet(t *testing.T, n int, delay time.Duration) ([]*Node, wan.Mesh) {
 	t.Helper()
-	base := freePorts(t, n)
-	homes, err := Testnet(TestnetOptions{Validators: n, Out: t.TempDir(), P2PPort: base, APIPort: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets := make([]string, n)
-	ids := make([]string, n)
-	for k, h := range homes {
-		targets[k] = loopback(base + k)
-		if ids[k], err = NodeID(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mesh, err := wan.NewMesh(targets, delay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mesh.Close)
-	nodes := make([]*Node, n)
-	for k, h := range homes {
-		var peers []string
-		for j := range homes {
-			if j != k {
-				peers = append(peers, ids[j]+"@"+mesh[k][j].Addr())
-			}
-		}
-		c, err := LoadConfig(h)
+	// Its ports are chosen again while another program takes one before a
+	// node binds it.
+	var nodes []*Node
+	var mesh wan.Mesh
+	onFreePorts(t, n, func(base int) error {
+		homes, err := Testnet(TestnetOptions{Validators: n, Out: t.TempDir(), P2PPort: base, APIPort: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.PersistentPeers = strings.Join(peers, ",")
-		*c = c.ForRoundTrip(2 * delay)
-		if err := c.Save(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for k, h := range homes {
-		if nodes[k], err = Open(h, io.Discard); err != nil {
-			t.Fatal(err)
-		}
-		nodes[k].dir.routes = map[string]string{}
-		for j := range homes {
-			if j != k {
-				nodes[k].dir.routes[ids[j]] = mesh[k][j].Addr()
+		targets := make([]string, n)
+		ids := make([]string, n)
+		for k, h := range homes {
+			targets[k] = loopback(base + k)
+			if ids[k], err = NodeID(h); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if err := nodes[k].Start(""); err != nil {
+		mesh, err = wan.NewMesh(targets, delay)
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(nodes[k].Stop)
+		t.Cleanup(mesh.Close)
+		nodes = make([]*Node, n)
+		for k, h := range homes {
+			var peers []string
+			for j := range homes {
+				if j != k {
+					peers = append(peers, ids[j]+"@"+mesh[k][j].Addr())
+				}
+			}
+			c, err := LoadConfig(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.PersistentPeers = strings.Join(peers, ",")
+			*c = c.ForRoundTrip(2 * delay)
+			if err := c.Save(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k, h := range homes {
+			if nodes[k], err = Open(h, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			nodes[k].dir.routes = map[string]string{}
+			for j := range homes {
+				if j != k {
+					nodes[k].dir.routes[ids[j]] = mesh[k][j].Addr()
+				}
+			}
+			if err := nodes[k].Start(""); err != nil {
+				for _, s := range nodes[:k] {
+					s.Stop()
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	for _, s := range nodes {
+		t.Cleanup(s.Stop)
 	}
 	return nodes, mesh
 }

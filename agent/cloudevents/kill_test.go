@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,11 +32,12 @@ func TestMain(m *testing.M) {
 
 // process is a bbus agent running as a child process.
 type process struct {
-	t    *testing.T
-	args []string
-	url  string
-	log  string
-	cmd  *exec.Cmd
+	t      *testing.T
+	args   []string
+	url    string
+	log    string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has ended
 }
 
 func startProcess(t *testing.T, f *fedtest.Fed, cloud string, extra ...string) *process {
@@ -47,7 +49,7 @@ func startProcess(t *testing.T, f *fedtest.Fed, cloud string, extra ...string) *
 	p.start()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		p.cmd.Wait()
+		<-p.exited
 		if t.Failed() {
 			b, _ := os.ReadFile(p.log)
 			t.Logf("%s's agent:\n%s", cloud, b)
@@ -65,9 +67,43 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// start starts the agent and returns once its hook answers. The agent
+// restarts on the address it had, which another program may have taken while
+// it was down (as a port found free and closed may be taken before the agent
+// binds it): then the agent says so, and it is stopped and started again on
+// other addresses (its hook's and its metrics').
 func (p *process) start() {
 	p.t.Helper()
+	for try := 1; ; try++ {
+		inUse := p.tryStart()
+		if !inUse {
+			return
+		}
+		if try == 5 {
+			b, _ := os.ReadFile(p.log)
+			p.t.Fatalf("the agent's addresses were in use five times:\n%s", b)
+		}
+		old := strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), ce.Path)
+		for i, a := range p.args {
+			if a == old || i > 0 && p.args[i-1] == "--metrics" {
+				p.args[i] = freeAddr(p.t)
+			}
+		}
+		p.url = "http://" + p.args[slices.Index(p.args, "--cloudevents")+1] + ce.Path
+		p.t.Logf("an address of the agent was taken: starting it again on others (%s)", strings.Join(p.args, " "))
+	}
+}
+
+// tryStart starts the agent once and waits until its hook answers (405 to a
+// GET), or until the agent says an address it was given is in use: then it
+// stops it and reports so.
+func (p *process) tryStart() (inUse bool) {
+	p.t.Helper()
 	out, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	from, err := out.Seek(0, io.SeekEnd) // what this start writes
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -78,22 +114,42 @@ func (p *process) start() {
 		p.t.Fatal(err)
 	}
 	out.Close()
-	// Up once the hook answers (405 to a GET).
+	exited, cmd := make(chan struct{}), p.cmd
+	p.exited = exited
+	go func() { cmd.Wait(); close(exited) }()
 	waitFor(p.t, "the agent's hook", func() bool {
-		r, err := http.Get(p.url)
+		if b, _ := os.ReadFile(p.log); int64(len(b)) > from && strings.Contains(string(b[from:]), "in use") {
+			inUse = true
+			return true
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(p.log)
+			p.t.Fatalf("the agent ended before its hook answered:\n%s", b)
+		default:
+		}
+		r, err := (&http.Client{Timeout: 5 * time.Second}).Get(p.url)
 		if err == nil {
 			r.Body.Close()
 		}
 		return err == nil
 	})
+	if inUse {
+		p.cmd.Process.Kill()
+		<-exited
+	}
+	return inUse
 }
+
+// metrics returns the address the agent serves its metrics on.
+func (p *process) metrics() string { return p.args[slices.Index(p.args, "--metrics")+1] }
 
 // kill9 kills the agent with SIGKILL, no shutdown of any kind, and starts it
 // again.
 func (p *process) kill9() {
 	p.t.Helper()
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	<-p.exited
 	p.start()
 }
 
@@ -103,8 +159,7 @@ func (p *process) kill9() {
 // record each time.
 func TestCloudEventsAgentKilledAtEachStep(t *testing.T) {
 	f := fedtest.Start(t, "east", "west")
-	metrics := freeAddr(t)
-	agents := map[string]*process{"east": startProcess(t, f, "east", "--metrics", metrics), "west": startProcess(t, f, "west")}
+	agents := map[string]*process{"east": startProcess(t, f, "east", "--metrics", freeAddr(t)), "west": startProcess(t, f, "west")}
 	s := newSender(t, "")
 	type step struct {
 		to, typ string
@@ -135,7 +190,7 @@ func TestCloudEventsAgentKilledAtEachStep(t *testing.T) {
 		f.Send(t, "east", bbus.Action{VMTerminate: &bbus.VMRef{VM: vm}}) // room at west for the next
 	}
 	// What the agent did, in its metrics and from its own files.
-	r, err := http.Get("http://" + metrics + "/metrics")
+	r, err := http.Get("http://" + agents["east"].metrics() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -307,6 +307,24 @@ func ref(k int32, suffix string) string {
 	return r
 }
 
+// destHost returns the host an event of a move (begun or failed) names as
+// the VM's destination.
+func destHost(e types.BaseEvent) types.HostEventArgument {
+	switch ev := e.(type) {
+	case *types.VmBeingMigratedEvent:
+		return ev.DestHost
+	case *types.VmBeingHotMigratedEvent:
+		return ev.DestHost
+	case *types.VmBeingRelocatedEvent:
+		return ev.DestHost
+	case *types.VmFailedMigrateEvent:
+		return ev.DestHost
+	case *types.VmRelocateFailedEvent:
+		return ev.DestHost
+	}
+	return types.HostEventArgument{}
+}
+
 // handle turns one vCenter event into agent Events.
 func (s *Source) handle(ctx context.Context, vc *vim25.Client, e types.BaseEvent, emit func(agent.Event)) {
 	base := e.GetEvent()
@@ -324,28 +342,29 @@ func (s *Source) handle(ctx context.Context, vc *vim25.Client, e types.BaseEvent
 		}
 		return s.cloudOfHost(ctx, vc, h.Host)
 	}
+	// toward finds the VM of an event that names where it goes, from the
+	// event's host to dest, and notes whether it is moving; ok is false for a
+	// move within one cloud or a VM bbus does not know.
+	toward := func(dest types.HostEventArgument, moving bool) (vm, src, dst string, ok bool) {
+		src, dst = hostOf(base.Host), hostOf(&dest)
+		if src == dst {
+			return "", "", "", false
+		}
+		v, ok := s.vmID(ctx, vc, vmRef, false)
+		if !ok {
+			return "", "", "", false
+		}
+		s.setMoving(vmRef.Value, moving)
+		return v.id, src, dst, true
+	}
 	switch ev := e.(type) {
 	case *types.VmBeingMigratedEvent, *types.VmBeingHotMigratedEvent, *types.VmBeingRelocatedEvent:
-		var dest types.HostEventArgument
-		switch ev := ev.(type) {
-		case *types.VmBeingMigratedEvent:
-			dest = ev.DestHost
-		case *types.VmBeingHotMigratedEvent:
-			dest = ev.DestHost
-		case *types.VmBeingRelocatedEvent:
-			dest = ev.DestHost
-		}
-		src, dst := hostOf(base.Host), hostOf(&dest)
-		if src == dst {
-			return
-		}
-		vm, ok := s.vmID(ctx, vc, vmRef, false)
+		vm, src, dst, ok := toward(destHost(ev), true)
 		if !ok {
 			return
 		}
-		s.setMoving(vmRef.Value, true)
-		out(agent.MigrationStarted, vm.id, src, dst, ref(base.Key, ""), bbus.Resources{})
-		out(agent.MigrationArrived, vm.id, src, dst, ref(base.Key, "arrived"), bbus.Resources{})
+		out(agent.MigrationStarted, vm, src, dst, ref(base.Key, ""), bbus.Resources{})
+		out(agent.MigrationArrived, vm, src, dst, ref(base.Key, "arrived"), bbus.Resources{})
 
 	case *types.VmMigratedEvent, *types.DrsVmMigratedEvent, *types.VmRelocatedEvent:
 		var from types.HostEventArgument
@@ -381,26 +400,14 @@ func (s *Source) handle(ctx context.Context, vc *vim25.Client, e types.BaseEvent
 		out(agent.MigrationSucceeded, vm.id, src, dst, ref(base.Key, ""), bbus.Resources{})
 
 	case *types.VmFailedMigrateEvent, *types.VmRelocateFailedEvent:
-		var dest types.HostEventArgument
-		switch ev := ev.(type) {
-		case *types.VmFailedMigrateEvent:
-			dest = ev.DestHost
-		case *types.VmRelocateFailedEvent:
-			dest = ev.DestHost
-		}
-		src, dst := hostOf(base.Host), hostOf(&dest)
-		if src == dst {
-			return
-		}
-		vm, ok := s.vmID(ctx, vc, vmRef, false)
+		vm, src, dst, ok := toward(destHost(ev), false)
 		if !ok {
 			return
 		}
-		s.setMoving(vmRef.Value, false)
 		s.mu.Lock()
 		s.chains[base.ChainId] = true
 		s.mu.Unlock()
-		out(agent.MigrationFailed, vm.id, src, dst, ref(base.Key, ""), bbus.Resources{})
+		out(agent.MigrationFailed, vm, src, dst, ref(base.Key, ""), bbus.Resources{})
 
 	case *types.VmCreatedEvent, *types.VmClonedEvent, *types.VmDeployedEvent, *types.VmRegisteredEvent:
 		s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +74,36 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool, l
 	}
 }
 
+// stableAddr returns a loopback address nothing listens on, for a server the
+// test stops and starts again at the same address. Its port lies below the
+// kernel's ephemeral range, from which the kernel picks the ports of other
+// programs' connections and of listeners on port 0: while the server is down,
+// only a program that names that very port can take it.
+func stableAddr(t *testing.T) string {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	from := max(1024, low-16384)
+	for range 100 {
+		if low <= from {
+			break
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", from+rand.IntN(low-from)))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	return freeAddr(t)
+}
+
 // TestOracleMeasuresAndReports runs bbus oracle run as a child process against
 // a real node and real endpoints: an HTTP endpoint that goes down for a few
 // windows and a TCP one that stays up. The oracle is killed with SIGKILL and
@@ -84,7 +116,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 		t.Skip("runs an oracle for a few dozen seconds")
 	}
 	home := t.TempDir() + "/home"
-	api := freeAddr(t) // fixed: the oracle must find the node again at it after the node restarts
+	api := stableAddr(t) // fixed: the oracle must find the node again at it after the node restarts
 	p := startNode(t, home, api)
 	node := "--node=" + p.api
 	tx := func(want int, from string, args ...string) string {
@@ -139,7 +171,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"period": "2s", "probe_interval": "500ms", "timeout": "500ms", "vms": [
 		{"vm": "vm-1", "probe": %q, "latency": true},
 		{"vm": "vm-2", "probe": "tcp://%s"}]}`, web.URL+"/health", tcp.Addr())), 0o600)
-	metrics := freeAddr(t)
+	metrics := stableAddr(t) // fixed too: the oracle restarts on it
 	args := []string{"--home", home, node, "--from", "oracle1", "--config", cfg, "--metrics", metrics, "--log-level", "debug"}
 	logs := new(syncBuffer)
 	o := startOracle(t, logs, args...)
@@ -156,7 +188,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 		return func() bool { return lastEnd("vm-1") >= at.Unix() && lastEnd("vm-2") >= at.Unix() }
 	}
 	// Two windows up, then an outage of about three and a half.
-	waitFor(t, 20*time.Second, "two windows reported", settledPast(time.Now().Add(2*period)), logs)
+	waitFor(t, 60*time.Second, "two windows reported", settledPast(time.Now().Add(2*period)), logs)
 	downAt := time.Now()
 	down.Store(true)
 	time.Sleep(7 * time.Second)
@@ -168,7 +200,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 	o.Process.Signal(syscall.SIGKILL)
 	o.Wait()
 	o = startOracle(t, logs, args...)
-	waitFor(t, 20*time.Second, "a window reported after the kill", settledPast(time.Now().Add(period)), logs)
+	waitFor(t, 60*time.Second, "a window reported after the kill", settledPast(time.Now().Add(period)), logs)
 
 	// Stop the node for two windows and more; the oracle catches up.
 	p.cmd.Process.Signal(os.Interrupt)
@@ -176,7 +208,7 @@ func TestOracleMeasuresAndReports(t *testing.T) {
 	time.Sleep(2*period + period/2)
 	p = startNode(t, home, api)
 	back := time.Now()
-	waitFor(t, 30*time.Second, "the windows of the node's absence reported", settledPast(back.Add(period)), logs)
+	waitFor(t, 60*time.Second, "the windows of the node's absence reported", settledPast(back.Add(period)), logs)
 
 	var m bytes.Buffer
 	if r, err := http.Get("http://" + metrics + "/metrics"); err != nil {

@@ -121,7 +121,7 @@ func TestOracleQuorum(t *testing.T) {
 
 	// Two windows up, then an outage of five windows, during which
 	// oracle1 is killed with SIGKILL and restarted at once.
-	waitFor(t, 20*time.Second, "two windows reported by each oracle", settledPast(time.Now().Add(2*period)), allLogs)
+	waitFor(t, 60*time.Second, "two windows reported by each oracle", settledPast(time.Now().Add(2*period)), allLogs)
 	downAt := time.Now()
 	down.Store(true)
 	time.Sleep(4 * time.Second)
@@ -131,7 +131,7 @@ func TestOracleQuorum(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	upAt := time.Now()
 	down.Store(false)
-	waitFor(t, 30*time.Second, "two windows after the outage reported by each oracle", settledPast(time.Now().Add(2*period)), allLogs)
+	waitFor(t, 60*time.Second, "two windows after the outage reported by each oracle", settledPast(time.Now().Add(2*period)), allLogs)
 	for _, o := range oracles {
 		cmds[o].Signal(os.Interrupt)
 		if err := procs[o].Wait(); err != nil {

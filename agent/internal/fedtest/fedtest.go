@@ -6,9 +6,7 @@ package fedtest
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -36,7 +34,7 @@ func Start(t testing.TB, founder, second string) *Fed {
 	t.Helper()
 	f := &Fed{Clouds: [2]string{founder, second}, Homes: [2]string{t.TempDir(), t.TempDir()}, ChainID: "bbus-" + founder}
 	c := node.DefaultConfig(founder)
-	c.P2PListen = "tcp://" + freeAddr(t)
+	c.P2PListen = "tcp://127.0.0.1:0" // a port of its own choosing: no other program can take it first
 	if _, err := node.Init(node.InitOptions{Home: f.Homes[0], Cloud: founder, Capacity: Capacity, Config: &c}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,15 +139,6 @@ func (f *Fed) CheckMigrated(t testing.TB, vm, from, to string) bbus.Migration {
 
 // Client returns a client of the node.
 func (f *Fed) Client() *client.Client { return client.New(f.URL) }
-
-func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr())
-}
 
 // Log returns a writer that sends each line written to it (an agent's log) to
 // t's log, prefixed with name.
