@@ -47,9 +47,10 @@ var (
 type Store struct {
 	db      *leveldb.DB
 	working *kv.Overlay
-	local   []kv.Change // SetLocal's writes for the next commit
-	cache   readCache   // of committed reads (cache.go)
-	tree    *tree       // the commitment (tree.go)
+	local   []kv.Change   // SetLocal's writes for the next commit
+	cache   readCache     // of committed reads (cache.go)
+	tree    *tree         // the commitment (tree.go)
+	batch   leveldb.Batch // Commit's, reused (its buffer grows to a block's writes once)
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -201,7 +202,8 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	if testHookAfterTree != nil {
 		testHookAfterTree()
 	}
-	b := new(leveldb.Batch)
+	b := &s.batch
+	b.Reset()
 	for _, c := range changes {
 		if c.Value == nil {
 			b.Delete(c.Key)
