@@ -24,7 +24,7 @@ import (
 // index, synced batch) on a store in a real folder. Transactions are signed
 // with the timer stopped. Run:
 //
-//	go test -run '^$' -bench Block -benchtime 60x ./chain
+//	go test -run '^$' -bench Block -benchtime 30x ./chain
 func BenchmarkBlock(b *testing.B) {
 	g := bbus.Genesis{Params: bbus.DefaultParams()}
 	max := bbus.Resources{CPU: bbus.MaxResource, MemMiB: bbus.MaxResource, DiskIOPS: bbus.MaxResource, NetMbps: bbus.MaxResource}
