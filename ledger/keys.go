@@ -27,8 +27,7 @@ var (
 	// mv/<vm>/<seq> -> ""
 	// mc/<cloud>/<seq> -> "" (as source and as destination)
 	prefixLapse        = []byte("l/")  // l/<lapses_at ns><seq> -> migration key
-	prefixReplay       = []byte("r/")  // r/<txid 32 bytes> -> expires
-	prefixReplayByTime = []byte("rt/") // rt/<expires s><txid 32 bytes> -> ""
+	prefixReplayByTime = []byte("rt/") // rt/<expires s><txid 32 bytes> -> "": the replay set, by expiry
 	prefixValUpdate    = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
 )
 
@@ -53,7 +52,12 @@ func lapseKey(at time.Time, seq uint64) []byte {
 	return append(append([]byte("l/"), timeKey(at)...), uint64be(seq)...)
 }
 
-func replayKey(txID string) []byte { return append([]byte("r/"), hexID(txID)...) }
+// replayKey is the transaction's entry in the replay set. A transaction's id
+// is the hash of its body, which holds its expiry, so the id and the expiry
+// find it: the set needs no second key by id alone.
+func replayKey(expires int64, txID string) []byte {
+	return append(append(bytes.Clone(prefixReplayByTime), uint64be(uint64(expires))...), hexID(txID)...)
+}
 
 // MigrationID renders a migration's sequence number as its id.
 func MigrationID(seq uint64) string { return seqID("mig", seq) }

@@ -243,7 +243,6 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time), MaxExpiriesPerBlock, 60)
 	for _, k := range expired {
 		st.Delete(k)
-		st.Delete(append(bytes.Clone(prefixReplay), k[len(prefixReplayByTime)+8:]...))
 	}
 	return events
 }
@@ -481,7 +480,7 @@ func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFu
 	if ttl := Params(r).TxMaxTTLSeconds; tx.Expires-now > ttl { // expires >= now here: no overflow
 		return tx, who, bbus.Errorf(bbus.EEXPIRED, "transaction expires at %s, more than %d seconds after block time %s (is the signer's clock right?)", unixString(tx.Expires), ttl, h.Time.UTC().Format(time.RFC3339))
 	}
-	if r.Get(replayKey(tx.ID)) != nil {
+	if r.Get(replayKey(tx.Expires, tx.ID)) != nil {
 		return tx, who, bbus.Errorf(bbus.EREPLAY, "transaction %s was already committed", tx.ID)
 	}
 	if err := bbus.ValidateID("signer", tx.Signer); err != nil {
@@ -638,9 +637,7 @@ func (c *ctx) checkWrites() error {
 
 // rememberTx records the transaction's id until its expiry so it cannot be replayed.
 func (c *ctx) rememberTx() {
-	id := hexID(c.tx.ID)
-	c.st.Set(replayKey(c.tx.ID), uint64be(uint64(c.tx.Expires)))
-	c.st.Set(append(append(bytes.Clone(prefixReplayByTime), uint64be(uint64(c.tx.Expires))...), id...), []byte{})
+	c.st.Set(replayKey(c.tx.Expires, c.tx.ID), []byte{})
 }
 
 func (c *ctx) emit(typ string, kvs ...string) {

@@ -133,7 +133,7 @@ func BenchmarkCommitment(b *testing.B) {
 				defer db.Close()
 				var c candidate
 				if name == "iavl" {
-					t := iavl.NewMutableTree(treeDB{db}, treeCacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(64<<20))
+					t := iavl.NewMutableTree(treeDB{db: db}, treeCacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(64<<20))
 					defer t.Close()
 					c = &iavlCandidate{t}
 				} else {

@@ -47,9 +47,10 @@ var (
 type Store struct {
 	db      *leveldb.DB
 	working *kv.Overlay
-	local   []kv.Change // SetLocal's writes for the next commit
-	cache   readCache   // of committed reads (cache.go)
-	tree    *tree       // the commitment (tree.go)
+	local   []kv.Change   // SetLocal's writes for the next commit
+	cache   readCache     // of committed reads (cache.go)
+	tree    *tree         // the commitment (tree.go)
+	batch   leveldb.Batch // Commit's, reused (its buffer grows to a block's writes once)
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -60,9 +61,15 @@ type Store struct {
 // Open opens (or creates) the store in dir.
 func Open(dir string) (*Store, error) {
 	db, err := leveldb.OpenFile(dir, &opt.Options{
-		WriteBuffer:        16 << 20,
-		BlockCacheCapacity: 32 << 20,
-		ErrorIfMissing:     false,
+		// The state tree writes about 2.4 nodes per ledger write, most of
+		// them orphaned and pruned a few blocks later: a larger memory table
+		// and larger tables mean fewer flushes and compactions of them
+		// (BenchmarkBlock: 16 MB and 2 MB tables, 372-398 us of CPU per
+		// transaction; 32 MB and 8 MB, 301-324 us).
+		WriteBuffer:         32 << 20,
+		CompactionTableSize: 8 << 20,
+		BlockCacheCapacity:  32 << 20,
+		ErrorIfMissing:      false,
 		// Most reads in CheckTx look for keys that are not there (a new
 		// transaction's replay entry): a Bloom filter answers those without
 		// reading a table block.
@@ -201,7 +208,8 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	if testHookAfterTree != nil {
 		testHookAfterTree()
 	}
-	b := new(leveldb.Batch)
+	b := &s.batch
+	b.Reset()
 	for _, c := range changes {
 		if c.Value == nil {
 			b.Delete(c.Key)

@@ -42,7 +42,7 @@ type tree struct {
 }
 
 func openTree(db *leveldb.DB, version int64) (*tree, error) {
-	t := iavl.NewMutableTree(treeDB{db}, treeCacheSize, true, iavl.NewNopLogger(),
+	t := iavl.NewMutableTree(treeDB{db, newFreeBatches()}, treeCacheSize, true, iavl.NewNopLogger(),
 		iavl.AsyncPruningOption(true), iavl.FlushThresholdOption(64<<20))
 	latest, err := t.Load()
 	if err != nil {

@@ -17,7 +17,10 @@ var treePrefix = []byte("\x00tree/")
 
 // treeDB is IAVL's database interface over the store's goleveldb, every key
 // under treePrefix. Close does nothing: the store owns the database.
-type treeDB struct{ db *leveldb.DB }
+type treeDB struct {
+	db   *leveldb.DB
+	free chan *leveldb.Batch // batch buffers to reuse (newFreeBatches; nil: none)
+}
 
 var _ idb.DB = treeDB{}
 
@@ -58,7 +61,33 @@ func (t treeDB) ReverseIterator(start, end []byte) (idb.Iterator, error) {
 
 func (t treeDB) Close() error { return nil }
 
-func (t treeDB) NewBatch() idb.Batch { return &treeBatch{db: t.db, b: new(leveldb.Batch)} }
+func (t treeDB) NewBatch() idb.Batch {
+	select {
+	case b := <-t.free:
+		return &treeBatch{db: t.db, free: t.free, b: b}
+	default:
+		return &treeBatch{db: t.db, free: t.free, b: new(leveldb.Batch)}
+	}
+}
+
+// newFreeBatches returns the free list of a treeDB: the buffers of written
+// tree batches. A block's batch holds thousands of nodes, and growing a new
+// one for each block was a fifth of the bytes a node allocated.
+func newFreeBatches() chan *leveldb.Batch { return make(chan *leveldb.Batch, 2) }
+
+// release puts b on the free list, unless the list is full (or absent) or b
+// is larger than a block's batch (a pruning sweep, an import): those are
+// left to the collector.
+func release(free chan *leveldb.Batch, b *leveldb.Batch) {
+	if len(b.Dump()) > 16<<20 {
+		return
+	}
+	b.Reset()
+	select {
+	case free <- b:
+	default:
+	}
+}
 
 func (t treeDB) NewBatchWithSize(int) idb.Batch { return t.NewBatch() }
 
@@ -90,8 +119,9 @@ func (i *treeIter) Next() {
 // treeBatch is written unsynced: the store's synced commit batch, written
 // after it to the same journal, makes it durable.
 type treeBatch struct {
-	db *leveldb.DB
-	b  *leveldb.Batch
+	db   *leveldb.DB
+	free chan *leveldb.Batch
+	b    *leveldb.Batch
 }
 
 func (b *treeBatch) Set(k, v []byte) error {
@@ -115,12 +145,20 @@ func (b *treeBatch) Write() error {
 		return errors.New("store: tree batch closed")
 	}
 	err := b.db.Write(b.b, nil)
+	release(b.free, b.b)
 	b.b = nil
 	return err
 }
 
 func (b *treeBatch) WriteSync() error { return b.Write() }
-func (b *treeBatch) Close() error     { b.b = nil; return nil }
+
+func (b *treeBatch) Close() error {
+	if b.b != nil {
+		release(b.free, b.b)
+		b.b = nil
+	}
+	return nil
+}
 
 func (b *treeBatch) GetByteSize() (int, error) {
 	if b.b == nil {
