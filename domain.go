@@ -58,6 +58,10 @@ type Cloud struct {
 	Reports      int64 `json:"reports"`
 	Compliant    int64 `json:"compliant_reports"`
 	ReputationBP int64 `json:"reputation_bp"`
+	// Removing is set on a removed cloud while what it touched (its open
+	// migrations and proposals) is still being ended: members send
+	// cloud_remove again to continue it (docs/TRANSACTIONS.md).
+	Removing bool `json:"removing,omitempty"`
 }
 
 // Reputation returns the reputation, in basis points, of a cloud with the given

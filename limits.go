@@ -319,3 +319,17 @@ func (a *InvoiceDispute) Validate() error {
 	}
 	return ValidateText("reason", a.Reason, false)
 }
+
+// Validate checks the invoice id, the amounts (micro-credits, not negative)
+// and the reason, which a correction must give.
+func (a *InvoiceCorrect) Validate() error {
+	return first(
+		func() error { return ValidateID("invoice", a.Invoice) },
+		func() error {
+			return checkRange("invoice_correct.hosting_micro", a.Hosting, 1<<63-1, "micro-credits")
+		},
+		func() error {
+			return checkRange("invoice_correct.penalties_micro", a.Penalties, 1<<63-1, "micro-credits")
+		},
+		func() error { return ValidateText("reason", a.Reason, true) })
+}

@@ -232,6 +232,14 @@ type Invoice struct {
 	Closed       Stamp  `json:"closed"`
 	Answered     *Stamp `json:"answered,omitempty"`
 	Reason       string `json:"reason,omitempty"` // the consumer's reason for a dispute
+	// Corrects is, on a corrected invoice (a credit note), the disputed
+	// invoice it answers; CorrectedBy is, on that disputed invoice, its
+	// correction. Credit is how much less than the disputed invoice the
+	// correction asks, and CorrectionReason the provider's reason for it.
+	Corrects         string `json:"corrects,omitempty"`
+	CorrectedBy      string `json:"corrected_by,omitempty"`
+	Credit           int64  `json:"credit_micro,omitempty"`
+	CorrectionReason string `json:"correction_reason,omitempty"`
 }
 
 // Charge returns what hosting r for the given nanoseconds costs at the given

@@ -69,6 +69,7 @@ type Action struct {
 	ObserverApprove   *ObserverApprove  `json:"observer_approve,omitempty"`
 	ObserverRemove    *ObserverRef      `json:"observer_remove,omitempty"`
 	OracleRemove      *OracleRef        `json:"oracle_remove,omitempty"`
+	InvoiceCorrect    *InvoiceCorrect   `json:"invoice_correct,omitempty"`
 }
 
 // OfferPublish publishes (or replaces) the signer's offer: the capacity it
@@ -166,6 +167,16 @@ type InvoiceRef struct {
 type InvoiceDispute struct {
 	Invoice string `json:"invoice"`
 	Reason  string `json:"reason,omitempty"`
+}
+
+// InvoiceCorrect is the provider's answer to a disputed invoice: a corrected
+// invoice (a credit note) for the same period, asking Hosting less Penalties
+// (micro-credits), never more than the disputed invoice, for the reason given.
+type InvoiceCorrect struct {
+	Invoice   string `json:"invoice"`
+	Hosting   int64  `json:"hosting_micro"`
+	Penalties int64  `json:"penalties_micro"`
+	Reason    string `json:"reason"`
 }
 
 // CloudJoin applies for membership. It is signed with the key it names, which

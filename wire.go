@@ -220,3 +220,12 @@ type Proof struct {
 	Height int64  `json:"height"`
 	Proof  []byte `json:"proof"`
 }
+
+// CorrectRequest is the body of POST /v1/invoices/{id}/correct (bbus tx
+// invoice correct): the corrected invoice's hosting and penalties as AMOUNTs,
+// and the provider's reason.
+type CorrectRequest struct {
+	Hosting   Decimal `json:"hosting"`
+	Penalties Decimal `json:"penalties,omitempty"`
+	Reason    string  `json:"reason"`
+}

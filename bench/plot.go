@@ -43,6 +43,7 @@ type marker struct {
 type chart struct {
 	title, xlabel, ylabel  string
 	logX                   bool
+	logY                   bool
 	xmin, xmax, ymin, ymax float64
 	series                 []series
 	vmarks                 []marker
@@ -67,6 +68,10 @@ func (c *chart) plot() *plot.Plot {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 		x = func(v float64) float64 { return math.Max(v, c.xmin) } // a log axis has no 0
+	}
+	if c.logY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	p.Add(plotter.NewGrid())
 	dashes := []vg.Length{vg.Points(6), vg.Points(4)}
@@ -120,7 +125,7 @@ func (c *chart) plot() *plot.Plot {
 			p.Add(l)
 		}
 	}
-	p.Legend.Top = !c.logX // a CDF leaves its lower right empty
+	p.Legend.Top = !c.logX || c.logY // a CDF leaves its lower right empty
 	return p
 }
 

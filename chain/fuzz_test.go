@@ -46,7 +46,7 @@ var (
 
 // fuzzActionKinds is how many action builders action picks from (the last is
 // the default case); TestFuzzCoversEveryAction checks they are every type.
-const fuzzActionKinds = 28
+const fuzzActionKinds = 29
 
 const fuzzRelative = 6 // the int choices after the pool: last-30, last-10, last-1, last, last+10, 8 raw bytes
 
@@ -176,6 +176,8 @@ func (r *fuzzReader) action(signer string) bbus.Action {
 		return bbus.Action{ObserverRemove: &bbus.ObserverRef{Observer: r.str()}}
 	case 26:
 		return bbus.Action{OracleRemove: &bbus.OracleRef{Oracle: r.str()}}
+	case 27:
+		return bbus.Action{InvoiceCorrect: &bbus.InvoiceCorrect{Invoice: r.str(), Hosting: r.int(), Penalties: r.int(), Reason: r.str()}}
 	}
 	return bbus.Action{InvoiceDispute: &bbus.InvoiceDispute{Invoice: r.str(), Reason: r.str()}}
 }

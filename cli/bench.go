@@ -14,6 +14,7 @@ import (
 
 const benchSynopsis = `bbus bench [--validators N] [--duration D] [--clients C] [--moderate D] [--kill-one] [--wan-delay D] [--output json] [--out DIR]
 bbus bench --node URL --home DIR --from ID [--to ID] [--duration D] [--clients C]
+bbus bench --scale-plot FIGURES.json --out DIR
 
 Starts its own chains in a temporary folder, each node a child process of this
 binary: first the baseline (CometBFT with the same settings hosting a trivial
@@ -30,6 +31,8 @@ direction by D (40ms: 80 ms round trips), as between regions; the nodes run
 with the consensus timers for that round trip unless --loopback-timers.
 With --node it loads an existing node instead (no baseline, no node resources),
 signing with the keys of --home: --from's, and --to's or a cloud --from admits.
+--scale-plot draws the charts of cost against size of the ledger's scale
+benchmark (BBUS_SCALE_OUT=FILE go test ./ledger -run '^$' -bench Scale).
 Progress goes to stderr. docs/BENCHMARKS.md has the method and the results.`
 
 func benchLeaf(e *env) *cobra.Command {
@@ -55,8 +58,20 @@ func benchLeaf(e *env) *cobra.Command {
 	from := f.String("from", "", "with --node: the cloud whose key (in --home) signs")
 	to := f.String("to", "", "with --node: the destination cloud whose key (in --home) signs (default: a new cloud --from admits)")
 	replot := f.String("replot", "", "run nothing: draw the charts of this saved report (report.json) into --out")
+	scalePlot := f.String("scale-plot", "", "run nothing: draw the cost-against-size charts (scale-GROUP.png and .svg) of the ledger's scale benchmark's figures (BBUS_SCALE_OUT) into --out")
 	output := f.outputFlag()
 	return f.command(0, func([]string) error {
+		if *scalePlot != "" {
+			if *out == "" {
+				return f.fail("--scale-plot needs --out")
+			}
+			r, err := bench.ReadScale(*scalePlot)
+			if err != nil {
+				return err
+			}
+			_, err = r.WriteCharts(*out)
+			return err
+		}
 		if *replot != "" {
 			if *out == "" {
 				return f.fail("--replot needs --out")

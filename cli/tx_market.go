@@ -174,6 +174,22 @@ var marketActions = []txAction{
 			}
 		},
 	},
+	{
+		words: "invoice correct", args: "INVOICE", nargs: 1, flags: "--hosting AMOUNT [--penalties AMOUNT] --reason TEXT", required: []string{"hosting", "reason"},
+		about: "answer a disputed invoice with a corrected one for the same period (by its provider); prints the correction's id",
+		define: func(f *flags) builder {
+			hosting := f.String("hosting", "", "the hosting the corrected invoice asks, at most the disputed invoice's (required)")
+			penalties := f.String("penalties", "0", "the penalties it deducts, at least the disputed invoice's")
+			reason := f.String("reason", "", "why the provider corrects it (required)")
+			return func(pos []string, _ *keys.Key) (bbus.Action, error) {
+				a := &bbus.InvoiceCorrect{Invoice: pos[0], Reason: *reason}
+				err := firstErr(
+					func() (err error) { a.Hosting, err = bbus.ParseAmount(*hosting); return },
+					func() (err error) { a.Penalties, err = bbus.ParseAmount(*penalties); return })
+				return bbus.Action{InvoiceCorrect: a}, err
+			}
+		},
+	},
 }
 
 // tagList is a repeatable --tag K=V flag.

@@ -105,3 +105,10 @@ func (c *Client) AnswerInvoice(ctx context.Context, invoice string, dispute bool
 	}
 	return c.write(ctx, "/v1/invoices/"+url.PathEscape(invoice)+"/dispute", &bbus.DisputeRequest{Reason: reason}, wait)
 }
+
+// CorrectInvoice answers a disputed invoice the node's cloud is the provider
+// of with a corrected invoice for the same period; the result's ID is the
+// correction's.
+func (c *Client) CorrectInvoice(ctx context.Context, invoice string, q bbus.CorrectRequest, wait bool) (*bbus.TxResult, error) {
+	return c.write(ctx, "/v1/invoices/"+url.PathEscape(invoice)+"/correct", &q, wait)
+}

@@ -134,4 +134,14 @@ var marketWrites = []write{
 		}
 		return bbus.Action{InvoiceDispute: &bbus.InvoiceDispute{Invoice: r.PathValue("id"), Reason: q.Reason}}, nil
 	}},
+	{"POST /v1/invoices/{id}/correct", func(r *http.Request, body []byte) (bbus.Action, error) {
+		var q bbus.CorrectRequest
+		a := &bbus.InvoiceCorrect{Invoice: r.PathValue("id")}
+		err := steps(
+			func() error { return decodeBody(body, &q, false) },
+			func() (err error) { a.Hosting, err = amount("hosting", q.Hosting, ""); return },
+			func() (err error) { a.Penalties, err = amount("penalties", q.Penalties, "0"); return })
+		a.Reason = q.Reason
+		return bbus.Action{InvoiceCorrect: a}, err
+	}},
 }

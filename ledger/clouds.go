@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/bbusdev/bbus"
@@ -108,10 +109,38 @@ func (c *ctx) admitCloud(t *bbus.Cloud) {
 	c.emit("cloud.admitted", "cloud", t.ID)
 }
 
+// removeStep is the most open migrations and proposals one cloud_remove
+// transaction ends (tests lower it): a cloud that touched more is removed at
+// once and what it touched is ended in several transactions.
+var removeStep = 100
+
+// removalState is how far ending what a removed cloud touched has come: the
+// next keys of its open-migration and open-proposal indexes.
+type removalState struct {
+	Mig     []byte `json:"mig,omitempty"`
+	MigDone bool   `json:"mig_done,omitempty"`
+	Prop    []byte `json:"prop,omitempty"`
+}
+
+func removalKey(id string) []byte { return []byte("rm/" + id) }
+
 func (c *ctx) cloudRemove(id string) error {
 	t, err := c.target(id)
 	if err != nil {
 		return err
+	}
+	if t.Status == bbus.CloudRemoved && t.Removing {
+		// The removal passed; this transaction continues ending what it touched.
+		c.id = id
+		if !c.endWhatRemovedTouched(id) {
+			c.emit("cloud.removing", "cloud", id)
+			return nil
+		}
+		t, _ = c.target(id) // ending its migrations may have released what it reserved
+		t.Removing = false
+		putJSON(c.st, cloudKey(id), t)
+		c.emit("cloud.removal_ended", "cloud", id)
+		return nil
 	}
 	if t.Status != bbus.CloudActive {
 		return bbus.Errorf(bbus.ESTATE, "cloud %s is %s, only an active member can be removed", id, t.Status)
@@ -138,50 +167,86 @@ func (c *ctx) cloudRemove(id string) error {
 		c.emit("cloud.removed", "cloud", id)
 	}
 	putJSON(c.st, cloudKey(id), t)
-	if passed {
-		c.endWhatRemovedTouched(id)
+	if passed && !c.endWhatRemovedTouched(id) {
+		t, _ = c.target(id) // ending its migrations may have released what it reserved
+		t.Removing = true
+		putJSON(c.st, cloudKey(id), t)
+		c.emit("cloud.removing", "cloud", id)
 	}
 	return nil
 }
 
-// endWhatRemovedTouched ends, in the block that removes cloud id, what would
-// otherwise wait forever for its signature: its open migrations, from it or to
-// it, are cancelled (releasing what accepting them reserved, clearing the VM's
-// open migration), and its unsigned agreement proposals are removed. It walks
-// only the indexes of what is open, never the federation's history.
-func (c *ctx) endWhatRemovedTouched(id string) {
+// endWhatRemovedTouched ends, from the transaction that removes cloud id, what
+// would otherwise wait forever for its signature: its open migrations, from it
+// or to it, are cancelled (releasing what accepting them reserved, clearing
+// the VM's open migration), and its unsigned agreement proposals are removed.
+// It ends at most removeStep of them, in index order from where the last
+// transaction stopped, and reports whether none is left; members continue it
+// with cloud_remove. It walks only the indexes of what is open, from a cursor,
+// never the federation's history.
+func (c *ctx) endWhatRemovedTouched(id string) bool {
 	cause := Attr{"removed_cloud", id}
-	var migs []uint64
-	c.st.Iterate([]byte("mo/"+id+"/"), nil, func(k, _ []byte) bool {
-		migs = append(migs, binary.BigEndian.Uint64(k[len(k)-8:]))
-		return true
-	})
-	for _, seq := range migs {
-		m := c.loadMigration(seq)
-		if !m.Open() {
-			closeMigration(c.st, m, seq)
-			continue
-		}
-		if err := c.endMigration(m, bbus.MigrationCancelled); err != nil {
-			panic("ledger: open migration " + m.ID + " names a VM that is missing")
-		}
-		e := &c.events[len(c.events)-1]
-		e.Attrs = append(e.Attrs, cause)
+	var rs removalState
+	had := getJSON(c.st, removalKey(id), &rs)
+	budget := removeStep
+	// collect returns up to budget keys of prefix from start, and whether more remain.
+	collect := func(prefix string, start []byte) ([][]byte, bool) {
+		var ks [][]byte
+		more := false
+		c.st.Iterate([]byte(prefix), start, func(k, _ []byte) bool {
+			if more = len(ks) == budget; more {
+				return false
+			}
+			ks = append(ks, bytes.Clone(k))
+			return true
+		})
+		return ks, more
 	}
-	var props []uint64
-	c.st.Iterate([]byte("ao/"+id+"/"), nil, func(k, _ []byte) bool {
-		props = append(props, binary.BigEndian.Uint64(k[len(k)-8:]))
-		return true
-	})
-	for _, seq := range props {
-		ag := new(bbus.Agreement)
-		if !getJSON(c.st, seqKey("a/", seq), ag) || ag.Status != bbus.AgreementProposed {
-			c.st.Delete(openProposalKey(id, seq))
-			continue
+	if !rs.MigDone {
+		migs, more := collect("mo/"+id+"/", rs.Mig)
+		for _, k := range migs {
+			seq := binary.BigEndian.Uint64(k[len(k)-8:])
+			m := c.loadMigration(seq)
+			if !m.Open() {
+				closeMigration(c.st, m, seq)
+				continue
+			}
+			if err := c.endMigration(m, bbus.MigrationCancelled); err != nil {
+				panic("ledger: open migration " + m.ID + " names a VM that is missing")
+			}
+			e := &c.events[len(c.events)-1]
+			e.Attrs = append(e.Attrs, cause)
 		}
-		dropProposal(c.st, ag, seq)
-		c.events = append(c.events, agreementEvent("agreement.ended", ag, cause))
+		budget -= len(migs)
+		if len(migs) > 0 {
+			rs.Mig = append(migs[len(migs)-1], 0)
+		}
+		rs.MigDone = !more
 	}
+	if rs.MigDone && budget > 0 {
+		props, more := collect("ao/"+id+"/", rs.Prop)
+		for _, k := range props {
+			seq := binary.BigEndian.Uint64(k[len(k)-8:])
+			ag := new(bbus.Agreement)
+			if !getJSON(c.st, seqKey("a/", seq), ag) || ag.Status != bbus.AgreementProposed {
+				c.st.Delete(openProposalKey(id, seq))
+				continue
+			}
+			dropProposal(c.st, ag, seq)
+			c.events = append(c.events, agreementEvent("agreement.ended", ag, cause))
+		}
+		if len(props) > 0 {
+			rs.Prop = append(props[len(props)-1], 0)
+		}
+		if !more {
+			if had {
+				c.st.Delete(removalKey(id))
+			}
+			return true
+		}
+	}
+	putJSON(c.st, removalKey(id), &rs)
+	return false
 }
 
 func totalPower(c *ctx) int64 {

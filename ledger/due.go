@@ -1,50 +1,86 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 
 	"github.com/bbusdev/bbus/kv"
 )
 
-// NextDue returns the earliest time at which BeginBlock has something to do
-// that a user sees: a migration proposal that lapses, an invitation or an
-// application that expires, an agreement proposal that expires. Each of these
-// happens only in a block, so a node makes one when the time comes (the chain
-// makes no empty blocks). It reads the first entry of each time-ordered queue
-// (the lapse queue from its cursor), never scanning one. Forgetting expired
-// transaction ids is left out: nobody sees it, it waits for the next block.
-func NextDue(r kv.Reader) (time.Time, bool) {
-	var due time.Time
-	found := false
-	note := func(t time.Time) {
-		if !found || t.Before(due) {
-			due, found = t, true
-		}
+// The queues BeginBlock works through (migration lapses, invitations and
+// applications that lapse, agreement proposals that expire, transaction ids
+// to forget) share one gate: keyNextDue holds a time (Unix nanoseconds, big
+// endian) before which none of them has anything due. It is a lower bound:
+// each new entry lowers it to the entry's time, and only a BeginBlock that
+// reaches it works through the queues, then sets it to their earliest entry.
+// So a block with nothing due reads one key, whatever the queues or the
+// ledger's history hold, and writes nothing.
+var keyNextDue = []byte("meta/next_due")
+
+// never is the gate of queues that are all empty.
+const never = uint64(1<<63 - 1)
+
+// dueNanos is t in Unix nanoseconds, never for a time past what they hold.
+func dueNanos(t time.Time) uint64 {
+	if t.Year() >= 2262 {
+		return never
 	}
-	// first returns the 8 bytes after prefix of the first key under prefix
-	// from start.
-	first := func(prefix, start []byte) (uint64, bool) {
-		var v uint64
-		ok := false
-		r.Iterate(prefix, start, func(k, _ []byte) bool {
+	if t.Unix() < 0 {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
+
+// dueSecond is when an entry timed in whole Unix seconds s is due: at s, or
+// (after true) once s has passed, at s+1.
+func dueSecond(s uint64, after bool) uint64 {
+	if after {
+		s++
+	}
+	if s >= never/1_000_000_000 {
+		return never
+	}
+	return s * 1_000_000_000
+}
+
+// noteDue lowers the gate to at (Unix nanoseconds) for an entry just queued.
+func noteDue(st kv.Store, at uint64) {
+	if v := st.Get(keyNextDue); v == nil || binary.BigEndian.Uint64(v) <= at {
+		return // an absent gate makes the next BeginBlock look, and set it
+	}
+	st.Set(keyNextDue, uint64be(at))
+}
+
+// nothingDue reports whether the gate says no queue has anything due at t.
+func nothingDue(st kv.Reader, t time.Time) bool {
+	v := st.Get(keyNextDue)
+	return v != nil && binary.BigEndian.Uint64(v) > dueNanos(t)
+}
+
+// setNextDue sets the gate to the earliest entry of the queues, each read
+// from its cursor (or its front): a few seeks, in a block that had work.
+func setNextDue(st kv.Store) {
+	next := never
+	first := func(prefix, cursorKey []byte, due func(k []byte) uint64) {
+		start := []byte(nil)
+		if cursorKey != nil {
+			start = st.Get(cursorKey)
+		}
+		st.Iterate(prefix, start, func(k, _ []byte) bool {
 			if len(k) >= len(prefix)+8 {
-				v, ok = binary.BigEndian.Uint64(k[len(prefix):]), true
+				next = min(next, due(k[len(prefix):len(prefix)+8]))
 			}
 			return false
 		})
-		return v, ok
 	}
-	if ns, ok := first(prefixLapse, r.Get(keyLapseCursor)); ok {
-		note(time.Unix(0, int64(ns)).UTC())
+	nanos := func(b []byte) uint64 { return min(binary.BigEndian.Uint64(b), never) }
+	first(prefixLapse, keyLapseCursor, nanos)
+	first(prefixInviteExpiry, nil, nanos)
+	first(prefixPendingExpiry, nil, nanos)
+	first(prefixProposalExpiry, nil, func(b []byte) uint64 { return dueSecond(binary.BigEndian.Uint64(b), false) })
+	first(prefixReplayByTime, keyReplayCursor, func(b []byte) uint64 { return dueSecond(binary.BigEndian.Uint64(b), true) })
+	if v := st.Get(keyNextDue); v == nil || !bytes.Equal(v, uint64be(next)) {
+		st.Set(keyNextDue, uint64be(next))
 	}
-	for _, p := range [][]byte{prefixInviteExpiry, prefixPendingExpiry} {
-		if ns, ok := first(p, nil); ok {
-			note(time.Unix(0, int64(ns)).UTC())
-		}
-	}
-	if s, ok := first(prefixProposalExpiry, nil); ok {
-		note(time.Unix(int64(s), 0).UTC())
-	}
-	return due, found
 }

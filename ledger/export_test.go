@@ -8,3 +8,10 @@ func SetInvoiceStep(n int) (restore func()) {
 	invoiceStep = n
 	return func() { invoiceStep = old }
 }
+
+// SetRemoveStep sets removeStep for a test and returns what restores it.
+func SetRemoveStep(n int) (restore func()) {
+	old := removeStep
+	removeStep = n
+	return func() { removeStep = old }
+}

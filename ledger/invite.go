@@ -123,6 +123,7 @@ func (c *ctx) invite(inv *bbus.Invitation) {
 	inv.Expires = c.h.Time.Add(time.Duration(Params(c.st).InvitationTTLSeconds) * time.Second).UTC()
 	putJSON(c.st, invitationKey(inv.ID), inv)
 	c.st.Set(inviteExpiryKey(inv.Expires, inv.ID), invitationKey(inv.ID))
+	noteDue(c.st, dueNanos(inv.Expires))
 	c.id = inv.ID
 	c.emit(inv.Kind+".invited", inv.Kind, inv.ID, "inviter", inv.Inviter)
 }
@@ -135,6 +136,7 @@ func (c *ctx) consumeInvitation(id string) []string {
 	c.st.Delete(invitationKey(id))
 	c.st.Delete(inviteExpiryKey(inv.Expires, id))
 	c.st.Set(pendingExpiryKey(c.applicationLapse(c.h.Time), id), []byte(id))
+	noteDue(c.st, dueNanos(c.applicationLapse(c.h.Time)))
 	return []string{inv.Inviter}
 }
 

@@ -452,6 +452,9 @@ func InvoiceLines(r kv.Reader, id string, p bbus.Page) ([]bbus.InvoiceLine, stri
 	if rec.Status == bbus.InvoiceVoid {
 		return []bbus.InvoiceLine{}, "", nil // its lines are the next invoice's
 	}
+	if rec.Corrects != "" {
+		return []bbus.InvoiceLine{}, "", nil // a correction's evidence is the invoice it corrects
+	}
 	badCursor := bbus.Errorf(bbus.EINVALID, "after %q is not a cursor of invoice %s's lines", clipID(p.After), rec.ID)
 	out := []bbus.InvoiceLine{}
 	limit := pageLimit(p)
@@ -539,5 +542,50 @@ func (c *ctx) invoiceAnswer(id, status, reason string) error {
 	putJSON(c.st, seqKey("i/", seq), inv)
 	c.id = inv.ID
 	c.emit("invoice."+status, "invoice", inv.ID, "provider", inv.Provider, "consumer", inv.Consumer)
+	return nil
+}
+
+// invoiceCorrect answers a disputed invoice with a corrected invoice (a credit
+// note) for the same period: a head record of its own, issued, that the
+// consumer accepts or disputes in turn. The disputed invoice keeps its record
+// and points to its correction, which points back; a disputed correction is
+// corrected in turn, so a chain of corrections has at most one open (issued)
+// invoice. It reads and writes two heads, whatever the invoices hold.
+func (c *ctx) invoiceCorrect(a *bbus.InvoiceCorrect) error {
+	seq, ok := parseSeqID("inv", a.Invoice)
+	inv := new(invoiceRecord)
+	if !ok || !getJSON(c.st, seqKey("i/", seq), inv) {
+		return bbus.Errorf(bbus.ENOTFOUND, "no invoice %q", clipID(a.Invoice))
+	}
+	switch {
+	case c.tx.Signer != inv.Provider:
+		return bbus.Errorf(bbus.EUNAUTHORIZED, "only the provider %s may correct invoice %s, not %s", inv.Provider, inv.ID, c.tx.Signer)
+	case inv.CorrectedBy != "":
+		return bbus.Errorf(bbus.ESTATE, "invoice %s is already corrected by %s: its consumer accepts or disputes that one, and a disputed correction is corrected in turn", inv.ID, inv.CorrectedBy)
+	case inv.Status != bbus.InvoiceDisputed:
+		return bbus.Errorf(bbus.ESTATE, "invoice %s is %s: only a disputed invoice can be corrected", inv.ID, inv.Status)
+	case a.Hosting > inv.Hosting:
+		return bbus.Errorf(bbus.EINVALID, "the correction's hosting %s is more than invoice %s's %s: a correction may only lower what is asked",
+			bbus.FormatAmount(a.Hosting), inv.ID, bbus.FormatAmount(inv.Hosting))
+	case a.Penalties < inv.Penalties:
+		return bbus.Errorf(bbus.EINVALID, "the correction's penalties %s are less than invoice %s's %s: a correction may only lower what is asked",
+			bbus.FormatAmount(a.Penalties), inv.ID, bbus.FormatAmount(inv.Penalties))
+	case a.Penalties-inv.Penalties > maxInt64-(inv.Hosting-a.Hosting):
+		return bbus.Errorf(bbus.EINVALID, "the correction's credit (what it lowers the invoice by) does not fit in 64 bits")
+	case a.Hosting == inv.Hosting && a.Penalties == inv.Penalties:
+		return bbus.Errorf(bbus.EINVALID, "the correction asks what invoice %s asks: change the hosting or the penalties", inv.ID)
+	}
+	nseq := nextSeq(c.st, keyInvoiceSeq)
+	corr := &invoiceRecord{InvoiceHead: InvoiceHead{Invoice: bbus.Invoice{ID: seqID("inv", nseq), Provider: inv.Provider, Consumer: inv.Consumer,
+		From: inv.From, Until: inv.Until, Hosting: a.Hosting, Penalties: a.Penalties, Total: a.Hosting - a.Penalties,
+		Status: bbus.InvoiceIssued, Closed: c.stamp, Corrects: inv.ID, Credit: (inv.Hosting - a.Hosting) + (a.Penalties - inv.Penalties),
+		CorrectionReason: a.Reason}}}
+	inv.CorrectedBy = corr.ID
+	putJSON(c.st, seqKey("i/", seq), inv)
+	putJSON(c.st, seqKey("i/", nseq), corr)
+	c.st.Set(seqKey("ic/"+inv.Provider+"/", nseq), []byte{})
+	c.st.Set(seqKey("ic/"+inv.Consumer+"/", nseq), []byte{})
+	c.id = corr.ID
+	c.emit("invoice.corrected", "invoice", corr.ID, "corrects", inv.ID, "provider", inv.Provider, "consumer", inv.Consumer)
 	return nil
 }

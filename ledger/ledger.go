@@ -222,6 +222,9 @@ func ChainID(r kv.Reader) string { return string(r.Get(keyChainID)) }
 // transaction ids are forgotten (their expiry alone now rejects them).
 func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	h = h.utc()
+	if nothingDue(st, h.Time) {
+		return nil // docs/TRANSACTIONS.md: an idle block reads one key and writes nothing
+	}
 	var events []Event
 	// Proposals not accepted in time lapse, at most MaxExpiriesPerBlock a
 	// block in the order they lapse; the rest in the next blocks (a proposal
@@ -244,6 +247,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	for _, k := range expired {
 		st.Delete(k)
 	}
+	setNextDue(st)
 	return events
 }
 
@@ -253,7 +257,7 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 // blocks, in the same order.
 const (
 	MaxExpiriesPerBlock = 1000
-	MaxLapsesPerBlock   = 250
+	MaxLapsesPerBlock   = 100
 )
 
 // lapseMigration ends a proposal not accepted in time, whose lapse entry is
@@ -609,6 +613,8 @@ func (c *ctx) run() error {
 		return c.observerRemove(a.ObserverRemove)
 	case a.OracleRemove != nil:
 		return c.oracleRemove(a.OracleRemove)
+	case a.InvoiceCorrect != nil:
+		return c.invoiceCorrect(a.InvoiceCorrect)
 	}
 	return bbus.Errorf(bbus.EMALFORMED, "unknown action")
 }
@@ -638,6 +644,7 @@ func (c *ctx) checkWrites() error {
 // rememberTx records the transaction's id until its expiry so it cannot be replayed.
 func (c *ctx) rememberTx() {
 	c.st.Set(replayKey(c.tx.Expires, c.tx.ID), []byte{})
+	noteDue(c.st, dueSecond(uint64(c.tx.Expires), true))
 }
 
 func (c *ctx) emit(typ string, kvs ...string) {

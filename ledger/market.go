@@ -71,6 +71,7 @@ func (c *ctx) agreementPropose(a *bbus.AgreementPropose) error {
 	c.st.Set(append([]byte("ac/"+a.Consumer+"/"), uint64be(seq)...), []byte{})
 	c.st.Set(append([]byte("ap/"+a.Provider+"/"+a.Consumer+"/"), uint64be(seq)...), []byte{})
 	c.st.Set(proposalExpiryKey(ag.ExpiresAt, seq), []byte{})
+	noteDue(c.st, dueSecond(uint64(ag.ExpiresAt.Unix()), false))
 	c.st.Set(openProposalKey(a.Provider, seq), []byte{})
 	c.st.Set(openProposalKey(a.Consumer, seq), []byte{})
 	c.id = ag.ID

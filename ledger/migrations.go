@@ -88,6 +88,7 @@ func (c *ctx) migrationPropose(a *bbus.Propose) error {
 	c.st.Set(migrationByCloudKey(m.From, seq), []byte{})
 	c.st.Set(migrationByCloudKey(m.To, seq), []byte{})
 	c.st.Set(lapseKey(m.LapsesAt, seq), migrationKey(seq))
+	noteDue(c.st, dueNanos(m.LapsesAt))
 	c.st.Set(openMigrationKey(m.From, seq), []byte{})
 	c.st.Set(openMigrationKey(m.To, seq), []byte{})
 	vm.Migration = m.ID

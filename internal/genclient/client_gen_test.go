@@ -312,9 +312,12 @@ type Cloud struct {
 	Removals   *[]string `json:"removals,omitempty"`
 
 	// Removed when (block time) and by which transaction the ledger recorded something
-	Removed      *Stamp `json:"removed,omitempty"`
-	Reports      int64  `json:"reports"`
-	ReputationBp int64  `json:"reputation_bp"`
+	Removed *Stamp `json:"removed,omitempty"`
+
+	// Removing a removed cloud whose open migrations and proposals are still being ended: members send cloud_remove again to continue
+	Removing     *bool `json:"removing,omitempty"`
+	Reports      int64 `json:"reports"`
+	ReputationBp int64 `json:"reputation_bp"`
 
 	// Status Example: active
 	Status          string  `json:"status"`
@@ -333,6 +336,20 @@ type CloudUpdateRequest struct {
 	//
 	// Example: node.cloud-a.example:26656
 	P2pAddress string `json:"p2p_address"`
+}
+
+// CorrectRequest the flags of bbus tx invoice correct; hosting and penalties are AMOUNTs
+type CorrectRequest struct {
+	// Hosting an AMOUNT of credits, a decimal with at most 6 places, as a string so that it stays exact (the node holds it as integer micro-credits)
+	//
+	// Example: 1234.567891
+	Hosting Amount `json:"hosting"`
+
+	// Penalties an AMOUNT of credits, a decimal with at most 6 places, as a string so that it stays exact (the node holds it as integer micro-credits)
+	//
+	// Example: 1234.567891
+	Penalties *Amount `json:"penalties,omitempty"`
+	Reason    string  `json:"reason"`
 }
 
 // DeclineRequest the flags of bbus tx agreement decline
@@ -536,8 +553,20 @@ type Invoice struct {
 	Answered *Stamp `json:"answered,omitempty"`
 
 	// Closed when (block time) and by which transaction the ledger recorded something
-	Closed       Stamp     `json:"closed"`
-	Consumer     string    `json:"consumer"`
+	Closed   Stamp  `json:"closed"`
+	Consumer string `json:"consumer"`
+
+	// CorrectedBy on a disputed invoice, the correction that answers it
+	CorrectedBy *string `json:"corrected_by,omitempty"`
+
+	// CorrectionReason the provider's reason for a correction
+	CorrectionReason *string `json:"correction_reason,omitempty"`
+
+	// Corrects on a corrected invoice (a credit note), the disputed invoice it answers
+	Corrects *string `json:"corrects,omitempty"`
+
+	// CreditMicro how much less than the invoice it corrects a correction asks
+	CreditMicro  *int64    `json:"credit_micro,omitempty"`
 	From         time.Time `json:"from"`
 	HostingLines int64     `json:"hosting_lines"`
 	HostingMicro int64     `json:"hosting_micro"`
@@ -1291,6 +1320,12 @@ type AcceptInvoiceParams struct {
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// CorrectInvoiceParams defines parameters for CorrectInvoice.
+type CorrectInvoiceParams struct {
+	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // DisputeInvoiceParams defines parameters for DisputeInvoice.
 type DisputeInvoiceParams struct {
 	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
@@ -1580,6 +1615,9 @@ type CloseInvoiceJSONRequestBody = InvoiceRequest
 
 // AcceptInvoiceJSONRequestBody defines body for AcceptInvoice for application/json ContentType.
 type AcceptInvoiceJSONRequestBody = AcceptInvoiceJSONBody
+
+// CorrectInvoiceJSONRequestBody defines body for CorrectInvoice for application/json ContentType.
+type CorrectInvoiceJSONRequestBody = CorrectRequest
 
 // DisputeInvoiceJSONRequestBody defines body for DisputeInvoice for application/json ContentType.
 type DisputeInvoiceJSONRequestBody = DisputeRequest
@@ -1965,6 +2003,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 	AcceptInvoice(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CorrectInvoiceWithBody The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithBody(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CorrectInvoice The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoice(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DisputeInvoiceWithBody The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 	//
@@ -2989,6 +3045,44 @@ func (c *Client) AcceptInvoiceWithBody(ctx context.Context, id string, params *A
 // Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 func (c *Client) AcceptInvoice(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAcceptInvoiceRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CorrectInvoiceWithBody The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *Client) CorrectInvoiceWithBody(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCorrectInvoiceRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CorrectInvoice The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *Client) CorrectInvoice(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCorrectInvoiceRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5285,6 +5379,80 @@ func NewAcceptInvoiceRequestWithBody(server string, id string, params *AcceptInv
 	}
 
 	operationPath := fmt.Sprintf("/v1/invoices/%s/accept", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCorrectInvoiceRequest calls the generic CorrectInvoice builder with application/json body
+func NewCorrectInvoiceRequest(server string, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCorrectInvoiceRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewCorrectInvoiceRequestWithBody constructs an http.Request for the CorrectInvoice method, with any body, and a specified content type
+func NewCorrectInvoiceRequestWithBody(server string, id string, params *CorrectInvoiceParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/invoices/%s/correct", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -8194,6 +8362,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/invoices/{id}/accept (the `AcceptInvoice` operationId).
 	AcceptInvoiceWithResponse(ctx context.Context, id string, params *AcceptInvoiceParams, body AcceptInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*AcceptInvoiceResponse, error)
 
+	// CorrectInvoiceWithBodyWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithBodyWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error)
+
+	// CorrectInvoiceWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+	//
+	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+	CorrectInvoiceWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error)
+
 	// DisputeInvoiceWithBodyWithResponse The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 	//
 	// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The reason is recorded with the dispute.
@@ -10925,6 +11111,131 @@ func (r AcceptInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AcceptInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CorrectInvoiceResponse401Headers the declared response headers of an HTTP 401 response for CorrectInvoice
+type CorrectInvoiceResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// CorrectInvoiceResponse429Headers the declared response headers of an HTTP 429 response for CorrectInvoice
+type CorrectInvoiceResponse429Headers struct {
+	RetryAfter int
+}
+
+type CorrectInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Committed
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Admitted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CorrectInvoiceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CorrectInvoiceResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON200() *Committed {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON202() *Admitted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON429() *TooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CorrectInvoiceResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CorrectInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CorrectInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CorrectInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CorrectInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15705,6 +16016,36 @@ func (c *ClientWithResponses) AcceptInvoiceWithResponse(ctx context.Context, id 
 	return ParseAcceptInvoiceResponse(rsp)
 }
 
+// CorrectInvoiceWithBodyWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *ClientWithResponses) CorrectInvoiceWithBodyWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error) {
+	rsp, err := c.CorrectInvoiceWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCorrectInvoiceResponse(rsp)
+}
+
+// CorrectInvoiceWithResponse The node's cloud, as provider, answers a disputed invoice with a corrected one (bbus tx invoice correct)
+//
+// Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The result's id is the corrected invoice's (a credit note for the same period, which the consumer accepts or disputes in turn); it asks no more than the disputed invoice (docs/CHARGING.md, "Disputes and corrections").
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/invoices/{id}/correct (the `CorrectInvoice` operationId).
+func (c *ClientWithResponses) CorrectInvoiceWithResponse(ctx context.Context, id string, params *CorrectInvoiceParams, body CorrectInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CorrectInvoiceResponse, error) {
+	rsp, err := c.CorrectInvoice(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCorrectInvoiceResponse(rsp)
+}
+
 // DisputeInvoiceWithBodyWithResponse The node's cloud, as consumer, disputes an invoice (bbus tx invoice dispute)
 //
 // Signed by the node as its own cloud, for a caller with a write token; waits for the commit unless `wait=false`. A transaction the ledger rejects in its block answers with its error and `result` (where it was committed). The reason is recorded with the dispute.
@@ -18632,6 +18973,125 @@ func ParseAcceptInvoiceResponse(rsp *http.Response) (*AcceptInvoiceResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers AcceptInvoiceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCorrectInvoiceResponse parses an HTTP response from a CorrectInvoiceWithResponse call
+func ParseCorrectInvoiceResponse(rsp *http.Response) (*CorrectInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CorrectInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Committed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Admitted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CorrectInvoiceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CorrectInvoiceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22714,249 +23174,255 @@ func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17c9s22jj6VTA6OxPpXVp2rruRZ+c3Tpq2fk+cZGLXnTl1XgkiIQlrEuACoGS9Ofnuv8HzALxIpCT6",
-	"1rTVP20skrg+9+vXTiiTVAomjO4MvnZSqmjCDFPw18nEMGX/ETEdKp4aLkVn0DEzRkaC3ZgRCTOlpSJy",
-	"QuyPqWJzLjNNUjplnaDD7dv/yZhadoKOoAnrDDoUxgw6OpyxhNrBzTK1D7RRXEw7374FndMf7O/wdUrN",
-	"rPiYR52go9h/Mq5Y1BkYlbHySH9TbNIZdP6fw2JTh/hUH57+AEO/5wk361vihiWapExtWnoM35YnjNiE",
-	"ZrHpDJ4eHQWdhN7wJEvgL/snF+7PwO+RC8OmTMFKzvhUUTv9bXfLbmiSxvbFhE8PnnaCmpP8ldbtdkG5",
-	"IROp4NJCmSTckC4MD7+4XfWIvVkRL+FVGiVcay4FMRLeSliSShmT7oTGmgXk2dGzXsPB2fnqzw335NY9",
-	"ljJmVHS+2ZXbfTNt3siIMwDGd0lqlvYfoRSGCdgWTdOYh3CKh//Wdm9fS7PQKOL2EY0/KZkyZWAkXK6f",
-	"U47/zUKDU1YPSUgz42Ia2FOggjA7PcHXjxHaqZkRu0NNFjNq4Dca2q8J14SOZWY6uBOdSqFxFydRwo2x",
-	"19liI5vg+uLmM9P2LGu2QN1ka1dmL+RfcBC9Y8KNgwFNtJSCZCJmWsMHMYumTBHF7K61fZMLYl8cxzK8",
-	"7nwLOm9o9Blv6t529E4pqT67Q6vbVkLjiVQJi+zVcDGnMY+Igxe8LmIUFdpdRmkjEy4i7T+xy38LG3+s",
-	"+wj9bISKiMAczC1DTGIePuIZUqKymHnCnd/zJNMssvfcpUSxNKbLwAJ/JmhmZlJx+1TzqWAqIEKSkKY0",
-	"5GYZkH6/3zsmIwV7HxFNlxYrmGIB4RM74IJqku/f7vlHqcY8iph4vE3brRp5zcQTTXQoU0YiyTQR0hAa",
-	"x3JBzIxr3DqN8E0iBaFkobhhPQdbCzYGLmEPj1oqwRSRik+5IJoJA6c3+gg/jGBsO62QEXuiiVwIIgBq",
-	"4axMP5RKD/FrPYIJRucsPPiRmXB2cM4NG5FQSa0PdL4Ci3+jn6U2I6AzQILyOYodaabmjHRPPxEaRYpp",
-	"zXRAYhnSeCa1AQjEJdg/9YhQxfCbqGev51QYpgSNHxMkgSl4mLS7OYbNxnJKZlQ73mQoj7Vd4QdpfpSZ",
-	"iB5vhUISnYUzolgoFQDxhZTvqZqyx4VhR+vIWEZLCwNyzlQZylBQweWdUbF8vNXlKwlpHDP1RBNFDcMF",
-	"BcU6QykEA+qsLUSzucUbbRSjiSZSMA+ypGuFFIuHPZLQJZnJOEIstFIkMVKShIqlPxBNFtzMLPkH1DWW",
-	"K3PEBmQSEyWT8vidoDNjNHLi7mdm1PKgQejVLJSWeRhJnDjTLJltlPzsof3i6en/sscFXzwGPB4gz3Aa",
-	"9owYi1hUPY9ff/314CQzMyaMXREAefOmV4VPt8855TEdx4+MIUAKQyoKQgikXcgF6WpDlQHJLqQmtDIe",
-	"ydKAUC8JA9gYKa8BvmLpZEBuAPw0oRqBbiMQU5CWYGrdAzHQrR+EwKliLPEnsUlKTUs/fe24w+QxN8th",
-	"kqK8YEUhahDEXr3orENcYM9dZwlC9co12cMLYy4QDjed+7mhSWo/YDcpV0wPaZ1mMWOWX9plS01jZERW",
-	"XojIeGlRXxD3OTAgroliiZyziHTpGLinFCHzn0hF/OqsapHvNKKGHRiesHWdJ7BaU902E3ozjKlhIlwO",
-	"E73jwaVM0LjdWaeKh2w45ePhTGZqmPBQyVafzsM0u8239sRb3KL7oB4mUiXnPGp4qBh1CFvHmewzMuVz",
-	"S2CQGINUSeO6u8J73nnN2lCT6arua4X8eS0gZMLwuHJ8G+DmW5me/4aqd34KJQwqHVzThQU1eLoCSvlW",
-	"Shf3ZU0nDQpC8Z7rtsQCTBqVf2w644IkfcvXQZWiS/u3YDem3lJTOTOYZ+M2Sqrixp2sA9YkplNtRcPx",
-	"ONPE3BDqx3TEhh0TuA4NguzJ2cdfPlzogJSvAkiOv4c0NOTT2wt/BfVEdtupfcL9lenrNhvUTpQoFyCO",
-	"NlElR5R2WGCVKG2FhURmwtRQpDYfFgRk+4ncBVObkLS68CpOdqpnWAuyuJU1IkeFgy0Li6FiETcWyiyf",
-	"4gmNHc0zJLE61iuSxjS0ehe1ihrugGjpJFMrLVg9md3Q0JBuLregmMENCBF47QRIy4Gb0DLDggI+ffb8",
-	"Rf/lq3/88/VTuzFqrOLWGXT+57ejg9df/t69uurDv74+DV596/2fv9XRyjdgz2kpjaTpcEb1rJ4TWAJn",
-	"dRH7hhfXyyZitCDVLMUPuf6A8elsVzYcU22GMMewccCNLBCAb0eQDDrmZndSW1iIVintCmi7Dbu1uJNZ",
-	"31pQ3ESFO9k11YH221hmUdu7Lpktd2LVNI6l1Rm2fvGZaZmpkIFKT1Neexk0tWhO4+ohr9/CCt/y5qlW",
-	"a7DPY06FGSqWSmV2lRVnUhsWDec7C5c82o06/lu2Es/R5l5zOpa2DHHSdXQNLVA80UCABuStTJh58+MF",
-	"0iMeBeTFEYnlgqmQakZm7IZEfMqNrsOF9Fk69Pp17VzOSpFm45iHJGVMeX08ID9/PL8YfPr4+SIgixkP",
-	"Z1atUkuSsGQM5gS0cXELCnVT2yXuKjFn4+E1W1beHi9NLXqDktIa/Jxqs/PNtYM3xdLMgAI9HKc7ftNO",
-	"gAZjATVSDXc/qzo5GiCyOHB/TSUhOEfUMuHIIb+CW8Ux1aHq6rE00r8HF6iRyj6AMA0D/5JadnR7cZqq",
-	"aQbCc0miBhJAMhh5TSreiNQ50pZtt/UYXpFc7Gt9mPaA9t3Pg2evXr18tV3sK62n7pR+QLvBgygcziax",
-	"dkaFYpzQm/dMTM2sM3j28lXdXtYXzHWa7X6lTTPvMBMY0FpOEMqI1dhEDR3HbEByh1zgfWsBWSgppsNw",
-	"RrkIyJhGQ6vrU5MpFjgTUBQQI+UwpmrKSPfF0dHhi6fPe8dXAr1N3uoY2WdPe8dk4h1G9ofnvWMipBlO",
-	"ZCbgjRe949xjlYlrIRdi6DxVfkS0twbwHTIU/DcXc27sAxorRqPlkN1wbcV6LnQ2mfCQM2GGha/L7XEI",
-	"Im5wJRLvyR/KlImAxDTVzsdnIQk9RCqLmV7xt3VfHL22y6aGDcFEDpt99todgjedku5L2C93Lhn791Hv",
-	"StTR7IRpTadsO4GBGy3e/9IEKLmltR3AMA9kW025yMtAIN7dtVrdC05Wu4X5Laysxijd/E0N488p2tfO",
-	"RMmkM+gAUTsCTd7BRjlMQ/o37F9z+/48OXjaqUPWVkrPdokSzgPFyrYKTr0sV3W0U0NC6lzIx8RZdCdS",
-	"FQESDvIjDgZhbjSLJ6RLEWd6tTPDDyvhLnim/dx4tpMcsqpPwSeBu+9G6MHwnDUrAJj7LY+TGoAkIKOr",
-	"7OjoeYizwL/ZAf4k8C/n311/bYQRNqAk0zhGKkENwXee6Fq1/gD/36DQv5vziImQvclEFLdFXlr2T9QI",
-	"DzkntH+NYQZiFTRWK5QDDxg2mOXDGQuvU8mb5sIj8HTTqMwKggSdVOXpF1STccZjALeyr6AZW/wrZdCy",
-	"zP6AubM7fFZrnygcZNXlgkrulqYJF/naVcTUMTEzqZm3iTtXU+66z0VtopnzQDkfCLgac4mzFctOakPd",
-	"aKHduVW4w12xyJRpEI3qXKKlkcp7rxuiUCU0qwu/ExG7sUdWeU93agPnqiYSmLEOeVflbi7mkoesHszc",
-	"w90A+pot9QYtemjVljJh1Hihik25NkwxFAvsKPboUUhBLzVIM/bSBZkywTTX5cvfTNgRZi9u6vYOkkpL",
-	"IRi+caEOGk8jItSAw9hBNp1SLrSLfEtTtPU5aHIomlOxvz8l3UiG+vDi88mH85O3F6cfP5z3E3DsVQG3",
-	"FctLlZSTqlbWAkd21f9hllo2cPr2/NlzgmFkliR+sm/6KLlUSSPH2YQwEcrIjhVsn2tO44y117RRs8aP",
-	"/YK3o0WTxdEda+0AN3qrKKC9Ez0LZw7cL8+s4EyAGSBJvB/QXqEYtwSEfJRbj1BSjh/JLLVyd4WCvWpo",
-	"aQ0GpdPYhbLOuYydjFsHF/nj3airlYfrhrk8W/8eKQ3XRqqlJTxdK0Z56STwVD0oltDbeozu0Etiiyef",
-	"CPqO/BdywBoI1kuSOQy3A6uIWUWttbk+9NextpKN0piLzdhdLRBS1LFUiLM6IkaSZ//z6sXB0wHBfWAE",
-	"sZEYU+oknFcvDsb4O3i64A7JmE/9L72ACDa3vCSPCxEMQzEnsYS7yheb5R7UPBb/ny9evPrHixdH/3j+",
-	"j6PXL18+q8bm1zpYkSXX23hvms5ug54ydHrKVuDD0XPNpAyCuCR/4sVVBf6yv9xVe8yZXAtAg4SFtet/",
-	"b2/nM6RTxGzOYoy7Q/WPTkiW1tvYrW4/pJkwLe3s5qb9V6vmREy8yEdaWU7d2Sq62MoHn3jnrqXgEBRW",
-	"hEA3HsG9mOaOCIRilVRuF26OCkWT7WAHm9H6WTQJEZ524Vnl29sknfxE07akzodr3t4U5lOSNtnCfmY0",
-	"RlBvsbaSu0VYYvNbR16XRm9YjvuqdhXI6to6LoRhas19tdHx6L6ow7acqu0+XJ7qVCs9JNs+vzxbl1AS",
-	"SDXy+6qsqu7gGow4PIIgftTbAiIVDWNgLZdnKzaXk4P/jx7879HB6y/FP/vDgy9fj4JXz7/VmmDyQ7yD",
-	"8WXdXuKd9+u8W+zuaSxZJWtG0uw/u/sTldl5VrzpzcAPF2sX4LfqJ6m9VXfCD+7M24QPd/XnnYL34e6u",
-	"PL3uy0PHBjgi/AMH4vhkTfVuDBEA+6RHE6vausAA0m0IDOgNUAWE9xKaR0vDYvRShGQx4zEaXGAxqCF4",
-	"n0kpPBzi+WI+ZwE8LZlYkkw7E1qZp5XUrkKVWj82Fj17+fLpa++jvGZLb7lwcwtDus+fIefu7ai4OzWg",
-	"dtLKEZZXYKe2R1rYAPHQ7O5mFFzz7TRBv+8GaPNWsDY0SegFUy1CGcK4VTDyxgB1dKnsqpHMpDZcTIcx",
-	"F6xN6I79pk3AdYMWkE9b41HmShvy9OjoiMBbpPvTuwtyOH966PRUffiVR9/AsSksVhBKYq7NwKWjzViC",
-	"5uO1Tw5x1mBXYgafvueC1dEzGGvoqVqNjbOS8o078fF9UsO64ccBqd0ervX/wBf/qsVaiMzkTLeLf3fx",
-	"nG2ufcco93X+uCbWca0zEHRpGLIUpfsIHfoRcjKN1r+55FGNBBh0jDQ0brXjBwpvB2zzo3t4XkWr1fNe",
-	"RaH1W6zusBz6EzdGv5cB9T5lKAqxvcVhr2RJsSk1fM7QJ+fjxXdzKTkZbDdK5d1MO0shOblcRdlrjvN6",
-	"cHSXUVxTLcj9TpkqKg+2bBOV6dLv2sqlu91ExYDZYJDcYn23NxCg9FoAn18IAkaxiRUQLIHCFjR4BEF3",
-	"I2+4B1kXh3+cbTzgFu4xsMz7HoESdtbNO21yS37vvAscse7czqgJ29pPmpXdUGozTJlqT34mirFWlEdO",
-	"JtvP8yO8dNuo3FCqGhMeqFVEUXGtUXbchQetWuycDg279nupP77Vtft1NV7mg2MxgswD4PBZ2fzRyq3i",
-	"pLudsyA223JkksaszXhMRC3e9orTrimyEIPl83p345yt005vyf3XJO5S5FdJ5i5O1M5krxt/piJkcQz/",
-	"xuDMBhn81vyf59zfyc8GEcrvoS7hs3zgG6H04RFtk3323pDtnk1cuQ2TFN61NloA3vZ2JrndPu1Ki62Z",
-	"MY2sPZAPMmK3cidsYodgXGNRc8INQRsOF1PCNck/wNJQXK9k2EChBKnsq9yUnOZ5iS6XhoYO2WHhZ1yf",
-	"3L7n4sMWYCBwUWdVkxcOBImSNSueUU00Y4JoLkLmMieVYdExOSJ8AgaT3TS0jUlQ3qiZh3KhdVDP7ERY",
-	"AKyYbFveU41ZPZ7sej9wJZV5Siefn1r9aHiTcGZzafVA4vNtaoZiSjcGbgCmuTdIMbKHESqEzERYnA14",
-	"HIU0BXRtlSK9fOKvpQzK5Y3WglsTcj04vSxh8DbHcjNd/DiG6iDqwTMxb5c72SAjuFyJnWfH99W2hMTf",
-	"KeOukCuq0J8yEVnE6eapIQvKAZUmUlmsYroXEMycI90690Yv8JVNKhlPTcl2tWlzOU7ksoM//eJcN0HW",
-	"fXmWylxXurFbe5AgE8Z9/ETfIrF05Yj8RJsO4MEJQY7DDyA3ffR6571ICL9XWRrPPx9YQTB02iIBn24P",
-	"CPKMqSzCN5V7KTbZeI8PD4neAPEgYHiP1i4wQXi5qq5mC+n6Whq4Vh2s1dNYjxkP0+wWhVQirq+HXKa3",
-	"KcKSsGSY8PEtvhTMDJPxrSZ99Douhk4rIFhwMsWmXIp/saw5Z6sp1m5lMbVQB2EKDy4aWQWRi2nLSg+3",
-	"lKgirm85YYOMdF+FIf50lRBW8rKo5ppAjpkegP/9iPwX6fq7IH8nz3rksPJD6arg8W66ZSFN3qYoQi7k",
-	"5VUPiqIGa3BTD027VD9AzHp4foQI/BAMCUY+NxRE9Ns4hlcQsAot7gFEWnBUe42MmaIi9OWSOZQl5BGL",
-	"yIKLSC6eQFzv2F4b8Rk4O8DL7QmCzMljDYL+sVGnta7kzqKEQKt+jNZ4VAd2n8LaXMpPby/K5b9SpkIm",
-	"DJ0yUuRAPD06qtYFe35/dcHMTGaaisjMNIayuhVUS4S9ft1//XJbcbDnTcXBPjMatY05jqlheZmqdqnm",
-	"7tNWuQvrDgKo5LBzsPXqrEHNBuqg4jNAzCOVcW0VXdLo42lZAnUjqQmlitqZW24VltFS2tjZYZOTDow6",
-	"rsRq1NXwzDdcDwolxbWNzo6qS5WwzLkyGY3J20+/6J2ZSaHLVAezj8jp4Udip8UDtVQHglF2G7yk7Ky0",
-	"YmCJVEvCBTnjb3a0wJfUn9XIK7OQ6pqcjbk51LfxdqdZp1hs+UxK09bdHUJoO+0WrN1ddGxYCO5hnPXS",
-	"1S1r6EDhQYhomTBoMLLutmqBIq2I5C41PHi0e92O7Smppqi60XDstxHiNvnBble77zGEpnxtudTkRc1d",
-	"xaRGE1WTuLN+HJtu4cF1gvy6a2g2kuK2+kXziLXqRDFNwzkY9ukWSZBbvZ9F3xd89bi2QgL5O3lKQqoU",
-	"d4nNvqTCbnS1MdMBCzlcsyXpjqlmr17slM3QtuRB1xc7CIibxcqjqWKageakkKyErFUNhNUuXRr1q9Kh",
-	"uT0NCJYft9TVysf/ff7xQy8nZXziS274fhBOtfOZ3beptVAtltAIUpm+Q13ddQrnWhYMs3STD1sTbXgc",
-	"gyvK6hbApjTqJFCZgmHq+rpHeHO1Hk95G0qf+C4LEZbw164YT5OI/1jawSZHI3S821Tuq7a/xIRFTpR6",
-	"oknRNC/AE3a1WxoKngyINyAORZYc5n9ETKDrnxE9owr7C6GLER3vVmqbS+NSg1KqdV2pHaiRVFOj8d3p",
-	"Tz9fDH4+Of95pUojnmilhA90w8grM4EkMAIDvg9UJnOm+GRJDg5gutHGfKjdqfpl7vCvE+tbxSoAEKpM",
-	"bPcklrLs18MRVtXCUqnldSCuomewrY7GBZ3erl5NM73cvUZM7YLaVqcYy2i5vWrfG/sWSGdRvSJ5PyW/",
-	"GyMWInZTelJRa5oyxG+T3u8Z3wCl5k8fzzH9ydxoKE+mMSVgK/PbVH3iFjX7GgtVbCtFUVQcXy2cZ8+m",
-	"Hn7eyNaWoqJWyZZ6i8U81UuBK4iXUBUkL+tJk7zlDMkvyw5EuvNk6EtxBWStRge2ssMKIuVlPAXf3Mov",
-	"d6+usolp/aVKqzQT5duVPsmLhd5HNY1CA36iXTdMy2dcDdVGelYdxBfL800R8pqGZXriKEmWpkwd+JiY",
-	"O2v+TQE5LtbR6f4JjfDyITBUCtKlRLBFgSNPNITsOAS5L0q7sdrOBm5fNVsMyPnPJwfPXr7y5+rbTslo",
-	"GTQdYltSWAdol2dt1UWpzYaw/O0RyTxpOspKpY9du2RsLgYBrzRwkmopkOo1zeQC26QVL5EFU8xHa0d5",
-	"A2KotbGLJTplYsti5UI0pvP64ouPkKqwUgdKZUKgoW8dAJlKuKBtghbMzTDiU6ab0rOxwJ53VPKoSQ3x",
-	"DRZcJTUoaeuEe1djzWdTbGh40nDnlVKA4YyKabkKoEH3FQCqb2haAqX2ljA05i+QSwB6redegNxSAEFj",
-	"9ZjmvimXZw9uIbs8ewiP+eXZPcZvzZO8kGn7KKyn9x2F1ZpkljygekafvXw1+O3o4DU9mHz5+upFfR2f",
-	"nSK9nt5rpFcdfFedG7X3XM4LuKfSlRsiSr+/opaX5Tzu+ysXcEt3beU7XCSfs1Z9O2dUTVmrgNsNFjqf",
-	"setqi0NLlYIB1+UUNddk+V1c0Xdr4dmqREFLx7bKwwBqsn4esnBBq9REb90q5WuXaxW4TWwoWlDjEt8E",
-	"5CsAvHoXW/zpOTI/PNfNycYDMN9fIULsPiJEamQ9H3RWfj/AFrouQm3H4AH38q7wju+rph6wFo5cNwif",
-	"kAuE5j+ZVFlSWwulDT2p0oANx+JevM2JyDlTMa2LUoCyMIK4F9I8CNB7oIrN+yBB+zu+Q7gh+cjBxuC9",
-	"nSAXgcsFIdXXfW9DTmrqVaZMdAr4yM8lbUihfsiQnZognXLIX6N/Gw/pwamIQ/QHIyGPGmp2v2Fijcxx",
-	"zlTEcVEe4oAjleIywd4XxllUC3ErZ5izsDyya/0AauvXahZmipvlub1M59tgVNV3vcD2+WCIRa8Y/hAq",
-	"Rg0jBwczmTDyw+lncnCgQ5lCV+zo/18obtio4xrBg9cVZ8jXMzMmxYb2XEykb5hP8Xwwer+wfqVK1pvD",
-	"L2aMfH53fkFOPp1iSCi8j40dS6E8UvhIJe+9dRGkhW/T+dOvxGLGFHOtGC/PiKIiIJmwsiQOUaq5TkWE",
-	"/g+uiVw4Mw83/StxJU7imIxlxF3Cz3+ff/zQJ+9gVGjhZL8Zfb3Cfk5XncHXK7DHXnUGV51+v3/VCa68",
-	"JbH47du3kYuuvRIvbm4I0oTcuhTSOAazbcK1oddMQ6uxomUZGCB807IXR0+JkJiWjrcaXIkXR8+hizl1",
-	"P9mTowSu037xwrcbc+mMr+3LWcyqvb4C8uLpc2KkJNDvzA777DX8DQYThQq6xiCylzc3+fqdk7b78ujI",
-	"3g3NYhOQl0fPSUgFdNdnag75+r3+lThZ78e0KBedJuPMEF8Yw7tHHDy4nhXoBqaxlj4W5UqMsHLzaEAQ",
-	"EPjKsHC5lsDivaZ0yvSAjKCl2Yh0n7og6KOARAx2YP/qEaB4pd7ArrLgCH4ZAShdiZGlnqOArJcenMg4",
-	"lgvIb6dTFmD6eSKVf+JBK+ZQSBMjrek4ZlcC+k8ERMvSIDiRK0sKPds0XjJ0s7cIBAsmZsFDrKmacK3h",
-	"gWBXAg4bGsdZicAuJaVTCOvGSgWIAGHItMaCjpoIxiI7bImelG7cQlRCwxkXzN6UP7muvQzThxFGhAs7",
-	"c/6NxfT+v7UUAxJLmY5peB0Qy8MtlMM0vWPcVKnMAkZqwGIcWF8JXFK3lrwhTUNy1gvArUmoJqMT12IP",
-	"SMeAvAHqRrDbFQzhml31rwReDHhIIZZB0yUZvZXCMGEOLpYpG5QrwB7aHY0Qb+FiFlyzXp84q5YLa1mw",
-	"8ZUA0LMAgk33pOJTLhAqFZtAZzJoHkgyETOtCR5mKJUeundH4DvE48GfgisBWd3SDeMnBTeZVaOLNk7Y",
-	"nVYyjDEC1OyTC/8gpCmMeyVctjhG4ooIm4kRbRSjCUT4Q6g/NEyhcYz9/1z3+ryTZn6lectAMPOefDrt",
-	"JxEAvXYVOhNutCUOkNWHh+E4NxxVpbX4cSmFYf3V1WyDK+HeJl3LW3vHEAmL333+8S15/vz5a1KEyNpV",
-	"gBfZ5M22clbVKQV4dJ56ez80hO487x/1n2P6wgx48+EMqi/8r/33tK6h1AkU09Dk2dFRqdBwqqTFP7wY",
-	"TX6+uPgEZMPBCgaGGe1s6FxbgqOYMNB7EmoQC/t5quSY6T75wFikcwTud2DJyDlPo87A14wHWzT0UIS1",
-	"Pzs68qzd9yZcAXUoHQ9S5TaZ0xeh+LYmBXAHfuCTeHH0vGmkfGmHP/r2mvDFs9fbv7iQ8owKEHFf7jLD",
-	"L0VLy4rQ1Rn89iXo6CxJqFp2Bp1f3Y2UO8lWb67r7wL8kJD7jRUBOl/swIcJM4qHuhE8LEp+UhCBzSyB",
-	"YzeWdvtWfivxUUAEh/81AgQchfar8cTYHzSz/HH94s/c9Ftv3k58mMaUr9z5qpRbG4O2ugEnpcN9P93p",
-	"NvKeqN8zkORgUdqvu9+A4NVgYfD8YuphAhKCdqQYVpzE6F0IjfON/ERYIvNWoghpZh9kKX5S0A63IEt5",
-	"nTQMArEGEdlKb0iULJYuRZh7wUJ7BkJnGiseGWkVbaQ+dvm8FfnBtK0HpD44QQ105sdy7CQdxSYxCzGT",
-	"AA6oCDtE39wjwd/R9vdPXZPdB6dqmwGom993A4mbPz3Mta5mQncCsnFe2T7/AHWDhBqn/014jPGrLi4a",
-	"BGT7r2XVab8OZSfFIlwwLUTCdga/ra5Finjpu2CCGgHBwq5TgS7cE1KRkoXaksbOfzKmlj5pelB0htgJ",
-	"TLE829fakXIDUjHULgmo9RMWuz98b4Wuzg4vnkDvmW9fHhBN8xsCE1gNutIcSEoQBRi5A768oZH3Ln/P",
-	"nOdRMD/H9QIpSPf8/YnubUWsEpKXLuEL+FnrQj3OXXTTslQuTwP9sHqj6zLhWk6ABcR3nkWVFljGMVS1",
-	"KplKsDCfV43sw3+BVXHUJyfNCW3/ZiFEdJTNB46Z5kQNzTsgQDlbAunW2xJ6qDAVPYa59lHwOf9F5S6l",
-	"yiyd9srNsR+5z6MR1i3UhNcQrE944iclz9cK2dqCsr9Si9pf0PLItPExr/eLrDlSVW2cRmXsWz2x2Ays",
-	"b/PGY9+CzrOjZ9u/OImKD75jUnD0YvsXH6T5UWbCTfF6l9MSk5ijefXF0+c7EZv3VE3ZH0IuKYzbv335",
-	"9mVFxrbIQahY6fLtdKGcW1OHfkaSrg8NKr5wVK3XRNXWBBhoDbJBNi/GhgDcUKpoACvgTAeuiFQA2iEP",
-	"Gcn90PYZ+pzBJBugZZebJdbpA+a/QaRZJw0gQ7hmgU6E4JiDWUbQBnFiqrD9/4o08Si8v0mJLAIAvmeU",
-	"/c7Z/UdRPshWMH8YsTB2DU7+cpx+DfN+wMO4VwRsL7w/KIN3Wyyx9z0737PzB2LnF6uc21Ebvc7gyzK1",
-	"V0oC4urgOuN5KjWN6/i9G7Ylvz+0svue8EVur98p1asHS/8KZ/rwXZIaV+ZvT8b2ZOwRyBgq/TvRsDpy",
-	"ZT/fRquwYsLhV7T9f9voSnKVPCacxT6IphRy4chFBDYgF3kAq81MKBOwuzEaQj6gpSPl3Jl1QvHGjrYT",
-	"gciTdpuJRKt0hgfVU3BbDTrKGB/+ufD9e7dg1kHwWjkozBhtht8SjlV+zrEM4852dF9Uim64iLWuK40R",
-	"FG17MaTClZz1pTN6wL0jxL91tHqL62hrCvyezPywhe0mfnfie/P+HZDjoh4YAyiNVjblu8NeAffDLI1c",
-	"kmi95IvhUdVuKxGnsQvaYos8BigPGnNBNi7mHvzO3BApAhBQZWYghBFi0dah/xdYz1vnVfuOrOGwJFzd",
-	"3h6+lzy/A8nT93rQeRd8i6BsARW1crTsVvvwI773thOGzVZwHK1kAL9mSx04M3ZAQprS0Nu2fQg2jWMZ",
-	"UqjnYNlzQIpqgfBeuUNUA1tsTRJOf3gETtckLGJswF7yu5Mx2wdY7ACurn7ZBm5mcQjKlhWBtdcMjTq+",
-	"zxKiCUAE5FOZWaUT3JNyCDuWM5yBKajGd4OruT3g7g0le3b152FX0KqMGEmgNwpYTLyatMqkHB7vyKUO",
-	"Xf+vRqz/iNFeiOsjl70/IgmFX3EdS9KFIYf/llz0LMbboaF6F2Rk5PXz8Fs+gVQMEVwJ6DMNw8M6kJ9h",
-	"O9VSQklFRh8Vbw6NiYcur3mE8SbFwysRujh5veb5fqKRkuUH6sq04on2iWPRsJ+S4B3zObsSpZVynacj",
-	"gP14JKQZuuZuIzJmE4lmY2UVa0czE5akUsYYQl8letjo7fegeffCz6t96vYC/p5i/o4UE7FQV0jlE40S",
-	"i3RUi/qXLblapaM4wK5kFM1UeycYBqwne9FtT4j2hKgquiGJINQ3dl6hN/h4E72B7MJNRvYR5CHBaweY",
-	"hDiqZi8/0Zii6AyOQi7AtGhRPRe28uwpn5M6ek+1OXgHo57+MPJesq6jQi7Nt6ie3euTdzScuWRIq+CN",
-	"eDQiXW70lfCjB2SEGaXo3sKU0gP8ySeY9gIygkHwYyj7iumTo4gaOiJdKgisK68U378Sn5nPyhTTcgaQ",
-	"NoRH2H08T/iFxh2lDFqotQ45m8e+1rx9cCXyXFD70CXQu2RP6GTeBSHPpQjDgdpv3VlDgHikIAnIAsLY",
-	"ItKVgHJ50Hdl4PJX4f3hOJtMmLK7x8r29h4x+9gRaCjx5/r5Qinc0ZSmoyuBbdnt0WBk50807a/c3oCs",
-	"n/rIrjxLcom7vDuAHmquhK/SPzoaDQprtYwjzKuKo16dQPtu3iKhhGl3YrApDZ02Enqgmf0YjlWxlFFI",
-	"/e4dk1Fe7G+ECTBMu6UXT/r/NWpIPQGv6JZAi5pVuhuFY+EaK27VDY81TlqltTTPBt4Al5ucZ9p0vfCC",
-	"teoDYmQAtEYFtSk4vXvNwVnttWenyGkId1QGCilYYSWMebGRvN6BiEgFNhsWCKPuvEAYrJIphOSqGG91",
-	"zrbjftktG7RMhasq1LqtE1BWTqBocwnvcuTvlv6NLXugwcDqNGSiQOG2Vy0F+zhpFLgqu2oUuPxbP9G0",
-	"8+1Lg50Wpx6g6xhWY3V0pM8cxO8KhUZmY0kTcQWYakjZn82reSc77jl0Jj+A8gyeeUtPpZ1QD7+XJAcn",
-	"KZQkB6wI2yg7oKdyreiIkVk4K5V8xRLlERHsxj5EVaFcOR/40xlT1zG7EtBPRft4Ai7CONPeX4FaRVCp",
-	"8FxqXIG+f/swtx0RzawAIRiLWDRo6GOBFW+hdAY5OPD9O9z/+1h/AhpigFs1t+xcCcvm+wQqL/z47od3",
-	"n08uTj9+6CcRwXMaO+MNRtqUakEkdAlamRXrZOLbbUFxiJIr19XmzQWRaq1wl+9Uyz/dvW3hoHg/BAWA",
-	"GddGKlBzYV5LPjikJufxUb3d2NZWnljJPHDT5/GlkJrBp4KaTDEQF8FWRuNevrQmkl+KoGy5Gi7mkofM",
-	"HwWjUUAgUjYoZ81iCQ5BY8NRNt+0Gjdk+7XkRdTyGYJCw8YSV6VVwaKaBYq8tmHrZfis9wmhXnaHe8si",
-	"btEKGr9oXyOmoTEMKbWdGfWw75WrLg1WYN/StEnagl4232fImsexN7Cdxtg193QfvPbI8TmrxcwBjC0v",
-	"KkeNwl8e9UHAyPElQEjmdngiJxNI0ilzSkdhc17phtklmM2/GnjhzXlg6pPgsZrUCN4ZYRUJ05hPHMb1",
-	"afqnfnXfeZL+Hyjgzh3p9pC7HDL2QXd3QOrTHGk2gn4JR/Nz/+um0XvaNuaxix6cSQ0WrqIDw5iZBWOu",
-	"1f1C+sjaLLXixwg8raOAJFxkuhB+dk63f2tv5TQXhb6j4EK3qL3fcW/uf3xzP6BFXXyBx1gjIYvEiQC5",
-	"zd8/BmLXqyd2KwLJ1tz6XPfxZGbClTZe/QEDDfSBtGSDYoW8XLrqVrswoYqEmoPuHZMRDDLE0pquOKOl",
-	"NEpm0xn56R12yKus9BA+aZRg7jcnn4v5o+fk+400aAxebdzL/3cKYXTH6ODXwlSJjRbmkR3R55CGIUvN",
-	"3k8PMZZwFveIj/tk1T1n/9M68iGS2TPygCAh0WXDwxpzx3dacPfDiOs0M3/NOCJQdBSj2gdWYlOZwofv",
-	"Dqem3Ag++C4p2f0UG8EN7lWcPSH87gihw8rNlNC91IYUgvqwgxG2mPaJrug6a2LiIDeaYO2UVfsTVyVr",
-	"ChNRgL6N3FbSqMu8h6U+ikLzBzWtih3Mq3jhew/LY2tY7RGJdDcj0rIOezbjPkRwbSzO4YqHOqsm+nfl",
-	"ZMJQvJgoxorMyZAK7OiArbxcB1lC9bVrZCPkIiCKimuUpWYyU/GShPaTFIQbn1x5TMBFPJXESLS78ums",
-	"8obbp3scywVTtQbUM9hhPZFYdblAi9BdnKW1PUfrB/UdR+994KLv670PnTdevdPIqwQnZDy2wOsEWqg6",
-	"Cdc+f/vplwMLC+BPPDn7+MuHCxLza0aO+kcvG/xjCb0ZwhDDeZhmQ/t5Ox89JYZiECqCM3RSCalSy4D8",
-	"v/+6PC6FPWLT/Bh62yPvqPW202llBbu3b9NmCdzHHnGn9ujAgWgkiRmdQ+kbDE67PHuSd9kAzGuKMHE9",
-	"wNr5Ex+SRQFaNjEnyNeyL+TJrXvn3509+o6Cg0PeSKTTlFyeIVEeM22c4bobzhhN2RpNLnOShKprZkp8",
-	"pNLKfodiNKW29vdWS/+s3IZ8Fzc9hBI/0Q8aTIzBABC6DR2HShEBv0t5ftcnsFQ4Hc0lDFvbun6jIC5j",
-	"nzP7MxUhi2P4N2SJ1vcSXN1/XkOMmjzXoWHPEM5fz242tNzcMCUmgTbMBk7ZW832B1ICcmzYrgKUsHdP",
-	"Zu9AZgsC1KJfQenwmwMt0EansxjCvF3MgK9mlI/wZGPJ/nx131ccQb6svZltb2b7HkoUIbZAfDJky4CQ",
-	"xFG+xmIQAitluowgb3TL0bCufn8Fy9eEpm2Vi8oY7qsXXZ4FBDVs0MQjpg0XTjUuRWi6fq4+rt/FFuRV",
-	"B7Vh6QZJqjWpyL986CpGxRKbFIjihb2h6i6GqqQEDC3A+a/s8ydvvUnMyvozFl5bKRjzb5iao0gMvrUC",
-	"a5sCBe4JF/dBAXsm/edh0nkYwDrXjTBDLnC4BiYkh40tCRiqvfugJYhDhrPY06I9LdrTohVaZBEsUnRR",
-	"pUbcbFX2m8iOM8L9daORUK15oteyLTBuu9BmSuLTEw2d+muiBd6689wTrz3x2hOvFeKF1gTnhHH57JDr",
-	"WaFk3kUApYtUBk4bplhLwobUYi9PYbE2O8WeJO1J0p4krZGkSQZMvlG320J37GjNfmjIbjEsAe+2i27C",
-	"0nCDvCg94ZErVlGqSp+X30IqEZBF3pKea1ewjEOIpgDHKa4V3et5CRKkJRhG5WiTnbRUbgWIYJCLOGBd",
-	"njOlobYuFCEWMhMhiywBczXtcDxcuSaRJZd6JheajPLVDAiSPaBfXBBKJmxBXBXfuiIoH+AUH9CCayfY",
-	"GAGCrWeeELzPvZuxjDHVw8Fiyw4KiWZY9CYp4Yl9UGCIHIMZUu0arZG/T7qK0egAIhtw5tJNQR20iEix",
-	"pVvQx3z2P3LDIL+L7e714rT33vU7gn0rQOSit95TqLiMdWzYmurr3yy54UosY83ZhjVIQ0v3QY5uRoXv",
-	"rklIvrAG4izz53vn2l2ca7IAgJ0h9FY9Q7xYU7480FJc3fz7aBtyJ2jeKzF7JebP2zkk79WT414eN5L/",
-	"UtNCZDst2NZIpNqdg2xtztEnH0XISCKheBUV651AcJk0vhJmppiG0sxOTqyoU54Nd9c2GBQUaWT/O+QR",
-	"tjZx2goxEmtgr0q5IiJ6KUJXhRN0qWPQsewPXoliurnJx+9Eoe6VJe/7fezp3PcXLUcr0jHg9jqFW2/u",
-	"sZ3A7Vt8rLb42ItZe/KzJz/1XT7EJgHL9fo4JtKKOL7FdaHBaxJxnVtMt1CpyWR3+5lvexphrqEm3Uri",
-	"bIDJkDogdkKwnuH2mgxoOPcf2npmt7CD6Qx3ureb3cHM8GkF+MAmttqiNE/o+yuW+ixaAwu2cOnAiqUx",
-	"DV2j4lSxOZeZJlLU1MFxBwwg/X3l1sCS9prCnlU/Pqt2SFFnZkAEK9gz/OlY5KYkY5kyQVPe9zjQWLPi",
-	"Y8rEyadT8pxEMsySvLML1+Tk02ngm6L0yQfGIsv8kTzVMFqc8a5eUJdIKscQ/9JgUV9f9PfcJ6UAgRUB",
-	"DfzPbv2N7kdFw5jt7HzEt0mXR0wYDoVBvIMHRb9UKkMuz0jKFCTyipBtc0G6FfyhRSjYww4ylNvrXoi6",
-	"q/PRASLEytVCXY270R3+KuxvdzXCeyuOxmu2vI2TEYa630JZqZJj9ui1f91OmnyS7umtgfbP6F/0d78T",
-	"QN7Kswi9fa2S6z0cMCC2/70nv+K9AfC+VO5exP7rOB1LPbg9VhZSd46laz7HjRRim7/xPb9m5NPHcyxN",
-	"X+7VjV8eg40OJ7doL2Qp+PGaLftNnrvvkAbs2/fvKciftn1/LoCu9u53yFtt3u9+rHHwbaQm25x7EItQ",
-	"iQRAGpdSrYOSdghh00VraYhesAJy0fIPDIYLLiK5wJbSS2ZIxEIegRQiUwyNgMbUckFV5ErT/ieTKktI",
-	"F3pUvv355PNPpx9+6icbvHN7YWVPavak5jauOxc+1CCq+E79npBgn9uNhsA5jTOWt3gWRi3XGvODAgLt",
-	"kS2toGPNQI932XCQs5FrK74fe5A3hD99e/7sOYGVEDqlXLjitzRNrXQzK/LqXLdd1wnUrUKwm6LJe0iV",
-	"4kxjZc98AFfnS0lpXLXg05PL98QoxkhC09QSLFfJx2pSjlhDJ9zzn08Onr185TsBw2H0+uQDtjT3BzJe",
-	"ktE1W458u2s/Chdkxm6OsTnvD+/OT3/60E+i4Epcdd7TpczMVadnj228xF7E8RJOWU7IaJ6MAt9xMSAj",
-	"vD/4F7TYJ13qrBpQsKzXJ59oeE2n7EqM4ChHpIv/6F9CO9RRb6V7sJUaoXVwTaDXJ/vhbgV/r9myUgUw",
-	"pcaiQmfQ+Z/ub0cHr+nB5OTgxy9fn33r/f1v9QUBb9fOd7eyjzt+mKv47b90HqvmDx/SmHNuQQ1vq8Gg",
-	"gwDq+XiKr+6tmLe3CJ04/HYHW0fjSIXE2XPHvuL++B3xdUJVGzMm2EtdH9knumw2JRKiQ514hrlvC084",
-	"ndvXi2pAzOpkLzv8/do4FUsf3cLp9tGAEMo93edc3KnyfgnySmApdjCWFtWQt/T0r0RCI/i7D0kXCoP3",
-	"AMoxkDlHkq6bsFcuyBxgLXzwLNQCvl/Rw9JqMO5uytfU7p19qmYBbggM9wEFm6DS1XneJAmHMwoOUZ+K",
-	"bOzAntRjDI3hCSrNXvYM1mP/C+qa+598+fncildTguXcF6J+UGEi03WgWex8Zdc1+y32sIfhNc0tF8Tg",
-	"RBud++ZGb3YfjWUEdRGp14nKgV5elaCajLz+d3BgX4RczxFJFRcGFIEuKDlYuRtaKAvUVS4+n3w4P3l7",
-	"cfrxw3k/iSDck9lJsP0E9LIcK0av4aOpkIpFffKrj0zDzJMNoWk1Osd5Nk64efzYrxoivH6k1PIOwzS0",
-	"5B9Tw5M6NLmo/fiJxhvxI2iL6ejLWxKq2IBQCKUhGNtCRl+vOvZ+rzqDr/1+/1tw1dF8etUZXHX6/f5V",
-	"59voSmCxgpF9DVTBixu77x6UyqRCCh7SGAftXrMl3CslE37DXDRHYLU/ndKQOfLpBtR8OiJc4/2NqWav",
-	"XhAWPXv58ulr2Bk1mXJBJfZ92JGz662CDIYEcrtZaAsiJNgKocQDlvE8YCKEmGFjjyD/O8qhW0gSS2El",
-	"12JTgEDaFbiISPfF0RFJaGxB2Ne+uhJ4u/a9mE0MFLVyAZMQdUC1FAMsTAz7hF1sQBUWIcDufQp7Q9/9",
-	"8QQkeLUkvMQYSr/qCoPYrDb+CnG6tELEKiG7pOt5OBcRuykLML1gTXNMaMRQbSTdkUXSEcYFJ0xrOmUj",
-	"spgx4cOCfdeLXgCszm0PkBoJQJSzwRJhXJd4Lm629SDJi7tUW4CT7sjcjFD0KhnwSrQdKQxY58AA91Ym",
-	"zLz58eKJRouhe7tKxR21G9k3RlawlGZmCXnuqTU3dvMmUyKvHdJedy4Z0Mr2s1cvvv3tkfXoi5s6Jlcf",
-	"Ab4JZBAM4PT2PfIe2VZV4HsZRawebK/Eog4EeMKfHgkABbaSoDmXcat2RefvT0jxUduWRb6n7jqZuCwW",
-	"slvLIiu5UGMUH2euxNQD9RN6nIZJf6Bw2/yqtkfclsBrb66+i5RRwbqt6LXJRFIMs9VkXZl14IpiIkN2",
-	"QRKgblawEB+X2m4U1lpHLbz9GuKyIh8wSWOz3EAV7teePefy0e3ZxVYarIbz4oU9r7yLVbsCthtRIdmV",
-	"612e6bJUdC3kArGwObHiMvljJ1Vcnm0n75dne7p+Z4tiPWytpk9YWP1r5qSuxcuMWSh9yD04UOVCuC7M",
-	"M6nNMZpmS31nfK+ZOp/RlGvD1OXZ95Wuenm2D4Pdm6wePzbtMwiQhEL69+VZEbRVQUC5EDpHN12Ep80T",
-	"ohxC9dZIV8Fzt/V4A5z2yV6A2wHMFBSd1APCE8uDoA6WoYbV8d/vrpTk5VmT7Gef7IW+uwh9QME3Qtzh",
-	"jGsj1XKjd/jyDLkUOqLXum4UPupKV4AZjQIi4yj3UaOyhHyPGEly5qaogEEyEUG1ah7OCmWpDoh/dov+",
-	"3mDZr6sRoJ9o4g98D9q3Bm3vAbg8A9DpWtFmFSqd888+KorAV+FxO244sbIRMdZQIdeMkEmEEooRg72d",
-	"J4yMqBkNSqYCeMkOgpq/mTGRq/85AlixcSJVWEPOf5banJjbFvqqM9JRs9FasFMj7IfEsFN30k0otnYj",
-	"dfewN9U/Mrpago4Q74AdcJcaQuE+gmbqvxVHc3zfwWjhQkvXSEWVLHid0HI9MKg7ig2x9hL99vCKFJ6b",
-	"1fGo03xhD1OH73syi/i9bjeOFNe1x8FHD2xthQak6+D+iS6/AoOMl/D/rfrMoWEq4YL+lbvV1Z51uVPd",
-	"qmFmolidVebCH+UtzDL7yp57E8yfwQQDwhx1TejWLDDayDRlEVCBqZRRxQaTU6LtRMulAZcEilXe/qt7",
-	"45Z4WOM896nH2lAFlIIaYumM5d3oWf/841vy/Pnz18RJ3XXSu+YirKZ67SSw/7GEDTz87aKGv8a9oPG4",
-	"cTnOUplKhX1DELDXnfMA6gFmp+bs1TvFx8u8BImIAqzIS322feEsDzy7H3MrRGBC73oyPgJKmdJYUF4h",
-	"Nr7l1W9fO5mKO4POzJh0cHj49Nk/+kf9o/7TwT+P/nkEsO3oR51JAEsFG83iyYDEfM4E0zogitGI4z8T",
-	"ZhQPta/UVZNGIVxvNYfVEEC/TjfO12Iri6wLEF60ty/EkY/ZcyNWwp7WR4Zgb6MYTSweOfGIzS0MFGO4",
-	"v9e/fjfnEbP3Nc5EFLvAcj7hFliInExiLlh5GHy7YRmVc/GNI1xWBpau0SuhTHVL+rxDV7JS3mupIdfq",
-	"SJdcmYzGJKHhzN6nizBn0A6DLYmiohzxVDfEmYSu85dnmoyZWTDmpNzSRkptC9e/x/LOMDHEmB0k9NrS",
-	"8eJrLIy5/uWJ16o16Z6/P9G9xgXk+nftAjBkIHAlMNbz5XSwGhGHUfGlVLRKcnLdJKdiLnnIVs/IQzi3",
-	"AOkgpwh1cd8Ajt4cgIJwsBdJ9yJpK2727f8GAAD//w==",
+	"7L17c9s2ujD+VTD67Yyls7TsXHcjz84ZN01bn1+cZGLXnXnrHAkiIQk1CXABULY2b777O3gegBeJlETf",
+	"6rb6p41FEtfnfv3aCWWSSsGE0Z3B105KFU2YYQr+Op4Ypuw/IqZDxVPDpegMOmbGyEiwGzMiYaa0VERO",
+	"iP0xVWzOZaZJSqesE3S4ffvfGVOLTtARNGGdQYfCmEFHhzOWUDu4WaT2gTaKi2nn27egc/K9/R2+TqmZ",
+	"FR/zqBN0FPt3xhWLOgOjMlYe6W+KTTqDzv93UGzqAJ/qg5PvYej3POFmdUvcsESTlKl1S4/h2/KEEZvQ",
+	"LDadwbPDw6CT0BueZAn8Zf/kwv0Z+D1yYdiUKVjJKZ8qaqe/7W7ZDU3S2L6Y8On+s05Qc5K/0LrdXlNu",
+	"yEQquLRQJgk3pAvDwy9uVz1ib1bEC3iVRgnXmktBjIS3EpakUsakO6GxZgF5fvi813Bwdr76c8M9uXWP",
+	"pYwZFZ1vduV230yb72TEGQDjuyQ1C/uPUArDBGyLpmnMQzjFg9+03dvX0iw0irh9RONPSqZMGRgJl+vn",
+	"lOPfWGhwyuohCWlmXEwDewpUEGanJ/j6EUI7NTNid6jJ9Ywa+I2G9mvCNaFjmZkO7kSnUmjcxXGUcGPs",
+	"dbbYyDq4Pr/5zLQ9y5otUDfZypXZC/kXHETviHDjYEATLaUgmYiZ1vBBzKIpU0Qxu2tt3+SC2BfHsQyv",
+	"Ot+Cznc0+ow3dW87eqeUVJ/dodVtK6HxRKqERfZquJjTmEfEwQteFzGKCu0uo7SRCReR9p/Y5b+FjT/W",
+	"fYR+NkJFRGAO5pYhJjEPH/EMKVFZzDzhzu95kmkW2XvuUqJYGtNFYIE/EzQzM6m4far5VDAVECFJSFMa",
+	"crMISL/f7x2RkYK9j4imC4sVTLGA8Ikd8Jpqku/f7vkHqcY8iph4vE3brRp5xcSeJjqUKSORZJoIaQiN",
+	"Y3lNzIxr3DqN8E0iBaHkWnHDeg62rtkYuIQ9PGqpBFNEKj7lgmgmDJze6CP8MIKx7bRCRmxPE3ktiACo",
+	"hbMy/VAqPcSv9QgmGJ2xcP8HZsLZ/hk3bERCJbXe1/kKLP6NfpLajIDOAAnK5yh2pJmaM9I9+URoFCmm",
+	"NdMBiWVI45nUBiAQl2D/1CNCFcNvop69nhNhmBI0fkyQBKbgYdLu5gg2G8spmVHteJOhPNZ2hR+k+UFm",
+	"Inq8FQpJdBbOiGKhVADE51K+p2rKHheGHa0jYxktLAzIOVNlKENBBZd3SsXi8VaXrySkcczUniaKGoYL",
+	"Cop1hlIIBtRZW4hmc4s32ihGE02kYB5kSdcKKRYPeyShCzKTcYRYaKVIYqQkCRULfyCaXHMzs+QfUNdY",
+	"rswRG5BJTJRMyuN3gs6M0ciJu5+ZUYv9BqFXs1Ba5mEkceJMs2S2VvKzh/azp6f/YY8LvngMeDxAnuE0",
+	"7BkxFrGoeh6//PLL/nFmZkwYuyIA8uZNLwufbp9zymM6jh8ZQ4AUhlQUhBBIu5DXpKsNVQYku5Ca0Mp4",
+	"JEsDQr0kDGBjpLwC+IqlkwG5AfDThGoEurVATEFagql1D8RAt34QAqeKscSfxDopNS399LXjDpPH3CyG",
+	"SYryghWFqEEQe/2yswpxgT13nSUI1UvXZA8vjLlAOFx37meGJqn9gN2kXDE9pHWaxYxZfmmXLTWNkRFZ",
+	"eSEi44VFfUHc58CAuCaKJXLOItKlY+CeUoTMfyIV8auzqkW+04gatm94wlZ1nsBqTXXbTOjNMKaGiXAx",
+	"TPSWB5cyQeN2Z50qHrLhlI+HM5mpYcJDJVt9Og/T7Dbf2hNvcYvug3qYSJWc86jhoWLUIWwdZ7LPyJTP",
+	"LYFBYgxSJY3r7grvees1a0NNpqu6rxXy57WAkAnD48rxrYGbb2V6/iuq3vkplDCodHBNFxbU4OkSKOVb",
+	"KV3clxWdNCgIxXuu2xILMGlU/rHujAuS9C1fB1WKLuzfgt2YektN5cxgnrXbKKmKa3eyCliTmE61FQ3H",
+	"40wTc0OoH9MRG3ZE4Do0CLLHpx9//nCuA1K+CiA5/h7S0JBPb8/9FdQT2U2n9gn3V6avm2xQW1GiXIA4",
+	"XEeVHFHaYoFVorQRFhKZCVNDkdp8WBCQzSdyF0xtQtLqwqs42ameYS3I4lZWiBwVDrYsLIaKRdxYKLN8",
+	"iic0djTPkMTqWK9JGtPQ6l3UKmq4A6Klk0yttGD1ZHZDQ0O6udyCYgY3IETgtRMgLftuQssMCwr47PmL",
+	"l/1Xr//xzzfP7MaosYpbZ9D5318P9998+Xv38rIP//r6LHj9rffff6ujld+BPaelNJKmwxnVs3pOYAmc",
+	"1UXsG15cL5uI0YJUsxQ/5OoDxqezbdlwTLUZwhzDxgHXskAAvi1BMuiYm+1JbWEhWqa0S6DtNuzW4k5m",
+	"dWtBcRMV7mTXVAfab2OZRW3vumS23IpV0ziWVmfY+MVnpmWmQgYqPU157WXQ1KI5jauHvHoLS3zLm6da",
+	"rcE+jzkVZqhYKpXZVlacSW1YNJxvLVzyaDvq+JtsJZ6jzb3mdCxtGeKkq+gaWqDY00CABuStTJj57odz",
+	"pEc8CsjLQxLLa6ZCqhmZsRsS8Sk3ug4X0ufp0OvXtXM5K0WajWMekpQx5fXxgPz08ex88Onj5/OAXM94",
+	"OLNqlVqQhCVjMCegjYtbUKib2i5xW4k5Gw+v2KLy9nhhatEblJTW4OdUm61vDt63Y61ynVxNgnsi1zOp",
+	"GZEpEyTxbiTUqLzmhWKQNjyOyZhZtsNExKKBO0lNNBNutCGOTeiUcvDuWDWdi6x0Erlnxi6yDVIolmYG",
+	"ljccp1t+007KB4sGNVINt7/QOmEf0KaACg9LJUk9pyZl6pajZ4UAFMdUR0+Wj6WRSD+41I+s4AEkfhj4",
+	"59TyzNvL/FRNM5DwS2I/wn8GI6+I7mspT05ZygbmejJUEa/sa32Ydp/23c+D569fv3q9WTYtraf2lKRS",
+	"LLxPrYiLueQhIyGOfEQsUFrsL1QfXlWRVg7RfdFC1vfDbv9JYUJYf4B+LfkXdaf4PZqIHkS3dOanlUMq",
+	"NpDQm/dMTM2sM3j+6nUdRKwumOs02x4xmmbeYiawlbacIJQRqzF/GzqO2YDkvtfAu1EDcq2kmA7DGeUi",
+	"IGMaDTWfCmoyxQJn7YsCYqQcxlRNGem+PDw8ePnsRe/oUqBj0RuYI/vsWe+ITLxv0P7wondEhDTDicwE",
+	"vPGyd5Q7JzNxJeS1GDqnpB8RTesBfIccD//NxZwb+4DGitFoMWQ3XFsNjgudTSY85EyYYeHWdHscgjYT",
+	"XIqc2w4t8w1ITFPt3LkWktAZqLKY6SXXavfl4Ru7bGrYELwhsNnnb9wheCs56b6C/XLnfbN/H/YuRR3n",
+	"S5jWdMo2YxHcaPH+lyZAyY3q7QCGeSDbaLVH1AfdZ3svenUvOFntFua3MKgbo3TzNzUyXs4XvnYmSiad",
+	"QQdYwyEYbRxslCNypH/D/jW378+T/WedOmRtpd9uVh7gPFCDaKvL1ovt1ZgKakhIXbTAEXHG+4lURSyM",
+	"g/yIg+2fG83iCelSxJle7czww1JkE55pP7eTbiXNLavO8Eng7rsRejASa8XgA54dKylIDUASkNFldnj4",
+	"IsRZ4N9sH38S+Jdz5a++NsJgKrCH0DhGKkENwXf2dK0FZx//32C7eTfnERMh+y4TUdwWeWnZFVUjguWc",
+	"0P41hhmsjjFntfoX8IBhgwcmnLHwKpW8aS48Ak83jcqsOE3QH1me/ppqMs54DOBWdgs1Y4t/pQxaltnv",
+	"M3d2B89rTVGFL7S6XLC+uKVpwkW+dhUxdUQMqGfO/eG8inmURq6wEM2cs9G5u8CrnMvtrVh2UhvVSAtF",
+	"3q3CHe6S8a1Mg2hU5/0ujVTee90QhUKmWV2kpYiYlVNJ5T3dqY2RrFrDYMY65F3WXpwUXA9mXkTeCqCv",
+	"2EKvMZgMrfJXJowaL1SxKdeGKYZigR3FHj0KKRiQANKMvXRBpkwwzXX58tcTdoTZ85u6vYOk0lIIhm9c",
+	"VIvG04gINRAb4CAbjAPaBTmmKZp1HTQ5FM2p2N+fkW4kQ31w/vn4w9nx2/OTjx/O+gn4cJd0jTYsL1VS",
+	"Tqq6bQsc2dbUA7PUsoGTt2fPXxCMGLQk8ZN90wdEpkoaOc4mhIlQRqizbJxrTuOMtbdXoH0CP/YL3owW",
+	"TcZld6y1A9zojaKA9vESWThz4H5xagVnAswASeL9gPYSxbglIOSj3HqEkonhkSyQS3dXmCmWzVWtwaB0",
+	"GttQ1jmXsZNx6+Aif7wddbXycN0wF6er3yOl4dpItbCEp2vFKC+dBJ6qB8USehuP0R16SWzx5BNB35H/",
+	"Qg5YAcF6STKH4XZgFTGrqLX2zIT+OlZWslYac2E426sFQoo6lgohdYfESPL8f1+/3H82ILgPDBY3EsOH",
+	"nYTz+uX+GH8HpybcIRnzqf+lFxDB5paX5CFAgmHU7SSWcFf5YrPcWZ6nXfzz5cvX/3j58vAfL/5x+ObV",
+	"q+fVNIxaXzqy5Hpz/k3T2a3RU4ZOT9kIfDh6rpmUQRCX5E+8uKrAX/aXu2qPOZNrAWiQm7Jy/e/t7XyG",
+	"zJmYzVmMIZao/tEJydJ6d4rV7Yc0E6alS8XctP9q2SiLOTb5SEvLqTtbRa838sE978e3FBzi/4po98Yj",
+	"uBfT3CGBqLuSyu0yC1ChaLIdbGEzWj2LJiHC0y48q3x766STH2naltT5yNzbm8J89tk6W9hPjMYI6i3W",
+	"VnJaCUtsfu3Iq9LoDctxX9WuAlldW/ePMEyteCrX+pjdF3XYVvgWtx4uz2qrlR6STZ9fnK5KKAlklfl9",
+	"VVZVd3ANRhweQb4G6m0BkYqGMbCWi9Mlm8vx/v+h+/853H/zpfhnf7j/5eth8PrFt1oTTH6IdzC+rNpL",
+	"fJzGKu8W2zuVS1bJmpE0+/f2Xllltp4Vb3o98MPF2gX4rfpJam/VnfCDu0TX4cNdvaIn4H24u0NUr3pE",
+	"0bEBjgj/wIE4PllRvRujQcA+6dHEqrYuBoR0G2JAegNUAeG9hOaB8bAYvRAhuZ7xGA0usBjUELzPpJQJ",
+	"AH7JmM9ZAE9LJpYk086EVuZpJbWrUKVWj41Fz1+9evbGe3qv2MJbLtzcwpDui+fIuXtbKu5ODaidtHKE",
+	"5RXYqe2RFjZAPDS7uxmFAId2mqDfdwO0eStYG5ok9DVTLaJWwrhV3PnaXATntmbRcFxzrJCKF6HzNCo0",
+	"Pkwogg9z1wTuQjdAS/H2cF0wuw8t3dM+rt1dbP75msF1w/rzLeaGyC51gaRESMjxgzy3pW1COChuqnZS",
+	"GKDIGKhOPJPXJMnCGXGJvVSQsiUUEoBx0ZXdEaqv9JYGdvCFbatKOrf+MOaCtQmvs9+0SYpoUN/yaWtC",
+	"AbjShjw7PDwk8Bbp/vjunBzMnx24w9IHX3n0DTzSwp4goSTm2gxcyuiMJWj3X/nkAGcNtuVC8Ol7Llgd",
+	"I4Kxhp4d1RinK2UZcCc+BldqWDf8OCC128O1/jd88a9acutDPtrlqLiY6zbXvmUmyqpgsyKPc60z0FBo",
+	"GLIU1TKPZSiCaDTbziWPakT3oGOkoXGrHT9QCgpgmx/dw/MyWi2f9zIKrd5idYflyLe4MUOlDKj3KfxS",
+	"iBVqImiCTanhc+YIstvodqTKCc/bUSrvH9xafMz53DLKXnGc14NjEdrkV/+l1hvxu2STqTwguk3ktEuR",
+	"batQbHcTFctzgyV5g9vE3kCAakcBfH4hCBjFJpZAsAQKG9DgETSUtbzhHpQUHP5xtvGAW3iIuMoYbbvL",
+	"drk2+V+/d24Ujlh3bqfUhG0NX81WilBqM0yZak9+JoqxVpRHTiabz/MjvHTboPRQqhrbK+jDRFFxpVF2",
+	"3IYHLZtanfEDdu33Un98y2v362q8zAfHYgSZB8Dh07LdqpU/zEl3W2cqrTfCySSNWZvxIM9i67e94rRt",
+	"GjsEz/nc++04Z+vU8Fty/xWJuxSyV5K5ixO1M/0GujBkV4iQxTH8G6NqG2TwW/N/nnN/Jz8bRCi/h7qk",
+	"7PKBr4XSh0e0dYb1e0O2e7ZN5sZnUrhF22gBeNubmeRmx4Ir/7difzay9kA+yIjdyg+0jh2CVZRFzUlx",
+	"zsLDxZRwTfIPsHwb10tZcFDMRCr7Kje92mQtSBVFT/qwcBCvTm7fc4F9mFrmwgWrtkocCJKZa1Y8o5po",
+	"xgTRXKBRCQRrFh2RQ8InYDDZTkNbm6jordF5DB6adfXMToRF+orJNuUm1vhD4sm29wNXUpmndPL5qdWP",
+	"hjcJZzaXkKDj081qhmJKN0bcAKa5N0gxsocRKoTMRFicDbiKhTQFdG2UIr184q+lDMrljdaCWxNyPTi9",
+	"LGHwpoiAZrr4cQwVfNSDZ0vfLr+5QUZwSS5bz47vq01Jw79TVmwhV1ShP2UisojTzXN6rikHVJpIZbGK",
+	"6V5AMHGUdOv8Ur3Ap9VWEv6ack1rs0ZznMhlB3/6xbmug6z7cgmWua50Y7d2/UEKk/t4T98i+XvpiPxE",
+	"6w7gwQlBjsMPIDd99HrnvUgIv1fpKM8/H1hBMHTaokgG3RzJ5RlTWYRvKslUbLLxHh8eEr0B4kHA8B6t",
+	"XWCC8HJVXV0l0vX1bnCtOlipebMa7B+m2S2KHUVcXw25TG9TKClhyTDh41t8KZgZJuNbTfrotZYMnVZA",
+	"sOBkik25FP9iWXOyXVOQ5NJiaqEO4kseXDSyCiIX05bVWG4pUUVc33LCBhnpvoq3PMVqJXcqBLKUUEc1",
+	"1wSSA/UA/O+H5L9I198F+Tt53iMHlR9KVwWPt9MtC2nyNjVBciEvL/pR1PRYgZt6aNqm+Adi1sPzI0Tg",
+	"h2BIMPKZoSCi38YxvISAVWhxDyDSgqPaa2TMFBWhL2nOoXQoj1hErrmI5PUeBGSP7bURnzq1BbzcniDI",
+	"nDzWIOgfG3Va60ruLEoItOzHaI1HdWD3KaxNgv309rxcoi9lKmTC0CkjRfLKs8PDau2+F/dXu8/MZKap",
+	"iMxMYwyyW0G1jN+bN/03rzYV8HvRVMDvM6NR22DxmBqWl5JrVyPAfdoq6WTVQQAlOLaOkl+eNajZQB1U",
+	"fAaIeaRSy62iSxp9PC3LFK8lNaFUUTtzy63CMlpKG1s7bHLSgeHilViNujq7+YbrQaGkuLbR2VF1qRKW",
+	"OVcmozF5++lnvTUzKXSZ6mD2ETk5+EjstL6eG8FglO0GLyk7S+1SWCLVgnBBTvl3W1rgS+rPcuSVuZbq",
+	"ipyOuTnQt/F2p1mnWGz5TErT1t0dQmg77Ras3V10bFgI7mGA/MLVFmzoEuNBiGiZMGgCtOq2aoEirYjk",
+	"NsVXeLR9wZXNucSmKJfScOy3EeLW+cFuV1/zMYSmfG251ORFzW3FpEYTVZO4s3oc627hwXWC/LpraDaS",
+	"4rb6RfOItepEMU3DORj26RbZqxu9n0VvJnz1qLa0Bfk7eUZCqhR3Gem+FsZ2dLUxRQUrcFyxBemOqWav",
+	"X26VhtK2VkXXV6kIiJvFyqOpYpqB5qSQrISsVfGK5U56GvWr0qG5PQ0Itgiw1NXKx/9z9vFDLydlfOJr",
+	"pfieLU618yn5tymSUa1y0QhSmb5D7etVCufaigyzdJ0PW7vyrHohQqtbAJvSqJNASRFWSfYoeYTXl1ny",
+	"lLehZo3vhBJhmw3tqig1ifiPpR2sczRCV8p1ddpqe8BMWOREqT1NisaWAZ6wK7rTUKlmQLwBcSiy5CD/",
+	"I2ICXf+M6BlV2AMMXYy+sC4F3yPmdKVU67oaSVDcqqZE6buTH386H/x0fPbTUpFSPNFK7SXoWJOX1AJJ",
+	"YAQGfB+oTOZM8cmC7O/DdKO1iWzbU/WL3OFfJ9a3ilUAIFSZ2OxJLJVHWA1HWFYLS+XQV4G4ip7BpgIo",
+	"53R6u0JDzfRy++I+tQtqW1ZkLKPF5nKL39m3QDqL6hXJ+ynL3xixELGb0pOKWtOU2n+bugye8Q1Qav70",
+	"8QzTn8yNhrpyGlMCNjK/dWVDblFssbHCyKYaIkVXgOWKh/Zs6uHnO9naUlQUmdlQKLOYp3opcAXxAsq5",
+	"5PVYaZK3hSL5ZdmBSHeeDH0NtYCsFFfBdpNY+qW8jGfgm1v65e5lcdYxrb9UTZxmony7mjV5ldf7KINS",
+	"aMCQr/uby2F1xW8b6Vl1EF/l0DcuyYtRlumJoyRZmjK172Ni7qz5NwXkuFhHp/snNMLLh8BQKUiXEsGu",
+	"CxzZ0xCy4xDkvijt2jJJa7h91WwxIGc/He8/f/Xan6tvDSejRdB0iG1JYR2gXZy2VRelNmvC8jdHJPOk",
+	"6SgrJVq27WSzvooHvNLASao1XGrywqlYlJtIXDPFfLR2lDcJhyIp21iiUyY2LFZei8Z0Xl818xFSFZYK",
+	"eKlMCDT0rQIgUwkXtE3QgrkZRnzKdFN6NlZG9I5KHjWpIb4JiiuBB7WInXDviuP5bIo1TYka7rxSwzGc",
+	"UTEtl2806L4CQPVNh0ug1N4Shsb8a+QSgF6ruRcgtxRA0Fj2p7m30cXpg1vILk4fwmN+cXqP8VvzJK9A",
+	"2z4K69l9R2G1JpklD6ie0eevXg9+Pdx/Q/cnX76+fllfgGmrSK9n9xrpVQffVedG7T2X8wLuqebomojS",
+	"p1eN9KKcx31/5QJu6a6tfIeL5HPWqrfujKopaxVwu8ZC5zN2XVF46ChUMOC6nKLmYjq/iyv6bm12W5Uo",
+	"aOnYVnkYQE3Wz0MWLmiVmuitW6V87XKtAreJNUULalzi64B8CYCX72KDPz1H5ofnujnZeADm+wtEiN1H",
+	"hEiNrOeDzsrvB9jm2kWobRk84F7eFt7xfdXUp9nCkWvj4RNygdD8O5MqS2probShJ1UasOZY3Iu3ORE5",
+	"ZyqmdVEKUBZGEPdCmgcBeg9UsXkfJGh/x3cINyQfOVgbvLcV5CJwuSCk+oL9bchJTaHRlIlOAR/5uaQN",
+	"KdQPGbJTE6RTDvlr9G/jIT04FXGI/mAk5FFDze43TKyROc6ZijguykMccKRSXCbY+8I4i2ohbukMcxaW",
+	"R3atHkBt4WHNwkxxszizl+l8G4yq+nYlRl4xgZ4+9IrhD6Fi1DCyvz+TCSPfn3wm+/s6lCl0ro/+77Xi",
+	"ho2grIadw0rAOEO+npkxaefbN7DjTKQr/mIong9G7xfWr1TJenP4+YyRz+/OzsnxpxMMCYX3sflqKZRH",
+	"Ch+p5L23LoK08G06f/qluJ4xxVy71ItToqgISCasLIlDlIrlUxGh/4NrIq+dmYeb/qW4FMdxTMYy8l0C",
+	"/+fs44c+eQejQu8t+83o6yU24rrsDL5egj32sjO47PT7/ctOcOkticVv376NXHTtpXh5c0OQJuTWpZDG",
+	"MZhtE64NvWIaesQVvebAAOG7zb08fEaExLR0vNXgUrw8fEGoq8EHFw21FuE67RcvfZ84l874xr6cxaza",
+	"pC0gL5+9IEZKAo3q7LDP38DfYDBRqKBrDCJ7dXOTr985abuvDg/t3dAsNgF5dfiChFQIaQgkIBIhr3v9",
+	"S3G82kjrulwtnIwzQ3xhDO8ecfDgmo2gG5jGWvpYlEsxwpLbowFBQOBLw8LlWgKL95rSKdMDMoJedCPS",
+	"feaCoA8DEjHYgf2rR4Dilfp3u8qCI/hlBKB0KUaWeo4Cslp6cCLjWF5DfjudsgDTzxOp/BMPWjGHCqgY",
+	"aU3HMbsU0DgkIFqWBsGJXD1ZaLan8ZLJlM+ZRSBYMDHXPMRiuAnXGh4IdingsKHjn5UI7FJSOoWwbqxU",
+	"gAgQhkxrLOioiWAsssOW6Enpxi1EJTScccHsTfmT69rLMH0YYUS4sDPn31hM7/+mpRiQWMp0TMOrAFv5",
+	"Wmiy0/SOcFOlMgsYqQGLcWB9KXBJ3VryhjQNyVkvALcmoZqMjl1vRCAdA/IdUDeCbcpgCNelrH8p8GLA",
+	"QwqxDJouyOitFIYJs3++SNmgXLr3wO5ohHgLF3PNNev1ibNqubCWaza+FAB6FkCwW6JUfMoFQqViE2gp",
+	"B10fSSagXikeZiiVHrp3R+A7xOPBn4JLAVnd0g3jJwU3mVWji/5b2EFaMowxAtTsk3P/IKQpjHspXLZ4",
+	"3lkZusARbRSjCUT4Q6g/dLqhcYyNG12b1byRbH6lea9HMPMefzrpJxEAvXYVOhNutCUOkNWHh+E4NxxV",
+	"pf3/USmFYfXV5WyDS+HeJl3LW3tHEAmL333+4S158eLFG1KEyNpVgBfZ5F3SclbVKQV4dJ55ez80be+8",
+	"6B/2X2D6wgx488EMqi/8x/57WtcJ7NjV6H1+eFiqEJ0qafEPL0aTn87PPwHZcLCCgWFGOxs615bgKCYM",
+	"NA2F4tHCfp4qOWa6Tz4wFukcgfsdWDJyzpOoM/DF/sEWDc0vYe3PDw89a/dNJZdAHWr+g1S5Seb0RSi+",
+	"rUgB3IEf+CReHr5oGilf2sEPvi8qfPH8zeYvzqU8pQJE3FfbzPBz0Yu0InR1Br9+CTo6SxKqFp1B5xd3",
+	"I+VGytWb6/q7AD8k5H5jRYDOFzvwQcKM4qFuBA+Lkp8URGAzS+DYjaXdvgfjUnwUEMHhf40AAUeh/Wo8",
+	"MfYHzSx/XL34Uzf9xpu3Ex+kMeVLd74s5dbGoC1vwEnpcN/PtrqNvJntUwaSHCxK+3X3GxC8Gqzonl9M",
+	"PUxAQtCWFMOKkxi9C6FxvgOjCEtk3koUIc3sgyzFTwra4RZkKa+ThkEg1iAiW+kNiZLF0oUIcy9YaM9A",
+	"6ExjxSMjraKN1Mcun7ciP5i29YDUByeogc78WI6cpKPYJGYhZhLAARVhh+ibeyT4O9z8/onrjvzgVG09",
+	"AHXz+24gcfNnB7nW1UzojkE2zlsS5B+gbpBQ4/S/CY8xftXFRYOAbP+1qDrtV6HsuFiEC6aFSNjO4NfV",
+	"EvXxwrcvBTUCgoVdiwlduCekIiULtSWNnX9nTC180vSgaOmxFZhiebavtSPlBqRiqG0SUOsnLHZ/8N4K",
+	"XZ0tXjyGpkHfvjwgmuY3BCawGnSlOZCUIAowcgt8+Y5G3rv8lDnPo2B+jusFUpDu2ftj3duIWCUkL13C",
+	"F/Cz1oV6nLnopkWpXJ4G+mH1RtcexLWUAAuIbxmMKi2wjCOoalUylWBhPq8a2Yf/AqviqE+OmxPafoPm",
+	"DlXzgWOmOVFD8w4IUM6WQLr1toQeKkxFc2iufRR8zn9RuUupMgunvXJz5Efu82iEdQs14TUE6xOe+HHJ",
+	"87VEtjag7C/UovYXtDwybXzM6/0ia45UVRunURn7Vk8s1gPr27xj3Leg8/zw+eYvjqPigydMCg5fbv7i",
+	"gzQ/yEy4Kd5sc1piEnM0r7589mIrYvOeqin7Q8glhXH71y/fvizJ2BY5CBVL7dmdLpRza+rQz0jS9aFB",
+	"xReOqvWaqNqKAAOtQdbI5sXYEIAbShUNYAWc6cAVkQpAO+QhI7kf2j5DnzOYZAO07HKzwDp9wPzXiDSr",
+	"pAFkCNfl0YkQHHMwywjaIE5M1f6zGmniUXh/kxJZBAA8ZZR94uz+oygfZCuYP4hYGLsGJ385Tr+Ced/j",
+	"YdwrArYX3h+Uwbstltj7jp3v2PkDsfPzZc7tqI1eZfBlmdorJQFxdXCd8TyVmsZ1/N4N25LfH1jZfUf4",
+	"IrfXJ0r16sHSv8KZPniXpMaV+duRsR0ZewQyhkr/VjSsjlzZzzfRKqyYcPAVbf/f1rqSXCWPCWexD6Ip",
+	"hVw4chGBDchFHsBqMxPKBOxujIaQD2jpSDl3ZpVQfGdH24pA5Em7zUSiVTrDg+opuK0GHWWMD/9c+P7U",
+	"LZh1ELxSDgozRpvht4RjlZ9zLMO4sy3dF5WiGy5iretKYwRFv2UMqXAlZ33pjB5w7wjxbxWt3uI62poC",
+	"n5KZH7aw2cTvTnxn3r8DcpzXA2MApdHKpnx32EvgfpClkUsSrZd8MTyq2m0l4jR2QVvsOo8ByoPGXJCN",
+	"i7kHvzM3RIoABFSZGQhhhFi0Vej/Gdbz1nnVnpA1HJaEq9vZw3eS5xOQPH2vB1RE3SOLkSkrheblMid+",
+	"hPje20wY1lvBcbSSAfyKLXTgzNgBCWlKQ2/b9iHYNI5lSKGeg2XPASmqBcJ75Q5RDWyxNUk4+f4ROF2T",
+	"sIixATvJ707GbB9gsQW4uvpla7iZxSEoW1YE1l4xNOr4PkuIJgARkE9lZpVOcHvlEHYsZzgDU1CN7wZX",
+	"c3vA3RlKduzqz8OuoFUZMZJAbxSwmHg1aZlJOTzekksduP5fjVj/EaO9ENdHLnt/RBIKv+I6FqQLQw5/",
+	"k1z0LMbboaF6F2Rk5PXz8Fs+gVQMEVwK6DMNw8M6kJ9hO9VSQklFRh8Vbw6NiYcur3mE8SbFw0sRujh5",
+	"veL53tNIyfIDdWVa8UT7xLFo2E9J8I75nF2K0kq5ztMRwH48EtIMXXO3ERmziUSzsbKKtaOZCUtSKWMM",
+	"oa8SPWz09nvQvHvh59U+dTsBf0cxf0eKiVioK6RyT6PEIh3Vov5lS66W6SgOsC0ZRTPVzgmGAevJTnTb",
+	"EaIdIaqKbkgiCPWNnZfoDT5eR28gu3CdkX0EeUjw2j4mIY6q2ct7GlMUncFRyGswLVpUz4WtPHvK56SO",
+	"3lNt9t/BqCffj7yXrOuokEvzLapn9/rkHQ1nLhnSKngjHo1Ilxt9KfzoARlhRim6tzCldB9/8gmmvYCM",
+	"YBD8GMq+YvrkKKKGjkiXCgLryivF9y/FZ+azMsW0nAGkDeERdh/PE36hcUcpgxZqrUPO5pGvNW8fXIo8",
+	"F9Q+dAn0LtkTOpl3QchzKcJwoPZbd9YQIB4pSAKygDC2iHQpoFwe9F0ZuPxVeH84ziYTpuzusbK9vUfM",
+	"PnYEGkr8uX6+UAp3NKXp6FJgW3Z7NBjZ+SNN+0u3NyCrpz6yK8+SXOIu7w6gh5pL4av0jw5Hg8JaLeMI",
+	"86riqFcn0L6bt0goYdqdGGxKQ6eNhO5rZj+GY1UsZRRSv3tHZJQX+xthAgzTbunFk/5/jRpST8AruiHQ",
+	"omaV7kbhWLjGilt1w2ONk1ZpLc2zgTfA5SbnmTZdL7xgrfqAGBkArVFBbQpO715zcJZ77dkpchrCHZWB",
+	"QgpWWAljXmwkr3cgIlKBzYYFwqhbLxAGq2QKIbkqxlues+24X7bLBi1T4aoKtWrrBJSVEyjaXMK7HPm7",
+	"pX9jyx5oMLA8DZkoULjtVUvBPk4aBa7KrhoFLv/WjzTtfPvSYKfFqQfoOobVWB0d6TMH8btCoZHZWNJE",
+	"XAGmGlL2Z/Nq3smOewadyfehPINn3tJTaSfUw+8lycFJCiXJASvCNsoO6KlcKTpiZBbOSiVfsUR5RAS7",
+	"sQ9RVShXzgf+dMrUVcwuBfRT0T6egIswzrT3V6BWEVQqPJcaV6Dv3z7MbUdEMytACMYiFg0a+lhgxVso",
+	"nUH2933/Dvf/PtafgIYY4FbNLTuXwrL5PoHKCz+8+/7d5+Pzk48f+klE8JzGzniDkTalWhAJXYBWZsU6",
+	"mfh2W1AcouTKdbV5c0GkWivc5TvV8k93bxs4KN4PQQFgxrWRCtRcmNeSDw6pyXl8VG87trWRJ1YyD9z0",
+	"eXwppGbwqaAmUwzERbCV0biXL62J5JciKFuuhou55CHzR8FoFBCIlA3KWbNYgkPQ2HCUzdetxg3Zfi15",
+	"EbV8hqDQsLHEVWlVsKhmgSKvbdh6GT7rfUKol93h3rKIW7SCxi/a14hpaAxDSm1nRj3se+WqS4MV2Lc0",
+	"bZK2oJfN0wxZ8zj2HWynMXbNPd0Frz1yfM5yMXMAY8uLylGj8JdHfRAwcnwJEJK5HZ7IyQSSdMqc0lHY",
+	"nFe6YbYJZvOvBl54cx6Y+iR4rCY1gndGWEXCNOYTh3F9mv6JX90TT9L/AwXcuSPdHHKXQ8Yu6O4OSH2S",
+	"I81a0C/haH7uf900ek/bxjx20YMzqcHCVXRgGDNzzZhrdX8tfWRtllrxYwSe1lFAEi4yXQg/W6fbv7W3",
+	"cpKLQk8ouNAtaud33Jn7H9/cD2hRF1/gMdZIyCJxIkBu8/ePgdj16ondkkCyMbc+1308mZlwpY1Xf8BA",
+	"A30gLdmgWCEvl6661S5MqCKh5qB7R2QEgwyxtKYrzmgpjZLZdEZ+fIcd8iorPYBPGiWY+83J52L+6Dn5",
+	"fiMNGoNXG3fy/51CGN0xOvi1MFVio4V5ZEv0OaBhyFKz89NDjCWcxT3i4y5ZdcfZ/7SOfIhk9ow8IEhI",
+	"dNnwsMLc8Z0W3P0glEqx8K9Jn0DRwbegQaVvou3OhEX+XPc06VKChY6JkIblO9E0YSRlissoKFfF9+KX",
+	"vzSpSMR1mhkGGzCZEr0juySqr6AUJ5QfNzOKW3bvRsVNg6Pg7U/Hn388+fBjP4kCctn53o+IRUNh0VwK",
+	"fdmpob1v8fmTJL73k9yBG9xpZTva/URot7d5BjmZoquY7ahlQXOkqCHs7nEbyu5m+itTdqp9yDy2Cyui",
+	"s9zh1BSSwgd/XjLpNrgjkzsy+eRE3KgQaJplXPdSG1IIhqEt3GvFtHu6YsVaMQAMcnM4VsVa9ixwVbKT",
+	"MxEF6LXOreCNVqr3sNRHMVX9QZ1mYgvHGV74znf+2Laz9ohEuusRaVGHPetxH2Jz15ZdcmWhnb8KI3fk",
+	"ZMJQvJgoxoqc+JAK7NWDTRpdb3Crt7kWZUJeB0RRcYWy1ExmKl6Q0H6SgnDj0+aPCAT/TCUxEj1qfDqr",
+	"vOH26R7H8pqpWtfYKeywnkgsO9Oh+fM2YTC13aTrB/W9pO994KKj970PnbfUvtPIywQnZDy2wOsEWqgn",
+	"DNc+f/vp530LCxApcnz68ecP5yTmV4wc9g9fNUQ+JPRmCEMM52GaDe3n7aKvKDEU0wsQnKFHVkiVWgTk",
+	"///XxVEpoB3aI6axjJjnHbVxVHRaWcH2jTm1WQD3sUfcqT06CA0xksSMzqGoGYYdX5zu5f2TAPOaYgdd",
+	"d8d2kSIPyaIALZuYE2Ti2hfysgW7sI47x2o5Cg6hVkYinabk4hSJ8php41yS3XDGaMpWaHKZkyRUXTFT",
+	"4iM+qWPbMmPFB/fXJeW0WMR2AViQJLKnHzRNBMO8ICkHesmVYr1+l8YrrgNsqSUG2l0ZNi13naRBXMYO",
+	"lvZnKkIWx/BvyP+v7xK7vP+8OiQ1eRZbw54hUaue3axpprxmSkzvb5gNwm1uNdsfSAnIsWGzClDC3h2Z",
+	"vQOZLQhQi040pcNvDqGreF9GLhrM16nLR9hb24wlX93TihDLl7Uzs+3MbE+h+BxiC2SeQB4kCEkc5Wss",
+	"8yOwBrLL9fRGtxwN6zqzVLB8RWjaVJOujOG+Lt3FaUBQwwZNPGLacOFU41LsvevU7TO2XNRYXk9WG5au",
+	"kaRak4r8y4euT1cssUmBKF7YGaruYqhKSsDQApz/ytFc5K03iVlZf8bCKysFY2YlU3MUicG3VmBtUwjY",
+	"PeHiLtxrx6T/PEw6D/Ba5boR5j4HDtfAhOSwsSUBQ7V3F44KIVFwFjtatKNFO1q0RIssgkWKXlepETcb",
+	"lf0msuOMcH/daCRUa/b0Sh4dZuQU2kxJfNrTRKasrpvLW3eeO+K1I1474rVEvNCa4JwwrlIJZPFXKJl3",
+	"EUBROpWB04Yp1pKwIbXYyVNYhtNOsSNJO5K0I0krJGmSAZNv1O020B07WrMfGvIWDUvAu+2im7Do5yBv",
+	"N0J45MoQlfqN5IUVkUoE5HrGwA4MHl0sRckhRFNgdDqsFd3reXEppCUYRuVok520VEgLiGCQizhgXZ4z",
+	"paFqOpSXFzITIYssAXPVSnE8XLkmkSWXeiavNRnlqxkQJHtAv7gglEzYNXH12evKW32AU3xAC66dYG0E",
+	"CDYV2yN4nzs3YxljqoeDZfQdFBLNsJxZUsIT+6DAEDkGM6TaNlojf590FaPRPkQ24Mylm4IKlxGRYkMf",
+	"uI/57H/kVnB+F5vd68Vp77zrdwT7VoDIRW+1W1xxGavYsLGIg3+z5IYrsYwVZxtWlw4t3Qc5uhkVnlz7",
+	"p3xhDcRZ5s93zrW7ONdkAQBbQ+itukF5saZ8eaCluI4o99EQ6k7QvFNidkrMn7cnVN6FLce9PG4k/6Wm",
+	"OdRmWrCpRVS17xLZ2HapTz6KkC3l2Fd6POEyaXwpzEwxDUX3nZxYUac8G+6ubDAoKNLI/nfII2xa5bQV",
+	"YiR2N1iWckVE9EKErr4y6FJQGUDYH7wSxXRz+6bfiULdK0vedXLa0bmnFy1HK9Ix4PYqhVtt27SZwO2a",
+	"Ny03b9qJWTvysyM/9f2bxDoBy3VxOiLSijj4V1TS4DWJuM4tphuo1GSyvf3MN7SOMNdQk24lcTbAZEgd",
+	"EDshWM9we00GNJz7D209s1vYwnSGO93Zze5gZvi0BHxgE1tuPp0n9P0VizgXTd8Fu3bpwIqlMQ1dC/pU",
+	"sTmXmSZS1NTBcQcMIP20cmtgSTtNYceqH59VO6SoMzMgghXsGf50LHJdkrFMmaAp73scaKxZ8TFl4vjT",
+	"CXlBIhlmSd6zi2ty/Okk8O2u+uQDYxGUFATyVMNocca7ekFdIqkcQ/xLg0V9ddFPuQNWAQJLAhr4n936",
+	"G92PioYx29r5iG+TLo+YMBwKg3gHD4p+qVSGXJySlClI5BUh2+SCdCv4Q4tQsIctZCi3150QdVfnowNE",
+	"iJWrhboad6M7/GXY3+xqhPeWHI1XbHEbJyMMdb+FslIlx+zRq7q7nTT5JN3TWwPtn9G/6O9+K4C8lWcR",
+	"urZbJdd7OGBAbOx+T37FewPgXRH0nYj913E6CuJIrRWAESsLqTvH0hWf41oKscnf+J5fMfLp4xk2HcGi",
+	"Q+Uvj8BGh5NbtBeyFPx4xRb9Js/dE6QB91WscefO21GQp0FBEEd1gaN7Gvm7BFKysHzcIa/F6RVyUuPg",
+	"W0tNNjn3IBahEgmANC6lWgcl7RDCpi0xMVAzDqIXrIBcNHMFg+E1F5G8hvfIghkSsZBHIIXIFEMj7NdG",
+	"XlMVudK0/86kypLVpgLN3rmdsLIjNTtScxvXnQsfahBVnPeu4wkJdjBfawic0zhjefN+YdTCG5XQmbCn",
+	"UQGBxveWVtCxZqDHu2w4yNnItZVLgeVzXKdoKsjJ27PnLwishNAp5cIVv6VpaqWbWZFX5/qoux7PbhWC",
+	"3Rg/KNQe5UxjZc98AFfnS0lpXLXgk+OL98QoxkhC09QSLFfJx2pSjlhDj/Ozn473n7967Xu8w2H0+uQD",
+	"TZCm4oGMF2R0xRYjnLcYhQsyYzdH2Hb9+3dnJz9+6CdRcCkuO+/pQmbmstOzxzZeYJf5eAGnLCdkNE9G",
+	"ge+lG5AR3h/8azJhakS61Fk1oGBZr08+0fCKTtmlGMFRjkgX/9G/gEbXo95SX3grNUJT+JpAr0/2w+0K",
+	"/l6xRaUKYEqNRYXOoPO/3V8P99/Q/cnx/g9fvj7/1vv73+oLAt6uUft2ZR+3/DBX8dt/6TxWzR8+pDHn",
+	"zIIa3laDQQcB1PPxFF/dWTFvbxE6dvjtDraOxpEKibPnfsrUVcz88Tvi64SqNmZMsJe6DuF7umw2JRKi",
+	"Q514hrlv155wOrevF9WAmNXJXnb4+7VxKpY+uoXT7aMBIZR7usu5uFPl/RLklcBSbGEsLaohNwL9O4hN",
+	"rkRCI/i7D0kXCoP3AMoxkDlHkq6bsFcuyBxgLXzwLNQCvl/Rw9JqMO6uy9fU7p1dqmYBbggM9wEF66DS",
+	"1XleJwmHMwoOUZ+KbOzAntRjDI3hCSrNXvYMVmP/C+qa+598+fncildTguXMF6J+UGEi03WgWex8adc1",
+	"+y32sIPhFc0tF8TgRBud++ZGr3cfjWUEdRGp14nKgV5elaCajLz+t79vX4RczxFJFRcGFIEuKDlYuRua",
+	"4wvUVc4/H384O357fvLxw1k/iSDck9lJsP0EdCkeK0av4KOpkIpFffKLj0zDzJM1oWk1OsdZNk64efzY",
+	"rxoivHqk1PIOw3RA5kyNqeFJHZqc1368p/FG/AjaYjr68haEKjYgFEJpCMa2kNHXy46938vO4Gu/3/8W",
+	"XHY0n152Bpedfr9/2fk2uhRYrGBkXwNV8PzG7rsHpTKpkIKHNMZBu1dsAfdKyYTfMBfNEVjtT6c0ZI58",
+	"ugE1n44I13h/Y6rZ65eERc9fvXr2BnZGTaZcUIl9H3bk7HrLIIMhgdxuFtqCCAm2QijxgGU895kIIWbY",
+	"2CPI/45y6BaSxFJYybXYFCCQdgUuItJ9eXhIEhpbEPa1ry4F3q59L2YTA0WtXMAkRB1QLcUACxPDPmEX",
+	"a1CFRQiwO5/CztB3fzwBCV4tCS8xhtKvusIg1quNv0CcLq0QsUrILul6Hs5FxG7KAkwvWNEcExoxVBtJ",
+	"d2SRdIRxwQnTmk7ZiFzPmPBhwb7rRS8AVue2B0iNBCDK2WCJMK5KPOc3m3qQ5MVdytvkEemOzM0IRa+S",
+	"Aa9E25HCgHUODHBvZcLMdz+c72m0GLq3q1TcUbuRfWNkBUtpZpaQ555ac2M3bzIl8toh7XXnkgGtbD97",
+	"/fLb3x5Zjz6/qWNy9RHg60AGwQBOb9cj75FtVQW+l1HE6sH2SizqQIAn/OmRAFBgIwmacxm3ald09v6Y",
+	"FB+1bVnke+qukomLYiHbtSyykgs1RvFx5kpMPVA/ocdpmPQHCrfNr2pzxG0JvHbm6rtIGRWs24he60wk",
+	"xTAbTdaVWQeuKCYyZBckAepmBQvxcantRmGtddTC268hLivyAZM0Nos1VOF+7dlzLh/dnl1spcFqOC9e",
+	"2PHKu1i1K2C7FhWSbbnexakuS0VXQl4jFjYnVlwkf+ykiovTzeT94nRH1+9sUayHreX0CQurf82c1JV4",
+	"mTELpQ+5BweqvBauC/NManOEptlS3xnfa6bOZzTl2jB1cfq00lUvTndhsDuT1ePHpn0GAZJQSP++OC2C",
+	"tioIKK+FztFNF+Fp84Qoh1C9FdJV8NxNPd4Ap32yF+B2ADMFRSf1gPDE8iCog2WoYXX898mVkrw4bZL9",
+	"7JOd0HcXoQ8o+FqIO5hxbaRarPUOX5wil0JH9ErXjcJHXekKMKNRQGQc5T5qVJaQ7xEjSc7cFBUwSCYi",
+	"qFbNw1mhLNUB8U9u0U8Nlv26GgF6TxN/4DvQvjVoew/AxSmATteKNstQ6Zx/9lFRBL4Kj5txw4mVjYix",
+	"ggq5ZoRMIpRQjBjs7TxhZETNaFAyFcBLdhDU/M2MiVz9zxHAio0TqcIacv6T1ObY3LbQV52Rjpq11oKt",
+	"GmE/JIaduJNuQrGVG6m7h52p/pHR1RJ0hHgH7IC71BAK9xE0U/+NOJrj+xZGCxdaukIqqmTB64SW64FB",
+	"3VFsiLWX6LeHV6Tw3KyOR53kC3uYOnxPySzi97rZOFJc1w4HHz2wtRUakK6D+z1dfgUGGS/g/xv1mQPD",
+	"VMIF/St3q6s963KnumXDzESxOqvMuT/KW5hldpU9dyaYP4MJBoQ56prQrVhgtJFpyiKgAlMpo4oNJqdE",
+	"m4mWSwMuCRTLvP0X98Yt8bDGee5Tj7WhCigFNcTSGcu70bP++Ye35MWLF2+Ik7rrpHfNRVhN9dpKYP9j",
+	"CRt4+JtFDX+NO0HjceNynKUylQr7hiBgrzrnAdQDzE7N2at3io8XeQkSEQVYkZf6bPvCWR54dj/mVojA",
+	"hN7VZHwElDKlsaC8RGx8y6tfv3YyFXcGnZkx6eDg4Nnzf/QP+4f9Z4N/Hv7zEGDb0Y86kwCWCjaaxZMB",
+	"ifmcCaZ1QBSjEcd/JswoHmpfqasmjUK43moOqyGAfpVunK3EVhZZFyC8aG9fiCMfs+dGrIQ9rY4Mwd5G",
+	"MZpYPHLiEZtbGCjGcH+vfv1uziNm72uciSh2geV8wi2wEDmZxFyw8jD4dsMyKufiG0e4rAwsXaOXQpnq",
+	"lvR5i65kpbzXUkOu5ZEuuDIZjUlCw5m9TxdhzqAdBlsQRUU54qluiFMJXecvTjUZM3PNmJNySxsptS1c",
+	"/R7LO8PEEGO2n9ArS8eLr7Ew5uqXx16r1qR79v5Y9xoXkOvftQvAkIHAlcBYzZfTwXJEHEbFl1LRKsnJ",
+	"dZOciLnkIVs+Iw/h3AKkg5wi1MV9Azh6sw8Kwv5OJN2JpK242bf/FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
