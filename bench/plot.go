@@ -149,16 +149,24 @@ func (c *chart) saveSVG(file string) error {
 	return c.plot().Save(chartW*vg.Inch/dpi, chartH*vg.Inch/dpi, file)
 }
 
+// readJSON decodes the JSON file into v, naming the file in a decoding error.
+func readJSON(file string, v any) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
 // ReadReport reads a report that WriteFiles wrote (report.json), to draw its
 // charts again.
 func ReadReport(file string) (*Report, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
 	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	if err := readJSON(file, &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

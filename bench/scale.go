@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"math"
@@ -28,13 +27,9 @@ type ScaleReport struct {
 
 // ReadScale reads the figures BenchmarkScale wrote.
 func ReadScale(file string) (*ScaleReport, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
 	var r ScaleReport
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	if err := readJSON(file, &r); err != nil {
+		return nil, err
 	}
 	if len(r.Figures) == 0 {
 		return nil, fmt.Errorf("%s: no figures", file)

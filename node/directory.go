@@ -30,12 +30,8 @@ const signedWindow = 100
 // last height whose commit that validator signed. Its memory is bounded by the
 // validator set.
 type directory struct {
-	n    *Node
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
-	// started is set once start ran, so close knows whether to wait.
-	started bool
+	n *Node
+	loop
 	// routes, set by tests before the node starts, replace the address the
 	// ledger publishes for the given node ids (the WAN tests put their
 	// delaying proxies there).
@@ -47,22 +43,12 @@ type directory struct {
 }
 
 func newDirectory(n *Node) *directory {
-	return &directory{n: n, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	return &directory{n: n, loop: newLoop(),
 		lastSigned: map[string]int64{}}
 }
 
-// poke asks for a pass soon; it never blocks (the consensus goroutine calls it).
-func (d *directory) poke() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
-
 func (d *directory) start() {
-	d.started = true
-	go func() {
-		defer close(d.done)
+	d.run(func() {
 		t := time.NewTicker(DirectoryInterval)
 		defer t.Stop()
 		for {
@@ -74,19 +60,7 @@ func (d *directory) start() {
 			case <-t.C:
 			}
 		}
-	}()
-}
-
-func (d *directory) close() {
-	select {
-	case <-d.stop:
-		return
-	default:
-	}
-	close(d.stop)
-	if d.started {
-		<-d.done
-	}
+	})
 }
 
 // pass dials the members' nodes that are not connected, drops the peers the

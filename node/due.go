@@ -18,30 +18,16 @@ const dueRetry = time.Second
 // at the next block, up to create_empty_blocks_interval late. It wakes at the
 // due time and after every committed block.
 type dueWatch struct {
-	n    *Node
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
-	// started is set once start ran, so close knows whether to wait.
-	started bool
+	n *Node
+	loop
 }
 
 func newDueWatch(n *Node) *dueWatch {
-	return &dueWatch{n: n, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-}
-
-// poke asks for a look soon; it never blocks (the consensus goroutine calls it).
-func (d *dueWatch) poke() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	return &dueWatch{n: n, loop: newLoop()}
 }
 
 func (d *dueWatch) start() {
-	d.started = true
-	go func() {
-		defer close(d.done)
+	d.run(func() {
 		t := time.NewTimer(0)
 		defer t.Stop()
 		for {
@@ -56,20 +42,7 @@ func (d *dueWatch) start() {
 				t.Reset(wait)
 			}
 		}
-	}()
-}
-
-// close stops the watch and waits for it to end.
-func (d *dueWatch) close() {
-	select {
-	case <-d.stop:
-		return
-	default:
-	}
-	close(d.stop)
-	if d.started {
-		<-d.done
-	}
+	})
 }
 
 // look asks for a block if work is due and no transaction waits in the

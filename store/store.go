@@ -61,15 +61,9 @@ type Store struct {
 // Open opens (or creates) the store in dir.
 func Open(dir string) (*Store, error) {
 	db, err := leveldb.OpenFile(dir, &opt.Options{
-		// The state tree writes about 2.4 nodes per ledger write, most of
-		// them orphaned and pruned a few blocks later: a larger memory table
-		// and larger tables mean fewer flushes and compactions of them
-		// (BenchmarkBlock: 16 MB and 2 MB tables, 372-398 us of CPU per
-		// transaction; 32 MB and 8 MB, 301-324 us).
-		WriteBuffer:         32 << 20,
-		CompactionTableSize: 8 << 20,
-		BlockCacheCapacity:  32 << 20,
-		ErrorIfMissing:      false,
+		WriteBuffer:        16 << 20,
+		BlockCacheCapacity: 32 << 20,
+		ErrorIfMissing:     false,
 		// Most reads in CheckTx look for keys that are not there (a new
 		// transaction's replay entry): a Bloom filter answers those without
 		// reading a table block.
