@@ -74,6 +74,9 @@ type App struct {
 
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
+	// The tree commits to the records; the indexes the ledger derives from
+	// them stay out of it (ledger.Derived).
+	st.LeaveOut(ledger.Derived)
 	return &App{ledger: l, store: st, decode: bbus.DecodeTx,
 		logger: cmtlog.NewNopLogger(), clock: time.Now,
 		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{

@@ -17,6 +17,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/bbusdev/bbus/ledger"
 	"github.com/bbusdev/bbus/store"
 )
 
@@ -385,7 +386,7 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.ApplySnapshotChunk
 	if rs.next < rs.snap.Chunks {
 		return &abci.ApplySnapshotChunkResponse{Result: abci.APPLY_SNAPSHOT_CHUNK_RESULT_ACCEPT}, nil
 	}
-	if err := rs.r.Finish(rs.appHash); err != nil {
+	if err := rs.r.Finish(rs.appHash, ledger.RebuildDerived); err != nil {
 		return reject(err)
 	}
 	s.restore = nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,21 @@ func commitBlocks(t *testing.T, app *App, from, to int64) {
 		if h > 1 {
 			txs = append(txs, sign("bbus-chain", "a", uint64(2*h+1), bbus.Action{VMTerminate: &bbus.VMRef{VM: fmt.Sprintf("vm-%d", h-1)}}))
 		}
+		// A migration lifecycle a block a step, so that the state holds
+		// migrations at every step and the indexes the tree leaves out.
+		n := uint64(1000 + 10*h)
+		txs = append(txs,
+			sign("bbus-chain", "a", n, bbus.Action{VMRegister: &bbus.VMRegister{VM: fmt.Sprintf("w-%d", h), Resources: bbus.Resources{CPU: 1, MemMiB: 1}}}),
+			sign("bbus-chain", "a", n+1, bbus.Action{MigrationPropose: &bbus.Propose{VM: fmt.Sprintf("w-%d", h), To: "b"}}))
+		if h > 1 {
+			txs = append(txs, sign("bbus-chain", "b", n+2, bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: fmt.Sprintf("mig-%d", h-1)}}))
+		}
+		if h > 2 {
+			txs = append(txs, sign("bbus-chain", "b", n+3, bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: fmt.Sprintf("mig-%d", h-2)}}))
+		}
+		if h > 3 {
+			txs = append(txs, sign("bbus-chain", "a", n+4, bbus.Action{VMTerminate: &bbus.VMRef{VM: fmt.Sprintf("w-%d", h-3)}}))
+		}
 		fin, err := app.FinalizeBlock(ctx, &abci.FinalizeBlockRequest{Height: h, Time: genesisTime.Add(time.Duration(h) * time.Second), Txs: txs})
 		if err != nil {
 			t.Fatal(err)
@@ -43,6 +59,19 @@ func commitBlocks(t *testing.T, app *App, from, to int64) {
 			t.Fatalf("height %d: retain %d, want %d", h, res.RetainHeight, want)
 		}
 	}
+}
+
+// ledgerKeys renders every key and value of the ledger's committed state
+// (not the store's own keys).
+func ledgerKeys(a *App) string {
+	var b strings.Builder
+	a.store.Committed().Iterate(nil, nil, func(k, v []byte) bool {
+		if k[0] != 0 {
+			fmt.Fprintf(&b, "%q = %q\n", k, v)
+		}
+		return true
+	})
+	return b.String()
 }
 
 func restoreInto(t *testing.T, dst *App, snap *abci.Snapshot, appHash []byte, chunk func(i uint32) []byte) (abci.OfferSnapshotResult, abci.ApplySnapshotChunkResult) {
@@ -157,6 +186,14 @@ func TestSnapshotsEveryIntervalServeAndRestore(t *testing.T) {
 	_, b, _ := src.store.Last()
 	if !bytes.Equal(a, b) {
 		t.Fatalf("after blocks 16-17: restored %X, source %X", a, b)
+	}
+	// And so to the same state, the indexes the snapshot did not carry
+	// included.
+	if got, want := ledgerKeys(dst), ledgerKeys(src); got != want {
+		t.Fatalf("after blocks 16-17, the restored state differs from the source's:\n%s\nsource:\n%s", got, want)
+	}
+	if !strings.Contains(ledgerKeys(src), `"l/`) || !strings.Contains(ledgerKeys(src), `"mo/`) {
+		t.Fatal("the source's state holds no open migration: the test does not reach the derived indexes")
 	}
 	// A node that holds a state refuses to restore over it.
 	if r, _ := restoreInto(t, dst, snap, want, load); r != abci.OFFER_SNAPSHOT_RESULT_ABORT {

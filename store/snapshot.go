@@ -13,6 +13,8 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
+
+	"github.com/bbusdev/bbus/kv"
 )
 
 // A state snapshot is the state tree of one committed height, exported node
@@ -269,8 +271,11 @@ var ErrRootMismatch = errors.New("store: the restored state's root is not the tr
 
 // Finish completes the tree and commits the restored state as height's, if
 // and only if the tree's root is appHash (the app hash of the header the
-// caller trusts for that height). On any error the store is left empty.
-func (r *Restore) Finish(appHash []byte) error {
+// caller trusts for that height). derive (nil: none) then writes, from the
+// restored records, the keys the tree leaves out (Store.LeaveOut), which the
+// snapshot does not carry; they are committed with the restored state. On any
+// error the store is left empty.
+func (r *Restore) Finish(appHash []byte, derive func(kv.Store)) error {
 	s := r.s
 	if len(r.stack) > 1 {
 		r.Abort()
@@ -285,9 +290,22 @@ func (r *Restore) Finish(appHash []byte) error {
 		r.Abort()
 		return fmt.Errorf("%w: the snapshot of height %d rebuilds root %X, the header's app hash is %X", ErrRootMismatch, r.height, root, appHash)
 	}
+	b := new(leveldb.Batch)
+	if derive != nil {
+		s.cache.drop()
+		derive(s.working)
+		for _, c := range s.working.Changes() {
+			if s.leaveOut == nil || !s.leaveOut(c.Key) || c.Value == nil {
+				s.working.Reset()
+				r.Abort()
+				return fmt.Errorf("store: restore: deriving the indexes wrote %q, which is not a key the tree leaves out", c.Key)
+			}
+			b.Put(c.Key, c.Value)
+		}
+		s.working.Reset()
+	}
 	s.tree.mu.Lock()
 	defer s.tree.mu.Unlock()
-	b := new(leveldb.Batch)
 	b.Put(metaHeight, binary.BigEndian.AppendUint64(nil, uint64(r.height)))
 	b.Put(metaAppHash, appHash)
 	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(r.time.UnixNano())))

@@ -57,7 +57,7 @@ func restoreAll(s *Store, e *Export, chunks [][]byte, appHash []byte) error {
 			return err
 		}
 	}
-	return r.Finish(appHash)
+	return r.Finish(appHash, nil)
 }
 
 func TestSnapshotRestoresTheSameRootAndState(t *testing.T) {

@@ -47,10 +47,12 @@ var (
 type Store struct {
 	db      *leveldb.DB
 	working *kv.Overlay
-	local   []kv.Change   // SetLocal's writes for the next commit
-	cache   readCache     // of committed reads (cache.go)
-	tree    *tree         // the commitment (tree.go)
-	batch   leveldb.Batch // Commit's, reused (its buffer grows to a block's writes once)
+	local   []kv.Change // SetLocal's writes for the next commit
+	cache   readCache   // of committed reads (cache.go)
+	tree    *tree       // the commitment (tree.go)
+	// leaveOut picks the keys the tree leaves out (LeaveOut; nil: none).
+	leaveOut func(key []byte) bool
+	batch    leveldb.Batch // Commit's, reused (its buffer grows to a block's writes once)
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -179,11 +181,18 @@ func (s *Store) SetLocal(key, value []byte) {
 	s.local = append(s.local, kv.Change{Key: bytes.Clone(key), Value: bytes.Clone(value)})
 }
 
+// LeaveOut makes the state tree, and so the app hash, proofs and snapshots,
+// leave out the keys for which leaveOut is true: indexes derived from the
+// records the tree holds (ledger.Derived), which a restore rebuilds
+// (Restore.Finish). They are stored and read like any other key. Every node
+// of a chain must leave out the same keys; call it before the first block.
+func (s *Store) LeaveOut(leaveOut func(key []byte) bool) { s.leaveOut = leaveOut }
+
 // WorkingHash returns the app hash the state will have once the staged writes
 // are committed: the root of the tree with them applied. Called after the
 // block's last write, it spares Commit the work.
 func (s *Store) WorkingHash() []byte {
-	return s.tree.stage(s.working)
+	return s.tree.stage(s.working, s.leaveOut)
 }
 
 // Commit writes the staged writes with the block's height and time, in one
@@ -192,7 +201,7 @@ func (s *Store) WorkingHash() []byte {
 // leaves a tree version that the next Open rolls back.
 func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	changes := s.working.Changes()
-	hash := s.tree.stage(s.working)
+	hash := s.tree.stage(s.working, s.leaveOut)
 	s.tree.mu.Lock()
 	defer s.tree.mu.Unlock()
 	version, err := s.tree.save()

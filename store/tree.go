@@ -105,15 +105,21 @@ func (tr *tree) close() { tr.t.Close() }
 // root is the committed root: the app hash.
 func (tr *tree) root() []byte { return tr.t.Hash() }
 
-// stage applies the overlay's writes to the working tree, unless it already
-// did, and returns the working root.
-func (tr *tree) stage(w *kv.Overlay) []byte {
+// stage applies the overlay's writes, but those outside the tree (leaveOut
+// true: nil for none), to the working tree, unless it already did, and
+// returns the working root.
+func (tr *tree) stage(w *kv.Overlay, leaveOut func(key []byte) bool) []byte {
 	if tr.staged && tr.stagedLen == w.Len() && tr.stagedBytes == w.Bytes() {
 		return tr.t.WorkingHash()
 	}
 	tr.discard()
 	changes := w.Changes()
+	n := 0
 	for _, c := range changes {
+		if leaveOut != nil && leaveOut(c.Key) {
+			continue
+		}
+		n++
 		var err error
 		if c.Value == nil {
 			_, _, err = tr.t.Remove(c.Key)
@@ -125,7 +131,7 @@ func (tr *tree) stage(w *kv.Overlay) []byte {
 			panic(&kv.StorageError{Op: "state tree", Err: err})
 		}
 	}
-	tr.staged, tr.stagedLen, tr.stagedBytes, tr.stagedChanges = true, w.Len(), w.Bytes(), len(changes) > 0
+	tr.staged, tr.stagedLen, tr.stagedBytes, tr.stagedChanges = true, w.Len(), w.Bytes(), n > 0
 	return tr.t.WorkingHash()
 }
 
@@ -163,6 +169,9 @@ func (tr *tree) committed(version int64) error {
 	return nil
 }
 
+// ErrLeftOut is returned by Prove for a key the tree leaves out (LeaveOut).
+var ErrLeftOut = errors.New("store: the key is an index the state tree leaves out, derived from the records it holds: prove those instead")
+
 // ErrNoState is returned by Prove before the first commit.
 var ErrNoState = errors.New("store: no committed state to prove")
 
@@ -174,6 +183,9 @@ var ErrNoState = errors.New("store: no committed state to prove")
 func (s *Store) Prove(key []byte) (value []byte, height int64, proof []byte, err error) {
 	if len(key) == 0 {
 		return nil, 0, nil, errors.New("store: empty key")
+	}
+	if s.leaveOut != nil && s.leaveOut(key) {
+		return nil, 0, nil, fmt.Errorf("%w: %q", ErrLeftOut, key)
 	}
 	s.tree.mu.RLock()
 	defer s.tree.mu.RUnlock()

@@ -244,3 +244,45 @@ func TestHashChainHomeRefused(t *testing.T) {
 		t.Fatalf("open of a hash-chain state: %v", err)
 	}
 }
+
+// TestLeftOutKeys: keys the tree leaves out are stored and read, but change
+// neither the root nor the tree, and a proof of one is refused; the same
+// writes with them left in give another root.
+func TestLeftOutKeys(t *testing.T) {
+	index := func(k []byte) bool { return bytes.HasPrefix(k, []byte("ix/")) }
+	s, all := OpenMem(), OpenMem()
+	defer s.Close()
+	defer all.Close()
+	s.LeaveOut(index)
+	for _, st := range []*Store{s, all} {
+		st.Working().Set([]byte("v/a"), []byte("1"))
+		st.Working().Set([]byte("ix/a"), []byte{})
+		if _, err := st.Commit(1, time.Unix(1, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, h1, _ := s.Last()
+	if _, hAll, _ := all.Last(); bytes.Equal(h1, hAll) {
+		t.Fatal("the root is the same with the index key left in the tree")
+	}
+	// A block that writes only left-out keys keeps the root and saves no
+	// tree version.
+	s.Working().Set([]byte("ix/b"), []byte{})
+	s.Working().Delete([]byte("ix/a"))
+	h2, err := s.Commit(2, time.Unix(2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h1, h2) || s.tree.t.Version() != 1 {
+		t.Fatalf("root %X -> %X, tree version %d after a block of index writes", h1, h2, s.tree.t.Version())
+	}
+	if v := s.Committed().Get([]byte("ix/b")); v == nil || s.Committed().Get([]byte("ix/a")) != nil {
+		t.Fatal("the left-out keys were not stored as written")
+	}
+	if _, _, _, err := s.Prove([]byte("ix/b")); !errors.Is(err, ErrLeftOut) {
+		t.Fatalf("proof of a left-out key: %v, want ErrLeftOut", err)
+	}
+	if p := prove(t, s, "v/a"); proof.Verify(h2, p) != nil {
+		t.Fatal("the record's proof does not verify")
+	}
+}
