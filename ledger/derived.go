@@ -20,12 +20,15 @@ import (
 // the tree holds, rebuilds them with RebuildDerived.
 
 // Derived reports whether key belongs to an index derived from the migration
-// records: outside the state tree, rebuilt by RebuildDerived.
+// records, or to the replay set's index of ids (replay.go): outside the state
+// tree, rebuilt by RebuildDerived.
 func Derived(key []byte) bool {
 	if len(key) < 2 {
 		return false
 	}
 	switch key[0] {
+	case 'r':
+		return len(key) > 2 && key[1] == 't' && key[2] == '/'
 	case 'l':
 		return key[1] == '/'
 	case 'm':
@@ -64,18 +67,20 @@ func eachMigration(r kv.Reader, fn func(m *bbus.Migration, seq uint64)) {
 }
 
 // RebuildDerived writes, into st, the derived indexes of every migration
-// record st holds. It reads the whole state: it runs once, when a node
-// restores a snapshot, not in a block.
+// record st holds, and the replay set's index of the ids its chunks hold. It
+// reads the whole state: it runs once, when a node restores a snapshot, not
+// in a block.
 func RebuildDerived(st kv.Store) {
-	eachMigration(st, func(m *bbus.Migration, seq uint64) {
-		for _, c := range derivedOf(m, seq) {
-			st.Set(c.Key, c.Value)
-		}
-	})
+	var writes []kv.Change // collected first: st is not written while it is read
+	eachMigration(st, func(m *bbus.Migration, seq uint64) { writes = append(writes, derivedOf(m, seq)...) })
+	eachReplayed(st, func(k []byte) { writes = append(writes, kv.Change{Key: k, Value: []byte{}}) })
+	for _, c := range writes {
+		st.Set(c.Key, c.Value)
+	}
 }
 
 // CheckDerived compares the derived indexes r holds with those its
-// migration records decide, and names the first difference: the invariant
+// migration records and replay chunks decide, and names the first difference: the invariant
 // that lets the tree leave them out. Tests run it after every history.
 func CheckDerived(r kv.Reader) error {
 	want := map[string]string{}
@@ -84,9 +89,10 @@ func CheckDerived(r kv.Reader) error {
 			want[string(c.Key)] = string(c.Value)
 		}
 	})
+	eachReplayed(r, func(k []byte) { want[string(k)] = "" })
 	var err error
 	seen := map[string]bool{}
-	for _, prefix := range []string{"l/", "mc/", "mo/", "mv/"} {
+	for _, prefix := range []string{"l/", "mc/", "mo/", "mv/", "rt/"} {
 		r.Iterate([]byte(prefix), nil, func(k, v []byte) bool {
 			seen[string(k)] = true
 			w, ok := want[string(k)]
