@@ -32,7 +32,7 @@ var (
 	// set's record in the state tree, the ids of a block's transactions that
 	// expire in one second, in chunks of replayChunkIDs (replay.go)
 	prefixReplayChunk = []byte("rb/")
-	prefixValUpdate    = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
+	prefixValUpdate   = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
 )
 
 func cloudKey(id string) []byte { return []byte("c/" + id) }
