@@ -146,9 +146,36 @@ func checkMarketInvariants(r kv.Reader, now time.Time) []string {
 	penalized := map[string][]string{}    // provider/consumer -> violations in its invoices, in order
 	invoiced := map[string]string{}       // violation -> invoice
 	billed := map[string][]span{}         // vm -> what invoices billed of it
+	byID := map[string]*bbus.Invoice{}
+	for i := range invs {
+		byID[invs[i].ID] = &invs[i]
+	}
 	for i := range invs {
 		inv := &invs[i]
 		pair := inv.Provider + "/" + inv.Consumer
+		if inv.Corrects != "" {
+			// A credit note: the period of the disputed invoice it answers,
+			// asking no more hosting and no fewer penalties, with no lines.
+			orig := byID[inv.Corrects]
+			switch {
+			case orig == nil:
+				fail("invoice %s corrects %s, which does not exist", inv.ID, inv.Corrects)
+			case orig.CorrectedBy != inv.ID || orig.Status != bbus.InvoiceDisputed:
+				fail("invoice %s corrects %s, which is %s and corrected by %q", inv.ID, orig.ID, orig.Status, orig.CorrectedBy)
+			case orig.Provider != inv.Provider || orig.Consumer != inv.Consumer || !orig.From.Equal(inv.From) || !orig.Until.Equal(inv.Until):
+				fail("invoice %s corrects %s of another pair or period", inv.ID, orig.ID)
+			case inv.Hosting > orig.Hosting || inv.Penalties < orig.Penalties || inv.Total != inv.Hosting-inv.Penalties ||
+				inv.Credit != (orig.Hosting-inv.Hosting)+(inv.Penalties-orig.Penalties) || inv.Credit <= 0:
+				fail("invoice %s corrects %s to hosting %d, penalties %d, total %d, credit %d (from hosting %d, penalties %d)",
+					inv.ID, orig.ID, inv.Hosting, inv.Penalties, inv.Total, inv.Credit, orig.Hosting, orig.Penalties)
+			case len(inv.Lines) != 0 || inv.HostingLines != 0 || inv.PenaltyLines != 0:
+				fail("invoice %s, a correction, has lines of its own", inv.ID)
+			}
+			continue
+		}
+		if inv.CorrectedBy != "" && byID[inv.CorrectedBy] == nil {
+			fail("invoice %s is corrected by %s, which does not exist", inv.ID, inv.CorrectedBy)
+		}
 		if _, ok := lastUntil[pair]; !ok {
 			var genesis time.Time
 			getJSON(r, keyGenesisTime, &genesis) // a pair's first invoice starts at genesis

@@ -106,6 +106,10 @@ type iInv struct {
 	id, provider, consumer string
 	from, until            time.Time
 	status                 string
+	hosting, penalties     int64
+	// corrects is, on a correction, the invoice it answers; correctedBy, on
+	// that invoice, the correction.
+	corrects, correctedBy string
 }
 
 type iCount struct{ reports, compliant int64 }
@@ -765,7 +769,8 @@ func (w *invoiceWorld) closeInvoice() {
 	w.pending[pair] = nil
 	w.lastUntil[pair] = u
 	w.hosting[pair] += inv.Hosting
-	w.invs = append(w.invs, &iInv{id: inv.ID, provider: p, consumer: c, from: from, until: u, status: bbus.InvoiceIssued})
+	w.invs = append(w.invs, &iInv{id: inv.ID, provider: p, consumer: c, from: from, until: u, status: bbus.InvoiceIssued,
+		hosting: inv.Hosting, penalties: inv.Penalties})
 }
 
 func (w *invoiceWorld) answer() {
@@ -774,6 +779,9 @@ func (w *invoiceWorld) answer() {
 		if inv.status == bbus.InvoiceIssued {
 			open = append(open, inv)
 		}
+	}
+	if w.rnd.Intn(3) == 0 && w.correct() {
+		return
 	}
 	if len(open) == 0 {
 		return
@@ -791,6 +799,81 @@ func (w *invoiceWorld) answer() {
 		w.submit(inv.consumer, bbus.Action{InvoiceAccept: &bbus.InvoiceRef{Invoice: inv.id}}, "", inv.consumer+" accepts "+inv.id)
 		inv.status = bbus.InvoiceAccepted
 	}
+}
+
+// correct has the provider of a disputed invoice answer it with a credit
+// note, or someone try what the ledger refuses: the consumer correcting, a
+// correction that asks more, asks the same, or corrects an invoice that is
+// not disputed or already corrected. It reports whether it submitted
+// anything.
+func (w *invoiceWorld) correct() bool {
+	var disputed, other []*iInv
+	for _, inv := range w.invs {
+		if inv.status == bbus.InvoiceDisputed && inv.correctedBy == "" {
+			disputed = append(disputed, inv)
+		} else {
+			other = append(other, inv)
+		}
+	}
+	if len(disputed) == 0 {
+		if len(other) == 0 {
+			return false
+		}
+		inv := other[w.rnd.Intn(len(other))]
+		w.submit(inv.provider, bbus.Action{InvoiceCorrect: &bbus.InvoiceCorrect{Invoice: inv.id, Hosting: 0, Penalties: inv.penalties + 1, Reason: "late"}},
+			bbus.ESTATE, inv.provider+" corrects "+inv.id+", "+inv.status+map[bool]string{true: " and corrected", false: ""}[inv.correctedBy != ""])
+		return true
+	}
+	inv := disputed[w.rnd.Intn(len(disputed))]
+	fix := func(hosting, penalties int64) *bbus.Action {
+		return &bbus.Action{InvoiceCorrect: &bbus.InvoiceCorrect{Invoice: inv.id, Hosting: hosting, Penalties: penalties, Reason: "agreed"}}
+	}
+	switch w.rnd.Intn(8) {
+	case 0:
+		w.submit(inv.consumer, *fix(0, inv.penalties), bbus.EUNAUTHORIZED, inv.consumer+", the consumer, corrects "+inv.id)
+		return true
+	case 1:
+		w.submit(inv.provider, *fix(inv.hosting+1, inv.penalties), bbus.EINVALID, inv.provider+" corrects "+inv.id+" asking more hosting")
+		return true
+	case 2:
+		if inv.penalties > 0 {
+			w.submit(inv.provider, *fix(inv.hosting, inv.penalties-1), bbus.EINVALID, inv.provider+" corrects "+inv.id+" with fewer penalties")
+			return true
+		}
+	case 3:
+		w.submit(inv.provider, *fix(inv.hosting, inv.penalties), bbus.EINVALID, inv.provider+" corrects "+inv.id+" asking the same")
+		return true
+	}
+	hosting := w.rnd.Int63n(inv.hosting + 1)
+	penalties := inv.penalties + w.rnd.Int63n(3)*w.rnd.Int63n(1_000_000)
+	if hosting == inv.hosting && penalties == inv.penalties {
+		penalties++
+	}
+	res := w.submit(inv.provider, *fix(hosting, penalties), "", fmt.Sprintf("%s corrects %s to hosting %d, penalties %d", inv.provider, inv.id, hosting, penalties))
+	if want := seqID("inv", uint64(len(w.invs)+1)); res.ID != want {
+		w.failf("the correction of %s is %s, want %s", inv.id, res.ID, want)
+	}
+	corr, err := Invoice(w.st, res.ID)
+	if err != nil {
+		w.failf("correction %s: %v", res.ID, err)
+	}
+	orig, err := Invoice(w.st, inv.id)
+	if err != nil {
+		w.failf("invoice %s: %v", inv.id, err)
+	}
+	credit := (inv.hosting - hosting) + (penalties - inv.penalties)
+	if corr.Corrects != inv.id || corr.Status != bbus.InvoiceIssued || corr.Provider != inv.provider || corr.Consumer != inv.consumer ||
+		!corr.From.Equal(inv.from) || !corr.Until.Equal(inv.until) || corr.Hosting != hosting || corr.Penalties != penalties ||
+		corr.Total != hosting-penalties || corr.Credit != credit {
+		w.failf("correction %+v of %s (hosting %d, penalties %d); want hosting %d, penalties %d, credit %d", corr, inv.id, inv.hosting, inv.penalties, hosting, penalties, credit)
+	}
+	if orig.CorrectedBy != corr.ID || orig.Status != bbus.InvoiceDisputed {
+		w.failf("invoice %s after its correction: %s, corrected by %q", inv.id, orig.Status, orig.CorrectedBy)
+	}
+	inv.correctedBy = corr.ID
+	w.invs = append(w.invs, &iInv{id: corr.ID, provider: inv.provider, consumer: inv.consumer, from: inv.from, until: inv.until,
+		status: bbus.InvoiceIssued, hosting: hosting, penalties: penalties, corrects: inv.id})
+	return true
 }
 
 // jump returns how far the next block lies: seconds to an hour, sometimes with
@@ -857,6 +940,9 @@ func (w *invoiceWorld) check() {
 func (w *invoiceWorld) checkTotals() {
 	bounds := map[string][]time.Time{} // pair -> invoice ends, in order
 	for _, inv := range w.invs {
+		if inv.corrects != "" {
+			continue // a credit note bills no period of its own
+		}
 		pair := inv.provider + "/" + inv.consumer
 		bounds[pair] = append(bounds[pair], inv.until)
 	}
@@ -985,6 +1071,7 @@ func TestInvoiceModel(t *testing.T) {
 		"(windows decided)", "(late reports)", "(overlapped windows)", "(disagreeing reports)",
 		"invoice_close ok", "invoice_close invalid", "invoice_close unauthorized",
 		"invoice_accept ok", "invoice_accept unauthorized", "invoice_dispute ok",
+		"invoice_correct ok", "invoice_correct unauthorized", "invoice_correct invalid", "invoice_correct invalid_state",
 		"(violations)", "(hosting lines)", "(penalty lines)", "(negative invoices)", "(hosting lines of a fraction of a second)",
 	} {
 		if outcomes[o] == 0 {
