@@ -1,10 +1,11 @@
 package cli
 
 import (
-	"github.com/spf13/pflag"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/bbusdev/bbus"
 )

@@ -1,9 +1,6 @@
 package keys
 
-import (
-	"crypto/sha256"
-	"sync"
-)
+import "sync"
 
 // VerifyCache remembers signatures that verified, so that a node checks each
 // transaction's signature once: when CheckTx admits it to the mempool, and not
@@ -27,29 +24,32 @@ func (c *VerifyCache) Verify(pub, msg, sig []byte) bool {
 	if len(pub) != 32 || len(sig) != 64 {
 		return Verify(pub, msg, sig)
 	}
-	h := sha256.New()
-	h.Write(pub)
-	h.Write(sig)
-	h.Write(msg)
-	var k [32]byte
-	h.Sum(k[:0])
-	c.mu.Lock()
-	_, hit := c.cur[k]
-	if !hit {
-		_, hit = c.prev[k]
-	}
-	c.mu.Unlock()
-	if hit {
+	k := cacheKey(pub, msg, sig)
+	if c.has(k) {
 		return true
 	}
 	if !Verify(pub, msg, sig) {
 		return false
 	}
+	c.add(k)
+	return true
+}
+
+func (c *VerifyCache) has(k [32]byte) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, hit := c.cur[k]
+	if !hit {
+		_, hit = c.prev[k]
+	}
+	return hit
+}
+
+func (c *VerifyCache) add(k [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.cur) >= c.size {
 		c.prev, c.cur = c.cur, make(map[[32]byte]struct{}, c.size)
 	}
 	c.cur[k] = struct{}{}
-	c.mu.Unlock()
-	return true
 }

@@ -48,6 +48,7 @@ type Node struct {
 	ln    net.Listener
 	rest  restState // the REST API's key, events and metrics (api.go)
 	txs   *chain.TxDecoder
+	sigs  *sigBatcher   // checks submitted signatures in batches (sigs.go)
 	live  *liveness     // whether consensus makes progress (liveness.go)
 	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
 	due   *dueWatch     // asks for a block when the ledger has work due (due.go)
@@ -137,7 +138,11 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	// a submitted transaction is decoded once for Submit, CheckTx and
 	// ProcessProposal.
 	n.txs = chain.NewTxDecoder(8192)
-	n.app = chain.New(ledger.New(keys.NewVerifyCache(max(c.MempoolSize, 1000)).Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
+	verified := keys.NewVerifyCache(max(c.MempoolSize, 1000))
+	n.sigs = newSigBatcher(verified, func(v any) {
+		n.log.Error("checking a batch of submitted signatures failed; CheckTx checks each one itself", "err", fmt.Sprint(v))
+	})
+	n.app = chain.New(ledger.New(verified.Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
 	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))
 	if err := n.app.SetSnapshots(snapshotConfig(home, c)); err != nil {
@@ -326,6 +331,9 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
 	if tx, err := n.txs.Decode(raw); err == nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
+	}
+	if pub, msg, sig, ok := ledger.SignedBy(n.store.Committed(), raw, n.txs.Decode); ok {
+		n.sigs.check(keys.Signed{Pub: pub, Msg: msg, Sig: sig})
 	}
 	var outcome <-chan chain.Outcome
 	if wait {
