@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,9 @@ type Options struct {
 	Dir             string        // where the homes go (default a new temporary folder)
 	Keep            bool          // keep the homes afterwards
 	ProfileDir      string        // write the first node's CPU and heap profiles here
+	// Rounds runs the apps this many times, alternating (default 1), and
+	// reports the round whose throughput ratio is the median of all rounds'.
+	Rounds int
 	// Node, if set, is an existing bbus node to load instead of starting
 	// chains: its transactions are signed with the keys of Home: From's, and
 	// To's (an active member) or, without To, a new cloud From admits.
@@ -64,14 +68,20 @@ type Options struct {
 
 // Report is what a benchmark measured.
 type Report struct {
-	Machine  Machine   `json:"machine"`
-	Options  OptionsJS `json:"options"`
-	Runs     []*AppRun `json:"runs"`
-	Compare  *Compare  `json:"compare,omitempty"`
-	Targets  []Target  `json:"targets"`
-	Paper    float64   `json:"paper_seconds_per_migration"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
+	Machine Machine   `json:"machine"`
+	Options OptionsJS `json:"options"`
+	Runs    []*AppRun `json:"runs"`
+	Compare *Compare  `json:"compare,omitempty"`
+	// Rounds holds each round's ratios, in the order they ran, when the
+	// benchmark ran more than one (Options.Rounds); Runs and Compare are
+	// then those of MedianRound, the round whose throughput ratio is the
+	// median of them.
+	Rounds      []*Compare `json:"rounds,omitempty"`
+	MedianRound int        `json:"median_round,omitempty"`
+	Targets     []Target   `json:"targets"`
+	Paper       float64    `json:"paper_seconds_per_migration"`
+	Started     time.Time  `json:"started"`
+	Finished    time.Time  `json:"finished"`
 }
 
 // Machine describes where the benchmark ran.
@@ -228,24 +238,71 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	for _, app := range o.Apps {
-		var run *AppRun
-		var err error
-		if o.Node != "" {
-			run, err = remoteRun(ctx, &o)
-		} else {
-			run, err = localRun(ctx, &o, app, filepath.Join(dir, app))
+	rounds := max(o.Rounds, 1)
+	if o.Node != "" {
+		rounds = 1
+	}
+	var all [][]*AppRun
+	for round := 1; round <= rounds; round++ {
+		var runs []*AppRun
+		for _, app := range o.Apps {
+			if rounds > 1 {
+				o.progressf("round %d of %d: %s\n", round, rounds, appName(app))
+			}
+			home := filepath.Join(dir, app)
+			if rounds > 1 {
+				home = filepath.Join(dir, fmt.Sprintf("%s-%d", app, round))
+			}
+			var run *AppRun
+			var err error
+			if o.Node != "" {
+				run, err = remoteRun(ctx, &o)
+			} else {
+				run, err = localRun(ctx, &o, app, home)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", app, err)
+			}
+			runs = append(runs, run)
+			if rounds > 1 && !o.Keep && o.Node == "" {
+				os.RemoveAll(home) // a round's chains are not needed once measured
+			}
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", app, err)
+		all = append(all, runs)
+		r.Runs = runs
+		r.compare()
+		if rounds > 1 {
+			r.Rounds = append(r.Rounds, r.Compare)
 		}
-		r.Runs = append(r.Runs, run)
+	}
+	if rounds > 1 {
+		r.MedianRound = medianRound(r.Rounds)
+		r.Runs, r.Compare = all[r.MedianRound-1], r.Rounds[r.MedianRound-1]
 	}
 	r.Machine.LoadAfter = loadAvg()
 	r.Finished = time.Now().UTC()
-	r.compare()
 	r.targets()
 	return r, nil
+}
+
+// medianRound returns the round (from 1) whose throughput ratio is the
+// median of rounds' (the lower middle one of an even number).
+func medianRound(rounds []*Compare) int {
+	order := make([]int, len(rounds))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return ratioOf(rounds[order[a]]) < ratioOf(rounds[order[b]])
+	})
+	return order[(len(order)-1)/2] + 1
+}
+
+func ratioOf(c *Compare) float64 {
+	if c == nil {
+		return 0
+	}
+	return c.TxPerSec
 }
 
 func machine() Machine {

@@ -162,3 +162,25 @@ func TestConnSubmit(t *testing.T) {
 		t.Fatalf("after the server closed the connection: %+v, %v", res, err)
 	}
 }
+
+// TestMedianRound: the round shown is the one whose throughput ratio is the
+// median (the lower middle of an even number of rounds).
+func TestMedianRound(t *testing.T) {
+	for _, c := range []struct {
+		ratios []float64
+		want   int
+	}{
+		{[]float64{0.30}, 1},
+		{[]float64{0.30, 0.40, 0.35}, 3},
+		{[]float64{0.40, 0.30}, 2},
+		{[]float64{0.36, 0.33, 0.41, 0.29, 0.37}, 1},
+	} {
+		var rounds []*Compare
+		for _, r := range c.ratios {
+			rounds = append(rounds, &Compare{TxPerSec: r})
+		}
+		if got := medianRound(rounds); got != c.want {
+			t.Errorf("ratios %v: round %d, want %d", c.ratios, got, c.want)
+		}
+	}
+}

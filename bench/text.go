@@ -98,6 +98,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		if c.OneDownFraction > 0 {
 			fmt.Fprintf(w, "with one validator killed bbus keeps %.0f%% of its healthy throughput\n", 100*c.OneDownFraction)
 		}
+		if len(r.Rounds) > 1 {
+			var parts []string
+			for _, rc := range r.Rounds {
+				parts = append(parts, fmt.Sprintf("%.3f (CPU per tx %.2f)", rc.TxPerSec, rc.NodeCPUPerTx))
+			}
+			fmt.Fprintf(w, "throughput ratio of each round, in order: %s; shown above: round %d, the median\n", strings.Join(parts, ", "), r.MedianRound)
+		}
 	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets (docs/BENCHMARKS.md):")

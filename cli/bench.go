@@ -12,7 +12,7 @@ import (
 	"github.com/bbusdev/bbus/bench"
 )
 
-const benchSynopsis = `bbus bench [--validators N] [--duration D] [--clients C] [--moderate D] [--kill-one] [--wan-delay D] [--output json] [--out DIR]
+const benchSynopsis = `bbus bench [--validators N] [--duration D] [--clients C] [--moderate D] [--kill-one] [--wan-delay D] [--rounds N] [--output json] [--out DIR]
 bbus bench --node URL --home DIR --from ID [--to ID] [--duration D] [--clients C]
 bbus bench --scale-plot FIGURES.json --out DIR
 
@@ -29,6 +29,9 @@ product's targets. --out DIR writes report.json and charts (PNG) there.
 --wan-delay D puts a proxy between every two validators that delays each
 direction by D (40ms: 80 ms round trips), as between regions; the nodes run
 with the consensus timers for that round trip unless --loopback-timers.
+--rounds N runs the baseline and bbus N times, alternating (timings on a shared
+machine move from one run to the next), lists each round's ratios, and reports
+the round whose throughput ratio is the median.
 With --node it loads an existing node instead (no baseline, no node resources),
 signing with the keys of --home: --from's, and --to's or a cloud --from admits.
 --scale-plot draws the charts of cost against size of the ledger's scale
@@ -42,6 +45,7 @@ func benchLeaf(e *env) *cobra.Command {
 	clients := f.Int("clients", 2000, "concurrent clients at saturation")
 	moderate := f.Duration("moderate", 10*time.Second, "length of the moderate-load phase (0 skips it)")
 	moderateClients := f.Int("moderate-clients", 1, "clients at moderate load")
+	rounds := f.Int("rounds", 1, "run the baseline and bbus this many times, alternating, and report the round whose throughput ratio is the median")
 	killOne := f.Bool("kill-one", false, "with 4 or more validators: then kill one (SIGKILL) and load the rest")
 	apps := f.String("app", "both", "what to run: both, bbus or kv (the baseline)")
 	kvBytes := f.Int("kv-bytes", 0, "size of the baseline's transactions (0: the mean size of bbus's)")
@@ -83,7 +87,7 @@ func benchLeaf(e *env) *cobra.Command {
 			return r.WriteFiles(*out)
 		}
 		o := bench.Options{Validators: *validators, Clients: *clients, Duration: *duration, Moderate: *moderate,
-			ModerateClients: *moderateClients, KillOne: *killOne, KVBytes: *kvBytes, MigrationsPerVM: *perVM, NodeProcs: *procs, WANDelay: *wanDelay, LoopbackTimers: *loopbackTimers, Dir: *dir, Keep: *keep, ProfileDir: *profile,
+			ModerateClients: *moderateClients, Rounds: *rounds, KillOne: *killOne, KVBytes: *kvBytes, MigrationsPerVM: *perVM, NodeProcs: *procs, WANDelay: *wanDelay, LoopbackTimers: *loopbackTimers, Dir: *dir, Keep: *keep, ProfileDir: *profile,
 			Node: *nodeURL, Home: *home, From: *from, To: *to, Progress: e.stderr, ProgressTTY: isTerminal(e.stderr)}
 		switch *apps {
 		case "both":
