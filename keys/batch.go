@@ -10,13 +10,13 @@ import (
 // signature.
 type Signed struct{ Pub, Msg, Sig []byte }
 
-// Prime checks the signatures of items in one batch and remembers those that
-// verified, so that Verify answers them from the cache. A batch costs about
+// Prime checks the signatures of items in one batch and remembers the
+// answers, so that Verify gives them from the cache. A batch costs about
 // half as much per signature as checking them one by one (BenchmarkPrime),
 // and it applies Verify's rules (CometBFT's ed25519 batch verifier, with the
 // ZIP-215 rules its single check uses; weak keys left out), so priming never
-// changes an answer: what does not verify here is left for Verify, which
-// checks it again on its own and refuses it.
+// changes an answer. A weak or malformed key is left for Verify, which
+// refuses it on its own.
 func (c *VerifyCache) Prime(items []Signed) {
 	var todo []Signed
 	var ks [][32]byte
@@ -25,7 +25,7 @@ func (c *VerifyCache) Prime(items []Signed) {
 			continue
 		}
 		k := cacheKey(it.Pub, it.Msg, it.Sig)
-		if c.has(k) {
+		if _, known := c.lookup(k); known {
 			continue
 		}
 		todo, ks = append(todo, it), append(ks, k)
@@ -45,9 +45,7 @@ func (c *VerifyCache) Prime(items []Signed) {
 	}
 	_, valid := bv.Verify()
 	for i, ok := range valid {
-		if ok {
-			c.add(ks[i])
-		}
+		c.add(ks[i], ok)
 	}
 }
 

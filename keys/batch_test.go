@@ -18,11 +18,12 @@ func signedBatch(tb testing.TB, n int) []Signed {
 	return items
 }
 
-// TestPrimeRemembersOnlyWhatVerifies: a batch with good signatures, a bad
-// one, a signature under a small-order key (which the engine's rules accept,
-// and Verify refuses) and malformed ones primes the cache with the good
-// ones only, and Verify's answers are the same as without priming.
-func TestPrimeRemembersOnlyWhatVerifies(t *testing.T) {
+// TestPrimeAnswersAsVerify: a batch with good signatures, a bad one, a
+// signature under a small-order key (which the engine's rules accept, and
+// Verify refuses) and malformed ones primes the cache with the good ones as
+// good and the bad one as bad, and Verify's answers are the same as without
+// priming.
+func TestPrimeAnswersAsVerify(t *testing.T) {
 	good := signedBatch(t, 20)
 	bad := good[3]
 	bad.Sig = append([]byte{}, bad.Sig...)
@@ -33,16 +34,16 @@ func TestPrimeRemembersOnlyWhatVerifies(t *testing.T) {
 	c := NewVerifyCache(100)
 	c.Prime(append(append([]Signed{}, good...), bad, forged, short))
 	for i, it := range good {
-		if !c.has(cacheKey(it.Pub, it.Msg, it.Sig)) {
-			t.Errorf("good signature %d was not remembered", i)
+		if ok, known := c.lookup(cacheKey(it.Pub, it.Msg, it.Sig)); !ok || !known {
+			t.Errorf("good signature %d was not remembered as good", i)
 		}
 		if !c.Verify(it.Pub, it.Msg, it.Sig) {
 			t.Errorf("good signature %d does not verify", i)
 		}
 	}
 	for name, it := range map[string]Signed{"bad": bad, "small-order key": forged, "short key": short} {
-		if len(it.Pub) == 32 && c.has(cacheKey(it.Pub, it.Msg, it.Sig)) {
-			t.Errorf("the %s signature was remembered", name)
+		if ok, _ := c.lookup(cacheKey(it.Pub, it.Msg, it.Sig)); ok {
+			t.Errorf("the %s signature was remembered as good", name)
 		}
 		if c.Verify(it.Pub, it.Msg, it.Sig) {
 			t.Errorf("the %s signature verifies after priming", name)
@@ -52,8 +53,12 @@ func TestPrimeRemembersOnlyWhatVerifies(t *testing.T) {
 	one := signedBatch(t, 1)
 	c.Prime(one)
 	c.Prime(good)
-	if !c.has(cacheKey(one[0].Pub, one[0].Msg, one[0].Sig)) {
+	if ok, _ := c.lookup(cacheKey(one[0].Pub, one[0].Msg, one[0].Sig)); !ok {
 		t.Error("a batch of one was not remembered")
+	}
+	// The bad signature of the batch is remembered as bad.
+	if ok, known := c.lookup(cacheKey(bad.Pub, bad.Msg, bad.Sig)); ok || !known {
+		t.Errorf("the bad signature: cached as %v, known %v", ok, known)
 	}
 }
 

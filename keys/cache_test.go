@@ -28,7 +28,34 @@ func TestVerifyCacheAnswersAsVerify(t *testing.T) {
 			}
 		}
 	}
-	if n := len(c.cur) + len(c.prev); n > 8 {
-		t.Fatalf("the cache holds %d entries, more than twice its size", n)
+	if n := len(c.good.cur) + len(c.good.prev); n > 8 {
+		t.Fatalf("the cache holds %d successes, more than twice its size", n)
+	}
+	if n := len(c.bad.cur) + len(c.bad.prev); n > 8 {
+		t.Fatalf("the cache holds %d failures, more than twice its size", n)
+	}
+}
+
+// TestFailuresDoNotPushSuccessesOut: a flood of bad signatures is
+// remembered apart from the good ones, which stay answered from the cache.
+func TestFailuresDoNotPushSuccessesOut(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	c := NewVerifyCache(4)
+	msg := []byte("the good one")
+	sig := ed25519.Sign(priv, msg)
+	if !c.Verify(pub, msg, sig) {
+		t.Fatal("a valid signature does not verify")
+	}
+	for i := 0; i < 100; i++ {
+		bad := ed25519.Sign(priv, []byte(fmt.Sprintf("other %d", i)))
+		if c.Verify(pub, msg, bad) {
+			t.Fatalf("bad signature %d verifies", i)
+		}
+		if ok, known := c.lookup(cacheKey(pub, msg, bad)); ok || !known {
+			t.Fatalf("bad signature %d: cached as %v, known %v", i, ok, known)
+		}
+	}
+	if ok, known := c.lookup(cacheKey(pub, msg, sig)); !ok || !known {
+		t.Fatal("failures pushed the success out of the cache")
 	}
 }
