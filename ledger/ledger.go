@@ -547,30 +547,27 @@ func (l *Ledger) authenticate(r kv.Reader, h Header, raw []byte, decode DecodeFu
 	return tx, who, nil
 }
 
-// SignedBy returns what authenticate would check the signature of raw with,
-// read from r: the key of its signer (or, for an application to join, the key
-// it names), the signed body and the signature; ok is false when raw does not
-// decode or names no signer r knows. A node uses it to check signatures ahead
+// SignerKey returns the key authenticate checks tx's signature with, read
+// from r: its signer's (or, for an application to join, the key it names);
+// nil when r knows no such signer. A node uses it to check signatures ahead
 // of CheckTx, many at once (keys.VerifyCache.Prime); the ledger still checks
 // each one itself.
-func SignedBy(r kv.Reader, raw []byte, decode DecodeFunc) (pub, msg, sig []byte, ok bool) {
-	tx, err := decode(raw)
-	if err != nil || bbus.ValidateID("signer", tx.Signer) != nil {
-		return nil, nil, nil, false
-	}
+func SignerKey(r kv.Reader, tx *bbus.SignedTx) []byte {
 	switch a := &tx.Action; {
 	case a.CloudJoin != nil:
-		pub = a.CloudJoin.PubKey
+		return a.CloudJoin.PubKey
 	case a.OracleJoin != nil:
-		pub = a.OracleJoin.PubKey
-	default:
-		if c := new(bbus.Cloud); getJSON(r, cloudKey(tx.Signer), c) {
-			pub = c.PubKey
-		} else if o := new(bbus.Oracle); getJSON(r, oracleKey(tx.Signer), o) {
-			pub = o.PubKey
-		}
+		return a.OracleJoin.PubKey
+	case bbus.ValidateID("signer", tx.Signer) != nil:
+		return nil
 	}
-	return pub, tx.BodyBytes, tx.Sig, len(pub) == 32
+	if c := new(bbus.Cloud); getJSON(r, cloudKey(tx.Signer), c) {
+		return c.PubKey
+	}
+	if o := new(bbus.Oracle); getJSON(r, oracleKey(tx.Signer), o) {
+		return o.PubKey
+	}
+	return nil
 }
 
 // ctx is one transaction being applied: its writes are staged in st and reach

@@ -331,9 +331,9 @@ func (n *Node) Submit(ctx context.Context, raw []byte, wait bool) (*bbus.TxResul
 	res := &bbus.TxResult{Hash: strings.ToUpper(hex.EncodeToString(hash[:]))}
 	if tx, err := n.txs.Decode(raw); err == nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
-	}
-	if pub, msg, sig, ok := ledger.SignedBy(n.store.Committed(), raw, n.txs.Decode); ok {
-		n.sigs.check(keys.Signed{Pub: pub, Msg: msg, Sig: sig})
+		if pub := ledger.SignerKey(n.store.Committed(), tx); pub != nil {
+			n.sigs.check(keys.Signed{Pub: pub, Msg: tx.BodyBytes, Sig: tx.Sig})
+		}
 	}
 	var outcome <-chan chain.Outcome
 	if wait {

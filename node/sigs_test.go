@@ -16,6 +16,16 @@ import (
 func TestSigBatcherChecksEverySubmission(t *testing.T) {
 	cache := keys.NewVerifyCache(1000)
 	b := newSigBatcher(cache, func(v any) { t.Errorf("a batch failed: %v", v) })
+	var seenMu sync.Mutex
+	seen := map[string]int{} // message -> batches that held it
+	b.verify = func(items []keys.Signed) {
+		seenMu.Lock()
+		for _, it := range items {
+			seen[string(it.Msg)]++
+		}
+		seenMu.Unlock()
+		cache.Prime(items)
+	}
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	var wg sync.WaitGroup
 	errs := make(chan error, 400)
@@ -29,6 +39,12 @@ func TestSigBatcherChecksEverySubmission(t *testing.T) {
 				sig[0] ^= 1
 			}
 			b.check(keys.Signed{Pub: pub, Msg: msg, Sig: sig})
+			seenMu.Lock()
+			n := seen[string(msg)]
+			seenMu.Unlock()
+			if n != 1 {
+				errs <- fmt.Errorf("tx %d: check returned after %d batches held it, want 1", i, n)
+			}
 			if got := cache.Verify(pub, msg, sig); got != (i%7 != 0) {
 				errs <- fmt.Errorf("tx %d: verifies %v after the batch", i, got)
 			}
