@@ -46,6 +46,9 @@ type Export struct {
 // goroutine that commits (between two commits); writing the snapshot from it
 // may then run in the background.
 func (s *Store) Export() (*Export, error) {
+	if err := s.Wait(); err != nil {
+		return nil, fmt.Errorf("store: snapshot view: %w", err)
+	}
 	snap, err := s.db.GetSnapshot()
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshot view: %w", err)
@@ -152,6 +155,9 @@ var ErrNotEmpty = errors.New("store: a snapshot is restored only into an empty s
 // BeginRestore starts restoring the snapshot of height, whose tree is at
 // treeVersion and whose block time is blockTime.
 func (s *Store) BeginRestore(height, treeVersion int64, blockTime time.Time) (*Restore, error) {
+	if err := s.Wait(); err != nil {
+		return nil, err
+	}
 	if h, hash, _ := s.Last(); h != 0 || hash != nil || s.tree.t.Version() != 0 {
 		return nil, ErrNotEmpty
 	}
@@ -165,7 +171,7 @@ func (s *Store) BeginRestore(height, treeVersion int64, blockTime time.Time) (*R
 		return nil, fmt.Errorf("store: restore: %w", err)
 	}
 	s.tree.close()
-	t, err := openTree(s.db, 0)
+	t, err := openTree(s.db, 0, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: restore: %w", err)
 	}
@@ -334,7 +340,7 @@ func (r *Restore) Abort() {
 	if err := wipe(s.db); err != nil {
 		panic(fmt.Errorf("store: drop a failed restore: %w", err))
 	}
-	t, err := openTree(s.db, 0)
+	t, err := openTree(s.db, 0, nil, nil)
 	if err != nil {
 		panic(fmt.Errorf("store: drop a failed restore: %w", err))
 	}

@@ -38,6 +38,9 @@ var (
 	// metaTree is the tree version that holds the committed state (versions
 	// count the blocks that changed the state, not heights).
 	metaTree = []byte("\x00meta/tree_version")
+	// metaJournal records the tree's writes of the last commit that changed
+	// it: the version, then each key with its value's digest or a removal.
+	metaJournal = []byte("\x00meta/tree_journal")
 	// LocalPrefix starts the keys of what a node keeps for itself beside the
 	// state (indexes): written with SetLocal, outside the app hash.
 	LocalPrefix = []byte("\x00local/")
@@ -97,6 +100,7 @@ func newStore(db *leveldb.DB) (*Store, error) {
 	s := &Store{db: db}
 	s.working = kv.NewOverlay(committed{s})
 	version := int64(0)
+	var journal []byte
 	if v, err := db.Get(metaHeight, nil); err == nil {
 		s.height = int64(binary.BigEndian.Uint64(v))
 		s.appHash, _ = db.Get(metaAppHash, nil)
@@ -109,20 +113,26 @@ func newStore(db *leveldb.DB) (*Store, error) {
 			return nil, ErrHashChainHome
 		}
 		version = int64(binary.BigEndian.Uint64(tv))
+		if journal, err = db.Get(metaJournal, nil); errors.Is(err, leveldb.ErrNotFound) {
+			journal = nil
+		} else if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("read state database: %w", err)
+		}
 	} else if !errors.Is(err, leveldb.ErrNotFound) {
 		db.Close()
 		return nil, fmt.Errorf("read state database: %w", err)
 	}
-	t, err := openTree(db, version)
+	t, err := openTree(db, version, journal, s.appHash)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	s.tree = t
-	if s.appHash != nil && !bytes.Equal(t.root(), s.appHash) {
+	if root := t.root(); s.appHash != nil && !bytes.Equal(root, s.appHash) {
 		t.close()
 		db.Close()
-		return nil, fmt.Errorf("state database: the state tree's root %X at version %d is not the committed app hash %X: restore it from a backup, or remove it to rebuild the state by replaying the chain", t.root(), version, s.appHash)
+		return nil, fmt.Errorf("state database: the state tree's root %X at version %d is not the committed app hash %X: restore it from a backup, or remove it to rebuild the state by replaying the chain", root, version, s.appHash)
 	}
 	return s, nil
 }
@@ -196,21 +206,15 @@ func (s *Store) WorkingHash() []byte {
 }
 
 // Commit writes the staged writes with the block's height and time, in one
-// synced batch, and returns the new app hash. The tree's new version is
-// written just before, unsynced, to the same journal: a crash between the two
-// leaves a tree version that the next Open rolls back.
+// synced batch, and returns the new app hash. The batch also records the
+// tree's writes (a journal of keys and digests); the tree's new version is
+// saved after it in the background, off the path of the next block, which
+// waits for it only before it changes the tree. A crash before that save
+// ends is redone from the journal by the next Open.
 func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	changes := s.working.Changes()
 	hash := s.tree.stage(s.working, s.leaveOut)
-	s.tree.mu.Lock()
-	defer s.tree.mu.Unlock()
-	version, err := s.tree.save()
-	if err != nil {
-		return nil, fmt.Errorf("commit block %d: state tree: %w", height, err)
-	}
-	if testHookAfterTree != nil {
-		testHookAfterTree()
-	}
+	version, journal := s.tree.pending()
 	b := &s.batch
 	b.Reset()
 	for _, c := range changes {
@@ -227,24 +231,35 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	b.Put(metaAppHash, hash)
 	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(blockTime.UnixNano())))
 	b.Put(metaTree, binary.BigEndian.AppendUint64(nil, uint64(version)))
+	if journal != nil {
+		b.Put(metaJournal, journal)
+	} else {
+		b.Delete(metaJournal)
+	}
 	if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
-	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}, {Key: metaTree}})
+	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}, {Key: metaTree}, {Key: metaJournal}})
 	s.working.Reset()
 	s.local = s.local[:0]
+	// Proofs wait for the save: they read the height and the tree's last
+	// version under tree.mu, which the save releases.
+	s.tree.mu.Lock()
 	s.mu.Lock()
 	s.height, s.appHash, s.time = height, hash, blockTime.UTC()
 	s.mu.Unlock()
-	if err := s.tree.committed(version); err != nil {
-		return nil, fmt.Errorf("commit block %d: state tree: %w", height, err)
-	}
+	s.tree.saveAsync(version)
 	return hash, nil
 }
 
-// testHookAfterTree, set by tests, runs between the tree's write and the
-// commit batch (a crash there).
-var testHookAfterTree func()
+// Wait returns once the state tree holds the last committed version, with
+// the error of its save if it failed (Commit saves it in the background).
+func (s *Store) Wait() error {
+	if err := s.tree.wait(); err != nil {
+		return fmt.Errorf("state tree: %w", err)
+	}
+	return nil
+}
 
 type iteratorI interface {
 	Next() bool

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -37,11 +38,23 @@ type tree struct {
 	stagedBytes   int
 	stagedChanges bool
 
-	mu   sync.RWMutex // held by Commit across the save; by Prove to read last
+	// journal is the staged writes' record for the commit batch (journal).
+	journal []byte
+
+	// The save of the last committed version runs in the background
+	// (saveAsync): saving is closed when it is done, and saveErr holds its
+	// error. Only the committing goroutine reads them, after wait.
+	saving  chan struct{}
+	saveErr error
+
+	mu   sync.RWMutex // held from Commit to the end of the save; by Prove to read last
 	last *iavl.ImmutableTree
 }
 
-func openTree(db *leveldb.DB, version int64) (*tree, error) {
+// openTree opens the tree that holds the committed state's version; journal
+// is the commit batch's record of that version's writes (nil: none), which
+// redoes a save the process did not live to finish.
+func openTree(db *leveldb.DB, version int64, journal, appHash []byte) (*tree, error) {
 	t := iavl.NewMutableTree(treeDB{db, newFreeBatches()}, treeCacheSize, true, iavl.NewNopLogger(),
 		iavl.AsyncPruningOption(true), iavl.FlushThresholdOption(64<<20))
 	latest, err := t.Load()
@@ -55,7 +68,13 @@ func openTree(db *leveldb.DB, version int64) (*tree, error) {
 		if err := dropTree(db); err != nil {
 			return nil, err
 		}
-		return openTree(db, 0)
+		return openTree(db, 0, nil, nil)
+	case latest == version-1 && journal != nil:
+		// A crash after the commit batch, before the tree's save.
+		if err := redo(t, version, journal, appHash); err != nil {
+			t.Close()
+			return nil, err
+		}
 	case latest > version:
 		// A crash between the tree's write and the commit batch.
 		if err := t.LoadVersionForOverwriting(version); err != nil {
@@ -100,7 +119,20 @@ func (tr *tree) setLast(version int64) error {
 	return nil
 }
 
-func (tr *tree) close() { tr.t.Close() }
+func (tr *tree) close() {
+	tr.wait() // its error was reported to the commit that follows, if any
+	tr.t.Close()
+}
+
+// wait returns once the background save, if one runs, is done, with its
+// error. Call it before anything that reads or changes t.
+func (tr *tree) wait() error {
+	if tr.saving != nil {
+		<-tr.saving
+		tr.saving = nil
+	}
+	return tr.saveErr
+}
 
 // root is the committed root: the app hash.
 func (tr *tree) root() []byte { return tr.t.Hash() }
@@ -109,22 +141,31 @@ func (tr *tree) root() []byte { return tr.t.Hash() }
 // true: nil for none), to the working tree, unless it already did, and
 // returns the working root.
 func (tr *tree) stage(w *kv.Overlay, leaveOut func(key []byte) bool) []byte {
+	if err := tr.wait(); err != nil {
+		panic(&kv.StorageError{Op: "state tree", Err: err})
+	}
 	if tr.staged && tr.stagedLen == w.Len() && tr.stagedBytes == w.Bytes() {
 		return tr.t.WorkingHash()
 	}
 	tr.discard()
 	changes := w.Changes()
 	n := 0
+	tr.journal = binary.AppendUvarint(tr.journal[:0], uint64(tr.t.Version()+1))
 	for _, c := range changes {
 		if leaveOut != nil && leaveOut(c.Key) {
 			continue
 		}
 		n++
+		tr.journal = binary.AppendUvarint(tr.journal, uint64(len(c.Key)))
+		tr.journal = append(tr.journal, c.Key...)
 		var err error
 		if c.Value == nil {
+			tr.journal = append(tr.journal, 0)
 			_, _, err = tr.t.Remove(c.Key)
 		} else {
 			d := sha256.Sum256(c.Value)
+			tr.journal = append(tr.journal, 1)
+			tr.journal = append(tr.journal, d[:]...)
 			_, err = tr.t.Set(c.Key, d[:])
 		}
 		if err != nil {
@@ -136,26 +177,101 @@ func (tr *tree) stage(w *kv.Overlay, leaveOut func(key []byte) bool) []byte {
 }
 
 func (tr *tree) discard() {
+	if err := tr.wait(); err != nil {
+		panic(&kv.StorageError{Op: "state tree", Err: err})
+	}
 	if tr.staged {
 		tr.t.Rollback()
 		tr.staged = false
 	}
 }
 
-// save writes the staged version if the block changed the state, and returns
-// the version that holds the state. The caller holds mu.
-func (tr *tree) save() (int64, error) {
+// pending returns the version that will hold the staged state and, if the
+// block changed the tree, the journal of its writes (nil otherwise). Call it
+// after stage.
+func (tr *tree) pending() (version int64, journal []byte) {
 	if !tr.staged || !tr.stagedChanges {
-		tr.discard()
 		return tr.t.Version(), nil
 	}
+	return tr.t.Version() + 1, tr.journal
+}
+
+// saveAsync saves the staged version, if the block changed the tree, in the
+// background, makes it the one proofs are made at, and unlocks mu, which the
+// caller holds. The next stage, discard or close waits for it.
+func (tr *tree) saveAsync(version int64) {
+	if !tr.staged || !tr.stagedChanges {
+		tr.discard()
+		tr.saveErr = tr.committed(version)
+		tr.mu.Unlock()
+		return
+	}
 	tr.staged = false
-	_, v, err := tr.t.SaveVersion()
-	return v, err
+	done := make(chan struct{})
+	tr.saving = done
+	go func() {
+		defer close(done)
+		defer tr.mu.Unlock()
+		if testHookSave != nil && !testHookSave() {
+			return
+		}
+		if _, v, err := tr.t.SaveVersion(); err != nil {
+			tr.saveErr = fmt.Errorf("save version %d: %w", version, err)
+			return
+		} else if v != version {
+			tr.saveErr = fmt.Errorf("saved version %d, the commit recorded %d", v, version)
+			return
+		}
+		tr.saveErr = tr.committed(version)
+	}()
+}
+
+// testHookSave, set by tests, runs before a background save; false skips it
+// (the process died after the commit batch).
+var testHookSave func() bool
+
+// redo saves version from its journal onto the tree at the version before,
+// if that gives the committed app hash.
+func redo(t *iavl.MutableTree, version int64, journal, appHash []byte) error {
+	bad := fmt.Errorf("state database: the journal of state tree version %d is damaged: restore it from a backup, or remove it to rebuild the state by replaying the chain", version)
+	v, n := binary.Uvarint(journal)
+	if n <= 0 || int64(v) != version {
+		return bad
+	}
+	for j := journal[n:]; len(j) > 0; {
+		l, n := binary.Uvarint(j)
+		if n <= 0 || uint64(len(j)-n) < l+1 {
+			return bad
+		}
+		key := j[n : n+int(l)]
+		j = j[n+int(l):]
+		var err error
+		switch {
+		case j[0] == 0:
+			_, _, err = t.Remove(key)
+			j = j[1:]
+		case j[0] == 1 && len(j) >= 1+sha256.Size:
+			_, err = t.Set(key, j[1:1+sha256.Size])
+			j = j[1+sha256.Size:]
+		default:
+			return bad
+		}
+		if err != nil {
+			return fmt.Errorf("state database: redo state tree version %d: %w", version, err)
+		}
+	}
+	if root := t.WorkingHash(); !bytes.Equal(root, appHash) {
+		t.Rollback()
+		return fmt.Errorf("state database: the journal of state tree version %d gives the root %X, not the committed app hash %X: restore it from a backup, or remove it to rebuild the state by replaying the chain", version, root, appHash)
+	}
+	if _, v, err := t.SaveVersion(); err != nil || v != version {
+		return fmt.Errorf("state database: redo state tree version %d: saved %d: %v", version, v, err)
+	}
+	return nil
 }
 
 // committed makes version the one proofs are made at, and prunes the tree
-// behind it. The caller holds mu.
+// behind it. Its caller holds mu.
 func (tr *tree) committed(version int64) error {
 	if tr.last != nil && tr.last.Version() == version {
 		return nil
@@ -190,6 +306,9 @@ func (s *Store) Prove(key []byte) (value []byte, height int64, proof []byte, err
 	s.tree.mu.RLock()
 	defer s.tree.mu.RUnlock()
 	height, _, _ = s.Last()
+	if err := s.tree.saveErr; err != nil {
+		return nil, height, nil, fmt.Errorf("store: the state tree was not saved: %w", err)
+	}
 	im := s.tree.last
 	if im == nil {
 		return nil, height, nil, ErrNoState

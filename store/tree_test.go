@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,12 +135,14 @@ func TestIdleBlockKeepsTheRoot(t *testing.T) {
 	defer s.Close()
 	s.Working().Set([]byte("a"), []byte("1"))
 	h1, _ := s.Commit(1, time.Unix(1, 0))
+	s.Wait()
 	v1 := s.tree.t.Version()
 	for h := int64(2); h < 5; h++ {
 		if got := s.WorkingHash(); !bytes.Equal(got, h1) {
 			t.Fatalf("working hash of an idle block %X, want %X", got, h1)
 		}
 		got, _ := s.Commit(h, time.Unix(h, 0))
+		s.Wait()
 		if !bytes.Equal(got, h1) || s.tree.t.Version() != v1 {
 			t.Fatalf("idle block %d: hash %X version %d, want %X %d", h, got, s.tree.t.Version(), h1, v1)
 		}
@@ -153,25 +156,39 @@ func TestIdleBlockKeepsTheRoot(t *testing.T) {
 	}
 }
 
-// TestCrashBetweenTreeAndCommit: the process dies after the tree wrote a
-// block's version and before the commit batch; the store reopens at the
-// previous height with that height's root, and the block replays to the same
-// root as on a store that never crashed.
-func TestCrashBetweenTreeAndCommit(t *testing.T) {
+// TestCrashAroundTheTreeSave: the process dies between a block's commit
+// batch and the end of its tree version's background save (the store reopens
+// at that block, its tree redone from the journal), or the tree holds a
+// version the commit batch never recorded (the store reopens at the block
+// before, and rolls the tree back). Either way the blocks that follow give
+// the roots of a store that never crashed, and proofs verify against them.
+func TestCrashAroundTheTreeSave(t *testing.T) {
 	block := func(s *Store, h int64) {
 		for i := 0; i < 50; i++ {
 			s.Working().Set([]byte(fmt.Sprintf("k/%d/%d", h, i)), []byte(fmt.Sprint(h*int64(i))))
 		}
+		if h > 0 {
+			s.Working().Delete([]byte(fmt.Sprintf("k/%d/3", h-1)))
+		}
 	}
-	for name, crashAt := range map[string]int64{"genesis": 0, "block 3": 3} {
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		crashAt int64
+		unsaved bool // the batch written, the save not; else the tree saved, the batch not
+	}{
+		{"genesis saved, batch lost", 0, false},
+		{"block 3 saved, batch lost", 3, false},
+		{"genesis batch written, save lost", 0, true},
+		{"block 3 batch written, save lost", 3, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s, err := Open(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var want [][]byte
-			for h := int64(0); h < crashAt; h++ {
+			for h := int64(0); h < c.crashAt; h++ {
 				block(s, h)
 				r, err := s.Commit(h, time.Unix(h, 0))
 				if err != nil {
@@ -179,15 +196,25 @@ func TestCrashBetweenTreeAndCommit(t *testing.T) {
 				}
 				want = append(want, r)
 			}
-			block(s, crashAt)
-			testHookAfterTree = func() { panic("crash") }
-			func() {
-				defer func() { recover() }()
-				s.Commit(crashAt, time.Unix(crashAt, 0))
-				t.Fatal("no crash")
-			}()
-			testHookAfterTree = nil
-			s.tree.close()
+			block(s, c.crashAt)
+			if c.unsaved {
+				testHookSave = func() bool { return false }
+				r, err := s.Commit(c.crashAt, time.Unix(c.crashAt, 0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, r)
+				s.tree.wait()
+				testHookSave = nil
+			} else {
+				s.WorkingHash()
+				if err := s.tree.wait(); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := s.tree.t.SaveVersion(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			s.db.Close()
 
 			s, err = Open(dir)
@@ -196,20 +223,26 @@ func TestCrashBetweenTreeAndCommit(t *testing.T) {
 			}
 			defer s.Close()
 			h, hash, _ := s.Last()
-			if crashAt == 0 {
+			next := int64(len(want))
+			switch {
+			case next == 0:
 				if h != 0 || hash != nil || s.tree.t.Version() != 0 {
 					t.Fatalf("after a crash in genesis: height %d hash %X tree version %d", h, hash, s.tree.t.Version())
 				}
-			} else if h != crashAt-1 || !bytes.Equal(hash, want[len(want)-1]) || !bytes.Equal(s.tree.root(), hash) {
-				t.Fatalf("reopened at %d %X (tree %X), want %d %X", h, hash, s.tree.root(), crashAt-1, want[len(want)-1])
+			case h != next-1 || !bytes.Equal(hash, want[next-1]) || !bytes.Equal(s.tree.root(), hash):
+				t.Fatalf("reopened at %d %X (tree %X), want %d %X", h, hash, s.tree.root(), next-1, want[next-1])
+			default:
+				if err := proof.Verify(hash, prove(t, s, fmt.Sprintf("k/%d/7", h))); err != nil {
+					t.Fatalf("proof after reopening: %v", err)
+				}
 			}
-			// Replay the lost block and one more; a store that never crashed agrees.
+			// Go on from where it reopened; a store that never crashed agrees.
 			clean := OpenMem()
 			defer clean.Close()
-			for h := int64(0); h <= crashAt+1; h++ {
+			for h := int64(0); h <= c.crashAt+2; h++ {
 				block(clean, h)
 				r0, _ := clean.Commit(h, time.Unix(h, 0))
-				if h < crashAt {
+				if h < next {
 					continue
 				}
 				block(s, h)
@@ -226,6 +259,60 @@ func TestCrashBetweenTreeAndCommit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDamagedJournalRefused: a journal that does not decode, or does not
+// give the committed root, is refused on open with a clear error and leaves
+// the tree as it was.
+func TestDamagedJournalRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for h := int64(0); h < 2; h++ {
+		s.Working().Set([]byte(fmt.Sprint("k/", h)), []byte("v"))
+		testHookSave = func() bool { return h == 0 }
+		if _, err := s.Commit(h, time.Unix(h, 0)); err != nil {
+			t.Fatal(err)
+		}
+		s.tree.wait()
+	}
+	testHookSave = nil
+	j, err := s.db.Get(metaJournal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.db.Close()
+	flipped := bytes.Clone(j)
+	flipped[len(flipped)-1] ^= 1
+	for _, bad := range [][]byte{j[:len(j)-1], j[:len(j)-33], j[:1], {}, flipped} {
+		db, err := leveldb.OpenFile(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Put(metaJournal, bad, nil); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if s, err := Open(dir); err == nil || !strings.Contains(err.Error(), "journal") {
+			if s != nil {
+				s.Close()
+			}
+			t.Fatalf("journal %x (of %x): %v", bad, j, err)
+		}
+	}
+	db, err := leveldb.OpenFile(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Put(metaJournal, j, nil)
+	db.Close()
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatalf("the journal restored: %v", err)
+	}
+	s.Close()
 }
 
 // TestHashChainHomeRefused: a state written before the tree (app hash a hash
