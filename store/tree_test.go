@@ -198,6 +198,7 @@ func TestCrashAroundTheTreeSave(t *testing.T) {
 			}
 			block(s, c.crashAt)
 			if c.unsaved {
+				s.Wait() // the last block's save, before the hook is set
 				testHookSave = func() bool { return false }
 				r, err := s.Commit(c.crashAt, time.Unix(c.crashAt, 0))
 				if err != nil {
