@@ -1,7 +1,6 @@
 package node
 
 import (
-	"runtime"
 	"sync"
 
 	"github.com/bbusdev/bbus/keys"
@@ -10,14 +9,17 @@ import (
 // sigBatcher checks the signatures of submitted transactions in batches,
 // before CheckTx sees them: a batch of ed25519 signatures costs about half as
 // much per signature as checking them one by one (keys.BenchmarkPrime), and
-// it runs on the submitters' goroutines, in parallel, rather than in CheckTx,
-// which the engine calls one transaction at a time. What verified goes into
+// it runs on a submitter's goroutine rather than in CheckTx, which the engine
+// calls one transaction at a time. What verified goes into
 // the ledger's VerifyCache, so CheckTx and FinalizeBlock find it there; the
 // ledger still refuses, on its own check, what did not verify.
 //
-// Submitters queue their signature; up to one per CPU becomes a leader that
-// checks what is queued, in batches of at most maxSigBatch, until the queue is
-// empty. A lone submitter is its own batch of one: no waiting for others.
+// Submitters queue their signature; one of them at a time becomes the leader
+// that checks what is queued, in batches of at most maxSigBatch, until the
+// queue is empty. A lone submitter is its own batch of one: no waiting for
+// others. One leader, not one per CPU: while it checks a batch the next one
+// gathers, so batches grow with the load, and the goroutine that applies
+// blocks keeps a processor (docs/BENCHMARKS.md, "One signature leader").
 type sigBatcher struct {
 	verify  func([]keys.Signed) // checks a batch: the cache's Prime
 	onPanic func(v any)         // logs a batch that failed (nil: nothing)
@@ -32,7 +34,10 @@ type sigReq struct {
 	done chan struct{}
 }
 
-const maxSigBatch = 128
+const (
+	maxSigBatch   = 128
+	maxSigLeaders = 1
+)
 
 func newSigBatcher(cache *keys.VerifyCache, onPanic func(v any)) *sigBatcher {
 	return &sigBatcher{verify: cache.Prime, onPanic: onPanic}
@@ -43,7 +48,7 @@ func (b *sigBatcher) check(s keys.Signed) {
 	r := &sigReq{s: s, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
-	lead := b.leaders < runtime.GOMAXPROCS(0)
+	lead := b.leaders < maxSigLeaders
 	if lead {
 		b.leaders++
 	}
