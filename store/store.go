@@ -236,7 +236,11 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	} else {
 		b.Delete(metaJournal)
 	}
-	if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
+	err := s.db.Write(b, &opt.WriteOptions{Sync: true})
+	if len(b.Dump()) > maxKeptBatch {
+		s.batch = leveldb.Batch{} // an outsized block's buffer is not kept
+	}
+	if err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
 	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}, {Key: metaTree}, {Key: metaJournal}})
@@ -251,6 +255,9 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	s.tree.saveAsync(version)
 	return hash, nil
 }
+
+// maxKeptBatch bounds the commit batch buffer a store keeps between blocks.
+const maxKeptBatch = 16 << 20
 
 // Wait returns once the state tree holds the last committed version, with
 // the error of its save if it failed (Commit saves it in the background).
