@@ -325,3 +325,43 @@ func write(t *testing.T, name string, data []byte) {
 	}
 	t.Logf("wrote testdata/%s (%d bytes)", name, len(data))
 }
+
+// BenchmarkExportTraveller exports and verifies the bundle of a VM that
+// migrated 100 and 1,000 times between two validators' clouds, on a real
+// two-validator chain: the export's time and size, and the offline
+// verification's time (each step of each migration waits for its block, so
+// building the 1,000 takes a minute or two).
+//
+//	go test ./evidence -run '^$' -bench ExportTraveller -benchtime 1x
+func BenchmarkExportTraveller(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("migrations=%d", n), func(b *testing.B) {
+			f := startFederation(b)
+			f.join()
+			vm := "traveller"
+			f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
+			for i := 0; i < n; i++ {
+				from, to := i%2, 1-i%2
+				m := f.send(from, fmt.Sprint("cloud", from), bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: fmt.Sprint("cloud", to)}}).ID
+				f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: m}})
+				f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: m}})
+			}
+			b.ResetTimer()
+			t0 := time.Now()
+			bundle := f.export(0, vm)
+			export := time.Since(t0)
+			t0 = time.Now()
+			rep, err := evidence.Verify(bundle, f.genesis)
+			verify := time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(rep.Txs) != 1+3*n {
+				b.Fatalf("%d transactions proved, want %d", len(rep.Txs), 1+3*n)
+			}
+			b.ReportMetric(float64(export.Microseconds())/1000, "export-ms")
+			b.ReportMetric(float64(verify.Microseconds())/1000, "verify-ms")
+			b.ReportMetric(float64(len(bundle)), "bundle-bytes")
+		})
+	}
+}

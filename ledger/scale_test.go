@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -539,17 +540,18 @@ func scaleInvoiceRunning(b *testing.B, n int) {
 	f.hosted(n)
 	f.advance(time.Hour)
 	b.ResetTimer()
-	var worst time.Duration
-	txs := 0
+	var steps []time.Duration
 	for {
 		d, r := f.invoice("")
-		worst, txs = max(worst, d), txs+1
+		steps = append(steps, d)
 		if r.Events[len(r.Events)-1].Type == "invoice.closed" {
 			break
 		}
 	}
-	metric(b, ms(worst), "close-max-ms")
-	metric(b, float64(txs), "close-txs")
+	slices.Sort(steps)
+	metric(b, ms(steps[len(steps)-1]), "close-max-ms")
+	metric(b, ms(steps[len(steps)/2]), "close-median-ms")
+	metric(b, float64(len(steps)), "close-txs")
 }
 
 // scaleTraveller: one VM that migrated n times, back and forth, under the
@@ -605,14 +607,22 @@ func scaleTraveller(b *testing.B, n int) {
 		ledger.VMIntervals(f.st.Working(), vm, bbus.Page{Limit: 100, After: fmt.Sprint(n / 2)})
 		return time.Since(t0)
 	})), "intervals-page-ms")
+	// The transactions: the median of 21, each over a copy of the state that
+	// is then dropped (one alone is one sample, taken while goleveldb
+	// compacts what the build wrote).
+	onCopies := func(signer string, a bbus.Action) float64 {
+		return ms(median(21, func() time.Duration {
+			d, _ := f.measureOn(kv.NewOverlay(f.st.Working()), signer, a, "")
+			return d
+		}))
+	}
 	end := f.h.Time.Add(-30 * time.Second).Unix()
-	d, _ := f.measure("o1", bbus.Action{Report: &bbus.ReportAction{VM: vm, Start: end - 90, End: end, Availability: 50_000}}, "")
-	metric(b, ms(d), "report-ms")
-	d, _ = f.measure(hosts[(n+1)%2], bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: mig}}, "")
-	metric(b, ms(d), "complete-ms")
+	metric(b, onCopies("o1", bbus.Action{Report: &bbus.ReportAction{VM: vm, Start: end - 90, End: end, Availability: 50_000}}), "report-ms")
+	complete := bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: mig}}
+	metric(b, onCopies(hosts[(n+1)%2], complete), "complete-ms")
+	f.do(hosts[(n+1)%2], complete)
 	f.next(time.Minute)
-	d, _ = f.invoice("")
-	metric(b, ms(d), "invoice-close-ms")
+	metric(b, onCopies(provider, bbus.Action{InvoiceClose: &bbus.InvoiceClose{Provider: provider, Consumer: consumer, Until: f.h.Time.Unix()}}), "invoice-close-ms")
 }
 
 // scaleMonthly: months of churn: each month m new VMs run under the

@@ -143,3 +143,54 @@ func TestStorageFaultType(t *testing.T) {
 		}()
 	}
 }
+
+// TestCommitBatchReuse: the commit batch is reused from block to block
+// without carrying a block's writes into the next (a key deleted after an
+// outsized block stays deleted), and an outsized block's buffer is dropped.
+func TestCommitBatchReuse(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	for i := 0; i < 17; i++ {
+		s.Working().Set([]byte{'b', byte('a' + i)}, big)
+	}
+	if _, err := s.Commit(1, time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.batch.Dump()); n != 0 {
+		t.Fatalf("the batch of a 17 MB block kept %d bytes", n)
+	}
+	s.Working().Set([]byte("small"), []byte("1"))
+	if _, err := s.Commit(2, time.Unix(2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	kept := len(s.batch.Dump())
+	if kept == 0 || kept > 1<<10 {
+		t.Fatalf("the batch of a small block keeps %d bytes", kept)
+	}
+	s.Working().Delete([]byte("small"))
+	s.Working().Delete([]byte("ba"))
+	if _, err := s.Commit(3, time.Unix(3, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := s.Committed().Get([]byte("small")); v != nil {
+		t.Fatalf("a deleted key came back: %q", v)
+	}
+	if v := s.Committed().Get([]byte("ba")); v != nil {
+		t.Fatal("a deleted key of the big block came back")
+	}
+	if v := s.Committed().Get([]byte("bq")); !bytes.Equal(v, big) {
+		t.Fatalf("the big block's last key: %d bytes", len(v))
+	}
+	if h, _, _ := s.Last(); h != 3 {
+		t.Fatalf("height %d", h)
+	}
+}
