@@ -21,10 +21,13 @@ type Backend interface {
 }
 
 // Liveness is implemented by a Backend that can tell whether its consensus
-// makes progress; GET /readyz consults it.
+// makes progress; GET /readyz and GET /healthz consult it.
 type Liveness interface {
 	// Stalled returns nil while consensus makes progress, and otherwise an
 	// error (code unavailable) that says why not: consensus failed, or
 	// transactions wait and no block has committed for longer than a bound.
 	Stalled() error
+	// Err returns why consensus failed for good (the process serves but is
+	// no longer a node until it is restarted), or nil.
+	Err() error
 }

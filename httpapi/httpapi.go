@@ -216,7 +216,16 @@ func (a *api) noRoute(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
+// health serves GET /healthz: 200 while the process serves as a node, 503
+// once its consensus has failed for good (Liveness.Err).
 func (a *api) health(w http.ResponseWriter, r *http.Request) {
+	if l, ok := a.b.(Liveness); ok {
+		if err := l.Err(); err != nil {
+			w.Header().Set("Cache-Control", "no-store")
+			writeError(w, bbus.Errorf(bbus.EUNAVAILABLE, "%v", err))
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, &bbus.Health{Status: "ok"})
 }
 

@@ -2,9 +2,7 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,21 +199,5 @@ func (n *Node) Err() error { return n.live.err() }
 
 // Stalled implements httpapi.Liveness.
 func (n *Node) Stalled() error { return n.live.stalled(time.Now()) }
-
-// guardHealth answers GET /healthz with 503 once consensus has failed: the
-// process serves, but it is no longer a node. Everything else goes to h.
-func (n *Node) guardHealth(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := n.live.err(); err != nil && r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-			b, _ := json.Marshal(&bbus.ErrorResponse{Error: bbus.Errorf(bbus.EUNAVAILABLE, "%v", err)})
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write(append(b, '\n'))
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
 
 var _ httpapi.Liveness = (*Node)(nil)

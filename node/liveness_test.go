@@ -144,6 +144,18 @@ func TestConsensusFailureIsNotHealthy(t *testing.T) {
 			t.Logf("%s: %d %s", path, p.status, p.err.Message)
 		}
 	}
+	// A request for another host is refused before the reason is given.
+	req, _ := http.NewRequest("GET", base+"/healthz", nil)
+	req.Host = "evil.example."
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || strings.Contains(string(b), "priv_validator") {
+			t.Errorf("/healthz for another host after the failure: %d %s", resp.StatusCode, b)
+		}
+	}
 	done := make(chan struct{})
 	go func() { n.Stop(); close(done) }()
 	select {

@@ -242,7 +242,6 @@ func (n *Node) Start(api string) error {
 		n.Stop()
 		return fmt.Errorf("REST API: %w", err)
 	}
-	srv.Handler = n.guardHealth(srv.Handler)
 	n.ln, n.srv = ln, srv
 	if srv.TLSConfig != nil {
 		go srv.ServeTLS(ln, "", "")
