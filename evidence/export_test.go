@@ -203,6 +203,19 @@ func (f *federation) vm(id string) {
 	f.send(0, "cloud0", bbus.Action{VMTerminate: &bbus.VMRef{VM: id}})
 }
 
+// travel migrates vm n times between cloud0 and cloud1, from cloud0 first:
+// each step submitted to the node of the cloud that signs it, and committed
+// before the next.
+func (f *federation) travel(vm string, n int) {
+	f.t.Helper()
+	for i := 0; i < n; i++ {
+		from, to := i%2, 1-i%2
+		m := f.send(from, fmt.Sprint("cloud", from), bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: fmt.Sprint("cloud", to)}}).ID
+		f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: m}})
+		f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: m}})
+	}
+}
+
 func (f *federation) export(k int, vm string) []byte {
 	f.t.Helper()
 	return f.exportFor(k, vm, 0)
@@ -295,12 +308,7 @@ func TestExportAndVerify(t *testing.T) {
 		write(t, "vm-1.json", bundle)
 		// A VM with 100 transactions, for BenchmarkVerify.
 		f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: "busy", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
-		for i := 0; i < 33; i++ {
-			from, to := i%2, 1-i%2
-			m := f.send(from, fmt.Sprint("cloud", from), bbus.Action{MigrationPropose: &bbus.Propose{VM: "busy", To: fmt.Sprint("cloud", to)}}).ID
-			f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: m}})
-			f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: m}})
-		}
+		f.travel("busy", 33)
 		write(t, "busy-100.json", f.export(0, "busy"))
 	}
 }
@@ -340,12 +348,7 @@ func BenchmarkExportTraveller(b *testing.B) {
 			f.join()
 			vm := "traveller"
 			f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: vm, Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
-			for i := 0; i < n; i++ {
-				from, to := i%2, 1-i%2
-				m := f.send(from, fmt.Sprint("cloud", from), bbus.Action{MigrationPropose: &bbus.Propose{VM: vm, To: fmt.Sprint("cloud", to)}}).ID
-				f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationAccept: &bbus.MigrationRef{Migration: m}})
-				f.send(to, fmt.Sprint("cloud", to), bbus.Action{MigrationComplete: &bbus.MigrationRef{Migration: m}})
-			}
+			f.travel(vm, n)
 			b.ResetTimer()
 			t0 := time.Now()
 			bundle := f.export(0, vm)

@@ -34,7 +34,7 @@ func (c *VerifyCache) Prime(items []Signed) {
 	case 0:
 		return
 	case 1:
-		c.Verify(todo[0].Pub, todo[0].Msg, todo[0].Sig)
+		c.add(ks[0], Verify(todo[0].Pub, todo[0].Msg, todo[0].Sig)) // its key is hashed already
 		return
 	}
 	bv := cmted25519.NewBatchVerifier()

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -548,7 +547,7 @@ func scaleInvoiceRunning(b *testing.B, n int) {
 			break
 		}
 	}
-	slices.Sort(steps)
+	sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
 	metric(b, ms(steps[len(steps)-1]), "close-max-ms")
 	metric(b, ms(steps[len(steps)/2]), "close-median-ms")
 	metric(b, float64(len(steps)), "close-txs")
