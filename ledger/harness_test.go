@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -63,8 +65,56 @@ func testGenesis(ids []string, capOf func(id string) bbus.Resources, p bbus.Para
 	return g
 }
 
-// newTestLedger returns the ledger with the signature rules the chain uses.
-func newTestLedger() *Ledger { return New(keys.Verify).WithKeyCheck(keys.CheckPublicKey) }
+// newTestLedger returns the ledger with the signature and key rules the chain
+// uses, decoding each transaction once as a node does (its cache hands the
+// same decoded transaction to CheckTx and to the block) and watching that no
+// rule changes one (checkInvariants).
+func newTestLedger() *Ledger {
+	return New(keys.Verify).WithKeyCheck(keys.CheckPublicKey).WithDecoder(handedOut.decode)
+}
+
+// handedOut is every transaction newTestLedger's ledgers decoded since the
+// last checkInvariants, which fails if any of them is no longer what its
+// bytes decode to.
+var handedOut txWatch
+
+type txWatch struct {
+	sync.Mutex
+	txs map[string]*bbus.SignedTx
+}
+
+func (w *txWatch) decode(raw []byte) (*bbus.SignedTx, error) {
+	w.Lock()
+	defer w.Unlock()
+	if tx, ok := w.txs[string(raw)]; ok {
+		return tx, nil
+	}
+	tx, err := bbus.DecodeTx(raw)
+	if err != nil {
+		return nil, err
+	}
+	if w.txs == nil {
+		w.txs = map[string]*bbus.SignedTx{}
+	}
+	w.txs[string(raw)] = tx
+	return tx, nil
+}
+
+// changed returns a line for each transaction handed out that a rule changed,
+// and forgets them all.
+func (w *txWatch) changed() []string {
+	w.Lock()
+	defer w.Unlock()
+	var bad []string
+	for raw, tx := range w.txs {
+		if fresh, err := bbus.DecodeTx([]byte(raw)); err != nil || !reflect.DeepEqual(fresh, tx) {
+			bad = append(bad, fmt.Sprintf("transaction %s (%s) was changed by the ledger after it was decoded", tx.ID, tx.Action.Type()))
+		}
+	}
+	slices.Sort(bad)
+	w.txs = nil
+	return bad
+}
 
 // txSpec is everything that goes into one signed transaction.
 type txSpec struct {
@@ -184,7 +234,7 @@ func sameStamp(a, b bbus.Stamp) bool {
 // checkInvariants reads the ledger's state through its queries and returns every
 // rule of the domain it breaks. now is the time of the current block.
 func checkInvariants(r kv.Reader, now time.Time) []string {
-	var bad []string
+	bad := handedOut.changed()
 	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
 
 	// The indexes the state tree leaves out are what the records decide.

@@ -23,6 +23,9 @@ var pureImports = map[string]bool{
 	"encoding/hex": true, "encoding/json": true, "errors": true, "fmt": true, "io": true, "maps": true,
 	"math/bits": true, "math/big": true, "reflect": true, "slices": true, "sort": true, "strconv": true, "strings": true,
 	"time": true, "unicode": true, "unicode/utf8": true,
+	// a mutex for the memo of decoded records (memo.go), which holds only what
+	// decoding the same bytes gives, so no result depends on who read first
+	"sync":                       true,
 	"github.com/bbusdev/bbus":    true,
 	"github.com/bbusdev/bbus/kv": true,
 	// an in-memory B-tree (the kv overlay's ordered staged writes): no I/O, clock or randomness

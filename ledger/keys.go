@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,14 @@ func getJSON(r kv.Reader, key []byte, v any) bool {
 	if b == nil {
 		return false
 	}
-	mustUnmarshal(b, v)
+	if !memoized(v) || !reflect.ValueOf(v).Elem().IsZero() {
+		mustUnmarshal(b, v)
+		return true
+	}
+	if !records.get(b, v) {
+		mustUnmarshal(b, v)
+		records.put(b, v)
+	}
 	return true
 }
 

@@ -29,9 +29,9 @@ type KeyCheckFunc func(pub []byte) error
 
 // Ledger applies transactions to state. It holds no state of its own.
 type Ledger struct {
-	verify      VerifyFunc
-	checkDecode DecodeFunc
-	checkKey    KeyCheckFunc
+	verify   VerifyFunc
+	decode   DecodeFunc
+	checkKey KeyCheckFunc
 }
 
 // DecodeFunc decodes a transaction as bbus.DecodeTx does.
@@ -39,7 +39,7 @@ type DecodeFunc func(raw []byte) (*bbus.SignedTx, error)
 
 // New returns a ledger that checks signatures with verify.
 func New(verify VerifyFunc) *Ledger {
-	return &Ledger{verify: verify, checkDecode: bbus.DecodeTx, checkKey: func([]byte) error { return nil }}
+	return &Ledger{verify: verify, decode: bbus.DecodeTx, checkKey: func([]byte) error { return nil }}
 }
 
 // WithKeyCheck makes the ledger refuse, with EINVALID, every public key that
@@ -63,12 +63,13 @@ func (l *Ledger) CheckKey(field string, pub []byte) error {
 	return nil
 }
 
-// WithCheckDecoder makes Check decode transactions with dec (which must give
-// what bbus.DecodeTx gives, and a transaction Check does not change), for
-// instance a cache of what a node already decoded on submission. Apply always
-// decodes for itself. It returns l.
-func (l *Ledger) WithCheckDecoder(dec DecodeFunc) *Ledger {
-	l.checkDecode = dec
+// WithDecoder makes Check and Apply decode transactions with dec, which must
+// give what bbus.DecodeTx gives: for instance a cache of what a node already
+// decoded on submission. The ledger never changes a transaction it decoded
+// (the tests' invariants check every one they hand it), so dec may hand the
+// same one to several callers at once. It returns l.
+func (l *Ledger) WithDecoder(dec DecodeFunc) *Ledger {
+	l.decode = dec
 	return l
 }
 
@@ -409,7 +410,7 @@ func (l *Ledger) EndBlock(st kv.Store) []ValidatorUpdate {
 // calls it before admitting a transaction to its mempool.
 func (l *Ledger) Check(r kv.Reader, last Header, raw []byte) Result {
 	last = last.utc()
-	tx, _, err := l.authenticate(r, last, raw, l.checkDecode)
+	tx, _, err := l.authenticate(r, last, raw, l.decode)
 	res := Result{}
 	if tx != nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
@@ -445,7 +446,7 @@ func (l *Ledger) Apply(st kv.Store, h Header, raw []byte) (res Result) {
 			res.Fault = fmt.Sprint(v)
 		}
 	}()
-	tx, who, err := l.authenticate(st, h, raw, bbus.DecodeTx)
+	tx, who, err := l.authenticate(st, h, raw, l.decode)
 	if tx != nil {
 		res.TxID, res.Type, res.Signer = tx.ID, tx.Action.Type(), tx.Signer
 	}

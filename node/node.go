@@ -142,7 +142,7 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.sigs = newSigBatcher(verified, func(v any) {
 		n.log.Error("checking a batch of submitted signatures failed; CheckTx checks each one itself", "err", fmt.Sprint(v))
 	})
-	n.app = chain.New(ledger.New(verified.Verify).WithKeyCheck(keys.CheckPublicKey).WithCheckDecoder(n.txs.Decode), st)
+	n.app = chain.New(ledger.New(verified.Verify).WithKeyCheck(keys.CheckPublicKey).WithDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
 	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))
 	if err := n.app.SetSnapshots(snapshotConfig(home, c)); err != nil {
