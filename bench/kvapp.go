@@ -172,6 +172,12 @@ func runKVNode(ctx context.Context, home, api string, logs io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The collector as a bbus node sets it, so the two differ only in the app.
+	c, err := node.LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	node.SetCollector(c.GCPercent, c.MemoryLimitMiB)
 	app, err := openKVApp(kvStateDir(home))
 	if err != nil {
 		return err

@@ -48,6 +48,12 @@ type Config struct {
 	// node drops it and dials again (node/heartbeat.go); 0 leaves it to
 	// CometBFT's ping (45 s after a ping sent every 60 s).
 	PeerTimeout Duration `json:"peer_timeout"`
+	// The Go collector (node/gc.go): the heap may grow gc_percent beyond what
+	// is live before the next collection, and collections come sooner as it
+	// nears memory_limit_mib (0: no limit). GOGC and GOMEMLIMIT in the
+	// environment win over both.
+	GCPercent      int   `json:"gc_percent"`
+	MemoryLimitMiB int64 `json:"memory_limit_mib"`
 	// REST is how the REST API serves: access, limits, TLS (node/api.go).
 	REST RESTConfig `json:"rest"`
 	// Health is what /readyz and /healthz judge by (node/liveness.go).
@@ -76,6 +82,8 @@ func DefaultConfig(cloud string) Config {
 		FlushThrottle:             Duration(10 * time.Millisecond),
 		MempoolSize:               50000,
 		PeerTimeout:               Duration(4 * time.Second),
+		GCPercent:                 DefaultGCPercent,
+		MemoryLimitMiB:            DefaultMemoryLimitMiB,
 		REST:                      DefaultRESTConfig(),
 		Health:                    DefaultHealthConfig(),
 		SnapshotInterval:          DefaultSnapshotInterval,
@@ -218,6 +226,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MempoolSize < 1 {
 		return bbus.Errorf(bbus.EINVALID, "mempool_size must be at least 1, not %d", c.MempoolSize)
+	}
+	if c.GCPercent < 1 || c.GCPercent > maxGCPercent {
+		return bbus.Errorf(bbus.EINVALID, "gc_percent must be from 1 to %d, not %d", maxGCPercent, c.GCPercent)
+	}
+	if c.MemoryLimitMiB != 0 && (c.MemoryLimitMiB < minMemoryLimitMiB || c.MemoryLimitMiB > maxMemoryLimitMiB) {
+		return bbus.Errorf(bbus.EINVALID, "memory_limit_mib must be 0 (no limit) or from %d to %d, not %d", minMemoryLimitMiB, maxMemoryLimitMiB, c.MemoryLimitMiB)
 	}
 	if err := c.REST.Validate(); err != nil {
 		return err

@@ -37,6 +37,11 @@ func TestConfigValidate(t *testing.T) {
 		{"peer_gossip_sleep", func(c *Config) { c.PeerGossipSleep = 0 }},
 		{"flush_throttle", func(c *Config) { c.FlushThrottle = Duration(-1) }},
 		{"mempool_size", func(c *Config) { c.MempoolSize = 0 }},
+		{"gc_percent", func(c *Config) { c.GCPercent = 0 }},
+		{"gc_percent", func(c *Config) { c.GCPercent = maxGCPercent + 1 }},
+		{"memory_limit_mib", func(c *Config) { c.MemoryLimitMiB = minMemoryLimitMiB - 1 }},
+		{"memory_limit_mib", func(c *Config) { c.MemoryLimitMiB = -1 }},
+		{"memory_limit_mib", func(c *Config) { c.MemoryLimitMiB = maxMemoryLimitMiB + 1 }},
 		{"rest.reads", func(c *Config) { c.REST.Reads = "everyone" }},
 		{"health.stall_after", func(c *Config) { c.Health.StallAfter = Duration(-time.Second) }},
 	} {
@@ -52,6 +57,7 @@ func TestConfigValidate(t *testing.T) {
 	ok.API, ok.RPCListen, ok.ExternalAddress = "127.0.0.1:0", "tcp://127.0.0.1:26657", "tcp://node.example:26656"
 	ok.PersistentPeers = peer + "," + strings.Repeat("cd", 20) + "@[::1]:26656"
 	ok.LogLevel, ok.TimeoutCommit, ok.CreateEmptyBlocksInterval = "debug", 0, 0
+	ok.GCPercent, ok.MemoryLimitMiB = 100, 0
 	if err := ok.Validate(); err != nil {
 		t.Errorf("valid settings refused: %v", err)
 	}

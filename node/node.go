@@ -48,13 +48,15 @@ type Node struct {
 	ln    net.Listener
 	rest  restState // the REST API's key, events and metrics (api.go)
 	txs   *chain.TxDecoder
-	sigs  *sigBatcher   // checks submitted signatures in batches (sigs.go)
-	live  *liveness     // whether consensus makes progress (liveness.go)
-	dir   *directory    // connections to the members' nodes, from the ledger (directory.go)
-	due   *dueWatch     // asks for a block when the ledger has work due (due.go)
-	cs    waiter        // CometBFT's consensus state machine
-	log   cmtlog.Logger // the node's structured log
-	vals  valScan       // validator changes below the index (evidence.go)
+	sigs  *sigBatcher // checks submitted signatures in batches (sigs.go)
+	// releaseCollector takes the node's collector settings (gc.go) back.
+	releaseCollector func()
+	live             *liveness     // whether consensus makes progress (liveness.go)
+	dir              *directory    // connections to the members' nodes, from the ledger (directory.go)
+	due              *dueWatch     // asks for a block when the ledger has work due (due.go)
+	cs               waiter        // CometBFT's consensus state machine
+	log              cmtlog.Logger // the node's structured log
+	vals             valScan       // validator changes below the index (evidence.go)
 }
 
 func cmted25519PubKey(b []byte) cmted25519.PubKey { return cmted25519.PubKey(b) }
@@ -191,6 +193,9 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.cs, _ = env.ConsensusState.(waiter)
 	n.live.mempool = n.cmt.Mempool().Size
 	n.rpc = local.New(n.cmt)
+	var settings string
+	settings, n.releaseCollector = collector.use(c)
+	n.log.Info("collector", "settings", settings)
 	return n, nil
 }
 
@@ -223,6 +228,7 @@ func checkWritable(home string) error {
 func (n *Node) Start(api string) error {
 	if err := n.startConsensus(); err != nil {
 		n.store.Close()
+		n.releaseCollector()
 		return portInUse(fmt.Errorf("start consensus: %w", err), "peer-to-peer", n.Config.P2PListen,
 			"p2p_listen in config/bbus.json, or bbus init --p2p / bbus start --p2p on an empty home")
 	}
@@ -276,6 +282,7 @@ func (n *Node) Stop() {
 		n.cmt.Wait()
 	}
 	n.store.Close()
+	n.releaseCollector()
 }
 
 // App returns the node's ABCI application.
