@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync"
+	"time"
 
 	"github.com/bbusdev/bbus/keys"
 )
@@ -20,13 +21,23 @@ import (
 // others. One leader, not one per CPU: while it checks a batch the next one
 // gathers, so batches grow with the load, and the goroutine that applies
 // blocks keeps a processor (docs/BENCHMARKS.md, "One signature leader").
+//
+// Under load a leader lets a short queue gather first: at a few thousand
+// submissions a second they arrive one by one, and a leader that took each as
+// it came checked most of them alone, at twice a batch's cost a signature.
+// When the last batch ended less than busyGap ago and fewer than
+// gatherTarget are queued, it waits up to gatherWait for more. A submitter
+// that comes after a quiet spell is still checked at once.
 type sigBatcher struct {
 	verify  func([]keys.Signed) // checks a batch: the cache's Prime
 	onPanic func(v any)         // logs a batch that failed (nil: nothing)
 
-	mu      sync.Mutex
-	queue   []*sigReq
-	leaders int
+	mu       sync.Mutex
+	queue    []*sigReq
+	leaders  int
+	lastDone time.Time     // when the last batch ended
+	grown    chan struct{} // closed when the queue reaches gatherTarget while a leader gathers
+	wait     time.Duration // gatherWait (tests set it)
 }
 
 type sigReq struct {
@@ -37,10 +48,13 @@ type sigReq struct {
 const (
 	maxSigBatch   = 128
 	maxSigLeaders = 1
+	gatherTarget  = 16
+	gatherWait    = 500 * time.Microsecond
+	busyGap       = 2 * time.Millisecond
 )
 
 func newSigBatcher(cache *keys.VerifyCache, onPanic func(v any)) *sigBatcher {
-	return &sigBatcher{verify: cache.Prime, onPanic: onPanic}
+	return &sigBatcher{verify: cache.Prime, onPanic: onPanic, wait: gatherWait}
 }
 
 // check returns once s was checked (and, if it verified, remembered).
@@ -48,6 +62,10 @@ func (b *sigBatcher) check(s keys.Signed) {
 	r := &sigReq{s: s, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
+	if b.grown != nil && len(b.queue) >= gatherTarget {
+		close(b.grown)
+		b.grown = nil
+	}
 	lead := b.leaders < maxSigLeaders
 	if lead {
 		b.leaders++
@@ -68,11 +86,32 @@ func (b *sigBatcher) lead() {
 			b.mu.Unlock()
 			return
 		}
+		if len(b.queue) < gatherTarget && time.Since(b.lastDone) < busyGap {
+			b.gather()
+		}
 		n := min(len(b.queue), maxSigBatch)
 		batch := b.queue[:n:n]
 		b.queue = append([]*sigReq(nil), b.queue[n:]...)
 		b.mu.Unlock()
 		b.prime(batch)
+	}
+}
+
+// gather waits, b.mu held, until gatherTarget are queued or b.wait has
+// passed.
+func (b *sigBatcher) gather() {
+	grown := make(chan struct{})
+	b.grown = grown
+	b.mu.Unlock()
+	t := time.NewTimer(b.wait)
+	select {
+	case <-grown:
+	case <-t.C:
+	}
+	t.Stop()
+	b.mu.Lock()
+	if b.grown == grown {
+		b.grown = nil
 	}
 }
 
@@ -87,6 +126,9 @@ func (b *sigBatcher) prime(batch []*sigReq) {
 		for _, q := range batch {
 			close(q.done)
 		}
+		b.mu.Lock()
+		b.lastDone = time.Now()
+		b.mu.Unlock()
 	}()
 	items := make([]keys.Signed, len(batch))
 	for i, q := range batch {

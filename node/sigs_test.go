@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bbusdev/bbus/keys"
 )
@@ -91,5 +92,39 @@ func TestSigBatcherSurvivesAFailedBatch(t *testing.T) {
 	wg.Wait()
 	if checked != 100 || failed == 0 || b.leaders != 0 || len(b.queue) != 0 {
 		t.Fatalf("%d checked, %d batches failed, %d leaders and %d queued after all returned", checked, failed, b.leaders, len(b.queue))
+	}
+}
+
+// TestSigBatcherGathersUnderLoad: right after a batch, a leader that finds
+// fewer than gatherTarget queued waits for more and checks them as one batch;
+// after a quiet spell a lone submitter is checked at once, alone.
+func TestSigBatcherGathersUnderLoad(t *testing.T) {
+	var mu sync.Mutex
+	var batches []int
+	b := newSigBatcher(keys.NewVerifyCache(100), func(v any) { t.Errorf("a batch failed: %v", v) })
+	b.verify = func(items []keys.Signed) {
+		mu.Lock()
+		batches = append(batches, len(items))
+		mu.Unlock()
+	}
+	b.wait = time.Minute                   // the test, not the clock, brings the others
+	b.lastDone = time.Now().Add(time.Hour) // a batch "just ended", however slowly the goroutines start
+	var wg sync.WaitGroup
+	for i := range gatherTarget {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.check(keys.Signed{Msg: []byte(fmt.Sprint(i))})
+		}()
+	}
+	wg.Wait()
+	if len(batches) != 1 || batches[0] != gatherTarget {
+		t.Fatalf("under load: batches of %v, want one of %d", batches, gatherTarget)
+	}
+	batches = nil
+	b.lastDone = time.Now().Add(-time.Second)
+	b.check(keys.Signed{Msg: []byte("alone")}) // with b.wait a minute, this would hang if it gathered
+	if len(batches) != 1 || batches[0] != 1 {
+		t.Fatalf("after a quiet spell: batches of %v, want one of 1", batches)
 	}
 }
