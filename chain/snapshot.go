@@ -60,6 +60,7 @@ type snapshots struct {
 	done     chan struct{} // closed when the write in progress ends
 	restore  *restoreState
 	restored int64 // the height a restore completed at (0: none)
+	taken    int64 // the height of the last snapshot begun (0: none)
 }
 
 type restoreState struct {
@@ -89,6 +90,9 @@ func (a *App) SetSnapshots(c SnapshotConfig) error {
 			return err
 		}
 		s.list = list
+		if len(list) > 0 {
+			s.taken = int64(list[len(list)-1].Height)
+		}
 	}
 	a.snaps = s
 	return nil
@@ -124,13 +128,19 @@ func loadSnapshots(dir string) ([]*abci.Snapshot, error) {
 }
 
 // snapshotCommitted, called by Commit after the block of height is
-// committed, starts writing a snapshot of it when one is due. The read view
+// committed, starts writing a snapshot of it when one is due: at the first
+// height from each multiple of the interval on whose state the state tree
+// saved (under load it saves every few blocks, store/tree.go). The read view
 // is taken here; the writing runs in the background.
 func (a *App) snapshotCommitted(height int64) {
 	s := a.snaps
-	if s == nil || s.Interval <= 0 || s.Dir == "" || height <= 0 || height%s.Interval != 0 {
+	if s == nil || s.Interval <= 0 || s.Dir == "" || height <= 0 || height/s.Interval <= s.taken/s.Interval {
 		return
 	}
+	if !a.store.Saved() {
+		return
+	}
+	s.taken = height
 	s.mu.Lock()
 	if s.writing {
 		s.mu.Unlock()

@@ -48,11 +48,14 @@ type builder func(ctx context.Context, c evidence.Chain, p evidence.Prover, r kv
 func (n *Node) buildEvidence(ctx context.Context, id string, checkpoint int64, build builder) (*evidence.Bundle, error) {
 	for attempt := 0; ; attempt++ {
 		var b *evidence.Bundle
-		err := n.store.View(func(r kv.Reader) error {
+		// The state as of the height the tree proves at, which under load is a
+		// few blocks behind the last (store/tree.go).
+		err := n.store.ProofView(func(r kv.Reader, _ int64) error {
 			var err error
 			b, err = build(ctx, blockStore{n}, prover{n}, r, id, checkpoint)
 			return err
 		})
+		err = proofError(err)
 		if err != evidence.ErrStateMoved || attempt == 9 || ctx.Err() != nil {
 			return b, err
 		}

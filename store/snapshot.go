@@ -42,10 +42,14 @@ type Export struct {
 	snap *leveldb.Snapshot
 }
 
-// Export returns a read view of the state as last committed. Call it on the
+// Export returns a read view of the state as last committed, which the
+// state tree must have saved (Saved; else ErrNotSavedHere). Call it on the
 // goroutine that commits (between two commits); writing the snapshot from it
 // may then run in the background.
 func (s *Store) Export() (*Export, error) {
+	if !s.tree.saved() {
+		return nil, ErrNotSavedHere
+	}
 	if err := s.Wait(); err != nil {
 		return nil, fmt.Errorf("store: snapshot view: %w", err)
 	}
@@ -67,6 +71,10 @@ func (s *Store) Export() (*Export, error) {
 	e.TreeVersion = int64(binary.BigEndian.Uint64(tv))
 	return e, nil
 }
+
+// ErrNotSavedHere is returned by Export at a height whose state the tree
+// has not saved (under load it saves every few blocks: tree.go).
+var ErrNotSavedHere = errors.New("store: the state tree did not save this height's state: export at a height it saved")
 
 // Release frees the read view.
 func (e *Export) Release() { e.snap.Release() }
@@ -171,7 +179,7 @@ func (s *Store) BeginRestore(height, treeVersion int64, blockTime time.Time) (*R
 		return nil, fmt.Errorf("store: restore: %w", err)
 	}
 	s.tree.close()
-	t, err := openTree(s.db, 0, nil, nil)
+	t, err := openTree(s.db, 0, 0, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: restore: %w", err)
 	}
@@ -323,7 +331,7 @@ func (r *Restore) Finish(appHash []byte, derive func(kv.Store)) error {
 	s.mu.Lock()
 	s.height, s.appHash, s.time = r.height, bytes.Clone(appHash), r.time
 	s.mu.Unlock()
-	if err := s.tree.setLast(r.treeVersion); err != nil {
+	if err := s.tree.setLast(r.treeVersion, r.height); err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
 	return nil
@@ -340,7 +348,7 @@ func (r *Restore) Abort() {
 	if err := wipe(s.db); err != nil {
 		panic(fmt.Errorf("store: drop a failed restore: %w", err))
 	}
-	t, err := openTree(s.db, 0, nil, nil)
+	t, err := openTree(s.db, 0, 0, nil, nil)
 	if err != nil {
 		panic(fmt.Errorf("store: drop a failed restore: %w", err))
 	}

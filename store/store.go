@@ -38,9 +38,10 @@ var (
 	// metaTree is the tree version that holds the committed state (versions
 	// count the blocks that changed the state, not heights).
 	metaTree = []byte("\x00meta/tree_version")
-	// metaJournal records the tree's writes of the last commit that changed
-	// it: the version, then each key with its value's digest or a removal.
-	metaJournal = []byte("\x00meta/tree_journal")
+	// metaJournal/<height> records the tree's writes of each commit that
+	// changed it and that no saved tree version holds yet: the version, then
+	// each key with its value's digest or a removal.
+	metaJournal = []byte("\x00meta/tree_journal/")
 	// LocalPrefix starts the keys of what a node keeps for itself beside the
 	// state (indexes): written with SetLocal, outside the app hash.
 	LocalPrefix = []byte("\x00local/")
@@ -100,7 +101,7 @@ func newStore(db *leveldb.DB) (*Store, error) {
 	s := &Store{db: db}
 	s.working = kv.NewOverlay(committed{s})
 	version := int64(0)
-	var journal []byte
+	var journals []journalEntry
 	if v, err := db.Get(metaHeight, nil); err == nil {
 		s.height = int64(binary.BigEndian.Uint64(v))
 		s.appHash, _ = db.Get(metaAppHash, nil)
@@ -113,9 +114,14 @@ func newStore(db *leveldb.DB) (*Store, error) {
 			return nil, ErrHashChainHome
 		}
 		version = int64(binary.BigEndian.Uint64(tv))
-		if journal, err = db.Get(metaJournal, nil); errors.Is(err, leveldb.ErrNotFound) {
-			journal = nil
-		} else if err != nil {
+		it := db.NewIterator(util.BytesPrefix(metaJournal), nil)
+		for it.Next() {
+			if k := it.Key(); len(k) == len(metaJournal)+8 {
+				journals = append(journals, journalEntry{height: int64(binary.BigEndian.Uint64(k[len(metaJournal):])), data: bytes.Clone(it.Value())})
+			}
+		}
+		it.Release()
+		if err := it.Error(); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("read state database: %w", err)
 		}
@@ -123,7 +129,7 @@ func newStore(db *leveldb.DB) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("read state database: %w", err)
 	}
-	t, err := openTree(db, version, journal, s.appHash)
+	t, err := openTree(db, version, s.height, journals, s.appHash)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -232,9 +238,7 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(blockTime.UnixNano())))
 	b.Put(metaTree, binary.BigEndian.AppendUint64(nil, uint64(version)))
 	if journal != nil {
-		b.Put(metaJournal, journal)
-	} else {
-		b.Delete(metaJournal)
+		b.Put(journalKey(height), journal)
 	}
 	err := s.db.Write(b, &opt.WriteOptions{Sync: true})
 	if len(b.Dump()) > maxKeptBatch {
@@ -243,7 +247,7 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
-	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}, {Key: metaTree}, {Key: metaJournal}})
+	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}, {Key: metaTree}})
 	s.working.Reset()
 	s.local = s.local[:0]
 	// Proofs wait for the save: they read the height and the tree's last
@@ -252,15 +256,26 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	s.mu.Lock()
 	s.height, s.appHash, s.time = height, hash, blockTime.UTC()
 	s.mu.Unlock()
-	s.tree.saveAsync(version)
+	s.tree.commit(version, height)
 	return hash, nil
 }
+
+// journalKey is where the journal of the commit of height is kept until the
+// tree saves a version that holds it.
+func journalKey(height int64) []byte {
+	return binary.BigEndian.AppendUint64(bytes.Clone(metaJournal), uint64(height))
+}
+
+// Saved reports whether the state tree has saved (or is saving) the last
+// committed state, so that Export may be called. Call it between commits.
+func (s *Store) Saved() bool { return s.tree.saved() }
 
 // maxKeptBatch bounds the commit batch buffer a store keeps between blocks.
 const maxKeptBatch = 16 << 20
 
-// Wait returns once the state tree holds the last committed version, with
-// the error of its save if it failed (Commit saves it in the background).
+// Wait returns once the state tree's background save, if one runs, is done,
+// with its error if it failed. Under load the tree saves only every few
+// blocks (tree.go); Saved says whether it holds the last commit.
 func (s *Store) Wait() error {
 	if err := s.tree.wait(); err != nil {
 		return fmt.Errorf("state tree: %w", err)

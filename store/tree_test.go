@@ -280,7 +280,7 @@ func TestDamagedJournalRefused(t *testing.T) {
 		s.tree.wait()
 	}
 	testHookSave = nil
-	j, err := s.db.Get(metaJournal, nil)
+	j, err := s.db.Get(journalKey(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestDamagedJournalRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Put(metaJournal, bad, nil); err != nil {
+		if err := db.Put(journalKey(1), bad, nil); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()
@@ -307,7 +307,7 @@ func TestDamagedJournalRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Put(metaJournal, j, nil)
+	db.Put(journalKey(1), j, nil)
 	db.Close()
 	s, err = Open(dir)
 	if err != nil {
@@ -372,5 +372,165 @@ func TestLeftOutKeys(t *testing.T) {
 	}
 	if p := prove(t, s, "v/a"); proof.Verify(h2, p) != nil {
 		t.Fatal("the record's proof does not verify")
+	}
+}
+
+// heavyBlock writes more than lightBlock keys at height h (a block under
+// load), and removes one of the block before.
+func heavyBlock(s *Store, h int64) {
+	for i := 0; i < lightBlock+44; i++ {
+		s.Working().Set([]byte(fmt.Sprintf("k/%d/%d", h, i)), []byte(fmt.Sprint(h*int64(i))))
+	}
+	if h > 0 {
+		s.Working().Delete([]byte(fmt.Sprintf("k/%d/3", h-1)))
+	}
+}
+
+// TestSavesDeferredUnderLoad: blocks of many writes are saved every
+// saveEvery blocks; proofs are made at the last saved height meanwhile and
+// verify against that height's root; the block that changes nothing after
+// them (the one that carries the last app hash) saves the rest.
+func TestSavesDeferredUnderLoad(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	roots := map[int64][]byte{}
+	const blocks = 2*saveEvery + 3
+	for h := int64(0); h < blocks; h++ {
+		heavyBlock(s, h)
+		r, err := s.Commit(h, time.Unix(h, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots[h] = r
+		if want := (h+1)%saveEvery == 0; s.Saved() != want {
+			t.Fatalf("block %d: saved %v, want %v", h, s.Saved(), want)
+		}
+		if h < saveEvery-1 {
+			if _, _, _, err := s.Prove([]byte("k/0/7")); !errors.Is(err, ErrNotSaved) {
+				t.Fatalf("block %d, before the first save: %v", h, err)
+			}
+			continue
+		}
+		pr := prove(t, s, "k/0/7")
+		if ph := pr.Height; ph > h || ph <= h-saveEvery {
+			t.Fatalf("block %d: proof at height %d", h, ph)
+		}
+		if err := proof.Verify(roots[pr.Height], pr); err != nil {
+			t.Fatalf("block %d: proof at height %d: %v", h, pr.Height, err)
+		}
+	}
+	s.Wait()
+	if v := s.tree.t.Version(); v != blocks/saveEvery {
+		t.Fatalf("%d heavy blocks made %d tree versions, want %d", blocks, v, blocks/saveEvery)
+	}
+	r, err := s.Commit(blocks, time.Unix(blocks, 0)) // changes nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Wait()
+	if !bytes.Equal(r, roots[blocks-1]) || !s.Saved() {
+		t.Fatalf("the block after: root %X (want %X), saved %v", r, roots[blocks-1], s.Saved())
+	}
+	pr := prove(t, s, fmt.Sprintf("k/%d/7", blocks-1))
+	if pr.Height != blocks {
+		t.Fatalf("proof at height %d after the quiet block %d", pr.Height, blocks)
+	}
+	if err := proof.Verify(r, pr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCrashWithDeferredSaves: a crash after the commits of several blocks
+// that no saved tree version holds; the store reopens at the last of them,
+// its working tree redone from their journals, answers ErrNotSaved for
+// proofs until the next save, and goes on with the roots of a store that
+// never crashed: its saves fall where that store's do.
+func TestCrashWithDeferredSaves(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	const crashAt = saveEvery + 4
+	for h := int64(0); h <= crashAt; h++ {
+		heavyBlock(s, h)
+		r, err := s.Commit(h, time.Unix(h, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r)
+	}
+	s.Wait()
+	saved := s.tree.t.Version()
+	s.db.Close()
+
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if h, hash, _ := s.Last(); h != crashAt || !bytes.Equal(hash, want[crashAt]) || !bytes.Equal(s.tree.t.WorkingHash(), hash) {
+		t.Fatalf("reopened at %d %X (tree %X), want %d %X", h, hash, s.tree.t.WorkingHash(), crashAt, want[crashAt])
+	}
+	if s.tree.t.Version() != saved || s.Saved() {
+		t.Fatalf("tree version %d (saved %v) after the redo, want %d and unsaved", s.tree.t.Version(), s.Saved(), saved)
+	}
+	if _, _, _, err := s.Prove([]byte("k/3/7")); !errors.Is(err, ErrNotSaved) {
+		t.Fatalf("a proof before the next save: %v", err)
+	}
+	clean := OpenMem()
+	defer clean.Close()
+	for h := int64(0); h <= crashAt+saveEvery+2; h++ {
+		heavyBlock(clean, h)
+		r0, _ := clean.Commit(h, time.Unix(h, 0))
+		if h <= crashAt {
+			if !bytes.Equal(r0, want[h]) {
+				t.Fatalf("height %d: a store that never crashed has root %X, the crashed one had %X", h, r0, want[h])
+			}
+			continue
+		}
+		heavyBlock(s, h)
+		r, err := s.Commit(h, time.Unix(h, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(r, r0) || s.Saved() != clean.Saved() {
+			t.Fatalf("height %d after recovery: root %X saved %v, a store that never crashed %X saved %v", h, r, s.Saved(), r0, clean.Saved())
+		}
+		want = append(want, r)
+	}
+	s.Wait()
+	if err := proof.Verify(want[saveEvery*2-1], prove(t, s, "k/3/7")); err != nil {
+		t.Fatalf("a proof after the next save: %v", err)
+	}
+}
+
+// A block dropped after it was staged (FinalizeBlock run again) leaves the
+// committed blocks not yet saved in the tree.
+func TestDiscardKeepsUnsavedBlocks(t *testing.T) {
+	s := OpenMem()
+	defer s.Close()
+	clean := OpenMem()
+	defer clean.Close()
+	for h := int64(0); h < 4; h++ {
+		heavyBlock(clean, h)
+		r0, _ := clean.Commit(h, time.Unix(h, 0))
+		heavyBlock(s, h)
+		if h == 3 {
+			s.WorkingHash()
+			s.Discard()
+			heavyBlock(s, h)
+		}
+		r, err := s.Commit(h, time.Unix(h, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(r, r0) {
+			t.Fatalf("height %d: root %X, want %X", h, r, r0)
+		}
 	}
 }
