@@ -85,6 +85,16 @@ type VM struct {
 	Registered Stamp     `json:"registered"`
 	Terminated *Stamp    `json:"terminated,omitempty"`
 	Intervals  int64     `json:"intervals"` // number of hosting intervals so far
+	// Migrations is how many migrations were proposed for the VM, the last
+	// of them LastMigration.
+	Migrations    int64  `json:"migrations"`
+	LastMigration string `json:"last_migration,omitempty"`
+	// Txs is how many transactions changed the VM, its intervals or its
+	// migrations, and TxDigest chains their ids in chain order (NextTxDigest):
+	// what proves a bundle of the VM's history complete.
+	Txs      int64  `json:"txs"`
+	TxDigest string `json:"tx_digest,omitempty"`
+	LastTx   string `json:"last_tx,omitempty"` // the last of them
 }
 
 // Interval is one stretch of a VM's life on one cloud: the paper's timestamps of

@@ -210,6 +210,17 @@ type DisputeRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Proof is what a node gives for one state key (GET /v1/proofs): the key, its
+// value at Height (nil: absent), and the proof bytes (an ICS23 commitment
+// proof in its protobuf encoding). The header at Height+1 carries the app
+// hash it verifies against; package proof verifies it.
+type Proof struct {
+	Key    []byte `json:"key"`
+	Value  []byte `json:"value,omitempty"`
+	Height int64  `json:"height"`
+	Proof  []byte `json:"proof"`
+}
+
 // CorrectRequest is the body of POST /v1/invoices/{id}/correct (bbus tx
 // invoice correct): the corrected invoice's hosting and penalties as AMOUNTs,
 // and the provider's reason.

@@ -474,7 +474,7 @@ func compact(dir string) (map[string]int64, int64, error) {
 			}
 		}
 		sizes[p] += int64(len(k) + len(it.Value()))
-		if !strings.HasPrefix(p, "local:") && p != "r/" && p != "rt/" {
+		if !strings.HasPrefix(p, "local:") && p != "r/" && p != "rt/" && p != "rb/" {
 			durable = append(durable, [2][]byte{bytes.Clone(k), bytes.Clone(it.Value())})
 		}
 	}

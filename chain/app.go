@@ -24,8 +24,10 @@ import (
 )
 
 // AppVersion is the version of the state machine's rules. 2: invitations, value ranges, removal
-// ending what the removed cloud touched, agreement proposal expiry and decline.
-const AppVersion = 2
+// ending what the removed cloud touched, agreement proposal expiry and decline. 3: the app hash is
+// the root of the state tree (store), no longer a hash chain over write sets; store.Open refuses
+// a state of version 2 or older (store.ErrHashChainHome).
+const AppVersion = 3
 
 // Outcome is one transaction of a committed block.
 type Outcome struct {
@@ -63,6 +65,8 @@ type App struct {
 	internalErrors prometheus.Counter
 	clock          func() time.Time // the node's clock, for admission (SetClock)
 
+	snaps *snapshots // state sync snapshots and block retention (snapshot.go)
+
 	waiters  Waiters[Outcome]
 	mu       sync.Mutex
 	watchers []func(*Block)
@@ -70,6 +74,9 @@ type App struct {
 
 // New returns the application over st.
 func New(l *ledger.Ledger, st *store.Store) *App {
+	// The tree commits to the records; the indexes the ledger derives from
+	// them stay out of it (ledger.Derived).
+	st.LeaveOut(ledger.Derived)
 	return &App{ledger: l, store: st, decode: bbus.DecodeTx,
 		logger: cmtlog.NewNopLogger(), clock: time.Now,
 		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -91,8 +98,8 @@ func (a *App) Collectors() []prometheus.Collector { return []prometheus.Collecto
 // instead of bbus.DecodeTx. Call it before the node starts.
 func (a *App) SetDecoder(dec ledger.DecodeFunc) { a.decode = dec }
 
-// Info reports the last committed height and app hash, so that CometBFT replays
-// exactly the blocks the state has not seen.
+// Info reports the last committed height and app hash (the state tree's root),
+// so that CometBFT replays exactly the blocks the state has not seen.
 func (a *App) Info(context.Context, *abci.InfoRequest) (*abci.InfoResponse, error) {
 	h, hash, _ := a.store.Last()
 	return &abci.InfoResponse{
@@ -222,6 +229,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	b := a.block
 	b.AppHash = hash
 	a.block = Block{}
+	a.snapshotCommitted(b.Height)
 	// Watchers first: whoever learns that its transaction committed can then
 	// count on the watchers (event streams, metrics) having seen its block.
 	a.mu.Lock()
@@ -233,7 +241,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	for _, o := range b.Txs {
 		a.waiters.Done(o.Hash, o)
 	}
-	return &abci.CommitResponse{}, nil
+	return &abci.CommitResponse{RetainHeight: a.retainHeight(b.Height)}, nil
 }
 
 // Wait registers interest in the transaction with the given hash. The returned

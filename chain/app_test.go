@@ -14,6 +14,7 @@ import (
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/keys"
 	"github.com/bbusdev/bbus/ledger"
+	"github.com/bbusdev/bbus/proof"
 	"github.com/bbusdev/bbus/store"
 )
 
@@ -125,5 +126,47 @@ func TestCheckTxRejectsCheaply(t *testing.T) {
 		if CodeOf(r.Code) != want || r.Log == "" {
 			t.Errorf("CheckTx(%.30q) = %d %q, want %s", raw, r.Code, r.Log, want)
 		}
+	}
+}
+
+// TestIdleBlocksKeepTheAppHash: blocks without transactions change nothing in
+// the state while nothing is due, so the app hash stays (the chain can idle:
+// CometBFT makes no block for an unchanged hash; the ledger's queues share one
+// gate, ledger.TestIdleBlockWritesNothing); Info
+// reports the tree's root, and a record written before is proved against it.
+func TestIdleBlocksKeepTheAppHash(t *testing.T) {
+	app := newApp(t)
+	ctx := context.Background()
+	block := func(h int64, at time.Duration, txs ...[]byte) []byte {
+		fb, err := app.FinalizeBlock(ctx, &abci.FinalizeBlockRequest{Txs: txs, Height: h, Time: genesisTime.Add(at)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app.Commit(ctx, &abci.CommitRequest{})
+		return fb.AppHash
+	}
+	reg := sign("bbus-chain", "a", 1, bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm1", Resources: bbus.Resources{CPU: 1, MemMiB: 512}}})
+	h1 := block(1, time.Second, reg)
+	height := int64(1)
+	idle := func(want []byte, ats ...time.Duration) {
+		for _, at := range ats {
+			height++
+			if got := block(height, at); !bytes.Equal(got, want) {
+				t.Fatalf("idle block %d at +%v: app hash %X, want %X", height, at, got, want)
+			}
+		}
+	}
+	idle(h1, 2*time.Second, 31*time.Second, 55*time.Second, 100*time.Second, 130*time.Second)
+	h2 := h1
+	info, _ := app.Info(ctx, &abci.InfoRequest{})
+	if info.LastBlockHeight != height || !bytes.Equal(info.LastBlockAppHash, h2) || info.AppVersion != 3 {
+		t.Fatalf("info: height %d hash %X version %d", info.LastBlockHeight, info.LastBlockAppHash, info.AppVersion)
+	}
+	v, h, p, err := app.store.Prove([]byte("v/vm1"))
+	if err != nil || v == nil {
+		t.Fatalf("prove v/vm1: %q %v", v, err)
+	}
+	if err := proof.Verify(info.LastBlockAppHash, &bbus.Proof{Key: []byte("v/vm1"), Value: v, Height: h, Proof: p}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,13 +15,17 @@ import (
 	"github.com/bbusdev/bbus/evidence"
 )
 
-const evidenceSynopsis = `bbus evidence export --node URL (--vm VM | --agreement ID) [--trust HEIGHT[:HASH]] > bundle.json
+const evidenceSynopsis = `bbus evidence export --node URL (--vm VM | --agreement ID | --invoice ID | --violation ID) [--trust HEIGHT[:HASH]] > bundle.json
 bbus evidence verify bundle.json --genesis genesis.json [--trust HEIGHT:HASH] [--output json]
 
 export asks a node for the evidence bundle of a VM (or of an agreement: its
 proposal and the other party's signature): every transaction that touched it
-with its signed bytes, Merkle proofs of its inclusion and result,
-the signed block headers and the validator sets. verify checks a bundle
+with its signed bytes, Merkle proofs of its inclusion and result, state
+proofs of its record (which show that no transaction is missing), the signed
+block headers and the validator sets. An invoice's bundle proves its head,
+every line, the agreements, and each penalty's violation and report by
+state proofs at one height, and verify recomputes every amount; a
+violation's proves it with its report and agreement. verify checks a bundle
 offline against the chain's genesis document, contacting no node: the clouds'
 signatures, the proofs, and commits by more than two thirds of the voting power
 of the validator sets, followed from genesis through every change of
@@ -39,12 +43,13 @@ func evidenceCmd(e *env) *cobra.Command {
 }
 
 func evidenceExportCmd(e *env) *cobra.Command {
-	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --agreement ID | --invoice ID) [--trust HEIGHT[:HASH]] > bundle.json\n\nPrints the evidence bundle of a VM or an agreement as JSON.")
+	f := newFlags("evidence export", "bbus evidence export --node URL [--token T] (--vm VM | --agreement ID | --invoice ID | --violation ID) [--trust HEIGHT[:HASH]] > bundle.json\n\nPrints the evidence bundle of a VM, an agreement, an invoice or a violation as JSON.")
 	node := f.String("node", DefaultNode, "the URL of the node's API")
 	token := f.tokenFlag()
 	vm := f.String("vm", "", "the VM whose history to prove")
-	invoice := f.String("invoice", "", "the invoice whose lines to prove (not available yet)")
+	invoice := f.String("invoice", "", "the invoice whose head, lines and penalties to prove")
 	agreement := f.String("agreement", "", "the agreement whose proposal and signature to prove")
+	violation := f.String("violation", "", "the violation to prove, with its report and agreement")
 	trust := f.String("trust", "", "HEIGHT or HEIGHT:HASH: a checkpoint the auditor trusts, which the bundle then holds")
 	return f.command(0, func([]string) error {
 		var checkpoint int64
@@ -58,21 +63,31 @@ func evidenceExportCmd(e *env) *cobra.Command {
 				checkpoint = want.Height
 			}
 		}
-		switch {
-		case *invoice != "":
-			return bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; export the evidence of each VM the invoice bills with --vm")
-		case *vm != "" && *agreement != "":
-			return f.fail("flags --vm and --agreement exclude each other: one bundle proves one thing")
-		case *vm == "" && *agreement == "":
-			return f.fail("flag --vm (or --agreement) is required")
+		var kind, id string
+		for _, x := range []struct{ flag, id string }{{"vm", *vm}, {"agreement", *agreement}, {"invoice", *invoice}, {"violation", *violation}} {
+			if x.id == "" {
+				continue
+			}
+			if kind != "" {
+				return f.fail("flags --%s and --%s exclude each other: one bundle proves one thing", kind, x.flag)
+			}
+			kind, id = x.flag, x.id
+		}
+		if kind == "" {
+			return f.fail("flag --vm (or --agreement, --invoice, --violation) is required")
 		}
 		c := newClient(*node, *token, 2*time.Minute)
 		var raw []byte
 		var err error
-		if *agreement != "" {
-			raw, err = c.AgreementEvidence(e.ctx, *agreement, checkpoint)
-		} else {
-			raw, err = c.Evidence(e.ctx, *vm, checkpoint)
+		switch kind {
+		case "agreement":
+			raw, err = c.AgreementEvidence(e.ctx, id, checkpoint)
+		case "invoice":
+			raw, err = c.InvoiceEvidence(e.ctx, id, checkpoint)
+		case "violation":
+			raw, err = c.ViolationEvidence(e.ctx, id, checkpoint)
+		default:
+			raw, err = c.Evidence(e.ctx, id, checkpoint)
 		}
 		if err != nil {
 			return err
@@ -142,6 +157,25 @@ func printReport(w io.Writer, r *evidence.Report) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if inv := r.InvoiceRecord; inv != nil {
+		fmt.Fprint(w, "\nlines (each amount recomputed from the proved records):\n")
+		tw = newTable(w)
+		fmt.Fprintln(tw, "  KIND\tVM\tAGREEMENT\tFROM\tUNTIL\tAMOUNT")
+		for _, l := range inv.Lines {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", l.Kind, l.VM, l.Agreement, fmtTime(l.Start), fmtTime(l.End), bbus.FormatAmount(l.Amount))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  hosting %s, penalties %s, total %s\n", bbus.FormatAmount(inv.Hosting), bbus.FormatAmount(inv.Penalties), bbus.FormatAmount(inv.Total))
+	}
+	for _, v := range r.Violations {
+		if r.Violation != "" {
+			fmt.Fprintf(w, "\n%s: VM %s at %s under %s, %s to %s: availability %d/1000 %% against %d; charge %s, penalty %s (report %s)\n",
+				v.ID, v.VM, v.Cloud, v.Agreement, fmtTime(v.Start), fmtTime(v.End), v.Availability, v.Objective,
+				bbus.FormatAmount(v.Charge), bbus.FormatAmount(v.Penalty), v.Report)
+		}
 	}
 	if r.VM == "" {
 		return printSigners(w, r)

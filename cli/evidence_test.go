@@ -39,5 +39,5 @@ func TestEvidenceVerify(t *testing.T) {
 	t.Log(strings.TrimSpace(r.stderr))
 	fails(t, 2, "error: flag --genesis is required", "evidence", "verify", bundle)
 	fails(t, 2, "error: unknown subcommand", "evidence", "prove")
-	fails(t, 1, "error: invalid: evidence of invoices is not exported yet", "evidence", "export", "--invoice", "inv-1")
+	fails(t, 2, "error: flags --vm and --invoice exclude each other", "evidence", "export", "--vm", "vm-1", "--invoice", "inv-1")
 }

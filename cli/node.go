@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,7 +22,7 @@ import (
 )
 
 func initCmd(e *env) *cobra.Command {
-	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\n          [--round-trip D]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,... [--round-trip D]   (a node that joins an existing chain)")
+	f := newFlags("init", "bbus init --home DIR --cloud ID [--chain-id ID] [--cpu N --mem-mib N --disk-iops N --net-mbps N]\n          [--approval NUM/DEN] [--migration-lapse D] [--tx-ttl D] [--require-agreement] [other genesis parameters]\n          [--round-trip D]\nbbus init --home DIR --cloud ID --genesis FILE --peers NODEID@HOST:PORT,... [--round-trip D]   (a node that joins an existing chain)\n          [--state-sync --trust HEIGHT:HASH --rpc-servers URL,URL]   (joins from a member's snapshot)")
 	home := f.homeFlag()
 	cloud := f.String("cloud", "", "the id of the cloud this node signs for (a key of that name is created)")
 	chainID := f.String("chain-id", "", "the id of the new chain (default bbus-CLOUD)")
@@ -34,12 +35,21 @@ func initCmd(e *env) *cobra.Command {
 	peers := f.String("peers", "", "with --genesis: the nodes to reach the chain through, NODEID@HOST:PORT,...")
 	api := f.String("api", "", "the REST API's listen address (default 127.0.0.1:8080)")
 	p2p := f.String("p2p", "", "the consensus peer-to-peer listen address (default tcp://0.0.0.0:26656)")
+	stateSync := f.Bool("state-sync", false, "with --genesis: join from a member's state snapshot instead of replaying every block (needs --trust and --rpc-servers)")
+	trust := f.String("trust", "", "with --state-sync: a header you trust, HEIGHT:HASH, the trust line of bbus query status on a member")
+	rpcServers := f.String("rpc-servers", "", "with --state-sync: members' CometBFT RPC addresses (their rpc_listen), http://HOST:PORT,... (one is listed twice)")
 	rtt := f.Duration("round-trip", 0, "the longest round trip between two of the federation's validators (80ms, 200ms): sets this node's consensus timers for it,\ntimeout_commit one round trip and timeout_propose ten (at least 1.5s); under 10ms keeps one machine's (docs/FEDERATION.md, Across regions)")
 	gen := defineGenesisFlags(f)
 	out := f.outputFlag()
 	return f.command(0, func([]string) error {
 		if err := f.required("cloud"); err != nil {
 			return err
+		}
+		if (*trust != "" || *rpcServers != "") && !*stateSync {
+			return f.fail("--trust and --rpc-servers go with --state-sync")
+		}
+		if *stateSync && (*genesis == "" || *trust == "" || *rpcServers == "") {
+			return f.fail("--state-sync needs --genesis, --trust HEIGHT:HASH and --rpc-servers URL,...")
 		}
 		if *rtt < 0 || *rtt > maxRoundTrip {
 			return f.fail("--round-trip must be from 0 to %s, not %s", maxRoundTrip, *rtt)
@@ -63,6 +73,20 @@ func initCmd(e *env) *cobra.Command {
 		}
 		if *p2p != "" {
 			c.P2PListen = *p2p
+		}
+		if *stateSync {
+			h, hash, err := node.ParseTrust(*trust)
+			if err != nil {
+				return err
+			}
+			servers := strings.Split(*rpcServers, ",")
+			if len(servers) == 1 {
+				servers = append(servers, servers[0])
+			}
+			c.StateSync = node.StateSyncConfig{Enable: true, RPCServers: servers, TrustHeight: h, TrustHash: hash, TrustPeriod: c.StateSync.TrustPeriod}
+			if err := c.Validate(); err != nil {
+				return err
+			}
 		}
 		c = c.ForRoundTrip(*rtt)
 		id, err := node.Init(node.InitOptions{Home: *home, Cloud: *cloud, ChainID: *chainID, Capacity: capacity,

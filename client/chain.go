@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -56,4 +57,25 @@ func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// Proof returns the state entry at key (raw bytes, as the ledger lays out its
+// state) at the last committed height, or its absence, with the proof that
+// proof.Verify checks against the app hash of the block at Height+1.
+func (c *Client) Proof(ctx context.Context, key []byte) (*bbus.Proof, error) {
+	return c.proof(ctx, url.Values{"key": {hex.EncodeToString(key)}})
+}
+
+// RecordProof is Proof for a record by its kind (vm, cloud, oracle, offer)
+// and id.
+func (c *Client) RecordProof(ctx context.Context, kind, id string) (*bbus.Proof, error) {
+	return c.proof(ctx, url.Values{kind: {id}})
+}
+
+func (c *Client) proof(ctx context.Context, q url.Values) (*bbus.Proof, error) {
+	var p bbus.Proof
+	if err := c.get(ctx, "/v1/proofs", q, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }

@@ -26,6 +26,19 @@ func (c *Client) AgreementEvidence(ctx context.Context, id string, checkpoint in
 	return c.evidence(ctx, url.Values{"agreement": {id}}, checkpoint)
 }
 
+// InvoiceEvidence returns the evidence bundle of an invoice: its head, every
+// line, the agreements, violations and reports they name, all proved by state
+// proofs at one height.
+func (c *Client) InvoiceEvidence(ctx context.Context, id string, checkpoint int64) (json.RawMessage, error) {
+	return c.evidence(ctx, url.Values{"invoice": {id}}, checkpoint)
+}
+
+// ViolationEvidence returns the evidence bundle of a violation: the
+// violation, its report, its agreement and its VM, proved.
+func (c *Client) ViolationEvidence(ctx context.Context, id string, checkpoint int64) (json.RawMessage, error) {
+	return c.evidence(ctx, url.Values{"violation": {id}}, checkpoint)
+}
+
 func (c *Client) evidence(ctx context.Context, q url.Values, checkpoint int64) (json.RawMessage, error) {
 	if checkpoint > 0 {
 		q.Set("trust", strconv.FormatInt(checkpoint, 10))

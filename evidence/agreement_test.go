@@ -61,11 +61,11 @@ func TestAgreementEvidence(t *testing.T) {
 	// The signature alone, its proposal dropped.
 	cut := decodeBundle(t, raw)
 	cut.Txs = cut.Txs[1:]
-	refused(t, "the signature without the proposal", encodeBundle(t, cut), f.genesis, nil, "comes before the agreement's proposal")
+	refused(t, "the signature without the proposal", encodeBundle(t, cut), f.genesis, nil, "'s record (state.proofs[0]) names")
 	// Both VM and agreement named, or neither.
 	both := decodeBundle(t, raw)
 	both.VM = "vm-1"
-	refused(t, "a VM and an agreement", encodeBundle(t, both), f.genesis, nil, "either a VM or an agreement")
+	refused(t, "a VM and an agreement", encodeBundle(t, both), f.genesis, nil, "must name one VM, agreement, invoice or violation")
 	if _, err := f.nodes[0].AgreementEvidence(ctx, "agr-99", 0); bbus.ErrorCode(err) != bbus.ENOTFOUND {
 		t.Fatalf("unknown agreement: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/kv"
 	"github.com/bbusdev/bbus/ledger"
+	"github.com/bbusdev/bbus/proof"
 )
 
 // Chain is what Build reads of a node's block store. Errors it returns for a
@@ -42,34 +43,74 @@ type Chain interface {
 	ValidatorChanges(ctx context.Context, from, to int64) ([]int64, error)
 }
 
+// Prover proves state keys (package proof): the node's view of its state
+// commitment.
+type Prover interface {
+	// ProveKeys returns a proof of each key, in order, all at one height:
+	// the last the node committed.
+	ProveKeys(ctx context.Context, keys [][]byte) ([]*bbus.Proof, error)
+}
+
+// ErrStateMoved is returned by the builders when a block committed while they
+// read the state, so that what they proved and what they read differ: the
+// caller builds again.
+var ErrStateMoved = bbus.Errorf(bbus.EUNAVAILABLE, "the state changed while the bundle was built; try again")
+
 // NextBlockWait bounds how long Build waits for the block after the VM's last
 // transaction, whose header proves that transaction's result.
 const NextBlockWait = 10 * time.Second
 
+// prove proves keys at one height and checks that r, from which the builder
+// reads what to include, holds the same values. The proofs verify against
+// the app hash of the next header, or of the last header if the last block
+// changed nothing (as the block that follows one with transactions does not).
+func prove(ctx context.Context, c Chain, p Prover, r kv.Reader, keys [][]byte) (State, error) {
+	keys = append([][]byte{}, keys...)
+	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) < 0 })
+	proofs, err := p.ProveKeys(ctx, keys)
+	if err != nil {
+		return State{}, err
+	}
+	st := State{Proofs: make([]StateProof, len(proofs))}
+	for i, pr := range proofs {
+		if i == 0 {
+			st.Height = pr.Height
+		}
+		if pr.Height != st.Height || pr.Value == nil || !bytes.Equal(pr.Value, r.Get(keys[i])) {
+			return State{}, ErrStateMoved
+		}
+		st.Proofs[i] = StateProof{Key: pr.Key, Value: pr.Value, Proof: pr.Proof}
+	}
+	hd, err := c.Header(ctx, st.Height)
+	if err != nil {
+		return State{}, err
+	}
+	if proof.Verify(hd.AppHash, proofs[0]) != nil {
+		st.Height++ // the next header carries this state's app hash
+	}
+	return st, nil
+}
+
 // Build assembles the evidence bundle of a VM from the ledger state r (which
-// names the transactions that touched it) and the chain c (which holds them).
-// Besides the headers the proofs need, it holds every change of validators
-// from genesis to its last header: at each, the header whose next validators
-// differ from its own and the one after it, both signed. With a checkpoint (a
-// height, or 0 for none) it also holds that header, and when nothing of the
-// bundle lies below it, the changes from there on only: an auditor who
-// trusts that header's hash (VerifyTrusting) then needs no validator set
-// before it. It verifies the bundle before it returns it.
-func Build(ctx context.Context, c Chain, r kv.Reader, vm string, checkpoint int64) (*Bundle, error) {
+// names the transactions that touched it) and the chain c (which holds them),
+// with p's proof of the VM's record, last interval and last migration, which
+// show that the bundle holds every transaction of the VM. Besides the headers
+// the proofs need, it holds every change of validators from genesis to its
+// last header: at each, the header whose next validators differ from its own
+// and the one after it, both signed. With a checkpoint (a height, or 0 for
+// none) it also holds that header, and when nothing of the bundle lies below
+// it, the changes from there on only: an auditor who trusts that header's
+// hash (VerifyTrusting) then needs no validator set before it. It verifies
+// the bundle before it returns it.
+func Build(ctx context.Context, c Chain, p Prover, r kv.Reader, vm string, checkpoint int64) (*Bundle, error) {
+	keys, err := ledger.VMEvidenceKeys(r, vm)
+	if err != nil {
+		return nil, err
+	}
 	hist, err := ledger.VMHistory(r, vm)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := c.Genesis(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return build(ctx, c, r, doc, &Bundle{VM: vm}, vmTxs(hist), checkpoint)
-}
-
-// vmTxs names the transactions a VM's bundle holds (id -> height): every one
-// the ledger stamped on the VM, its hosting intervals and its migrations.
-func vmTxs(hist *bbus.History) map[string]int64 {
 	want := map[string]int64{}
 	stamp := func(s *bbus.Stamp) {
 		if s != nil && s.Tx != "" {
@@ -89,13 +130,53 @@ func vmTxs(hist *bbus.History) map[string]int64 {
 		stamp(m.Completed)
 		stamp(m.Ended)
 	}
-	return want
+	return buildState(ctx, c, p, r, &Bundle{VM: vm}, keys, want, checkpoint)
 }
 
-// BuildAgreement assembles the evidence bundle of an agreement: its
-// proposal and the other party's signature or refusal, as Build does a VM's.
-func BuildAgreement(ctx context.Context, c Chain, r kv.Reader, id string, checkpoint int64) (*Bundle, error) {
+// BuildAgreement assembles the evidence bundle of an agreement: its record,
+// proved, and the transactions it names: its proposal and the other party's
+// signature or refusal, as Build does a VM's.
+func BuildAgreement(ctx context.Context, c Chain, p Prover, r kv.Reader, id string, checkpoint int64) (*Bundle, error) {
 	a, err := ledger.Agreement(r, id)
+	if err != nil {
+		return nil, err
+	}
+	key, _ := ledger.RecordKey("agreement", id)
+	want := map[string]int64{a.Proposed.Tx: a.Proposed.Height}
+	for _, s := range []*bbus.Stamp{a.Signed, a.Declined} {
+		if s != nil && s.Tx != "" {
+			want[s.Tx] = s.Height
+		}
+	}
+	return buildState(ctx, c, p, r, &Bundle{Agreement: id}, [][]byte{key}, want, checkpoint)
+}
+
+// BuildInvoice assembles the evidence bundle of an invoice: its head, every
+// line, the agreements they bill under, each penalty's violation and report
+// and the VMs they name, all proved at one height, with the signed header
+// that carries that height's app hash.
+func BuildInvoice(ctx context.Context, c Chain, p Prover, r kv.Reader, id string, checkpoint int64) (*Bundle, error) {
+	keys, err := ledger.InvoiceEvidenceKeys(r, id)
+	if err != nil {
+		return nil, err
+	}
+	return buildState(ctx, c, p, r, &Bundle{Invoice: id}, keys, map[string]int64{}, checkpoint)
+}
+
+// BuildViolation assembles the evidence bundle of a violation: the
+// violation, its report, the agreement it breaks and its VM, proved.
+func BuildViolation(ctx context.Context, c Chain, p Prover, r kv.Reader, id string, checkpoint int64) (*Bundle, error) {
+	keys, err := ledger.ViolationEvidenceKeys(r, id)
+	if err != nil {
+		return nil, err
+	}
+	return buildState(ctx, c, p, r, &Bundle{Violation: id}, keys, map[string]int64{}, checkpoint)
+}
+
+// buildState proves keys and completes the bundle b with the transactions
+// want names (id -> height).
+func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, keys [][]byte, want map[string]int64, checkpoint int64) (*Bundle, error) {
+	st, err := prove(ctx, c, p, r, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -103,13 +184,8 @@ func BuildAgreement(ctx context.Context, c Chain, r kv.Reader, id string, checkp
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]int64{a.Proposed.Tx: a.Proposed.Height}
-	for _, s := range []*bbus.Stamp{a.Signed, a.Declined} {
-		if s != nil && s.Tx != "" {
-			want[s.Tx] = s.Height
-		}
-	}
-	return build(ctx, c, r, doc, &Bundle{Agreement: id}, want, checkpoint)
+	b.State = st
+	return build(ctx, c, r, doc, b, want, checkpoint)
 }
 
 // build completes the bundle b of a subject whose transactions want names
@@ -139,7 +215,9 @@ func build(ctx context.Context, c Chain, r kv.Reader, doc *types.GenesisDoc, b *
 
 	// Headers: each transaction's block, and the next one signed.
 	signed, linked := map[int64]bool{}, map[int64]bool{}
-	var top int64
+	// The header whose app hash the state proofs verify against.
+	top := b.State.Height
+	signed[top] = true
 	for _, t := range append(append([]Tx{}, txs...), keyTxs...) {
 		linked[t.Height] = true
 		signed[t.Height+1] = true
@@ -165,7 +243,7 @@ func build(ctx context.Context, c Chain, r kv.Reader, doc *types.GenesisDoc, b *
 			return nil, err
 		}
 		trust = &Checkpoint{Height: checkpoint, Hash: hd.Hash()}
-		low := checkpoint
+		low := min(checkpoint, b.State.Height)
 		for h := range linked {
 			low = min(low, h)
 		}

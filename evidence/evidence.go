@@ -30,19 +30,27 @@ import (
 )
 
 // Format names the version of the bundle layout. Verify rejects any other.
-const Format = "bbus-evidence/1"
+const Format = "bbus-evidence/2"
 
 // Bundle is the evidence of one VM's history, or of one agreement's. Every
 // field is checked by Verify: a bundle holds nothing that is not proved.
 type Bundle struct {
 	Format  string `json:"format"`
 	ChainID string `json:"chain_id"`
-	// VM or Agreement names what the bundle proves the history of: exactly
-	// one of them is set.
+	// VM, Agreement, Invoice or Violation names what the bundle proves:
+	// exactly one of them is set.
 	VM        string `json:"vm,omitempty"`
 	Agreement string `json:"agreement,omitempty"`
+	Invoice   string `json:"invoice,omitempty"`
+	Violation string `json:"violation,omitempty"`
+	// State proves the records of the subject at one height: a VM's record
+	// with its last interval and migration (which show Txs complete), an
+	// agreement's record, or an invoice with its lines, agreements,
+	// violations and reports.
+	State State `json:"state"`
 	// Txs are the transactions that touched the VM (or made the agreement),
-	// in chain order (height, then position in the block).
+	// in chain order (height, then position in the block); none for an
+	// invoice or a violation, whose records State proves.
 	Txs []Tx `json:"txs"`
 	// Keys are the cloud_join transactions that registered the signing keys
 	// of the clouds that signed Txs, for the clouds not founded in genesis
@@ -60,12 +68,34 @@ type Bundle struct {
 	Checkpoint int64 `json:"checkpoint,omitempty"`
 }
 
-// subject names what b proves the history of.
+// subject names what b proves.
 func (b *Bundle) subject() string {
-	if b.Agreement != "" {
+	switch {
+	case b.Agreement != "":
 		return "agreement " + b.Agreement
+	case b.Invoice != "":
+		return "invoice " + b.Invoice
+	case b.Violation != "":
+		return "violation " + b.Violation
 	}
 	return "VM " + b.VM
+}
+
+// State is a set of state records proved at one height: each proof is an
+// ICS23 commitment proof (package proof) against the app hash that the
+// header at Height carries (the state after block Height-1), which the
+// bundle holds and verifies.
+type State struct {
+	Height int64        `json:"height"`
+	Proofs []StateProof `json:"proofs"`
+}
+
+// StateProof proves that the ledger's state held Value at Key.
+type StateProof struct {
+	Key   []byte `json:"key"`
+	Value []byte `json:"value"`
+	// Proof is the ICS23 CommitmentProof in its protobuf encoding.
+	Proof []byte `json:"proof"`
 }
 
 // Checkpoint is a block an auditor trusts: its height and header hash, as

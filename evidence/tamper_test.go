@@ -275,10 +275,10 @@ func TestNonCanonicalEncodingsAreRejected(t *testing.T) {
 		t.Fatalf("white space is not content, yet: %v", err)
 	}
 	for _, r := range []struct{ old, new string }{
-		{`"format": "bbus-evidence/1"`, `"format": "bbus-evidence\/1"`},                      // an escape
+		{`"format": "bbus-evidence/2"`, `"format": "bbus-evidence\/1"`},                      // an escape
 		{`"data_hash": "`, `"data_hash": "` + "\u200b"},                                      // a character more
 		{`"vm": "vm-1",`, `"vm": "vm-1", "vm": "vm-1",`},                                     // a repeated key
-		{`"format": "bbus-evidence/1",`, `"format": "bbus-evidence/1", "comment": "hello",`}, // an unknown field
+		{`"format": "bbus-evidence/2",`, `"format": "bbus-evidence/2", "comment": "hello",`}, // an unknown field
 		{`"round": 0,`, `"round": 0e0,`},                                                     // a number's form
 		{`Z"`, `+00:00"`},                                                                    // a time's zone, same instant
 	} {

@@ -40,6 +40,17 @@ type Report struct {
 	ChainID   string `json:"chain_id"`
 	VM        string `json:"vm,omitempty"`
 	Agreement string `json:"agreement,omitempty"`
+	Invoice   string `json:"invoice,omitempty"`
+	Violation string `json:"violation,omitempty"`
+	// State is the height and number of the state records the bundle proves.
+	State StateReport `json:"state"`
+	// InvoiceRecord is the proved invoice with every line, each amount and
+	// total recomputed from the proved records (an invoice's bundle).
+	InvoiceRecord *bbus.Invoice `json:"invoice_record,omitempty"`
+	// Agreements and Violations are the proved records of the agreements and
+	// violations the bundle names.
+	Agreements []bbus.Agreement `json:"agreements,omitempty"`
+	Violations []bbus.Violation `json:"violations,omitempty"`
 	// Txs are the VM's transactions in chain order, each at the time of its
 	// block (BFT time).
 	Txs []Entry `json:"txs"`
@@ -118,18 +129,25 @@ type Signer struct {
 //     proved against the next header;
 //   - every signer's key is in genesis or was registered by an applied
 //     cloud_join transaction of the bundle, committed before it signed;
-//   - the transactions tell a consistent story of the VM: registered first,
-//     each migration proposed by the host of the time and answered by its
-//     destination (or ended by the removal of one of its clouds), the VM
-//     terminated by its owner or, once the owner was removed, its host; and
-//     every header serves a transaction or a change of validators.
+//   - every state proof verifies against the app hash of the trusted header
+//     at the state's height plus one, and what the proved records say
+//     decides what the bundle must hold: a VM's record counts its
+//     migrations (naming the last), its hosting intervals and the
+//     transactions that changed it, whose ids it chains into a digest, so
+//     that a bundle short of any of them fails, naming what is missing; an
+//     agreement's record names its proposal and answer; an invoice's every
+//     amount is recomputed from its proved lines, agreements and violations
+//     with the ledger's own charging functions (package ledger); and every
+//     header serves a transaction, the state proofs, or a change of
+//     validators.
 //
-// A bundle cannot prove that nothing is missing after its last transaction:
-// the app hash commits to the state's changes as a hash chain, without proofs
-// of single records. Nor can it, from genesis alone, tell a true history from
-// one that a past validator set signed for heights after it was replaced,
-// if the bundle ends before anything the later sets signed: a checkpoint the
-// auditor trusts (VerifyTrusting) closes that (docs/FEDERATION.md).
+// The transactions are not replayed against the ledger's rules: that each
+// was applied is proved by its result, and that none is missing by the
+// proved records. What a bundle cannot show, from genesis alone, is a true
+// history from one that a past validator set signed for heights after it
+// was replaced, if the bundle ends before anything the later sets signed: a
+// checkpoint the auditor trusts (VerifyTrusting) closes that
+// (docs/FEDERATION.md).
 func Verify(bundle, genesis []byte) (*Report, error) {
 	return VerifyTrusting(bundle, genesis, nil)
 }
@@ -165,16 +183,16 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{ChainID: b.ChainID, VM: b.VM, Agreement: b.Agreement, Headers: len(b.Headers), Commits: v.commits,
+	rep := &Report{ChainID: b.ChainID, VM: b.VM, Agreement: b.Agreement, Invoice: b.Invoice, Violation: b.Violation, Headers: len(b.Headers), Commits: v.commits,
 		Signatures: v.signatures, ValidatorSets: len(b.ValidatorSets), ValidatorChanges: v.changes, Trust: v.anchor,
 		Txs: []Entry{}, Signers: []Signer{}}
-	vs := &story{vm: b.VM, migs: map[string]*mig{}, intervals: []Interval{}}
-	var st interface {
-		apply(field string, t *vtx) (*Entry, error)
-	} = vs
-	if b.Agreement != "" {
-		st = &agreementStory{id: b.Agreement}
+	st, err := v.state()
+	if err != nil {
+		return nil, err
 	}
+	rep.State = StateReport{Height: b.State.Height, Records: len(b.State.Proofs)}
+	hist := &history{intervals: []Interval{}}
+	var txs []*vtx
 	used := map[string]bool{}
 	var last position
 	for i := range b.Txs {
@@ -185,6 +203,9 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 		}
 		if !last.before(t.pos) {
 			return nil, fail(field, "is not after the transaction before it in chain order (height, then place in the block)")
+		}
+		if t.height >= b.State.Height {
+			return nil, fail(field+".height", "is %d, not before the header at height %d whose app hash proves the state", t.height, b.State.Height)
 		}
 		last = t.pos
 		pub, from, err := v.keyOf(field, t, signers)
@@ -201,14 +222,24 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 			used[t.stx.Signer] = true
 			rep.Signers = append(rep.Signers, Signer{Cloud: t.stx.Signer, PubKey: pub, From: from})
 		}
-		e, err := st.apply(field, t)
-		if err != nil {
-			return nil, err
-		}
-		rep.Txs = append(rep.Txs, *e)
+		t.field = field
+		txs = append(txs, t)
+		rep.Txs = append(rep.Txs, Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: t.stx.Action.Type(),
+			Signer: signer, ID: t.t.Result.ID, Summary: describe(t)})
+		hist.add(t)
 	}
-	if len(b.Txs) == 0 {
-		return nil, fail("txs", "the bundle holds no transaction")
+	switch {
+	case b.VM != "":
+		err = v.vmComplete(st, txs, hist)
+	case b.Agreement != "":
+		rep.Agreements, err = v.agreementComplete(st, txs)
+	case b.Invoice != "":
+		rep.InvoiceRecord, rep.Agreements, rep.Violations, err = v.invoice(st)
+	case b.Violation != "":
+		rep.Agreements, rep.Violations, err = v.violation(st)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for i := range b.Keys {
 		if k := signers[b.Keys[i].Decoded.Signer]; !used[k.signer] {
@@ -222,7 +253,7 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 		return nil, err
 	}
 	sort.Slice(rep.Signers, func(i, j int) bool { return rep.Signers[i].Cloud < rep.Signers[j].Cloud })
-	rep.Intervals = vs.intervals
+	rep.Intervals = hist.intervals
 	return rep, nil
 }
 
@@ -239,6 +270,7 @@ func (v *verifier) everyHeaderServes(trust *Checkpoint) error {
 	if v.b.Checkpoint != 0 {
 		needed[v.b.Checkpoint] = true
 	}
+	needed[v.b.State.Height] = true
 	if trust != nil {
 		needed[trust.Height] = true
 	}
@@ -485,17 +517,18 @@ func (v *verifier) top() error {
 	case b.ChainID != v.g.chainID:
 		return fail("chain_id", "the bundle is for chain %q, the genesis document is of chain %q", b.ChainID, v.g.chainID)
 	}
-	switch {
-	case (b.VM == "") == (b.Agreement == ""):
-		return fail("vm", "the bundle must name either a VM or an agreement")
-	case b.Agreement != "":
-		if err := bbus.ValidateID("agreement", b.Agreement); err != nil {
-			return fail("agreement", "%s", bbus.ErrorMessage(err))
+	n := 0
+	for _, x := range []struct{ field, id string }{{"vm", b.VM}, {"agreement", b.Agreement}, {"invoice", b.Invoice}, {"violation", b.Violation}} {
+		if x.id == "" {
+			continue
 		}
-		return nil
+		n++
+		if err := bbus.ValidateID(x.field, x.id); err != nil {
+			return fail(x.field, "%s", bbus.ErrorMessage(err))
+		}
 	}
-	if err := bbus.ValidateID("vm", b.VM); err != nil {
-		return fail("vm", "%s", bbus.ErrorMessage(err))
+	if n != 1 {
+		return fail("vm", "the bundle must name one VM, agreement, invoice or violation")
 	}
 	return nil
 }
@@ -732,6 +765,7 @@ func positionOf(height int64, path string) position {
 
 // vtx is a transaction whose bytes, inclusion and result are proved.
 type vtx struct {
+	field  string // where it is in the bundle
 	stx    *bbus.SignedTx
 	t      *Tx
 	pos    position
@@ -868,214 +902,23 @@ func (v *verifier) keyOf(field string, t *vtx, signers map[string]*keyTx) ([]byt
 	return k.pub, fmt.Sprintf("cloud_join at height %d", k.height), nil
 }
 
-// story replays what the transactions say happened to the VM and rejects a
-// sequence the ledger could not have applied: a sign that transactions are
-// missing from the bundle.
-type story struct {
-	vm                string
-	registered, ended bool
-	owner, host       string
-	migs              map[string]*mig
-	open              string // the last migration proposed and not answered
-	intervals         []Interval
-}
-
-type mig struct{ from, to string }
-
-func (s *story) apply(field string, t *vtx) (*Entry, error) {
-	a, signer, id := &t.stx.Action, t.stx.Signer, t.t.Result.ID
-	e := &Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: a.Type(), Signer: signer, ID: id}
-	at := Point{Height: t.height, Time: t.time}
-	wrongVM := func(vm string) error {
-		return fail(field+".raw", "is about VM %s, not %s", vm, s.vm)
-	}
-	if a.VMRegister == nil && !s.registered {
-		return nil, fail(field, "comes before the VM's registration: the bundle lacks it")
-	}
-	if s.ended {
-		return nil, fail(field, "comes after the VM was terminated")
-	}
-	migration := func(ref *bbus.MigrationRef) (*mig, error) {
-		m := s.migs[ref.Migration]
-		if m == nil {
-			return nil, fail(field, "answers migration %s, whose proposal is not in the bundle", ref.Migration)
-		}
-		return m, nil
-	}
-	switch {
-	case a.VMRegister != nil:
-		if a.VMRegister.VM != s.vm {
-			return nil, wrongVM(a.VMRegister.VM)
-		}
-		if s.registered {
-			return nil, fail(field, "registers the VM a second time")
-		}
-		s.registered, s.owner, s.host = true, signer, signer
-		s.intervals = append(s.intervals, Interval{Cloud: signer, Start: at})
-		e.Summary = fmt.Sprintf("%s registers %s (%s), owned and hosted by %s", signer, s.vm, a.VMRegister.Resources, signer)
-	case a.VMTerminate != nil:
-		if a.VMTerminate.VM != s.vm {
-			return nil, wrongVM(a.VMTerminate.VM)
-		}
-		// The host may terminate a VM whose owner the members removed (which
-		// the bundle holds only if the removal ended a migration of the VM):
-		// the result proves the ledger allowed it.
-		if signer != s.owner && signer != s.host {
-			return nil, fail(field, "terminates the VM, signed by %s, neither its owner %s nor its host %s", signer, s.owner, s.host)
-		}
-		s.ended, s.open = true, ""
-		s.intervals[len(s.intervals)-1].End = &at
-		e.Summary = fmt.Sprintf("%s terminates %s", signer, s.vm)
-		if signer != s.owner {
-			e.Summary = fmt.Sprintf("%s, its host, terminates %s, whose owner %s was removed", signer, s.vm, s.owner)
-		}
-	case a.MigrationPropose != nil:
-		p := a.MigrationPropose
-		if p.VM != s.vm {
-			return nil, wrongVM(p.VM)
-		}
-		if signer != s.host {
-			return nil, fail(field, "proposes to move the VM, signed by %s, but the VM ran at %s: the bundle lacks transactions", signer, s.host)
-		}
-		if id == "" || s.migs[id] != nil {
-			return nil, fail(field+".result.id", "%q is not the id of a new migration", id)
-		}
-		s.migs[id] = &mig{from: signer, to: p.To}
-		s.open = id
-		e.Summary = fmt.Sprintf("%s proposes to send %s to %s as %s", signer, s.vm, p.To, id)
-		if p.Agreement != "" {
-			e.Summary += " under agreement " + p.Agreement
-		}
-	case a.MigrationAccept != nil, a.MigrationComplete != nil, a.MigrationReject != nil:
-		ref, verb := a.MigrationAccept, "accepts"
-		if a.MigrationComplete != nil {
-			ref, verb = a.MigrationComplete, "completes"
-		} else if a.MigrationReject != nil {
-			ref, verb = a.MigrationReject, "rejects"
-		}
-		m, err := migration(ref)
-		if err != nil {
-			return nil, err
-		}
-		if signer != m.to {
-			return nil, fail(field, "%s migration %s, signed by %s, not its destination %s", verb, ref.Migration, signer, m.to)
-		}
-		e.Summary = fmt.Sprintf("%s %s %s", signer, verb, ref.Migration)
-		if a.MigrationAccept == nil && ref.Migration == s.open {
-			s.open = ""
-		}
-		if a.MigrationComplete != nil {
-			if s.host != m.from {
-				return nil, fail(field, "completes migration %s from %s, but the VM ran at %s: the bundle lacks transactions", ref.Migration, m.from, s.host)
-			}
-			s.intervals[len(s.intervals)-1].End = &at
-			s.intervals = append(s.intervals, Interval{Cloud: m.to, Migration: ref.Migration, Start: at})
-			s.host = m.to
-			e.Summary += fmt.Sprintf(": %s now runs at %s", s.vm, m.to)
-		}
-	case a.MigrationCancel != nil:
-		m, err := migration(a.MigrationCancel)
-		if err != nil {
-			return nil, err
-		}
-		if signer != m.from {
-			return nil, fail(field, "cancels migration %s, signed by %s, not its source %s", a.MigrationCancel.Migration, signer, m.from)
-		}
-		e.Summary = fmt.Sprintf("%s cancels %s", signer, a.MigrationCancel.Migration)
-		if a.MigrationCancel.Migration == s.open {
-			s.open = ""
-		}
-	case a.CloudRemove != nil:
-		// A cloud's removal ends the open migration it takes part in, in the
-		// transaction that passed the removal (or that continued it, when
-		// the cloud took part in many).
-		gone, m := a.CloudRemove.Cloud, s.migs[s.open]
-		if m == nil || gone != m.from && gone != m.to {
-			return nil, fail(field+".raw", "removes %s, which takes part in no open migration of VM %s", gone, s.vm)
-		}
-		e.Summary = fmt.Sprintf("the removal of %s ends %s", gone, s.open)
-		s.open = ""
-	default:
-		return nil, fail(field+".raw", "is a %s transaction, which does not change VM %s", a.Type(), s.vm)
-	}
-	return e, nil
-}
-
-// agreementStory replays an agreement's transactions: its proposal by one
-// party, then the other party's signature or refusal.
-type agreementStory struct {
-	id                 string
-	other              string // the party that did not propose
-	proposed, answered bool
-}
-
-func (s *agreementStory) apply(field string, t *vtx) (*Entry, error) {
-	a, signer := &t.stx.Action, t.stx.Signer
-	e := &Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: a.Type(), Signer: signer, ID: t.t.Result.ID}
-	if a.AgreementPropose == nil && !s.proposed {
-		return nil, fail(field, "comes before the agreement's proposal: the bundle lacks it")
-	}
-	if s.answered {
-		return nil, fail(field, "comes after the agreement was signed or declined")
-	}
-	answer := func(ref, verb string) error {
-		if ref != s.id {
-			return fail(field+".raw", "is about agreement %s, not %s", ref, s.id)
-		}
-		if signer != s.other {
-			return fail(field, "%s the agreement, signed by %s, not by the other party %s", verb, signer, s.other)
-		}
-		s.answered = true
-		return nil
-	}
-	switch {
-	case a.AgreementPropose != nil:
-		p := a.AgreementPropose
-		if s.proposed {
-			return nil, fail(field, "proposes the agreement a second time")
-		}
-		if t.t.Result.ID != s.id {
-			return nil, fail(field+".result.id", "is %q: the proposal made another agreement than %s", t.t.Result.ID, s.id)
-		}
-		switch signer {
-		case p.Provider:
-			s.other = p.Consumer
-		case p.Consumer:
-			s.other = p.Provider
-		default:
-			return nil, fail(field, "proposes an agreement between %s and %s, signed by %s, neither of them", p.Provider, p.Consumer, signer)
-		}
-		s.proposed = true
-		e.Summary = fmt.Sprintf("%s proposes %s: provider %s, consumer %s, %d micro-credits per vCPU-hour, availability %d/1000 %%, penalty %d/1000 %%",
-			signer, s.id, p.Provider, p.Consumer, p.PriceVCPUHour, p.Availability, p.PenaltyPct)
-		if p.Until != 0 {
-			e.Summary += fmt.Sprintf(", until %s", time.Unix(p.Until, 0).UTC().Format(time.RFC3339))
-		}
-	case a.AgreementSign != nil:
-		if err := answer(a.AgreementSign.Agreement, "signs"); err != nil {
-			return nil, err
-		}
-		e.Summary = fmt.Sprintf("%s signs %s: in force from here", signer, s.id)
-	case a.AgreementDecline != nil:
-		if err := answer(a.AgreementDecline.Agreement, "declines"); err != nil {
-			return nil, err
-		}
-		e.Summary = fmt.Sprintf("%s declines %s", signer, s.id)
-	default:
-		return nil, fail(field+".raw", "is a %s transaction, which does not make agreement %s", a.Type(), s.id)
-	}
-	return e, nil
-}
-
 // String renders a report for a reader.
 func (r *Report) String() string {
 	var b strings.Builder
-	if r.Agreement != "" {
+	switch {
+	case r.Agreement != "":
 		fmt.Fprintf(&b, "verified: agreement %s on chain %s\n", r.Agreement, r.ChainID)
-	} else {
-		fmt.Fprintf(&b, "verified: the history of VM %s on chain %s\n", r.VM, r.ChainID)
+	case r.Invoice != "":
+		fmt.Fprintf(&b, "verified: invoice %s on chain %s, every amount recomputed\n", r.Invoice, r.ChainID)
+	case r.Violation != "":
+		fmt.Fprintf(&b, "verified: violation %s on chain %s, its charge and penalty recomputed\n", r.Violation, r.ChainID)
+	default:
+		fmt.Fprintf(&b, "verified: the history of VM %s on chain %s, complete at height %d\n", r.VM, r.ChainID, r.State.Height-1)
 	}
-	fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, included in its block and applied there\n", len(r.Txs))
+	if len(r.Txs) > 0 {
+		fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, included in its block and applied there\n", len(r.Txs))
+	}
+	fmt.Fprintf(&b, "  %d state records proved against the app hash of the header at height %d\n", r.State.Records, r.State.Height)
 	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets)\n",
 		r.Headers, r.Commits, r.Signatures, r.ValidatorSets)
 	changes := fmt.Sprintf("%d changes", r.ValidatorChanges)

@@ -19,23 +19,32 @@ type EvidenceExporter interface {
 	// AgreementEvidence returns the evidence bundle of an agreement, or
 	// ENOTFOUND for an agreement the ledger does not know.
 	AgreementEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error)
+	// InvoiceEvidence returns the evidence bundle of an invoice, or
+	// ENOTFOUND for an invoice the ledger does not know.
+	InvoiceEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error)
+	// ViolationEvidence returns the evidence bundle of a violation, or
+	// ENOTFOUND for a violation the ledger does not know.
+	ViolationEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error)
 }
 
-// evidence serves GET /v1/evidence?vm=VM|agreement=ID[&trust=HEIGHT]: the bundle that
-// proves the VM's history to someone who runs no node (bbus evidence verify
-// checks it), built for an auditor who trusts the header at HEIGHT.
+// evidence serves GET /v1/evidence?vm=VM|agreement=ID|invoice=ID|violation=ID[&trust=HEIGHT]:
+// the bundle that proves a VM's history (or an agreement, an invoice, a
+// violation) to someone who runs no node (bbus evidence verify checks it),
+// built for an auditor who trusts the header at HEIGHT.
 func (a *api) evidence(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	vm, agreement := q.Get("vm"), q.Get("agreement")
-	switch {
-	case q.Has("invoice"):
-		writeError(w, bbus.Errorf(bbus.EINVALID, "evidence of invoices is not exported yet; ask for a VM's with vm=VM"))
-		return
-	case vm != "" && agreement != "":
-		writeError(w, bbus.Errorf(bbus.EINVALID, "parameters vm and agreement exclude each other: one bundle proves one thing"))
-		return
-	case vm == "" && agreement == "":
-		writeError(w, bbus.Errorf(bbus.EINVALID, "parameter vm is required: the VM whose history to prove (or agreement: the agreement)"))
+	var kind, id string
+	for _, k := range []string{"vm", "agreement", "invoice", "violation"} {
+		if v := q.Get(k); v != "" {
+			if kind != "" {
+				writeError(w, bbus.Errorf(bbus.EINVALID, "parameters %s and %s exclude each other: one bundle proves one thing", kind, k))
+				return
+			}
+			kind, id = k, v
+		}
+	}
+	if kind == "" {
+		writeError(w, bbus.Errorf(bbus.EINVALID, "parameter vm is required: the VM whose history to prove (or agreement, invoice or violation: the record to prove)"))
 		return
 	}
 	var checkpoint int64
@@ -53,9 +62,14 @@ func (a *api) evidence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.chainRead(w, r, func(ctx context.Context) (any, error) {
-		if agreement != "" {
-			return ex.AgreementEvidence(ctx, agreement, checkpoint)
+		switch kind {
+		case "agreement":
+			return ex.AgreementEvidence(ctx, id, checkpoint)
+		case "invoice":
+			return ex.InvoiceEvidence(ctx, id, checkpoint)
+		case "violation":
+			return ex.ViolationEvidence(ctx, id, checkpoint)
 		}
-		return ex.Evidence(ctx, vm, checkpoint)
+		return ex.Evidence(ctx, id, checkpoint)
 	})
 }

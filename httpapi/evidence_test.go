@@ -31,6 +31,14 @@ func (e exporter) AgreementEvidence(_ context.Context, id string, _ int64) (*evi
 	return nil, bbus.Errorf(bbus.ENOTFOUND, "no agreement %q", id)
 }
 
+func (e exporter) InvoiceEvidence(_ context.Context, id string, _ int64) (*evidence.Bundle, error) {
+	return nil, bbus.Errorf(bbus.ENOTFOUND, "no invoice %q", id)
+}
+
+func (e exporter) ViolationEvidence(_ context.Context, id string, _ int64) (*evidence.Bundle, error) {
+	return nil, bbus.Errorf(bbus.ENOTFOUND, "no violation %q", id)
+}
+
 func TestEvidence(t *testing.T) {
 	raw, err := os.ReadFile("../evidence/testdata/vm-1.json")
 	if err != nil {
@@ -59,7 +67,9 @@ func TestEvidence(t *testing.T) {
 	}{
 		{"?vm=vm-2", http.StatusNotFound, bbus.ENOTFOUND},
 		{"", http.StatusBadRequest, bbus.EINVALID},
-		{"?invoice=inv-1", http.StatusBadRequest, bbus.EINVALID},
+		{"?invoice=inv-1", http.StatusNotFound, bbus.ENOTFOUND},
+		{"?violation=vio-1", http.StatusNotFound, bbus.ENOTFOUND},
+		{"?vm=vm-1&invoice=inv-1", http.StatusBadRequest, bbus.EINVALID},
 	} {
 		r := do(t, "GET", base+"/v1/evidence"+c.query, nil)
 		var e struct{ Error bbus.Error }

@@ -156,6 +156,7 @@ func (a *api) routes() {
 	a.mux.HandleFunc("GET /v1/txs/{id}", a.tx)
 	a.mux.HandleFunc("GET /v1/blocks/{height}", a.block)
 	a.mux.HandleFunc("GET /v1/evidence", a.evidence)
+	a.mux.HandleFunc("GET /v1/proofs", a.proofs)
 	a.mux.HandleFunc("GET /v1/events", a.events)
 	a.writeRoutes()
 	a.mux.HandleFunc("GET /v1/clouds", a.clouds)

@@ -79,7 +79,7 @@ func setNextDue(st kv.Store) {
 	first(prefixInviteExpiry, nil, nanos)
 	first(prefixPendingExpiry, nil, nanos)
 	first(prefixProposalExpiry, nil, func(b []byte) uint64 { return dueSecond(binary.BigEndian.Uint64(b), false) })
-	first(prefixReplayByTime, keyReplayCursor, func(b []byte) uint64 { return dueSecond(binary.BigEndian.Uint64(b), true) })
+	first(prefixReplayChunk, keyReplayCursor, func(b []byte) uint64 { return dueSecond(binary.BigEndian.Uint64(b), true) })
 	if v := st.Get(keyNextDue); v == nil || !bytes.Equal(v, uint64be(next)) {
 		st.Set(keyNextDue, uint64be(next))
 	}

@@ -237,6 +237,11 @@ func checkInvariants(r kv.Reader, now time.Time) []string {
 	bad := handedOut.changed()
 	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
 
+	// The indexes the state tree leaves out are what the records decide.
+	if err := CheckDerived(r); err != nil {
+		fail("%v", err)
+	}
+
 	clouds := allClouds(r)
 	vms := allVMs(r)
 	migs := allMigrations(r, bbus.MigrationFilter{})

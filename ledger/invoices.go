@@ -90,18 +90,13 @@ type accrual struct {
 
 // lineRecord is a hosting line as stored: Overflow marks a charge that does
 // not fit in 64 bits (Amount is then 0), which no invoice may include.
-type lineRecord struct {
-	bbus.InvoiceLine
-	Overflow bool `json:"overflow,omitempty"`
-}
+type lineRecord = Line
 
 // invoiceRecord is an invoice's head as stored, with the range of its pair's
 // violations it includes.
 type invoiceRecord struct {
-	bbus.Invoice
-	FirstViolation uint64      `json:"first_violation"`
-	LastViolation  uint64      `json:"last_violation"`
-	Closing        *closeState `json:"closing,omitempty"`
+	InvoiceHead
+	Closing *closeState `json:"closing,omitempty"`
 }
 
 var keyLineSeq = []byte("meta/seq/line")
@@ -162,17 +157,16 @@ func (c *ctx) billedPart(iv *bbus.Interval, ag *bbus.Agreement, from, end time.T
 
 // newLine makes the hosting line of VM vm's interval iv for [s, e).
 func newLine(vm *bbus.VM, iv *bbus.Interval, ag *bbus.Agreement, s, e time.Time, ended bool) lineRecord {
-	nanos, ok := spanNanos(s, e)
-	amount, fits := bbus.Charge(nanos, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
+	amount, seconds, ok := LineCharge(s, e, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
 	r := vm.Resources
 	evidence := []bbus.Stamp{*ag.Signed, iv.Start}
 	if ended {
 		evidence = append(evidence, *iv.End)
 	}
 	l := lineRecord{InvoiceLine: bbus.InvoiceLine{Kind: "hosting", VM: vm.ID, Agreement: ag.ID, Start: s, End: e,
-		Seconds: nanos / 1_000_000_000, Resources: &r, PriceVCPUHour: ag.PriceVCPUHour, PriceGiBHour: ag.PriceGiBHour,
+		Seconds: seconds, Resources: &r, PriceVCPUHour: ag.PriceVCPUHour, PriceGiBHour: ag.PriceGiBHour,
 		Amount: amount, Evidence: evidence}}
-	if !ok || !fits {
+	if !ok {
 		l.Amount, l.Overflow = 0, true
 	}
 	return l
@@ -183,9 +177,8 @@ func newLine(vm *bbus.VM, iv *bbus.Interval, ag *bbus.Agreement, s, e time.Time,
 func recut(l lineRecord, s, e time.Time) lineRecord {
 	out := l
 	out.Start, out.End = s, e
-	nanos, ok := spanNanos(s, e)
-	amount, fits := bbus.Charge(nanos, *l.Resources, l.PriceVCPUHour, l.PriceGiBHour)
-	out.Seconds, out.Amount, out.Overflow = nanos/1_000_000_000, amount, !ok || !fits
+	amount, seconds, ok := LineCharge(s, e, *l.Resources, l.PriceVCPUHour, l.PriceGiBHour)
+	out.Seconds, out.Amount, out.Overflow = seconds, amount, !ok
 	if out.Overflow {
 		out.Amount = 0
 	}
@@ -304,8 +297,8 @@ func (c *ctx) invoiceClose(a *bbus.InvoiceClose) error {
 	// The open period so far is this invoice's; the pair's next period starts
 	// at until and is empty but for the violations' count.
 	seq := nextSeq(c.st, keyInvoiceSeq)
-	head := &invoiceRecord{Invoice: bbus.Invoice{ID: seqID("inv", seq), Provider: P, Consumer: C, From: last.Until, Until: until,
-		Status: bbus.InvoiceClosing, Closed: c.stamp}, FirstViolation: last.Violation + 1, LastViolation: last.Violation,
+	head := &invoiceRecord{InvoiceHead: InvoiceHead{Invoice: bbus.Invoice{ID: seqID("inv", seq), Provider: P, Consumer: C, From: last.Until, Until: until,
+		Status: bbus.InvoiceClosing, Closed: c.stamp}, FirstViolation: last.Violation + 1, LastViolation: last.Violation},
 		Closing: &closeState{In: *acc, Tail: hostingLineKey(P, C, until.Add(time.Nanosecond), 0),
 			TailLast: hostingLineKey(P, C, c.h.Time, lineSeq), Prev: last}}
 	if acc.Violations > 0 {
@@ -583,10 +576,10 @@ func (c *ctx) invoiceCorrect(a *bbus.InvoiceCorrect) error {
 		return bbus.Errorf(bbus.EINVALID, "the correction asks what invoice %s asks: change the hosting or the penalties", inv.ID)
 	}
 	nseq := nextSeq(c.st, keyInvoiceSeq)
-	corr := &invoiceRecord{Invoice: bbus.Invoice{ID: seqID("inv", nseq), Provider: inv.Provider, Consumer: inv.Consumer,
+	corr := &invoiceRecord{InvoiceHead: InvoiceHead{Invoice: bbus.Invoice{ID: seqID("inv", nseq), Provider: inv.Provider, Consumer: inv.Consumer,
 		From: inv.From, Until: inv.Until, Hosting: a.Hosting, Penalties: a.Penalties, Total: a.Hosting - a.Penalties,
 		Status: bbus.InvoiceIssued, Closed: c.stamp, Corrects: inv.ID, Credit: (inv.Hosting - a.Hosting) + (a.Penalties - inv.Penalties),
-		CorrectionReason: a.Reason}}
+		CorrectionReason: a.Reason}}}
 	inv.CorrectedBy = corr.ID
 	putJSON(c.st, seqKey("i/", seq), inv)
 	putJSON(c.st, seqKey("i/", nseq), corr)

@@ -28,8 +28,12 @@ var (
 	// mv/<vm>/<seq> -> ""
 	// mc/<cloud>/<seq> -> "" (as source and as destination)
 	prefixLapse        = []byte("l/")  // l/<lapses_at ns><seq> -> migration key
-	prefixReplayByTime = []byte("rt/") // rt/<expires s><txid 32 bytes> -> "": the replay set, by expiry
-	prefixValUpdate    = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
+	prefixReplayByTime = []byte("rt/") // rt/<expires s><txid 32 bytes> -> "": the replay set, by expiry (derived from rb/)
+	// rb/<expires s><height><chunk> -> txids (32 bytes each): the replay
+	// set's record in the state tree, the ids of a block's transactions that
+	// expire in one second, in chunks of replayChunkIDs (replay.go)
+	prefixReplayChunk = []byte("rb/")
+	prefixValUpdate   = []byte("vu/") // vu/<validator key> -> ValidatorUpdate, cleared at EndBlock
 )
 
 func cloudKey(id string) []byte { return []byte("c/" + id) }

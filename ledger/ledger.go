@@ -244,20 +244,18 @@ func (l *Ledger) BeginBlock(st kv.Store, h Header) []Event {
 	events = append(events, expireProposals(st, h)...)
 	// Forget ids of transactions whose expiry is before this block's time
 	// (their expiry alone rejects them meanwhile), at most MaxExpiriesPerBlock.
-	expired, _ := dueEntries(st, prefixReplayByTime, keyReplayCursor, replayBound(h.Time), MaxExpiriesPerBlock, 60)
-	for _, k := range expired {
-		st.Delete(k)
-	}
+	forgetExpired(st, h.Time)
 	setNextDue(st)
 	return events
 }
 
-// MaxExpiriesPerBlock is the most expired transaction ids BeginBlock forgets
-// in one block, and MaxLapsesPerBlock the most migration proposals it lapses
-// (each reads and writes the migration and its VM); the rest wait for the next
-// blocks, in the same order.
+// MaxExpiriesPerBlock bounds the expired transaction ids BeginBlock forgets
+// in one block (it forgets whole chunks of the replay set, up to
+// MaxExpiriesPerBlock/replayChunkIDs of them), and MaxLapsesPerBlock the
+// migration proposals it lapses (each reads and writes the migration and its
+// VM); the rest wait for the next blocks, in the same order.
 const (
-	MaxExpiriesPerBlock = 1000
+	MaxExpiriesPerBlock = 4096
 	MaxLapsesPerBlock   = 100
 )
 
@@ -292,10 +290,11 @@ var (
 // lapses at its time.
 func lapseBound(t time.Time) []byte { return append(bytes.Clone(prefixLapse), timeKey(t.Add(1))...) }
 
-// replayBound is the first replay-expiry key not due at block time t: an id is
-// forgotten once its expiry (whole seconds) is before t.
-func replayBound(t time.Time) []byte {
-	return append(bytes.Clone(prefixReplayByTime), uint64be(uint64(t.Unix()))...)
+// replayBound is the first key under prefix (of the replay set: rt/ or rb/)
+// not due at block time t: an id is forgotten once its expiry (whole seconds)
+// is before t.
+func replayBound(prefix []byte, t time.Time) []byte {
+	return append(bytes.Clone(prefix), uint64be(uint64(t.Unix()))...)
 }
 
 // dueEntries returns, in key order, the keys and values of at most max
@@ -369,7 +368,20 @@ func ExpiryBacklog(r kv.Reader, t time.Time, limit int) (lapses, replays int) {
 		})
 		return n
 	}
-	return count(prefixLapse, keyLapseCursor, lapseBound(t)), count(prefixReplayByTime, keyReplayCursor, replayBound(t))
+	lapses = count(prefixLapse, keyLapseCursor, lapseBound(t))
+	// The replay set's ids below the bound, from the chunk the cursor names.
+	from := bytes.Clone(prefixReplayByTime)
+	if c := r.Get(keyReplayCursor); len(c) >= len(prefixReplayChunk)+8 {
+		from = append(from, c[len(prefixReplayChunk):len(prefixReplayChunk)+8]...)
+	}
+	kv.IterateRange(r, from, replayBound(prefixReplayByTime, t), func(k, _ []byte) bool {
+		if replays == limit {
+			return false
+		}
+		replays++
+		return true
+	})
+	return lapses, replays
 }
 
 // EndBlock returns the validator changes the block's transactions made, sorted by
@@ -665,9 +677,13 @@ func (c *ctx) checkWrites() error {
 	return nil
 }
 
-// rememberTx records the transaction's id until its expiry so it cannot be replayed.
+// rememberTx records the transaction's id until its expiry so it cannot be
+// replayed: in its chunk of the replay set (replay.go) and in the index of
+// ids that admission reads.
 func (c *ctx) rememberTx() {
 	c.st.Set(replayKey(c.tx.Expires, c.tx.ID), []byte{})
+	k := replayChunkKey(c.tx.Expires, c.h.Height, nextInBlock(c.st, c.h.Height)/replayChunkIDs)
+	c.st.Set(k, append(bytes.Clone(c.st.Get(k)), hexID(c.tx.ID)...))
 	noteDue(c.st, dueSecond(uint64(c.tx.Expires), true))
 }
 

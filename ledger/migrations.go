@@ -92,6 +92,9 @@ func (c *ctx) migrationPropose(a *bbus.Propose) error {
 	c.st.Set(openMigrationKey(m.From, seq), []byte{})
 	c.st.Set(openMigrationKey(m.To, seq), []byte{})
 	vm.Migration = m.ID
+	vm.Migrations++
+	vm.LastMigration = m.ID
+	c.touched(vm)
 	putJSON(c.st, vmKey(vm.ID), vm)
 	c.id = m.ID
 	c.events = append(c.events, migrationEvent("migration.proposed", m))
@@ -116,6 +119,12 @@ func (c *ctx) migrationAccept(id string) error {
 	stamp := c.stamp
 	m.Accepted = &stamp
 	putJSON(c.st, migrationKey(seq), m)
+	vm, err := c.loadVM(m.VM)
+	if err != nil {
+		return err
+	}
+	c.touched(vm)
+	putJSON(c.st, vmKey(vm.ID), vm)
 	c.id = m.ID
 	c.events = append(c.events, migrationEvent("migration.accepted", m))
 	return nil
@@ -141,6 +150,7 @@ func (c *ctx) migrationComplete(id string) error {
 	vm.Host = m.To
 	vm.Migration = ""
 	c.openInterval(vm, m)
+	c.touched(vm)
 	putJSON(c.st, vmKey(vm.ID), vm)
 	closeMigration(c.st, m, seq)
 	m.Status = bbus.MigrationCompleted
@@ -196,6 +206,7 @@ func (c *ctx) endMigration(m *bbus.Migration, status string) error {
 		return err
 	}
 	vm.Migration = ""
+	c.touched(vm)
 	putJSON(c.st, vmKey(vm.ID), vm)
 	c.events = append(c.events, migrationEvent("migration."+status, m))
 	return nil

@@ -177,15 +177,14 @@ func (c *ctx) attribute(vm *bbus.VM, rep *bbus.Report, w *bbus.Window) error {
 		if !missed {
 			continue
 		}
-		nanos, ok := spanNanos(p.start, p.end)
-		charge, fits := bbus.Charge(nanos, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
-		if !ok || !fits {
+		charge, seconds, ok := LineCharge(p.start, p.end, vm.Resources, ag.PriceVCPUHour, ag.PriceGiBHour)
+		if !ok {
 			return bbus.Errorf(bbus.EINVALID, "the charge for this window does not fit in 64 bits")
 		}
 		vseq := nextSeq(c.st, keyViolationSeq)
 		v := &bbus.Violation{
 			ID: seqID("vio", vseq), VM: vm.ID, Cloud: host.ID, Consumer: ag.Consumer, Agreement: ag.ID, Report: rep.ID,
-			Start: p.start, End: p.end, Seconds: nanos / 1_000_000_000,
+			Start: p.start, End: p.end, Seconds: seconds,
 			Availability: w.Availability, Objective: ag.Availability, LatencyMS: w.LatencyMS, MaxLatencyMS: ag.MaxLatencyMS,
 			Charge: charge, Penalty: bbus.Share(charge, ag.PenaltyPct), Recorded: c.stamp,
 		}

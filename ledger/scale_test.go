@@ -51,6 +51,7 @@ func newScaleFed(tb testing.TB) *scaleFed {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	st.LeaveOut(ledger.Derived) // as chain.New has it
 	f := &scaleFed{tb: tb, real: ledger.New(keys.Verify), fast: ledger.New(func(_, _, _ []byte) bool { return true }),
 		st: st, key: map[string]ed25519.PrivateKey{}}
 	tb.Cleanup(func() { f.st.Close() })

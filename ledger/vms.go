@@ -44,6 +44,7 @@ func (c *ctx) vmRegister(a *bbus.VMRegister) error {
 	vm := &bbus.VM{ID: a.VM, Owner: host.ID, Host: host.ID, Resources: a.Resources, Image: a.Image,
 		State: bbus.VMRunning, Registered: c.stamp}
 	c.openInterval(vm, nil)
+	c.touched(vm)
 	putJSON(c.st, vmKey(vm.ID), vm)
 	c.id = vm.ID
 	c.emit("vm.registered", "vm", vm.ID, "cloud", host.ID)
@@ -84,10 +85,24 @@ func (c *ctx) vmTerminate(id string) error {
 	vm.State = bbus.VMTerminated
 	stamp := c.stamp
 	vm.Terminated = &stamp
+	c.touched(vm)
 	putJSON(c.st, vmKey(vm.ID), vm)
 	c.id = vm.ID
 	c.emit("vm.terminated", "vm", vm.ID, "cloud", vm.Host)
 	return nil
+}
+
+// touched counts the transaction being applied among those that changed vm
+// (VM.Txs, VM.TxDigest: what a bundle of its history must hold). A
+// transaction touches a VM once: a second call for the same one changes
+// nothing.
+func (c *ctx) touched(vm *bbus.VM) {
+	if vm.Txs > 0 && vm.LastTx == c.tx.ID {
+		return
+	}
+	vm.Txs++
+	vm.TxDigest = bbus.NextTxDigest(vm.TxDigest, c.tx.ID)
+	vm.LastTx = c.tx.ID
 }
 
 // openInterval starts the VM's next hosting interval on its current host, under

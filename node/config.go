@@ -58,6 +58,14 @@ type Config struct {
 	REST RESTConfig `json:"rest"`
 	// Health is what /readyz and /healthz judge by (node/liveness.go).
 	Health HealthConfig `json:"health"`
+	// Snapshots for nodes that join by state sync, and block pruning
+	// (node/statesync.go, docs/OPERATIONS.md): a snapshot every
+	// snapshot_interval heights (0: none), the last snapshot_keep_recent
+	// kept; retain_blocks above 0 prunes blocks older than that many.
+	SnapshotInterval   int64           `json:"snapshot_interval"`
+	SnapshotKeepRecent int             `json:"snapshot_keep_recent"`
+	RetainBlocks       int64           `json:"retain_blocks"`
+	StateSync          StateSyncConfig `json:"state_sync"`
 }
 
 // DefaultConfig returns the settings of a new home for cloud.
@@ -78,6 +86,9 @@ func DefaultConfig(cloud string) Config {
 		MemoryLimitMiB:            DefaultMemoryLimitMiB,
 		REST:                      DefaultRESTConfig(),
 		Health:                    DefaultHealthConfig(),
+		SnapshotInterval:          DefaultSnapshotInterval,
+		SnapshotKeepRecent:        DefaultSnapshotKeepRecent,
+		StateSync:                 StateSyncConfig{TrustPeriod: DefaultTrustPeriod},
 	}
 }
 
@@ -223,6 +234,9 @@ func (c *Config) Validate() error {
 		return bbus.Errorf(bbus.EINVALID, "memory_limit_mib must be 0 (no limit) or from %d to %d, not %d", minMemoryLimitMiB, maxMemoryLimitMiB, c.MemoryLimitMiB)
 	}
 	if err := c.REST.Validate(); err != nil {
+		return err
+	}
+	if err := c.validateStateSync(); err != nil {
 		return err
 	}
 	return c.Health.Validate()

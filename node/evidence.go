@@ -20,25 +20,71 @@ import (
 // header at height checkpoint (0: genesis only). It implements
 // httpapi.EvidenceExporter.
 func (n *Node) Evidence(ctx context.Context, vm string, checkpoint int64) (*evidence.Bundle, error) {
-	var b *evidence.Bundle
-	err := n.store.View(func(r kv.Reader) error {
-		var err error
-		b, err = evidence.Build(ctx, blockStore{n}, r, vm, checkpoint)
-		return err
-	})
-	return b, err
+	return n.buildEvidence(ctx, vm, checkpoint, evidence.Build)
 }
 
 // AgreementEvidence builds the evidence bundle of an agreement (see
 // evidence.BuildAgreement). It implements httpapi.EvidenceExporter.
 func (n *Node) AgreementEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
-	var b *evidence.Bundle
-	err := n.store.View(func(r kv.Reader) error {
-		var err error
-		b, err = evidence.BuildAgreement(ctx, blockStore{n}, r, id, checkpoint)
-		return err
-	})
-	return b, err
+	return n.buildEvidence(ctx, id, checkpoint, evidence.BuildAgreement)
+}
+
+// InvoiceEvidence builds the evidence bundle of an invoice (see
+// evidence.BuildInvoice). It implements httpapi.EvidenceExporter.
+func (n *Node) InvoiceEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
+	return n.buildEvidence(ctx, id, checkpoint, evidence.BuildInvoice)
+}
+
+// ViolationEvidence builds the evidence bundle of a violation (see
+// evidence.BuildViolation). It implements httpapi.EvidenceExporter.
+func (n *Node) ViolationEvidence(ctx context.Context, id string, checkpoint int64) (*evidence.Bundle, error) {
+	return n.buildEvidence(ctx, id, checkpoint, evidence.BuildViolation)
+}
+
+type builder func(ctx context.Context, c evidence.Chain, p evidence.Prover, r kv.Reader, id string, checkpoint int64) (*evidence.Bundle, error)
+
+// buildEvidence builds a bundle over a snapshot of the state, again if a
+// block committed between the snapshot and the state proofs.
+func (n *Node) buildEvidence(ctx context.Context, id string, checkpoint int64, build builder) (*evidence.Bundle, error) {
+	for attempt := 0; ; attempt++ {
+		var b *evidence.Bundle
+		// The state as of the height the tree proves at, which under load is a
+		// few blocks behind the last (store/tree.go).
+		err := n.store.ProofView(func(r kv.Reader, _ int64) error {
+			var err error
+			b, err = build(ctx, blockStore{n}, prover{n}, r, id, checkpoint)
+			return err
+		})
+		err = proofError(err)
+		if err != evidence.ErrStateMoved || attempt == 9 || ctx.Err() != nil {
+			return b, err
+		}
+	}
+}
+
+// prover is the node's state commitment as evidence.Prover.
+type prover struct{ n *Node }
+
+// ProveKeys proves every key at one height: again if a block committed
+// between two of the proofs.
+func (p prover) ProveKeys(ctx context.Context, keys [][]byte) ([]*bbus.Proof, error) {
+	for attempt := 0; attempt < 10; attempt++ {
+		out := make([]*bbus.Proof, 0, len(keys))
+		for _, k := range keys {
+			pr, err := p.n.Prove(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			if len(out) > 0 && pr.Height != out[0].Height {
+				break
+			}
+			out = append(out, pr)
+		}
+		if len(out) == len(keys) {
+			return out, nil
+		}
+	}
+	return nil, evidence.ErrStateMoved
 }
 
 // blockStore is the node's CometBFT block and state stores as evidence.Chain.
@@ -59,6 +105,9 @@ func (s blockStore) Height(ctx context.Context) (int64, error) {
 }
 
 func (s blockStore) Header(ctx context.Context, h int64) (*types.Header, error) {
+	if err := s.pruned("header", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.Header(ctx, &h)
 	if err != nil {
 		return nil, unavailable("header", h, err)
@@ -67,6 +116,9 @@ func (s blockStore) Header(ctx context.Context, h int64) (*types.Header, error) 
 }
 
 func (s blockStore) Block(ctx context.Context, h int64) (*types.Block, error) {
+	if err := s.pruned("block", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.Block(ctx, &h)
 	if err != nil || r.Block == nil {
 		return nil, unavailable("block", h, err)
@@ -75,6 +127,9 @@ func (s blockStore) Block(ctx context.Context, h int64) (*types.Block, error) {
 }
 
 func (s blockStore) Commit(ctx context.Context, h int64) (*types.Commit, error) {
+	if err := s.pruned("commit", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.Commit(ctx, &h)
 	if err != nil {
 		return nil, unavailable("commit", h, err)
@@ -83,6 +138,9 @@ func (s blockStore) Commit(ctx context.Context, h int64) (*types.Commit, error) 
 }
 
 func (s blockStore) Validators(ctx context.Context, h int64) (*types.ValidatorSet, error) {
+	if err := s.pruned("validators", h); err != nil {
+		return nil, err
+	}
 	var vals []*types.Validator
 	perPage := 100
 	for page := 1; ; page++ {
@@ -99,6 +157,9 @@ func (s blockStore) Validators(ctx context.Context, h int64) (*types.ValidatorSe
 }
 
 func (s blockStore) Results(ctx context.Context, h int64) ([]*abci.ExecTxResult, error) {
+	if err := s.pruned("results", h); err != nil {
+		return nil, err
+	}
 	r, err := s.n.rpc.BlockResults(ctx, &h)
 	if err != nil {
 		if strings.Contains(err.Error(), "discard") || strings.Contains(err.Error(), "not found") {

@@ -97,6 +97,7 @@ func cometConfig(home string, c *Config) *cmtcfg.Config {
 	// Kept: evidence bundles prove each transaction's result against the next
 	// header's last_results_hash (package evidence), which needs the results.
 	cfg.Storage.DiscardABCIResponses = false
+	applyStateSync(cfg, c)
 	return cfg
 }
 
@@ -146,6 +147,10 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	n.app = chain.New(ledger.New(verified.Verify).WithKeyCheck(keys.CheckPublicKey).WithDecoder(n.txs.Decode), st)
 	n.app.SetDecoder(n.txs.Decode)
 	n.app.SetLogger(logger(c.LogLevel, logs).With("module", "ledger"))
+	if err := n.app.SetSnapshots(snapshotConfig(home, c)); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := n.initREST(logs); err != nil {
 		st.Close()
 		return nil, err

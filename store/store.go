@@ -2,16 +2,17 @@
 // (goleveldb) and commits each block's writes, with the block's height, time and
 // app hash, in one atomic synced batch.
 //
-// The app hash is a hash chain over the blocks' write sets: after a block that
-// changed state, hash = SHA-256(previous hash || encoding of the block's writes in
-// key order). Two nodes with the same history hold the same hash, and any
-// difference in any write shows in every later hash. A block that changes
-// nothing leaves the hash as it was.
+// The app hash is the root of an IAVL Merkle tree (github.com/cosmos/iavl) over
+// the ledger's state: every key the ledger wrote, mapped to the SHA-256 of its
+// value. The tree lives in the same goleveldb under its own prefix and is the
+// commitment only: reads go to the flat keys (and their cache). Prove gives an
+// ICS23 proof that a key holds a value, or is absent, at the last committed
+// height; package proof verifies it against an app hash. A block that changes
+// nothing saves no tree version and leaves the hash as it was.
 package store
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,6 +35,13 @@ var (
 	metaHeight  = []byte("\x00meta/height")
 	metaAppHash = []byte("\x00meta/app_hash")
 	metaTime    = []byte("\x00meta/time")
+	// metaTree is the tree version that holds the committed state (versions
+	// count the blocks that changed the state, not heights).
+	metaTree = []byte("\x00meta/tree_version")
+	// metaJournal/<height> records the tree's writes of each commit that
+	// changed it and that no saved tree version holds yet: the version, then
+	// each key with its value's digest or a removal.
+	metaJournal = []byte("\x00meta/tree_journal/")
 	// LocalPrefix starts the keys of what a node keeps for itself beside the
 	// state (indexes): written with SetLocal, outside the app hash.
 	LocalPrefix = []byte("\x00local/")
@@ -43,9 +51,12 @@ var (
 type Store struct {
 	db      *leveldb.DB
 	working *kv.Overlay
-	local   []kv.Change   // SetLocal's writes for the next commit
-	cache   readCache     // of committed reads (cache.go)
-	batch   leveldb.Batch // Commit's, reused: its buffer grows to a block's writes once
+	local   []kv.Change // SetLocal's writes for the next commit
+	cache   readCache   // of committed reads (cache.go)
+	tree    *tree       // the commitment (tree.go)
+	// leaveOut picks the keys the tree leaves out (LeaveOut; nil: none).
+	leaveOut func(key []byte) bool
+	batch    leveldb.Batch // Commit's, reused (its buffer grows to a block's writes once)
 
 	mu      sync.RWMutex // guards the committed meta below
 	height  int64
@@ -89,21 +100,59 @@ func OpenMem() *Store {
 func newStore(db *leveldb.DB) (*Store, error) {
 	s := &Store{db: db}
 	s.working = kv.NewOverlay(committed{s})
+	version := int64(0)
+	var journals []journalEntry
 	if v, err := db.Get(metaHeight, nil); err == nil {
 		s.height = int64(binary.BigEndian.Uint64(v))
 		s.appHash, _ = db.Get(metaAppHash, nil)
 		if t, err := db.Get(metaTime, nil); err == nil {
 			s.time = time.Unix(0, int64(binary.BigEndian.Uint64(t))).UTC()
 		}
+		tv, err := db.Get(metaTree, nil)
+		if err != nil {
+			db.Close()
+			return nil, ErrHashChainHome
+		}
+		version = int64(binary.BigEndian.Uint64(tv))
+		it := db.NewIterator(util.BytesPrefix(metaJournal), nil)
+		for it.Next() {
+			if k := it.Key(); len(k) == len(metaJournal)+8 {
+				journals = append(journals, journalEntry{height: int64(binary.BigEndian.Uint64(k[len(metaJournal):])), data: bytes.Clone(it.Value())})
+			}
+		}
+		it.Release()
+		if err := it.Error(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("read state database: %w", err)
+		}
 	} else if !errors.Is(err, leveldb.ErrNotFound) {
 		db.Close()
 		return nil, fmt.Errorf("read state database: %w", err)
 	}
+	t, err := openTree(db, version, s.height, journals, s.appHash)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.tree = t
+	if root := t.root(); s.appHash != nil && !bytes.Equal(root, s.appHash) {
+		t.close()
+		db.Close()
+		return nil, fmt.Errorf("state database: the state tree's root %X at version %d is not the committed app hash %X: restore it from a backup, or remove it to rebuild the state by replaying the chain", root, version, s.appHash)
+	}
 	return s, nil
 }
 
+// ErrHashChainHome is returned by Open for a state written by bbus before the
+// state tree (ledger rules version 2 and older, whose app hash was a hash
+// chain over write sets): such a home cannot be upgraded in place.
+var ErrHashChainHome = errors.New("state database was written by an older bbus whose app hash is a hash chain over write sets (ledger rules version 2 or older), not the root of the state tree: this bbus cannot continue that chain; keep running the older bbus for it, or start a new chain in a new home")
+
 // Close closes the database. Staged writes are dropped.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.tree.close()
+	return s.db.Close()
+}
 
 // Last returns the height, app hash and block time of the last committed block
 // (height 0 and a nil hash for a store that never committed).
@@ -132,7 +181,11 @@ func (s *Store) View(fn func(r kv.Reader) error) error {
 func (s *Store) Working() kv.Store { return s.working }
 
 // Discard drops the writes staged since the last commit.
-func (s *Store) Discard() { s.working.Reset(); s.local = s.local[:0] }
+func (s *Store) Discard() {
+	s.working.Reset()
+	s.local = s.local[:0]
+	s.tree.discard()
+}
 
 // SetLocal stages a write under LocalPrefix that the next Commit writes in the
 // same atomic batch as the block's state but leaves out of the app hash: what
@@ -144,19 +197,30 @@ func (s *Store) SetLocal(key, value []byte) {
 	s.local = append(s.local, kv.Change{Key: bytes.Clone(key), Value: bytes.Clone(value)})
 }
 
+// LeaveOut makes the state tree, and so the app hash, proofs and snapshots,
+// leave out the keys for which leaveOut is true: indexes derived from the
+// records the tree holds (ledger.Derived), which a restore rebuilds
+// (Restore.Finish). They are stored and read like any other key. Every node
+// of a chain must leave out the same keys; call it before the first block.
+func (s *Store) LeaveOut(leaveOut func(key []byte) bool) { s.leaveOut = leaveOut }
+
 // WorkingHash returns the app hash the state will have once the staged writes
-// are committed.
+// are committed: the root of the tree with them applied. Called after the
+// block's last write, it spares Commit the work.
 func (s *Store) WorkingHash() []byte {
-	_, prev, _ := s.Last()
-	return chainHash(prev, s.working.Changes())
+	return s.tree.stage(s.working, s.leaveOut)
 }
 
 // Commit writes the staged writes with the block's height and time, in one
-// synced batch, and returns the new app hash.
+// synced batch, and returns the new app hash. The batch also records the
+// tree's writes (a journal of keys and digests); the tree's new version is
+// saved after it in the background, off the path of the next block, which
+// waits for it only before it changes the tree. A crash before that save
+// ends is redone from the journal by the next Open.
 func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	changes := s.working.Changes()
-	_, prev, _ := s.Last()
-	hash := chainHash(prev, changes)
+	hash := s.tree.stage(s.working, s.leaveOut)
+	version, journal := s.tree.pending()
 	b := &s.batch
 	b.Reset()
 	for _, c := range changes {
@@ -172,6 +236,10 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	b.Put(metaHeight, binary.BigEndian.AppendUint64(nil, uint64(height)))
 	b.Put(metaAppHash, hash)
 	b.Put(metaTime, binary.BigEndian.AppendUint64(nil, uint64(blockTime.UnixNano())))
+	b.Put(metaTree, binary.BigEndian.AppendUint64(nil, uint64(version)))
+	if journal != nil {
+		b.Put(journalKey(height), journal)
+	}
 	err := s.db.Write(b, &opt.WriteOptions{Sync: true})
 	if len(b.Dump()) > maxKeptBatch {
 		s.batch = leveldb.Batch{} // an outsized block's buffer is not kept
@@ -179,38 +247,40 @@ func (s *Store) Commit(height int64, blockTime time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
-	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}})
+	s.cache.commit(changes, s.local, []kv.Change{{Key: metaHeight}, {Key: metaAppHash}, {Key: metaTime}, {Key: metaTree}})
 	s.working.Reset()
 	s.local = s.local[:0]
+	// Proofs wait for the save: they read the height and the tree's last
+	// version under tree.mu, which the save releases.
+	s.tree.mu.Lock()
 	s.mu.Lock()
 	s.height, s.appHash, s.time = height, hash, blockTime.UTC()
 	s.mu.Unlock()
+	s.tree.commit(version, height)
 	return hash, nil
 }
+
+// journalKey is where the journal of the commit of height is kept until the
+// tree saves a version that holds it.
+func journalKey(height int64) []byte {
+	return binary.BigEndian.AppendUint64(bytes.Clone(metaJournal), uint64(height))
+}
+
+// Saved reports whether the state tree has saved (or is saving) the last
+// committed state, so that Export may be called. Call it between commits.
+func (s *Store) Saved() bool { return s.tree.saved() }
 
 // maxKeptBatch bounds the commit batch buffer a store keeps between blocks.
 const maxKeptBatch = 16 << 20
 
-// chainHash extends prev with a block's sorted writes; no writes keep prev.
-func chainHash(prev []byte, changes []kv.Change) []byte {
-	if len(changes) == 0 {
-		return prev
+// Wait returns once the state tree's background save, if one runs, is done,
+// with its error if it failed. Under load the tree saves only every few
+// blocks (tree.go); Saved says whether it holds the last commit.
+func (s *Store) Wait() error {
+	if err := s.tree.wait(); err != nil {
+		return fmt.Errorf("state tree: %w", err)
 	}
-	h := sha256.New()
-	h.Write(prev)
-	var n [binary.MaxVarintLen64]byte
-	for _, c := range changes {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Key)))])
-		h.Write(c.Key)
-		if c.Value == nil {
-			h.Write([]byte{0})
-			continue
-		}
-		h.Write([]byte{1})
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Value)))])
-		h.Write(c.Value)
-	}
-	return h.Sum(nil)
+	return nil
 }
 
 type iteratorI interface {

@@ -8,7 +8,7 @@ import (
 	"github.com/bbusdev/bbus/kv"
 )
 
-func TestCommitPersistsAtomicallyAndHashChains(t *testing.T) {
+func TestCommitPersistsAtomically(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir)
 	if err != nil {

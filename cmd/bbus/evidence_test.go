@@ -24,7 +24,11 @@ import (
 // from genesis and from the checkpoint bbus query status prints, and refuses,
 // naming why, the bundle with the change skipped (whole or half), with a
 // block the founding validator signed alone after the change, or against a
-// checkpoint of another history; an agreement exports and verifies alone.
+// checkpoint of another history; an agreement exports and verifies alone;
+// bundles cut short (a transaction, an interval, a whole migration with its
+// headers dropped) are refused naming what the proved record counts and
+// they lack; an invoice exports and verifies with its amounts recomputed,
+// and with an amount changed is refused.
 func TestEvidenceAcrossValidatorChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two nodes as processes")
@@ -192,6 +196,58 @@ func TestEvidenceAcrossValidatorChange(t *testing.T) {
 		!strings.Contains(out, "cloud1 signs "+agr.ID) {
 		t.Fatalf("verify the agreement:\n%s", out)
 	}
+
+	// Cut short, a bundle says what it lacks: vm-1's proved record counts its
+	// migrations, intervals and transactions (registration, proposal,
+	// acceptance, completion).
+	b = decode(plain)
+	evidencetest.DropTxs(b, mig.ID, "migration_accept")
+	refused("a transaction dropped", encode(b), "counts 4 transactions that changed it, the bundle holds 3: 1 of them missing")
+	b = decode(plain)
+	evidencetest.DropTxs(b, mig.ID, "migration_complete")
+	refused("an interval dropped", encode(b), "counts 2 hosting intervals, the bundle's transactions open 1: an interval is missing")
+	b = decode(plain)
+	evidencetest.DropTxs(b, mig.ID, "migration_propose", "migration_accept", "migration_complete")
+	refused("a whole migration dropped with its headers", encode(b), fmt.Sprintf("counts 1 migrations, the last %s; the bundle's transactions propose 0 (none): migration %s, the last, is missing", mig.ID, mig.ID))
+
+	// An invoice: vm-3 hosted by cloud1 under the agreement, billed.
+	tx(founder, "vm", "register", "vm-3", "--cpu", "4", "--mem-mib", "4096")
+	var mig3 struct{ ID string }
+	json.Unmarshal([]byte(tx(founder, "migration", "propose", "vm-3", "--to", "cloud1", "--agreement", agr.ID)), &mig3)
+	tx(joiner, "migration", "accept", mig3.ID)
+	tx(joiner, "migration", "complete", mig3.ID)
+	hosted := time.Now()
+	eventually(t, 10*time.Second, "three seconds of hosting", func() bool { return time.Since(hosted) > 3*time.Second })
+	var inv struct{ ID string }
+	json.Unmarshal([]byte(tx(joiner, "invoice", "close", "--provider", "cloud1", "--consumer", "cloud0",
+		"--until", time.Now().Add(-time.Second).UTC().Format(time.RFC3339))), &inv)
+	invoice := []byte(run(t, 0, "evidence", "export", "--node", joiner.api, "--invoice", inv.ID))
+	out = run(t, 0, "evidence", "verify", write("invoice.json", invoice), "--genesis", genesis)
+	if !strings.Contains(out, "verified: invoice "+inv.ID) || !strings.Contains(out, "hosting  vm-3") {
+		t.Fatalf("verify the invoice:\n%s", out)
+	}
+	var ir struct {
+		InvoiceRecord bbus.Invoice `json:"invoice_record"`
+	}
+	json.Unmarshal([]byte(run(t, 0, "evidence", "verify", write("invoice.json", invoice), "--genesis", genesis, "--output", "json")), &ir)
+	if ir.InvoiceRecord.Total <= 0 || len(ir.InvoiceRecord.Lines) != 1 || ir.InvoiceRecord.Lines[0].Amount != ir.InvoiceRecord.Total {
+		t.Fatalf("the invoice proved: %+v", ir.InvoiceRecord)
+	}
+	// An amount changed: the line's record no longer matches the app hash.
+	b = decode(invoice)
+	changed := false
+	for i, p := range b.State.Proofs {
+		var l map[string]any
+		if json.Unmarshal(p.Value, &l) == nil && l["kind"] == "hosting" {
+			l["amount_micro"] = l["amount_micro"].(float64) + 1
+			b.State.Proofs[i].Value, _ = json.Marshal(l)
+			changed = true
+		}
+	}
+	if !changed {
+		t.Fatal("the invoice's bundle proves no hosting line")
+	}
+	refused("an amount changed", encode(b), "does not verify against the app hash")
 
 	var stdout, stderr bytes.Buffer
 	if code := runCLI([]string{"evidence", "verify", write("x.json", plain), "--genesis", genesis, "--trust", "12"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "HEIGHT:HASH") {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bbusdev/bbus"
+	bbusnode "github.com/bbusdev/bbus/node"
 )
 
 // TestAgreeMigrateReportInvoice runs the charging story end to end through the
@@ -99,5 +102,28 @@ func TestAgreeMigrateReportInvoice(t *testing.T) {
 	}
 	if out := run(t, 0, "query", node, "invoice", res.ID); !strings.Contains(out, "accepted") {
 		t.Fatalf("invoice: %s", out)
+	}
+
+	// The invoice and the violation, proved to an outsider: every amount
+	// recomputed from the proved records.
+	dir := t.TempDir()
+	genesis := bbusnode.GenesisPath(home)
+	for _, c := range []struct {
+		flag, id string
+		want     []string
+	}{
+		{"--invoice", res.ID, []string{"verified: invoice " + res.ID + " on chain", "hosting  vm-1", "penalty  vm-1", "penalties 0.000111, total " + bbus.FormatAmount(inv.Total)}},
+		{"--violation", vios.Items[0].ID, []string{"verified: violation " + vios.Items[0].ID, "charge 0.001111, penalty 0.000111"}},
+	} {
+		bundle := filepath.Join(dir, c.id+".json")
+		if err := os.WriteFile(bundle, []byte(run(t, 0, "evidence", "export", node, c.flag, c.id)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := run(t, 0, "evidence", "verify", bundle, "--genesis", genesis)
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Fatalf("evidence verify %s %s lacks %q:\n%s", c.flag, c.id, w, out)
+			}
+		}
 	}
 }

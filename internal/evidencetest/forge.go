@@ -17,9 +17,12 @@ import (
 	cmtbytes "github.com/cometbft/cometbft/libs/bytes"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/types"
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
 
 	"github.com/bbusdev/bbus"
 	"github.com/bbusdev/bbus/evidence"
+	"github.com/bbusdev/bbus/ledger"
 )
 
 // ValidatorKey reads the consensus private key of a node's home.
@@ -158,4 +161,162 @@ func Changes(b *evidence.Bundle) []int64 {
 func sum(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
+}
+
+// State replaces b's state proofs with proofs of values (key -> value) from
+// a state tree of the forger's own, whose root becomes the app hash of b's
+// header at height, which must carry a commit that priv alone signs (as the
+// second header Block makes does): that header then names the forged root
+// and priv signs it again. It is what a validator set that holds more than
+// two thirds of the power at a height can always sign.
+func State(b *evidence.Bundle, height int64, priv crypto.PrivKey, values map[string][]byte) error {
+	tree := iavl.NewMutableTree(idb.NewMemDB(), 1000, true, iavl.NewNopLogger())
+	keys := make([]string, 0, len(values))
+	for k, v := range values {
+		d := sha256.Sum256(v)
+		if _, err := tree.Set([]byte(k), d[:]); err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if _, _, err := tree.SaveVersion(); err != nil {
+		return err
+	}
+	im, err := tree.GetImmutable(tree.Version())
+	if err != nil {
+		return err
+	}
+	st := evidence.State{Height: height}
+	for _, k := range keys {
+		cp, err := im.GetMembershipProof([]byte(k))
+		if err != nil {
+			return err
+		}
+		raw, err := cp.Marshal()
+		if err != nil {
+			return err
+		}
+		st.Proofs = append(st.Proofs, evidence.StateProof{Key: []byte(k), Value: values[k], Proof: raw})
+	}
+	root := im.Hash()
+	for i := range b.Headers {
+		e := &b.Headers[i]
+		if e.Header.Height != height {
+			continue
+		}
+		if e.Commit == nil || len(e.Commit.Signatures) != 1 {
+			return fmt.Errorf("the header at height %d has no commit of one signature", height)
+		}
+		h := *e.Header
+		h.AppHash = root
+		e.Header = &h
+		e.Commit.BlockID.Hash = h.Hash()
+		if e.Commit.Signatures[0].Signature, err = priv.Sign(e.Commit.VoteSignBytes(h.ChainID, 0)); err != nil {
+			return err
+		}
+		b.State = st
+		return nil
+	}
+	return fmt.Errorf("the bundle has no header at height %d", height)
+}
+
+// VMState forges, with State at the header at height, the records of VM vm
+// that b's transactions tell (its record, its last interval and its last
+// migration), starting from the record b proves: a bundle whose transactions
+// were forged then shows them complete.
+func VMState(b *evidence.Bundle, vm string, height int64, priv crypto.PrivKey) error {
+	var rec bbus.VM
+	for _, p := range b.State.Proofs {
+		if bytes.Equal(p.Key, ledger.VMKey(vm)) {
+			if err := json.Unmarshal(p.Value, &rec); err != nil {
+				return err
+			}
+		}
+	}
+	rec.Txs, rec.TxDigest, rec.Migrations, rec.LastMigration, rec.Terminated, rec.State = 0, "", 0, "", nil, bbus.VMRunning
+	values := map[string][]byte{}
+	var ivs []bbus.Interval
+	put := func(k []byte, v any) {
+		raw, _ := json.Marshal(v)
+		values[string(k)] = raw
+	}
+	for _, t := range b.Txs {
+		stx, err := bbus.DecodeTx([]byte(t.Raw))
+		if err != nil {
+			return err
+		}
+		rec.Txs++
+		rec.TxDigest, rec.LastTx = bbus.NextTxDigest(rec.TxDigest, stx.ID), stx.ID
+		stamp := bbus.Stamp{Height: t.Height, Tx: stx.ID}
+		end := func() {
+			if n := len(ivs); n > 0 {
+				ivs[n-1].End = &stamp
+			}
+		}
+		switch a := stx.Action; {
+		case a.VMRegister != nil:
+			ivs = append(ivs, bbus.Interval{VM: vm, Seq: int64(len(ivs) + 1), Cloud: stx.Signer, Start: stamp})
+		case a.MigrationComplete != nil:
+			end()
+			ivs = append(ivs, bbus.Interval{VM: vm, Seq: int64(len(ivs) + 1), Cloud: stx.Signer, Migration: a.MigrationComplete.Migration, Start: stamp})
+		case a.VMTerminate != nil:
+			end()
+			rec.State, rec.Terminated = bbus.VMTerminated, &stamp
+		case a.MigrationPropose != nil:
+			rec.Migrations++
+			rec.LastMigration = t.Result.ID
+			if k, ok := ledger.RecordKey("migration", t.Result.ID); ok {
+				put(k, &bbus.Migration{ID: t.Result.ID, VM: vm, From: stx.Signer, To: a.MigrationPropose.To, Proposed: stamp})
+			}
+		}
+	}
+	rec.Intervals = int64(len(ivs))
+	put(ledger.VMKey(vm), &rec)
+	if len(ivs) > 0 {
+		put(ledger.IntervalKey(vm, rec.Intervals), &ivs[len(ivs)-1])
+	}
+	return State(b, height, priv, values)
+}
+
+// DropTxs removes from b the transactions with the given types (their
+// actions' names) whose result names id, with the headers that served only
+// them and the key registrations of signers left with nothing signed: what
+// someone who cuts a bundle short would do so that no header is left over.
+func DropTxs(b *evidence.Bundle, id string, types ...string) {
+	drop := map[string]bool{}
+	for _, t := range types {
+		drop[t] = true
+	}
+	kept := b.Txs[:0]
+	signs := map[string]bool{}
+	for _, t := range b.Txs {
+		if t.Result.ID == id && drop[t.Decoded.Type] {
+			continue
+		}
+		kept = append(kept, t)
+		signs[t.Decoded.Signer] = true
+	}
+	b.Txs = kept
+	keys := b.Keys[:0]
+	for _, k := range b.Keys {
+		if signs[k.Decoded.Signer] {
+			keys = append(keys, k)
+		}
+	}
+	b.Keys = keys
+	needed := map[int64]bool{b.State.Height: true, b.Checkpoint: true}
+	for _, t := range append(append([]evidence.Tx{}, b.Txs...), b.Keys...) {
+		needed[t.Height], needed[t.Height+1] = true, true
+	}
+	for _, c := range Changes(b) {
+		needed[c], needed[c+1] = true, true
+	}
+	var gone []int64
+	for _, h := range b.Headers {
+		if !needed[h.Header.Height] {
+			gone = append(gone, h.Header.Height)
+		}
+	}
+	Drop(b, gone...)
 }

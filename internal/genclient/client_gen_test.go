@@ -401,14 +401,14 @@ type EventID = string
 
 // EvidenceBundle defines model for EvidenceBundle.
 type EvidenceBundle struct {
-	// Agreement the agreement the bundle proves (or vm)
+	// Agreement the agreement the bundle proves
 	Agreement *string `json:"agreement,omitempty"`
 	ChainId   string  `json:"chain_id"`
 
 	// Checkpoint the height of the trusted header the bundle was built for
 	Checkpoint *int64 `json:"checkpoint,omitempty"`
 
-	// Format Example: bbus-evidence/1
+	// Format Example: bbus-evidence/2
 	Format string `json:"format"`
 
 	// Headers block headers in height order; those with a commit name the validator set that signed it
@@ -423,8 +423,23 @@ type EvidenceBundle struct {
 		ValidatorSet *int `json:"validator_set,omitempty"`
 	} `json:"headers"`
 
+	// Invoice the invoice the bundle proves
+	Invoice *string `json:"invoice,omitempty"`
+
 	// Keys the cloud_join transactions that registered the keys of signers not founded in genesis
 	Keys []EvidenceTx `json:"keys"`
+
+	// State state records proved at one height against the app hash of the header at height+1 (docs/TRANSACTIONS.md)
+	State struct {
+		Height int64 `json:"height"`
+		Proofs []struct {
+			Key []byte `json:"key"`
+
+			// Proof an ICS23 CommitmentProof in its protobuf encoding
+			Proof []byte `json:"proof"`
+			Value []byte `json:"value"`
+		} `json:"proofs"`
+	} `json:"state"`
 
 	// Txs the transactions that touched the VM, in chain order
 	Txs           []EvidenceTx `json:"txs"`
@@ -436,7 +451,10 @@ type EvidenceBundle struct {
 		} `json:"validators"`
 	} `json:"validator_sets"`
 
-	// Vm the VM the bundle proves the history of (or agreement)
+	// Violation the violation the bundle proves
+	Violation *string `json:"violation,omitempty"`
+
+	// Vm the VM the bundle proves the history of (or agreement, invoice, violation)
 	Vm *string `json:"vm,omitempty"`
 }
 
@@ -890,6 +908,21 @@ type StandingList struct {
 	Oracles []OracleStanding `json:"oracles"`
 }
 
+// StateProof defines model for StateProof.
+type StateProof struct {
+	// Height the last committed height; the header at height + 1 carries the app hash
+	Height int64 `json:"height"`
+
+	// Key the state key (base64)
+	Key []byte `json:"key"`
+
+	// Proof an ICS23 CommitmentProof (protobuf, base64) of presence or absence
+	Proof []byte `json:"proof"`
+
+	// Value its value at height (base64: the record as JSON); absent if the key is not in the state
+	Value *[]byte `json:"value,omitempty"`
+}
+
 // Status defines model for Status.
 type Status struct {
 	AppHash string `json:"app_hash"`
@@ -979,6 +1012,11 @@ type VM struct {
 	Id            ID      `json:"id"`
 	Image         *string `json:"image,omitempty"`
 	Intervals     int64   `json:"intervals"`
+	LastMigration *string `json:"last_migration,omitempty"`
+	LastTx        *string `json:"last_tx,omitempty"`
+
+	// Migrations how many migrations were proposed for the VM
+	Migrations    int64   `json:"migrations"`
 	OpenMigration *string `json:"open_migration,omitempty"`
 	Owner         string  `json:"owner"`
 
@@ -991,6 +1029,12 @@ type VM struct {
 
 	// Terminated when (block time) and by which transaction the ledger recorded something
 	Terminated *Stamp `json:"terminated,omitempty"`
+
+	// TxDigest the chain of their ids (docs/TRANSACTIONS.md), which proves an evidence bundle complete
+	TxDigest *string `json:"tx_digest,omitempty"`
+
+	// Txs how many transactions changed the VM, its intervals or its migrations
+	Txs int64 `json:"txs"`
 }
 
 // VMList defines model for VMList.
@@ -1239,6 +1283,12 @@ type EvidenceParams struct {
 	// Agreement the agreement whose proposal and signature (or refusal) to prove
 	Agreement *string `form:"agreement,omitempty" json:"agreement,omitempty"`
 
+	// Invoice the invoice whose head, lines, agreements and penalties to prove
+	Invoice *string `form:"invoice,omitempty" json:"invoice,omitempty"`
+
+	// Violation the violation to prove, with its report, agreement and VM
+	Violation *string `form:"violation,omitempty" json:"violation,omitempty"`
+
 	// Trust the height of a header the auditor trusts (`bbus evidence verify --trust HEIGHT:HASH`); the bundle then holds it
 	Trust *int64 `form:"trust,omitempty" json:"trust,omitempty"`
 }
@@ -1454,6 +1504,15 @@ type RemoveOracleJSONBody = map[string]interface{}
 type RemoveOracleParams struct {
 	// Wait wait for the commit (true, the default) or only for admission to the mempool (false, 202)
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ProofParams defines parameters for Proof.
+type ProofParams struct {
+	Key    *string `form:"key,omitempty" json:"key,omitempty"`
+	Vm     *string `form:"vm,omitempty" json:"vm,omitempty"`
+	Cloud  *string `form:"cloud,omitempty" json:"cloud,omitempty"`
+	Oracle *string `form:"oracle,omitempty" json:"oracle,omitempty"`
+	Offer  *string `form:"offer,omitempty" json:"offer,omitempty"`
 }
 
 // SubmitJSONBody defines parameters for Submit.
@@ -1884,7 +1943,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Evidence The evidence bundle of a VM or an agreement, verifiable offline
+	// Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -2279,6 +2338,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
 	RemoveOracle(ctx context.Context, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Proof A state entry at the last committed height, with its Merkle proof
+	//
+	// The value of one entry of the ledger's state, or its absence, at the last committed
+	// height, with an ICS23 proof against the app hash that the signed header of the next
+	// height carries (the app hash is the root of an IAVL tree mapping each state key to the
+	// SHA-256 of its value). Name the entry by `key` (the state key in hex; docs/DESIGN.md,
+	// "Layout") or by exactly one of `vm`, `cloud`, `oracle`, `offer` (a record's id). Package
+	// `proof` (`proof.Verify`) checks it with no node.
+	//
+	// Corresponds with GET /v1/proofs (the `Proof` operationId).
+	Proof(ctx context.Context, params *ProofParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Report One performance report of an oracle
 	//
@@ -2853,7 +2924,7 @@ func (c *Client) Events(ctx context.Context, params *EventsParams, reqEditors ..
 	return c.Client.Do(req)
 }
 
-// Evidence The evidence bundle of a VM or an agreement, verifiable offline
+// Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -3699,6 +3770,28 @@ func (c *Client) RemoveOracleWithBody(ctx context.Context, id string, params *Re
 // Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
 func (c *Client) RemoveOracle(ctx context.Context, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRemoveOracleRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Proof A state entry at the last committed height, with its Merkle proof
+//
+// The value of one entry of the ledger's state, or its absence, at the last committed
+// height, with an ICS23 proof against the app hash that the signed header of the next
+// height carries (the app hash is the root of an IAVL tree mapping each state key to the
+// SHA-256 of its value). Name the entry by `key` (the state key in hex; docs/DESIGN.md,
+// "Layout") or by exactly one of `vm`, `cloud`, `oracle`, `offer` (a record's id). Package
+// `proof` (`proof.Verify`) checks it with no node.
+//
+// Corresponds with GET /v1/proofs (the `Proof` operationId).
+func (c *Client) Proof(ctx context.Context, params *ProofParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProofRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5020,6 +5113,30 @@ func NewEvidenceRequest(server string, params *EvidenceParams) (*http.Request, e
 		if params.Agreement != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agreement", *params.Agreement, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Invoice != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "invoice", *params.Invoice, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Violation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "violation", *params.Violation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -7009,6 +7126,108 @@ func NewRemoveOracleRequestWithBody(server string, id string, params *RemoveOrac
 	return req, nil
 }
 
+// NewProofRequest constructs an http.Request for the Proof method
+func NewProofRequest(server string, params *ProofParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/proofs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Key != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "key", *params.Key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Vm != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "vm", *params.Vm, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cloud != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cloud", *params.Cloud, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Oracle != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "oracle", *params.Oracle, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offer != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offer", *params.Offer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewReportRequest constructs an http.Request for the Report method
 func NewReportRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -8076,7 +8295,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	EventsWithResponse(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*EventsResponse, error)
 
-	// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
+	// EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
 	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 	// proofs of its inclusion and result, the signed block headers and the validator sets
@@ -8499,6 +8718,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/oracles/{id}/remove (the `RemoveOracle` operationId).
 	RemoveOracleWithResponse(ctx context.Context, id string, params *RemoveOracleParams, body RemoveOracleJSONRequestBody, reqEditors ...RequestEditorFn) (*RemoveOracleResponse, error)
+
+	// ProofWithResponse A state entry at the last committed height, with its Merkle proof
+	//
+	// The value of one entry of the ledger's state, or its absence, at the last committed
+	// height, with an ICS23 proof against the app hash that the signed header of the next
+	// height carries (the app hash is the root of an IAVL tree mapping each state key to the
+	// SHA-256 of its value). Name the entry by `key` (the state key in hex; docs/DESIGN.md,
+	// "Layout") or by exactly one of `vm`, `cloud`, `oracle`, `offer` (a record's id). Package
+	// `proof` (`proof.Verify`) checks it with no node.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/proofs (the `Proof` operationId).
+	ProofWithResponse(ctx context.Context, params *ProofParams, reqEditors ...RequestEditorFn) (*ProofResponse, error)
 
 	// ReportWithResponse One performance report of an oracle
 	//
@@ -13666,6 +13899,103 @@ func (r RemoveOracleResponse) ContentType() string {
 	return ""
 }
 
+// ProofResponse401Headers the declared response headers of an HTTP 401 response for Proof
+type ProofResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// ProofResponse429Headers the declared response headers of an HTTP 429 response for Proof
+type ProofResponse429Headers struct {
+	RetryAfter int
+}
+
+type ProofResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StateProof
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ProofResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ProofResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ProofResponse) GetJSON200() *StateProof {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ProofResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ProofResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ProofResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ProofResponse) GetJSON429() *TooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ProofResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ProofResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ProofResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProofResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProofResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProofResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ReportResponse401Headers the declared response headers of an HTTP 401 response for Report
 type ReportResponse401Headers struct {
 	WWWAuthenticate string
@@ -15577,7 +15907,7 @@ func (c *ClientWithResponses) EventsWithResponse(ctx context.Context, params *Ev
 	return ParseEventsResponse(rsp)
 }
 
-// EvidenceWithResponse The evidence bundle of a VM or an agreement, verifiable offline
+// EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
 // Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
 // proofs of its inclusion and result, the signed block headers and the validator sets
@@ -16275,6 +16605,26 @@ func (c *ClientWithResponses) RemoveOracleWithResponse(ctx context.Context, id s
 		return nil, err
 	}
 	return ParseRemoveOracleResponse(rsp)
+}
+
+// ProofWithResponse A state entry at the last committed height, with its Merkle proof
+//
+// The value of one entry of the ledger's state, or its absence, at the last committed
+// height, with an ICS23 proof against the app hash that the signed header of the next
+// height carries (the app hash is the root of an IAVL tree mapping each state key to the
+// SHA-256 of its value). Name the entry by `key` (the state key in hex; docs/DESIGN.md,
+// "Layout") or by exactly one of `vm`, `cloud`, `oracle`, `offer` (a record's id). Package
+// `proof` (`proof.Verify`) checks it with no node.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/proofs (the `Proof` operationId).
+func (c *ClientWithResponses) ProofWithResponse(ctx context.Context, params *ProofParams, reqEditors ...RequestEditorFn) (*ProofResponse, error) {
+	rsp, err := c.Proof(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProofResponse(rsp)
 }
 
 // ReportWithResponse One performance report of an oracle
@@ -21265,6 +21615,97 @@ func ParseRemoveOracleResponse(rsp *http.Response) (*RemoveOracleResponse, error
 	return response, nil
 }
 
+// ParseProofResponse parses an HTTP response from a ProofWithResponse call
+func ParseProofResponse(rsp *http.Response) (*ProofResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProofResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StateProof
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ProofResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ProofResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseReportResponse parses an HTTP response from a ReportWithResponse call
 func ParseReportResponse(rsp *http.Response) (*ReportResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -22733,243 +23174,256 @@ func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L15k9u2ljj6VVB6U9XS/NiL13utrltTHcdJPC9tu+yOU/XSHgkiIQlpEuAFQKk1fv7uv8I5ABeRlMTe",
-	"0kn0T+IWSaxnX7/2QpmkUjBhdG/4tZdSRRNmmIK/zqaGKfuPiOlQ8dRwKXrDnpkzMhbs2oxJmCktFZFT",
-	"Yn9MFVtwmWmS0hnrBT1u3/53xtSqF/QETVhv2KMwZtDT4Zwl1A5uVql9oI3iYtb79i3ovf3e/g5fp9TM",
-	"i4951At6iv0744pFvaFRGSuP9B+KTXvD3v9zXGzqGJ/q47ffw9A/84Sb+pa4YYkmKVOblh7Dt+UJIzal",
-	"WWx6wycnJ0Evodc8yRL4y/7Jhfsz8HvkwrAZU7CScz5T1E5/092ya5qksX0x4bPDJ72g4SR/pU27XVJu",
-	"yFQquLRQJgk3pA/Dwy9uVwNib1bEK3iVRgnXmktBjIS3EpakUsakP6WxZgF5evJ00HJwdr7mc8M9uXVP",
-	"pIwZFb1vduV230yb72TEGQDjmyQ1K/uPUArDBGyLpmnMQzjF49+13dvX0iw0irh9ROMPSqZMGRgJl+vn",
-	"lJPfWWhwyuohCWnmXMwCewpUEGanJ/j6KUI7NXNid6jJck4N/EZD+zXhmtCJzEwPd6JTKTTu4ixKuDH2",
-	"OjtsZBNcX1x/ZNqeZcMWqJusdmX2Qv4FBzE4Jdw4GNBESylIJmKmNXwQs2jGFFHM7lrbN7kg9sVJLMOr",
-	"3reg9x2NPuJN3dmO3igl1Ud3aE3bSmg8lSphkb0aLhY05hFx8ILXRYyiQrvLKG1kykWk/Sd2+a9h4w91",
-	"H6GfjVAREZiDuWWIaczDBzxDSlQWM0+483ueZppF9p77lCiWxnQVWODPBM3MXCpun2o+E0wFREgS0pSG",
-	"3KwCcnR0NDglYwV7HxNNVxYrmGIB4VM74JJqku/f7vkHqSY8iph4uE3brRp5xcSBJjqUKSORZJoIaQiN",
-	"Y7kkZs41bp1G+CaRglCyVNywgYOtJZsAl7CHRy2VYIpIxWdcEM2EgdMbv4cfxjC2nVbIiB1oIpeCCIBa",
-	"OCtzFEqlR/i1HsME408sPPyBmXB++IkbNiahklof6nwFFv/GP0ltxkBngATlcxQ70kwtGOm//UBoFCmm",
-	"NdMBiWVI47nUBiAQl2D/1GNCFcNvooG9nrfCMCVo/JAgCUzBw6TdzSlsNpYzMqfa8SZDeaztCt9J84PM",
-	"RPRwKxSS6CycE8VCqQCIL6T8maoZe1gYdrSOTGS0sjAgF0yVoQwFFVzeORWrh1tdvpKQxjFTB5ooahgu",
-	"KCjWGUohGFBnbSGaLSzeaKMYTTSRgnmQJX0rpFg8HJCErshcxhFioZUiiZGSJFSs/IFosuRmbsk/oK6x",
-	"XJkjNiCTmCqZlMfvBb05o5ETdz8yo1aHLUKvZqG0zMNI4sSZdslso+RnD+0XT0//lz0s+OIx4PEAeYbT",
-	"sGfEWMSi6nn8+uuvh2eZmTNh7IoAyNs3vS58un0uKI/pJH5gDAFSGFJREEIg7UIuSV8bqgxIdiE1oZXx",
-	"SJYGhHpJGMDGSHkF8BVLJwNyA+CnCdUIdBuBmIK0BFPrAYiBbv0gBM4UY4k/iU1Salr66WvPHSaPuVmN",
-	"khTlBSsKUYMg9vJ5rw5xgT13nSUI1WvXZA8vjLlAONx07p8MTVL7AbtOuWJ6RJs0izmz/NIuW2oaIyOy",
-	"8kJEJiuL+oK4z4EBcU0US+SCRaRPJ8A9pQiZ/0Qq4ldnVYt8pxE17NDwhNV1nsBqTU3bTOj1KKaGiXA1",
-	"SvSOB5cyQeNuZ50qHrLRjE9Gc5mpUcJDJTt9ugjT7Cbf2hPvcIvug2aYSJVc8KjloWLUIWwTZ7LPyIwv",
-	"LIFBYgxSJY2b7grveec1a0NNpqu6rxXyF42AkAnD48rxbYCbb2V6/huq3vkplDCodHBtFxY04OkaKOVb",
-	"KV3cl5pOGhSE4meuuxILMGlU/rHpjAuS9C1fB1WKruzfgl2bZktN5cxgno3bKKmKG3dSB6xpTGfaioaT",
-	"SaaJuSbUj+mIDTslcB0aBNmz8/e/vLvQASlfBZAcfw9paMiH1xf+CpqJ7LZT+4D7K9PXbTaonShRLkCc",
-	"bKJKjijtsMAqUdoKC4nMhGmgSF0+LAjI9hO5Daa2IWl14VWc7FXPsBFkcSs1IkeFgy0Li6FiETcWyiyf",
-	"4gmNHc0zJLE61kuSxjS0ehe1ihrugGjpJFMrLVg9mV3T0JB+LregmMENCBF47QRIy6Gb0DLDggI+efrs",
-	"+dGLl//456sndmPUWMWtN+z9z28nh6++/J/+5eUR/Ovrk+Dlt8F//UcTrfwO7DkdpZE0Hc2pnjdzAkvg",
-	"rC5i3/DietlEjBakhqX4IesPGJ/Nd2XDMdVmBHOMWgfcyAIB+HYEyaBnrncntYWFaJ3SroG227BbizuZ",
-	"+taC4iYq3MmuqQm0X8cyi7redclsuROrpnEsrc6w9YuPTMtMhQxUepryxsugqUVzGlcPuX4La3zLm6c6",
-	"rcE+jzkVZqRYKpXZVVacS21YNFrsLFzyaDfq+LvsJJ6jzb3hdCxtGeGkdXQNLVAcaCBAQ/JaJsx898MF",
-	"0iMeBeT5CYnlkqmQakbm7JpEfMaNbsKF9Gk68vp141zOSpFmk5iHJGVMeX08ID+9/3Qx/PD+40VAlnMe",
-	"zq1apVYkYckEzAlo4+IWFJqmtkvcVWLOJqMrtqq8PVmZRvQGJaUz+DnVZuebg/ftWHWuk6tJcE9kOZea",
-	"EZkyQRLvRkKNymteKAZpw+OYTJhlO0xELBq6k9REM+FGG+HYhM4oB++OVdO5yEonkXtm7CK7IIViaWZg",
-	"eaNJuuM33aR8sGhQI9Vo9wttEvYBbQqo8LBUktRzalKmbjl6VghAcUxN9GT9WFqJ9L1L/cgK7kHih4F/",
-	"SS3PvLnMT9UsAwm/JPYj/Gcwck1030h5cspSNjA3k6GKeGVfO4JpD+mR+3n49OXLFy+3y6al9TSeklSK",
-	"hXepFXGxkDxkJMSRT4kFSov9herDqypS7RDdFx1kfT/s7p8UJoTNB+jXkn/RdIrfo4noXnRLZ36qHVKx",
-	"gYRe/8zEzMx7w6cvXjZBRH3BXKfZ7ojRNvMOM4GttOMEoYxYg/nb0EnMhiT3vQbejRqQpZJiNgrnlIuA",
-	"TGg00nwmqMkUC5y1LwqIkXIUUzVjpP/85OT4+ZNng9NLgY5Fb2CO7LMng1My9b5B+8OzwSkR0oymMhPw",
-	"xvPBae6czMSVkEsxck5JPyKa1gP4Djke/puLBTf2AY0Vo9FqxK65thocFzqbTnnImTCjwq3p9jgCbSa4",
-	"FDm3HVnmG5CYptq5cy0koTNQZTHTa67V/vOTV3bZ1LAReENgs09fuUPwVnLSfwH75c77Zv8+GVyKJs6X",
-	"MK3pjG3HIrjR4v0vbYCSG9W7AQzzQLbVao+oD7rP7l706l5wssYtLG5gUDdG6fZvGmS8nC987U2VTHrD",
-	"HrCGEzDaONgoR+RI/4b9a2HfXySHT3pNyNpJv92uPMB5oAbRVZdtFturMRXUkJC6aIFT4oz3U6mKWBgH",
-	"+REH2z83msVT0qeIM4PGmeGHtcgmPNOj3E66kzS3rjrDJ4G771bowUismsEHPDtWUpAagCQg48vs5ORZ",
-	"iLPAv9kh/iTwL+fKr782xmAqsIfQOEYqQQ3Bdw50owXnEP/fYrt5s+AREyH7LhNR3BV5adkV1SCC5ZzQ",
-	"/jWBGayOsWDom10kjRcJvGDU4okJ5yy8SiVvmxOPwtNPozIrVhP0S5aXsaSaTDIeA9iV3UPtWONfKYOY",
-	"ZfqHzJ3h8ZNGk1ThE60uF6wwbmmacJGvXUVMnRIDappzgzjvYh6tkSsuRDPndHRuL/Au5/J7J9adNEY3",
-	"0kKhd6twh7tmhCvTIho1ecFLI5X33jREoZhp1hRxKSJm5VVSeU/3GmMlq1YxmLEJide1mCu20hvMHSOr",
-	"upXJmsZrUGzGtWGKIVO3o9gDQxEDwwlAFrFXJciMCaa5Ll/ZZrKMkHZx3bRiZ0fcSHy191Bn4dwt8fO5",
-	"FVUIoB0C390sZ+1uymplB7DMR7nxCCWl7oFsPmtAVyiG6waC7XC4NlTpNHaBYSszNAHE5/MGkgzkk2sj",
-	"1cpCrKXQOQUfbN2kO5IS+UaAdIhU0MEaYDRz1Byyul12xKzA2tlCHeLhfK2vZCM3cuEIu4tHQoqwQUGC",
-	"0KITYiR5+j8vnx8+GRLcBwbNGolhlI7Cv3x+OMHfwbkD90QmfOZ/GQREsIUVEfJQCMEw+nAaS7ijfLFZ",
-	"7jTMw8//+fz5y388f37yj2f/OHn14sXTajh6o08RiVuzWfO67ew2yGsjJ69tBTocPZfQSqDnluRPvLiq",
-	"wF/2l9tK0amSctoR0CBGv3b9P9vb+QgZBDFbsBhDzVAMplOSpc1mZavjjGgmTEfTsrnu/tW6cQpzDfKR",
-	"1pbTdLaKLrdypwPvz7R0FeKgiqjf1iO4ExPFCYHoo5Lq4SKsUaBq06F20J3rZ9HmqfO0C88q356HtKZD",
-	"/ZGmXUmdj1C8uUnAZ+Fssgn8xGiMoN5hbSXjvbDE5reevCqN3rIc91XjKpCddTWDC8NUzWOz0dfmvmjC",
-	"tsLHsvNweXZPO0/f9Pnn87rckEB2jd9XZVVNB9eizPII4tZRArZaKg1jYC2fz9d0z7PD/48e/q/VPIt/",
-	"Ho0Ov3w9CV4++9aoiuaHeAsltK4ven91nXeL3Z1rJetMw0ia/Xt375QyO8+KN70Z+OFi7QL8Vv0kjbfq",
-	"TvjeXUOb8OG23qG3YIW9vWNI1z1DaOAFg6x/4EAcn9Qs+a1ecbDTeDThRntfOOm3+MIHQ1TM4L2E5gHC",
-	"sBi9EiFZznmMyj8sBsAxtx2XIqLBPxPzBQvgaUlZTTLtTAhlnlZShgoFp35sLHr64sWTV97jdcVW3g7g",
-	"5haG9J89Rc5dCbht84sXakDjpJUjLK/ATm2PtLCB4KHZ3c0pOHq76Wd+3y3QJnnY2TAm9JKpDt77MO4U",
-	"f7sxJtu571g0mjQcK6QkRehEirzLL3CJFfBhbqLFXegWaCneHm0K6vUhdgfax/e6i80/3zC4bll/vsXc",
-	"Z9mnLqCOCAm5TpDvs7ZNCIvDTTVOCgMUkdPViedySZIsnBOX4EiFR0Y/tF90ZXeE6iu9o4ERfAK7qpLO",
-	"vTmKuWBdwozsN12Cw1vUt3zaBpcoV9qQJycnJwTeIv0f31yQ48WTY3dY+vgrj76BZ07YEySUxFyboUud",
-	"m7ME7Z61T45x1mBXLgSf/swFa2JEMNbIs6MGM18lPR134mMRpYZ1w49D0rg9XOt/wRf/aiS33vXdLVbf",
-	"xZ52ufYdI/Lrgk1NHudaZ6Ch0DBkKaplHstQBNHocl9IHjWI7kHPSEPjTju+p1B8wDY/uofndbRaP+91",
-	"FKrfYnWH5QiguDVSvwyodyn8UoiZaCNogs2o4QvmCLLb6G6kygnPu1Eq7x/ZWXzM+VzNJs9xXg+ORYiH",
-	"X30TyP1BWTUqDwztEkHqUgW7KhS73cSCy7hdj9lF34AbCFDtKIDPLwQBo9jEGgiWQGELGjyAhrKRN9yB",
-	"koLDP8w27nEL9xFfFqNtd90u1yUP5o/OEcERm87tnJqwq+Gr3UoRSm1GKVPdyc9UMdaJ8sjpdPt5voeX",
-	"bhqcG0rVYHsFfZgoKq40yo678KB1U6szfsCu/V6aj2997X5drZd571iMIHMPOHxetlt18oc56W7njI3N",
-	"RjiZpDHrMh7Em+/8tlecdk3nhSAin4O8G+fsnCJ7Q+5fk7hLoUslmbs4UTvT76ALQ5S5CFkcw78xurBF",
-	"Br8x/+c593fys0GE8ntoSk4tH/hGKL1/RNtkWL8zZLtj22RufCaFW7SLFoC3vZ1JbncsuDJoNfuzkY0H",
-	"8k5G7EZ+oE3sEKyiLGpPDnIWHi5mhGuSf4BlrLheywaCog5S2Vd5OcqhlLQCKXPoSR8VDuL65PY9F9iE",
-	"KTYuXKpqq8SBIKmzYcVzqolmTBDNBRqVQLBm0Sk5IXwKBpPdNLSNCVveGp1HM6FZV8/tRFisrJhsW45W",
-	"gz8knu56P3AllXlKJ5+fWvNoeJNwZgsJiQo+7aZhKKY0b7NRAqa5N0gxsocRKoTMRFicDbiKhTQFdG2V",
-	"Ir184q+lDMrljTaCWxty3Tu9LGHwtoiAdrr4fgKVTNS9Z43eLM+zRUZwwf47z47vq23Jk39QdmAhV1Sh",
-	"P2UisojTz3MblpQDKk2lsljF9CAgmEBH+k1+qUHg0wsriU9tOXeN2XM5TuSygz/94lw3QdZduQTLXFe6",
-	"sTu7/iCVw318oG+QBLt2RH6iTQdw74Qgx+F7kJvee73zTiSEP6qEjuef96wgGDrrUCyAbo/k8oypLMK3",
-	"laYpNtl6j/cPid4AcS9geIfWLjBBeLmqqb4M6fu6H7hWHdRqfwzqVrI0u0HRl4jrqxGX6U0KxiQsGSV8",
-	"coMvBTOjZHKjSR+85oyhswoIFpxMsRmX4l8sa086aguSXFtMI9RBfMm9i0ZWQeRi1rEqxQ0lqojrG07Y",
-	"IiPdVRGLx1i14VYFEdYSiqjmmkBylB6C//2E/Cfp+7sg/4c8HZDjyg+lq4LHu+mWhTR5k9oIuZCXFz8o",
-	"ahvU4KYZmnYpgoCYdf/8CBH4PhgSjPzJUBDRb+IYXkPAKrS4BxBpwVHtNTJmiorQl3bmUEKRRywiSy4i",
-	"uTyAgOyJvTayoHG2oy3i5gRB5uSxAUH/3KjTWVdyZ1FCoHU/Rmc8agK7D2FjEuCH1xflUmUpUyEThs4Y",
-	"KZJXnpycVGuYPbu7GmZmLjNNRWTmGmOQ3Qqq5cxevTp69WJbIbNnbYXMPjIadQ0Wj6lheUmtbrnS7tNO",
-	"SSd1BwGUItg5Sn591qBhA01Q8REg5oFKznaKLmn18XQs17qR1IRSRd3MLTcKy+gobezssMlJB4aLV2I1",
-	"muqN5htuBoWS4tpFZ0fVpUpYFlyZjMbk9Ydf9M7MpNBlqoPZR+Tt8Xtip/V1rQgGo+w2eEnZWWsbwRKp",
-	"VoQLcs6/29ECX1J/1iOvzFKqK3I+4eZY38TbnWa9YrHlMylN23R3CKHdtFuwdvfRsWEheIAB8itXY62l",
-	"W4YHIaJlwqAZSt1t1QFFOhHJXYpQ8Gj3whPbM3xNUTai5dhvIsRt8oPdrM7gQwhN+dpyqcmLmruKSa0m",
-	"qjZxp34cm27h3nWC/LobaDaS4q76RfuIjepEMU3LOTgZ4oYFW+vg6Grhj7J0k8NRu5qCeiVCKwgCTdEo",
-	"QHKjoYyabnTfba4J4tGkpVSDL98fYW147Up+tMljDyXKbfIKQSu1TcWFGhsXTFnk+N6BJkU3tgBP2NWa",
-	"IP1Ihvr44uPZu09nry/evn/36SiJBkPirT0jkSXH+R8RE+inZUTPqcLGNegP8tUgKTiKMAEnpVo3FfSA",
-	"SiwNdfXevP3xp4vhT2efflqrrIcnWikUAm0W8vovQLbHYG31UaVkwRSfrsjhIUw33ph1tDsKfs69s00y",
-	"WCfHMgChysR2t08pl73uO16X4Us1fOtAXEXPYFsNiQvalU05k1rTUWc7pBOjVQhfblxQ1xoQExmtttcI",
-	"+86+Baw0apb676aWdKt7OWLXpScVGbQtD/smSfQBmVDNXj4foojz4f0nzFUx1xqKIGmM395qD91U4+EG",
-	"FcJay0FsK/hQlLJeL9Nlz6YZfr6TndX6oiLIlupuxTzVS4EriFdQeyMvIkiTvJcJyS/LDkT6i2TkSwcF",
-	"pFYJA3ukYZ2O8jKegCNl7Zfb1zDZxLT+VgVM2onyzQqM5KUJ76JmRaGuQHLl7y7h0FVsbKVn1UF8SS5f",
-	"bT+vnFamJ46SZGnK1KEPYLi1mtYWPeEC05yiltAILx+i+KQgfUoEWxY4cqAhvsIhyF1R2o01bTZw+6qO",
-	"OSSffjo7fPripT9X389IRqug7RC7ksImQPt83hHE5lKbDTHU28NHedJ2lJV6GrtY4lImRptLLsilaE1n",
-	"9PXXHiBUe62AkcqEQENH/U6ZSriguzttG814SyQ5cFf1qGtggsX2ywffDCL3rgh/Pr8Px9jn8zsM01gk",
-	"ecm+7sEWT+462KIzspUcHXpOn754Ofzt5PAVPZx++fryeXOdlZ0COp7caUBHEzBXbZiN91wO/72jgn8b",
-	"AsceXynAz+V0zbvLCr6hV6byHS6SL1inVoJzqmasU1zdBtuOT8xzNXChgYIraNlcUmJDzYw/xON0u66C",
-	"nTKRO/qvVO7tawjuv8/85E4ZSN4uUkrLLKcku01syE1u8HxtAvI1AF6/iy1usxyZ75/r5mTjHpjvrxAI",
-	"cheO4AZrrY8tKb8fYFdPF4iyo4/QvbwrvOP7qq0tpYUjV7Xc590Bofl3JlWWNJY86EJPqjRgw7G4F29y",
-	"InLBVEybnJFQ/UEQ90Kax/oMyfrmfSyQ/R3fsep9PnKwMUZnJ8hF4HKxBg3A25GcNNQTTJnoFfCRn0va",
-	"kil5n575Bl98ObKn1Y2Fh3TvVMQh+r2RkAeNKLnbaJBW5rhgKuK4KA9xwJFK4VdgKQrjLGqEuLUzzFlY",
-	"HsBRP4DG+qKahZniZvXJXqazijOqmquyY0dvMOGhPwV/CBWjhpHDw7lMGPn+7UdyeKhDmUKj3uj/Xypu",
-	"2LjnelODvw5nyNczNybFHttcTKXv4U3xfDBIt7CbpEo2G1Iv5ox8fPPpgpx9eIuRX/A+9poreeyl8AEJ",
-	"3u/nAsUKr5gLSrgU2L0cu8N9PieKioBkwsqSOEQuRmANvaXrBS+XLAK3EzdHl+JSnMUxmcjIN0X670/v",
-	"3x2RNzAqtBqx34y/XmLfkcve8OslWPIue8PL3tHR0WUvuPQ2qOK3b9/GLojuUjy/viZIE2DaSm/8hGtD",
-	"r5iGljhFax3oNu6b6zw/eUKqjduDS/H85Bk0Vqa+lzuUVIPrtF88921xXNbSK/tyFrNqT5qAPH/yDHuc",
-	"W5HIDvv0Vb2nPsaKvLi+ztfv3Hv9Fycn9m5oFpuAvDh5Vm24LuRycHQpzup9Q5blosBkkhni89+9Yd3B",
-	"AxfgU0YHIo21JCFVijN9KcZYWXc8dG3s+dqwcLmWwOK9pnTG9JCMofXOmPSfuFjHk4BEDHZg/xoQoHil",
-	"dqWugNgYfhkDKF2KsaWe44DUK4xNZRzLJaSx0hkLMMs0kco/8aAVcyh0iAGVdBKzSwFV+wOiZWkQnMiV",
-	"jYTeQhovGRpsWwSCBROz5CHWvEy41vBAsEsBhw0NjqxEYJeS0hlEb2JCMiJAGDKtsW6bJoKxyA5boiel",
-	"G7cQldBwzgWzN+VPrm8vwxzBCGPChZ05/8Zi+tHvWoohiaVMJzS8CrBzoYUmO83gFDdVyqZGHz8sxoH1",
-	"pcAl9RvJG9I0JGeDABxihGoyPnOtoIB0DMl3QN0IdmWBIVxTlqNLgRcDvjXwgmu6IuPXUhgmzOHFKmXD",
-	"coXOY7ujMeItXMySazY4Is6q5QIilmxyKQD0LIBgcyip+IwLhErojI5dr54NSCagLCEeZiiVHrl3x+B1",
-	"wuPBn4JLAcmb0g3jJwUHi1WjizYj2DBTMuxbAah5RC78g5CmMO6lcEmheSNJaHpDtFGMJhDICxG90GaC",
-	"xjH2qXJd5fK+efmV5q2tIE7h7MPboyQCoNeuEF/CjbbEAZJ38DAc54ajqnQ7Pi1FKtdfXQ8qvhTubdK3",
-	"vHVwCgFv+N3HH16TZ8+evSJFJJxdBfgfTd4MJmdVvVJoQO+JN2tDj9res6OTo2cYpTwH3nw8hyTr/7X/",
-	"njU1PDlzpTifnpyUCsGmSlr8w4vR5KeLiw8YaG2vBwiIgxq4PksNsckH15b0qJy/WfILLKfUhV9i/QGo",
-	"oKCZ0Bn4h8iU8tgxwZmUEelDISRw82ligQ+IA3Zhgyq0wi4wVXLC9BF5x1ikcxJx1INDQd78NuoNfdVw",
-	"MG1DNzE4nacnJ1548F261pAJioeD3LpNqvXZ7N9qcgZ3AA7G/ecnz9pGypd2/INvNAdfPH21/YsLKc+p",
-	"ACH6xS4z/FI0d6uIdb3hb1+Cns6ShKpVb9j71d10uTNlFTb6/i7ARwZJpJha3PtiBz5OmFE81K0AaJH+",
-	"g4JQTmZJKLu23ME3tVqL3QEyO/rPMQDXOLRfTabG/qCZ5cD1iz9302+9eTvxcRpTvnbn63J0Y3zU+gac",
-	"HgD3/WSn28i7Az5mIMnBorRfd78BwavB0tD5xTTDBGQW7EiTPPVwYVu+lZUlIkVah5WxaGYfZCl+UtAk",
-	"tyBL2528DSRFA5ECAgVkz2LpSoTALerUSRtpVXmkPnb5vBP5wfyPe6Q+OEEDdObHcupkKcWmMQsxJBkO",
-	"qAiJQ1ffA8Hfyfb337p2k/dO1TYDUD+/7xYSt3hynOt17YTuDKTvvLZ5/gFqHwk1TsOc8hhjK13uHIjg",
-	"9l8rsrQ6ha9+VYeys2IRLtATojR7w9/qta7jle8DB4oKBLK6WvW6cIBIRUo2cEsae//OmFr57Mth0Rtg",
-	"JzDFOk9fG0fKTVTFULtksjVPWOz++Gcr1vV2ePEMuo98+3KPaJrfEBjZGtCV5kBSgijAyB3w5Tsaef/1",
-	"Y+Y8D4L5Oa4XSEH6n34+04OtiFVC8tIlfAFPblOo8ScXebMq1d3SQD+sZur6DLja9GBj8b0XUWkGlnEK",
-	"5XFKxhis8OWVL/vwX2C3HB+Rs/bMmN+hSnzVQOGYaU7U0IAEApSzVpB+s7VigCpZ0W2Tax+hnfNfVB9T",
-	"qszK6cfcnPqRj3g0xgJomvAGgvUBT/ys5FtbI1tbUPZXalH7C9o2mTY+HvNukTVHqqoV1aiMfWsmFpuB",
-	"9XXeeupb0Ht68nT7F2dR8cEjJgUnz7d/8U6aH2Qm3BSvdjktMY05GnCfP3m2E7H5maoZ+1PIJYX5/Lcv",
-	"376sydgWOQgVa/1unS6Uc2vq0M9I0q/3indUbdBG1WoCDPQY2CCbF2NDcGgoVTSEFXCmA1eNJgDtkIeM",
-	"5J5u+wy92mD0DdB2zM0KC34B898g0tRJA8gQrl2cEyE4JnOVEbRFnJipw4aeug/D+9uUyCLE4DGj7CNn",
-	"9+9F+SA7wfxxxMLYdUr423H6GuZ9j4dxpwjYXXi/Vwbvtlhi73t2vmfn98TOL9Y5t6M2us7gyzK1V0oC",
-	"4gpqOvN8KjWNm/i9G7Yjvz+2svue8EVur4+U6jWDpX+FM338JkmNqxe2J2N7MvYAZAyV/p1oWBO5sp9v",
-	"o1WYzX/8FW3/3za6kjChm0w5i32YTimow5GLCGxALrYBVpuZUCZgd2M0hFw1S0dKRKhBN/nOjrYTgcgT",
-	"StuJRKeEiXvVU3BbLTrKBB/+tfD9sVswmyC4VlcGsxnb4beEY5WfcyzDyLYd3ReVghAuJq7vyjYEReNW",
-	"DNpwtSt9WYcBcO8I8a+OVq9xHV1NgY/JzA9b2G7idye+N+/fAjkumoExgBpLZVO+O+w1cD/O0shlWzZL",
-	"vhiAVW3bEHEau7AwtsyjjPKwNBfG46L6we/MDZEiAAFVZgaCJCGgpQ79v8B6Xjuv2iOyhsOScHV7e/he",
-	"8nwEkqcvGq/zPugWQdkSqj3laNmvdmJHfB9sJwybreA4WskAfsVWOnBm7ICENKWht237IG8axzKkUGvA",
-	"sueAFGXH4L1yq5kWttiZJLz9/gE4XZuwiLEBe8nvVsZsH2CxA7i62lobuJnFISipVYTuXjE06viGLYgm",
-	"ABGQsWXmlZZSB+UgeQgYguAZ3sDKznA1NwfcvaFkz67+OuwKeh4RIwk0WQCLiVeT1pmUw+MdudSxayTU",
-	"ivXvMdoLcX3s6gOMSULhV1zHivRhyNHvkouBxXg7NFSWgpyPvLYbfsunkOwhgkuBcdpQXseuA/kZ9mUs",
-	"paxUZPRx8ebImHjkMqfHGG9SPLwUoYvE1zXP94FGSpYfKLhQ/YkeEceiYT8lwTvmC3YpSiuF6HJMeAD7",
-	"8VhIM3JdosZkwqYSzcbKKtaOZiYsSaWMMUi/SvSwY9QfQfPuhJ9XG17tBfw9xfwDKSZioa6QygONEot0",
-	"VIv6ly25WqejOMCuZBTNVHsnGAasJ3vRbU+I9oSoKrohiSDUd4hdozf4eBO9gfzFTUb2MeQhwWuHmOY4",
-	"ruZHH2hMgnQGRyGXYFq0qJ4LW3n2lM96Hf9MtTl8A6O+/X7svWR9R4VcInFR2XlwRN7QcO7SLa2CN+bR",
-	"mPS50ZfCjx6QMeasonsLk1YP8SefwjoIyBgGwY+hJCkmaI4jauiY9KkgsC5LS//70/t3g6NL8ZH5vE8x",
-	"K2cAaUN4hG2M85Ri6ABQytGFOuCQFXpqpVT/4FLk2ab2oUvRd+mk0BK5D0KeyzOEA7XfurOGAPFIQRKQ",
-	"BYSJRaRLYbeEDRyGLkMW3h9NsumUKbt7KM0I94j5zY5AU+Hmtne7ShkZz2g6vhTY39keDUZ2/kjTo7Xb",
-	"G5L6qY/tyrMkl7jLuwPooeZSuNSp/vhkPCys1TKOMK8qjgZNAu2bRYeEEqbdicGmNJTsT+ihZvZjOFbF",
-	"UkYhuXxwSsZ5LcYxJsAw7ZZePDn6z3FL6gl4RbcEWjSs0t0oHAvXWNOraXisotIpraV9NvAGuOznPNOm",
-	"74UXrKMeECMDoDUqaEzBGdxpDs560y47RU5DuKMyUKrBCithzIuN5BUVREQqsNmyQBh15wXCYJVMISRX",
-	"xXjrc3Yd98tu2aBlKlxVoeq2TkBZOYWCwiW8y5G/X/o39v6A4vfr05CpAoXbXrUU7P20VeCq7KpV4PJv",
-	"/UjT3rcvLXZanHqIrmNYjdXRkT5zEL8rFBqZjSVNxJV4aiBlfzWv5q3suJ+gxfEhFIDwzFt6Ku2Eevi9",
-	"JDk4SaEkOWArglbZAT2VtbImRmbhPK9fGLjy2RER7No+RFWhXNUd+NM5U1cxuxSpknKqfTwBF2Gcae+v",
-	"QK0iqFQfLjVVQN+/fZjbjohmVoAQjEUsGrb0WJhkIooZFOcgh4e+t4T7/xFWuIBmDeBWzS07l8Ky+SMC",
-	"tR1+ePP9m49nF2/fvztKIoLnNHHGG4y0KVWbSOgKtDIr1snE9+2B8hMlVy5Y5HQhiFTrWLt8p0b+6e5t",
-	"CwfF+yEoAMy5NlKBmgvzWvLBITU5j48a7Ma2tvLESuaBmz6PL4XUDD4T1GSKgbgItjIaD/KltZH8UgRl",
-	"x9X4FO8poV5QhUVmEbcwBB04tC+50tKhg5T6f4wHp+iXB8BCk6dvBNgmWkBTkccZn+UB6jvYTmuglnu6",
-	"j9R64GCUHCAduAEYfz4nyClL9b8AYLkdhcjpFBJPytTfUY2c/nOxkNyVEt8SoOVfDbxA4rwKzYndWINp",
-	"DO+MsTKCac2RDePm1PO3fnWPPPH8TxRE5o50exhZDhn7QLJb4O7bHGk2gn4JR/Nz//umhrsjIBMeu4i4",
-	"udRgtck7BJAJM0vGXB/opfTRollqRYgxeA/HAUm4yLTLEOVM75xC/treiru7xxUw5xa196XtTdgPb8IG",
-	"tGjymXuMNRIyI5wIkNux/WMgdoNmYrcmkGzNF/dj5mRmypU2BJLfAjQ6QN89SzYoVpPLhah+tesN6pSo",
-	"IOjBKRnDICMsSOlKGlpKo2Q2m5Mf32BHsspKj+GTVgnmbvPMuVg8eJ6530iLYsD9472Yf5uwPHeMDn4t",
-	"TJXYaKHy74g+xzQMWWr2vmeIG4SzuEN83Cdg7jn7X9Y5DdG5npEHBAkJGO09360xd3ynA3c/DqVSLPx7",
-	"0idQdPAtaAjomxa7M2GRP9cDTfqUYHlgIqRh+U40TRhJmeIyCsq15L345S9NKhJxnWaGwQZMpsTg1C6J",
-	"6isoLwlFu82c4pbdu1Fx02D8fv3T2ccf37778SiJAnLZ+96PiIUwYdFcCn3Za6C9r/H5oyS+d5OwgBvc",
-	"a2V72v1IaLe3eQY5maJ1zHbUsqA5UjQQdve4C2V3M/2dKTtUJec+lcvHgZcIbENxJHzw1yWTboN7Mrkn",
-	"k49OxI0KgaZdxnUvdSGFYBjawb1WTHugK1asmgFgmJvDsdLTumeBq5KdnIkoQOd0bgVvtVL9DEt9EFPV",
-	"n9RpJnZwnOGF713kD207645IpL8ZkVZN2LMZ9yHedGMpIVfq2PmrMDJGTqcMxYupYqzI8w6pwA432OjE",
-	"tc+2epvraSLkMiCKiiuUpeYyU/GKhPaTFIQbnwp+SuzayUwSI9Gjxmfzyhtun+5xLJdMNbrGzmGHzURi",
-	"3ZkOLZN3iXZp7MHcPKjvwHznAxd9sO986LwR9a1GXic4IeOxBV4n0EKNXLj2xesPvxxaWLDCPzk7f//L",
-	"uwsS8ytGTo5OXrREPiT0egRDjBZhmo3s592CrCgxFEPmEZyhs1RIlVoF5P/91+fTUpA2NBVMYxkxzzsa",
-	"w6XorLKC3dtZarMC7mOPuNd4dBAaYiSJGV1AoS4Mpf18fpD3GgLMa4uHcz0Ru0WK3CeLArRsY06QXWpf",
-	"yFPx92Edtw7JchQcQq2MRDoNMVlAlCdMG+eS7IdzRlNWo8llTpJQdcVMiY/4RIVdS2cVH9xd54/zYhG7",
-	"BWBB4sOBvtfUBwzzgkQT6MBWivX6Q5qJuL6ppTYPaHdl2Orb9V8GcRn7PtqfqQhZHMO/Iae9ubfq+v7z",
-	"iofU5JlZLXuG5KNmdrOhBfGGKTFlvWU2CLe50Wx/IiUgx4btKkAJe/dk9hZktiBAHbqrlA6/PYSu4n0Z",
-	"u2gwX3stH+FgY4ORfHWPK0IsX9bezLY3sz2GgmqILZDpDLl9ICRxlK+xdI3Aur4uf9Eb3XI0bOo2UsHy",
-	"mtC0rc5aGcN9rbXP5wFBDRs08Yhpw4VTjUsB9q6/tc9CclFjeY1UbVi6QZLqTCryL++75lqxxDYFonhh",
-	"b6i6jaEqKQFDB3D+O0dzkdfeJGZl/TkLr6wUjNmCTC1QJAbfWoG1bSFgd4SL+3CvPZP+6zDpPMCrznUj",
-	"zOcNHK6BCclhY0cChmrvPhwVQqLgLPa0aE+L9rRojRZZBIsUXVapETdblf02suOMcH/faCRUaw50LY8O",
-	"M3IKbaYkPh1oIlPW1KHktTvPPfHaE6898VojXmhNcE4YV30DkvUrlMy7CKDQmsrAacMU60jYkFrs5Sks",
-	"LWmn2JOkPUnak6QaSZpmwORbdbstdMeO1u6HhrxFwxLwbrvoJixkOcxbaBCO5ppKD428WCBSiYAs5wzs",
-	"wODRxfKKHEI0BUanw1rRvZ4XTEJagmFUjjbZSUvFoYAIBrmIA9blBVMaKoFDyXQhMxGyyBIwV4ETx8OV",
-	"axJZcqnncqnJOF/NkCDZA/rFBaFkypbE1RxvKtn0Dk7xHi24doKNESDYKOuA4H3u3YxljKkeDpaGd1BI",
-	"NMMSXUkJT+yDAkPkBMyQatdojfx90leMRocQ2YAzl24KqjZGRIotvc3e57P/mdub+V1sd68Xp733rt8S",
-	"7DsBIheDege04jLq2LC1iIN/s+SGK7GMmrMNKyaHlu6DHN2OCo+upVG+sBbiLPPne+fabZxrsgCAnSH0",
-	"Rh2OvFhTvjzQUlyXj7tocnQraN4rMXsl5q/b5yjvLJbjXh43kv/S0PBoOy3Y1vao2kuIbG0ldETei5Ct",
-	"5dhX+hbhMml8KcxcMQ2F5J2cWFGnPBvu1zYYFBRpbP874hE2YnLaCjESK/avS7kiInolQlczGHQpqAwg",
-	"7A9eiWK6vSXRH0Sh7pQl77sT7enc44uWoxXpGHC7TuHqrYi2E7h9Q6L1hkR7MWtPfvbkp7knkdgkYLnO",
-	"RKdEWhHHN+QvNHhNIq5zi+kWKjWd7m4/802aI8w11KRfSZwNMBlSB8ROCNYz3F6bAQ3n/lNbz+wWdjCd",
-	"4U73drNbmBk+rAEf2MTWGyrnCX1/xyLORSNzwZYuHVixNKaha6ueKrbgMtNEioY6OO6AAaQfV24NLGmv",
-	"KexZ9cOzaocUTWYGRLCCPcOfjkVuSjKWKRM05UceB1prVrxPmTj78JY8I5EMsyTvQ8U1OfvwNvAtnI7I",
-	"O8YiKCkI5KmB0eKMt/WCukRSOYH4lxaLen3Rj7mrUwECawIa+J/d+lvdj4qGMdvZ+Yhvkz6PmDAcCoN4",
-	"Bw+KfqlUhnw+JylTkMgrQrbNBelW8KcWoWAPO8hQbq97Ieq2zkcHiBAr1wh1De5Gd/jrsL/d1QjvrTka",
-	"r9jqJk5GGOpuC2WlSk7Yg1d1dztp80m6pzcG2r+if9Hf/U4AeSPPInQit0qu93DAgNis/I78incGwPsi",
-	"6HsR++/jdBTEkVorACNWFlJ3jqU1n+NGCrHN3/gzv2Lkw/tP2HQEiw6VvzwFGx1ObtFeyFLw4xVbHbV5",
-	"7h4hDbirYo17d96egjwOCoI4qgscPdDI3yWQkpXl4w55LU7XyEmDg28jNdnm3INYhEokANK4lGodlLRD",
-	"CJsuGuFD9IIVkK3QjJI6GAyXXERyiQ3wV8yQiIU8AilEphgaAW305ZKqyJWm/XcmVZbUmwq0e+f2wsqe",
-	"1OxJzU1cdy58qEVUcd67nickDq+7aNKgsrtetAe6rLkTCQFKjkJg+sXS58Q5z4OnFtAHvAn97fB3q2Yr",
-	"lj64ku320aJkK/d0H/Z7q+LPJcgrgaXYQV8vCnJuaYJfCcZD8Hcfkj7Uph0AlGMsXY4kfTfhoFwTNMBy",
-	"zGDcagR8v6J7BMtPhoJ9YVPKkHbv7LOFCnBDYLgLKNgEla7U6CavTDinYJP32XDGDoz1yALnxjU8QbmN",
-	"pqnVDudBPfy0oK65CdRXQM4VyYYqAJ98LdT7BFA7QwNoFjtf23XDfos97GG4JjzkMj2caKt/yVzrzRbM",
-	"iYygNBd16ZaVWAN2TUODqs7YiyCHh/ZFSDcak1RxYfUJLMJ9KbB4LPRnFgT0hIuPZ+8+nb2+ePv+3Ser",
-	"K5xCpyKjKFZAh0aZE8XoFXw0E1Kx6Ij86oMjMPh5Q3REQ3zzp2yScPPw4QcNRLh+pNTyDsM09PufUMOT",
-	"JjS5aPz4QOON+BG0xXQ0J68IVWxIKHhzCbpXyfjrZc/e72Vv+PXo6OhbcNnTfHbZG172jo6OLnvfxpcC",
-	"82XH9rUx6VNycW33PYBqbVRIwUMa46D9K7aCe6Vkyq+ZcygGREiiUxoyRz7dgJrPxoRrvL8J1ezlc8Ki",
-	"py9ePHkFO6MmU86vad+HHTnVch1kMCqF281CZXqrskYshCxjrCR3yEQIYWvGHkH+d5RDt5AklsJKrsWm",
-	"AIG0y7GOSP/5yQlJaGxB2JdfuRR4u/a9mE0N1FVxMTvg+KJaiiHWxoR9wi42oAqLEGD3Zq29rnl3PAEJ",
-	"XiMJLzGG0q+6wiA2q42/QqgYrRCxStQY6XsezkXErssCzCCoaY4JjRiqjaQ/tkg6xtC0hGlNZ2xMlnMm",
-	"fGSaL7w+CIDVue0BUiMBiHI2WCKMdYnn4npbGfy8vkC1vzjpj831GEWvTz+dHT598dLHYpQXwwWZs+sB",
-	"kYq8lgkz3/1wcaBBivFvV6m4o3Zj+8bYCpbSzC0hz50F5tpu3mRK5Onr3XXnlBoLYr1h739+Ozl8RQ+n",
-	"Z4c/fPn68vm3/3hgPfriuonJNQchbgIZBAM4vX2bpgclMWclfC+jiNWD7ZVY1IEYI/jTIwGgwFYStOAy",
-	"7tQx49PPZ6T4qGvXDN/WsU4mPhcL2a1rhpVcqDGKTzJX5eSeWlo8TM+OP1HEV35V24O+SuC1j/u6jZRR",
-	"wbqt6LXJRFIMs9VkXZl16OqyIUN2fjpQNytYiI9Lld8La62jFt5+DaEBkY/ZobFZbaAKd2vPXnD54Pbs",
-	"YistVsNF8cKeV97Gql0B242okOzK9T6f67JUdCXkErGwPbb3c/Lnjuv9fL6dvH8+39P1W1sUm2FrPYLX",
-	"wurfMy2q5rKdsFD6qE9woMqlcI1A51KbUzTNllof+HYHTT6jGdeGqc/njytj6vP5PhJrb7J6+PCIjyBA",
-	"EgoZiJ/Pi3q8FQSUS6FzdNNFhMQiIcoh1KBGugqeu63NEOC0zzcA3A5gpqBo5hsQnlgeBKVYDDWsif8+",
-	"umpmn8/bZD/7ZC/03UboAwq+EeKO51wbqVYbvcOfz5FLoSO6Vvi98FFXClPPaRQQGUe5jxqVJeR7xEiS",
-	"MzdFBQySiQgKpvJwXihLTUD8k1v0Y4Nlv65WgD7QxB/4HrRvDNreA/D5HECnb0Wbdah0zj/7qKhDXIXH",
-	"7bjhxMpWxKihQq4ZIZMIJdTDBHs7TxgZUzMelkwF8JIdBDV/6Jru1f8cAazYOJUqbCDnP0ltzsxNa800",
-	"Gemo2Wgt2KkX631i2Ft30m0oVruRpnvYm+ofGF0tQUeId8AOuEsNoXAfQTv134qjOb7vYLRwoaU1UlEl",
-	"C14ntFwPDOqOYkNbV4l+e3hFCs/NmnjU23xh91MK6jGZRfxetxtHiuva4+CDB7Z2QgPSd3B/oMuvwCCT",
-	"Ffx/qz5zbJhKuKB/54ZJjWddbpa0bpiZKtZklbnwR3kDs8y+uNzeBPNXMMGAMEddH6SaBUYbmaYsAiow",
-	"kzKq2GBySrSdaLlMtJJAsc7bf3Vv3BAPG5znPvtNG6qAUlBDLJ2xvBs96x9/eE2ePXv2ijipu0l611yE",
-	"rNdZYP9zCRt4+NtFDX+Ne0HjYeNynKUylQpL1yNg153zAOoBtjrP2at3ik9WeRa8iAIsCkl9wmfhLA88",
-	"u59wK0QsaJyxhnxQBJQypbGgvEZsfNeV3772MhX3hr25Menw+PjJ038cnRydHD0Z/vPknycA245+NJkE",
-	"sFql0SyeDknMF0wwrQOiGI04/jNhRvFQ+2IxDWkUwrX3cVgNAfR1uvGpFltZZF2A8KK9fSGOfMyeG7ES",
-	"9lQfGYK9jWI0sXjkxCO2sDBQjOH+rn/9ZsEjZu9rkokodoHlfMotsBA5ncZcsPIw+HbLMirn4muXu6wM",
-	"rJ6g10KZmpb0cYfGOMUw5Z4w6yN95spkNCYJDef2Pl2EOYOK7GxFFBXliKemIc4lND7+fK7JhJklY07K",
-	"LW2k1Dmr/j1WGIWJIcbsMKFXlo4XX2NttvqXZ16r1qT/6eczPWhdQK5/Ny4AQwYCl4Vdz5fTwXpEHEbF",
-	"l1LR/FHn9a/WJ3krFpKHbP2MPIRzC5AOcopQF/cN4Oj1ISgIh3uRdC+SduJm3/5vAAAA//8=",
+	"7L17c9s2ujD+VTD67Yyls7TsXHcjz84ZN01bn1+cZGLXnXnrHAkiIQk1CXABULY2b777O3gegBeJlETf",
+	"6rb6p41FEtfnfv3aCWWSSsGE0Z3B105KFU2YYQr+Op4Ypuw/IqZDxVPDpegMOmbGyEiwGzMiYaa0VERO",
+	"iP0xVWzOZaZJSqesE3S4ffvfGVOLTtARNGGdQYfCmEFHhzOWUDu4WaT2gTaKi2nn27egc/K9/R2+TqmZ",
+	"FR/zqBN0FPt3xhWLOgOjMlYe6W+KTTqDzv93UGzqAJ/qg5PvYej3POFmdUvcsESTlKl1S4/h2/KEEZvQ",
+	"LDadwbPDw6CT0BueZAn8Zf/kwv0Z+D1yYdiUKVjJKZ8qaqe/7W7ZDU3S2L6Y8On+s05Qc5K/0LrdXlNu",
+	"yEQquLRQJgk3pAvDwy9uVz1ib1bEC3iVRgnXmktBjIS3EpakUsakO6GxZgF5fvi813Bwdr76c8M9uXWP",
+	"pYwZFZ1vduV230yb72TEGQDjuyQ1C/uPUArDBGyLpmnMQzjFg9+03dvX0iw0irh9RONPSqZMGRgJl+vn",
+	"lOPfWGhwyuohCWlmXEwDewpUEGanJ/j6EUI7NTNid6jJ9Ywa+I2G9mvCNaFjmZkO7kSnUmjcxXGUcGPs",
+	"dbbYyDq4Pr/5zLQ9y5otUDfZypXZC/kXHETviHDjYEATLaUgmYiZ1vBBzKIpU0Qxu2tt3+SC2BfHsQyv",
+	"Ot+Cznc0+ow3dW87eqeUVJ/dodVtK6HxRKqERfZquJjTmEfEwQteFzGKCu0uo7SRCReR9p/Y5b+FjT/W",
+	"fYR+NkJFRGAO5pYhJjEPH/EMKVFZzDzhzu95kmkW2XvuUqJYGtNFYIE/EzQzM6m4far5VDAVECFJSFMa",
+	"crMISL/f7x2RkYK9j4imC4sVTLGA8Ikd8Jpqku/f7vkHqcY8iph4vE3brRp5xcSeJjqUKSORZJoIaQiN",
+	"Y3lNzIxr3DqN8E0iBaHkWnHDeg62rtkYuIQ9PGqpBFNEKj7lgmgmDJze6CP8MIKx7bRCRmxPE3ktiACo",
+	"hbMy/VAqPcSv9QgmGJ2xcP8HZsLZ/hk3bERCJbXe1/kKLP6NfpLajIDOAAnK5yh2pJmaM9I9+URoFCmm",
+	"NdMBiWVI45nUBiAQl2D/1CNCFcNvop69nhNhmBI0fkyQBKbgYdLu5gg2G8spmVHteJOhPNZ2hR+k+UFm",
+	"Inq8FQpJdBbOiGKhVADE51K+p2rKHheGHa0jYxktLAzIOVNlKENBBZd3SsXi8VaXrySkcczUniaKGoYL",
+	"Cop1hlIIBtRZW4hmc4s32ihGE02kYB5kSdcKKRYPeyShCzKTcYRYaKVIYqQkCRULfyCaXHMzs+QfUNdY",
+	"rswRG5BJTJRMyuN3gs6M0ciJu5+ZUYv9BqFXs1Ba5mEkceJMs2S2VvKzh/azp6f/YY8LvngMeDxAnuE0",
+	"7BkxFrGoeh6//PLL/nFmZkwYuyIA8uZNLwufbp9zymM6jh8ZQ4AUhlQUhBBIu5DXpKsNVQYku5Ca0Mp4",
+	"JEsDQr0kDGBjpLwC+IqlkwG5AfDThGoEurVATEFagql1D8RAt34QAqeKscSfxDopNS399LXjDpPH3CyG",
+	"SYryghWFqEEQe/2yswpxgT13nSUI1UvXZA8vjLlAOFx37meGJqn9gN2kXDE9pHWaxYxZfmmXLTWNkRFZ",
+	"eSEi44VFfUHc58CAuCaKJXLOItKlY+CeUoTMfyIV8auzqkW+04gatm94wlZ1nsBqTXXbTOjNMKaGiXAx",
+	"TPSWB5cyQeN2Z50qHrLhlI+HM5mpYcJDJVt9Og/T7Dbf2hNvcYvug3qYSJWc86jhoWLUIWwdZ7LPyJTP",
+	"LYFBYgxSJY3r7grvees1a0NNpqu6rxXy57WAkAnD48rxrYGbb2V6/iuq3vkplDCodHBNFxbU4OkSKOVb",
+	"KV3clxWdNCgIxXuu2xILMGlU/rHujAuS9C1fB1WKLuzfgt2YektN5cxgnrXbKKmKa3eyCliTmE61FQ3H",
+	"40wTc0OoH9MRG3ZE4Do0CLLHpx9//nCuA1K+CiA5/h7S0JBPb8/9FdQT2U2n9gn3V6avm2xQW1GiXIA4",
+	"XEeVHFHaYoFVorQRFhKZCVNDkdp8WBCQzSdyF0xtQtLqwqs42ameYS3I4lZWiBwVDrYsLIaKRdxYKLN8",
+	"iic0djTPkMTqWK9JGtPQ6l3UKmq4A6Klk0yttGD1ZHZDQ0O6udyCYgY3IETgtRMgLftuQssMCwr47PmL",
+	"l/1Xr//xzzfP7MaosYpbZ9D5318P9998+Xv38rIP//r6LHj9rffff6ujld+BPaelNJKmwxnVs3pOYAmc",
+	"1UXsG15cL5uI0YJUsxQ/5OoDxqezbdlwTLUZwhzDxgHXskAAvi1BMuiYm+1JbWEhWqa0S6DtNuzW4k5m",
+	"dWtBcRMV7mTXVAfab2OZRW3vumS23IpV0ziWVmfY+MVnpmWmQgYqPU157WXQ1KI5jauHvHoLS3zLm6da",
+	"rcE+jzkVZqhYKpXZVlacSW1YNJxvLVzyaDvq+JtsJZ6jzb3mdCxtGeKkq+gaWqDY00CABuStTJj57odz",
+	"pEc8CsjLQxLLa6ZCqhmZsRsS8Sk3ug4X0ufp0OvXtXM5K0WajWMekpQx5fXxgPz08ex88Onj5/OAXM94",
+	"OLNqlVqQhCVjMCegjYtbUKib2i5xW4k5Gw+v2KLy9nhhatEblJTW4OdUm61vDt63Y61ynVxNgnsi1zOp",
+	"GZEpEyTxbiTUqLzmhWKQNjyOyZhZtsNExKKBO0lNNBNutCGOTeiUcvDuWDWdi6x0Erlnxi6yDVIolmYG",
+	"ljccp1t+007KB4sGNVINt7/QOmEf0KaACg9LJUk9pyZl6pajZ4UAFMdUR0+Wj6WRSD+41I+s4AEkfhj4",
+	"59TyzNvL/FRNM5DwS2I/wn8GI6+I7mspT05ZygbmejJUEa/sa32Ydp/23c+D569fv3q9WTYtraf2lKRS",
+	"LLxPrYiLueQhIyGOfEQsUFrsL1QfXlWRVg7RfdFC1vfDbv9JYUJYf4B+LfkXdaf4PZqIHkS3dOanlUMq",
+	"NpDQm/dMTM2sM3j+6nUdRKwumOs02x4xmmbeYiawlbacIJQRqzF/GzqO2YDkvtfAu1EDcq2kmA7DGeUi",
+	"IGMaDTWfCmoyxQJn7YsCYqQcxlRNGem+PDw8ePnsRe/oUqBj0RuYI/vsWe+ITLxv0P7wondEhDTDicwE",
+	"vPGyd5Q7JzNxJeS1GDqnpB8RTesBfIccD//NxZwb+4DGitFoMWQ3XFsNjgudTSY85EyYYeHWdHscgjYT",
+	"XIqc2w4t8w1ITFPt3LkWktAZqLKY6SXXavfl4Ru7bGrYELwhsNnnb9wheCs56b6C/XLnfbN/H/YuRR3n",
+	"S5jWdMo2YxHcaPH+lyZAyY3q7QCGeSDbaLVH1AfdZ3svenUvOFntFua3MKgbo3TzNzUyXs4XvnYmSiad",
+	"QQdYwyEYbRxslCNypH/D/jW378+T/WedOmRtpd9uVh7gPFCDaKvL1ovt1ZgKakhIXbTAEXHG+4lURSyM",
+	"g/yIg+2fG83iCelSxJle7czww1JkE55pP7eTbiXNLavO8Eng7rsRejASa8XgA54dKylIDUASkNFldnj4",
+	"IsRZ4N9sH38S+Jdz5a++NsJgKrCH0DhGKkENwXf2dK0FZx//32C7eTfnERMh+y4TUdwWeWnZFVUjguWc",
+	"0P41hhmsjjFntfoX8IBhgwcmnLHwKpW8aS48Ak83jcqsOE3QH1me/ppqMs54DOBWdgs1Y4t/pQxaltnv",
+	"M3d2B89rTVGFL7S6XLC+uKVpwkW+dhUxdUQMqGfO/eG8inmURq6wEM2cs9G5u8CrnMvtrVh2UhvVSAtF",
+	"3q3CHe6S8a1Mg2hU5/0ujVTee90QhUKmWV2kpYiYlVNJ5T3dqY2RrFrDYMY65F3WXpwUXA9mXkTeCqCv",
+	"2EKvMZgMrfJXJowaL1SxKdeGKYZigR3FHj0KKRiQANKMvXRBpkwwzXX58tcTdoTZ85u6vYOk0lIIhm9c",
+	"VIvG04gINRAb4CAbjAPaBTmmKZp1HTQ5FM2p2N+fkW4kQ31w/vn4w9nx2/OTjx/O+gn4cJd0jTYsL1VS",
+	"Tqq6bQsc2dbUA7PUsoGTt2fPXxCMGLQk8ZN90wdEpkoaOc4mhIlQRqizbJxrTuOMtbdXoH0CP/YL3owW",
+	"TcZld6y1A9zojaKA9vESWThz4H5xagVnAswASeL9gPYSxbglIOSj3HqEkonhkSyQS3dXmCmWzVWtwaB0",
+	"GttQ1jmXsZNx6+Aif7wddbXycN0wF6er3yOl4dpItbCEp2vFKC+dBJ6qB8USehuP0R16SWzx5BNB35H/",
+	"Qg5YAcF6STKH4XZgFTGrqLX2zIT+OlZWslYac2E426sFQoo6lgohdYfESPL8f1+/3H82ILgPDBY3EsOH",
+	"nYTz+uX+GH8HpybcIRnzqf+lFxDB5paX5CFAgmHU7SSWcFf5YrPcWZ6nXfzz5cvX/3j58vAfL/5x+ObV",
+	"q+fVNIxaXzqy5Hpz/k3T2a3RU4ZOT9kIfDh6rpmUQRCX5E+8uKrAX/aXu2qPOZNrAWiQm7Jy/e/t7XyG",
+	"zJmYzVmMIZao/tEJydJ6d4rV7Yc0E6alS8XctP9q2SiLOTb5SEvLqTtbRa838sE978e3FBzi/4po98Yj",
+	"uBfT3CGBqLuSyu0yC1ChaLIdbGEzWj2LJiHC0y48q3x766STH2naltT5yNzbm8J89tk6W9hPjMYI6i3W",
+	"VnJaCUtsfu3Iq9LoDctxX9WuAlldW/ePMEyteCrX+pjdF3XYVvgWtx4uz2qrlR6STZ9fnK5KKAlklfl9",
+	"VVZVd3ANRhweQb4G6m0BkYqGMbCWi9Mlm8vx/v+h+/853H/zpfhnf7j/5eth8PrFt1oTTH6IdzC+rNpL",
+	"fJzGKu8W2zuVS1bJmpE0+/f2Xllltp4Vb3o98MPF2gX4rfpJam/VnfCDu0TX4cNdvaIn4H24u0NUr3pE",
+	"0bEBjgj/wIE4PllRvRujQcA+6dHEqrYuBoR0G2JAegNUAeG9hOaB8bAYvRAhuZ7xGA0usBjUELzPpJQJ",
+	"AH7JmM9ZAE9LJpYk086EVuZpJbWrUKVWj41Fz1+9evbGe3qv2MJbLtzcwpDui+fIuXtbKu5ODaidtHKE",
+	"5RXYqe2RFjZAPDS7uxmFAId2mqDfdwO0eStYG5ok9DVTLaJWwrhV3PnaXATntmbRcFxzrJCKF6HzNCo0",
+	"Pkwogg9z1wTuQjdAS/H2cF0wuw8t3dM+rt1dbP75msF1w/rzLeaGyC51gaRESMjxgzy3pW1COChuqnZS",
+	"GKDIGKhOPJPXJMnCGXGJvVSQsiUUEoBx0ZXdEaqv9JYGdvCFbatKOrf+MOaCtQmvs9+0SYpoUN/yaWtC",
+	"AbjShjw7PDwk8Bbp/vjunBzMnx24w9IHX3n0DTzSwp4goSTm2gxcyuiMJWj3X/nkAGcNtuVC8Ol7Llgd",
+	"I4Kxhp4d1RinK2UZcCc+BldqWDf8OCC128O1/jd88a9acutDPtrlqLiY6zbXvmUmyqpgsyKPc60z0FBo",
+	"GLIU1TKPZSiCaDTbziWPakT3oGOkoXGrHT9QCgpgmx/dw/MyWi2f9zIKrd5idYflyLe4MUOlDKj3KfxS",
+	"iBVqImiCTanhc+YIstvodqTKCc/bUSrvH9xafMz53DLKXnGc14NjEdrkV/+l1hvxu2STqTwguk3ktEuR",
+	"batQbHcTFctzgyV5g9vE3kCAakcBfH4hCBjFJpZAsAQKG9DgETSUtbzhHpQUHP5xtvGAW3iIuMoYbbvL",
+	"drk2+V+/d24Ujlh3bqfUhG0NX81WilBqM0yZak9+JoqxVpRHTiabz/MjvHTboPRQqhrbK+jDRFFxpVF2",
+	"3IYHLZtanfEDdu33Un98y2v362q8zAfHYgSZB8Dh07LdqpU/zEl3W2cqrTfCySSNWZvxIM9i67e94rRt",
+	"GjsEz/nc++04Z+vU8Fty/xWJuxSyV5K5ixO1M/0GujBkV4iQxTH8G6NqG2TwW/N/nnN/Jz8bRCi/h7qk",
+	"7PKBr4XSh0e0dYb1e0O2e7ZN5sZnUrhF22gBeNubmeRmx4Ir/7difzay9kA+yIjdyg+0jh2CVZRFzUlx",
+	"zsLDxZRwTfIPsHwb10tZcFDMRCr7Kje92mQtSBVFT/qwcBCvTm7fc4F9mFrmwgWrtkocCJKZa1Y8o5po",
+	"xgTRXKBRCQRrFh2RQ8InYDDZTkNbm6jordF5DB6adfXMToRF+orJNuUm1vhD4sm29wNXUpmndPL5qdWP",
+	"hjcJZzaXkKDj081qhmJKN0bcAKa5N0gxsocRKoTMRFicDbiKhTQFdG2UIr184q+lDMrljdaCWxNyPTi9",
+	"LGHwpoiAZrr4cQwVfNSDZ0vfLr+5QUZwSS5bz47vq01Jw79TVmwhV1ShP2UisojTzXN6rikHVJpIZbGK",
+	"6V5AMHGUdOv8Ur3Ap9VWEv6ack1rs0ZznMhlB3/6xbmug6z7cgmWua50Y7d2/UEKk/t4T98i+XvpiPxE",
+	"6w7gwQlBjsMPIDd99HrnvUgIv1fpKM8/H1hBMHTaokgG3RzJ5RlTWYRvKslUbLLxHh8eEr0B4kHA8B6t",
+	"XWCC8HJVXV0l0vX1bnCtOlipebMa7B+m2S2KHUVcXw25TG9TKClhyTDh41t8KZgZJuNbTfrotZYMnVZA",
+	"sOBkik25FP9iWXOyXVOQ5NJiaqEO4kseXDSyCiIX05bVWG4pUUVc33LCBhnpvoq3PMVqJXcqBLKUUEc1",
+	"1wSSA/UA/O+H5L9I198F+Tt53iMHlR9KVwWPt9MtC2nyNjVBciEvL/pR1PRYgZt6aNqm+Adi1sPzI0Tg",
+	"h2BIMPKZoSCi38YxvISAVWhxDyDSgqPaa2TMFBWhL2nOoXQoj1hErrmI5PUeBGSP7bURnzq1BbzcniDI",
+	"nDzWIOgfG3Va60ruLEoItOzHaI1HdWD3KaxNgv309rxcoi9lKmTC0CkjRfLKs8PDau2+F/dXu8/MZKap",
+	"iMxMYwyyW0G1jN+bN/03rzYV8HvRVMDvM6NR22DxmBqWl5JrVyPAfdoq6WTVQQAlOLaOkl+eNajZQB1U",
+	"fAaIeaRSy62iSxp9PC3LFK8lNaFUUTtzy63CMlpKG1s7bHLSgeHilViNujq7+YbrQaGkuLbR2VF1qRKW",
+	"OVcmozF5++lnvTUzKXSZ6mD2ETk5+EjstL6eG8FglO0GLyk7S+1SWCLVgnBBTvl3W1rgS+rPcuSVuZbq",
+	"ipyOuTnQt/F2p1mnWGz5TErT1t0dQmg77Ras3V10bFgI7mGA/MLVFmzoEuNBiGiZMGgCtOq2aoEirYjk",
+	"NsVXeLR9wZXNucSmKJfScOy3EeLW+cFuV1/zMYSmfG251ORFzW3FpEYTVZO4s3oc627hwXWC/LpraDaS",
+	"4rb6RfOItepEMU3DORj26RbZqxu9n0VvJnz1qLa0Bfk7eUZCqhR3Gem+FsZ2dLUxRQUrcFyxBemOqWav",
+	"X26VhtK2VkXXV6kIiJvFyqOpYpqB5qSQrISsVfGK5U56GvWr0qG5PQ0Itgiw1NXKx/9z9vFDLydlfOJr",
+	"pfieLU618yn5tymSUa1y0QhSmb5D7etVCufaigyzdJ0PW7vyrHohQqtbAJvSqJNASRFWSfYoeYTXl1ny",
+	"lLehZo3vhBJhmw3tqig1ifiPpR2sczRCV8p1ddpqe8BMWOREqT1NisaWAZ6wK7rTUKlmQLwBcSiy5CD/",
+	"I2ICXf+M6BlV2AMMXYy+sC4F3yPmdKVU67oaSVDcqqZE6buTH386H/x0fPbTUpFSPNFK7SXoWJOX1AJJ",
+	"YAQGfB+oTOZM8cmC7O/DdKO1iWzbU/WL3OFfJ9a3ilUAIFSZ2OxJLJVHWA1HWFYLS+XQV4G4ip7BpgIo",
+	"53R6u0JDzfRy++I+tQtqW1ZkLKPF5nKL39m3QDqL6hXJ+ynL3xixELGb0pOKWtOU2n+bugye8Q1Qav70",
+	"8QzTn8yNhrpyGlMCNjK/dWVDblFssbHCyKYaIkVXgOWKh/Zs6uHnO9naUlQUmdlQKLOYp3opcAXxAsq5",
+	"5PVYaZK3hSL5ZdmBSHeeDH0NtYCsFFfBdpNY+qW8jGfgm1v65e5lcdYxrb9UTZxmony7mjV5ldf7KINS",
+	"aMCQr/uby2F1xW8b6Vl1EF/l0DcuyYtRlumJoyRZmjK172Ni7qz5NwXkuFhHp/snNMLLh8BQKUiXEsGu",
+	"CxzZ0xCy4xDkvijt2jJJa7h91WwxIGc/He8/f/Xan6tvDSejRdB0iG1JYR2gXZy2VRelNmvC8jdHJPOk",
+	"6SgrJVq27WSzvooHvNLASao1XGrywqlYlJtIXDPFfLR2lDcJhyIp21iiUyY2LFZei8Z0Xl818xFSFZYK",
+	"eKlMCDT0rQIgUwkXtE3QgrkZRnzKdFN6NlZG9I5KHjWpIb4JiiuBB7WInXDviuP5bIo1TYka7rxSwzGc",
+	"UTEtl2806L4CQPVNh0ug1N4Shsb8a+QSgF6ruRcgtxRA0Fj2p7m30cXpg1vILk4fwmN+cXqP8VvzJK9A",
+	"2z4K69l9R2G1JpklD6ie0eevXg9+Pdx/Q/cnX76+fllfgGmrSK9n9xrpVQffVedG7T2X8wLuqebomojS",
+	"p1eN9KKcx31/5QJu6a6tfIeL5HPWqrfujKopaxVwu8ZC5zN2XVF46ChUMOC6nKLmYjq/iyv6bm12W5Uo",
+	"aOnYVnkYQE3Wz0MWLmiVmuitW6V87XKtAreJNUULalzi64B8CYCX72KDPz1H5ofnujnZeADm+wtEiN1H",
+	"hEiNrOeDzsrvB9jm2kWobRk84F7eFt7xfdXUp9nCkWvj4RNygdD8O5MqS2probShJ1UasOZY3Iu3ORE5",
+	"ZyqmdVEKUBZGEPdCmgcBeg9UsXkfJGh/x3cINyQfOVgbvLcV5CJwuSCk+oL9bchJTaHRlIlOAR/5uaQN",
+	"KdQPGbJTE6RTDvlr9G/jIT04FXGI/mAk5FFDze43TKyROc6ZijguykMccKRSXCbY+8I4i2ohbukMcxaW",
+	"R3atHkBt4WHNwkxxszizl+l8G4yq+nYlRl4xgZ4+9IrhD6Fi1DCyvz+TCSPfn3wm+/s6lCl0ro/+77Xi",
+	"ho2grIadw0rAOEO+npkxaefbN7DjTKQr/mIong9G7xfWr1TJenP4+YyRz+/OzsnxpxMMCYX3sflqKZRH",
+	"Ch+p5L23LoK08G06f/qluJ4xxVy71ItToqgISCasLIlDlIrlUxGh/4NrIq+dmYeb/qW4FMdxTMYy8l0C",
+	"/+fs44c+eQejQu8t+83o6yU24rrsDL5egj32sjO47PT7/ctOcOkticVv376NXHTtpXh5c0OQJuTWpZDG",
+	"MZhtE64NvWIaesQVvebAAOG7zb08fEaExLR0vNXgUrw8fEGoq8EHFw21FuE67RcvfZ84l874xr6cxaza",
+	"pC0gL5+9IEZKAo3q7LDP38DfYDBRqKBrDCJ7dXOTr985abuvDg/t3dAsNgF5dfiChFQIaQgkIBIhr3v9",
+	"S3G82kjrulwtnIwzQ3xhDO8ecfDgmo2gG5jGWvpYlEsxwpLbowFBQOBLw8LlWgKL95rSKdMDMoJedCPS",
+	"feaCoA8DEjHYgf2rR4Dilfp3u8qCI/hlBKB0KUaWeo4Cslp6cCLjWF5DfjudsgDTzxOp/BMPWjGHCqgY",
+	"aU3HMbsU0DgkIFqWBsGJXD1ZaLan8ZLJlM+ZRSBYMDHXPMRiuAnXGh4IdingsKHjn5UI7FJSOoWwbqxU",
+	"gAgQhkxrLOioiWAsssOW6Enpxi1EJTScccHsTfmT69rLMH0YYUS4sDPn31hM7/+mpRiQWMp0TMOrAFv5",
+	"Wmiy0/SOcFOlMgsYqQGLcWB9KXBJ3VryhjQNyVkvALcmoZqMjl1vRCAdA/IdUDeCbcpgCNelrH8p8GLA",
+	"QwqxDJouyOitFIYJs3++SNmgXLr3wO5ohHgLF3PNNev1ibNqubCWaza+FAB6FkCwW6JUfMoFQqViE2gp",
+	"B10fSSagXikeZiiVHrp3R+A7xOPBn4JLAVnd0g3jJwU3mVWji/5b2EFaMowxAtTsk3P/IKQpjHspXLZ4",
+	"3lkZusARbRSjCUT4Q6g/dLqhcYyNG12b1byRbH6lea9HMPMefzrpJxEAvXYVOhNutCUOkNWHh+E4NxxV",
+	"pf3/USmFYfXV5WyDS+HeJl3LW3tHEAmL333+4S158eLFG1KEyNpVgBfZ5F3SclbVKQV4dJ55ez80be+8",
+	"6B/2X2D6wgx488EMqi/8x/57WtcJ7NjV6H1+eFiqEJ0qafEPL0aTn87PP2EGhr0eICAOajBEzGhnTefa",
+	"kh6V8zdLfoHloMQP5XslFiaB0iqaCZ2Bl49MKI8dE5xKGZEuVEgDZ60mFviAOGBbUihPLewCUyXHTPfJ",
+	"B8YinZOIfgcOBXnzSdQZ+HYCYO2G9ppwOs8PD73w4NtWLiETdBUAuXWTVOvLXHxbkTO4A3Dwerw8fNE0",
+	"Ur60gx9851X44vmbzV+cS3lKBQjRr7aZ4eei22lFrOsMfv0SdHSWJFQtOoPOL+6my62aq7DR9XcBnk7I",
+	"LseaA50vduCDhBnFQ90IgBbpPymI8WaWhLIbyx18l8elCCwgs8P/GgFwjUL71Xhi7A+aWQ68evGnbvqN",
+	"N28nPkhjypfufFmOro1yW96A0wPgvp9tdRt5u9ynDCQ5WJT26+43IHg1WDM+v5h6mICUoy1pkqceLvjO",
+	"93gUYYmRWPoR0sw+yFL8pKBJbkGWtjt5G0iKBiIFBArInsXShQhzP1uVOmkjrSqP1Mcun7ciP5gY9oDU",
+	"Byeogc78WI6cLKXYJGYh5irAARWBjej9eyT4O9z8/onrv/zgVG09AHXz+24gcfNnB7le10zojkH6zpse",
+	"5B+g9pFQ4zTMCY8xQtZFXoMIbv+1qIYFrELZcbEIF64Lsbadwa+rRfDjhW+QCooKhCO7Jha6cIBIRUo2",
+	"cEsaO//OmFr4tOxB0TRkKzDFAnBfa0fKTVTFUNukuNZPWOz+4L0V6zpbvHgMbYm+fXlANM1vCIxsNehK",
+	"cyApQRRg5Bb48h2NvP/6KXOeR8H8HNcLpCDds/fHurcRsUpIXrqEL+DJrQsmOXPxU4tSQT4N9MNqpq4B",
+	"iWtaATYW35QYlWZgGUdQN6tkjMHSf175sg//BXbLUZ8cN6fM/QbtI6oGCsdMc6KGBiQQoJy1gnTrrRU9",
+	"VMmK9tNc+zj7nP+i+phSZRZOP+bmyI/c59EIKyNqwmsI1ic88eOSb22JbG1A2V+oRe0vaNtk2vio2vtF",
+	"1hypqlZUozL2rZ5YrAfWt3lPum9B5/nh881fHEfFB0+YFBy+3PzFB2l+kJlwU7zZ5rTEJOZowH357MVW",
+	"xOY9VVP2h5BLCvP5r1++fVmSsS1yECqWGsA7XSjn1tShn5Gk64OPii8cVes1UbUVAQaaj6yRzYuxIcQ3",
+	"lCoawAo404ErUxWAdshDRnJPt32GXm0w+gZoO+ZmgZUAgfmvEWlWSQPIEK6PpBMhOGZ5lhG0QZyYqv1n",
+	"NdLEo/D+JiWyCDF4yij7xNn9R1E+yFYwfxCxMHYtVP5ynH4F877Hw7hXBGwvvD8og3dbLLH3HTvfsfMH",
+	"Yufny5zbURu9yuDLMrVXSgLiKu0683wqNY3r+L0btiW/P7Cy+47wRW6vT5Tq1YOlf4UzffAuSY0rJLgj",
+	"Yzsy9ghkDJX+rWhYHbmyn2+iVViT4eAr2v6/rXUluVohE85iH6ZTCupw5CICG5CLbYDVZiaUCdjdGA0h",
+	"49DSkXJ2ziqh+M6OthWByNOCm4lEq4SJB9VTcFsNOsoYH/658P2pWzDrIHil4BTmpDbDbwnHKj/nWIaR",
+	"bVu6LyplPVxMXNcV3wiKjs4YtOGK2vriHD3g3hHi3ypavcV1tDUFPiUzP2xhs4nfnfjOvH8H5DivB8YA",
+	"iq+VTfnusJfA/SBLI5eGWi/5YgBWtZ9LxGnswsLYdR5llIeluTAeF9UPfmduiBQBCKgyMxAkCQEtq9D/",
+	"M6znrfOqPSFrOCwJV7ezh+8kzycgefpuEqiIukcWI1NWCv7LZU78CPG9t5kwrLeC42glA/gVW+jAmbED",
+	"EtKUht627YO8aRzLkELFCMueA1LUI4T3yj2oGthia5Jw8v0jcLomYRFjA3aS352M2T7AYgtwdRXS1nAz",
+	"i0NQGK0I3b1iaNTxnZwQTQAiIGPLzCq95vbKQfJYMHEGpqAa3w2u5vaAuzOU7NjVn4ddQTM0YiSB7itg",
+	"MfFq0jKTcni8JZc6cB3GGrH+I0Z7Ia6PXH2AEUko/IrrWJAuDDn8TXLRsxhvh4b6YJDzkVfow2/5BJI9",
+	"RHApME4biiTZdSA/w4atpZSViow+Kt4cGhMPXeb0CONNioeXInSR+HrF872nkZLlB+oKweKJ9olj0bCf",
+	"kuAd8zm7FKWVQnQ5JjyA/XgkpBm69nEjMmYTiWZjZRVrRzMTlqRSxhikXyV62Eru96B598LPq53wdgL+",
+	"jmL+jhQTsVBXSOWeRolFOqpF/cuWXC3TURxgWzKKZqqdEwwD1pOd6LYjRDtCVBXdkEQQ6ltHL9EbfLyO",
+	"3kD+4joj+wjykOC1fUxzHFXzo/c0JkE6g6OQ12BatKieC1t59pTPeh29p9rsv4NRT74feS9Z11Ehl0hc",
+	"1Ofu9ck7Gs5cuqVV8EY8GpEuN/pS+NEDMsKcVXRvYdLqPv7kU1h7ARnBIPgxFJbFBM1RRA0dkS4VBNaV",
+	"16LvX4rPzOd9imk5A0gbwiPsb56nFENrkFKOLlRzh6zQI1/N3j64FHm2qX3oUvRdOin0Su+CkOfyDOFA",
+	"7bfurCFAPFKQBGQBYWwR6VJAQT7o7DJwGbLw/nCcTSZM2d1j7Xx7j5jf7Ag0FBF0HYOh2O5oStPRpcDG",
+	"7/ZoMLLzR5r2l25vQFZPfWRXniW5xF3eHUAPNZfC9wEYHY4GhbVaxhHmVcVRr06gfTdvkVDCtDsx2JSG",
+	"Xh4J3dfMfgzHqljKKCSX947IKC8nOMIEGKbd0osn/f8aNaSegFd0Q6BFzSrdjcKxcI01veqGxyoqrdJa",
+	"mmcDb4DLfs4zbbpeeMFq+AExMgBao4LaFJzevebgLHfzs1PkNIQ7KgOlGqywEsa82EheUUFEpAKbDQuE",
+	"UbdeIAxWyRRCclWMtzxn23G/bJcNWqbCVRVq1dYJKCsnUBa6hHc58ndL/8amQNDCYHkaMlGgcNurloJ9",
+	"nDQKXJVdNQpc/q0fadr59qXBTotTD9B1DKuxOjrSZw7id4VCI7OxpIm4Ek81pOzP5tW8kx33DHqf70MB",
+	"CM+8pafSTqiH30uSg5MUSpID1pxtlB3QU7lS1sTILJyVispiEfSICHZjH6KqUK7ND/zplKmrmF0K6Nii",
+	"fTwBF2Gcae+vQK0iqNSQLrXGQN+/fZjbjohmVoAQjEUsGjR0ysCaulCcg+zv+w4h7v99rHABLTfArZpb",
+	"di6FZfN9ArUdfnj3/bvPx+cnHz/0k4jgOY2d8QYjbUrVJhK6AK3MinUy8Q29oPxEyZXrqv/mgki1GrnL",
+	"d6rln+7eNnBQvB+CAsCMayMVqLkwryUfHFKT8/io3nZsayNPrGQeuOnz+FJIzeBTQU2mGIiLYCujcS9f",
+	"WhPJL0VQtlwNF3PJQ+aPgtEoIBApG5SzZrHIh6Cx4Sibr1uNG7L9WvIybfkMQaFhYxGt0qpgUc0CRV49",
+	"sfUyfNb7hFAvu8O9ZRG3aAWtZbSvQtPQeoaUGtuMethZy9WvBiuwb5raJG1Bt5ynGbLmcew72E5j7Jp7",
+	"ugtee+T4nOVy6QDGlheVo0bhL4/6IGDk+BIgJHM7PJGTCSTplDmlo7A5r3TDbBPM5l8NvPDmPDD1SfBY",
+	"r2oE74ywioRpzCcO4/o0/RO/uieepP8HCrhzR7o55C6HjF3Q3R2Q+iRHmrWgX8LR/Nz/umn0nraNeeyi",
+	"B2dSg4Wr6PEwZuaaMddM/1r6yNosteLHCDyto4AkXGS6EH62Trd/a2/lJBeFnlBwoVvUzu+4M/c/vrkf",
+	"0KIuvsBjrJGQReJEgNzm7x8DsevVE7slgWRjbn2u+3gyM+FKG6/+gIEGOk1askGx8l4uXXWrfZ5QRULN",
+	"QfeOyAgGGWLxTlf+0VIaJbPpjPz4DnvwVVZ6AJ80SjD3m5PPxfzRc/L9Rho0Bq827uT/O4UwumN08Gth",
+	"qsRGC/PIluhzQMOQpWbnp4cYSziLe8THXbLqjrP/aR35EMnsGXlAkJDosuFhhbnjOy24+0EolWLhX5M+",
+	"gaKDb0ELTN+m250Ji/y57mnSpQRLKRMhDct3omnCSMoUl1FQrrvvxS9/aVKRiOs0Mww2YDIlekd2SVRf",
+	"QSlOKHBuZhS37N6NipsGR8Hbn44//3jy4cd+EgXksvO9HxGLhsKiuRT6slNDe9/i8ydJfO8nuQM3uNPK",
+	"drT7idBub/MMcjJFVzHbUcuC5khRQ9jd4zaU3c30V6bsUMGd+7Q3HzNfIrA1haTwwZ+XTLoN7sjkjkw+",
+	"ORE3KgSaZhnXvdSGFIJhaAv3WjHtnq5YsVYMAIPcHI5VsZY9C1yV7ORMRAF6rXMreKOV6j0s9VFMVX9Q",
+	"p5nYwnGGF77znT+27aw9IpHuekRa1GHPetyH2Ny1ZZdcWWjnr8LIHTmZMBQvJoqxIic+pAK7AWFTGNd9",
+	"3Optrv+LkNcBUVRcoSw1k5mKFyS0n6Qg3Pi0+SMCwT9TSYxEjxqfzipvuH26x7G8ZqrWNXYKO6wnEsvO",
+	"dGgvvU0YTG2/6vpBfbfqex+46Bl+70PnTbvvNPIywQkZjy3wOoEW6gnDtc/ffvp538ICRIocn378+cM5",
+	"ifkVI4f9w1cNkQ8JvRnCEMN5mGZD+3m76CtKDMX0AgRn6MIVUqUWAfn//3VxVApohwaMaSwj5nlHbRwV",
+	"nVZWsH3rT20WwH3sEXdqjw5CQ4wkMaNzKGqGYccXp3t5XybAvKbYQdc/sl2kyEOyKEDLJuYEmbj2hbxs",
+	"wS6s486xWo6CQ6iVkUinKbk4RaI8Zto4l2Q3nDGashWaXOYkCVVXzJT4iE/q2LbMWPHB/XVJOS0WsV0A",
+	"FiSJ7OkHTRPBMC9IyoFudaVYr9+l8YrrMVtqiYF2V4Zt0V2vahCXsUem/ZmKkMUx/Bvy/+v70C7vP68O",
+	"SU2exdawZ0jUqmc3a9o1r5kS0/sbZoNwm1vN9gdSAnJs2KwClLB3R2bvQGYLAtSiE03p8JtD6Crel5GL",
+	"BvN16vIR9tY2Y8lX97QixPJl7cxsOzPbUyg+h9gCmSeQBwlCEkf5Gsv8CKyB7HI9vdEtR8O6ziwVLF8R",
+	"mjbVpCtjuK9Ld3EaENSwQROPmDZcONW4FHvveoH7jC0XNZbXk9WGpWskqdakIv/yoevTFUtsUiCKF3aG",
+	"qrsYqpISMLQA579yNBd5601iVtafsfDKSsGYWcnUHEVi8K0VWNsUAnZPuLgL99ox6T8Pk84DvFa5boS5",
+	"z4HDNTAhOWxsScBQ7d2Fo0JIFJzFjhbtaNGOFi3RIotgkaLXVWrEzUZlv4nsOCPcXzcaCdWaPb2SR4cZ",
+	"OYU2UxKf9jSRKavr5vLWneeOeO2I1454LREvtCY4J4yrVAJZ/BVK5l0EUJROZeC0YYq1JGxILXbyFJbh",
+	"tFPsSNKOJO1I0gpJmmTA5Bt1uw10x47W7IeGvEXDEvBuu+gmLPo5yNuNEB65MkSlfiN5YUWkEgG5njGw",
+	"A4NHF0tRcgjRFBidDmtF93peXAppCYZROdpkJy0V0gIiGOQiDliX50xpqJoO5eWFzETIIkvAXLVSHA9X",
+	"rklkyaWeyWtNRvlqBgTJHtAvLgglE3ZNXH32uvJWH+AUH9CCaydYGwGCTcX2CN7nzs1Yxpjq4WAZfQeF",
+	"RDMsZ5aU8MQ+KDBEjsEMqbaN1sjfJ13FaLQPkQ04c+mmoMJlRKTY0AfuYz77H7kVnN/FZvd6cdo77/od",
+	"wb4VIHLRW+0WV1zGKjZsLOLg3yy54UosY8XZhtWlQ0v3QY5uRoUn1/4pX1gDcZb5851z7S7ONVkAwNYQ",
+	"eqtuUF6sKV8eaCmuI8p9NIS6EzTvlJidEvPn7QmVd2HLcS+PG8l/qWkOtZkWbGoRVe27RDa2XeqTjyJk",
+	"Szn2lR5PuEwaXwozU0xD0X0nJ1bUKc+GuysbDAqKNLL/HfIIm1Y5bYUYid0NlqVcERG9EKGrrwy6FFQG",
+	"EPYHr0Qx3dy+6XeiUPfKknednHZ07ulFy9GKdAy4vUrhVts2bSZwu+ZNy82bdmLWjvzsyE99/yaxTsBy",
+	"XZyOiLQiDv4VlTR4TSKuc4vpBio1mWxvP/MNrSPMNdSkW0mcDTAZUgfETgjWM9xekwEN5/5DW8/sFrYw",
+	"neFOd3azO5gZPi0BH9jElptP5wl9f8UizkXTd8GuXTqwYmlMQ9eCPlVszmWmiRQ1dXDcAQNIP63cGljS",
+	"TlPYserHZ9UOKerMDIhgBXuGPx2LXJdkLFMmaMr7Hgcaa1Z8TJk4/nRCXpBIhlmS9+zimhx/Ogl8u6s+",
+	"+cBYBCUFgTzVMFqc8a5eUJdIKscQ/9JgUV9d9FPugFWAwJKABv5nt/5G96OiYcy2dj7i26TLIyYMh8Ig",
+	"3sGDol8qlSEXpyRlChJ5Rcg2uSDdCv7QIhTsYQsZyu11J0Td1fnoABFi5Wqhrsbd6A5/GfY3uxrhvSVH",
+	"4xVb3MbJCEPdb6GsVMkxe/Sq7m4nTT5J9/TWQPtn9C/6u98KIG/lWYSu7VbJ9R4OGBAbu9+TX/HeAHhX",
+	"BH0nYv91nI6COFJrBWDEykLqzrF0xee4lkJs8je+51eMfPp4hk1HsOhQ+csjsNHh5BbthSwFP16xRb/J",
+	"c/cEacB9FWvcufN2FORpUBDEUV3g6J5G/i6BlCwsH3fIa3F6hZzUOPjWUpNNzj2IRahEAiCNS6nWQUk7",
+	"hLBpS0wM1IyD6AUrIBfNXMFgeM1FJK/hPbJghkQs5BFIITLF0Aj7tZHXVEWuNO2/M6myZLWpQLN3bies",
+	"7EjNjtTcxnXnwocaRBXnvet4QoIdzNcaAuc0zljevF8YtfBGJXQm7GlUQKDxvaUVdKwZ6PEuGw5yNnJt",
+	"5VJg+RzXKZoKcvL27PkLAishdEq5cMVvaZpa6WZW5NW5Puqux7NbhWA3xg8KtUc501jZMx/A1flSUhpX",
+	"Lfjk+OI9MYoxktA0tQTLVfKxmpQj1tDj/Oyn4/3nr177Hu9wGL0++UATpKl4IOMFGV2xxQjnLUbhgszY",
+	"zRG2Xf/+3dnJjx/6SRRcisvOe7qQmbns9OyxjRfYZT5ewCnLCRnNk1Hge+kGZIT3B/+aTJgakS51Vg0o",
+	"WNbrk080vKJTdilGcJQj0sV/9C+g0fWot9QX3kqN0BS+JtDrk/1wu4K/V2xRqQKYUmNRoTPo/G/318P9",
+	"N3R/crz/w5evz7/1/v63+oKAt2vUvl3Zxy0/zFX89l86j1Xzhw9pzDmzoIa31WDQQQD1fDzFV3dWzNtb",
+	"hI4dfruDraNxpELi7LmfMnUVM3/8jvg6oaqNGRPspa5D+J4um02JhOhQJ55h7tu1J5zO7etFNSBmdbKX",
+	"Hf5+bZyKpY9u4XT7aEAI5Z7uci7uVHm/BHklsBRbGEuLasiNQP8OYpMrkdAI/u5D0oXC4D2AcgxkzpGk",
+	"6ybslQsyB1gLHzwLtYDvV/SwtBqMu+vyNbV7Z5eqWYAbAsN9QME6qHR1ntdJwuGMgkPUpyIbO7An9RhD",
+	"Y3iCSrOXPYPV2P+Cuub+J19+Prfi1ZRgOfOFqB9UmMh0HWgWO1/adc1+iz3sYHhFc8sFMTjRRue+udHr",
+	"3UdjGUFdROp1onKgl1clqCYjr//t79sXIddzRFLFhQFFoAtKDlbuhub4AnWV88/HH86O356ffPxw1k8i",
+	"CPdkdhJsPwFdiseK0Sv4aCqkYlGf/OIj0zDzZE1oWo3OcZaNE24eP/arhgivHim1vMMwHZA5U2NqeFKH",
+	"Jue1H+9pvBE/graYjr68BaGKDQiFUBqCsS1k9PWyY+/3sjP42u/3vwWXHc2nl53BZaff7192vo0uBRYr",
+	"GNnXQBU8v7H77kGpTCqk4CGNcdDuFVvAvVIy4TfMRXMEVvvTKQ2ZI59uQM2nI8I13t+Yavb6JWHR81ev",
+	"nr2BnVGTKRdUYt+HHTm73jLIYEggt5uFtiBCgq0QSjxgGc99JkKIGTb2CPK/oxy6hSSxFFZyLTYFCKRd",
+	"gYuIdF8eHpKExhaEfe2rS4G3a9+L2cRAUSsXMAlRB1RLMcDCxLBP2MUaVGERAuzOp7Az9N0fT0CCV0vC",
+	"S4yh9KuuMIj1auMvEKdLK0SsErJLup6HcxGxm7IA0wtWNMeERgzVRtIdWSQdYVxwwrSmUzYi1zMmfFiw",
+	"73rRC4DVue0BUiMBiHI2WCKMqxLP+c2mHiR5cZfyNnlEuiNzM0LRq2TAK9F2pDBgnQMD3FuZMPPdD+d7",
+	"Gi2G7u0qFXfUbmTfGFnBUpqZJeS5p9bc2M2bTIm8dkh73blkQCvbz16//Pa3R9ajz2/qmFx9BPg6kEEw",
+	"gNPb9ch7ZFtVge9lFLF6sL0SizoQ4Al/eiQAFNhIguZcxq3aFZ29PybFR21bFvmeuqtk4qJYyHYti6zk",
+	"Qo1RfJy5ElMP1E/ocRom/YHCbfOr2hxxWwKvnbn6LlJGBes2otc6E0kxzEaTdWXWgSuKiQzZBUmAulnB",
+	"QnxcartRWGsdtfD2a4jLinzAJI3NYg1VuF979pzLR7dnF1tpsBrOixd2vPIuVu0K2K5FhWRbrndxqstS",
+	"0ZWQ14iFzYkVF8kfO6ni4nQzeb843dH1O1sU62FrOX3CwupfMyd1JV5mzELpQ+7BgSqvhevCPJPaHKFp",
+	"ttR3xveaqfMZTbk2TF2cPq101YvTXRjszmT1+LFpn0GAJBTSvy9Oi6CtCgLKa6FzdNNFeNo8IcohVG+F",
+	"dBU8d1OPN8Bpn+wFuB3ATEHRST0gPLE8COpgGWpYHf99cqUkL06bZD/7ZCf03UXoAwq+FuIOZlwbqRZr",
+	"vcMXp8il0BG90nWj8FFXugLMaBQQGUe5jxqVJeR7xEiSMzdFBQySiQiqVfNwVihLdUD8k1v0U4Nlv65G",
+	"gN7TxB/4DrRvDdreA3BxCqDTtaLNMlQ65599VBSBr8LjZtxwYmUjYqygQq4ZIZMIJRQjBns7TxgZUTMa",
+	"lEwF8JIdBDV/M2MiV/9zBLBi40SqsIac/yS1OTa3LfRVZ6SjZq21YKtG2A+JYSfupJtQbOVG6u5hZ6p/",
+	"ZHS1BB0h3gE74C41hMJ9BM3UfyOO5vi+hdHChZaukIoqWfA6oeV6YFB3FBti7SX67eEVKTw3q+NRJ/nC",
+	"HqYO31Myi/i9bjaOFNe1w8FHD2xthQak6+B+T5dfgUHGC/j/Rn3mwDCVcEH/yt3qas+63Klu2TAzUazO",
+	"KnPuj/IWZpldZc+dCebPYIIBYY66JnQrFhhtZJqyCKjAVMqoYoPJKdFmouXSgEsCxTJv/8W9cUs8rHGe",
+	"+9RjbagCSkENsXTG8m70rH/+4S158eLFG+Kk7jrpXXMRVlO9thLY/1jCBh7+ZlHDX+NO0HjcuBxnqUyl",
+	"wr4hCNirznkA9QCzU3P26p3i40VegkREAVbkpT7bvnCWB57dj7kVIjChdzUZHwGlTGksKC8RG9/y6tev",
+	"nUzFnUFnZkw6ODh49vwf/cP+Yf/Z4J+H/zwE2Hb0o84kgKWCjWbxZEBiPmeCaR0QxWjE8Z8JM4qH2lfq",
+	"qkmjEK63msNqCKBfpRtnK7GVRdYFCC/a2xfiyMfsuRErYU+rI0Owt1GMJhaPnHjE5hYGijHc36tfv5vz",
+	"iNn7Gmciil1gOZ9wCyxETiYxF6w8DL7dsIzKufjGES4rA0vX6KVQprolfd6iK1kp77XUkGt5pAuuTEZj",
+	"ktBwZu/TRZgzaIfBFkRRUY54qhviVELX+YtTTcbMXDPmpNzSRkptC1e/x/LOMDHEmO0n9MrS8eJrLIy5",
+	"+uWx16o16Z69P9a9xgXk+nftAjBkIHAlMFbz5XSwHBGHUfGlVLRKcnLdJCdiLnnIls/IQzi3AOkgpwh1",
+	"cd8Ajt7sg4KwvxNJdyJpK2727f8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
