@@ -11,7 +11,7 @@ import (
 // Prover is a backend that proves entries of the committed state: GET
 // /v1/proofs needs it.
 type Prover interface {
-	// Prove returns the value of key at the last committed height (none if
+	// Prove returns the value of key at the last height the state tree saved (none if
 	// absent) with a proof that verifies, with proof.Verify, against the app
 	// hash in the header of the next height.
 	Prove(ctx context.Context, key []byte) (*bbus.Proof, error)
@@ -30,7 +30,7 @@ var proofKinds = []struct{ param, prefix string }{
 const maxProofKey = 1024
 
 // proofs serves GET /v1/proofs?key=HEX (or vm=ID, cloud=ID, oracle=ID,
-// offer=ID): a state entry's value at the last committed height, or its
+// offer=ID): a state entry's value at the last height the state tree saved, or its
 // absence, with the proof against the next header's app hash.
 func (a *api) proofs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()

@@ -550,10 +550,10 @@ var ErrNotSaved = errors.New("store: the state tree has not saved a version of t
 // ErrNoState is returned by Prove before the first commit.
 var ErrNoState = errors.New("store: no committed state to prove")
 
-// Prove returns, for key at the last committed height, its value (nil if the
-// key is absent) and an ICS23 commitment proof, in its protobuf encoding, of
-// the key holding SHA-256(value), or of its absence, under the app hash that
-// Last reports for that height. Keys of the store's own (meta, local) are
+// Prove returns, for key at the last height the tree saved, its value (nil
+// if the key is absent) and an ICS23 commitment proof, in its protobuf
+// encoding, of the key holding SHA-256(value), or of its absence, under the
+// app hash of that height. Keys of the store's own (meta, local) are
 // outside the tree and are proved absent.
 func (s *Store) Prove(key []byte) (value []byte, height int64, proof []byte, err error) {
 	if len(key) == 0 {
