@@ -131,9 +131,11 @@ func openTree(db *leveldb.DB, version, height int64, journals []journalEntry, ap
 	var mine []journalEntry // the journals of version, when the tree has not saved it
 	if latest == version-1 {
 		for _, j := range journals {
-			if v, n := binary.Uvarint(j.data); n > 0 && int64(v) == version {
+			// Compared unsigned: a damaged version past int64's range is not
+			// taken for an old one and dropped.
+			if v, n := binary.Uvarint(j.data); n > 0 && v == uint64(version) {
 				mine = append(mine, j)
-			} else if n <= 0 || int64(v) > version {
+			} else if n <= 0 || v > uint64(version) {
 				t.Close()
 				return nil, fmt.Errorf("state database: the journal of block %d is damaged: restore it from a backup, or remove it to rebuild the state by replaying the chain", j.height)
 			}

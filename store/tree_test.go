@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -287,7 +288,9 @@ func TestDamagedJournalRefused(t *testing.T) {
 	s.db.Close()
 	flipped := bytes.Clone(j)
 	flipped[len(flipped)-1] ^= 1
-	for _, bad := range [][]byte{j[:len(j)-1], j[:len(j)-33], j[:1], {}, flipped} {
+	_, n := binary.Uvarint(j)
+	huge := append(binary.AppendUvarint(nil, math.MaxUint64), j[n:]...) // a version past int64's range
+	for _, bad := range [][]byte{j[:len(j)-1], j[:len(j)-33], j[:1], {}, flipped, huge} {
 		db, err := leveldb.OpenFile(dir, nil)
 		if err != nil {
 			t.Fatal(err)
