@@ -90,7 +90,8 @@ type VM struct {
 	Migrations    int64  `json:"migrations"`
 	LastMigration string `json:"last_migration,omitempty"`
 	// Txs is how many transactions changed the VM, its intervals or its
-	// migrations, and TxDigest chains their ids in chain order (NextTxDigest):
+	// migrations, and TxDigest chains their ids, heights and block times in
+	// chain order (NextTxDigest):
 	// what proves a bundle of the VM's history complete.
 	Txs      int64  `json:"txs"`
 	TxDigest string `json:"tx_digest,omitempty"`

@@ -26,8 +26,10 @@ import (
 // AppVersion is the version of the state machine's rules. 2: invitations, value ranges, removal
 // ending what the removed cloud touched, agreement proposal expiry and decline. 3: the app hash is
 // the root of the state tree (store), no longer a hash chain over write sets; store.Open refuses
-// a state of version 2 or older (store.ErrHashChainHome).
-const AppVersion = 3
+// a state of version 2 or older (store.ErrHashChainHome). 4: a VM's transaction digest chains each
+// transaction's height and block time besides its id (ledger.RulesVersion, which the
+// state records; a node refuses a state of other rules, ledger.CheckRules).
+const AppVersion = ledger.RulesVersion
 
 // Outcome is one transaction of a committed block.
 type Outcome struct {

@@ -92,16 +92,18 @@ func prove(ctx context.Context, c Chain, p Prover, r kv.Reader, keys [][]byte) (
 }
 
 // Build assembles the evidence bundle of a VM from the ledger state r (which
-// names the transactions that touched it) and the chain c (which holds them),
-// with p's proof of the VM's record, last interval and last migration, which
-// show that the bundle holds every transaction of the VM. Besides the headers
-// the proofs need, it holds every change of validators from genesis to its
-// last header: at each, the header whose next validators differ from its own
-// and the one after it, both signed. With a checkpoint (a height, or 0 for
-// none) it also holds that header, and when nothing of the bundle lies below
-// it, the changes from there on only: an auditor who trusts that header's
-// hash (VerifyTrusting) then needs no validator set before it. It verifies
-// the bundle before it returns it.
+// names the transactions that changed it) and the chain c (which holds
+// them), with p's proof of the VM's record, last interval and last
+// migration, which show that the bundle holds every transaction of the VM,
+// and of the records of the clouds not founded in genesis that signed them.
+// Besides the header whose app hash the proofs verify against, it holds
+// every change of validators from genesis to that header: at each, the
+// header whose next validators differ from its own and the one after it,
+// both signed. With a checkpoint (a height, or 0 for none) it also holds that
+// header, and when the state's header is not below it, the changes from
+// there on only: an auditor who trusts that header's hash (VerifyTrusting)
+// then needs no validator set before it. It verifies the bundle before it
+// returns it.
 func Build(ctx context.Context, c Chain, p Prover, r kv.Reader, vm string, checkpoint int64) (*Bundle, error) {
 	keys, err := ledger.VMEvidenceKeys(r, vm)
 	if err != nil {
@@ -111,10 +113,10 @@ func Build(ctx context.Context, c Chain, p Prover, r kv.Reader, vm string, check
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]int64{}
+	want := map[string]bbus.Stamp{}
 	stamp := func(s *bbus.Stamp) {
 		if s != nil && s.Tx != "" {
-			want[s.Tx] = s.Height
+			want[s.Tx] = *s
 		}
 	}
 	stamp(&hist.VM.Registered)
@@ -142,10 +144,10 @@ func BuildAgreement(ctx context.Context, c Chain, p Prover, r kv.Reader, id stri
 		return nil, err
 	}
 	key, _ := ledger.RecordKey("agreement", id)
-	want := map[string]int64{a.Proposed.Tx: a.Proposed.Height}
+	want := map[string]bbus.Stamp{a.Proposed.Tx: a.Proposed}
 	for _, s := range []*bbus.Stamp{a.Signed, a.Declined} {
 		if s != nil && s.Tx != "" {
-			want[s.Tx] = s.Height
+			want[s.Tx] = *s
 		}
 	}
 	return buildState(ctx, c, p, r, &Bundle{Agreement: id}, [][]byte{key}, want, checkpoint)
@@ -160,7 +162,7 @@ func BuildInvoice(ctx context.Context, c Chain, p Prover, r kv.Reader, id string
 	if err != nil {
 		return nil, err
 	}
-	return buildState(ctx, c, p, r, &Bundle{Invoice: id}, keys, map[string]int64{}, checkpoint)
+	return buildState(ctx, c, p, r, &Bundle{Invoice: id}, keys, nil, checkpoint)
 }
 
 // BuildViolation assembles the evidence bundle of a violation: the
@@ -170,59 +172,47 @@ func BuildViolation(ctx context.Context, c Chain, p Prover, r kv.Reader, id stri
 	if err != nil {
 		return nil, err
 	}
-	return buildState(ctx, c, p, r, &Bundle{Violation: id}, keys, map[string]int64{}, checkpoint)
+	return buildState(ctx, c, p, r, &Bundle{Violation: id}, keys, nil, checkpoint)
 }
 
-// buildState proves keys and completes the bundle b with the transactions
-// want names (id -> height).
-func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, keys [][]byte, want map[string]int64, checkpoint int64) (*Bundle, error) {
-	st, err := prove(ctx, c, p, r, keys)
-	if err != nil {
-		return nil, err
-	}
+// buildState completes the bundle b with the transactions want names (id ->
+// stamp), in chain order, and proves keys with the records of their signers
+// not founded in genesis.
+func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, keys [][]byte, want map[string]bbus.Stamp, checkpoint int64) (*Bundle, error) {
 	doc, err := c.Genesis(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b.State = st
-	return build(ctx, c, r, doc, b, want, checkpoint)
+	bl := &builder{ctx: ctx, c: c}
+	txs, signers, err := bl.find(want)
+	if err != nil {
+		return nil, err
+	}
+	keys = append([][]byte{}, keys...)
+	for _, id := range signers {
+		cl, err := ledger.Cloud(r, id)
+		if err != nil {
+			return nil, bbus.Errorf(bbus.EINTERNAL, "signer %s of the bundle's transactions: %v", id, err)
+		}
+		if cl.Joined.Tx != "" { // not founded in genesis
+			keys = append(keys, ledger.CloudKey(id))
+		}
+	}
+	st, err := prove(ctx, c, p, r, keys)
+	if err != nil {
+		return nil, err
+	}
+	b.State, b.Txs = st, txs
+	return build(ctx, c, doc, b, checkpoint)
 }
 
-// build completes the bundle b of a subject whose transactions want names
-// (id -> height).
-func build(ctx context.Context, c Chain, r kv.Reader, doc *types.GenesisDoc, b *Bundle, want map[string]int64, checkpoint int64) (*Bundle, error) {
-	bl := &builder{ctx: ctx, c: c, blocks: map[int64]*block{}}
-	txs, err := bl.find(want)
-	if err != nil {
-		return nil, err
-	}
-	// The keys of signers who joined after genesis.
-	keyWant := map[string]int64{}
-	for _, t := range txs {
-		signer := t.Decoded.Signer
-		cl, err := ledger.Cloud(r, signer)
-		if err != nil {
-			return nil, bbus.Errorf(bbus.EINTERNAL, "signer %s of transaction %s: %v", signer, t.Decoded.TxID, err)
-		}
-		if cl.Joined.Tx != "" {
-			keyWant[cl.Joined.Tx] = cl.Joined.Height
-		}
-	}
-	keyTxs, err := bl.find(keyWant)
-	if err != nil {
-		return nil, err
-	}
-
-	// Headers: each transaction's block, and the next one signed.
-	signed, linked := map[int64]bool{}, map[int64]bool{}
+// build completes the bundle b, whose state and transactions are in place,
+// with its headers.
+func build(ctx context.Context, c Chain, doc *types.GenesisDoc, b *Bundle, checkpoint int64) (*Bundle, error) {
+	bl := &builder{ctx: ctx, c: c}
 	// The header whose app hash the state proofs verify against.
 	top := b.State.Height
-	signed[top] = true
-	for _, t := range append(append([]Tx{}, txs...), keyTxs...) {
-		linked[t.Height] = true
-		signed[t.Height+1] = true
-		top = max(top, t.Height+1)
-	}
+	signed := map[int64]bool{top: true}
 	if err := bl.waitFor(top); err != nil {
 		return nil, err
 	}
@@ -238,16 +228,12 @@ func build(ctx context.Context, c Chain, r kv.Reader, doc *types.GenesisDoc, b *
 		if checkpoint < doc.InitialHeight || checkpoint > latest {
 			return nil, bbus.Errorf(bbus.EINVALID, "checkpoint height %d is not a block of this node: from %d to %d", checkpoint, doc.InitialHeight, latest)
 		}
-		hd, err := bl.header(checkpoint)
+		hd, err := c.Header(ctx, checkpoint)
 		if err != nil {
 			return nil, err
 		}
 		trust = &Checkpoint{Height: checkpoint, Hash: hd.Hash()}
-		low := min(checkpoint, b.State.Height)
-		for h := range linked {
-			low = min(low, h)
-		}
-		if low >= checkpoint {
+		if b.State.Height >= checkpoint {
 			from = checkpoint
 		}
 		signed[checkpoint] = true
@@ -260,42 +246,35 @@ func build(ctx context.Context, c Chain, r kv.Reader, doc *types.GenesisDoc, b *
 	for _, h := range changes {
 		signed[h-1], signed[h] = true, true
 	}
-	b.Format, b.ChainID, b.Txs, b.Keys, b.Checkpoint = Format, doc.ChainID, txs, keyTxs, checkpoint
+	b.Format, b.ChainID, b.Checkpoint = Format, doc.ChainID, checkpoint
 	b.Headers, b.ValidatorSets = []Header{}, []ValidatorSet{}
-	heights := make([]int64, 0, len(signed)+len(linked))
+	heights := make([]int64, 0, len(signed))
 	for h := range signed {
 		heights = append(heights, h)
-	}
-	for h := range linked {
-		if !signed[h] {
-			heights = append(heights, h)
-		}
 	}
 	sort.Slice(heights, func(i, j int) bool { return heights[i] < heights[j] })
 	setIndex := map[string]int{}
 	for _, h := range heights {
-		hd, err := bl.header(h)
+		hd, err := c.Header(ctx, h)
 		if err != nil {
 			return nil, err
 		}
 		e := Header{Header: hd}
-		if signed[h] {
-			if e.Commit, err = c.Commit(ctx, h); err != nil {
-				return nil, err
-			}
-			vals, err := c.Validators(ctx, h)
-			if err != nil {
-				return nil, err
-			}
-			key := string(vals.Hash())
-			i, ok := setIndex[key]
-			if !ok {
-				i = len(b.ValidatorSets)
-				setIndex[key] = i
-				b.ValidatorSets = append(b.ValidatorSets, validatorSetOf(vals))
-			}
-			e.ValidatorSet = &i
+		if e.Commit, err = c.Commit(ctx, h); err != nil {
+			return nil, err
 		}
+		vals, err := c.Validators(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		key := string(vals.Hash())
+		i, ok := setIndex[key]
+		if !ok {
+			i = len(b.ValidatorSets)
+			setIndex[key] = i
+			b.ValidatorSets = append(b.ValidatorSets, validatorSetOf(vals))
+		}
+		e.ValidatorSet = &i
 		b.Headers = append(b.Headers, e)
 	}
 	// What goes out must verify.
@@ -322,79 +301,58 @@ func validatorSetOf(vals *types.ValidatorSet) ValidatorSet {
 }
 
 type builder struct {
-	ctx     context.Context
-	c       Chain
-	blocks  map[int64]*block
-	headers map[int64]*types.Header
+	ctx context.Context
+	c   Chain
 }
 
-// block is a block with its transactions' results and Merkle proofs.
-type block struct {
-	b       *types.Block
-	results []*abci.ExecTxResult
-	ids     map[string]int // bbus transaction id -> index
-}
-
-// find locates the transactions with the given ids at the given heights and
-// returns them with their proofs, in chain order.
-func (bl *builder) find(want map[string]int64) ([]Tx, error) {
-	out := []Tx{}
-	for id, h := range want {
-		b, err := bl.block(h)
+// find reads the transactions want names (id -> stamp) from their blocks and
+// returns them in chain order, with the clouds that signed them, sorted.
+func (bl *builder) find(want map[string]bbus.Stamp) ([]Tx, []string, error) {
+	byHeight := map[int64][]string{}
+	for id, s := range want {
+		byHeight[s.Height] = append(byHeight[s.Height], id)
+	}
+	heights := make([]int64, 0, len(byHeight))
+	for h := range byHeight {
+		heights = append(heights, h)
+	}
+	sort.Slice(heights, func(i, j int) bool { return heights[i] < heights[j] })
+	out := make([]Tx, 0, len(want))
+	signers := map[string]bool{}
+	for _, h := range heights {
+		blk, err := bl.c.Block(bl.ctx, h)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		i, ok := b.ids[id]
-		if !ok {
-			return nil, bbus.Errorf(bbus.EINTERNAL, "transaction %s is not in block %d, where the ledger records it", id, h)
+		at := map[string]int{}
+		for i, raw := range blk.Txs {
+			if id := quickID(raw); id != "" {
+				at[id] = i
+			}
 		}
-		raw := b.b.Txs[i]
-		stx, err := bbus.DecodeTx(raw)
-		if err != nil {
-			return nil, bbus.Errorf(bbus.EINTERNAL, "transaction %s of block %d: %v", id, h, err)
+		ids := byHeight[h]
+		for _, id := range ids {
+			if _, ok := at[id]; !ok {
+				return nil, nil, bbus.Errorf(bbus.EINTERNAL, "transaction %s is not in block %d, where the ledger records it", id, h)
+			}
 		}
-		res := b.results[i]
-		total := int64(len(b.b.Txs))
-		txp := types.Txs(b.b.Txs).Proof(i).Proof
-		resp := types.NewResults(b.results).ProveResult(i)
-		out = append(out, Tx{
-			Height:  h,
-			Decoded: decodedOf(stx),
-			Raw:     string(raw),
-			Result:  Result{Code: res.Code, ID: string(res.Data)},
-			Proof:   proofOf(int64(i), total, &txp, &resp),
-		})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return positionOf(out[i].Height, out[i].Proof.Path).before(positionOf(out[j].Height, out[j].Proof.Path))
-	})
-	return out, nil
-}
-
-// block loads a block and its results, once.
-func (bl *builder) block(h int64) (*block, error) {
-	if b := bl.blocks[h]; b != nil {
-		return b, nil
-	}
-	b, err := bl.c.Block(bl.ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	res, err := bl.c.Results(bl.ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	if len(res) != len(b.Txs) {
-		return nil, bbus.Errorf(bbus.EINTERNAL, "block %d has %d transactions but %d results", h, len(b.Txs), len(res))
-	}
-	out := &block{b: b, results: res, ids: map[string]int{}}
-	for i, tx := range b.Txs {
-		if id := quickID(tx); id != "" {
-			out.ids[id] = i
+		sort.Slice(ids, func(i, j int) bool { return at[ids[i]] < at[ids[j]] })
+		for _, id := range ids {
+			raw := blk.Txs[at[id]]
+			stx, err := bbus.DecodeTx(raw)
+			if err != nil {
+				return nil, nil, bbus.Errorf(bbus.EINTERNAL, "transaction %s of block %d: %v", id, h, err)
+			}
+			signers[stx.Signer] = true
+			out = append(out, Tx{Height: h, Time: want[id].At.UTC(), Raw: string(raw)})
 		}
 	}
-	bl.blocks[h] = out
-	return out, nil
+	names := make([]string, 0, len(signers))
+	for s := range signers {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	return out, names, nil
 }
 
 // quickID returns the bbus id of a transaction without decoding it: the
@@ -407,25 +365,6 @@ func quickID(raw []byte) string {
 	}
 	sum := sha256.Sum256(raw[len(head) : len(raw)-tail])
 	return hex.EncodeToString(sum[:])
-}
-
-func (bl *builder) header(h int64) (*types.Header, error) {
-	if bl.headers == nil {
-		bl.headers = map[int64]*types.Header{}
-	}
-	if hd := bl.headers[h]; hd != nil {
-		return hd, nil
-	}
-	if b := bl.blocks[h]; b != nil {
-		bl.headers[h] = &b.b.Header
-		return &b.b.Header, nil
-	}
-	hd, err := bl.c.Header(bl.ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	bl.headers[h] = hd
-	return hd, nil
 }
 
 // waitFor waits until the chain holds the block at height h.

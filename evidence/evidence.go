@@ -2,15 +2,19 @@
 // that proves a VM's history on a bbus chain to someone who runs no node and
 // trusts none.
 //
-// A bundle holds every transaction that touched the VM, each shown decoded
-// next to its exact bytes, with a Merkle proof of its inclusion in its block
-// and a Merkle proof of its result (applied, and the id it made) in the next
-// block's header; the transactions that registered the keys of the clouds
-// that signed them; the block headers those proofs hang from, with the
-// commits that sign them; and the validator sets that made those commits.
+// A bundle proves the records of its subject (a VM, an agreement, an
+// invoice or a violation) by state proofs (package proof) against the app
+// hash of one signed block header, and holds the transactions those records
+// name, each as its signer signed it: a VM's record chains the id, height
+// and block time of every transaction that changed it into a digest, and an
+// agreement's record stamps its proposal and its answer. It holds the
+// records of the clouds that signed them (for those not founded in genesis,
+// whose keys the genesis document holds), and, besides that header, every
+// header at which the validators changed, with the commits that sign them
+// and the validator sets that made those commits.
 //
 // Verify checks a bundle against the chain's genesis document alone: cloud
-// signatures, inclusion proofs, and commits signed by more than two thirds of
+// signatures, state proofs, and commits signed by more than two thirds of
 // the voting power of the validator set in force at their height, followed
 // from genesis (or from a checkpoint the auditor trusts) through every change
 // of validators (see Verify). Build assembles a bundle from a node's block
@@ -19,7 +23,6 @@ package evidence
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,7 +33,7 @@ import (
 )
 
 // Format names the version of the bundle layout. Verify rejects any other.
-const Format = "bbus-evidence/2"
+const Format = "bbus-evidence/3"
 
 // Bundle is the evidence of one VM's history, or of one agreement's. Every
 // field is checked by Verify: a bundle holds nothing that is not proved.
@@ -46,17 +49,16 @@ type Bundle struct {
 	// State proves the records of the subject at one height: a VM's record
 	// with its last interval and migration (which show Txs complete), an
 	// agreement's record, or an invoice with its lines, agreements,
-	// violations and reports.
+	// violations and reports; and the records of the clouds not founded in
+	// genesis that signed Txs, which hold their keys.
 	State State `json:"state"`
-	// Txs are the transactions that touched the VM (or made the agreement),
+	// Txs are the transactions that changed the VM (or made the agreement),
 	// in chain order (height, then position in the block); none for an
 	// invoice or a violation, whose records State proves.
 	Txs []Tx `json:"txs"`
-	// Keys are the cloud_join transactions that registered the signing keys
-	// of the clouds that signed Txs, for the clouds not founded in genesis
-	// (whose keys the genesis document holds), in chain order.
-	Keys []Tx `json:"keys"`
-	// Headers are the block headers the proofs need, in height order. A
+	// Headers are the block headers the bundle needs, in height order: the
+	// one whose app hash the state proofs verify against, those at which
+	// the validators change and the block after each, and the checkpoint. A
 	// header with a Commit is trusted when the commit verifies with its
 	// validator set; a header without one is trusted through the next
 	// block's header, which names its hash.
@@ -123,52 +125,15 @@ func ParseCheckpoint(s string) (*Checkpoint, error) {
 	return &Checkpoint{Height: h, Hash: hash}, nil
 }
 
-// Tx is one committed transaction with what proves it.
+// Tx is one committed transaction, proved by the record that names it: the
+// digest of a VM's transactions, or an agreement's stamps, which give its
+// id (the SHA-256 of its signed body), its height and its block's time.
 type Tx struct {
-	Height int64 `json:"height"`
-	// Decoded is the transaction shown for a reader. Verify derives it again
-	// from Raw and rejects the bundle if it differs in anything.
-	Decoded Decoded `json:"decoded"`
+	Height int64     `json:"height"`
+	Time   time.Time `json:"time"` // the time of its block
 	// Raw is the transaction exactly as it was committed: the signed body
 	// and the signature (docs/TRANSACTIONS.md).
 	Raw string `json:"raw"`
-	// Result is what the ledger made of it in its block.
-	Result Result `json:"result"`
-	// Proof places Raw in the block at Height (its header's data_hash) and
-	// Result in the results of that block (the next header's last_results_hash).
-	Proof Proof `json:"proof"`
-}
-
-// Decoded is a transaction as a person reads it.
-type Decoded struct {
-	TxID    string    `json:"tx_id"` // SHA-256 of the signed body: the id the ledger's records cite
-	Type    string    `json:"type"`  // the action: vm_register, migration_propose, ...
-	ChainID string    `json:"chain_id"`
-	Signer  string    `json:"signer"`
-	Nonce   uint64    `json:"nonce"`
-	Expires time.Time `json:"expires"`
-	// Action is the action's fields, as signed.
-	Action json.RawMessage `json:"action"`
-}
-
-// Result is a transaction's outcome as the block's results record it. Code 0
-// means the ledger applied the transaction; ID is the id the action made or
-// acted on (the new migration's id for a proposal).
-type Result struct {
-	Code uint32 `json:"code"`
-	ID   string `json:"id,omitempty"`
-}
-
-// Proof is the path from one transaction up to the root of its block's
-// transactions, and from its result up to the root of the block's results:
-// both trees have one leaf per transaction of the block, so one path serves
-// both. Path has one letter per level, from the leaf up: L when the node on
-// the path is the left child (its sibling, the aunt, on the right), R when it
-// is the right child.
-type Proof struct {
-	Path        string              `json:"path"`
-	TxAunts     []cmtbytes.HexBytes `json:"tx_aunts"`
-	ResultAunts []cmtbytes.HexBytes `json:"result_aunts"`
 }
 
 // Header is one block header, signed or linked.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type proved struct {
 	height int64
 	values map[string][]byte
 	fields map[string]string
+	used   map[string]bool // the records the verifier read
 }
 
 // state verifies every state proof against the app hash of the trusted
@@ -37,7 +39,7 @@ func (v *verifier) state() (*proved, error) {
 	if next == nil {
 		return nil, fail("state.height", "the bundle has no trusted header at height %d, whose app hash the state proofs verify against", st.Height)
 	}
-	p := &proved{height: st.Height, values: map[string][]byte{}, fields: map[string]string{}}
+	p := &proved{height: st.Height, values: map[string][]byte{}, fields: map[string]string{}, used: map[string]bool{}}
 	for i, sp := range st.Proofs {
 		field := fmt.Sprintf("state.proofs[%d]", i)
 		if sp.Value == nil {
@@ -63,10 +65,39 @@ func (p *proved) record(key []byte, what string, out any) (string, error) {
 		return "", fail("state.proofs", "proves no record of %s (key %q)", what, key)
 	}
 	field := p.fields[string(key)]
+	p.use(key)
 	if err := ledger.DecodeRecord(raw, out); err != nil {
 		return "", fail(field+".value", "is not the record of %s: %v", what, err)
 	}
 	return field, nil
+}
+
+// use marks the record at key read.
+func (p *proved) use(key []byte) {
+	if p.used == nil {
+		p.used = map[string]bool{}
+	}
+	p.used[string(key)] = true
+}
+
+// allUsed fails for a proved record that the subject's checks did not read:
+// a bundle holds nothing it does not need.
+func (p *proved) allUsed() error {
+	for _, k := range sortedKeys(p.fields) {
+		if !p.used[k] {
+			return fail(p.fields[k], "proves the record at key %q, which the bundle's subject does not need: it does not belong", k)
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // history is what a VM's transactions say about where it ran: for the report,
@@ -100,17 +131,62 @@ func (h *history) add(t *vtx) {
 	}
 }
 
+// name sets what each transaction made or acted on, for a reader: the VM or
+// agreement its action names; for a migration's proposal, the migration the
+// next transaction about a migration names (a VM has one migration open at a
+// time), or "" when none does (a proposal that lapsed, or the last, which
+// vmComplete names from the VM's record); for an agreement's proposal, the
+// agreement of the bundle.
+func (h *history) name(txs []*vtx, agreement string) {
+	var open *vtx // a proposal not named yet
+	for _, t := range txs {
+		a := &t.stx.Action
+		ref := ""
+		switch {
+		case a.VMRegister != nil:
+			t.id = a.VMRegister.VM
+		case a.VMTerminate != nil:
+			t.id = a.VMTerminate.VM
+		case a.MigrationPropose != nil:
+			open = t
+		case a.MigrationAccept != nil:
+			ref = a.MigrationAccept.Migration
+		case a.MigrationComplete != nil:
+			ref = a.MigrationComplete.Migration
+		case a.MigrationReject != nil:
+			ref = a.MigrationReject.Migration
+		case a.MigrationCancel != nil:
+			ref = a.MigrationCancel.Migration
+		case a.AgreementPropose != nil:
+			t.id = agreement
+		case a.AgreementSign != nil:
+			t.id = a.AgreementSign.Agreement
+		case a.AgreementDecline != nil:
+			t.id = a.AgreementDecline.Agreement
+		}
+		if ref != "" {
+			t.id = ref
+			if open != nil {
+				open.id, open = ref, nil
+			}
+		}
+	}
+}
+
 // describe says what a transaction did, for a reader. It checks nothing:
 // what the bundle holds is checked against the proved records.
 func describe(t *vtx) string {
-	a, signer, id := &t.stx.Action, t.stx.Signer, t.t.Result.ID
+	a, signer, id := &t.stx.Action, t.stx.Signer, t.id
 	switch {
 	case a.VMRegister != nil:
 		return fmt.Sprintf("%s registers %s (%s), owned and hosted by %s", signer, a.VMRegister.VM, a.VMRegister.Resources, signer)
 	case a.VMTerminate != nil:
 		return fmt.Sprintf("%s terminates %s", signer, a.VMTerminate.VM)
 	case a.MigrationPropose != nil:
-		s := fmt.Sprintf("%s proposes to send %s to %s as %s", signer, a.MigrationPropose.VM, a.MigrationPropose.To, id)
+		s := fmt.Sprintf("%s proposes to send %s to %s", signer, a.MigrationPropose.VM, a.MigrationPropose.To)
+		if id != "" {
+			s += " as " + id
+		}
 		if a.MigrationPropose.Agreement != "" {
 			s += " under agreement " + a.MigrationPropose.Agreement
 		}
@@ -148,7 +224,7 @@ func ids(txs []*vtx) string {
 	}
 	out := make([]string, len(txs))
 	for i, t := range txs {
-		out[i] = t.t.Result.ID
+		out[i] = orNone(t.id)
 	}
 	return strings.Join(out, ", ")
 }
@@ -177,9 +253,9 @@ func (v *verifier) vmComplete(p *proved, txs []*vtx, h *history) error {
 	}
 	lastID := ""
 	if lastProposal != nil {
-		lastID = lastProposal.t.Result.ID
+		lastID = lastProposal.id
 	}
-	if int64(len(h.proposals)) != vm.Migrations || lastID != vm.LastMigration {
+	if int64(len(h.proposals)) != vm.Migrations || lastID != "" && lastID != vm.LastMigration {
 		what := "a migration is missing (its proposal, with what answered it)"
 		switch {
 		case int64(len(h.proposals)) > vm.Migrations:
@@ -201,9 +277,10 @@ func (v *verifier) vmComplete(p *proved, txs []*vtx, h *history) error {
 			return err
 		}
 		if m.ID != vm.LastMigration || m.VM != id || m.Proposed.Tx != lastProposal.stx.ID {
-			return fail(mf+".value", "is migration %s of VM %s proposed by transaction %s, but the bundle's last proposal is %s of %s by %s",
-				m.ID, m.VM, m.Proposed.Tx, lastID, id, lastProposal.stx.ID)
+			return fail(mf+".value", "is migration %s of VM %s proposed by transaction %s, but the bundle's last proposal is of %s by %s",
+				m.ID, m.VM, m.Proposed.Tx, id, lastProposal.stx.ID)
 		}
+		lastProposal.id = m.ID
 	}
 	// Intervals: their number and the last.
 	if int64(len(h.intervals)) != vm.Intervals {
@@ -232,10 +309,10 @@ func (v *verifier) vmComplete(p *proved, txs []*vtx, h *history) error {
 	}
 	digest := ""
 	for _, t := range txs {
-		digest = bbus.NextTxDigest(digest, t.stx.ID)
+		digest = bbus.NextTxDigest(digest, bbus.Stamp{Tx: t.stx.ID, Height: t.height, At: t.time})
 	}
 	if digest != vm.TxDigest {
-		return fail("txs", "the bundle's transactions chain to digest %s, %s to %s: a transaction is missing, foreign or out of order", digest, rec, vm.TxDigest)
+		return fail("txs", "the bundle's transactions chain to digest %s, %s to %s: a transaction is missing, foreign or out of order, or its height or time is not its block's", digest, rec, vm.TxDigest)
 	}
 	return nil
 }
@@ -260,18 +337,28 @@ func (v *verifier) agreementComplete(p *proved, txs []*vtx) ([]bbus.Agreement, e
 	if err != nil {
 		return nil, err
 	}
-	want := []string{a.Proposed.Tx}
+	want := []bbus.Stamp{a.Proposed}
 	for _, s := range []*bbus.Stamp{a.Signed, a.Declined} {
 		if s != nil && s.Tx != "" {
-			want = append(want, s.Tx)
+			want = append(want, *s)
 		}
 	}
 	got := make([]string, len(txs))
 	for i, t := range txs {
 		got[i] = t.stx.ID
 	}
-	if a.ID != id || strings.Join(got, " ") != strings.Join(want, " ") {
-		return nil, fail("txs", "hold transactions %s, but agreement %s's record (%s) names %s", orNone(strings.Join(got, ", ")), id, field, strings.Join(want, ", "))
+	names := make([]string, len(want))
+	for i, s := range want {
+		names[i] = s.Tx
+	}
+	if a.ID != id || strings.Join(got, " ") != strings.Join(names, " ") {
+		return nil, fail("txs", "hold transactions %s, but agreement %s's record (%s) names %s", orNone(strings.Join(got, ", ")), id, field, strings.Join(names, ", "))
+	}
+	for i, t := range txs {
+		if t.height != want[i].Height || !t.time.Equal(want[i].At) {
+			return nil, fail(t.field, "is at height %d, %s, but agreement %s's record (%s) stamps it at height %d, %s",
+				t.height, t.time.Format(time.RFC3339Nano), id, field, want[i].Height, want[i].At.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	return []bbus.Agreement{a}, nil
 }
@@ -445,6 +532,7 @@ func (v *verifier) invoice(p *proved) (*bbus.Invoice, []bbus.Agreement, []bbus.V
 		k := sp.Key
 		field := p.fields[string(k)]
 		if seq, ok := ledger.PenaltyKeyOf(k, P, C); ok {
+			p.use(k)
 			if seq < head.FirstViolation || seq > head.LastViolation {
 				return nil, nil, nil, fail(field+".key", "lists violation %d, outside the invoice's violations %d to %d", seq, head.FirstViolation, head.LastViolation)
 			}
@@ -463,6 +551,7 @@ func (v *verifier) invoice(p *proved) (*bbus.Invoice, []bbus.Agreement, []bbus.V
 		if ledger.DecodeRecord(sp.Value, &l) != nil || l.Kind != "hosting" || !ledger.HostingLineKeyOf(k, P, C, l.End) {
 			continue // a record a line or a penalty names, checked through them
 		}
+		p.use(k)
 		if !l.End.After(head.From) || l.End.After(head.Until) {
 			return nil, nil, nil, fail(field+".value.end", "is %s, outside the invoice's period (%s, %s]", l.End.Format(time.RFC3339Nano), head.From.Format(time.RFC3339), head.Until.Format(time.RFC3339))
 		}

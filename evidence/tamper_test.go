@@ -224,12 +224,12 @@ func TestEveryTamperIsRejected(t *testing.T) {
 			}
 		}
 	}
-	// A few that keep the transaction well-formed: a changed nonce (the
-	// signature no longer verifies) and a changed decoded view.
+	// A few that keep the transaction well-formed: a changed nonce or
+	// action (the signature no longer verifies).
 	for _, r := range []struct{ old, new string }{
 		{`\"nonce\":4,`, `\"nonce\":5,`},
-		{`"cpu": 2,`, `"cpu": 3,`},
-		{`"type": "migration_accept"`, `"type": "migration_complete"`},
+		{`\"cpu\":2,`, `\"cpu\":3,`},
+		{`{\"migration_accept\"`, `{\"migration_complete\"`},
 	} {
 		if !bytes.Contains(bundle, []byte(r.old)) {
 			t.Fatalf("bundle has no %s", r.old)
@@ -275,10 +275,10 @@ func TestNonCanonicalEncodingsAreRejected(t *testing.T) {
 		t.Fatalf("white space is not content, yet: %v", err)
 	}
 	for _, r := range []struct{ old, new string }{
-		{`"format": "bbus-evidence/2"`, `"format": "bbus-evidence\/1"`},                      // an escape
+		{`"format": "bbus-evidence/3"`, `"format": "bbus-evidence\/1"`},                      // an escape
 		{`"data_hash": "`, `"data_hash": "` + "\u200b"},                                      // a character more
 		{`"vm": "vm-1",`, `"vm": "vm-1", "vm": "vm-1",`},                                     // a repeated key
-		{`"format": "bbus-evidence/2",`, `"format": "bbus-evidence/2", "comment": "hello",`}, // an unknown field
+		{`"format": "bbus-evidence/3",`, `"format": "bbus-evidence/3", "comment": "hello",`}, // an unknown field
 		{`"round": 0,`, `"round": 0e0,`},                                                     // a number's form
 		{`Z"`, `+00:00"`},                                                                    // a time's zone, same instant
 	} {

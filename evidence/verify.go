@@ -14,6 +14,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/bbusdev/bbus"
+	"github.com/bbusdev/bbus/ledger"
 )
 
 // Error is why a bundle failed verification: Field names the part of the
@@ -101,7 +102,8 @@ type Point struct {
 type Signer struct {
 	Cloud  string `json:"cloud"`
 	PubKey []byte `json:"pub_key"`
-	// From is "genesis", or the height of its cloud_join transaction.
+	// From is "genesis", or the height of its cloud_join transaction, as its
+	// proved record gives it.
 	From string `json:"from"`
 }
 
@@ -179,10 +181,6 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	if err := v.chain(trust); err != nil {
 		return nil, err
 	}
-	signers, err := v.keys()
-	if err != nil {
-		return nil, err
-	}
 	rep := &Report{ChainID: b.ChainID, VM: b.VM, Agreement: b.Agreement, Invoice: b.Invoice, Violation: b.Violation, Headers: len(b.Headers), Commits: v.commits,
 		Signatures: v.signatures, ValidatorSets: len(b.ValidatorSets), ValidatorChanges: v.changes, Trust: v.anchor,
 		Txs: []Entry{}, Signers: []Signer{}}
@@ -192,42 +190,35 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	}
 	rep.State = StateReport{Height: b.State.Height, Records: len(b.State.Proofs)}
 	hist := &history{intervals: []Interval{}}
-	var txs []*vtx
-	used := map[string]bool{}
-	var last position
+	txs := make([]*vtx, 0, len(b.Txs))
+	keys := map[string]*Signer{}
 	for i := range b.Txs {
 		field := fmt.Sprintf("txs[%d]", i)
 		t, err := v.tx(field, &b.Txs[i])
 		if err != nil {
 			return nil, err
 		}
-		if !last.before(t.pos) {
-			return nil, fail(field, "is not after the transaction before it in chain order (height, then place in the block)")
-		}
-		if t.height >= b.State.Height {
-			return nil, fail(field+".height", "is %d, not before the header at height %d whose app hash proves the state", t.height, b.State.Height)
-		}
-		last = t.pos
-		pub, from, err := v.keyOf(field, t, signers)
-		if err != nil {
-			return nil, err
+		if n := len(txs); n > 0 && t.height < txs[n-1].height {
+			return nil, fail(field+".height", "is %d, below the height %d of the transaction before it: the transactions are in chain order", t.height, txs[n-1].height)
 		}
 		signer := t.stx.Signer
-		if err := v.signature(cmted25519.PubKey(pub), t.stx.BodyBytes, t.stx.Sig, func() error {
-			return fail(field+".raw", "the signature does not verify with the key of %s (%s)", signer, from)
+		key := keys[signer]
+		if key == nil {
+			if key, err = v.keyOf(field, signer, t.height, st); err != nil {
+				return nil, err
+			}
+			keys[signer] = key
+			rep.Signers = append(rep.Signers, *key)
+		}
+		if err := v.signature(cmted25519.PubKey(key.PubKey), t.stx.BodyBytes, t.stx.Sig, func() error {
+			return fail(field+".raw", "the signature does not verify with the key of %s (%s)", signer, key.From)
 		}); err != nil {
 			return nil, err
 		}
-		if !used[t.stx.Signer] {
-			used[t.stx.Signer] = true
-			rep.Signers = append(rep.Signers, Signer{Cloud: t.stx.Signer, PubKey: pub, From: from})
-		}
-		t.field = field
 		txs = append(txs, t)
-		rep.Txs = append(rep.Txs, Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: t.stx.Action.Type(),
-			Signer: signer, ID: t.t.Result.ID, Summary: describe(t)})
 		hist.add(t)
 	}
+	hist.name(txs, b.Agreement)
 	switch {
 	case b.VM != "":
 		err = v.vmComplete(st, txs, hist)
@@ -241,10 +232,12 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	for i := range b.Keys {
-		if k := signers[b.Keys[i].Decoded.Signer]; !used[k.signer] {
-			return nil, fail(k.field, "registers the key of %s, which signs no transaction of the bundle", k.signer)
-		}
+	for _, t := range txs {
+		rep.Txs = append(rep.Txs, Entry{Height: t.height, Time: t.time, TxID: t.stx.ID, Type: t.stx.Action.Type(),
+			Signer: t.stx.Signer, ID: t.id, Summary: describe(t)})
+	}
+	if err := st.allUsed(); err != nil {
+		return nil, err
 	}
 	if err := v.everyHeaderServes(trust); err != nil {
 		return nil, err
@@ -257,20 +250,15 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	return rep, nil
 }
 
-// everyHeaderServes checks that each header is a transaction's block, the
-// next block that proves its result, a block at which the validators change
-// or the block after it, or the checkpoint the bundle was built for or the
-// auditor trusts: with nothing superfluous, a transaction dropped from a
-// bundle leaves its headers behind and is noticed.
+// everyHeaderServes checks that each header is the one whose app hash the
+// state proofs verify against, a block at which the validators change or the
+// block after it, or the checkpoint the bundle was built for or the auditor
+// trusts: a bundle holds nothing it does not need.
 func (v *verifier) everyHeaderServes(trust *Checkpoint) error {
-	needed := map[int64]bool{}
-	for _, t := range append(append([]Tx{}, v.b.Txs...), v.b.Keys...) {
-		needed[t.Height], needed[t.Height+1] = true, true
-	}
+	needed := map[int64]bool{v.b.State.Height: true}
 	if v.b.Checkpoint != 0 {
 		needed[v.b.Checkpoint] = true
 	}
-	needed[v.b.State.Height] = true
 	if trust != nil {
 		needed[trust.Height] = true
 	}
@@ -283,7 +271,7 @@ func (v *verifier) everyHeaderServes(trust *Checkpoint) error {
 	for i, e := range v.b.Headers {
 		h := e.Header
 		if !needed[h.Height] && !changed[h.Height] && (e.Commit == nil || bytes.Equal(h.ValidatorsHash, h.NextValidatorsHash)) {
-			return fail(fmt.Sprintf("headers[%d]", i), "the block at height %d proves no transaction of the bundle and changes no validators: a transaction is missing, or the header does not belong", h.Height)
+			return fail(fmt.Sprintf("headers[%d]", i), "the block at height %d carries neither the app hash of the bundle's state nor a change of validators, nor is it the checkpoint: it does not belong", h.Height)
 		}
 	}
 	return nil
@@ -348,12 +336,8 @@ func Decode(data []byte) (*Bundle, error) {
 		}
 		return nil
 	}
-	for i, t := range append(append([]Tx{}, b.Txs...), b.Keys...) {
-		field := fmt.Sprintf("txs[%d].decoded.expires", i)
-		if i >= len(b.Txs) {
-			field = fmt.Sprintf("keys[%d].decoded.expires", i-len(b.Txs))
-		}
-		if err := utc(field, t.Decoded.Expires); err != nil {
+	for i, t := range b.Txs {
+		if err := utc(fmt.Sprintf("txs[%d].time", i), t.Time); err != nil {
 			return nil, err
 		}
 	}
@@ -744,162 +728,59 @@ type walk struct {
 	checkpoint bool
 }
 
-// position is where a transaction is in the chain: its height, then the
-// path to its leaf read from the root (L before R).
-type position struct {
-	height int64
-	path   string
-}
-
-func (p position) before(q position) bool {
-	return p.height < q.height || p.height == q.height && p.path < q.path
-}
-
-func positionOf(height int64, path string) position {
-	r := []byte(path)
-	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-		r[i], r[j] = r[j], r[i]
-	}
-	return position{height, string(r)}
-}
-
-// vtx is a transaction whose bytes, inclusion and result are proved.
+// vtx is a transaction of the bundle whose bytes are a bbus transaction of
+// the chain.
 type vtx struct {
 	field  string // where it is in the bundle
 	stx    *bbus.SignedTx
-	t      *Tx
-	pos    position
-	time   time.Time
 	height int64
+	time   time.Time
+	// id is what it made or acted on, as its action and the transactions
+	// after it tell (history.name): for a reader.
+	id string
 }
 
-// tx checks one transaction: its decoding, its inclusion and its result.
+// tx decodes one transaction and checks its place: the record that names it
+// proves the rest.
 func (v *verifier) tx(field string, t *Tx) (*vtx, error) {
-	raw := []byte(t.Raw)
-	stx, err := bbus.DecodeTx(raw)
+	stx, err := bbus.DecodeTx([]byte(t.Raw))
 	if err != nil {
 		return nil, fail(field+".raw", "is not a bbus transaction: %s", bbus.ErrorMessage(err))
 	}
 	if stx.ChainID != v.b.ChainID {
 		return nil, fail(field+".raw", "is for chain %q, not %q", stx.ChainID, v.b.ChainID)
 	}
-	if err := checkDecoded(field+".decoded", &t.Decoded, stx); err != nil {
+	if t.Height < v.g.initialHeight || t.Height >= v.b.State.Height {
+		return nil, fail(field+".height", "is %d, not from the chain's initial height %d and before the header at height %d whose app hash proves the state", t.Height, v.g.initialHeight, v.b.State.Height)
+	}
+	return &vtx{field: field, stx: stx, height: t.Height, time: t.Time}, nil
+}
+
+// keyOf returns the key that signs cloud's transactions, the first at height:
+// from genesis, or from the cloud's proved record, which it must have joined
+// before.
+func (v *verifier) keyOf(field, cloud string, height int64, p *proved) (*Signer, error) {
+	if pub := v.g.clouds[cloud]; pub != nil {
+		return &Signer{Cloud: cloud, PubKey: pub, From: "genesis"}, nil
+	}
+	key := ledger.CloudKey(cloud)
+	if _, ok := p.values[string(key)]; !ok {
+		return nil, fail(field, "is signed by %s, a cloud not founded in genesis whose record the bundle does not prove (key %q): its key is unknown", cloud, key)
+	}
+	var c bbus.Cloud
+	cf, err := p.record(key, "cloud "+cloud, &c)
+	if err != nil {
 		return nil, err
 	}
-	h, next := v.headers[t.Height], v.headers[t.Height+1]
-	if h == nil || next == nil {
-		return nil, fail(field+".height", "the bundle has no trusted header at height %d and %d, which its proofs need", t.Height, t.Height+1)
+	switch {
+	case c.ID != cloud:
+		return nil, fail(cf+".value", "is the record of cloud %s, not %s", c.ID, cloud)
+	case len(c.PubKey) != cmted25519.PubKeySize:
+		return nil, fail(cf+".value.pub_key", "is %d bytes, an ed25519 key is %d", len(c.PubKey), cmted25519.PubKeySize)
+	case c.Joined.Tx == "" || c.Joined.Height >= height:
+		return nil, fail(field, "is signed by %s at height %d, but its record (%s) has it join at height %d", cloud, height, cf, c.Joined.Height)
 	}
-	root, err := rootOf(txLeaf(raw), t.Proof.Path, t.Proof.TxAunts)
-	if err != nil {
-		return nil, fail(field+".proof.tx_aunts", "%v", err)
-	}
-	if !bytes.Equal(root, h.h.DataHash) {
-		return nil, fail(field+".proof", "the transaction is not in the block at height %d: its proof leads to %X, the block's data_hash is %s", t.Height, root, h.h.DataHash)
-	}
-	root, err = rootOf(resultLeaf(t.Result), t.Proof.Path, t.Proof.ResultAunts)
-	if err != nil {
-		return nil, fail(field+".proof.result_aunts", "%v", err)
-	}
-	if !bytes.Equal(root, next.h.LastResultsHash) {
-		return nil, fail(field+".result", "is not the result of the transaction: its proof leads to %X, the header at height %d has last_results_hash %s", root, t.Height+1, next.h.LastResultsHash)
-	}
-	if t.Result.Code != 0 {
-		return nil, fail(field+".result.code", "is %d: the ledger rejected the transaction, which changed nothing", t.Result.Code)
-	}
-	return &vtx{stx: stx, t: t, pos: positionOf(t.Height, t.Proof.Path), time: h.h.Time, height: t.Height}, nil
-}
-
-// checkDecoded compares the decoded view of a transaction with its bytes.
-func checkDecoded(field string, d *Decoded, stx *bbus.SignedTx) error {
-	want := decodedOf(stx)
-	for _, c := range []struct {
-		name      string
-		got, want any
-	}{
-		{"tx_id", d.TxID, want.TxID},
-		{"type", d.Type, want.Type},
-		{"chain_id", d.ChainID, want.ChainID},
-		{"signer", d.Signer, want.Signer},
-		{"nonce", d.Nonce, want.Nonce},
-		{"expires", d.Expires.Format(time.RFC3339Nano), want.Expires.Format(time.RFC3339Nano)},
-	} {
-		if c.got != c.want {
-			return fail(field+"."+c.name, "shows %v, but the signed transaction says %v", c.got, c.want)
-		}
-	}
-	var got bytes.Buffer
-	if err := json.Compact(&got, d.Action); err != nil || !bytes.Equal(got.Bytes(), want.Action) {
-		return fail(field+".action", "shows %s, but the signed transaction says %s", d.Action, want.Action)
-	}
-	return nil
-}
-
-// decodedOf returns the decoded view of a transaction.
-func decodedOf(stx *bbus.SignedTx) Decoded {
-	var actions map[string]json.RawMessage
-	b, _ := json.Marshal(&stx.Action)
-	json.Unmarshal(b, &actions)
-	typ := stx.Action.Type()
-	return Decoded{TxID: stx.ID, Type: typ, ChainID: stx.ChainID, Signer: stx.Signer, Nonce: stx.Nonce,
-		Expires: time.Unix(stx.Expires, 0).UTC(), Action: actions[typ]}
-}
-
-// keyTx is a cloud_join transaction of the bundle: a signer's key.
-type keyTx struct {
-	field  string
-	signer string
-	pub    []byte
-	pos    position
-	height int64
-}
-
-// keys checks the key registrations and returns them by signer.
-func (v *verifier) keys() (map[string]*keyTx, error) {
-	out := map[string]*keyTx{}
-	var last position
-	for i := range v.b.Keys {
-		field := fmt.Sprintf("keys[%d]", i)
-		t, err := v.tx(field, &v.b.Keys[i])
-		if err != nil {
-			return nil, err
-		}
-		if !last.before(t.pos) {
-			return nil, fail(field, "is not after the transaction before it in chain order")
-		}
-		last = t.pos
-		join := t.stx.Action.CloudJoin
-		switch {
-		case join == nil:
-			return nil, fail(field+".raw", "is a %s transaction, not a cloud_join", t.stx.Action.Type())
-		case v.g.clouds[t.stx.Signer] != nil:
-			return nil, fail(field+".raw", "registers %s, a cloud founded in genesis", t.stx.Signer)
-		case out[t.stx.Signer] != nil:
-			return nil, fail(field+".raw", "registers %s a second time", t.stx.Signer)
-		}
-		if err := v.signature(cmted25519.PubKey(join.PubKey), t.stx.BodyBytes, t.stx.Sig, func() error {
-			return fail(field+".raw", "the signature does not verify with the key the join registers")
-		}); err != nil {
-			return nil, err
-		}
-		out[t.stx.Signer] = &keyTx{field: field, signer: t.stx.Signer, pub: join.PubKey, pos: t.pos, height: t.height}
-	}
-	return out, nil
-}
-
-// keyOf returns the key that must have signed t, and where it comes from.
-func (v *verifier) keyOf(field string, t *vtx, signers map[string]*keyTx) ([]byte, string, error) {
-	if pub := v.g.clouds[t.stx.Signer]; pub != nil {
-		return pub, "genesis", nil
-	}
-	k := signers[t.stx.Signer]
-	if k == nil {
-		return nil, "", fail(field, "is signed by %s, whose key is neither in genesis nor registered by a cloud_join of the bundle", t.stx.Signer)
-	}
-	if !k.pos.before(t.pos) {
-		return nil, "", fail(field, "is signed by %s before its key was registered (%s)", t.stx.Signer, k.field)
-	}
-	return k.pub, fmt.Sprintf("cloud_join at height %d", k.height), nil
+	return &Signer{Cloud: cloud, PubKey: c.PubKey, From: fmt.Sprintf("cloud_join at height %d, by its proved record", c.Joined.Height)}, nil
 }
 
 // String renders a report for a reader.
@@ -916,7 +797,7 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "verified: the history of VM %s on chain %s, complete at height %d\n", r.VM, r.ChainID, r.State.Height-1)
 	}
 	if len(r.Txs) > 0 {
-		fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, included in its block and applied there\n", len(r.Txs))
+		fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, at the height and time the proved records give it\n", len(r.Txs))
 	}
 	fmt.Fprintf(&b, "  %d state records proved against the app hash of the header at height %d\n", r.State.Records, r.State.Height)
 	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets)\n",

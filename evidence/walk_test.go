@@ -122,9 +122,9 @@ func TestValidatorChangesAreFollowed(t *testing.T) {
 			fmt.Sprintf("the validators change after height %d", c), fmt.Sprintf("lacks the header at height %d", c+1))
 	}
 
-	// The founder's validator key signs, alone, a block at a height where
-	// cloud0 and cloud1 validated: vm-s terminated by cloud0 right after the
-	// checkpoint, instead of later.
+	// The founder's validator key signs, alone, a header at a height where
+	// cloud0 and cloud1 validated, whose state has vm-s terminated by cloud0
+	// right after the checkpoint, instead of later.
 	priv := evidencetest.ValidatorKey(f.homes[0])
 	key, err := keys.Load(f.homes[0], "cloud0")
 	if err != nil {
@@ -135,37 +135,36 @@ func TestValidatorChangesAreFollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Blocks forged..forged+1 lie after the checkpoint and before cloud2's
+	// The forged header lies after the checkpoint and before cloud2's
 	// admission took effect (the change at admitted+1).
 	forged := f.trust.Height + 2
 	if forged+1 > f.admitted || changes[1] != f.admitted+1 {
 		t.Fatalf("no room for the forgery: checkpoint %d, admission %d, changes %v", f.trust.Height, f.admitted, changes)
 	}
+	// forge replaces b's state with the founder's: the fake termination
+	// instead of the true one, and the state at a header the founder signs
+	// alone at height forged, in place of the true state's header.
 	forge := func(b *evidence.Bundle) []byte {
-		if err := evidencetest.Block(b, forged, fake, "vm-s", priv, nil); err != nil {
+		b.Txs = b.Txs[:len(b.Txs)-1]
+		evidencetest.Tx(b, forged-1, fake)
+		if err := evidencetest.Header(b, forged, priv, nil); err != nil {
 			t.Fatal(err)
 		}
+		state := b.State.Height
+		if err := evidencetest.VMState(b, "vm-s", forged, priv); err != nil {
+			t.Fatal(err)
+		}
+		evidencetest.Drop(b, state)
 		return encodeBundle(t, b)
 	}
-	// In the true bundle, with its changes, the real termination dropped.
-	real := decodeBundle(t, raw)
-	last := real.Txs[len(real.Txs)-1].Height
-	evidencetest.Drop(real, last, last+1)
-	real.Txs = real.Txs[:len(real.Txs)-1]
-	refused(t, "a block the founder signed alone, among the true changes", forge(real), f.genesis, nil,
-		fmt.Sprintf("the block at height %d is signed by validators", forged+1), fmt.Sprintf("from the change at height %d", changes[0]))
-	// With only the registration, which the founder signed when it was the
-	// only validator, and no change: nothing in the bundle was signed by a
-	// later set, and genesis alone cannot tell.
+	// In the true bundle, with its changes.
+	refused(t, "a header the founder signed alone, among the true changes", forge(decodeBundle(t, raw)), f.genesis, nil,
+		fmt.Sprintf("the block at height %d is signed by validators", forged), fmt.Sprintf("from the change at height %d", changes[0]))
+	// With no change: nothing in the bundle was signed by a later set, and
+	// genesis alone cannot tell.
 	early := decodeBundle(t, raw)
-	early.Txs, early.Keys = early.Txs[:1], nil
-	evidencetest.Drop(early, heightsFrom(early, early.Txs[0].Height+2)...)
-	if err := evidencetest.Block(early, forged, fake, "vm-s", priv, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := evidencetest.VMState(early, "vm-s", forged+1, priv); err != nil {
-		t.Fatal(err)
-	}
+	forge(early)
+	evidencetest.Drop(early, changes[0], changes[0]+1, changes[1], changes[1]+1)
 	alone := encodeBundle(t, early)
 	if _, err := evidence.Verify(alone, f.genesis); err != nil {
 		t.Fatalf("the founder's history alone, from genesis: %v", err)
@@ -178,59 +177,48 @@ func TestValidatorChangesAreFollowed(t *testing.T) {
 	for _, extra := range [][]int64{{f.trust.Height}, {changes[0], changes[0] + 1, f.trust.Height}} {
 		e := decodeBundle(t, alone)
 		for _, h := range extra {
-			copyHeader(t, e, withTrust, h)
+			if h == f.trust.Height {
+				copyHeader(t, e, withTrust, h)
+			} else {
+				copyHeader(t, e, b, h)
+			}
 		}
 		if len(extra) == 1 {
 			refused(t, "the founder's history with the checkpoint", encodeBundle(t, e), f.genesis, f.trust,
-				fmt.Sprintf("the block at height %d is signed by validators", f.trust.Height), "lacks a change of validators")
+				fmt.Sprintf("the block at height %d is signed by validators", forged), fmt.Sprintf("from the checkpoint at height %d", f.trust.Height))
 		} else {
 			refused(t, "the founder's history with the checkpoint and the change before it", encodeBundle(t, e), f.genesis, f.trust,
-				fmt.Sprintf("the block at height %d is signed by validators", forged+1), fmt.Sprintf("from the change at height %d", changes[0]))
+				fmt.Sprintf("the block at height %d is signed by validators", forged), fmt.Sprintf("from the change at height %d", changes[0]))
 		}
 	}
 
-	// A forged change: the founder's last forged block names cloud0 and
-	// cloud1 as the next validators, and the bundle goes on with what they
-	// and cloud2 really signed (cloud0's proposal of a migration, then the
-	// real termination). Only the set after a change can say where it
-	// happened, and it signed no block after the forgery. (The verifier
-	// before this walk accepted this bundle.)
-	propose, _, err := bbus.SignTx(&bbus.Body{ChainID: "bbus-evidence", Signer: "cloud0", Nonce: 998,
-		Expires: time.Now().Add(time.Hour).Unix(), Action: bbus.Action{MigrationPropose: &bbus.Propose{VM: "vm-s", To: "cloud1"}}}, key.PrivKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A forged change: the true change after the founder's time left out,
+	// and a header the founder signed alone naming cloud0 and cloud1 as the
+	// next validators, before what they and cloud2 really signed. Only the
+	// set after a change can say where it happened, and it signed no block
+	// after the forgery.
 	spliced := decodeBundle(t, raw)
-	term := spliced.Txs[len(spliced.Txs)-1]
-	spliced.Txs, spliced.Keys = []evidence.Tx{spliced.Txs[0], term}, nil
-	var drop []int64
-	for _, e := range spliced.Headers {
-		if h := e.Header.Height; h > spliced.Txs[0].Height+1 && h < changes[1] || h == changes[1]+1 && h != term.Height && h != term.Height+1 {
-			drop = append(drop, h)
-		}
-	}
-	evidencetest.Drop(spliced, drop...)
 	var s2 []byte // cloud0 and cloud1
 	for _, e := range withTrust.Headers {
 		if e.Header.Height == f.trust.Height {
 			s2 = e.Header.ValidatorsHash
 		}
 	}
-	if err := evidencetest.Block(spliced, forged, propose, "mig-forged", priv, s2); err != nil {
+	if err := evidencetest.Header(spliced, forged, priv, s2); err != nil {
 		t.Fatal(err)
 	}
+	evidencetest.Drop(spliced, changes[0], changes[0]+1)
 	refused(t, "a change of validators the founder forged", encodeBundle(t, spliced), f.genesis, nil,
-		fmt.Sprintf("the validators change after height %d", forged+1), fmt.Sprintf("lacks the header at height %d", forged+2))
+		fmt.Sprintf("the validators change after height %d", forged), fmt.Sprintf("lacks the header at height %d", forged+1))
 
-	// The bundle built for the checkpoint verifies with it (the walk from
-	// genesis passes through it) and without it; a wrong hash is refused.
+	// The bundle built for the checkpoint verifies with it, the walk
+	// starting there (its state's header is above it), and not from genesis,
+	// whose changes before the checkpoint it leaves out.
 	rawT := f.exportFor(0, "vm-s", f.trust.Height)
-	if rep, err := evidence.VerifyTrusting(rawT, f.genesis, f.trust); err != nil || !strings.Contains(rep.Trust, "through the checkpoint") {
+	if rep, err := evidence.VerifyTrusting(rawT, f.genesis, f.trust); err != nil || !strings.HasPrefix(rep.Trust, "the checkpoint") {
 		t.Fatalf("with the checkpoint: %+v %v", rep, err)
 	}
-	if _, err := evidence.Verify(rawT, f.genesis); err != nil {
-		t.Fatalf("the checkpoint's bundle from genesis: %v", err)
-	}
+	refused(t, "the checkpoint's bundle, from genesis", rawT, f.genesis, nil, "lacks a change of validators")
 	wrong := *f.trust
 	wrong.Hash = append([]byte{}, wrong.Hash...)
 	wrong.Hash[0] ^= 1
@@ -253,17 +241,6 @@ func TestValidatorChangesAreFollowed(t *testing.T) {
 		t.Fatalf("vm-mid from the checkpoint: %+v %v", rep, err)
 	}
 	refused(t, "vm-mid's bundle from the checkpoint, verified from genesis", mid, f.genesis, nil, "lacks a change of validators")
-}
-
-// heightsFrom returns the heights of b's headers from h on.
-func heightsFrom(b *evidence.Bundle, h int64) []int64 {
-	var out []int64
-	for _, e := range b.Headers {
-		if e.Header.Height >= h {
-			out = append(out, e.Header.Height)
-		}
-	}
-	return out
 }
 
 // copyHeader copies the header at height h, with its commit and validator

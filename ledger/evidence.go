@@ -18,6 +18,9 @@ import (
 // VMKey is the state key of VM id's record.
 func VMKey(id string) []byte { return vmKey(id) }
 
+// CloudKey is the state key of cloud id's record.
+func CloudKey(id string) []byte { return cloudKey(id) }
+
 // IntervalKey is the state key of VM vm's seq-th hosting interval.
 func IntervalKey(vm string, seq int64) []byte { return intervalKey(vm, seq) }
 

@@ -18,6 +18,7 @@ import (
 // Numbers and times are 8-byte big-endian so that byte order is numeric order.
 var (
 	keyChainID      = []byte("meta/chain_id")
+	keyRules        = []byte("meta/rules")
 	keyParams       = []byte("meta/params")
 	keyGenesisTime  = []byte("meta/genesis_time")
 	keyMigrationSeq = []byte("meta/seq/migration")

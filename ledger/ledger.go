@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/bbusdev/bbus"
@@ -200,6 +201,7 @@ func (l *Ledger) InitGenesis(st kv.Store, chainID string, g *bbus.Genesis, genes
 		return bbus.Errorf(bbus.EINVALID, "genesis has no validator power")
 	}
 	st.Set(keyChainID, []byte(chainID))
+	st.Set(keyRules, []byte(strconv.Itoa(RulesVersion)))
 	putJSON(st, keyGenesisTime, genesisTime.UTC())
 	putJSON(st, keyParams, &g.Params)
 	return nil
@@ -212,6 +214,30 @@ func Params(r kv.Reader) bbus.Params {
 		panic("ledger: state has no parameters (no genesis?)")
 	}
 	return p
+}
+
+// RulesVersion is the version of the ledger's rules, which the genesis state
+// records (meta/rules): 4 since VM.TxDigest chains each transaction's height
+// and block time besides its id. A state
+// without the record was written by rules version 3 or older.
+const RulesVersion = 4
+
+// CheckRules returns an error for a state written under other rules than
+// these, which would compute other app hashes for the same blocks: this
+// bbus cannot continue its chain. An empty state passes.
+func CheckRules(r kv.Reader) error {
+	if r.Get(keyChainID) == nil {
+		return nil
+	}
+	v := r.Get(keyRules)
+	if string(v) == strconv.Itoa(RulesVersion) {
+		return nil
+	}
+	was := "version 3 or older (it records no version)"
+	if v != nil {
+		was = "version " + strconv.Quote(string(v))
+	}
+	return bbus.Errorf(bbus.ESTATE, "the state of chain %s was written under ledger rules %s, and this bbus applies version %d, which computes other app hashes for the same blocks: it cannot continue that chain; keep running the bbus that made it, or start a new chain in a new home", ChainID(r), was, RulesVersion)
 }
 
 // ChainID returns the chain id the state was created for.

@@ -93,15 +93,15 @@ func (c *ctx) vmTerminate(id string) error {
 }
 
 // touched counts the transaction being applied among those that changed vm
-// (VM.Txs, VM.TxDigest: what a bundle of its history must hold). A
-// transaction touches a VM once: a second call for the same one changes
-// nothing.
+// (VM.Txs; VM.TxDigest chains its id, height and block time: what a bundle
+// of its history must hold). A transaction touches a VM once: a second call
+// for the same one changes nothing.
 func (c *ctx) touched(vm *bbus.VM) {
 	if vm.Txs > 0 && vm.LastTx == c.tx.ID {
 		return
 	}
 	vm.Txs++
-	vm.TxDigest = bbus.NextTxDigest(vm.TxDigest, c.tx.ID)
+	vm.TxDigest = bbus.NextTxDigest(vm.TxDigest, c.stamp)
 	vm.LastTx = c.tx.ID
 }
 

@@ -133,6 +133,10 @@ func Open(home string, logs io.Writer) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ledger.CheckRules(st.Committed()); err != nil {
+		st.Close()
+		return nil, err
+	}
 	n := &Node{Home: home, Config: *c, store: st, live: newLiveness(c.Health)}
 	n.dir = newDirectory(n)
 	n.due = newDueWatch(n)

@@ -12,9 +12,7 @@ import (
 	"sort"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/crypto"
-	cmtbytes "github.com/cometbft/cometbft/libs/bytes"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/types"
 	"github.com/cosmos/iavl"
@@ -31,18 +29,12 @@ func ValidatorKey(home string) crypto.PrivKey {
 	return pv.Key.PrivKey
 }
 
-// Block adds to b a fabricated block at height holding the one signed
-// transaction raw (whose result names id), and the block after it, which
-// proves its result: both headers name as validators, current and next, the
-// bundle's validator set that has the single validator priv, who alone signs
-// the commit of the second; the second names next as the validators after
-// it, when next is not nil (a forged change of validators). Everything else
-// of the headers is copied from the bundle's first header.
-func Block(b *evidence.Bundle, height int64, raw []byte, id string, priv crypto.PrivKey, next []byte) error {
-	stx, err := bbus.DecodeTx(raw)
-	if err != nil {
-		return err
-	}
+// Header adds to b a fabricated header at height, signed by the validator
+// priv alone: it names as validators the bundle's validator set that has
+// priv alone, and as next validators next, when next is not nil (a forged
+// change of validators), or the same set. Everything else is copied from the
+// bundle's first header. State then gives it a forged app hash.
+func Header(b *evidence.Bundle, height int64, priv crypto.PrivKey, next []byte) error {
 	set := -1
 	for i, s := range b.ValidatorSets {
 		if len(s.Validators) == 1 && bytes.Equal(s.Validators[0].PubKey, priv.PubKey().Bytes()) {
@@ -55,42 +47,36 @@ func Block(b *evidence.Bundle, height int64, raw []byte, id string, priv crypto.
 	vals := types.NewValidatorSet([]*types.Validator{types.NewValidator(priv.PubKey(), b.ValidatorSets[set].Validators[0].Power)})
 	tmpl := *b.Headers[0].Header
 	parts := types.PartSetHeader{Total: 1, Hash: sum("parts")}
-	hf := tmpl
-	hf.Height = height
-	hf.Time = tmpl.Time.Add(time.Duration(height-tmpl.Height) * time.Second)
-	hf.LastBlockID = types.BlockID{Hash: sum("parent"), PartSetHeader: parts}
-	hf.DataHash = types.Txs{raw}.Hash()
-	hf.ValidatorsHash, hf.NextValidatorsHash = vals.Hash(), vals.Hash()
-	hf.ProposerAddress = priv.PubKey().Address()
-	hn := hf
-	hn.Height = height + 1
-	hn.Time = hf.Time.Add(time.Second)
-	hn.LastBlockID = types.BlockID{Hash: hf.Hash(), PartSetHeader: parts}
-	hn.LastResultsHash = types.NewResults([]*abci.ExecTxResult{{Data: []byte(id)}}).Hash()
-	hn.DataHash = types.Txs{}.Hash()
+	h := tmpl
+	h.Height = height
+	h.Time = tmpl.Time.Add(time.Duration(height-tmpl.Height) * time.Second)
+	h.LastBlockID = types.BlockID{Hash: sum("parent"), PartSetHeader: parts}
+	h.DataHash = types.Txs{}.Hash()
+	h.ValidatorsHash, h.NextValidatorsHash = vals.Hash(), vals.Hash()
 	if next != nil {
-		hn.NextValidatorsHash = next
+		h.NextValidatorsHash = next
 	}
-	commit := &types.Commit{Height: hn.Height, BlockID: types.BlockID{Hash: hn.Hash(), PartSetHeader: parts},
-		Signatures: []types.CommitSig{{BlockIDFlag: types.BlockIDFlagCommit, ValidatorAddress: priv.PubKey().Address(), Timestamp: hn.Time.Add(time.Second)}}}
-	if commit.Signatures[0].Signature, err = priv.Sign(commit.VoteSignBytes(hn.ChainID, 0)); err != nil {
+	h.ProposerAddress = priv.PubKey().Address()
+	commit := &types.Commit{Height: h.Height, BlockID: types.BlockID{Hash: h.Hash(), PartSetHeader: parts},
+		Signatures: []types.CommitSig{{BlockIDFlag: types.BlockIDFlagCommit, ValidatorAddress: priv.PubKey().Address(), Timestamp: h.Time.Add(time.Second)}}}
+	var err error
+	if commit.Signatures[0].Signature, err = priv.Sign(commit.VoteSignBytes(h.ChainID, 0)); err != nil {
 		return err
 	}
-	if err := types.VerifyCommit(hn.ChainID, vals, commit.BlockID, hn.Height, commit); err != nil {
+	if err := types.VerifyCommit(h.ChainID, vals, commit.BlockID, h.Height, commit); err != nil {
 		return fmt.Errorf("the forged commit does not verify: %v", err)
 	}
-	var actions map[string]json.RawMessage
-	a, _ := json.Marshal(&stx.Action)
-	json.Unmarshal(a, &actions)
-	typ := stx.Action.Type()
-	b.Txs = append(b.Txs, evidence.Tx{Height: height, Raw: string(raw), Result: evidence.Result{ID: id},
-		Decoded: evidence.Decoded{TxID: stx.ID, Type: typ, ChainID: stx.ChainID, Signer: stx.Signer, Nonce: stx.Nonce,
-			Expires: time.Unix(stx.Expires, 0).UTC(), Action: actions[typ]},
-		Proof: evidence.Proof{TxAunts: []cmtbytes.HexBytes{}, ResultAunts: []cmtbytes.HexBytes{}}})
-	sort.SliceStable(b.Txs, func(i, j int) bool { return b.Txs[i].Height < b.Txs[j].Height })
-	b.Headers = append(b.Headers, evidence.Header{Header: &hf}, evidence.Header{Header: &hn, Commit: commit, ValidatorSet: &set})
+	b.Headers = append(b.Headers, evidence.Header{Header: &h, Commit: commit, ValidatorSet: &set})
 	sort.SliceStable(b.Headers, func(i, j int) bool { return b.Headers[i].Header.Height < b.Headers[j].Header.Height })
 	return nil
+}
+
+// Tx adds to b the signed transaction raw, at height, a second after the
+// time of the bundle's first header, in chain order.
+func Tx(b *evidence.Bundle, height int64, raw []byte) {
+	tmpl := b.Headers[0].Header
+	b.Txs = append(b.Txs, evidence.Tx{Height: height, Time: tmpl.Time.Add(time.Duration(height-tmpl.Height) * time.Second).UTC(), Raw: string(raw)})
+	sort.SliceStable(b.Txs, func(i, j int) bool { return b.Txs[i].Height < b.Txs[j].Height })
 }
 
 // Drop removes from b the headers at the given heights, and the validator
@@ -128,22 +114,6 @@ func Drop(b *evidence.Bundle, heights ...int64) {
 			b.Headers[k].ValidatorSet = &n
 		}
 	}
-}
-
-// DropTxsFrom removes from b the transactions at heights from on, with the
-// headers that served only them.
-func DropTxsFrom(b *evidence.Bundle, from int64) {
-	var gone []int64
-	kept := b.Txs[:0]
-	for _, t := range b.Txs {
-		if t.Height >= from {
-			gone = append(gone, t.Height, t.Height+1)
-		} else {
-			kept = append(kept, t)
-		}
-	}
-	b.Txs = kept
-	Drop(b, gone...)
 }
 
 // Changes returns the heights of b's headers whose next validators differ
@@ -223,32 +193,38 @@ func State(b *evidence.Bundle, height int64, priv crypto.PrivKey, values map[str
 
 // VMState forges, with State at the header at height, the records of VM vm
 // that b's transactions tell (its record, its last interval and its last
-// migration), starting from the record b proves: a bundle whose transactions
-// were forged then shows them complete.
+// migration, named the last migration the transactions name, or mig-1), starting
+// from the record b proves, and keeps b's proofs of cloud records: a bundle
+// whose transactions were forged then shows them complete.
 func VMState(b *evidence.Bundle, vm string, height int64, priv crypto.PrivKey) error {
 	var rec bbus.VM
+	values := map[string][]byte{}
 	for _, p := range b.State.Proofs {
 		if bytes.Equal(p.Key, ledger.VMKey(vm)) {
 			if err := json.Unmarshal(p.Value, &rec); err != nil {
 				return err
 			}
 		}
+		if bytes.HasPrefix(p.Key, []byte("c/")) {
+			values[string(p.Key)] = p.Value
+		}
 	}
 	rec.Txs, rec.TxDigest, rec.Migrations, rec.LastMigration, rec.Terminated, rec.State = 0, "", 0, "", nil, bbus.VMRunning
-	values := map[string][]byte{}
 	var ivs []bbus.Interval
 	put := func(k []byte, v any) {
 		raw, _ := json.Marshal(v)
 		values[string(k)] = raw
 	}
+	var proposal *bbus.Migration
+	named := ledger.MigrationID(1)
 	for _, t := range b.Txs {
 		stx, err := bbus.DecodeTx([]byte(t.Raw))
 		if err != nil {
 			return err
 		}
+		stamp := bbus.Stamp{At: t.Time, Height: t.Height, Tx: stx.ID}
 		rec.Txs++
-		rec.TxDigest, rec.LastTx = bbus.NextTxDigest(rec.TxDigest, stx.ID), stx.ID
-		stamp := bbus.Stamp{Height: t.Height, Tx: stx.ID}
+		rec.TxDigest, rec.LastTx = bbus.NextTxDigest(rec.TxDigest, stamp), stx.ID
 		end := func() {
 			if n := len(ivs); n > 0 {
 				ivs[n-1].End = &stamp
@@ -259,16 +235,22 @@ func VMState(b *evidence.Bundle, vm string, height int64, priv crypto.PrivKey) e
 			ivs = append(ivs, bbus.Interval{VM: vm, Seq: int64(len(ivs) + 1), Cloud: stx.Signer, Start: stamp})
 		case a.MigrationComplete != nil:
 			end()
-			ivs = append(ivs, bbus.Interval{VM: vm, Seq: int64(len(ivs) + 1), Cloud: stx.Signer, Migration: a.MigrationComplete.Migration, Start: stamp})
+			named = a.MigrationComplete.Migration
+			ivs = append(ivs, bbus.Interval{VM: vm, Seq: int64(len(ivs) + 1), Cloud: stx.Signer, Migration: named, Start: stamp})
+		case a.MigrationAccept != nil:
+			named = a.MigrationAccept.Migration
 		case a.VMTerminate != nil:
 			end()
 			rec.State, rec.Terminated = bbus.VMTerminated, &stamp
 		case a.MigrationPropose != nil:
 			rec.Migrations++
-			rec.LastMigration = t.Result.ID
-			if k, ok := ledger.RecordKey("migration", t.Result.ID); ok {
-				put(k, &bbus.Migration{ID: t.Result.ID, VM: vm, From: stx.Signer, To: a.MigrationPropose.To, Proposed: stamp})
-			}
+			proposal = &bbus.Migration{VM: vm, From: stx.Signer, To: a.MigrationPropose.To, Proposed: stamp}
+		}
+	}
+	if proposal != nil {
+		proposal.ID, rec.LastMigration = named, named
+		if k, ok := ledger.RecordKey("migration", named); ok {
+			put(k, proposal)
 		}
 	}
 	rec.Intervals = int64(len(ivs))
@@ -280,43 +262,61 @@ func VMState(b *evidence.Bundle, vm string, height int64, priv crypto.PrivKey) e
 }
 
 // DropTxs removes from b the transactions with the given types (their
-// actions' names) whose result names id, with the headers that served only
-// them and the key registrations of signers left with nothing signed: what
-// someone who cuts a bundle short would do so that no header is left over.
+// actions' names) that name migration id, or, for a proposal, whose next
+// transaction about a migration names it, with the records of signers left
+// with nothing signed: what someone who cuts a bundle short would do so
+// that nothing is left over.
 func DropTxs(b *evidence.Bundle, id string, types ...string) {
 	drop := map[string]bool{}
 	for _, t := range types {
 		drop[t] = true
 	}
+	names := make([]string, len(b.Txs)) // the migration each transaction is about
+	stxs := make([]*bbus.SignedTx, len(b.Txs))
+	open := -1
+	for i, t := range b.Txs {
+		stx, err := bbus.DecodeTx([]byte(t.Raw))
+		if err != nil {
+			continue
+		}
+		stxs[i] = stx
+		ref := ""
+		switch a := stx.Action; {
+		case a.MigrationPropose != nil:
+			open = i
+		case a.MigrationAccept != nil:
+			ref = a.MigrationAccept.Migration
+		case a.MigrationComplete != nil:
+			ref = a.MigrationComplete.Migration
+		case a.MigrationReject != nil:
+			ref = a.MigrationReject.Migration
+		case a.MigrationCancel != nil:
+			ref = a.MigrationCancel.Migration
+		}
+		if ref != "" {
+			names[i] = ref
+			if open >= 0 {
+				names[open], open = ref, -1
+			}
+		}
+	}
 	kept := b.Txs[:0]
 	signs := map[string]bool{}
-	for _, t := range b.Txs {
-		if t.Result.ID == id && drop[t.Decoded.Type] {
+	for i, t := range b.Txs {
+		if stxs[i] != nil && names[i] == id && drop[stxs[i].Action.Type()] {
 			continue
 		}
 		kept = append(kept, t)
-		signs[t.Decoded.Signer] = true
+		if stxs[i] != nil {
+			signs[stxs[i].Signer] = true
+		}
 	}
 	b.Txs = kept
-	keys := b.Keys[:0]
-	for _, k := range b.Keys {
-		if signs[k.Decoded.Signer] {
-			keys = append(keys, k)
+	proofs := b.State.Proofs[:0]
+	for _, p := range b.State.Proofs {
+		if !bytes.HasPrefix(p.Key, []byte("c/")) || signs[string(p.Key[2:])] {
+			proofs = append(proofs, p)
 		}
 	}
-	b.Keys = keys
-	needed := map[int64]bool{b.State.Height: true, b.Checkpoint: true}
-	for _, t := range append(append([]evidence.Tx{}, b.Txs...), b.Keys...) {
-		needed[t.Height], needed[t.Height+1] = true, true
-	}
-	for _, c := range Changes(b) {
-		needed[c], needed[c+1] = true, true
-	}
-	var gone []int64
-	for _, h := range b.Headers {
-		if !needed[h.Header.Height] {
-			gone = append(gone, h.Header.Height)
-		}
-	}
-	Drop(b, gone...)
+	b.State.Proofs = proofs
 }

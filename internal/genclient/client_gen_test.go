@@ -408,10 +408,10 @@ type EvidenceBundle struct {
 	// Checkpoint the height of the trusted header the bundle was built for
 	Checkpoint *int64 `json:"checkpoint,omitempty"`
 
-	// Format Example: bbus-evidence/2
+	// Format Example: bbus-evidence/3
 	Format string `json:"format"`
 
-	// Headers block headers in height order; those with a commit name the validator set that signed it
+	// Headers block headers in height order: the one whose app hash proves the state, each change of validators with the header after it, and the checkpoint; those with a commit name the validator set that signed it
 	Headers []struct {
 		// Commit a CometBFT commit of the block
 		Commit *map[string]interface{} `json:"commit,omitempty"`
@@ -426,10 +426,7 @@ type EvidenceBundle struct {
 	// Invoice the invoice the bundle proves
 	Invoice *string `json:"invoice,omitempty"`
 
-	// Keys the cloud_join transactions that registered the keys of signers not founded in genesis
-	Keys []EvidenceTx `json:"keys"`
-
-	// State state records proved at one height against the app hash of the header at height+1 (docs/TRANSACTIONS.md)
+	// State state records proved at one height against the app hash of the header at height+1 (docs/TRANSACTIONS.md): the subject's, and those of the clouds not founded in genesis that signed txs
 	State struct {
 		Height int64 `json:"height"`
 		Proofs []struct {
@@ -441,7 +438,7 @@ type EvidenceBundle struct {
 		} `json:"proofs"`
 	} `json:"state"`
 
-	// Txs the transactions that touched the VM, in chain order
+	// Txs the transactions that changed the VM (or made the agreement), in chain order: the VM's proved record chains their ids, heights and times into its tx_digest, the agreement's stamps them
 	Txs           []EvidenceTx `json:"txs"`
 	ValidatorSets []struct {
 		Validators []struct {
@@ -460,34 +457,13 @@ type EvidenceBundle struct {
 
 // EvidenceTx defines model for EvidenceTx.
 type EvidenceTx struct {
-	Decoded struct {
-		Action  map[string]interface{} `json:"action"`
-		ChainId string                 `json:"chain_id"`
-		Expires time.Time              `json:"expires"`
-
-		// Nonce from 0 to 2^64-1: decode it into an unsigned 64-bit integer (or a big integer), never a signed one or a float
-		Nonce  uint64 `json:"nonce"`
-		Signer string `json:"signer"`
-		TxId   string `json:"tx_id"`
-
-		// Type Example: migration_propose
-		Type string `json:"type"`
-	} `json:"decoded"`
 	Height int64 `json:"height"`
-	Proof  struct {
-		// Path L or R per level from the leaf up
-		Path        string   `json:"path"`
-		ResultAunts []string `json:"result_aunts"`
-		TxAunts     []string `json:"tx_aunts"`
-	} `json:"proof"`
 
-	// Raw the transaction's exact bytes as committed
-	Raw    string `json:"raw"`
-	Result struct {
-		// Code 0 when the ledger applied it
-		Code int     `json:"code"`
-		Id   *string `json:"id,omitempty"`
-	} `json:"result"`
+	// Raw the transaction's exact bytes as committed (its signed body and signature): decode the body's nonce, from 0 to 2^64-1, into an unsigned 64-bit integer (or a big integer), never a signed one or a float
+	Raw string `json:"raw"`
+
+	// Time the time of its block
+	Time time.Time `json:"time"`
 }
 
 // Gap defines model for Gap.
@@ -1945,11 +1921,12 @@ type ClientInterface interface {
 
 	// Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
-	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
-	// proofs of its inclusion and result, the signed block headers and the validator sets
-	// needed: `bbus evidence verify bundle.json --genesis genesis.json` checks it without a
-	// node. docs/FEDERATION.md describes the format. The node may wait a moment for the
-	// block that proves the last transaction's result.
+	// The subject's records proved against the app hash of one signed header, every
+	// transaction that changed the VM (or made the agreement) as its cloud signed it, and
+	// the validator changes from genesis or from the checkpoint:
+	// `bbus evidence verify bundle.json --genesis genesis.json` checks it without a node.
+	// docs/FEDERATION.md describes the format. The node may wait a moment for the block
+	// whose header carries the app hash of the state it proves.
 	//
 	// Corresponds with GET /v1/evidence (the `Evidence` operationId).
 	Evidence(ctx context.Context, params *EvidenceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2927,11 +2904,12 @@ func (c *Client) Events(ctx context.Context, params *EventsParams, reqEditors ..
 
 // Evidence The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
-// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
-// proofs of its inclusion and result, the signed block headers and the validator sets
-// needed: `bbus evidence verify bundle.json --genesis genesis.json` checks it without a
-// node. docs/FEDERATION.md describes the format. The node may wait a moment for the
-// block that proves the last transaction's result.
+// The subject's records proved against the app hash of one signed header, every
+// transaction that changed the VM (or made the agreement) as its cloud signed it, and
+// the validator changes from genesis or from the checkpoint:
+// `bbus evidence verify bundle.json --genesis genesis.json` checks it without a node.
+// docs/FEDERATION.md describes the format. The node may wait a moment for the block
+// whose header carries the app hash of the state it proves.
 //
 // Corresponds with GET /v1/evidence (the `Evidence` operationId).
 func (c *Client) Evidence(ctx context.Context, params *EvidenceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8299,11 +8277,12 @@ type ClientWithResponsesInterface interface {
 
 	// EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 	//
-	// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
-	// proofs of its inclusion and result, the signed block headers and the validator sets
-	// needed: `bbus evidence verify bundle.json --genesis genesis.json` checks it without a
-	// node. docs/FEDERATION.md describes the format. The node may wait a moment for the
-	// block that proves the last transaction's result.
+	// The subject's records proved against the app hash of one signed header, every
+	// transaction that changed the VM (or made the agreement) as its cloud signed it, and
+	// the validator changes from genesis or from the checkpoint:
+	// `bbus evidence verify bundle.json --genesis genesis.json` checks it without a node.
+	// docs/FEDERATION.md describes the format. The node may wait a moment for the block
+	// whose header carries the app hash of the state it proves.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15912,11 +15891,12 @@ func (c *ClientWithResponses) EventsWithResponse(ctx context.Context, params *Ev
 
 // EvidenceWithResponse The evidence bundle of a VM, an agreement, an invoice or a violation, verifiable offline
 //
-// Every transaction that touched the VM, decoded next to its exact bytes, with Merkle
-// proofs of its inclusion and result, the signed block headers and the validator sets
-// needed: `bbus evidence verify bundle.json --genesis genesis.json` checks it without a
-// node. docs/FEDERATION.md describes the format. The node may wait a moment for the
-// block that proves the last transaction's result.
+// The subject's records proved against the app hash of one signed header, every
+// transaction that changed the VM (or made the agreement) as its cloud signed it, and
+// the validator changes from genesis or from the checkpoint:
+// `bbus evidence verify bundle.json --genesis genesis.json` checks it without a node.
+// docs/FEDERATION.md describes the format. The node may wait a moment for the block
+// whose header carries the app hash of the state it proves.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23178,7 +23158,7 @@ func ParseVmWindowsResponse(rsp *http.Response) (*VmWindowsResponse, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17c9s2ujD+VTD67Yyls7TsXHdjz84ZN01bn1+cZGLXnXnrHAkiIQk1CXABULI2b777O3gegBeJlETf",
+	"7L17c9s2ujD+VTD67Yyls7TsXHdjz84ZN01bn1+cZGLXnXmrHAsiIQk1CXABULI2b777O3gegBeJlETf",
 	"6rb6p41FEtfnfv3aCWWSSsGE0Z2jr52UKpowwxT8dTI2TNl/REyHiqeGS9E56pgpI0PBbsyQhJnSUhE5",
 	"JvbHVLEZl5kmKZ2wTtDh9u1/Z0wtOkFH0IR1jjoUxgw6OpyyhNrBzSK1D7RRXEw6374FndPv7e/wdUrN",
 	"tPiYR52go9i/M65Y1DkyKmPlkf6m2Lhz1Pn/DopNHeBTfXD6PQz9nifcrG6JG5ZokjK1bukxfFueMGJj",
@@ -23191,244 +23171,244 @@ var swaggerSpec = []string{
 	"3UfoZyNURATmYG4ZYhzz8BHPkBKVxcwT7vyex5lmkb3nLiWKpTFdBBb4M0EzM5WK26eaTwRTARGShDSl",
 	"ITeLgPT7/d4xGSrY+5BourBYwRQLCB/bAedUk3z/ds8/SDXiUcTE423abtXIayb2NNGhTBmJJNNESENo",
 	"HMs5MVOuces0wjeJFISSueKG9RxszdkIuIQ9PGqpBFNEKj7hgmgmDJze8CP8MISx7bRCRmxPEzkXRADU",
-	"wlmZfiiVHuDXeggTDM9ZuP8DM+F0/5wbNiShklrv63wFFv+GP0lthkBngATlcxQ70kzNGOmefiI0ihTT",
-	"mumAxDKk8VRqAxCIS7B/6iGhiuE3Uc9ez6kwTAkaPyZIAlPwMGl3cwybjeWETKl2vMlQHmu7wg/S/CAz",
-	"ET3eCoUkOgunRLFQKgDiCynfUzVhjwvDjtaRkYwWFgbkjKkylKGggss7o2LxeKvLVxLSOGZqTxNFDcMF",
-	"BcU6QykEA+qsLUSzmcUbbRSjiSZSMA+ypGuFFIuHPZLQBZnKOEIstFIkMVKShIqFPxBN5txMLfkH1DWW",
-	"K3PEBmQSYyWT8vidoDNlNHLi7mdm1GK/QejVLJSWeRhJnDjTLJmtlfzsof3s6el/2OOCLx4DHg+QZzgN",
-	"e0aMRSyqnscvv/yyf5KZKRPGrgiAvHnTy8Kn2+eM8piO4kfGECCFIRUFIQTSLuScdLWhyoBkF1ITWhmP",
-	"ZGlAqJeEAWyMlNcAX7F0MiA3AH6aUI1AtxaIKUhLMLXugRjo1g9C4EQxlviTWCelpqWfvnbcYfKYm8Ug",
-	"SVFesKIQNQhir192ViEusOeuswSheuma7OGFMRcIh+vO/dzQJLUfsJuUK6YHtE6zmDLLL+2ypaYxMiIr",
-	"L0RktLCoL4j7HBgQ10SxRM5YRLp0BNxTipD5T6QifnVWtch3GlHD9g1P2KrOE1itqW6bCb0ZxNQwES4G",
-	"id7y4FImaNzurFPFQzaY8NFgKjM1SHioZKtPZ2Ga3eZbe+ItbtF9UA8TqZIzHjU8VIw6hK3jTPYZmfCZ",
-	"JTBIjEGqpHHdXeE9b71mbajJdFX3tUL+rBYQMmF4XDm+NXDzrUzPf0XVOz+FEgaVDq7pwoIaPF0CpXwr",
-	"pYv7sqKTBgWheM91W2IBJo3KP9adcUGSvuXroErRhf1bsBtTb6mpnBnMs3YbJVVx7U5WAWsc04m2ouFo",
-	"lGlibgj1Yzpiw44JXIcGQfbk7OPPHy50QMpXASTH30MaGvLp7YW/gnoiu+nUPuH+yvR1kw1qK0qUCxCH",
-	"66iSI0pbLLBKlDbCQiIzYWooUpsPCwKy+UTugqlNSFpdeBUnO9UzrAVZ3MoKkaPCwZaFxVCxiBsLZZZP",
-	"8YTGjuYZklgd6zVJYxpavYtaRQ13QLR0kqmVFqyezG5oaEg3l1tQzOAGhAi8dgKkZd9NaJlhQQGfPX/x",
-	"sv/q9T/++eaZ3Rg1VnHrHHX+99fD/Tdf/t69uurDv74+C15/6/333+po5Xdgz2kpjaTpYEr1tJ4TWAJn",
-	"dRH7hhfXyyZitCDVLMUPufqA8cl0WzYcU20GMMegccC1LBCAb0uQDDrmZntSW1iIlintEmi7Dbu1uJNZ",
-	"3VpQ3ESFO9k11YH221hmUdu7Lpktt2LVNI6l1Rk2fvGZaZmpkIFKT1Neexk0tWhO4+ohr97CEt/y5qlW",
-	"a7DPY06FGSiWSmW2lRWnUhsWDWZbC5c82o46/iZbiedoc685HUtbBjjpKrqGFij2NBCgI/JWJsx898MF",
-	"0iMeBeTlIYnlnKmQakam7IZEfMKNrsOF9Hk68Pp17VzOSpFmo5iHJGVMeX08ID99PL84+vTx80VA5lMe",
-	"Tq1apRYkYckIzAlo4+IWFOqmtkvcVmLORoNrtqi8PVqYWvQGJaU1+DnVZuubg/ftWKtcJ1eT4J7IfCo1",
-	"IzJlgiTejYQalde8UAzShscxGTHLdpiIWHTkTlITzYQbbYBjEzqhHLw7Vk3nIiudRO6ZsYtsgxSKpZmB",
-	"5Q1G6ZbftJPywaJBjVSD7S+0TtgHtCmgwsNSSVLPqUmZuuXoWSEAxTHV0ZPlY2kk0g8u9SMreACJHwb+",
-	"ObU88/YyP1WTDCT8ktiP8J/ByCui+1rKk1OWsoG5ngxVxCv7Wh+m3ad99/PR89evX73eLJuW1lN7SlIp",
-	"Ft6nVsTFTPKQkRBHPiYWKC32F6oPr6pIK4fovmgh6/tht/+kMCGsP0C/lvyLulP8Hk1ED6JbOvPTyiEV",
-	"G0jozXsmJmbaOXr+6nUdRKwumOs02x4xmmbeYiawlbacIJQRqzF/GzqK2RHJfa+Bd6MGZK6kmAzCKeUi",
-	"ICMaDTSfCGoyxQJn7YsCYqQcxFRNGOm+PDw8ePnsRe/4SqBj0RuYI/vsWe+YjL1v0P7wondMhDSDscwE",
-	"vPGyd5w7JzNxLeRcDJxT0o+IpvUAvkOOh//mYsaNfUBjxWi0GLAbrq0Gx4XOxmMecibMoHBruj0OQJsJ",
-	"rkTObQeW+QYkpql27lwLSegMVFnM9JJrtfvy8I1dNjVsAN4Q2OzzN+4QvJWcdF/Bfrnzvtm/D3tXoo7z",
-	"JUxrOmGbsQhutHj/SxOg5Eb1dgDDPJBttNoj6oPus70XvboXnKx2C7NbGNSNUbr5mxoZL+cLXztjJZPO",
-	"UQdYwyEYbRxslCNypH/D/jWz78+S/WedOmRtpd9uVh7gPFCDaKvL1ovt1ZgKakhIXbTAMXHG+7FURSyM",
-	"g/yIg+2fG83iMelSxJle7czww1JkE55pP7eTbiXNLavO8Eng7rsRejASa8XgA54dKylIDUASkOFVdnj4",
-	"IsRZ4N9sH38S+Jdz5a++NsRgKrCH0DhGKkENwXf2dK0FZx//32C7eTfjERMh+y4TUdwWeWnZFVUjguWc",
-	"0P41ghmsjjFjtfoX8IBBgwcmnLLwOpW8aS48Ak83jcqsOE3QH1mefk41GWU8BnAru4WascW/UgYty+z3",
-	"mTu7g+e1pqjCF1pdLlhf3NI04SJfu4qYOiYG1DPn/nBexTxKI1dYiGbO2ejcXeBVzuX2Viw7qY1qpIUi",
-	"71bhDnfJ+FamQTSq836XRirvvW6IQiHTrC7SUkTMyqmk8p7u1MZIVq1hMGMd8i5rL04KrgczLyJvBdDX",
-	"bKHXGEwGVvkrE0aNF6rYhGvDFEOxwI5ijx6FFAxIAGnGXrogEyaY5rp8+esJO8LsxU3d3kFSaSkEwzcu",
-	"qkXjaUSEGogNcJANxgHtghzTFM26DpociuZU7O/PSDeSoT64+Hzy4fzk7cXpxw/n/QR8uEu6RhuWlyop",
-	"x1XdtgWObGvqgVlq2cDp2/PnLwhGDFqS+Mm+6QMiUyWNHGVjwkQoI9RZNs41o3HG2tsr0D6BH/sFb0aL",
-	"JuOyO9baAW70RlFA+3iJLJw6cL88s4IzAWaAJPF+QHuJYtwSEPJRbj1CycTwSBbIpbsrzBTL5qrWYFA6",
-	"jW0o64zL2Mm4dXCRP96Oulp5uG6Yy7PV75HScG2kWljC07VilJdOAk/Vg2IJvY3H6A69JLZ48omg78h/",
-	"IQesgGC9JJnDcDuwiphV1Fp7ZkJ/HSsrWSuNuTCc7dUCIUUdS4WQukNiJHn+v69f7j87IrgPDBY3EsOH",
-	"nYTz+uX+CH8HpybcIRnxif+lFxDBZpaX5CFAgmHU7TiWcFf5YrPcWZ6nXfzz5cvX/3j58vAfL/5x+ObV",
-	"q+fVNIxaXzqy5Hpz/k3T2a3RUwZOT9kIfDh6rpmUQRCX5E+8uKrAX/aXu2qPOZNrAWiQm7Jy/e/t7XyG",
-	"zJmYzViMIZao/tExydJ6d4rV7Qc0E6alS8XctP9q2SiLOTb5SEvLqTtbRecb+eCe9+NbCg7xf0W0e+MR",
-	"3Itp7pBA1F1J5XaZBahQNNkOtrAZrZ5FkxDhaReeVb69ddLJjzRtS+p8ZO7tTWE++2ydLewnRmME9RZr",
-	"KzmthCU2v3bkdWn0huW4r2pXgayurftHGKZWPJVrfczuizpsK3yLWw+XZ7XVSg/Jps8vz1YllASyyvy+",
-	"KquqO7gGIw6PIF8D9baASEXDGFjL5dmSzeVk///Q/f8c7r/5UvyzP9j/8vUweP3iW60JJj/EOxhfVu0l",
-	"Pk5jlXeL7Z3KJatkzUia/Xt7r6wyW8+KN70e+OFi7QL8Vv0ktbfqTvjBXaLr8OGuXtFT8D7c3SGqVz2i",
-	"6NgAR4R/4EAcn6yo3o3RIGCf9GhiVVsXA0K6DTEgvSNUAeG9hOaB8bAYvRAhmU95jAYXWAxqCN5nUsoE",
-	"AL9kzGcsgKclE0uSaWdCK/O0ktpVqFKrx8ai569ePXvjPb3XbOEtF25uYUj3xXPk3L0tFXenBtROWjnC",
-	"8grs1PZICxsgHprd3ZRCgEM7TdDvuwHavBWsDU0Ses5Ui6iVMG4Vd742F8G5rVk0GNUcK6TiReg8jQqN",
-	"DxOK4MPcNYG70A3QUrw9WBfM7kNL97SPa3cXm3++ZnDdsP58i7khsktdICkREnL8IM9taZsQDoqbqp0U",
-	"BigyBqoTT+WcJFk4JS6xlwpStoRCAjAuurI7QvW13tLADr6wbVVJ59YfxFywNuF19ps2SREN6ls+bU0o",
-	"AFfakGeHh4cE3iLdH99dkIPZswN3WPrgK4++gUda2BMklMRcmyOXMjplCdr9Vz45wFmDbbkQfPqeC1bH",
-	"iGCsgWdHNcbpSlkG3ImPwZUa1g0/HpHa7eFa/xu++FctufUhH+1yVFzMdZtr3zITZVWwWZHHudYZaCg0",
-	"DFmKapnHMhRBNJptZ5JHNaJ70DHS0LjVjh8oBQWwzY/u4XkZrZbPexmFVm+xusNy5FvcmKFSBtT7FH4p",
-	"xAo1ETTBJtTwGXME2W10O1LlhOftKJX3D24tPuZ8bhllrznO68GxCG3yq/9S6434XbLJVB4Q3SZy2qXI",
-	"tlUotruJiuW5wZK8wW1ibyBAtaMAPr8QBIxiE0sgWAKFDWjwCBrKWt5wD0oKDv8423jALTxEXGWMtt1l",
-	"u1yb/K/fOzcKR6w7tzNqwraGr2YrRSi1GaRMtSc/Y8VYK8ojx+PN5/kRXrptUHooVY3tFfRhoqi41ig7",
-	"bsODlk2tzvgBu/Z7qT++5bX7dTVe5oNjMYLMA+DwWdlu1cof5qS7rTOV1hvhZJLGrM14kGex9dtecdo2",
-	"jR2C53zu/Xacs3Vq+C25/4rEXQrZK8ncxYnamX4DXRiyK0TI4hj+jVG1DTL4rfk/z7m/k58NIpTfQ11S",
-	"dvnA10LpwyPaOsP6vSHbPdsmc+MzKdyibbQAvO3NTHKzY8GV/1uxPxtZeyAfZMRu5Qdaxw7BKsqi5qQ4",
-	"Z+HhYkK4JvkHWL6N66UsOChmIpV9lZtebbIWpIqiJ31QOIhXJ7fvucA+TC1z4YJVWyUOBMnMNSueUk00",
-	"Y4JoLtCoBII1i47JIeFjMJhsp6GtTVT01ug8Bg/NunpqJ8IifcVkm3ITa/wh8Xjb+4ErqcxTOvn81OpH",
-	"w5uEM5tJSNDx6WY1QzGlGyNuANPcG6QY2cMIFUJmIizOBlzFQpoCujZKkV4+8ddSBuXyRmvBrQm5Hpxe",
-	"ljB4U0RAM138OIIKPurBs6Vvl9/cICO4JJetZ8f31aak4d8pK7aQK6rQnzIRWcTp5jk9c8oBlcZSWaxi",
-	"uhcQTBwl3Tq/VC/wabWVhL+mXNParNEcJ3LZwZ9+ca7rIOu+XIJlrivd2K1df5DC5D7e07dI/l46Ij/R",
-	"ugN4cEKQ4/ADyE0fvd55LxLC71U6yvPPB1YQDJ20KJJBN0dyecZUFuGbSjIVm2y8x4eHRG+AeBAwvEdr",
-	"F5ggvFxVV1eJdH29G1yrDlZq3qwG+4dpdotiRxHX1wMu09sUSkpYMkj46BZfCmYGyehWkz56rSVDJxUQ",
-	"LDiZYhMuxb9Y1pxs1xQkubSYWqiD+JIHF42sgsjFpGU1lltKVBHXt5ywQUa6r+ItT7FayZ0KgSwl1FHN",
-	"NYHkQH0E/vdD8l+k6++C/J0875GDyg+lq4LH2+mWhTR5m5oguZCXF/0oanqswE09NG1T/AMx6+H5ESLw",
-	"QzAkGPncUBDRb+MYXkLAKrS4BxBpwVHtNTJmiorQlzTnUDqURywicy4iOd+DgOyRvTbiU6e2gJfbEwSZ",
-	"k8caBP1jo05rXcmdRQmBlv0YrfGoDuw+hbVJsJ/eXpRL9KVMhUwYOmGkSF55dnhYrd334v5q95mpzDQV",
-	"kZlqjEF2K6iW8Xvzpv/m1aYCfi+aCvh9ZjRqGyweU8PyUnLtagS4T1slnaw6CKAEx9ZR8suzBjUbqIOK",
-	"zwAxj1RquVV0SaOPp2WZ4rWkJpQqamduuVVYRktpY2uHTU46MFy8EqtRV2c333A9KJQU1zY6O6ouVcIy",
-	"48pkNCZvP/2st2YmhS5THcw+IqcHH4md1tdzIxiMst3gJWVnqV0KS6RaEC7IGf9uSwt8Sf1Zjrwyc6mu",
-	"ydmImwN9G293mnWKxZbPpDRt3d0hhLbTbsHa3UXHhoXgHgbIL1xtwYYuMR6EiJYJgyZAq26rFijSikhu",
-	"U3yFR9sXXNmcS2yKcikNx34bIW6dH+x29TUfQ2jK15ZLTV7U3FZMajRRNYk7q8ex7hYeXCfIr7uGZiMp",
-	"bqtfNI9Yq04U0zScg2GfbpG9utH76epc5KWLiVGMEU2hN0H+VtHBydfFMCSGf8SSRgHJUnDWMoHeVE1G",
-	"bCwVeEMzETEFr/WOa8tmkL+TZySkSnGX7e7rbGxHsxvTX3A712xBuiOq2euXW6W4tK2D0fUVMALiZrGy",
-	"bqqYZqCVKSRZIWtVGGO5S59G3a10aG5PRwTbD1jKbWXv/zn/+KGXk0k+9nVYfD8Ypzb6dP/bFOCoVtBo",
-	"BNdM36Gu9ir1dC1LBlm6zj+uXelXvRCh1VscNIK+A+VKWCWRpORtXl/CyVP1hno4vstKhC08tKvQ1KQ+",
-	"PJbmsc6JCR0v19WAq+0vM2aRE9P2NCmaZgZ4wq6gT0MVnCPijZMDkSUH+R8RExhWwIieUoX9xdB96Yv2",
-	"UvBrYr5YSrWuq78EhbNqyp++O/3xp4ujn07Of1oqgIonWqnrBN1w8nJdIGUMwTngg6DJjCk+XpD9fZhu",
-	"uDZJbnuOcZkHE9SpDK3iIAAIVSY2eylLpRdWQx2WVc5SqfVVIK6iZ7CpuMoFndyuiFEzvdy+cFDtgtqW",
-	"LBnJaLG5lON39i2Q/KJ6JfV+Sv43RkNE7Kb0pKIyNZUNuE3NB8/4jlAi//TxHFOrzI2GmnUa0w02Mr91",
-	"JUluUcixsXrJpvokRceB5WqK9mzq4ec72doKVRSw2VCEs5ineilwBfECSsXktV5pkrecIvll2YFId5YM",
-	"fH22gKwUbsFWllhWpryMZ+D3W/rl7iV31jGtv1S9nWaifLt6OHkF2fsosVJo15AL/JvLj3WFdRvpWXUQ",
-	"X0HRN0XJC12W6YmjJFmaMrXv423ubFVoCvZxcZTOrpDQCC8fgk6lIF1KBJsXOLKnIRzIIch9Udq1JZjW",
-	"cPuqSeSInP90sv/81Wt/rr7tnIwWQdMhtiWFdYB2edZWFZXarAn53xztzJOmo6yUf9m2S876CiHwSgMn",
-	"qdaHqck5p2JRblAxZ4r5SPAob0AOBVi2sXKnTGxYrJyLxlRhX5HzEdIgloqDqUwINCKuAiBTCRe0TUCE",
-	"uRlEfMJ0U+o3Vl30TlAeNakhvsGKK68HdY6dcO8K7/lMjTUNjxruvFIfMpxSMSmXhjToGgNA9Q2NS6DU",
-	"3sqGjoI5cglAr9W8DpBbCiBoLCnU3Dfp8uzBrW+XZw/hjb88u8fYsFmSV7dtH+H17L4jvFqTzJJ3VU/p",
-	"81evj3493H9D98dfvr5+WV/caasosmf3GkVWB99Vx0ntPZdzDu6pnumaaNWnV+n0spwjfn+lCG7pCq58",
-	"h4vkM9aqb++UqglrFcy7xkLns4FdwXnoVlQw4Lp8peZCPb+Lm/tuLXxblT9o6TRXeYhBTUbRQxZFaJX2",
-	"6K1bpVzwch0Et4k1BRFq3O3rgHwJgJfvYoOvPkfmh+e6Odl4AOb7C0Sf3Uf0SY2s5wPayu8H2ELbRb9t",
-	"GZjgXt4W3vF91dQD2sKRaxHik32B0Pw7kypLauustKEnVRqw5ljci7c5ETljKqZ1ERBQckYQ90KaBxh6",
-	"D1SxeR+AaH/Hdwg3JB85WBsYuBXkInC5AKf6ZgBtyElNEdOUiU4BH/m5pA3p2Q8ZDlQTAFQOJ2z0neMh",
-	"PTgVcYj+YCTkUcPY7jcErZE5zpiKOC7KQxxwpFLMJ9j7wjiLaiFu6QxzFpZHja0eQG1RY83CTHGzOLeX",
-	"6XwbjKr6VihGXjOBnj70iuEPoWLUMLK/P5UJI9+ffib7+zqUKXTFj/7vXHHDhlCyw85hJWCcIV/P1Ji0",
-	"8+0b2HHG0hWWMRTPBzMDCutXqmS9Ofxiysjnd+cX5OTTKYabwvvY2LUUJiSFj4Ly3lsXnVr4Np0//UrM",
-	"p0wx14r18owoKgIXz4BDlArxUxGh/4NrIufOzMNN/0pciZM4JiMZ+Q6E/3P+8UOfvINRoa+X/Wb49Qqb",
-	"fF11jr5egT32qnN01en3+1ed4MpbEovfvn0busjdK/Hy5oYgTcitSyGNYzDbJlwbes009J8r+tiBAcJ3",
-	"snt5+IwIiSnveKvBlXh5+IJQV98PLhrqOMJ12i9e+h50LlXyjX05i1m1AVxAXj57QYyUBJrg2WGfv4G/",
-	"wWCiUEHXGKD26uYmX79z0nZfHR7au6FZbALy6vAFCakQ0hBIbiRCznv9K3Gy2qRrXq5ETkaZIb7ohneP",
-	"OHhwjUzQDUxjLX0sypUYYjnv4RFBQOBLw8LlWgKL95rSCdNHZAh97oak+8wFWB8GJGKwA/tXjwDFK/UG",
-	"d1ULh/DLEEDpSgwt9RwGZLWs4VjGsZxD7jydsABT2xOp/BMPWjGH6qoYxU1HMbsS0JQkIFqWBsGJXK1a",
-	"aOSn8ZLJhM+YRSBYMDFzHmKh3YRrDQ8EuxJw2NBN0EoEdikpnUDIOFZBQAQIQ6Y1FovURDAW2WFL9KR0",
-	"4xaiEhpOuWD2pvzJde1lmD6MMCRc2Jnzbyym93/TUhyRWMp0RMPrANsEW2iy0/SOcVOlEg4YqQGLcWB9",
-	"JXBJ3VryhjQNyVkvALcmoZoMT1zfRSAdR+Q7oG4EW6DBEK4DWv9K4MWAhxRiGTRdkOFbKQwTZv9ikbKj",
-	"clngA7ujIeItXMyca9brE2fVcmEtcza6EgB6FkCwE6NUfMIFQqViY2hXBx0lSSagFioeZiiVHrh3h+A7",
-	"xOPBn4IrARnj0g3jJwU3mVWji95e2J1aMowxAtTskwv/IKQpjHslXCZ63rUZOswRbRSjCWQPQBoBdNGh",
-	"cYxNIV0L17xJbX6leR9JMPOefDrtJxEAvXbVPxNutCUOkDGIh+E4NxwVaGP7WEFWH5fSI1ZfXc5kuBLu",
-	"bdK1vLV3DFG2+N3nH96SFy9evCFF+K1dBXiRTd6BLWdVnVKAR+eZt/dDQ/jOi/5h/wWmRkyBNx9MobLD",
-	"f+y/J3Vdxk5c/d/nh4el6tOpkhb/8GI0+eni4hNmd9jrAQLioAZDxIx21nSuLelROX+z5BdYDkr8UBpY",
-	"YtETKNuimdAZePnImPLYMcGJlBHpQvU1cNZqYoEPiAO2PIXS18IuMFVyxHSffGAs0jmJ6HfgUJA3n0ad",
-	"I9+qAKzd0LoTTuf54aEXHnxLzCVkgo4FILdukmp9CY1vK3IGdwAOXo+Xhy+aRsqXdvCD7+oKXzx/s/mL",
-	"CynPqAAh+tU2M/xcdFKtiHWdo1+/BB2dJQlVi85R5xd30+U20FXY6Pq7AE8nZK5jPYPOFzvwQcKM4qFu",
-	"BECL9J8UxI8zS0LZjeUOvoPkUgQWkNnBfw0BuIah/Wo0NvYHzSwHXr34Mzf9xpu3Ex+kMeVLd74sR9dG",
-	"uS1vwOkBcN/PtrqNvBXvUwaSHCxK+3X3GxC8GqxHn19MPUxAOtOWNMlTDxd85/tHirDESCz9CGlmH2Qp",
-	"flLQJLcgS9udvA0kRQORAgIFZM9i6UKEuZ+tSp20kVaVR+pjl89bkR9MOntA6oMT1EBnfizHTpZSbByz",
-	"EOO34YCKwEb0/j0S/B1ufv/U9XZ+cKq2HoC6+X03kLjZs4Ncr2smdCcgfecNFfIPUPtIqHEa5pjHGCHr",
-	"Iq9BBLf/WlTDAlah7KRYhAvXhVjbztGvqwX244VvvgqKCoQjuwYZunCASEVKNnBLGjv/zpha+JTvo6Ih",
-	"yVZgisXlvtaOlJuoiqG2SZ+tn7DY/cF7K9Z1tnjxBFoeffvygGia3xAY2WrQleZAUoIowMgt8OU7Gnn/",
-	"9VPmPI+C+TmuF0hBuufvT3RvI2KVkLx0CV/Ak1sXTHLu4qcWpWJ/GuiH1UxdcxPXEANsLL7hMSrNwDKO",
-	"oSZXyRiDZQW98mUf/gvslsM+OWlOx/sNWlNUDRSOmeZEDQ1IIEA5awXp1lsreqiSFa2tufZx9jn/RfUx",
-	"pcosnH7MzbEfuc+jIVZd1ITXEKxPeOInJd/aEtnagLK/UIvaX9C2ybTxUbX3i6w5UlWtqEZl7Fs9sVgP",
-	"rG/zfnffgs7zw+ebvziJig+eMCk4fLn5iw/S/CAz4aZ4s81piXHM0YD78tmLrYjNe6om7A8hlxTm81+/",
-	"fPuyJGNb5CBULDWXd7pQzq2pQz8jSdcHHxVfOKrWa6JqKwIMNDZZI5sXY0OIbyhVdAQr4EwHrgRWANoh",
-	"DxnJPd32GXq1wegboO2YmwVWGQTmv0akWSUNIEO4HpVOhOCYQVpG0AZxYqL2n9VIE4/C+5uUyCLE4Cmj",
-	"7BNn9x9F+SBbwfxBxMLYtWf5y3H6Fcz7Hg/jXhGwvfD+oAzebbHE3nfsfMfOH4idXyxzbkdt9CqDL8vU",
-	"XikJiKvi68zzqdQ0ruP3btiW/P7Ayu47whe5vT5RqlcPlv4VzvTBuyQ1rkjhjoztyNgjkDFU+reiYXXk",
-	"yn6+iVZhTYaDr2j7/7bWleRqhYw5i32YTimow5GLCGxALrYBVpuZUCZgd2M0hIxDS0fK2TmrhOI7O9pW",
-	"BCJPC24mEq0SJh5UT8FtNegoI3z458L3p27BrIPglWJWmJPaDL8lHKv8nGMZRrZt6b6olPVwMXFdV3wj",
-	"KLpFY9CGK5jri3P0gHtHiH+raPUW19HWFPiUzPywhc0mfnfiO/P+HZDjoh4YAyjsVjblu8NeAveDLI1c",
-	"Gmq95IsBWNVeMRGnsQsLY/M8yigPS3NhPC6qH/zO3BApAhBQZWYgSBICWlah/2dYz1vnVXtC1nBYEq5u",
-	"Zw/fSZ5PQPL0nSpQEXWPLEamrBT8l8uc+BHie28zYVhvBcfRSgbwa7bQgTNjBySkKQ29bdsHedM4liGF",
-	"ihGWPQekqHUI75X7WzWwxdYk4fT7R+B0TcIixgbsJL87GbN9gMUW4OoqpK3hZhaHoDBaEbp7zdCo47tE",
-	"IZoAREDGlplW+tjtlYPksWDiFExBNb4bXM3tAXdnKNmxqz8Pu4JGa8RIAp1dwGLi1aRlJuXweEsudeC6",
-	"lzVi/UeM9kJcH7r6AEOSUPgV17EgXRhy8Jvkomcx3g4N9cEg5yOv0Iff8jEke4jgSmCcNhRJsutAfobN",
-	"YEspKxUZfVi8OTAmHrjM6SHGmxQPr0ToIvH1iud7TyMlyw/UFYLFE+0Tx6JhPyXBO+YzdiVKK4Xockx4",
-	"APvxUEgzcK3phqWqtMoq1o5mJixJpYwxSL9K9LBN3e9B8+6Fn1e77O0E/B3F/B0pJmKhrpDKPY0Si3RU",
-	"i/qXLblapqM4wLZkFM1UOycYBqwnO9FtR4h2hKgquiGJINS3pV6iN/h4Hb2B/MV1RvYh5CHBa/uY5jis",
-	"5kfvaUyCdAZHIedgWrSongtbefaUz3odvqfa7L+DUU+/H3ovWddRIZdIXNTn7vXJOxpOXbqlVfCGPBqS",
-	"Ljf6SvjRAzLEnFV0b2HS6j7+5FNYewEZwiD4MRSWxQTNYUQNHZIuFQTWldei71+Jz8znfYpJOQNIG8Ij",
-	"7J2epxRD25FSji5Uc4es0GNfzd4+uBJ5tql96FL0XTop9GHvgpDn8gzhQO237qwhQDxSkARkAWFkEelK",
-	"QEE+6Bpz5DJk4f3BKBuPmbK7x9r59h4xv9kRaCgi6LoRQ7Hd4YSmwyuBTeXt0WBk54807S/d3hFZPfWh",
-	"XXmW5BJ3eXcAPdRcCd8HYHg4PCqs1TKOMK8qjnp1Au27WYuEEqbdicGmNPQJSei+ZvZjOFbFUkYhubx3",
-	"TIZ5OcEhJsAw7ZZePOn/17Ah9QS8ohsCLWpW6W4UjoVrrOlVNzxWUWmV1tI8G3gDXPZznmnT9cILVsMP",
-	"iJEB0BoV1Kbg9O41B2e5U6CdIqch3FEZKNVghZUw5sVG8ooKIiIV2GxYIIy69QJhsEqmEJKrYrzlOduO",
-	"+2W7bNAyFa6qUKu2TkBZOYay0CW8y5G/W/o3NhyCFgbL05CxAoXbXrUU7OO4UeCq7KpR4PJv/UjTzrcv",
-	"DXZanPoIXcewGqujI33mIH5XKDQyG0uaiCvxVEPK/mxezTvZcc+hr/o+FIDwzFt6Ku2Eevi9JDk4SaEk",
-	"OWDN2UbZAT2VK2VNjMzCaamoLBZBj4hgN/Yhqgrl2vzAn86Yuo7ZlYCOLdrHE3ARxpn2/grUKoJKDelS",
-	"awz0/duHue2IaGYFCMFYxKKjhk4ZWFMXinOQ/X3fIcT9v48VLqDlBrhVc8vOlbBsvk+gtsMP775/9/nk",
-	"4vTjh34SETynkTPeYKRNqdpEQheglVmxTia+WRiUnyi5cl3131wQqVYjd/lOtfzT3dsGDor3Q1AAmHJt",
-	"pAI1F+a15INDanIeH9Xbjm1t5ImVzAM3fR5fCqkZfCKoyRQDcRFsZTTu5UtrIvmlCMqWq+FiJnnI/FEw",
-	"GgUEImWDctYsFvkQNDYcZfN1q3FDtl9LXqYtnyEoNGwsolVaFSyqWaDIqye2XobPeh8T6mV3uLcs4hat",
-	"oLWM9lVoGlrPkFJjm6HrrOXqV4MV2DdkbZK2oFvO0wxZ8zj2HWynMXbNPd0Frz1yfM5yuXQAY8uLylGj",
-	"8JdHfRAwcnwJEJK5HZ7I8RiSdMqc0lHYnFe6YbYJZvOvBl54cx6Y+iR4rFc1hHeGWEXCNOYTh3F9mv6p",
-	"X90TT9L/AwXcuSPdHHKXQ8Yu6O4OSH2aI81a0C/haH7uf900ek/bRjx20YNTqcHCVfR4GDEzZ8w16p9L",
-	"H1mLzTKH4GkdBiThItOF8LN1uv1beyunuSj0hIIL3aJ2fseduf/xzf2AFnXxBR5jjYQsEicC5DZ//xiI",
-	"Xa+e2C0JJBtz63Pdx5OZMVfaePUHDDTQadKSDYqV93Lpqlvt84QqEmoOundMhjDIAIt3uvKPltIomU2m",
-	"5Md32IOvstID+KRRgrnfnHwuZo+ek+830qAxeLVxJ//fKYTRHaODXwtTJTZamEe2RJ8DGoYsNTs/PcRY",
-	"wlncIz7uklV3nP1P68iHSGbPyAOChESXDQ8rzB3facHdD0KpFAv/mvQJFB18C1pg+jbd7kxY5M91T5Mu",
-	"JVhKmQhpWL4TTRNGUqa4jIJy3X0vfvlLk4pEXKeZYbABkynRO7ZLovoaSnFCgXMzpbhl925U3DQ4Ct7+",
-	"dPL5x9MPP/aTKCBXne/9iFg0FBbNpdBXnRra+xafP0niez/JHbjBnVa2o91PhHZ7m2eQkym6itmOWhY0",
-	"R4oawu4et6Hsbqa/MmWHCu7cp735mPkSga0pJIUP/rxk0m1wRyZ3ZPLJibhRIdA0y7jupTakEAxDW7jX",
-	"imn3dMWKtWIAOMrN4VgVa9mzwFXJTs5EFKDXOreCN1qp3sNSH8VU9Qd1moktHGd44Tvf+WPbztojEumu",
-	"R6RFHfasx32IzV1bdsmVhXb+KozckeMxQ/FirBgrcuJDKrAbEDaFcd3Hrd7m+r8IOQ+IouIaZampzFS8",
-	"IKH9JAXhxqfNHxMI/plIYiR61PhkWnnD7dM9juWcqVrX2BnssJ5ILDvTob30NmEwtf2q6wf13arvfeCi",
-	"Z/i9D5037b7TyMsEJ2Q8tsDrBFqoJwzXPnv76ed9CwsQKXJy9vHnDxck5teMHPYPXzVEPiT0ZgBDDGZh",
-	"mg3s5+2irygxFNMLEJyhC1dIlVoE5P//1+VxKaAdGjCmsYyY5x21cVR0UlnB9q0/tVkA97FH3Kk9OggN",
-	"MZLEjM6gqBmGHV+e7eV9mQDzmmIHXf/IdpEiD8miAC2bmBNk4toX8rIFu7COO8dqOQoOoVZGIp2m5PIM",
-	"ifKIaeNckt1wymjKVmhymZMkVF0zU+IjPqlj2zJjxQf31yXlrFjEdgFYkCSypx80TQTDvCApB7rVlWK9",
-	"fpfGK67HbKklBtpdGbZFd72qQVzGHpn2ZypCFsfwb8j/r+9Du7z/vDokNXkWW8OeIVGrnt2sade8ZkpM",
-	"72+YDcJtbjXbH0gJyLFhswpQwt4dmb0DmS0IUItONKXDbw6hq3hfhi4azNepy0fYW9uMJV/d04oQy5e1",
-	"M7PtzGxPofgcYgtknkAeJAhJHOVrLPMjsAayy/X0RrccDes6s1SwfEVo2lSTrozhvi7d5VlAUMMGTTxi",
-	"2nDhVONS7L3rBe4ztlzUWF5PVhuWrpGkWpOK/MuHrk9XLLFJgShe2Bmq7mKoSkrA0AKc/8rRXOStN4lZ",
-	"WX/KwmsrBWNmJVMzFInBt1ZgbVMI2D3h4i7ca8ek/zxMOg/wWuW6EeY+Bw7XwITksLElAUO1dxeOCiFR",
-	"cBY7WrSjRTtatESLLIJFis6r1Iibjcp+E9lxRri/bjQSqjV7eiWPDjNyCm2mJD7taSJTVtfN5a07zx3x",
-	"2hGvHfFaIl5oTXBOGFepBLL4K5TMuwigKJ3KwGnDFGtJ2JBa7OQpLMNpp9iRpB1J2pGkFZI0zoDJN+p2",
-	"G+iOHa3ZDw15i4Yl4N120U1Y9PMobzdCeOTKEJX6jeSFFZFKBGQ+ZWAHBo8ulqLkEKIpMDod1oru9by4",
-	"FNISDKNytMlOWiqkBUQwyEUcsC7PmNJQNR3KywuZiZBFloC5aqU4Hq5ck8iSSz2Vc02G+WqOCJI9oF9c",
-	"EErGbE5cffa68lYf4BQf0IJrJ1gbAYJNxfYI3ufOzVjGmOrhYBl9B4VEMyxnlpTwxD4oMESOwAypto3W",
-	"yN8nXcVotA+RDThz6aagwmVEpNjQB+5jPvsfuRWc38Vm93px2jvv+h3BvhUgctFb7RZXXMYqNmws4uDf",
-	"LLnhSixjxdmG1aVDS/dBjm5GhSfX/ilfWANxlvnznXPtLs41WQDA1hB6q25QXqwpXx5oKa4jyn00hLoT",
-	"NO+UmJ0S8+ftCZV3YctxL48byX+paQ61mRZsahFV7btENrZd6pOPImRLOfaVHk+4TBpfCTNVTEPRfScn",
-	"VtQpz4a7KxsMCoo0tP8d8AibVjlthRiJ3Q2WpVwREb0QoauvDLoUVAYQ9gevRDHd3L7pd6JQ98qSd52c",
-	"dnTu6UXL0Yp0DLi9SuFW2zZtJnC75k3LzZt2YtaO/OzIT33/JrFOwHJdnI6JtCIO/hWVNHhNIq5zi+kG",
-	"KjUeb28/8w2tI8w11KRbSZwNMBlSB8ROCNYz3F6TAQ3n/kNbz+wWtjCd4U53drM7mBk+LQEf2MSWm0/n",
-	"CX1/xSLORdN3weYuHVixNKaha0GfKjbjMtNEipo6OO6AAaSfVm4NLGmnKexY9eOzaocUdWYGRLCCPcOf",
-	"jkWuSzKWKRM05X2PA401Kz6mTJx8OiUvSCTDLMl7dnFNTj6dBr7dVZ98YCyCkoJAnmoYLc54Vy+oSySV",
-	"I4h/abCory76KXfAKkBgSUAD/7Nbf6P7UdEwZls7H/Ft0uURE4ZDYRDv4EHRL5XKkMszkjIFibwiZJtc",
-	"kG4Ff2gRCvawhQzl9roTou7qfHSACLFytVBX4250h78M+5tdjfDekqPxmi1u42SEoe63UFaq5Ig9elV3",
-	"t5Mmn6R7emug/TP6F/3dbwWQt/IsQtd2q+R6DwcMiI3d78mveG8AvCuCvhOx/zpOR0EcqbUCMGJlIXXn",
-	"WLric1xLITb5G9/za0Y+fTzHpiNYdKj85THY6HByi/ZCloIfr9mi3+S5e4I04L6KNe7ceTsK8jQoCOKo",
-	"LnB0TyN/l0BKFpaPO+S1OL1CTmocfGupySbnHsQiVCIBkMalVOugpB1C2LQlJgZqxkH0ghWQi2auYDCc",
-	"cxHJObxHFsyQiIU8AilEphgaYb82ck5V5ErT/juTKktWmwo0e+d2wsqO1OxIzW1cdy58qEFUcd67jick",
-	"2MF8rSFwRuOM5c37hVELb1RCZ8KeRgUEGt9bWkFHmoEe77LhIGfD9WiGvuFuC6i2GMUY0XTGIizHCW8X",
-	"uo37jhoSwz9iSaPAtXw0TKDrQrtSdZDbkYmIKXiv57pRU0FO354/f0Fgt4ROKBeuwC5NUytBTYvcPder",
-	"3fWRdjsV7MZcCbeWkCrFmcbl5gO4WmJKSuMqEp+eXL7H7SU0TS1RdNWC7LYdQ4DzOP/pZP/5q9e+jzwc",
-	"eK9PPtAE6TYe+mhBhtdsMcR5i1G4IFN2c4yt3b9/d37644d+EgVX4qrzni5kZq46PXs1owV2so8XcJNy",
-	"TIazZBj4fr0BGSKMwL/GY6aGpEud5QSKovX65BMNr+mEXYkhHOWQdPEf/Utopj3sLfWet5IpNJ6vCSb7",
-	"ZD/crqjwNVtUKg2m1Fh06xx1/rf76+H+G7o/Ptn/4cvX5996f/9bfdHB2zWD36605JYf5maE9l86r1jz",
-	"hw9pMDq3oIa31WA0QgD1skKKr+4spbe3Op04/HYHW0tHV+hnqff+GVPXMfM34Wi9k+HaWE3BPOsaku/p",
-	"spWWSAhGddIgptrNPQ11XmYvGQJdqxP17PD3a1JVLH10g6rbRwNuKPd0l+Jxp0L/JcgrgaXYwjZbFF9u",
-	"BPp3EApdCbxG8Hcfki7UIe8BlGPcdI4kXTdhr1z/OcDS++DIqAV8v6KHJdtgS16XHqrdO7vM0ALcEBju",
-	"AwrWQaUrK71O8A6nFPyvPvPZsJz+By5kx/AEdXQvhgarqQYFdc3dXb7afW40rKn4cu7rXj+oXJHpOtAs",
-	"dr6065r9FnvYwfCKopjLZHCijbEE5kav91aNZARlGKlXj8pxZV6roJoMvbq5v29fhNTSIUkVFwZ0gi7o",
-	"O1goHHrxC1RbLj6ffDg/eXtx+vHDeT+JILrUijYUu11AU+SRYvQaPpoIqVjUJ7/4QDhMdFkTCVejfpxn",
-	"o4Sbxw81qyHCq0dKLe8wTAdkxtSIGp7UoclF7cd7Gm/Ej6AtpqPrcEGoYkeEQuQOwVAaMvx61bH3e9U5",
-	"+trv978FVx3NJ1edo6tOv9+/6nwbXgmsjTC0r4FWeHFj992DypxUSMFDGuOg3Wu2gHulZMxvmAseCawi",
-	"qFMaMkc+3YCaT4aEa7y/EdXs9UvCouevXj17AzujJlMuhsW+DztyZsRlkMEIRG43C11IhATTJFSUwKqh",
-	"+0yEEKJs7BHkf0c5dAtJYims5FpsChBIu3oaEem+PDwkCY0tCPtSW1cCb9e+F7OxgRpaLj4TghyoluII",
-	"6yDDPmEXa1CFRQiwOxfGzq54fzwBCV4tCS8xhtKvusIg1quNv0BYMK0QsUqEMOl6Hs5FxG7KAkwvWNEc",
-	"ExoxVBtJd2iRdIhhyAnTmk7YkMynTPgoZN9koxcAq3PbA6RGAhDlbLBEGFclnoubTS1P8loy5W3yiHSH",
-	"5maIolfJllei7UhhwFAHtri3MmHmux8u9jQaD93bVSruqN3QvjG0gqU0U0vIc8ewubGbN5kSeamS9rpz",
-	"yZZWNqW9fvntb4+sR1/c1DG5+oDzdSCDYACnt2vJ98hmqwLfyyhi9WB7JRZ1IJ4U/vRIACiwkQTNuIxb",
-	"dUc6f39Cio/adkjyLXxXycRlsZDtOiRZyYUao/gocxWtHqh90eP0Z/oDRffmV7U5wLcEXjvL9V2kjArW",
-	"bUSvdSaSYpiNJuvKrEeuBicyZBeTAepmBQvxcanLR2GtddTC268hDCzy8Zk0Nos1VOF+7dkzLh/dnl1s",
-	"pcFqOCte2PHKu1i1K2C7FhWSbbne5ZkuS0XXQs4RC5vzOC6TP3YOx+XZZvJ+ebaj63e2KNbD1nK2hoXV",
-	"v2YK7Ep4zoiF0kf4gwNVzoVr+jyV2hyjabbU5sa3tqnzGU24Nkxdnj2t7NjLs13U7c5k9fihcJ9BgCQU",
-	"ss0vz4r4rQoCyrnQObrpIhpulhDlEKq3QroKnruppRzgtM8tA9wOYKagaNweEJ5YHgRltww1rI7/PrnK",
-	"lZdnTbKffbIT+u4i9AEFXwtxB1OujVSLtd7hyzPkUuiIXmnyUfioK00IpjQKiIyj3EeNyhLyPWIkyZmb",
-	"ogIGwXDK+ZSH00JZqgPin9yinxos+3U1AvSeJv7Ad6B9a9D2HoDLMwCdrhVtlqHSOf/so6LmfBUeN+OG",
-	"EysbEWMFFXLNCJlEKKH2MdjbecLIkJrhUclUAC/ZQVDzN1MmcvU/RwArNo6lCmvI+U9SmxNz27pidUY6",
-	"atZaC7bqu/2QGHbqTroJxVZupO4edqb6R0ZXS9AR4h2wA+5SQyjcR9BM/TfiaI7vWxgtXGjpCqmokgWv",
-	"E1quBwZ1R7Eh7F6i3x5ekcJzszoedZov7GHK/j0ls4jf62bjSHFdOxx89MDWVmhAug7u93T5FRhktID/",
-	"b9RnDgxTCRf0r9wcr/asy43xlg0zY8XqrDIX/ihvYZbZFRLdmWD+DCYYEOao63m3YoHRRqYpi4AKTKSM",
-	"KjaYnBJtJlou67gkUCzz9l/cG7fEwxrnuc901oYqoBTUEEtnLO9Gz/rnH96SFy9evCFO6q6T3jUXYTXr",
-	"ayuB/Y8lbODhbxY1/DXuBI3HjctxlspUKmxTgoC96pwHUA8wUTVnr94pPlrkFU9EFGABYOqT+wtneeDZ",
-	"/YhbIQLzh1dz/xFQypTGgvISsfEdtn792slU3DnqTI1Jjw4Onj3/R/+wf9h/dvTPw38eAmw7+lFnEsDK",
-	"xEazeHxEYj5jgmkdEMVoxPGfCTOKh9oXBqtJoxCulZvDagigX6Ub5yuxlUXWhUtVdvaFOPIxe27EStjT",
-	"6sgQ7G0Uo4nFIycesZmFgWIM9/fq1+9mPGL2vkaZiGIXWM7H3AILkeNxzAUrD4NvNyyjci6+T4XLysBK",
-	"OXoplKluSZ+3aIJWSoEt9f9aHumSK5PRmCQ0nNr7dBHmDLpvsAVRVJQjnuqGOJPQ5P7yTJMRM3PGnJRb",
-	"2kipS+Lq91hNGiaGGLP9hF5bOl58jXU4V7888Vq1Jt3z9ye617iAXP+uXQCGDASu4sZqvpwOliPiMCq+",
-	"lIpWyVOum+RUzCQP2fIZeQjnFiAd5BShLu4bwNGbfVAQ9nci6U4kbcXNvv2/AAAA//8=",
+	"wlmZfiiVvsKv9RAmGJ6zcP8HZsLp/jk3bEhCJbXe1/kKLP4Nf5LaDIHOAAnK5yh2pJmaMdI9/URoFCmm",
+	"NdMBiWVI46nUBiAQl2D/1ENCFcNvop69nlNhmBI0fkyQBKbgYdLu5hg2G8sJmVLteJOhPNZ2hR+k+UFm",
+	"Inq8FQpJdBZOiWKhVADEF1K+p2rCHheGHa0jIxktLAzIGVNlKENBBZd3RsXi8VaXrySkcczUniaKGoYL",
+	"Cop1hlIIBtRZW4hmM4s32ihGE02kYB5kSdcKKRYPeyShCzKVcYRYaKVIYqQkCRULfyCazLmZWvIPqGss",
+	"V+aIDcgkxkom5fE7QWfKaOTE3c/MqMV+g9CrWSgt8zCSOHGmWTJbK/nZQ/vZ09P/sMcFXzwGPB4gz3Aa",
+	"9owYi1hUPY9ffvll/yQzUyaMXREAefOml4VPt88Z5TEdxY+MIUAKQyoKQgikXcg56WpDlQHJLqQmtDIe",
+	"ydKAUC8JA9gYKa8BvmLpZEBuAPw0oRqBbi0QU5CWYGrdAzHQrR+EwIliLPEnsU5KTUs/fe24w+QxN4ur",
+	"JEV5wYpC1CCIvX7ZWYW4wJ67zhKE6qVrsocXxlwgHK4793NDk9R+wG5Srpi+onWaxZRZfmmXLTWNkRFZ",
+	"eSEio4VFfUHc58CAuCaKJXLGItKlI+CeUoTMfyIV8auzqkW+04gatm94wlZ1nsBqTXXbTOjNVUwNE+Hi",
+	"KtFbHlzKBI3bnXWqeMiuJnx0NZWZukp4qGSrT2dhmt3mW3viLW7RfVAPE6mSMx41PFSMOoSt40z2GZnw",
+	"mSUwSIxBqqRx3V3hPW+9Zm2oyXRV97VC/qwWEDJheFw5vjVw861Mz39F1Ts/hRIGlQ6u6cKCGjxdAqV8",
+	"K6WL+7KikwYFoXjPdVtiASaNyj/WnXFBkr7l66BK0YX9W7AbU2+pqZwZzLN2GyVVce1OVgFrHNOJtqLh",
+	"aJRpYm4I9WM6YsOOCVyHBkH25Ozjzx8udEDKVwEkx99DGhry6e2Fv4J6Irvp1D7h/sr0dZMNaitKlAsQ",
+	"h+uokiNKWyywSpQ2wkIiM2FqKFKbDwsCsvlE7oKpTUhaXXgVJzvVM6wFWdzKCpGjwsGWhcVQsYgbC2WW",
+	"T/GExo7mGZJYHes1SWMaWr2LWkUNd0C0dJKplRasnsxuaGhIN5dbUMzgBoQIvHYCpGXfTWiZYUEBnz1/",
+	"8bL/6vU//vnmmd0YNVZx6xx1/vfXw/03X/7eHQz68K+vz4LX33r//bc6Wvkd2HNaSiNpejWlelrPCSyB",
+	"s7qIfcOL62UTMVqQapbih1x9wPhkui0bjqk2VzDHVeOAa1kgAN+WIBl0zM32pLawEC1T2iXQdht2a3En",
+	"s7q1oLiJCneya6oD7bexzKK2d10yW27FqmkcS6szbPziM9MyUyEDlZ6mvPYyaGrRnMbVQ169hSW+5c1T",
+	"rdZgn8ecCnOlWCqV2VZWnEptWHQ121q45NF21PE32Uo8R5t7zelY2nKFk66ia2iBYk8DAToib2XCzHc/",
+	"XCA94lFAXh6SWM6ZCqlmZMpuSMQn3Og6XEifp1dev66dy1kp0mwU85CkjCmvjwfkp4/nF0efPn6+CMh8",
+	"ysOpVavUgiQsGYE5AW1c3IJC3dR2idtKzNno6potKm+PFqYWvUFJaQ1+TrXZ+ubgfTvWKtfJ1SS4JzKf",
+	"Ss2ITJkgiXcjoUblNS8Ug7ThcUxGzLIdJiIWHbmT1EQz4Ua7wrEJnVAO3h2rpnORlU4i98zYRbZBCsXS",
+	"zMDyrkbplt+0k/LBokGNVFfbX2idsA9oU0CFh6WSpJ5TkzJ1y9GzQgCKY6qjJ8vH0kikH1zqR1bwABI/",
+	"DPxzannm7WV+qiYZSPglsR/hP4ORV0T3tZQnpyxlA3M9GaqIV/a1Pky7T/vu56Pnr1+/er1ZNi2tp/aU",
+	"pFIsvE+tiIuZ5CEjIY58TCxQWuwvVB9eVZFWDtF90ULW98Nu/0lhQlh/gH4t+Rd1p/g9mogeRLd05qeV",
+	"Qyo2kNCb90xMzLRz9PzV6zqIWF0w12m2PWI0zbzFTGArbTlBKCNWY/42dBSzI5L7XgPvRg3IXEkxuQqn",
+	"lIuAjGh0pflEUJMpFjhrXxQQI+VVTNWEke7Lw8ODl89e9I4HAh2L3sAc2WfPesdk7H2D9ocXvWMipLka",
+	"y0zAGy97x7lzMhPXQs7FlXNK+hHRtB7Ad8jx8N9czLixD2isGI0WV+yGa6vBcaGz8ZiHnAlzVbg13R6v",
+	"QJsJBiLntleW+QYkpql27lwLSegMVFnM9JJrtfvy8I1dNjXsCrwhsNnnb9wheCs56b6C/XLnfbN/H/YG",
+	"oo7zJUxrOmGbsQhutHj/SxOg5Eb1dgDDPJBttNoj6oPus70XvboXnKx2C7NbGNSNUbr5mxoZL+cLXztj",
+	"JZPOUQdYwyEYbRxslCNypH/D/jWz78+S/WedOmRtpd9uVh7gPFCDaKvL1ovt1ZgKakhIXbTAMXHG+7FU",
+	"RSyMg/yIg+2fG83iMelSxJle7czww1JkE55pP7eTbiXNLavO8Eng7rsRejASa8XgA54dKylIDUASkOEg",
+	"Ozx8EeIs8G+2jz8J/Mu58ldfG2IwFdhDaBwjlaCG4Dt7utaCs4//b7DdvJvxiImQfZeJKG6LvLTsiqoR",
+	"wXJOaP8awQxWx5ixWv0LeMBVgwcmnLLwOpW8aS48Ak83jcqsOE3QH1mefk41GWU8BnAru4WascW/UgYt",
+	"y+z3mTu7gxe1pqjCF1pdLlhf3NI04SJfu4qYOkJWIJhT02iaohUMz43k1rGAMBpOSTilAqNJcl3GObLx",
+	"VGD/CDHcBDmvKY7zmBiYyPlbnBszDwvJRyWaOe+m86+BGztXFFrJCEltGCUtLAduFe42l6x9ZaJHozp3",
+	"e2mk8mHXDVFogJrVhXaKiFnBmFTe053aoMyq+Q1mrKMWy+qSE7vr4drL5FthEABGSxkWvnFBKRrHjgg1",
+	"AIIOMEG31y5G0cOjuxsPYZ4I/f0Z6UYy1AcXn08+nJ+8vTj9+OG8n0Q9BGydwTHsaQ+KYIrAoYDTYcAF",
+	"SGsWxgSZMME01xXQMzc1mkcbBpgqKcdVTbcFAG9r+IFZapnC6dvz5y8Ixg9aAvnJvunDI1MljRxlY8JE",
+	"KCPUYDbONaNxxtpbL9BagR/7BW+G2SZTszvW2gFu9EbBwF0ykjSkU5dnEMWT0AhRIGcpPSteE2AZZcJ5",
+	"ebaXAzHCNL4DhJMrwiMdOEhFk5dl8eAokXD25uYq4hMIBa1Mt6ct1U1SGCcpE771UhQyiIubOrxfIim3",
+	"BMaC7N92hJLR45FsokvwUxhOlg1orUGxdBrbkN4Zl7GTuutgM3+8Hfm1EnrdMJdnq98j8eTaSLWwBNBC",
+	"eQ5tgSf7QbGE3sZjdIdeEqQ8R0D0K0SSFdirF2pz4G0HT60osaLzjXRhz3s5LTRBdFQRC92FyHMXJCQj",
+	"dNPnJoTeEYmY1WDxAmS0AC+AsCcL4XyHxEjy/H9fv9x/FiAVgIBlN+Drl/sjCFtHNyrcERnxif+lFxDB",
+	"Zpb95UFHgmGc7ziWcBeNrsGaHfMEeGERIh/cxqe9rL3YE6673x9p2pZQ+ODG21sTfALPOnPCT4zGZtpy",
+	"bSW7v8gSO5W8Lo3esBz3Ve0qEDfbWtCFYWrF2bPWTee+qCNPhXtm6+HyxKBacpds+vzybJWkArvL91VZ",
+	"Vd3BNejBPIKQd5TyrIJLwxhw5fJsSW092f8/dP8/Vmkt/tm/2v/y9TB4/eJbrRabH+Id9NdVldO7ulft",
+	"OGJ7v1zJsFMzkmb/3t6xpczWs+JNrwd+uFi7AL9VP0ntrboTfnCv0jp8uKtj6RQMuHf3KelVpxLahoH7",
+	"+AcOxPHJir7S6FAHE49HE8sLnBuddBvc6KBaUYPvJTSPLUZWuBAhmU95jCwQFoMijTcFlIKpwbUT8xlD",
+	"7QwdvL9JLkiSaWcU4LVcrST7rR4bi56/evXsjXeWXbOFV/nc3MKQ7ovnyN57W2o7TnypnbRyhOUV2Knt",
+	"kRZWDTw0u7spBR9xO9HV77sB2rxe34YmCT1nqoXjP4xbhe6uDed2nj8WXY1qjhWymSL0P0WFiIo5GfBh",
+	"bt3FXegGaCnevloXD+yj8/a0Dw12F5t/vmZw3bD+fIu5aaVLXSweERLSpCBVaGmbEFGHm6qdFAYogq6r",
+	"E0/lnCRZOCUuN5IKUrbtQA4lLrqyO0L1td7SRgnuhG2N9M4zehVzwdpEKNlv2sSVN9hy82lrvKlcaUOe",
+	"HR4eEniLdH98d0EOZs8O3GHpg688+gZOPWFPkFASc22OXNbdlCVoyVz55ABnDbblQvDpey5YHSOCsa48",
+	"O6oJiKpktuNOfBij1LBu+PGI1G4P1/rf8MW/asmt95q3C/N3Yattrn3LYP5aU2RVHudaZ+CBoWHIUgx/",
+	"8ViGIohGW9dM8qhGdA86Rhoat9rxA0XxA7b50T08L6PV8nkvo9DqLVZ3WA4eihuD/MuAep/CL4VwiyaC",
+	"JtiEGj5jjiC7jW5HqpzwvB2l8i6WrcXHnM8to+w1x3k9OBbRIX71X2pNuL9LQo7KY0rbBJ+6LMO2CsV2",
+	"N1ExlTWYvjbYmu0NBKh2FMDnF4KAUWxiCQRLoLABDR5BQ1nLG+5BScHhH2cbD7iFhwhNs5Sws+pRbJNC",
+	"83unl+CIded2Rk3Y1vDVbKUIpTZXKVPtyc9YMdaK8sjxePN5foSXbhvXG0pVYzcFfZgoKq41yo7b8KDl",
+	"CCdn/IBd+73UH9/y2v26Gi/zwbEYQeYBcPisbLdqI1Z46W7rZI/1RjiZpDFrMx6Eqm/9tlects0Ehvgj",
+	"n768HedsnV17S+6/InGXop5KMndxonam30AXhgB1EbI4hn9jYGKDDH5r/s9z7u/kZ4MI5fdQl9daPvC1",
+	"UPrwiLbOsH5vyHbPtsnc+OzzXDvttAC87c1McrNjwVVQW7E/G1l7IB9kxG7lB1rHDsEqyqLmvCJn4eFi",
+	"Qrgm+QdYAYvrpUQiqAchlX2Vm15tvgtk26Fr8Kpwi65Obt9zoUoY9uUCoKq2ShwI8kFrVjylmmjGBNFc",
+	"oFEJBGsWHZNDwsdgMNlOQ1ub6+Wt0XnEDpp19dROhHXOisk2pXfV+EPi8bb3A1dSmad08vmp1Y+GNwln",
+	"NpOQ4+AzdmqGYko3hggAprk3SDGyhxEqhMxEWJwN1LgQ0hTQtVGK9PKJv5YyKJc3WgtuTcj14PSyhMGb",
+	"gjaa6eLHERRBUQ+ecHq7FNEGGcHlCWw9O76vNuVd/k6JhYVcUYX+lInIIk43T4uYUw6oNJbKYhXTvYBg",
+	"7h3p1vmleoHPTKzkTDWl69Um3uU4kcsO/vSLc10HWfflEixzXenGbu36g9Bf9/GevkX+7NIR+YnWHcCD",
+	"E4Ichx9Abvro9c57kRB+r+o7nn8+sIJg6KRFnQE62Ui3PWMqi/BNVW2KTTbe48NDojdAPAgY3qO1C0wQ",
+	"Xq6qK01Dur5kCK5VBytlQ3qrVrI0u0W9mIjr6ysu09vUmklYcpXw0S2+FMxcJaNbTfro5WoMnVRAsOBk",
+	"ik24FP9iWXO+UgNqLS+mFuogvuTBRSOrIHIxaVnQ4pYSVcT1LSdskJHuq/7FUyz4cKdaCks5SVRzTSAh",
+	"SB+B//2Q/Bfp+rsgfyfPe+Sg8kPpquDxdrplIU3epqxCLuTldROKsggrcFMPTdvUT0DMenh+hAj8EAwJ",
+	"Rj43FET02ziGlxCwCi3uAURacFR7jYyZoiL02Twcqi/yiEVkzkUk53sQtT2y10Z8vskW8HJ7giBz8liD",
+	"oH9s1GmtK7mzKCHQsh+jNR7Vgd2nsDat79Pbi3KVs5SpkAlDJ6wUg//s8LBa/uzF/ZU/M1OZaSoiM9UY",
+	"g+xWUK2E9uZN/82rTTXQXjTVQPvMaNQ2WDymhuXVuNqlWbtPW6VarDoIoIrB1lHyy7MGNRuog4rPADGP",
+	"VK22VXRJo4+nZaXXtaQmlCpqZ265VVhGS2lja4dNTjowXLwSq1FXqjTfcD0olBTXNjo7qi5VwjLjymQ0",
+	"Jm8//ay3ZiaFLlMdzD4ipwcfiZ3Wl8QiGIyy3eAlZWep4wRLpFoQLsgZ/25LC3xJ/VmOvDJzqa7J2Yib",
+	"A30bb3eadYrFls+kNG3d3SGEttNuwdrdRceGheAeBsgvXHm2hkYbHoSIlgmDPiqrbqsWKNKKSG5Tv4JH",
+	"29es2Jz8aIqKEw3Hfhshbp0f7HYlCh9DaMrXlktNXtTcVkxqNFE1iTurx7HuFh5cJ8ivu4ZmIyluq180",
+	"j1irThTTNJyDYZ98XvutkkIbvJ+u1kBe34IYxRjRFMq7528ViZ++NoEhMfwjljQKSJaCs5YJ9KZqMmJj",
+	"qcAbmomIKXitd1xbuoD8nTwjIVWKu/RcX+tgO5rdmP6C27lmC9IdUc1ev9wqxaVt8YCuLxsQEDeLlXVT",
+	"xTQDrUwhyQpZq2oCy43ONOpupUNze8L0e5dyTzX5n/OPH3o5meQYCA/pN1jhwamNPj/5NlULqmUHGsE1",
+	"03coTbxKPV3Xh6ssXecf1656pl6I0OotDhpB34EaD6ySSFLyNq+vguOpekMNVt+oIsIuCNoVuWlSHx5L",
+	"81jnxISmgevKaNW26BizyIlpe5oUfQddVrevGdJUicQbJ69Elhzkf0RMYFgBI3pKFbZoQvelr3tKwa+J",
+	"+WIp1bquogzUHqqpIPnu9MefLo5+Ojn/aamGJJ5opVINNBTJS/SAlDEE54APgiYzpvh4Qfb3Ybrh2iS5",
+	"7TnGZR5MUKcytIqDACBUmdjspSyVK1gNdVhWOUvVqleBuIqewaZqEBd0crvKL830cvtqK7ULaltqYSSj",
+	"xeZqeN/Zt0Dyi+qV1Pupmt4YDRGxm9KTisrUVDbgNoUhPOM7Qon808dzTK0yNxrKfmlMN9jI/LAa5L3U",
+	"dV+jim+CFXNTFG3ftqSDu+q2Abvro3y/rs5TvRS4gngBtS/ycpk0ybv2kPyy7ECkO0uuFJtwbeyLRU1M",
+	"F6GI3QA70OmivIxn4Pdb+mVlZWu5p2setDXTEnVFuZbLhuQVRrBQyL0XEMlXmuXuz7xT7D9fvnz9j5cv",
+	"D//x4h+Hb169el7tHFvrHW0E7mai7D7xJ1KcY+Bhpx4WP+fFOu9cQLbQriEX+DeXH+tqkzbSs+ogviac",
+	"7yuR1wos0xNHSbI0ZWrfx9vc2arQFOzj4iidXQGqXNnLh6BTKUiXEsHmBY7saQgHcghyX5R2Hb27WcPt",
+	"qyaRI3L+08n+81ev/bmWivIETYfYlhTWAdrlWVtVVGqzJuR/c7QzT5qOslL+ZdtGI+srhMArDZykWh+m",
+	"JuecikW5xv+cKeYjwaO8hzMUYNnGyp0ysWGxci4aU4WR4j9KGsRSHViVCYFGxFUAZCrhgrYJiMhLxDXo",
+	"YViSblwUnGtQQ3yPClcPDErFOuHeVQrzmRpresY03HmlqF61nh7WFMkB1feELYFSeysbOgrmyCUAvVbz",
+	"OkBuKYCgsaRQc+uZy7MHt75dnj2EN/7y7B5jw2YJ8cfYPsLr2X1HeLUmmSXvqp7S569eH/16uP+G7o+/",
+	"fH39sr6401ZRZM/uNYqsDr6rjpPaey7nHNxTAcY10apPrzTjZTlH/P5KEdzSFVz5DhfJZ6xV69MpVRPW",
+	"Kph3jYXOZwO7mt3Q8KVgwHX5Ss2Fen4XN/fduqC2Kn/Q0mmu8hCDmoyihyyK0Crt0Vu3Srng5ToIbhNr",
+	"CiLUuNvXAfkSAC/fxQZffY7MD891c7LxAMz3F4g+u4/okxpZzwe0ld8PsAuxi37bMjDBvbwtvOP7qqmN",
+	"roUjV0vZJ/sCofl3JlWW1NZZaUNPqjRgzbG4F29zInLGVEzrIiCg5Iwg7oU0DzD0Hqhi8z4A0f6O7xBu",
+	"SD5ysDYwcCvIReByAU41wNuSnNQUMU2Z6BTwkZ9L2pCe/ZDhQDUBQOVwwkbfOR7Sg1MRh+gPRkIeNYzt",
+	"fkPQGpnjjKmI46I8xAFHKsV8gr0vjLOoFuKWzjBnYXnU2OoBrJ4wculMcbM4t5fpfBuMqvrmDkZeM4Ge",
+	"PvSK4Q+hYtQwsr8/lQkj359+Jvv7OpQpNBaP/u9cccOGHddLH7yuOEO+nqkxaefbN7DjjKUrLGMong9m",
+	"BhTWr1TJenP4xZSRz+/OL8jJp1MMN4X3sTdmKUxICh8FVfQ+gNcL36bzpw/EfMoUc90sL8+IoiJw8Qw4",
+	"RKlyOBUR+j+4JnLuzDzc9AdiIE7imIxk5Ju4/c/5xw998g5GhdZI9pvh1wH2SRp0jr4OwB476BwNOv1+",
+	"f9AJBt6SWPz27dvQRe4OxMubG4I0IbcuhTSOwWybcG3oNdPQwqtoBQYGCN8M7OXhMyIkprzjrQYD8fLw",
+	"BTSCp+4nAnUc4TrtFy99Gy+XKvnGvpzFrNpDKyAvn70gRkoCfcTssM/fwN9gMFGooGsMUHt1c5Ov3zlp",
+	"u68OD+3d0Cw2AXl1+IKEVAhpCCQ3EiHnvf5AnKz2OZpXypWPMkN80Q3vHnHw4Lo/oBuYxlr6WJSBGGLf",
+	"q+ERQUDgS8PC5VoCi/ea0gnTR2QIrcKGpPvMBVgfBiRisAP7V48AxSu1V3ZVC4fwyxBAaSCGlnoOA7Ja",
+	"1nAs41jOIXeeTliAqe2JVP6JB62YQ3VVjOKmo5gNBHRsCIiWpUFwIlerFnqhabxkMuEzZhEIFkzMnIdY",
+	"aDfhWsMDwQYCDhsaslmJwC4lpRMIGccqCIgAYci0xmKRmgjGIjtsiZ6UbtxCVELDKRfM3pQ/ua69DNOH",
+	"EYaECztz/o3F9P5vWoojEkuZjmh4HWCnVQtNdpreMW6qVMIBIzVgMQ6sBwKX1K0lb0jTkJz1AnBrEqrJ",
+	"8MS1rgPScUS+A+pGsIsUDOGaSPUHAi8GPKQQy6DpggzfSmGYMPsXi5QdlcsCH9gdDRFv4WLmXLNenzir",
+	"lgtrmbPRQADoWQDBZnZS8QkXCJWKjaHjFzTlI5mAWqh4mKFU+sq9OwTfIR4P/hQMBGSMSzeMnxTcZFaN",
+	"LroVYYNfyTDGCFCzTy78g5Bi/46BcJnoeeNbaNJFtFGMJpA9AGkE0GKExjH21XNdMPM+n/mV5q34wMx7",
+	"8um0n0QA9NpV/0y40ZY4QMYgHobj3HBUle7sx6X0iNVXlzMZBsK9TbqWt/aOXT8T+93nH96SFy9evCFF",
+	"+K1dBXiRTd7EKmdVnVKAR+eZt/dDT+3Oi/5h/wWmRkyBNx9MobLDf+y/J3V9k05c/d/nh4el6tOpkhb/",
+	"8GI0+eni4hNmd9jrAQLioAZDxIx21nSuLelROX+z5DfvceVKA0ssegJlWzQTOgMvHxlTHjsmOJEyIl2o",
+	"vgbOWk0s8AFxwK6RUPpa2AWmSo6Y7pMPjEFHIrzofgcOBXnzadQ58q0KwNoN3Q/hdJ4fHnrhwXcVXEIm",
+	"6FgAcusmqdaX0Pi2ImdwB+Dg9Xh5+KJppHxpBz/4xpjwxfM3m7+4kPKMChCiX20zw89FM8qKWNc5+vVL",
+	"0NFZklC16Bx1fnE3Xe6kW4WNrr8L8HRC5jrWM+h8sQMfJMwoHupGALRI/0lB/DizJJTdWO7gm/AtRWAB",
+	"mb36ryEA1zC0X43Gxv6gmeXAqxd/5qbfePN24oM0pnzpzpfl6Noot+UNOD0A7vvZVreRdzN9ykCSg0Vp",
+	"v+5+A4JXg/Xo84uphwlIZ9qSJnnq4YLvfAs+EZYYiaUfIc3sgyzFTwqa5BZkabuTt4GkaCBSQKCA7Fks",
+	"XYgw97NVqZM20qrySH3s8nkr8oNJZw9IfXCCGujMj+XYyVKKjWMWGpK7QIvARvT+PRL8HW5+/9S1x31w",
+	"qrYegLr5fTeQuNmzg1yvayZ0JyB95w0V8g9Q+0iocRrmmMcYIesir0EEt/9aVMMCVqHspFiEC9eFWNvO",
+	"0a+rBfbjhW8nCYoKhCO7Bhm6cIBIRUo2cEsaO//OmFr4lO+joiHJVmCKxeW+1o6Um6iKobZJn62fsNj9",
+	"wXsr1nW2ePEEWh59+/KAaJrfEBjZatCV5kBSgijAyC3w5Tsaef/1U+Y8j4L5Oa4XSEG65+9PdG8jYpWQ",
+	"vHQJX8CTWxdMcu7ipxalYn8a6IfVTF1zE9cQA2wsvoUrKs3AMo6hJlfJGINlBb3yZR/+C+yWwz45aU7H",
+	"+w1aU1QNFI6Z5kQNDUggQDlrBenWWyt6qJIV3YG59nH2Of9F9TGlyiycfszNsR+5z6MhVl3UhNcQrE94",
+	"4icl39oS2dqAsr9Qi9pf0LbJtPFRtfeLrDlSVa2oRmXsWz2xWA+sb/0BW/B+fvh88xcnUfHBEyYFhy83",
+	"f/FBmh9kJtwUb7Y5LTGOORpwXz57sRWxeU/VhP0h5JLCfP7rl29flmTsFBpLi6X+3E4Xyrk1dehnJOn6",
+	"4KPiC0fVek1UbUWAgcYma2TzSq9VtHsfwQo404ErgRWAdshDRnJPt32GXm0w+gZoO+bGNYIE5r9GpFkl",
+	"DSBDpBS0eidCcMwgLSNogzgxUdi4f0maeBTe36REFiEGTxllnzi7/yjKB9kK5g8iFsauPctfjtOvYN73",
+	"eBj3ioDthfcHZfBuiyX2vmPnO3b+QOz8YplzO2qjVxl8Wab2SklAXBVfZ55PpaZxHb93w7bk9wdWdt8R",
+	"vsjt9YlSvXqw9K9wpg/eJalxRQp3ZGxHxh6BjKHSvxUNqyNX9vNNtAprMhx8Rdv/t7WuJFcrZMxZ7MN0",
+	"SkEdjlxEYANysQ2w2syEEpu6MxpOfXP3cnbOKqH4zrV+30wg8rTgZiLRKmHiQfUU3FaDjoLt7v9k+P7U",
+	"LZh1ELxSzApzUpvht4RjlZ9zLMPIti3dF5WyHi4mruuKbwRFt2gM2nAFc31xjh5w7wjxbxWt3uI62poC",
+	"n5KZH7aw2cTvTnxn3r8DclzUA2MAhd3Kpnx32EvgfpClkUtDrZd8MQCr2ism4jR2YWFsnkcZ5WFpLozH",
+	"RfWD35kbIkUAAqrMDARJQkDLKvT/DOt567xqT8gaDkvC1e3s4TvJ8wlInr5TBSqi7pHFyJSVgv9ymRM/",
+	"QnzvbSYM663gOFrJAH7NFjpwZuyAhDSlobdt+yBvGscypFAxwrLngBS1DuG9cn+rBrbYmiScfv8InK5J",
+	"WMTYgJ3kdydjtg+w2AJcXYW0NdzM4hAURitCd68ZGnV8lyhEE4AIyNgy00ofu71ykDwWTJyCKajGd4Or",
+	"uT3g7gwlO3b152FX0GiNGEmgswtYTLyatMykHB5vyaUOXPeyRqz/iNFeiOtDVx9gSBIKv+I6FqQLQ179",
+	"JrnoWYy3Q0N9MMj5yCv04bd8DMkeIhgIjNOGIkl2HcjPsBlsKWWlIqMPizevjImvXOb0EONNiocDEbpI",
+	"fL3i+d7TSMnyA3WFYPFE+8SxaNhPSfCO+YwNRGmlEF2OCQ9gPx4Kaa5ca7phqSqtsoq1o5kJS1IpYwzS",
+	"rxI9bFP3e9C8e+Hn1S57OwF/RzF/R4qJWKgrpHJPo8QiHdWi/mVLrpbpKA6wLRlFM9XOCYYB68lOdNsR",
+	"oh0hqopuSCII9W2pl+gNPl5HbyB/cZ2RfQh5SPDaPqY5Dqv50XsakyCdwVHIOZgWLarnwlaePeWzXofv",
+	"qTb772DU0++H3kvWdVTIJRIX9bl7ffKOhlOXbmkVvCGPhqTLjR4IP3pAhpiziu4tTFrdx598CmsvIEMY",
+	"BD+GwrKYoDmMqKFD0qWCwLryWvT9gfjMfN6nmJQzgLQhPMLe6XlKMbQdKeXoQjV3yAo99tXs7YOByLNN",
+	"7UOXou/SSaEPexeEPJdnCAdqv3VnDQHikYIkIAsII4tIAwEF+aBrzJHLkIX3r0bZeMyU3T3Wzrf3iPnN",
+	"jkBDEUHXjRiK7Q4nNB0OBDaVt0eDkZ0/0rS/dHtHZPXUh3blWZJL3OXdAfRQMxC+D8DwcHhUWKtlHGFe",
+	"VRz16gTad7MWCSVMuxODTWnoE5LQfc3sx3CsiqWMQnJ575gM83KCQ0yAYdotvXjS/69hQ+oJeEU3BFrU",
+	"rNLdKBwL11jTq254rKLSKq2leTbwBrjs5zzTpuuFF6yGHxAjA6A1KqhNwendaw7OcqdAO0VOQ7ijMlCq",
+	"wQorYcyLjeQVFUREKrDZsEAYdesFwmCVTCEkV8V4y3O2HffLdtmgZSpcVaFWbZ2AsnIMZaFLeJcjf7f0",
+	"b2w4BC0MlqchYwUKt71qKdjHcaPAVdlVo8Dl3/qRpp1vXxrstDj1EbqOYTVWR0f6zEH8rlBoZDaWNBFX",
+	"4qmGlP3ZvJp3suOeQ1/1fSgA4Zm39FTaCfXwe0lycJJCSXLAmrNro190BuH2uV8CU/lYROiEcqFNpVuO",
+	"B1dX/9k3tIBVDcRKfZRqdVqQHSDmoBK63vMqUREcxCJwdkCNEvtubklyI+pqKxCpCt5UdNY4Goj6vhpY",
+	"gRdKeZD9fT+I+38f62HAMOCELexAVibou0oQP7z7/t3nk4vTjx/6SUTwVEfO1INxOaXaFAldgA5nhUCZ",
+	"+NZiud/Xs3AnYdV1KSooAzWgjGFh4Xrm6y59A/t1d+Km5tpIBToyjGxpDx5scU3b8byNDLVy9276PDgV",
+	"8jr4RFCTKQbwAoY2GvfypTXxi1L4ZcvVcDGTPGSkuIWAQJhtUE65xQohgsaGo2C/bjVuyPZryWu85TME",
+	"hXqOFbhKq4JFNUsjeenF1svwKfNjQj1Ywr1lEbdYCH1ptC9h09C3hpS64gxdWy5X/BpMyL6ba5OoBq12",
+	"nma8m8ex72A7jYFv7uku8u2Rg3uWa60DGF+eBZWQU/jLoz5IJzm+BAjJ3A5P5HgMGT5lNusobM5o3TDb",
+	"RML5VwPPSp37pj6DHotdDeGdIZagMI3JyGFcn+N/6lf3xDP8/0DReu5IN8fr5ZCxi9i7A1Kf5kizFvRL",
+	"OJqf+183B9/TthGPXejhVGowjxUNIkbMzBlzXf7n0oflYqfNIbhphwFJuMh0Ifxsnav/1t7KaS4KPaHI",
+	"RLeondNy5yt4fF8BoEVdcILHWCMhBcWJALnDwD8GYterJ3ZLAsnGxPxc9/FkZsyVNl79AesOKNOWbFAs",
+	"25dLV91qkyhUkVBz0L1jMoRBrrDyp6sdaSmNktlkSn58hw38Kis9gE8aJZj7TejnYvboCf1+Iw0ag1cb",
+	"d/L/neIf3TE6+LUwVWKjhXlkS/Q5oGHIUrNz8kOAJpzFPeLjLtN1x9n/tFEAEAbtGXlAkJDosuFhhbnj",
+	"Oy24+0EolWLhX5M+gaKDb0H/TN/j250Ji/y57mnSpQTrMBMhDct3omnCSMoUl1FQLtrvxS9/aVKRiOs0",
+	"Mww2YDIlesd2SVRfQx1PqI5uphS37N6NipsGv8Hbn04+/3j64cd+EgVk0Pnej4gVR2HRXAo96NTQ3rf4",
+	"/EkS3/vJDMEN7rSyHe1+IrTb2zyDnEzRVcx21LKgOVLUEHb3uA1ldzP9lSk7lH/n3jftA+5LBLamChU+",
+	"+POSSbfBHZnckcknJ+JGhUDTLOO6l9qQQjAMbeFeK6bd0xUr1ooB4Cg3h2NJrWXPAlclOzkTUYBe69wK",
+	"3mileg9LfRRT1R/UaSa2cJzhhe98549tO2uPSKS7HpEWddizHvchsHdt1JqrKe38VRi5I8djhuLFWDFW",
+	"JNSHVGArIewo41qXW73NNY8Rch4QRcU1ylJTmal4QUL7SQrCjc+5PyYQ/DORxEj0qPHJtPKG26d7HMs5",
+	"U7WusTPYYT2RWHamQ2/qbcJgaptd1w/qW13f+8BFw/F7Hzrv+H2nkZcJTsh4bIHXCbRQjBiuffb208/7",
+	"FhYgUuTk7OPPHy5IzK8ZOewfvmqIfEjozRUMcTUL0+zKft4u+ooSQzE3AcEZWniFVKlFQP7/f10el6Lh",
+	"oXtjGsuIed5RG0dFJ5UVbN83VJsFcB97xJ3ao4PQECNJzOgMKqJhzPLl2V7e1Akwryl20DWfbBcp8pAs",
+	"CtCyiTlBGq99Ia95sAvruHOslqPgEGplJNJpSi7PkCiPmDbOJdkNp4ymbIUmlzlJQtU1MyU+4jNCtq1R",
+	"Vnxwfy1WzopFbBeABRkme/pBc0wwzAuipqHVXSnW63fp2uIa1Jb6aaDdlWFPddfoGsRlbLBpf6YiZHEM",
+	"/4biAfVNbJf3n5eWpCZPgWvYM2R51bObNb2e10yJtQEaZoNwm1vN9gdSAnJs2KwClLB3R2bvQGYLAtSi",
+	"jU3p8JtD6Crel6GLBvNF7vIR9tZ2cslX97QixPJl7cxsOzPbU6hch9gCmSeQRAlCEkf5GmsECSyg7BJF",
+	"vdEtR8O6ti4VLF8RmjYVtCtjuC9qd3kWENSwQROPmDZcONW4FHvvGonbV4p8E50Xo9WGpWskqdakIv/y",
+	"oYvbFUtsUiCKF3aGqrsYqpISMLQA579yNBd5601iVtafsvDaSsFQbRk684JIDL61AmubQsDuCRd34V47",
+	"Jv3nYdJ5gNcq1wU7GVZwhT5nYpIbqFsSMFR7d+GoEBIFZ7GjRTtatKNFS7TIIlik6LxKjbjZqOw3kR1n",
+	"hPvrRiOhWrOnV/LoMCOn0GZK4tOeJjJlda1g3rrz3BGvHfHaEa8l4uVL0RjfsebyDLP4K5TMuwigop3K",
+	"wGnDFGtJ2JBa7OQprOFpp9iRpB1J2pGkFZI0zoDJN+p2G+iOHa3ZDw15i4Yl4N120U1YMfQo71VCeOTK",
+	"EJWaleSVr5BKBGQ+ZWAHBo8u1rHkEKIpMDod1oru9bxEJtISDKNytMlOWtTdwqpcQS7igHV5xpSGkutQ",
+	"m17ITIQssgTMlTrF8XDlmkSWXOqpnGsyzFdzRJDsAf3iglAyZnPiirvXlbf6AKf4gBZcO8HaCBDsSLZH",
+	"8D53bsYyxlQPB2vwOygkmmFRs6SEJ/ZBgSFyBGZItW20Rv4+6SpGo32IbMCZSzcF5TEjIsWGJnIf89n/",
+	"yH3k/C42u9eL09551+8I9q0AkYveaqu54jJWsWFjEQf/ZskNV2IZK842LE0dWroPcnQzKjy53lH5whqI",
+	"s8yf75xrd3GuyQIAtobQW7WS8mJN+fJAS3HtVO6jm9SdoHmnxOyUmD9vQ6m8hVuOe3ncSP5LTWepzbRg",
+	"U3+patMmsrFnU598FCFbyrGvNIjCZdJ4IMxUMQ0V+52cWFGnPBvurmwwKCjS0P73ikfY8cppK8RILEe8",
+	"LOWKiOiFCF1xZtCloDKAsD94Jaq+Wi82T/qdKNS9suRdG6gdnXt60XK0Ih0Dbq9SuNWeT5sJ3K7z03Ln",
+	"p52YtSM/O/JT3/xJrBOwXAuoYyKtiIN/RSUNXpOI69xiuoFKjcfb2898N+wIcw016VYSZwNMhtQBsROC",
+	"9Qy312RAw7n/0NYzu4UtTGe4053d7A5mhk9LwAc2seXO1XlC31+xiHPRMV6wuUsHViyNaej616eKzbjM",
+	"NJGipg6OO2AA6aeVWwNL2mkKO1b9+KzaIUWdmQERrGDP8KdjkeuSjGXKBE153+NAY82KjykTJ59OyQsS",
+	"yTBL8oZfXJOTT6eB75XVJx8Yi6CkIJCnGkaLM97VC+oSSSX0f2qyqK8u+im3zypAYElAA/+zW3+j+1HR",
+	"MGZbOx/xbdLlEROGQ2EQ7+BB0S+VypDLM5IyBYm8ImSbXJBuBX9oEQr2sIUM5fa6E6Lu6nx0gAixcrVQ",
+	"V+NudIe/DPubXY3w3pKj8ZotbuNkhKHut1BWquSIPXpVd7eTJp+ke3proP0z+hf93W8FkLfyLELLd6vk",
+	"eg8HDIhd4e/Jr3hvALwrgr4Tsf86TkdBHKm1AjBiZSF151i64nNcSyE2+Rvf82tGPn08x6YjWHSo/OUx",
+	"2Ohwcov2QpaCH6/Zot/kuXuCNOC+ijXu3Hk7CvI0KAjiqC5wdE8jf5dAShaWjzvktTi9Qk5qHHxrqckm",
+	"5x7EIlQiAZDGpVTroKQdQti0JSYGasZB9IIVkItmrmAwnHMRyTm8RxbMkIiFPAIpRKYYGmG/NnJOVeRK",
+	"0/47kypLVpsKNHvndsLKjtTsSM1tXHcufKhBVHHeu44nJKmScqzXGgJnNM5Y3vlfGLXwRiV0JuxpVECg",
+	"a76lFXSkGejxLhsOcjZcj2YzZQPhtoBqi1GMEU1nLMJynPB2odu476ghMfwjljQKXMtHwwS6LrQrVQe5",
+	"HZmImIL3eq4bNRXk9O358xcEdlvfKj7P3as0i/c7FezGDIRbi2953q0M4GqJKSmNq0h8enL5HreX0DS1",
+	"RNFVC7LbdgwBzuP8p5P9569eQwdWzGPJWK9PPtAE6TYe+mhBhtdsMcR5i1G4IFN2c0yAuH7/7vz0xw/9",
+	"JAoGYtB5TxcyM4NOz17NaEHYDQ1NvICblGMynCXDwPfrDcgQYQT+NR4zNSRd6iwnUBSt1yefaHhNJ2wg",
+	"hnCUQ9LFf/QvoZn2sLfUit5Kpq4RfV1FNTnerqjwNVtUKg2m1Fh06xx1/rf76+H+G7o/Ptn/4cvX5996",
+	"f/9bfdHB2zWD36605JYf5maE9l86r1jzhw9pMDq3oIa31WA0QgD1skKKr+4spbe3Op04/HYHW0tHV+hn",
+	"qff+GVPXMfM34Wi9k+HaWE3BPOsaku/pspWWSAhGddIgptrNPQ11XmYvGQJdqxP17PD3a1JVLH10g6rb",
+	"RwNuKPd0l+Jxp0L/JcgrgaXYwjZbFF9uBPp3EApdCbxG8Hcfki7UIe8BlGPcdI4kXTdhr1z/OcDS++DI",
+	"qAV8v6KHJdtgS16XHqrdO7vM0ALcEBjuAwrWQaUrK71O8A6nFPyvPvPZsJz+By5kx/AEdXQvhgarqQYF",
+	"dc3dXb7afW40rKn4cu7rXj+oXJHpOtAsdr6065r9FnvYwfCKopjLZHCijbEE5kav91aNZARlGKlXj8px",
+	"ZV6roJoMvbq5v29fhNTSIUkVFwZ0gi7oO1goHHrxC1RbLj6ffDg/eXtx+vHDeT+JILrUijYUu11AU+SR",
+	"YvQaPpoIqVjUJ7/4QDhMdFkTCVejfpxno4Sbxw81qyHCq0dKLe8wTAdkxtSIGp7UoclF7cd7Gm/Ej6At",
+	"pqPrcEGoYkeEQuQOwVAaMvw66Nj7HXSOvvb7/W/BoKP5ZNA5GnT6/f6g8204EFgbYWhfA63w4sbuuweV",
+	"OamQgoc0xkG712wB90rJmN8wFzwSWEVQpzRkjny6ATWfDAnXeH8jqtnrl4RFz1+9evYGdkZNplwMi30f",
+	"duTMiMsggxGI3G4WupAICaZJqCiBVUP3mQghRNnYI8j/jnLoFpLEUljJtdgUIJB29TQi0n15eEgSGlsQ",
+	"9qW2BgJv174Xs7GBGlouPhOCHKiW4gjrIMM+YRdrUIVFCLA7F8bOrnh/PAEJXi0JLzGG0q+6wiDWq42/",
+	"QFgwrRCxSoQw6XoezkXEbsoCTC9Y0RwTGjFUG0l3aJF0iGHICdOaTtiQzKdM+Chk32SjFwCrc9sDpEYC",
+	"EOVssEQYVyWei5tNLU/yWjLlbfKIdIfmZoiiV8mWV6LtSGHAUAe2uLcyYea7Hy72NBoP3dtVKu6o3dC+",
+	"MbSCpTRTS8hzx7C5sZs3mRJ5qZL2unPJllY2pb1++e1vj6xHX9zUMbn6gPN1IINgAKe3a8n3yGarAt/L",
+	"KGL1YHslFnUgnhT+9EgAKLCRBM24jFt1Rzp/f0KKj9p2SPItfFfJxGWxkO06JFnJhRqj+ChzFa0eqH3R",
+	"4/Rn+gNF9+ZXtTnAtwReO8v1XaSMCtZtRK91JpJimI0m68qsR64GJzJkF5MB6mYFC/FxqctHYa111MLb",
+	"ryEMLPLxmTQ2izVU4X7t2TMuH92eXWylwWo4K17Y8cq7WLUrYLsWFZJtud7lmS5LRddCzhELm/M4LpM/",
+	"dg7H5dlm8n55tqPrd7Yo1sPWcraGhdW/ZgrsSnjOiIXSR/iDA1XOhWv6PJXaHKNpttTmxre2qfMZTbg2",
+	"TF2ePa3s2MuzXdTtzmT1+KFwn0GAJBSyzS/PivitCgLKudA5uukiGm6WEOUQqrdCugqeu6mlHOC0zy0D",
+	"3A5gpqBo3B4QnlgeBGW3DDWsjv8+ucqVl2dNsp99shP67iL0AQVfC3EHU66NVIu13uHLM+RS6IheafJR",
+	"+KgrTQimNAqIjKPcR43KEvI9YiTJmZuiAgbBcMr5lIfTQlmqA+Kf3KKfGiz7dTUC9J4m/sB3oH1r0PYe",
+	"gMszAJ2uFW2WodI5/+yjouZ8FR4344YTKxsRYwUVcs0ImUQoofYx2Nt5wsiQmuFRyVQAL9lBUPM3UyZy",
+	"9T9HACs2jqUKa8j5T1KbE3PbumJ1Rjpq1loLtuq7/ZAYdupOugnFVm6k7h52pvpHRldL0BHiHbAD7lJD",
+	"KNxH0Ez9N+Joju9bGC1caOkKqaiSBa8TWq4HBnVHsSHsXqLfHl6RwnOzOh51mi/sYcr+PSWziN/rZuNI",
+	"cV07HHz0wNZWaEC6Du73dPkVGGS0gP9v1GcODFMJF/Sv3Byv9qzLjfGWDTNjxeqsMhf+KG9hltkVEt2Z",
+	"YP4MJhgQ5qjrebdigdFGpimLgApMpIwqNpicEm0mWi7ruCRQLPP2X9wbt8TDGue5z3TWhiqgFNQQS2cs",
+	"70bP+ucf3pIXL168IU7qrpPeNRdhNetrK4H9jyVs4OFvFjX8Ne4EjceNy3GWylQqbFOCgL3qnAdQDzBR",
+	"NWev3ik+WuQVT0QUYAFg6pP7C2d54Nn9iFshAvOHV3P/EVDKlMaC8hKx8R22fv3ayVTcOepMjUmPDg6e",
+	"Pf9H/7B/2H929M/Dfx4CbDv6UWcSwMrERrN4fERiPmOCaR0QxWjE8Z8JM4qH2hcGq0mjEK6Vm8NqCKBf",
+	"pRvnK7GVRdaFS1V29oU48jF7bsRK2NPqyBDsbRSjicUjJx6xmYWBYgz39+rX72Y8Yva+RpmIYhdYzsfc",
+	"AguR43HMBSsPg283LKNyLr5PhcvKwEo5eimUqW5Jn7doglZKgS31/1oe6ZIrk9GYJDSc2vt0EeYMum+w",
+	"BVFUlCOe6oY4k9Dk/vJMkxEzc8aclFvaSKlL4ur3WE0aJoYYs/2EXls6XnyNdThXvzzxWrUm3fP3J7rX",
+	"uIBc/65dAIYMBK7ixmq+nA6WI+IwKr6UilbJU66b5FTMJA/Z8hl5COcWIB3kFKEu7hvA0Zt9UBD2dyLp",
+	"TiRtxc2+/b8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
