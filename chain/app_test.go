@@ -159,7 +159,7 @@ func TestIdleBlocksKeepTheAppHash(t *testing.T) {
 	idle(h1, 2*time.Second, 31*time.Second, 55*time.Second, 100*time.Second, 130*time.Second)
 	h2 := h1
 	info, _ := app.Info(ctx, &abci.InfoRequest{})
-	if info.LastBlockHeight != height || !bytes.Equal(info.LastBlockAppHash, h2) || info.AppVersion != 3 {
+	if info.LastBlockHeight != height || !bytes.Equal(info.LastBlockAppHash, h2) || info.AppVersion != AppVersion {
 		t.Fatalf("info: height %d hash %X version %d", info.LastBlockHeight, info.LastBlockAppHash, info.AppVersion)
 	}
 	v, h, p, err := app.store.Prove([]byte("v/vm1"))

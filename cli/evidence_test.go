@@ -1,11 +1,14 @@
 package cli_test
 
 import (
-	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bbusdev/bbus/evidence"
 )
 
 // bbus evidence verify checks a bundle exported from a real chain (the
@@ -33,9 +36,17 @@ func TestEvidenceVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The second transaction a second later than its block: the VM's record
+	// chains each transaction's time.
 	bad := filepath.Join(t.TempDir(), "bad.json")
-	os.WriteFile(bad, bytes.Replace(b, []byte(`"id": "mig-1"`), []byte(`"id": "mig-2"`), 1), 0o644)
-	r := fails(t, 1, "error: invalid: the bundle does not verify: evidence: txs[1].result", "evidence", "verify", bad, "--genesis", genesis)
+	tampered, err := evidence.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered.Txs[1].Time = tampered.Txs[1].Time.Add(time.Second)
+	out2, _ := json.Marshal(tampered)
+	os.WriteFile(bad, out2, 0o644)
+	r := fails(t, 1, "error: invalid: the bundle does not verify: evidence: txs: the bundle's transactions chain to digest", "evidence", "verify", bad, "--genesis", genesis)
 	t.Log(strings.TrimSpace(r.stderr))
 	fails(t, 2, "error: flag --genesis is required", "evidence", "verify", bundle)
 	fails(t, 2, "error: unknown subcommand", "evidence", "prove")

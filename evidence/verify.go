@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/cometbft/cometbft/crypto"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/types"
 
@@ -167,11 +168,23 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	b, err := Decode(bundle)
+	b, err := parse(bundle)
 	if err != nil {
 		return nil, err
 	}
-	v := &verifier{b: b, g: g, headers: map[int64]*header{}, batch: cmted25519.NewBatchVerifier(), anchor: "genesis"}
+	// That the bundle is canonical is checked beside the rest, and reported
+	// first when it is not.
+	canon := make(chan error, 1)
+	go func() { canon <- canonical(bundle, b) }()
+	rep, err := verify(b, g, trust)
+	if cerr := <-canon; cerr != nil {
+		return nil, cerr
+	}
+	return rep, err
+}
+
+func verify(b *Bundle, g *genesis, trust *Checkpoint) (*Report, error) {
+	v := &verifier{b: b, g: g, headers: map[int64]*header{}, anchor: "genesis"}
 	if err := v.top(); err != nil {
 		return nil, err
 	}
@@ -192,9 +205,10 @@ func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) 
 	hist := &history{intervals: []Interval{}}
 	txs := make([]*vtx, 0, len(b.Txs))
 	keys := map[string]*Signer{}
+	decoded := decodeTxs(b.Txs)
 	for i := range b.Txs {
 		field := fmt.Sprintf("txs[%d]", i)
-		t, err := v.tx(field, &b.Txs[i])
+		t, err := v.tx(field, &b.Txs[i], decoded[i])
 		if err != nil {
 			return nil, err
 		}
@@ -310,6 +324,33 @@ func parseGenesis(data []byte) (*genesis, error) {
 // Decode parses a bundle, rejecting unknown fields and any encoding other
 // than the one Marshal gives what it holds (white space aside).
 func Decode(data []byte) (*Bundle, error) {
+	b, err := parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := canonical(data, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// canonical checks that data, white space aside, is the encoding of b, which
+// parse read from it.
+func canonical(data []byte, b *Bundle) error {
+	canon, err := json.Marshal(b)
+	if err != nil {
+		return fail("", "not a bundle: %v", err)
+	}
+	if !sameJSON(data, canon) {
+		var compact bytes.Buffer
+		json.Compact(&compact, data)
+		return fail(firstDifference(compact.Bytes(), canon), "not in canonical form: the bundle's bytes differ from the encoding of the values they hold (case of hex digits, escapes, time format, ...)")
+	}
+	return nil
+}
+
+// parse reads a bundle, rejecting unknown fields and times not in UTC.
+func parse(data []byte) (*Bundle, error) {
 	var b Bundle
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -318,15 +359,6 @@ func Decode(data []byte) (*Bundle, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fail("", "data after the end of the bundle")
-	}
-	canon, err := json.Marshal(&b)
-	if err != nil {
-		return nil, fail("", "not a bundle: %v", err)
-	}
-	if !sameJSON(data, canon) {
-		var compact bytes.Buffer
-		json.Compact(&compact, data)
-		return nil, fail(firstDifference(compact.Bytes(), canon), "not in canonical form: the bundle's bytes differ from the encoding of the values they hold (case of hex digits, escapes, time format, ...)")
 	}
 	// A time keeps its zone offset through decoding and encoding, and
 	// signatures and hashes cover only the instant: every time must be in UTC.
@@ -455,37 +487,72 @@ type verifier struct {
 	signatures int
 	changes    int    // changes of validators walked through
 	anchor     string // where the walk through the validator sets started
-	// Every signature of the bundle goes into one batch, verified last (one
-	// batch of hundreds costs a fraction of as many single verifications);
-	// sigs says, for each, what failed if it does not verify.
-	batch crypto.BatchVerifier
-	sigs  []func() error
+	// Every signature of the bundle is verified last, in batches (one batch
+	// of hundreds costs a fraction of as many single verifications), one for
+	// each processor; failed says, for each, what failed if it does not
+	// verify.
+	sigs []sigCheck
+}
+
+type sigCheck struct {
+	pub, msg, sig []byte
+	failed        func() error
 }
 
 // signature adds a signature to the batch; failed reports it if it is bad.
-func (v *verifier) signature(pub crypto.PubKey, msg, sig []byte, failed func() error) error {
-	if err := v.batch.Add(pub, msg, sig); err != nil {
+func (v *verifier) signature(pub cmted25519.PubKey, msg, sig []byte, failed func() error) error {
+	if len(pub) != cmted25519.PubKeySize || len(sig) != cmted25519.SignatureSize {
 		return failed()
 	}
-	v.sigs = append(v.sigs, failed)
+	v.sigs = append(v.sigs, sigCheck{pub: pub, msg: msg, sig: sig, failed: failed})
 	return nil
 }
 
 // verifySignatures verifies the batch and reports the first bad signature.
 func (v *verifier) verifySignatures() error {
-	if len(v.sigs) == 0 {
+	n := len(v.sigs)
+	if n == 0 {
 		return nil
 	}
-	ok, valid := v.batch.Verify()
+	parts := min(runtime.GOMAXPROCS(0), (n+255)/256)
+	bad := make([]int, parts) // the first bad signature of each part, or -1
+	var wg sync.WaitGroup
+	for p := 0; p < parts; p++ {
+		from, to := n*p/parts, n*(p+1)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bad[p] = firstBad(v.sigs[from:to], from)
+		}()
+	}
+	wg.Wait()
+	for _, i := range bad {
+		if i >= 0 {
+			return v.sigs[i].failed()
+		}
+	}
+	return nil
+}
+
+// firstBad verifies sigs in one batch and returns the index (counted from
+// offset) of the first that does not verify, or -1.
+func firstBad(sigs []sigCheck, offset int) int {
+	bv := cmted25519.NewBatchVerifier()
+	for i, c := range sigs {
+		if bv.Add(cmted25519.PubKey(c.pub), c.msg, c.sig) != nil {
+			return offset + i
+		}
+	}
+	ok, valid := bv.Verify()
 	if ok {
-		return nil
+		return -1
 	}
 	for i, good := range valid {
 		if !good {
-			return v.sigs[i]()
+			return offset + i
 		}
 	}
-	return fail("", "a signature of the bundle does not verify")
+	return offset
 }
 
 type header struct {
@@ -742,8 +809,8 @@ type vtx struct {
 
 // tx decodes one transaction and checks its place: the record that names it
 // proves the rest.
-func (v *verifier) tx(field string, t *Tx) (*vtx, error) {
-	stx, err := bbus.DecodeTx([]byte(t.Raw))
+func (v *verifier) tx(field string, t *Tx, d decodedTx) (*vtx, error) {
+	stx, err := d.stx, d.err
 	if err != nil {
 		return nil, fail(field+".raw", "is not a bbus transaction: %s", bbus.ErrorMessage(err))
 	}
@@ -754,6 +821,29 @@ func (v *verifier) tx(field string, t *Tx) (*vtx, error) {
 		return nil, fail(field+".height", "is %d, not from the chain's initial height %d and before the header at height %d whose app hash proves the state", t.Height, v.g.initialHeight, v.b.State.Height)
 	}
 	return &vtx{field: field, stx: stx, height: t.Height, time: t.Time}, nil
+}
+
+type decodedTx struct {
+	stx *bbus.SignedTx
+	err error
+}
+
+// decodeTxs decodes the bundle's transactions, on every processor.
+func decodeTxs(txs []Tx) []decodedTx {
+	out := make([]decodedTx, len(txs))
+	parts := min(runtime.GOMAXPROCS(0), (len(txs)+63)/64)
+	var wg sync.WaitGroup
+	for p := 0; p < parts; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := len(txs) * p / parts; i < len(txs)*(p+1)/parts; i++ {
+				out[i].stx, out[i].err = bbus.DecodeTx([]byte(txs[i].Raw))
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // keyOf returns the key that signs cloud's transactions, the first at height:

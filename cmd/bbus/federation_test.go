@@ -718,10 +718,13 @@ func TestFifthCloudJoinsByVote(t *testing.T) {
 		t.Fatalf("the bundle has %d validator sets, want 2 (four, then five)", rep.ValidatorSets)
 	}
 	b, _ := os.ReadFile(bundle)
-	tampered := bytes.Replace(b, []byte(`"to": "cloud4"`), []byte(`"to": "cloud3"`), 1)
+	tampered := bytes.Replace(b, []byte(`\"to\":\"cloud4\"`), []byte(`\"to\":\"cloud3\"`), 1)
+	if bytes.Equal(tampered, b) {
+		t.Fatal("the bundle has no proposal to cloud4")
+	}
 	os.WriteFile(bundle, tampered, 0o644)
 	var stdout, stderr bytes.Buffer
-	if code := runCLI([]string{"evidence", "verify", bundle, "--genesis", genesis}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "txs[1].decoded.action") {
+	if code := runCLI([]string{"evidence", "verify", bundle, "--genesis", genesis}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "the bundle does not verify: evidence: ") {
 		t.Fatalf("a tampered bundle: exit %d, stderr %s", code, stderr.String())
 	}
 
