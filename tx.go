@@ -384,3 +384,14 @@ func strictUnmarshal(data []byte, v any) error {
 	}
 	return nil
 }
+
+// Migration returns the migration the action answers or acts on (an
+// acceptance, completion, rejection or cancellation names it), or "".
+func (a *Action) Migration() string {
+	for _, r := range []*MigrationRef{a.MigrationAccept, a.MigrationComplete, a.MigrationReject, a.MigrationCancel} {
+		if r != nil {
+			return r.Migration
+		}
+	}
+	return ""
+}

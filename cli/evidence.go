@@ -19,10 +19,10 @@ const evidenceSynopsis = `bbus evidence export --node URL (--vm VM | --agreement
 bbus evidence verify bundle.json --genesis genesis.json [--trust HEIGHT:HASH] [--output json]
 
 export asks a node for the evidence bundle of a VM (or of an agreement: its
-proposal and the other party's signature): every transaction that touched it
-with its signed bytes, Merkle proofs of its inclusion and result, state
-proofs of its record (which show that no transaction is missing), the signed
-block headers and the validator sets. An invoice's bundle proves its head,
+proposal and the other party's signature): every transaction that changed it,
+as its cloud signed it, with state proofs of its record (which chains each
+transaction's id, height and time: none can be missing, added or moved), the
+signed block header those proofs verify against, and the validator changes. An invoice's bundle proves its head,
 every line, the agreements, and each penalty's violation and report by
 state proofs at one height, and verify recomputes every amount; a
 violation's proves it with its report and agreement. verify checks a bundle

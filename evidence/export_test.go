@@ -264,6 +264,12 @@ func TestExportAndVerify(t *testing.T) {
 	if got := strings.Join(types, " "); got != "vm_register migration_propose migration_accept migration_complete migration_propose migration_reject migration_propose migration_cancel vm_terminate" {
 		t.Fatalf("transactions %s", got)
 	}
+	// Each proposal is named by the transaction that answered it.
+	for i, e := range rep.Txs {
+		if e.Type == "migration_propose" && (e.ID == "" || e.ID != rep.Txs[i+1].ID || !strings.HasSuffix(e.Summary, " as "+e.ID)) {
+			t.Errorf("proposal %d: %+v, answered by %+v", i, e, rep.Txs[i+1])
+		}
+	}
 	if rep.ValidatorSets != 2 || len(rep.Intervals) != 2 || rep.Intervals[0].Cloud != "cloud0" || rep.Intervals[1].Cloud != "cloud1" ||
 		rep.Intervals[1].End == nil || len(rep.Signers) != 2 || rep.Signers[0].From != "genesis" || !strings.HasPrefix(rep.Signers[1].From, "cloud_join") {
 		t.Fatalf("report %+v", rep)

@@ -141,7 +141,7 @@ func (h *history) name(txs []*vtx, agreement string) {
 	var open *vtx // a proposal not named yet
 	for _, t := range txs {
 		a := &t.stx.Action
-		ref := ""
+		ref := a.Migration()
 		switch {
 		case a.VMRegister != nil:
 			t.id = a.VMRegister.VM
@@ -149,14 +149,6 @@ func (h *history) name(txs []*vtx, agreement string) {
 			t.id = a.VMTerminate.VM
 		case a.MigrationPropose != nil:
 			open = t
-		case a.MigrationAccept != nil:
-			ref = a.MigrationAccept.Migration
-		case a.MigrationComplete != nil:
-			ref = a.MigrationComplete.Migration
-		case a.MigrationReject != nil:
-			ref = a.MigrationReject.Migration
-		case a.MigrationCancel != nil:
-			ref = a.MigrationCancel.Migration
 		case a.AgreementPropose != nil:
 			t.id = agreement
 		case a.AgreementSign != nil:

@@ -280,18 +280,9 @@ func DropTxs(b *evidence.Bundle, id string, types ...string) {
 			continue
 		}
 		stxs[i] = stx
-		ref := ""
-		switch a := stx.Action; {
-		case a.MigrationPropose != nil:
+		ref := stx.Action.Migration()
+		if stx.Action.MigrationPropose != nil {
 			open = i
-		case a.MigrationAccept != nil:
-			ref = a.MigrationAccept.Migration
-		case a.MigrationComplete != nil:
-			ref = a.MigrationComplete.Migration
-		case a.MigrationReject != nil:
-			ref = a.MigrationReject.Migration
-		case a.MigrationCancel != nil:
-			ref = a.MigrationCancel.Migration
 		}
 		if ref != "" {
 			names[i] = ref
