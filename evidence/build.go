@@ -9,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/types"
 
@@ -34,9 +33,6 @@ type Chain interface {
 	Commit(ctx context.Context, height int64) (*types.Commit, error)
 	// Validators returns the validator set that signs the block at height.
 	Validators(ctx context.Context, height int64) (*types.ValidatorSet, error)
-	// Results returns what the application made of each transaction of the
-	// block at height, in order.
-	Results(ctx context.Context, height int64) ([]*abci.ExecTxResult, error)
 	// ValidatorChanges returns, in ascending order, every height in
 	// (from, to] whose header's validators_hash differs from the previous
 	// header's, without reading every header in between.

@@ -75,6 +75,9 @@ func checkInvoice(t *testing.T, recs map[string]any) (*bbus.Invoice, error) {
 	}
 	v := &verifier{b: b}
 	inv, _, _, err := v.invoice(p)
+	if err == nil {
+		err = p.allUsed()
+	}
 	return inv, err
 }
 
@@ -110,6 +113,9 @@ func TestInvoiceAmountsAreRecomputed(t *testing.T) {
 				}
 			}
 		}, "never signed by both parties"},
+		{"a record the invoice does not need", func(r map[string]any) {
+			r[string(ledger.CloudKey("cloud9"))] = &bbus.Cloud{ID: "cloud9"}
+		}, `proves the record at key "c/cloud9", which the bundle's subject does not need`},
 	} {
 		recs := invoiceRecords(t)
 		c.change(recs)

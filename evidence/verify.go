@@ -233,6 +233,9 @@ func verify(b *Bundle, g *genesis, trust *Checkpoint) (*Report, error) {
 		hist.add(t)
 	}
 	hist.name(txs, b.Agreement)
+	if len(txs) > 0 && (b.Invoice != "" || b.Violation != "") {
+		return nil, fail("txs", "holds %d transactions, but the bundle of %s proves its records by state proofs alone: they do not belong", len(txs), b.subject())
+	}
 	switch {
 	case b.VM != "":
 		err = v.vmComplete(st, txs, hist)

@@ -3,10 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
-	"strings"
 	"sync"
 
-	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/bbusdev/bbus"
@@ -154,20 +152,6 @@ func (s blockStore) Validators(ctx context.Context, h int64) (*types.ValidatorSe
 		}
 	}
 	return types.NewValidatorSet(vals), nil
-}
-
-func (s blockStore) Results(ctx context.Context, h int64) ([]*abci.ExecTxResult, error) {
-	if err := s.pruned("results", h); err != nil {
-		return nil, err
-	}
-	r, err := s.n.rpc.BlockResults(ctx, &h)
-	if err != nil {
-		if strings.Contains(err.Error(), "discard") || strings.Contains(err.Error(), "not found") {
-			return nil, bbus.Errorf(bbus.EUNAVAILABLE, "this node does not hold the results of block %d (it ran with discard_abci_responses); export the evidence from another node", h)
-		}
-		return nil, unavailable("results", h, err)
-	}
-	return r.TxResults, nil
 }
 
 // ValidatorChanges reads the app's index of validator-set changes

@@ -248,6 +248,11 @@ func TestEvidenceAcrossValidatorChange(t *testing.T) {
 		t.Fatal("the invoice's bundle proves no hosting line")
 	}
 	refused("an amount changed", encode(b), "does not verify against the app hash")
+	// A transaction slipped into the invoice's bundle, which proves nothing
+	// by transactions.
+	b = decode(invoice)
+	b.Txs = decode(plain).Txs[:1]
+	refused("a transaction added to an invoice's bundle", encode(b), "proves its records by state proofs alone")
 
 	var stdout, stderr bytes.Buffer
 	if code := runCLI([]string{"evidence", "verify", write("x.json", plain), "--genesis", genesis, "--trust", "12"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "HEIGHT:HASH") {
