@@ -94,8 +94,8 @@ func cometConfig(home string, c *Config) *cmtcfg.Config {
 	cfg.Mempool.Recheck = false
 	// bbus indexes what it serves in its own state.
 	cfg.TxIndex.Indexer = "null"
-	// Kept: evidence bundles prove each transaction's result against the next
-	// header's last_results_hash (package evidence), which needs the results.
+	// Kept, for CometBFT's RPC (block_results): evidence bundles no longer
+	// read them (since bbus-evidence/3 a VM's record proves its transactions).
 	cfg.Storage.DiscardABCIResponses = false
 	applyStateSync(cfg, c)
 	return cfg
