@@ -210,6 +210,10 @@ func TestJoinByStateSync(t *testing.T) {
 	if base := synced.cmt.BlockStore().Base(); base <= snapAt || base == 1 {
 		t.Fatalf("the joining node's first block is %d: it replayed from before the snapshot at %d", base, snapAt)
 	}
+	// The restored state records its rules, so that the node opens it again.
+	if err := ledger.CheckRules(synced.store.Committed()); err != nil {
+		t.Fatalf("the restored state: %v", err)
+	}
 	t.Logf("state sync: restored height %d, first block held %d, caught up to %d in %s",
 		synced.App().RestoredHeight(), synced.cmt.BlockStore().Base(), target, syncTime.Round(time.Millisecond))
 
