@@ -52,6 +52,12 @@ type Prover interface {
 // caller builds again.
 var ErrStateMoved = bbus.Errorf(bbus.EUNAVAILABLE, "the state changed while the bundle was built; try again")
 
+// ErrBelowCheckpoint is returned by the builders when the state they can
+// prove is older than the checkpoint the bundle is built for (under load the
+// state tree saves every few blocks): the caller builds again after the next
+// save. A bundle for a checkpoint proves a state at or after it (Verify).
+var ErrBelowCheckpoint = bbus.Errorf(bbus.EUNAVAILABLE, "this node has not yet proved a state at or after the checkpoint; try again shortly")
+
 // NextBlockWait bounds how long Build waits for the block after the VM's last
 // transaction, whose header proves that transaction's result.
 const NextBlockWait = 10 * time.Second
@@ -95,11 +101,11 @@ func prove(ctx context.Context, c Chain, p Prover, r kv.Reader, keys [][]byte) (
 // Besides the header whose app hash the proofs verify against, it holds
 // every change of validators from genesis to that header: at each, the
 // header whose next validators differ from its own and the one after it,
-// both signed. With a checkpoint (a height, or 0 for none) it also holds that
-// header, and when the state's header is not below it, the changes from
-// there on only: an auditor who trusts that header's hash (VerifyTrusting)
-// then needs no validator set before it. It verifies the bundle before it
-// returns it.
+// both signed. With a checkpoint (a height, or 0 for none) it proves a state
+// at or after it (ErrBelowCheckpoint until the node does), holds that header
+// and the changes from there on only: an auditor who trusts that header's
+// hash (VerifyTrusting) then needs no validator set before it. It verifies
+// the bundle before it returns it.
 func Build(ctx context.Context, c Chain, p Prover, r kv.Reader, vm string, checkpoint int64) (*Bundle, error) {
 	keys, err := ledger.VMEvidenceKeys(r, vm)
 	if err != nil {
@@ -198,6 +204,9 @@ func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, 
 	if err != nil {
 		return nil, err
 	}
+	if checkpoint != 0 && st.Height < checkpoint {
+		return nil, ErrBelowCheckpoint
+	}
 	b.State, b.Txs = st, txs
 	return build(ctx, c, doc, b, checkpoint)
 }
@@ -229,9 +238,7 @@ func build(ctx context.Context, c Chain, doc *types.GenesisDoc, b *Bundle, check
 			return nil, err
 		}
 		trust = &Checkpoint{Height: checkpoint, Hash: hd.Hash()}
-		if b.State.Height >= checkpoint {
-			from = checkpoint
-		}
+		from = checkpoint // the state is at or after it (buildState)
 		signed[checkpoint] = true
 		top = max(top, checkpoint)
 	}

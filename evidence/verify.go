@@ -162,7 +162,8 @@ func Verify(bundle, genesis []byte) (*Report, error) {
 // validators that header names, and the validator sets before it are not
 // trusted at all; otherwise the walk starts from genesis and must pass
 // through the checkpoint, which pins every change of validators up to it.
-// A nil trust is Verify.
+// Either way the bundle's state must be at or after the checkpoint, so that
+// nothing before it is relied on. A nil trust is Verify.
 func VerifyTrusting(bundle, genesis []byte, trust *Checkpoint) (*Report, error) {
 	g, err := parseGenesis(genesis)
 	if err != nil {
@@ -193,6 +194,12 @@ func verify(b *Bundle, g *genesis, trust *Checkpoint) (*Report, error) {
 	}
 	if err := v.chain(trust); err != nil {
 		return nil, err
+	}
+	// What lies before a checkpoint is not relied on: headers there could
+	// have been signed by a past validator set that skipped changes it did
+	// not want shown.
+	if trust != nil && b.State.Height < trust.Height {
+		return nil, fail("state.height", "is %d, below the checkpoint at height %d you trust: a bundle for a checkpoint proves a state at or after it, so that nothing before the checkpoint is relied on; export the bundle again with --trust %d", b.State.Height, trust.Height, trust.Height)
 	}
 	rep := &Report{ChainID: b.ChainID, VM: b.VM, Agreement: b.Agreement, Invoice: b.Invoice, Violation: b.Violation, Headers: len(b.Headers), Commits: v.commits,
 		Signatures: v.signatures, ValidatorSets: len(b.ValidatorSets), ValidatorChanges: v.changes, Trust: v.anchor,

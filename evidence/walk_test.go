@@ -224,6 +224,25 @@ func TestValidatorChangesAreFollowed(t *testing.T) {
 	wrong.Hash[0] ^= 1
 	refused(t, "a checkpoint of another history", rawT, f.genesis, &wrong, fmt.Sprintf("but the checkpoint you trust is %s", &wrong))
 	refused(t, "a bundle without the checkpoint", f.export(0, "vm-mid"), f.genesis, f.trust, "export the bundle with --trust")
+	// A checkpoint after the bundle's state: even with its header, signed,
+	// the state below it is refused, since what lies before a checkpoint is
+	// not relied on.
+	f.send(0, "cloud0", bbus.Action{VMRegister: &bbus.VMRegister{VM: "vm-late", Resources: bbus.Resources{CPU: 1, MemMiB: 1}}})
+	st, err := f.nodes[0].Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := evidence.ParseCheckpoint(st.Trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := decodeBundle(t, raw)
+	if old.State.Height >= later.Height {
+		t.Fatalf("the checkpoint %d is not after vm-s's state at %d", later.Height, old.State.Height)
+	}
+	copyHeader(t, old, decodeBundle(t, f.exportFor(0, "vm-late", later.Height)), later.Height)
+	refused(t, "a state below the checkpoint", encodeBundle(t, old), f.genesis, later,
+		fmt.Sprintf("state.height: is %d, below the checkpoint at height %d you trust", old.State.Height, later.Height))
 
 	// vm-mid, registered after the checkpoint by a founding cloud: its bundle
 	// for the checkpoint starts the walk there and needs no earlier set.

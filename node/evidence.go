@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sync"
+	"time"
 
 	"github.com/cometbft/cometbft/types"
 
@@ -44,6 +45,7 @@ type builder func(ctx context.Context, c evidence.Chain, p evidence.Prover, r kv
 // buildEvidence builds a bundle over a snapshot of the state, again if a
 // block committed between the snapshot and the state proofs.
 func (n *Node) buildEvidence(ctx context.Context, id string, checkpoint int64, build builder) (*evidence.Bundle, error) {
+	deadline := time.Now().Add(evidence.NextBlockWait)
 	for attempt := 0; ; attempt++ {
 		var b *evidence.Bundle
 		// The state as of the height the tree proves at, which under load is a
@@ -54,6 +56,15 @@ func (n *Node) buildEvidence(ctx context.Context, id string, checkpoint int64, b
 			return err
 		})
 		err = proofError(err)
+		if err == evidence.ErrBelowCheckpoint && time.Now().Before(deadline) && ctx.Err() == nil {
+			// The state tree saves every few blocks under load.
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			attempt--
+			continue
+		}
 		if err != evidence.ErrStateMoved || attempt == 9 || ctx.Err() != nil {
 			return b, err
 		}
