@@ -218,8 +218,8 @@ func Params(r kv.Reader) bbus.Params {
 
 // RulesVersion is the version of the ledger's rules, which the genesis state
 // records (meta/rules): 4 since VM.TxDigest chains each transaction's height
-// and block time besides its id. A state
-// without the record was written by rules version 3 or older.
+// and block time besides its id. A state without the record was written by
+// rules version 3 or older.
 const RulesVersion = 4
 
 // CheckRules returns an error for a state written under other rules than
