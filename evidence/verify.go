@@ -897,15 +897,23 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "verified: the history of VM %s on chain %s, complete at height %d\n", r.VM, r.ChainID, r.State.Height-1)
 	}
 	if len(r.Txs) > 0 {
-		fmt.Fprintf(&b, "  %d transactions, each signed by its cloud, at the height and time the proved records give it\n", len(r.Txs))
+		fmt.Fprintf(&b, "  %s, each signed by its cloud, at the height and time the proved records give it\n", count(len(r.Txs), "transaction"))
 	}
-	fmt.Fprintf(&b, "  %d state records proved against the app hash of the header at height %d\n", r.State.Records, r.State.Height)
-	fmt.Fprintf(&b, "  %d headers, %d of them signed (%d commit signatures, by %d validator sets)\n",
-		r.Headers, r.Commits, r.Signatures, r.ValidatorSets)
-	changes := fmt.Sprintf("%d changes", r.ValidatorChanges)
-	if r.ValidatorChanges == 1 {
-		changes = "1 change"
+	fmt.Fprintf(&b, "  %s proved against the app hash of the header at height %d\n", count(r.State.Records, "state record"), r.State.Height)
+	fmt.Fprintf(&b, "  %s (%d signed: %s by %s)\n",
+		count(r.Headers, "header"), r.Commits, count(r.Signatures, "commit signature"), count(r.ValidatorSets, "validator set"))
+	if r.ValidatorChanges == 0 {
+		fmt.Fprintf(&b, "  validators followed from %s, with no change of the set\n", r.Trust)
+	} else {
+		fmt.Fprintf(&b, "  validators followed from %s through %s of the set\n", r.Trust, count(r.ValidatorChanges, "change"))
 	}
-	fmt.Fprintf(&b, "  validators followed from %s through %s of the set\n", r.Trust, changes)
 	return b.String()
+}
+
+// count says n things: "1 header", "3 headers".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
