@@ -58,8 +58,9 @@ var ErrStateMoved = bbus.Errorf(bbus.EUNAVAILABLE, "the state changed while the 
 // save. A bundle for a checkpoint proves a state at or after it (Verify).
 var ErrBelowCheckpoint = bbus.Errorf(bbus.EUNAVAILABLE, "this node has not yet proved a state at or after the checkpoint; try again shortly")
 
-// NextBlockWait bounds how long Build waits for the block after the VM's last
-// transaction, whose header proves that transaction's result.
+// NextBlockWait bounds how long Build waits for the block whose header
+// carries the app hash of the state it proves, and how long a node builds
+// again while it has not proved a state at or after a checkpoint.
 const NextBlockWait = 10 * time.Second
 
 // prove proves keys at one height and checks that r, from which the builder

@@ -293,7 +293,7 @@ func TestExportAndVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A VM whose last transaction is the latest: the export waits for the
-	// block that proves its result.
+	// block whose header carries the app hash of the state it proves.
 	early := f.export(0, "early")
 	if rep, err := evidence.Verify(early, f.genesis); err != nil || len(rep.Txs) != 2 {
 		t.Fatalf("early: %+v %v", rep, err)

@@ -126,31 +126,30 @@ type Signer struct {
 //     fails with the height where the walk broke (see VerifyTrusting for a
 //     walk from a checkpoint);
 //   - every header without a commit is named as parent by a trusted header;
-//   - every transaction is a canonical bbus transaction of this chain whose
-//     decoded view is exactly what its bytes say, signed by its signer's key,
-//     included in its block and applied there (result code 0), the result
-//     proved against the next header;
-//   - every signer's key is in genesis or was registered by an applied
-//     cloud_join transaction of the bundle, committed before it signed;
+//   - every transaction is a canonical bbus transaction of this chain,
+//     signed by its signer's key, at a height below the state's;
+//   - every signer's key is in genesis or in its cloud's proved record,
+//     which it joined before it signed;
 //   - every state proof verifies against the app hash of the trusted header
-//     at the state's height plus one, and what the proved records say
-//     decides what the bundle must hold: a VM's record counts its
-//     migrations (naming the last), its hosting intervals and the
-//     transactions that changed it, whose ids it chains into a digest, so
-//     that a bundle short of any of them fails, naming what is missing; an
-//     agreement's record names its proposal and answer; an invoice's every
-//     amount is recomputed from its proved lines, agreements and violations
-//     with the ledger's own charging functions (package ledger); and every
-//     header serves a transaction, the state proofs, or a change of
-//     validators.
+//     at the state's height, and what the proved records say decides what
+//     the bundle must hold: a VM's record counts its migrations (naming the
+//     last), its hosting intervals and the transactions that changed it,
+//     whose ids, heights and block times it chains into a digest, so that a
+//     bundle short of any of them, or with one added, reordered or moved,
+//     fails, naming what is wrong; an agreement's record stamps its proposal
+//     and answer (id, height, time); an invoice's every amount is recomputed
+//     from its proved lines, agreements and violations with the ledger's own
+//     charging functions (package ledger), and it holds no transaction; every
+//     proved record is one the subject needs, and every header serves the
+//     state proofs, a change of validators or the checkpoint.
 //
 // The transactions are not replayed against the ledger's rules: that each
-// was applied is proved by its result, and that none is missing by the
-// proved records. What a bundle cannot show, from genesis alone, is a true
-// history from one that a past validator set signed for heights after it
-// was replaced, if the bundle ends before anything the later sets signed: a
-// checkpoint the auditor trusts (VerifyTrusting) closes that
-// (docs/FEDERATION.md).
+// was applied, and that none is missing, is proved by the records, which
+// the ledger writes only for what it applied. What a bundle cannot show,
+// from genesis alone, is a true history from one that a past validator set
+// signed for heights after it was replaced, if the bundle ends before
+// anything the later sets signed: a checkpoint the auditor trusts
+// (VerifyTrusting) closes that (docs/FEDERATION.md).
 func Verify(bundle, genesis []byte) (*Report, error) {
 	return VerifyTrusting(bundle, genesis, nil)
 }
