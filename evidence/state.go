@@ -29,7 +29,8 @@ type proved struct {
 }
 
 // state verifies every state proof against the app hash of the trusted
-// header at the state's height plus one.
+// header at the state's height (which carries the state after the block
+// before it).
 func (v *verifier) state() (*proved, error) {
 	st := &v.b.State
 	if len(st.Proofs) == 0 {
