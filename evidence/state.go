@@ -248,7 +248,7 @@ func (v *verifier) vmComplete(p *proved, txs []*vtx, h *history) error {
 	if lastProposal != nil {
 		lastID = lastProposal.id
 	}
-	if int64(len(h.proposals)) != vm.Migrations || lastID != "" && lastID != vm.LastMigration {
+	if int64(len(h.proposals)) != vm.Migrations || lastID != "" && lastID != vm.LastMigration || (lastProposal == nil) != (vm.LastMigration == "") {
 		what := "a migration is missing (its proposal, with what answered it)"
 		switch {
 		case int64(len(h.proposals)) > vm.Migrations:
