@@ -14,7 +14,7 @@ import (
 
 // invoiceRecords is the state an invoice's bundle proves: one hosting line
 // and one penalty of provider cloud1 to consumer cloud0 under agr-1.
-func invoiceRecords(t *testing.T) map[string]any {
+func invoiceRecords(t testing.TB) map[string]any {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	res := bbus.Resources{CPU: 4, MemMiB: 4096}
 	ag := &bbus.Agreement{ID: "agr-1", Provider: "cloud1", Consumer: "cloud0", PriceVCPUHour: 500_000, PriceGiBHour: 10_000,
