@@ -3,8 +3,12 @@ package evidence
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"sort"
+	"strings"
 	"testing"
+
+	"github.com/bbusdev/bbus"
 )
 
 // FuzzProvedRecords checks an invoice's and a violation's records as if each
@@ -56,5 +60,56 @@ func FuzzProvedRecords(f *testing.F) {
 			}
 			p.allUsed()
 		}
+	})
+}
+
+// FuzzVMRecords checks the transactions of a real VM bundle against a VM
+// record, last interval and last migration of any content: an error or
+// nil, never a panic.
+//
+//	go test ./evidence -run '^$' -fuzz FuzzVMRecords -fuzztime 60s -fuzzminimizetime 1s
+func FuzzVMRecords(f *testing.F) {
+	data, err := os.ReadFile("testdata/vm-1.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := Decode(data)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var vmKey, ivKey, migKey string
+	values := map[string][]byte{}
+	for _, sp := range b.State.Proofs {
+		switch k := string(sp.Key); {
+		case strings.HasPrefix(k, "v/"):
+			vmKey = k
+		case strings.HasPrefix(k, "h/"):
+			ivKey = k
+		case strings.HasPrefix(k, "m/"):
+			migKey = k
+		}
+		values[string(sp.Key)] = sp.Value
+	}
+	if vmKey == "" || ivKey == "" || migKey == "" {
+		f.Fatalf("the bundle proves %v", values)
+	}
+	f.Add(values[vmKey], values[ivKey], values[migKey])
+	f.Fuzz(func(t *testing.T, vm, iv, mig []byte) {
+		v := &verifier{b: b}
+		p := &proved{height: b.State.Height, values: map[string][]byte{vmKey: vm, ivKey: iv, migKey: mig},
+			fields: map[string]string{vmKey: "vm", ivKey: "interval", migKey: "migration"}}
+		h := &history{}
+		var txs []*vtx
+		for i := range b.Txs {
+			stx, err := bbus.DecodeTx([]byte(b.Txs[i].Raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx := &vtx{field: "tx", stx: stx, height: b.Txs[i].Height, time: b.Txs[i].Time}
+			txs = append(txs, tx)
+			h.add(tx)
+		}
+		h.name(txs, "")
+		v.vmComplete(p, txs, h)
 	})
 }
