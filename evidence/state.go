@@ -3,8 +3,9 @@ package evidence
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/big"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,7 +85,7 @@ func (p *proved) use(key []byte) {
 // allUsed fails for a proved record that the subject's checks did not read:
 // a bundle holds nothing it does not need.
 func (p *proved) allUsed() error {
-	for _, k := range sortedKeys(p.fields) {
+	for _, k := range slices.Sorted(maps.Keys(p.fields)) {
 		if !p.used[k] {
 			return fail(p.fields[k], "proves the record at key %q, which the bundle's subject does not need: it does not belong", k)
 		}
@@ -92,14 +93,6 @@ func (p *proved) allUsed() error {
 	return nil
 }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // history is what a VM's transactions say about where it ran: for the report,
 // and to compare with what its proved records count.
