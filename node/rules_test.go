@@ -4,7 +4,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 )
@@ -13,27 +12,10 @@ import (
 // that records no rules version, as version 3 wrote it), saying why and what
 // to do, rather than computing other app hashes for the chain's blocks.
 func TestStateOfOtherRulesRefused(t *testing.T) {
-	var homes []string
-	onFreePorts(t, 2, func(base int) error {
-		var err error
-		if homes, err = Testnet(TestnetOptions{Validators: 1, Out: t.TempDir(), P2PPort: base, APIPort: base + 1}); err != nil {
-			t.Fatal(err)
-		}
-		nodes, err := startAll(t, homes)
-		if err != nil {
-			return err
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for h, _, _ := nodes[0].store.Last(); h < 1; h, _, _ = nodes[0].store.Last() {
-			if time.Now().After(deadline) {
-				t.Fatal("no block in 30 s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		nodes[0].Stop()
-		return nil
-	})
-	db, err := leveldb.OpenFile(statePath(homes[0]), nil)
+	n := startOne(t)
+	home := n.Home
+	n.Stop()
+	db, err := leveldb.OpenFile(statePath(home), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +26,7 @@ func TestStateOfOtherRulesRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	n, err := Open(homes[0], io.Discard)
+	n, err = Open(home, io.Discard)
 	if err == nil {
 		n.Stop()
 		t.Fatal("a state of rules version 3 was opened")

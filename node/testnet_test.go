@@ -78,6 +78,34 @@ func startAll(t *testing.T, homes []string) ([]*Node, error) {
 	return nodes, nil
 }
 
+// startOne starts a one-validator testnet on free ports and waits for its
+// first block; the caller stops the node.
+func startOne(t *testing.T) *Node {
+	t.Helper()
+	var n *Node
+	onFreePorts(t, 2, func(base int) error {
+		homes, err := Testnet(TestnetOptions{Validators: 1, Out: t.TempDir(), P2PPort: base, APIPort: base + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, err := startAll(t, homes)
+		if err != nil {
+			return err
+		}
+		n = nodes[0]
+		return nil
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for h, _, _ := n.store.Last(); h < 1; h, _, _ = n.store.Last() {
+		if time.Now().After(deadline) {
+			n.Stop()
+			t.Fatal("no block in 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return n
+}
+
 func loopback(p int) string { return (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}).String() }
 
 func TestFourValidatorsAgree(t *testing.T) {
