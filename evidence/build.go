@@ -186,6 +186,9 @@ func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCheckpoint(ctx, c, doc, checkpoint); err != nil {
+		return nil, err
+	}
 	bl := &builder{ctx: ctx, c: c}
 	txs, signers, err := bl.find(want)
 	if err != nil {
@@ -212,6 +215,34 @@ func buildState(ctx context.Context, c Chain, p Prover, r kv.Reader, b *Bundle, 
 	return build(ctx, c, doc, b, checkpoint)
 }
 
+// CheckCheckpoint returns an EINVALID error for a checkpoint height (0: none)
+// that is not a block c holds, from the chain's initial height to its latest:
+// no bundle can be built for it, however long one waits.
+func CheckCheckpoint(ctx context.Context, c Chain, checkpoint int64) error {
+	if checkpoint == 0 {
+		return nil
+	}
+	doc, err := c.Genesis(ctx)
+	if err != nil {
+		return err
+	}
+	return checkCheckpoint(ctx, c, doc, checkpoint)
+}
+
+func checkCheckpoint(ctx context.Context, c Chain, doc *types.GenesisDoc, checkpoint int64) error {
+	if checkpoint == 0 {
+		return nil
+	}
+	latest, err := c.Height(ctx)
+	if err != nil {
+		return err
+	}
+	if checkpoint < doc.InitialHeight || checkpoint > latest {
+		return bbus.Errorf(bbus.EINVALID, "checkpoint height %d is not a block of this node: from %d to %d", checkpoint, doc.InitialHeight, latest)
+	}
+	return nil
+}
+
 // build completes the bundle b, whose state and transactions are in place,
 // with its headers.
 func build(ctx context.Context, c Chain, doc *types.GenesisDoc, b *Bundle, checkpoint int64) (*Bundle, error) {
@@ -227,12 +258,8 @@ func build(ctx context.Context, c Chain, doc *types.GenesisDoc, b *Bundle, check
 	from := doc.InitialHeight - 1
 	var trust *Checkpoint
 	if checkpoint != 0 {
-		latest, err := c.Height(ctx)
-		if err != nil {
+		if err := checkCheckpoint(ctx, c, doc, checkpoint); err != nil {
 			return nil, err
-		}
-		if checkpoint < doc.InitialHeight || checkpoint > latest {
-			return nil, bbus.Errorf(bbus.EINVALID, "checkpoint height %d is not a block of this node: from %d to %d", checkpoint, doc.InitialHeight, latest)
 		}
 		hd, err := c.Header(ctx, checkpoint)
 		if err != nil {

@@ -43,29 +43,39 @@ func (n *Node) ViolationEvidence(ctx context.Context, id string, checkpoint int6
 type builder func(ctx context.Context, c evidence.Chain, p evidence.Prover, r kv.Reader, id string, checkpoint int64) (*evidence.Bundle, error)
 
 // buildEvidence builds a bundle over a snapshot of the state, again if a
-// block committed between the snapshot and the state proofs.
+// block committed between the snapshot and the state proofs, and, for a
+// checkpoint, once the state tree has saved a state at or after it (every few
+// blocks under load; up to evidence.NextBlockWait), without building while
+// the snapshot is plainly older.
 func (n *Node) buildEvidence(ctx context.Context, id string, checkpoint int64, build builder) (*evidence.Bundle, error) {
+	if err := evidence.CheckCheckpoint(ctx, blockStore{n}, checkpoint); err != nil {
+		return nil, err // no wait makes a bundle for it
+	}
 	deadline := time.Now().Add(evidence.NextBlockWait)
-	for attempt := 0; ; attempt++ {
+	moved := 0
+	for {
 		var b *evidence.Bundle
 		// The state as of the height the tree proves at, which under load is a
-		// few blocks behind the last (store/tree.go).
-		err := n.store.ProofView(func(r kv.Reader, _ int64) error {
+		// few blocks behind the last (store/tree.go). The header after it
+		// carries its app hash, or the one at it if its block changed nothing.
+		err := n.store.ProofView(func(r kv.Reader, height int64) error {
+			if checkpoint != 0 && height+1 < checkpoint {
+				return evidence.ErrBelowCheckpoint
+			}
 			var err error
 			b, err = build(ctx, blockStore{n}, prover{n}, r, id, checkpoint)
 			return err
 		})
 		err = proofError(err)
-		if err == evidence.ErrBelowCheckpoint && time.Now().Before(deadline) && ctx.Err() == nil {
-			// The state tree saves every few blocks under load.
+		switch {
+		case err == evidence.ErrBelowCheckpoint && time.Now().Before(deadline) && ctx.Err() == nil:
 			select {
 			case <-ctx.Done():
 			case <-time.After(50 * time.Millisecond):
 			}
-			attempt--
-			continue
-		}
-		if err != evidence.ErrStateMoved || attempt == 9 || ctx.Err() != nil {
+		case err == evidence.ErrStateMoved && moved < 9 && ctx.Err() == nil:
+			moved++
+		default:
 			return b, err
 		}
 	}
