@@ -93,7 +93,6 @@ func (p *proved) allUsed() error {
 	return nil
 }
 
-
 // history is what a VM's transactions say about where it ran: for the report,
 // and to compare with what its proved records count.
 type history struct {
